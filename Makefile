@@ -1,0 +1,66 @@
+# mlxft's single entry point. Every target does its own set-up: Debian
+# packages (apt-get as root, else the exact command is printed), the
+# project-local venv with MLX from PyPI, configure and build.
+#
+#   make build     build/mlxft
+#   make test      the whole suite through ctest (what CI runs)
+#   make coverage  line coverage of src/ (build-coverage/coverage.txt)
+#   make asan      the suite under AddressSanitizer + UBSan (build-asan/)
+#   make bench     the benchmarks in bench/ (numbers, no assertions)
+#   make format    clang-format the sources
+
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+VENV      := $(CURDIR)/.venv
+PYTHON    := $(VENV)/bin/python
+CMAKE_GEN := -G Ninja -DMLXFT_PYTHON=$(PYTHON)
+CTEST     := ctest --output-on-failure -j $(JOBS)
+
+.PHONY: all setup deps venv build test coverage asan bench format clean
+
+all: build
+
+setup: deps venv
+
+deps:
+	@scripts/setup-deps.sh
+
+venv: deps
+	@scripts/setup-venv.sh
+
+build/build.ninja: | setup
+	cmake -S . -B build $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
+
+build: setup build/build.ninja
+	cmake --build build -j $(JOBS)
+
+test: build
+	cd build && $(CTEST)
+
+build-asan/build.ninja: | setup
+	cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DMLXFT_ASAN=ON -DMLXFT_BENCH=OFF
+
+asan: setup build-asan/build.ninja
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST)
+
+build-coverage/build.ninja: | setup
+	@scripts/setup-deps.sh gcovr
+	cmake -S . -B build-coverage $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DMLXFT_COVERAGE=ON -DMLXFT_BENCH=OFF
+
+coverage: setup build-coverage/build.ninja
+	cmake --build build-coverage -j $(JOBS)
+	find build-coverage -name '*.gcda' -delete
+	cd build-coverage && $(CTEST) || true
+	gcovr -r . --filter 'src/' --object-directory build-coverage -j $(JOBS) \
+	  --txt build-coverage/coverage.txt --print-summary
+	@tail -n 3 build-coverage/coverage.txt
+
+bench: build
+	build/bench/matmul_bench_wheel_blas --benchmark_filter='threads:1'
+	build/bench/matmul_bench
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf build build-asan build-coverage

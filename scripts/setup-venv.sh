@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Creates the project-local virtual environment .venv with MLX from PyPI (the
+# engine mlxft links against) and the test references (mistral-common).
+# The MLX backend is chosen here, never in the code:
+#   MLXFT_BACKEND=cpu|cuda13|metal (default: metal on macOS, cuda13 when
+#   nvidia-smi finds a GPU, cpu otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv
+mlx_version=$(tr -d '[:space:]' < requirements/mlx-version.txt)
+backend=${MLXFT_BACKEND:-}
+if [ -z "$backend" ]; then
+  if [ "$(uname -s)" = "Darwin" ]; then backend=metal
+  elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then backend=cuda13
+  else backend=cpu; fi
+fi
+case "$backend" in
+  cpu) mlx_req="mlx[cpu]==$mlx_version" ;;
+  cuda13) mlx_req="mlx[cuda13]==$mlx_version" ;;
+  metal) mlx_req="mlx==$mlx_version" ;;
+  *) echo "setup-venv: MLXFT_BACKEND must be cpu, cuda13 or metal, not '$backend'" >&2; exit 2 ;;
+esac
+
+stamp="$venv/.mlxft-setup"
+want="$mlx_req $(cat requirements/test.txt | grep -v '^#' | tr '\n' ' ')"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
+
+python=${PYTHON:-python3}
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+"$venv/bin/python" -m pip install -q --disable-pip-version-check "$mlx_req" -r requirements/test.txt
+echo "$want" > "$stamp"
+echo "setup-venv: $venv ready with $mlx_req ($backend)"

@@ -1,0 +1,18 @@
+// The subcommands of the mlxft program. Each add_*_command() adds one
+// subcommand (with its own subcommands) to the app; the callback it installs
+// does the work and throws mlxft::Error on failure. main.cpp turns errors
+// into messages and exit codes (0 ok, 1 run failure, 2 usage/config error).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mlxft::cli {
+
+// Options every subcommand sees (set before any callback runs).
+struct GlobalOptions {
+  bool debug = false;
+  int threads = 0;  // BLAS threads; 0 = the library's default
+};
+
+
+}  // namespace mlxft::cli

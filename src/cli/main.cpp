@@ -1,0 +1,48 @@
+// mlxft: LoRA fine-tuning of Llama/Mistral models on MLX. Entry point: parses
+// the command line, runs the chosen subcommand, and turns every error into a
+// short message and an exit code (0 success, 1 failure in the run, 2 usage or
+// configuration error). No stack trace ever reaches the user.
+#include <mlx/mlx.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "mlxft/util/blas.h"
+#include "mlxft/util/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mlxft: LoRA fine-tuning of Llama/Mistral models on MLX"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", [] {
+    return std::string("mlxft 0.1.0 (MLX ") + mlx::core::version() + ", " + mlxft::blas_description() + ")";
+  });
+  mlxft::cli::GlobalOptions global;
+  app.add_flag("--debug", global.debug, "Verbose logging and error detail");
+  app.add_option("--threads", global.threads, "BLAS threads for CPU matmuls (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.parse_complete_callback([&global] {
+    if (global.debug) spdlog::set_level(spdlog::level::debug);
+    mlxft::set_blas_threads(global.threads);
+  });
+
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  } catch (const mlxft::Error& e) {
+    std::fflush(stdout);
+    std::cerr << "mlxft: " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::cerr << "mlxft: internal error: " << e.what() << "\n"
+              << "  this is a bug in mlxft; rerun with --debug and report it\n";
+    return 1;
+  }
+  return 0;
+}

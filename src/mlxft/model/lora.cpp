@@ -1,0 +1,138 @@
+#include "mlxft/model/lora.h"
+
+#include <algorithm>
+#include <set>
+
+#include "mlxft/model/config.h"
+#include "mlxft/util/error.h"
+
+namespace mx = mlx::core;
+
+namespace mlxft {
+namespace {
+
+bool is_attention_target(const std::string& t) {
+  return t == "q_proj" || t == "k_proj" || t == "v_proj" || t == "o_proj";
+}
+
+// (in, out) features of a projection in a model of this shape.
+std::pair<int, int> projection_shape(const ModelConfig& m, const std::string& target) {
+  const int q_out = m.num_attention_heads * m.head_dim;
+  const int kv_out = m.num_key_value_heads * m.head_dim;
+  if (target == "q_proj") return {m.hidden_size, q_out};
+  if (target == "k_proj" || target == "v_proj") return {m.hidden_size, kv_out};
+  if (target == "o_proj") return {q_out, m.hidden_size};
+  if (target == "gate_proj" || target == "up_proj") return {m.hidden_size, m.intermediate_size};
+  return {m.intermediate_size, m.hidden_size};  // down_proj
+}
+
+// FNV-1a, a hash that is the same on every platform (std::hash is not).
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+const std::vector<std::string>& lora_target_names() {
+  static const std::vector<std::string> names = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                                 "gate_proj", "up_proj", "down_proj"};
+  return names;
+}
+
+std::string lora_module_path(int layer, const std::string& target) {
+  const auto& names = lora_target_names();
+  if (std::find(names.begin(), names.end(), target) == names.end()) {
+    throw Error(ErrorKind::Config, "lora.target_modules",
+                "unknown target '" + target + "'",
+                "allowed: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
+  }
+  return "model.layers." + std::to_string(layer) + (is_attention_target(target) ? ".self_attn." : ".mlp.") +
+         target;
+}
+
+std::vector<mx::array> LoraAdapters::flatten() const {
+  std::vector<mx::array> flat;
+  flat.reserve(modules.size() * 2);
+  for (const auto& [name, pair] : modules) {
+    flat.push_back(pair.a);
+    flat.push_back(pair.b);
+  }
+  return flat;
+}
+
+void LoraAdapters::assign(const std::vector<mx::array>& flat) {
+  if (flat.size() != modules.size() * 2) {
+    throw std::logic_error("LoraAdapters::assign: expected " + std::to_string(modules.size() * 2) +
+                           " arrays, got " + std::to_string(flat.size()));
+  }
+  size_t i = 0;
+  for (auto& [name, pair] : modules) {
+    pair.a = flat[i++];
+    pair.b = flat[i++];
+  }
+}
+
+int64_t LoraAdapters::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& [name, pair] : modules) n += static_cast<int64_t>(pair.a.size() + pair.b.size());
+  return n;
+}
+
+const LoraPair* LoraAdapters::find(const std::string& module_path) const {
+  auto it = modules.find(module_path);
+  return it == modules.end() ? nullptr : &it->second;
+}
+
+LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint64_t seed) {
+  if (config.rank < 1) {
+    throw Error(ErrorKind::Config, "lora.rank", "must be at least 1, got " + std::to_string(config.rank));
+  }
+  if (!(config.dropout >= 0.0f && config.dropout < 1.0f)) {
+    throw Error(ErrorKind::Config, "lora.dropout", "must be in [0, 1), got " + std::to_string(config.dropout));
+  }
+  if (config.targets.empty()) {
+    throw Error(ErrorKind::Config, "lora.target_modules", "must name at least one projection",
+                "for example [q_proj, v_proj]");
+  }
+  std::vector<int> layers = config.layers;
+  if (layers.empty()) {
+    for (int i = 0; i < model.num_hidden_layers; ++i) layers.push_back(i);
+  }
+  std::set<int> unique_layers(layers.begin(), layers.end());
+  for (int layer : unique_layers) {
+    if (layer < 0 || layer >= model.num_hidden_layers) {
+      throw Error(ErrorKind::Config, "lora.layers",
+                  "layer " + std::to_string(layer) + " does not exist (the model has " +
+                      std::to_string(model.num_hidden_layers) + " layers: 0.." +
+                      std::to_string(model.num_hidden_layers - 1) + ")");
+    }
+  }
+
+  for (const auto& t : config.targets) (void)lora_module_path(0, t);  // rejects unknown targets
+
+  LoraAdapters adapters;
+  adapters.config = config;
+  adapters.config.layers.assign(unique_layers.begin(), unique_layers.end());
+  for (int layer : unique_layers) {
+    for (const auto& target : config.targets) {
+      const std::string path = lora_module_path(layer, target);
+      if (adapters.modules.count(path) != 0) continue;
+      const auto [in, out] = projection_shape(model, target);
+      const float bound = 1.0f / std::sqrt(static_cast<float>(in));
+      // Each module's key depends only on the seed and its path, so its init does not
+      // change with which other modules are adapted.
+      const auto key = mx::random::key(seed ^ fnv1a(path));
+      auto a = mx::random::uniform(-bound, bound, {config.rank, in}, mx::float32, key);
+      auto b = mx::zeros({out, config.rank}, mx::float32);
+      adapters.modules.emplace(path, LoraPair{a, b});
+    }
+  }
+  return adapters;
+}
+
+}  // namespace mlxft

@@ -1,0 +1,63 @@
+// LoRA adapters on the linear projections of a Llama/Mistral model.
+//
+// Contract: an adapted projection computes
+//     y = x W^T + scale * (dropout(x) A^T) B^T
+// with A [rank, in] and B [out, rank] (PEFT's orientation), scale =
+// alpha / rank (alpha / sqrt(rank) with rsLoRA). Adapters are keyed by the
+// module path of the projection ("model.layers.3.self_attn.q_proj",
+// "model.layers.0.mlp.down_proj"); the map is ordered, so flatten() gives a
+// stable parameter order (a, b per module, modules in key order) that the
+// optimizer, checkpoints and gradients all share. Adapter arrays are float32.
+#pragma once
+
+#include <mlx/mlx.h>
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mlxft {
+
+struct ModelConfig;
+
+// The projections LoRA can adapt, by short name, and their module sub-path.
+// q_proj k_proj v_proj o_proj -> "self_attn.<name>"; gate_proj up_proj down_proj -> "mlp.<name>".
+const std::vector<std::string>& lora_target_names();
+
+struct LoraConfig {
+  int rank = 16;
+  float alpha = 32.0f;
+  float dropout = 0.0f;
+  bool use_rslora = false;
+  std::vector<std::string> targets = {"q_proj", "v_proj"};  // short names, see lora_target_names()
+  std::vector<int> layers;                                   // empty: every layer
+  float scale() const {
+    return use_rslora ? alpha / std::sqrt(static_cast<float>(rank)) : alpha / static_cast<float>(rank);
+  }
+};
+
+struct LoraPair {
+  mlx::core::array a;  // [rank, in]
+  mlx::core::array b;  // [out, rank]
+};
+
+struct LoraAdapters {
+  LoraConfig config;
+  std::map<std::string, LoraPair> modules;  // module path -> (A, B)
+
+  std::vector<mlx::core::array> flatten() const;                 // a, b per module in key order
+  void assign(const std::vector<mlx::core::array>& flat);        // inverse of flatten()
+  int64_t parameter_count() const;
+  const LoraPair* find(const std::string& module_path) const;    // nullptr if not adapted
+};
+
+// "model.layers.{layer}.self_attn.q_proj" etc. Throws Config error for an unknown target.
+std::string lora_module_path(int layer, const std::string& target);
+
+// New adapters as PEFT initialises them: A ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming-uniform with
+// a = sqrt(5)), B = 0; deterministic for a given seed. Validates targets/layers/rank (Config error).
+LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint64_t seed);
+
+}  // namespace mlxft

@@ -1,0 +1,58 @@
+#include "mlxft/data/tokenizer.h"
+
+#include <gtest/gtest.h>
+
+#include "mlxft/util/error.h"
+#include "support/test_support.h"
+
+using mlxft::Tokenizer;
+
+TEST(Tokenizer, LoadsRealV3VocabAndControlTokens) {
+  MLXFT_REQUIRE_TOKENIZER();
+  const auto tok = Tokenizer::load(mlxft::test::v3_tokenizer());
+  EXPECT_EQ(tok.vocab_size(), 32768);
+  EXPECT_EQ(tok.bos_id(), 1);
+  EXPECT_EQ(tok.eos_id(), 2);
+  EXPECT_EQ(tok.require_control_id("[INST]"), 3);
+  EXPECT_EQ(tok.require_control_id("[/INST]"), 4);
+  EXPECT_EQ(tok.require_control_id("[TOOL_CALLS]"), 5);
+  EXPECT_EQ(tok.require_control_id("[AVAILABLE_TOOLS]"), 6);
+  EXPECT_EQ(tok.require_control_id("[/AVAILABLE_TOOLS]"), 7);
+  EXPECT_EQ(tok.require_control_id("[TOOL_RESULTS]"), 8);
+  EXPECT_EQ(tok.require_control_id("[/TOOL_RESULTS]"), 9);
+  EXPECT_TRUE(tok.is_control(750));
+  EXPECT_FALSE(tok.is_control(751));
+  EXPECT_FALSE(tok.control_id("hello").has_value());
+}
+
+TEST(Tokenizer, TextThatLooksLikeControlTokensStaysText) {
+  MLXFT_REQUIRE_TOKENIZER();
+  const auto tok = Tokenizer::load(mlxft::test::v3_tokenizer());
+  const auto ids = tok.encode("[INST] hi [/INST]");
+  for (int32_t id : ids) EXPECT_FALSE(tok.is_control(id)) << "id " << id;
+  EXPECT_EQ(tok.decode(ids), "[INST] hi [/INST]");
+}
+
+TEST(Tokenizer, NewlineIsByteTokenAndSegmentGetsDummyPrefix) {
+  MLXFT_REQUIRE_TOKENIZER();
+  const auto tok = Tokenizer::load(mlxft::test::v3_tokenizer());
+  const auto ids = tok.encode("a\nb");
+  ASSERT_GE(ids.size(), 3u);
+  EXPECT_EQ(tok.piece(ids[0]).rfind("\xE2\x96\x81", 0), 0u);  // leading U+2581
+  bool has_newline_byte = false;
+  for (int32_t id : ids) has_newline_byte |= (id == 781);
+  EXPECT_TRUE(has_newline_byte);
+}
+
+TEST(Tokenizer, MissingOrInvalidFileIsAClearModelError) {
+  mlxft::test::TempDir dir;
+  try {
+    Tokenizer::load(dir / "nope.model");
+    FAIL() << "expected an error";
+  } catch (const mlxft::Error& e) {
+    EXPECT_EQ(e.kind(), mlxft::ErrorKind::Model);
+    EXPECT_NE(std::string(e.what()).find("nope.model"), std::string::npos);
+  }
+  mlxft::test::write_file(dir / "bad.model", "this is not a sentencepiece model");
+  EXPECT_THROW(Tokenizer::load(dir / "bad.model"), mlxft::Error);
+}

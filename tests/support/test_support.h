@@ -1,0 +1,51 @@
+// Shared helpers for the test suite: where the real tokenizer, the source
+// tree and the seed dataset are; temporary directories; running the mlxft
+// binary and capturing its output.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace mlxft::test {
+
+// The real Mistral v3 tokenizer from the mistral-common wheel ("" if absent).
+std::filesystem::path v3_tokenizer();
+std::filesystem::path source_dir();
+// ../shared/data/syngen_toolset_v1.0.0_claude.jsonl beside the repo ("" if absent).
+std::filesystem::path seed_dataset();
+std::filesystem::path mlxft_binary();
+
+// A fresh directory under the system temp dir, removed when destroyed.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs a shell command line (through /bin/sh) and captures its output.
+CommandResult run_command(const std::string& command_line);
+// Runs build/mlxft with the given argument string.
+CommandResult run_mlxft(const std::string& args);
+
+std::string read_file(const std::filesystem::path& path);
+void write_file(const std::filesystem::path& path, const std::string& content);
+
+}  // namespace mlxft::test
+
+// Skips the current test when the real tokenizer is not available.
+#define MLXFT_REQUIRE_TOKENIZER()                                         \
+  do {                                                                    \
+    if (::mlxft::test::v3_tokenizer().empty())                            \
+      GTEST_SKIP() << "mistral-common tokenizer not installed in the venv"; \
+  } while (0)
