@@ -14,5 +14,7 @@ struct GlobalOptions {
   int threads = 0;  // BLAS threads; 0 = the library's default
 };
 
+// `mlxft config check|reference` (config_cmd.cpp).
+void add_config_command(CLI::App& app);
 
 }  // namespace mlxft::cli

@@ -38,16 +38,16 @@ struct LoraSection {
 };
 
 struct DataSection {
-  std::string dataset_path;           // JSONL training data (required)
-  std::string valid_path;             // "" = split valid from dataset_path
-  std::string test_path;              // "" = split test from dataset_path (when test_split > 0)
-  std::string format = "auto";        // auto | claude | messages | text | prompt_completion
+  std::string dataset_path;            // JSONL training data (required)
+  std::string valid_path;              // "" = split valid from dataset_path
+  std::string test_path;               // "" = split test from dataset_path (when test_split > 0)
+  std::string format = "auto";         // auto | claude | messages | text | prompt_completion
   std::string tool_format = "native";  // native (Mistral [TOOL_CALLS] tokens) | text (as written)
-  std::string labels = "desirable";   // which records train: desirable | all | undesirable
-  int min_examples = 100;             // fewer usable examples is fatal
-  double max_bad_fraction = 0.05;     // more bad lines than this fraction is fatal
-  int max_seq_length = 2048;          // tokens per example
-  std::string truncate = "drop";      // longer examples: drop | end (cut at the end)
+  std::string labels = "desirable";    // which records train: desirable | all | undesirable
+  int min_examples = 100;              // fewer usable examples is fatal
+  double max_bad_fraction = 0.05;      // more bad lines than this fraction is fatal
+  int max_seq_length = 2048;           // tokens per example
+  std::string truncate = "drop";       // longer examples: drop | end (cut at the end)
   double train_split = 0.9;
   double valid_split = 0.1;
   double test_split = 0.0;
@@ -91,10 +91,10 @@ struct OutputSection {
 };
 
 struct LoggingSection {
-  std::string level = "info";          // trace | debug | info | warn | error
-  std::string log_file = "train.log";  // inside output_dir; "" = no log file
+  std::string level = "info";           // trace | debug | info | warn | error
+  std::string log_file = "train.log";   // inside output_dir; "" = no log file
   std::string jsonl = "metrics.jsonl";  // metrics file inside output_dir
-  std::string progress = "auto";       // auto | bar | plain | none
+  std::string progress = "auto";        // auto | bar | plain | none
   bool plots = true;
   std::string plot_format = "png";  // png | svg
   int plots_per_epoch = 1;          // plot refreshes per epoch; 0 = only at the end
@@ -121,8 +121,8 @@ struct EvaluationSection {
 };
 
 struct AdvancedSection {
-  int max_consecutive_nan = 3;          // skipped non-finite steps in a row before the run stops
-  double loss_rise_warning = 1.5;       // warn when the loss grows by this factor over 10 logs
+  int max_consecutive_nan = 3;           // skipped non-finite steps in a row before the run stops
+  double loss_rise_warning = 1.5;        // warn when the loss grows by this factor over 10 logs
   double grad_norm_warning_high = 10.0;  // warn above this gradient norm
   double grad_norm_warning_low = 1e-6;   // warn below this gradient norm
   double memory_warning_fraction = 0.9;  // warn when memory use passes this fraction of the budget
