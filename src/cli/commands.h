@@ -14,5 +14,7 @@ struct GlobalOptions {
   int threads = 0;  // BLAS threads; 0 = the library's default
 };
 
+void add_model_command(CLI::App& app, const GlobalOptions& global);
+void add_generate_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace mlxft::cli

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     if (global.debug) spdlog::set_level(spdlog::level::debug);
     mlxft::set_blas_threads(global.threads);
   });
+  mlxft::cli::add_model_command(app, global);
+  mlxft::cli::add_generate_command(app, global);
 
 
   try {
