@@ -13,6 +13,7 @@
 #include "mlxft/data/tokenizer.h"
 #include "mlxft/eval/generate.h"
 #include "mlxft/eval/text_stream.h"
+#include "mlxft/export/adapter_io.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
@@ -44,9 +45,11 @@ void run_generate(const GenerateArgs& a) {
                 "use the tokenizer that belongs to this model");
   }
   GenerateOptions options = a.options;
+  std::optional<LoraAdapters> adapters;
   if (!a.adapter.empty()) {
-    throw Error(ErrorKind::Usage, "--adapter", "adapters are loaded by the export module",
-                "this build has no adapter loader yet");
+    adapters = load_adapter(a.adapter);
+    check_adapter_fits(*adapters, model.config, a.adapter);
+    options.lora = &*adapters;
   }
 
   const auto prompt = a.chat ? chat_prompt(tokenizer, a.prompt) : plain_prompt(tokenizer, a.prompt);

@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "mlxft/export/adapter_io.h"
+#include "mlxft/model/config.h"
+#include "mlxft/model/lora.h"
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
@@ -47,6 +50,30 @@ TEST_F(ModelCli, InitInfoAndGreedyGenerateAreDeterministic) {
   const auto sampled = test::run_mlxft("generate --model '" + model().string() +
                                        "' --prompt Hi --temperature 0.9 --top-p 0.9 --seed 4 --max-tokens 5");
   EXPECT_EQ(sampled.exit_code, 0) << sampled.output;
+}
+
+TEST_F(ModelCli, GenerateAppliesALoraAdapter) {
+  const ModelConfig config = ModelConfig::from_file(model() / "config.json");
+  LoraConfig lc;
+  lc.targets = {"q_proj", "v_proj", "down_proj"};
+  LoraAdapters lora = init_lora(config, lc, 1);
+  for (auto& [name, pair] : lora.modules) {
+    pair.b = mlx::core::random::normal(pair.b.shape(), mlx::core::float32, 0.0f, 1.0f, mlx::core::random::key(2));
+  }
+  save_adapter_peft(lora, tmp_ / "adapter", model().string());
+  const std::string gen = "generate --model '" + model().string() + "' --prompt 'Hello there' --max-tokens 12";
+  const auto base = test::run_mlxft(gen);
+  const auto adapted = test::run_mlxft(gen + " --adapter '" + (tmp_ / "adapter").string() + "'");
+  ASSERT_EQ(adapted.exit_code, 0) << adapted.output;
+  EXPECT_NE(adapted.output.substr(0, adapted.output.find("prompt:")), base.output.substr(0, base.output.find("prompt:")));
+
+  // An adapter made for another shape is refused with the adapter named.
+  LoraAdapters wrong = lora;
+  wrong.modules.begin()->second.a = mlx::core::zeros({16, 32});
+  save_adapter_peft(wrong, tmp_ / "wrong", model().string());
+  const auto r = test::run_mlxft(gen + " --adapter '" + (tmp_ / "wrong").string() + "'");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("wrong"), std::string::npos) << r.output;
 }
 
 TEST_F(ModelCli, RefusesToOverwriteAModel) {
