@@ -30,19 +30,22 @@ void BM_Prefill128(benchmark::State& state) {
     mlxft::KVCache cache;
     mx::eval(mlxft::forward(m, tokens, {}, &cache));
   }
-  state.counters["tokens/s"] = benchmark::Counter(128.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(128.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void BM_DecodeStepAt128(benchmark::State& state) {
   const auto& m = small_model();
   mlxft::KVCache base;
-  mx::eval(mlxft::forward(m, mx::random::randint(0, 32768, {1, 128}, mx::int32, mx::random::key(1)), {}, &base));
+  mx::eval(
+      mlxft::forward(m, mx::random::randint(0, 32768, {1, 128}, mx::int32, mx::random::key(1)), {}, &base));
   const mx::array token = mx::array({42}, {1, 1});
   for (auto _ : state) {
     mlxft::KVCache cache = base;
     mx::eval(mlxft::forward(m, token, {}, &cache));
   }
-  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void BM_LmHeadMatVec(benchmark::State& state) {
@@ -50,8 +53,9 @@ void BM_LmHeadMatVec(benchmark::State& state) {
   const mx::array x = mx::random::normal({1, 1, 768}, mx::float32, mx::random::key(2));
   const mx::array& w = m.weight("lm_head.weight");
   for (auto _ : state) mx::eval(mx::matmul(x, mx::transpose(w)));
-  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(w.nbytes()) * static_cast<double>(state.iterations()) / 1e9,
-                                              benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(w.nbytes()) * static_cast<double>(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
 }
 
 // The same product as W x (a column), to compare BLAS's two mat-vec layouts.
@@ -60,8 +64,9 @@ void BM_LmHeadWx(benchmark::State& state) {
   const mx::array x = mx::random::normal({768, 1}, mx::float32, mx::random::key(2));
   const mx::array& w = m.weight("lm_head.weight");
   for (auto _ : state) mx::eval(mx::matmul(w, x));
-  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(w.nbytes()) * static_cast<double>(state.iterations()) / 1e9,
-                                              benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(w.nbytes()) * static_cast<double>(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
 }
 
 }  // namespace

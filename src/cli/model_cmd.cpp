@@ -60,9 +60,10 @@ void run_init(const InitArgs& a) {
   o.shard_size_mb = a.shard_size_mb;
   o.out = a.out;
   const ModelConfig c = write_model(o);
-  std::cout << fmt::format("wrote {} ({}: hidden {}, {} layers, {} heads / {} KV heads, vocab {}; {} parameters, {})\n",
-                           a.out, c.model_type, c.hidden_size, c.num_hidden_layers, c.num_attention_heads,
-                           c.num_key_value_heads, c.vocab_size, with_commas(c.parameter_count()), a.dtype);
+  std::cout << fmt::format(
+      "wrote {} ({}: hidden {}, {} layers, {} heads / {} KV heads, vocab {}; {} parameters, {})\n", a.out,
+      c.model_type, c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
+      c.vocab_size, with_commas(c.parameter_count()), a.dtype);
 }
 
 // Which part of the network a weight belongs to.
@@ -90,13 +91,14 @@ void run_info(const std::string& dir) {
   for (const auto& d : dtypes) stored += (stored.empty() ? "" : ", ") + d;
   std::cout << fmt::format("{}\n  architecture  {} ({}ForCausalLM)\n", dir, c.model_type,
                            c.model_type == "mistral" ? "Mistral" : "Llama")
-            << fmt::format("  shape         hidden {}, {} layers, {} heads / {} KV heads, head_dim {}, mlp {}\n",
-                           c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
-                           c.head_dim, c.intermediate_size)
+            << fmt::format(
+                   "  shape         hidden {}, {} layers, {} heads / {} KV heads, head_dim {}, mlp {}\n",
+                   c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
+                   c.head_dim, c.intermediate_size)
             << fmt::format("  vocab         {} (bos {}, eos {}), tied embeddings: {}\n", c.vocab_size,
                            c.bos_token_id, c.eos_token_id, c.tie_word_embeddings ? "yes" : "no")
-            << fmt::format("  positions     {} (rope_theta {:g}, rms_norm_eps {:g})\n", c.max_position_embeddings,
-                           c.rope_theta, c.rms_norm_eps)
+            << fmt::format("  positions     {} (rope_theta {:g}, rms_norm_eps {:g})\n",
+                           c.max_position_embeddings, c.rope_theta, c.rms_norm_eps)
             << fmt::format("  stored dtype  {} ({:.1f} MB)\n", stored, static_cast<double>(bytes) / 1e6)
             << "  parameters\n";
   for (const char* part : {"embedding", "attention", "mlp", "norms", "lm_head"}) {

@@ -20,8 +20,8 @@ class ModelCli : public ::testing::Test {
  protected:
   void SetUp() override {
     if (test::v3_tokenizer().empty()) GTEST_SKIP() << "mistral-common tokenizer not installed in the venv";
-    const auto r = test::run_mlxft("model init --preset tiny --seed 3 --tokenizer '" + test::v3_tokenizer().string() +
-                                   "' --out '" + model().string() + "'");
+    const auto r = test::run_mlxft("model init --preset tiny --seed 3 --tokenizer '" +
+                                   test::v3_tokenizer().string() + "' --out '" + model().string() + "'");
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   fs::path model() const { return tmp_ / "tiny"; }
@@ -40,12 +40,14 @@ TEST_F(ModelCli, InitInfoAndGreedyGenerateAreDeterministic) {
   EXPECT_NE(info.output.find("MistralForCausalLM"), std::string::npos) << info.output;
   EXPECT_NE(info.output.find("total            4,268,352"), std::string::npos) << info.output;
 
-  const std::string gen = "generate --model '" + model().string() + "' --prompt 'Hello there' --chat --max-tokens 12";
+  const std::string gen =
+      "generate --model '" + model().string() + "' --prompt 'Hello there' --chat --max-tokens 12";
   const auto a = test::run_mlxft(gen);
   ASSERT_EQ(a.exit_code, 0) << a.output;
   EXPECT_NE(a.output.find("generation: 12 tokens"), std::string::npos) << a.output;
   EXPECT_NE(a.output.find("tokens/s"), std::string::npos) << a.output;
-  EXPECT_EQ(test::run_mlxft(gen).output.substr(0, a.output.find("prompt:")), a.output.substr(0, a.output.find("prompt:")));
+  EXPECT_EQ(test::run_mlxft(gen).output.substr(0, a.output.find("prompt:")),
+            a.output.substr(0, a.output.find("prompt:")));
 
   const auto sampled = test::run_mlxft("generate --model '" + model().string() +
                                        "' --prompt Hi --temperature 0.9 --top-p 0.9 --seed 4 --max-tokens 5");
@@ -58,14 +60,17 @@ TEST_F(ModelCli, GenerateAppliesALoraAdapter) {
   lc.targets = {"q_proj", "v_proj", "down_proj"};
   LoraAdapters lora = init_lora(config, lc, 1);
   for (auto& [name, pair] : lora.modules) {
-    pair.b = mlx::core::random::normal(pair.b.shape(), mlx::core::float32, 0.0f, 1.0f, mlx::core::random::key(2));
+    pair.b =
+        mlx::core::random::normal(pair.b.shape(), mlx::core::float32, 0.0f, 1.0f, mlx::core::random::key(2));
   }
   save_adapter_peft(lora, tmp_ / "adapter", model().string());
-  const std::string gen = "generate --model '" + model().string() + "' --prompt 'Hello there' --max-tokens 12";
+  const std::string gen =
+      "generate --model '" + model().string() + "' --prompt 'Hello there' --max-tokens 12";
   const auto base = test::run_mlxft(gen);
   const auto adapted = test::run_mlxft(gen + " --adapter '" + (tmp_ / "adapter").string() + "'");
   ASSERT_EQ(adapted.exit_code, 0) << adapted.output;
-  EXPECT_NE(adapted.output.substr(0, adapted.output.find("prompt:")), base.output.substr(0, base.output.find("prompt:")));
+  EXPECT_NE(adapted.output.substr(0, adapted.output.find("prompt:")),
+            base.output.substr(0, base.output.find("prompt:")));
 
   // An adapter made for another shape is refused with the adapter named.
   LoraAdapters wrong = lora;
@@ -101,8 +106,9 @@ TEST_F(ModelCli, ShapeMismatchAndUnsupportedKeyNameTheCulprit) {
   test::write_file(dir / "config.json", config.dump());
   auto r = test::run_mlxft("model info '" + dir.string() + "'");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("'model.layers.0.mlp.up_proj.weight' has shape [128, 64], config.json implies [96, 64]"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("'model.layers.0.mlp.up_proj.weight' has shape [128, 64], config.json implies [96, 64]"),
+      std::string::npos)
       << r.output;
 
   config["intermediate_size"] = 128;
