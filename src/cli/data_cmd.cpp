@@ -106,6 +106,9 @@ void print_report(const DataReport& r, const DataOptions& o, double padding, int
   out << fmt::format("tool calls per record (calls:records):{}\n", calls);
   out << fmt::format("tool calls: {} native, {} kept as text, {} prose segments before a native call left out\n",
                      r.native_calls, r.text_calls, r.dropped_prose);
+  if (r.malformed_calls > 0) {
+    out << fmt::format("            {} plain-text calls have arguments that are not a JSON object\n", r.malformed_calls);
+  }
   out << fmt::format("tokens:     min {} / median {} / p95 {} / max {} (usable examples)\n",
                      percentile(r.lengths, 0.0), percentile(r.lengths, 0.5), percentile(r.lengths, 0.95),
                      percentile(r.lengths, 1.0));

@@ -167,6 +167,7 @@ Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenize
       r.native_calls += conv.native_calls;
       r.text_calls += conv.text_calls;
       r.dropped_prose += conv.dropped_prose;
+      r.malformed_calls += conv.malformed_calls;
       const bool too_long = ex.ids.size() > static_cast<size_t>(options.max_seq_length);
       if (too_long && options.truncate == Truncate::Drop) {
         ++r.too_long;

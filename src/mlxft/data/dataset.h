@@ -57,6 +57,7 @@ struct DataReport {
   int64_t with_context = 0;         // seed records carrying a "context" object
   std::map<int, int64_t> tool_calls_per_record;  // calls in a record -> records
   int64_t native_calls = 0, text_calls = 0, dropped_prose = 0;
+  int64_t malformed_calls = 0;      // seed tool-call blocks whose arguments are not a JSON object
   int64_t too_long = 0;             // over max_seq_length: dropped (Truncate::Drop) ...
   int64_t truncated = 0;            // ... or cut at the end (Truncate::End)
   std::vector<int64_t> lengths;     // token length of every usable example

@@ -129,6 +129,7 @@ ParsedRecord parse_conversations(const OrderedJson& record, const DataOptions& o
     conv.native_calls += converted.native_calls;
     conv.text_calls += converted.text_calls;
     conv.dropped_prose += converted.dropped_prose;
+    conv.malformed_calls += converted.malformed_calls;
     for (auto& w : converted.warnings) conv.warnings.push_back(at_msg(i) + ": " + w);
     for (auto& m : converted.messages) conv.messages.push_back(std::move(m));
   }
