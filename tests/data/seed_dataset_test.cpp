@@ -87,10 +87,11 @@ TEST_P(SeedDataset, MalformedArgumentBlocksStayTextWithAWarningNamingTheRecord) 
   const auto trained = trained_text(*tok_, *it);
   if (GetParam() == ToolFormat::Native) {
     EXPECT_NE(trained.find("tool_call: "), std::string::npos);  // the bad block and the rest stayed text
-    const auto w = std::find_if(ds.report.warnings.begin(), ds.report.warnings.end(), [](const std::string& s) {
+    const auto& notes = ds.report.record_warnings;
+    const auto w = std::find_if(notes.begin(), notes.end(), [](const std::string& s) {
       return s.find(".jsonl:913:") != std::string::npos && s.find("not a JSON object") != std::string::npos;
     });
-    EXPECT_NE(w, ds.report.warnings.end());
+    EXPECT_NE(w, notes.end());
   }
   EXPECT_EQ(trained.find("Result:"), std::string::npos);
 }

@@ -160,7 +160,7 @@ Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenize
       ex.ids = std::move(rendered.ids);
       ex.mask = std::move(rendered.mask);
       if (ex.trained_tokens() == 0) throw RecordError("nothing to train", "no assistant token to train on");
-      for (const auto& w : conv.warnings) r.warnings.push_back(where + ": " + w);
+      for (const auto& w : conv.warnings) r.record_warnings.push_back(where + ": " + w);
       ++(conv.label ? (*conv.label ? r.label_true : r.label_false) : r.label_none);
       r.with_context += parsed.has_context ? 1 : 0;
       ++r.tool_calls_per_record[parsed.tool_calls];
@@ -240,6 +240,10 @@ Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokeniz
     spdlog::warn("{}:{}: skipped: {}", r.file, r.skipped[i].line, r.skipped[i].reason);
   }
   if (r.skipped.size() > 5) spdlog::warn("{}: {} more records skipped", r.file, r.skipped.size() - 5);
+  for (size_t i = 0; i < std::min<size_t>(5, r.record_warnings.size()); ++i) spdlog::warn("{}", r.record_warnings[i]);
+  if (r.record_warnings.size() > 5) {
+    spdlog::warn("{}: {} more record warnings ('mlxft data check' lists them)", r.file, r.record_warnings.size() - 5);
+  }
   for (const auto& w : r.warnings) spdlog::warn("{}", w);
   check_dataset_usable(r, options);
   return ds;

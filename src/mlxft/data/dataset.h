@@ -63,7 +63,8 @@ struct DataReport {
   std::vector<int64_t> lengths;     // token length of every usable example
   int64_t trained_tokens = 0;       // over usable examples
   std::vector<std::pair<int64_t, int64_t>> duplicates;  // (line, line of its first copy)
-  std::vector<std::string> warnings;  // record-level notes (file:line: ...) and data-level warnings
+  std::vector<std::string> record_warnings;  // "file:line: ..." notes on records that were kept
+  std::vector<std::string> warnings;         // data-level warnings (duplicates, label imbalance)
 
   int64_t skipped_count() const { return static_cast<int64_t>(skipped.size()); }
 };
