@@ -101,6 +101,20 @@ TEST_F(DataValidation, ArgumentsMustBeAJsonObject) {
   ASSERT_EQ(ds.report.skipped.size(), 1u);
   EXPECT_EQ(ds.report.skipped[0].reason.rfind("bad arguments:", 0), 0u) << ds.report.skipped[0].reason;
 }
+TEST_F(DataValidation, AssistantTurnCannotMixTextAndToolCalls) {
+  const std::string line =
+      R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "Let me look.", )"
+      R"("tool_calls": [{"id": "call00001", "type": "function", "function": {"name": "f", "arguments": {}}}]}, )"
+      R"({"role": "tool", "tool_call_id": "call00001", "content": "r"}, {"role": "assistant", "content": "b"}]})";
+  const std::string split =
+      R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "Let me look."}, )"
+      R"({"role": "assistant", "tool_calls": [{"id": "call00001", "type": "function", "function": {"name": "f"}}]}]})";
+  test::write_file(dir_ / "d.jsonl", line + "\n" + split + "\n");
+  const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *tok_, lenient());
+  ASSERT_EQ(ds.report.skipped.size(), 2u);
+  EXPECT_EQ(ds.report.skipped[0].reason.rfind("content and tool calls:", 0), 0u) << ds.report.skipped[0].reason;
+  EXPECT_EQ(ds.report.skipped[1].reason.rfind("content and tool calls:", 0), 0u) << ds.report.skipped[1].reason;
+}
 TEST_F(DataValidation, MessageOverTheSizeLimit) {
   DataOptions o = lenient();
   o.max_message_bytes = 100;

@@ -29,7 +29,11 @@ std::string read_whole_file(const std::filesystem::path& file) {
   if (!in) throw Error(ErrorKind::Data, where, "cannot open the data file", "check its permissions");
   std::ostringstream buf;
   buf << in.rdbuf();
-  std::string text = buf.str();
+  return buf.str();
+}
+
+// Whole-text checks; drops a UTF-8 byte order mark.
+void check_text(std::string& text, const std::string& where) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw Error(ErrorKind::Data, where, "data file is empty", "it needs one JSON record per line");
   }
@@ -39,8 +43,7 @@ std::string read_whole_file(const std::filesystem::path& file) {
     throw Error(ErrorKind::Data, where, "is not UTF-8 text (binary data or UTF-16)",
                 "convert it to UTF-8 JSONL, one JSON record per line");
   }
-  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // UTF-8 byte order mark
-  return text;
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
 }
 
 struct Line {
@@ -104,6 +107,11 @@ void add_data_warnings(DataReport& r) {
 
 Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenizer& tokenizer,
                                const DataOptions& options) {
+  return load_dataset_from_text(read_whole_file(file), file.string(), tokenizer, options);
+}
+
+Dataset load_dataset_from_text(std::string text, const std::string& source_name, const Tokenizer& tokenizer,
+                               const DataOptions& options) {
   std::optional<RecordFormat> format;
   if (options.format != "auto") {
     format = parse_format_name(options.format);
@@ -115,10 +123,10 @@ Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenize
   if (options.max_seq_length < 2) {
     throw Error(ErrorKind::Config, "data.max_seq_length", "must be at least 2, got " + std::to_string(options.max_seq_length));
   }
-  const std::string text = read_whole_file(file);
+  check_text(text, source_name);
   Dataset ds;
   DataReport& r = ds.report;
-  r.file = file.string();
+  r.file = source_name;
   const auto lines = split_lines(text);
   bool any_utf8 = false;
   std::unordered_map<uint64_t, std::vector<int64_t>> seen;  // hash of a line -> its first line numbers

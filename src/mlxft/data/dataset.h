@@ -83,6 +83,11 @@ Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokeniz
 Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenizer& tokenizer,
                                const DataOptions& options);
 
+// The same on JSONL text already in memory; source_name stands for the file in
+// messages. Whole-text problems (empty, binary, UTF-16) throw.
+Dataset load_dataset_from_text(std::string text, const std::string& source_name, const Tokenizer& tokenizer,
+                               const DataOptions& options);
+
 // Throws the error load_dataset() would throw for this report, if any.
 void check_dataset_usable(const DataReport& report, const DataOptions& options);
 
