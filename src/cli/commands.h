@@ -16,5 +16,7 @@ struct GlobalOptions {
 
 // `mlxft config check|reference` (config_cmd.cpp).
 void add_config_command(CLI::App& app);
+// `mlxft report --run DIR` (report_cmd.cpp).
+void add_report_command(CLI::App& app);
 
 }  // namespace mlxft::cli
