@@ -15,8 +15,8 @@ struct GlobalOptions {
 };
 
 // `mlxft config check|reference` (config_cmd.cpp).
-void add_config_command(CLI::App& app);
+void add_config_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft report --run DIR` (report_cmd.cpp).
-void add_report_command(CLI::App& app);
+void add_report_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace mlxft::cli
