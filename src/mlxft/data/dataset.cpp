@@ -160,6 +160,13 @@ Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenize
       ex.ids = std::move(rendered.ids);
       ex.mask = std::move(rendered.mask);
       if (ex.trained_tokens() == 0) throw RecordError("nothing to train", "no assistant token to train on");
+      for (const auto& w : conv.warnings) r.warnings.push_back(where + ": " + w);
+      ++(conv.label ? (*conv.label ? r.label_true : r.label_false) : r.label_none);
+      r.with_context += parsed.has_context ? 1 : 0;
+      ++r.tool_calls_per_record[parsed.tool_calls];
+      r.native_calls += conv.native_calls;
+      r.text_calls += conv.text_calls;
+      r.dropped_prose += conv.dropped_prose;
       const bool too_long = ex.ids.size() > static_cast<size_t>(options.max_seq_length);
       if (too_long && options.truncate == Truncate::Drop) {
         ++r.too_long;
@@ -171,13 +178,6 @@ Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenize
         ++r.truncated;
         if (ex.trained_tokens() == 0) throw RecordError("nothing to train", "no assistant token left after truncation");
       }
-      for (const auto& w : conv.warnings) r.warnings.push_back(where + ": " + w);
-      ++(conv.label ? (*conv.label ? r.label_true : r.label_false) : r.label_none);
-      r.with_context += parsed.has_context ? 1 : 0;
-      ++r.tool_calls_per_record[parsed.tool_calls];
-      r.native_calls += conv.native_calls;
-      r.text_calls += conv.text_calls;
-      r.dropped_prose += conv.dropped_prose;
       auto& same = seen[fnv1a(line.text)];
       for (int64_t first : same) {
         if (lines[static_cast<size_t>(first)].text == line.text) {
