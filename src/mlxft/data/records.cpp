@@ -225,6 +225,7 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
       }
       const auto written = m["tool_call_id"].get<std::string>();
       const auto mapped = id_map.count(written) ? id_map[written] : written;
+      if (pending.empty()) fail("tool result without call", where + ": tool result with no tool call before it");
       if (!pending.count(mapped)) {
         fail("unknown tool call id", where + ": tool_call_id \"" + written + "\" answers no pending tool call");
       }
