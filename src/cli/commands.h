@@ -16,5 +16,7 @@ struct GlobalOptions {
 
 // `mlxft data check|render` (src/cli/data_cmd.cpp).
 void add_data_command(CLI::App& app, const GlobalOptions& global);
+void add_model_command(CLI::App& app, const GlobalOptions& global);
+void add_generate_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace mlxft::cli
