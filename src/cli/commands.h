@@ -14,5 +14,7 @@ struct GlobalOptions {
   int threads = 0;  // BLAS threads; 0 = the library's default
 };
 
+// `mlxft data check|render` (src/cli/data_cmd.cpp).
+void add_data_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace mlxft::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     if (global.debug) spdlog::set_level(spdlog::level::debug);
     mlxft::set_blas_threads(global.threads);
   });
+  mlxft::cli::add_data_command(app, global);
 
 
   try {
