@@ -16,5 +16,7 @@ struct GlobalOptions {
 
 // `mlxft data check|render` (src/cli/data_cmd.cpp).
 void add_data_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft config check|reference` (config_cmd.cpp).
+void add_config_command(CLI::App& app);
 
 }  // namespace mlxft::cli

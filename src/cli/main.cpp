@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     mlxft::set_blas_threads(global.threads);
   });
   mlxft::cli::add_data_command(app, global);
+  mlxft::cli::add_config_command(app);
 
 
   try {
