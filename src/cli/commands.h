@@ -18,5 +18,7 @@ struct GlobalOptions {
 void add_data_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft config check|reference` (config_cmd.cpp).
 void add_config_command(CLI::App& app);
+// `mlxft train` (train_cmd.cpp).
+void add_train_command(CLI::App& app);
 
 }  // namespace mlxft::cli

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include <nlohmann/json.hpp>

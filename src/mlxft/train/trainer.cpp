@@ -153,7 +153,14 @@ Trainer::Trainer(TrainerSettings settings, TrainerHooks hooks, std::vector<std::
 }
 
 std::vector<std::vector<int64_t>> Trainer::epoch_order(int64_t epoch) const {
-  return shuffled_micro_batches(s_.num_train_examples, s_.batch_size, s_.seed, epoch);
+  auto batches = hooks_.epoch_batches ? hooks_.epoch_batches(epoch)
+                                      : shuffled_micro_batches(s_.num_train_examples, s_.batch_size, s_.seed, epoch);
+  if (static_cast<int64_t>(batches.size()) != s_.micro_batches_per_epoch()) {
+    throw Error(ErrorKind::Training, fmt::format("epoch {}", epoch),
+                fmt::format("the batch plan has {} micro-batches, expected {}", batches.size(),
+                            s_.micro_batches_per_epoch()));
+  }
+  return batches;
 }
 
 void Trainer::append_metrics(const nlohmann::json& line, State& st) {

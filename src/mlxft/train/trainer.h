@@ -6,7 +6,8 @@
 // reaches the model only through TrainerHooks (the micro-batch loss, batch building, evaluation,
 // sample generation). Data order: epoch e visits the training examples in a permutation drawn from
 // seed + e, cut into micro-batches of batch_size; accumulation_steps consecutive micro-batches make
-// one optimizer step (the last step of an epoch may have fewer). Steps are counted 1-based after
+// one optimizer step (the last step of an epoch may have fewer). TrainerHooks::epoch_batches can
+// replace the order (e.g. length-grouped batches), under the same rule: a pure function of the epoch. Steps are counted 1-based after
 // the update, skipped steps included. A checkpoint (see checkpoint.h) is written every save_steps,
 // at the end of each epoch, at the end of the run and when a stop signal arrives; it holds the
 // parameters, the optimizer state and everything resume needs (state.json: step, epoch, position
@@ -78,6 +79,9 @@ struct EvalSummary {
 struct TrainerHooks {
   MicroBatchLoss loss;                                                  // required
   std::function<Batch(const std::vector<int64_t>& positions)> make_batch;  // required: rows by position
+  // The micro-batches (rows by position) of an epoch, a pure function of the epoch; default:
+  // shuffled_micro_batches(). Must give micro_batches_per_epoch() batches.
+  std::function<std::vector<std::vector<int64_t>>(int64_t epoch)> epoch_batches;
   std::function<EvalSummary(const std::vector<mx::array>& params)> evaluate;  // optional
   std::function<void(const std::vector<mx::array>& params, int64_t step)> write_samples;  // optional
 };
