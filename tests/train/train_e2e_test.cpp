@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <iostream>
 #include <regex>
 #include <thread>
 
@@ -153,6 +154,7 @@ TEST(TrainE2E, ValidationLossFallsOnLearnableData) {
 
   auto run = mlxft::test::run_mlxft("train --config " + recipe.string());
   ASSERT_EQ(run.exit_code, 0) << run.output;
+  std::cout << run.output.substr(0, run.output.find("step 10/")) << "\n";  // the run summary, for the log
   EXPECT_NE(run.output.find("trainable"), std::string::npos);
   double final_loss = -1;
   int64_t last_step = 0;
@@ -166,6 +168,7 @@ TEST(TrainE2E, ValidationLossFallsOnLearnableData) {
   EXPECT_EQ(last_step, 70);  // 56 train examples / 4 = 14 steps per epoch x 5
   ASSERT_GT(final_loss, 0);
   EXPECT_LT(final_loss, 0.7 * initial) << "initial " << initial << " final " << final_loss;
+  std::cout << "validation loss: initial " << initial << ", final " << final_loss << "\n";
   for (const char* f : {"final_model/peft/adapter_config.json", "final_model/peft/adapter_model.safetensors",
                         "final_model/mlx/adapters.safetensors", "final_model/mlx/adapter_config.json",
                         "effective_config.yaml", "checkpoints/step-000070/MANIFEST"}) {

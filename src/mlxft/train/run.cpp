@@ -193,6 +193,9 @@ int run_training(const TrainRequest& req) {
   s.early_stopping_patience = r.evaluation.early_stopping_patience;
   s.early_stopping_threshold = r.evaluation.early_stopping_threshold;
   s.max_consecutive_nan = r.advanced.max_consecutive_nan;
+  s.loss_rise_warning = r.advanced.loss_rise_warning;
+  s.grad_norm_warning_high = r.advanced.grad_norm_warning_high;
+  s.grad_norm_warning_low = r.advanced.grad_norm_warning_low;
   s.output_dir = out;
   s.metrics_file = r.logging.jsonl;
   s.config_yaml = recipe_to_yaml(r);

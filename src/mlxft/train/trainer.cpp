@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -283,6 +284,24 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
     return is_best;
   };
 
+  std::deque<double> logged_losses;  // the last 10 logged losses, for the loss-rise warning
+  auto health_warnings = [&](double loss, double norm) {
+    if (norm > s_.grad_norm_warning_high) {
+      spdlog::warn("step {}: gradient norm {:.3g} above {} (advanced.grad_norm_warning_high): the run may diverge; "
+                   "consider a lower learning rate",
+                   st.step, norm, s_.grad_norm_warning_high);
+    } else if (norm < s_.grad_norm_warning_low) {
+      spdlog::warn("step {}: gradient norm {:.3g} below {} (advanced.grad_norm_warning_low): nothing is learning",
+                   st.step, norm, s_.grad_norm_warning_low);
+    }
+    if (logged_losses.size() == 10 && loss > s_.loss_rise_warning * logged_losses.front()) {
+      spdlog::warn("step {}: loss {:.4f} is {:.2f}x the loss 10 logs ago (advanced.loss_rise_warning {})", st.step,
+                   loss, loss / logged_losses.front(), s_.loss_rise_warning);
+    }
+    logged_losses.push_back(loss);
+    if (logged_losses.size() > 10) logged_losses.pop_front();
+  };
+
   TrainOutcome out;
   std::vector<std::vector<int64_t>> order;
   int64_t order_epoch = -1;
@@ -359,6 +378,7 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
                        st);
         spdlog::info("step {}/{} epoch {:.2f}: loss {:.4f} lr {:.3g} grad norm {:.3f} {:.0f} tok/s", st.step, total,
                      fractional_epoch(), loss, lr, norm, tps);
+        health_warnings(loss, norm);
       }
       st.window_nll = st.window_norm = st.window_seconds = 0.0;
       st.window_tokens = st.window_steps = 0;

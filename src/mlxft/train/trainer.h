@@ -14,7 +14,9 @@
 // in epoch, seed, best eval loss and step, early-stopping and NaN counters, metrics line count,
 // config hash), so run() from a checkpoint ends bit-identical to an uninterrupted run. metrics.jsonl
 // gets the train/eval/skip lines of the agreed contract; on resume it is cut back to the lines the
-// checkpoint had seen. advanced.max_consecutive_nan skipped steps in a row throw a Training error
+// checkpoint had seen. Health warnings (logged, never fatal): a logged gradient norm outside
+// [grad_norm_warning_low, grad_norm_warning_high], a logged loss above loss_rise_warning x the one
+// 10 logs earlier. advanced.max_consecutive_nan skipped steps in a row throw a Training error
 // (nothing is saved after the last good checkpoint).
 #pragma once
 
@@ -60,6 +62,9 @@ struct TrainerSettings {
   int early_stopping_patience = 0;  // 0: off
   double early_stopping_threshold = 0.0;
   int max_consecutive_nan = 3;
+  double loss_rise_warning = 1.5;         // warn when the logged loss grows this much over 10 logs
+  double grad_norm_warning_high = 10.0;   // warn when a logged gradient norm is above ...
+  double grad_norm_warning_low = 1e-6;    // ... or below these
   std::filesystem::path output_dir;
   std::string metrics_file = "metrics.jsonl";
   std::string config_yaml;  // the effective config, stored in each checkpoint
