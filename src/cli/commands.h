@@ -25,5 +25,7 @@ void add_generate_command(CLI::App& app, const GlobalOptions& global);
 void add_config_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft report --run DIR` (report_cmd.cpp).
 void add_report_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft train` (train_cmd.cpp).
+void add_train_command(CLI::App& app);
 
 }  // namespace mlxft::cli

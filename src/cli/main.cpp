@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   mlxft::cli::add_generate_command(app, global);
   mlxft::cli::add_config_command(app, global);
   mlxft::cli::add_report_command(app, global);
+  mlxft::cli::add_train_command(app);
 
 
   try {
