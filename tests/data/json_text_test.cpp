@@ -19,3 +19,11 @@ TEST(JsonText, KeepsKeyOrderAndNesting) {
   const auto v = OrderedJson::parse(R"({"z": {"y": [{"x": "1"}, []]}, "a": -3})");
   EXPECT_EQ(python_json_dumps(v), R"({"z": {"y": [{"x": "1"}, []]}, "a": -3})");
 }
+
+TEST(JsonText, NumbersAsPythonWritesThem) {
+  const auto v = OrderedJson::parse(
+      "[1e15, 0.0001, 1e-5, 123.456, 5e-324, 1.7976931348623157e308, 100.0, 2.5e15, 12345678901234567890, -1e-7]");
+  EXPECT_EQ(python_json_dumps(v),
+            "[1000000000000000.0, 0.0001, 1e-05, 123.456, 5e-324, 1.7976931348623157e+308, 100.0, "
+            "2500000000000000.0, 12345678901234567890, -1e-07]");
+}
