@@ -36,7 +36,9 @@ void write_float(double d, std::string& out) {
     } else if (exp + 1 >= n) {
       out.append(digits).append(static_cast<size_t>(exp + 1 - n), '0').append(".0");
     } else {
-      out.append(digits, 0, static_cast<size_t>(exp + 1)).append(".").append(digits, static_cast<size_t>(exp + 1));
+      out.append(digits, 0, static_cast<size_t>(exp + 1))
+          .append(".")
+          .append(digits, static_cast<size_t>(exp + 1));
     }
   } else {
     out.append(digits, 0, 1);
@@ -74,9 +76,7 @@ void write(const OrderedJson& v, std::string& out) {
       out += ']';
       break;
     }
-    case OrderedJson::value_t::number_float:
-      write_float(v.get<double>(), out);
-      break;
+    case OrderedJson::value_t::number_float: write_float(v.get<double>(), out); break;
     default:  // strings, integers, booleans, null
       out += v.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
       break;
