@@ -12,7 +12,7 @@ namespace mx = mlx::core;
 namespace {
 
 // logits[b,t,:] = W[inputs[b,t], :]  (a bigram table), W [V, V]
-mlxft::LossSum bigram_loss(const std::vector<mx::array>& p, const mlxft::Batch& b, int /*micro*/) {
+mlxft::LossSum bigram_loss(const std::vector<mx::array>& p, const mlxft::Batch& b, const mx::array& /*key*/) {
   mx::array logits = mx::take(p[0], b.inputs, 0);
   return mlxft::masked_cross_entropy(logits, b.targets, b.mask);
 }
@@ -37,21 +37,35 @@ mlxft::Batch make_batch(int rows, int first_row, int t_len) {
 
 std::vector<mx::array> params() { return {mx::random::normal({5, 5}, mx::float32, 0.0f, 1.0f, mx::random::key(3))}; }
 
+std::vector<mx::array> keys(int n) {
+  std::vector<mx::array> k;
+  for (int i = 0; i < n; ++i) k.push_back(mlxft::dropout_key(42, 1, i));
+  return k;
+}
+
 }  // namespace
+
+TEST(TrainStep, DropoutKeysDependOnSeedStepAndMicroBatch) {
+  auto same = mx::array_equal(mlxft::dropout_key(1, 2, 3), mlxft::dropout_key(1, 2, 3)).item<bool>();
+  EXPECT_TRUE(same);
+  EXPECT_FALSE(mx::array_equal(mlxft::dropout_key(1, 2, 3), mlxft::dropout_key(1, 2, 4)).item<bool>());
+  EXPECT_FALSE(mx::array_equal(mlxft::dropout_key(1, 2, 3), mlxft::dropout_key(1, 3, 3)).item<bool>());
+  EXPECT_FALSE(mx::array_equal(mlxft::dropout_key(1, 2, 3), mlxft::dropout_key(2, 2, 3)).item<bool>());
+}
 
 TEST(TrainStep, FourMicroBatchesOfTwoEqualOneBatchOfEight) {
   auto p = params();
-  auto one = mlxft::accumulate_gradients(bigram_loss, p, {make_batch(8, 0, 6)});
+  auto one = mlxft::accumulate_gradients(bigram_loss, p, {make_batch(8, 0, 6)}, keys(1));
   std::vector<mlxft::Batch> micro;
   for (int i = 0; i < 4; ++i) micro.push_back(make_batch(2, 2 * i, 6));
-  auto four = mlxft::accumulate_gradients(bigram_loss, p, micro);
+  auto four = mlxft::accumulate_gradients(bigram_loss, p, micro, keys(4));
   EXPECT_EQ(one.tokens, four.tokens);
   EXPECT_NEAR(one.loss, four.loss, 1e-6);
   EXPECT_TRUE(mx::allclose(one.grads[0], four.grads[0], 1e-5, 1e-6).item<bool>());
   // and it is not the mean of per-micro-batch means (which would weigh tokens unequally)
   mx::array mean_of_means = mx::zeros({5, 5});
   for (const auto& b : micro) {
-    auto g = mlxft::accumulate_gradients(bigram_loss, p, {b});
+    auto g = mlxft::accumulate_gradients(bigram_loss, p, {b}, keys(1));
     mean_of_means = mx::add(mean_of_means, mx::multiply(g.grads[0], mx::array(0.25f)));
   }
   EXPECT_FALSE(mx::allclose(one.grads[0], mean_of_means, 1e-5, 1e-6).item<bool>());

@@ -7,7 +7,7 @@
 namespace mlxft {
 
 Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<mx::array>& params,
-                               const std::vector<Batch>& micro_batches) {
+                               const std::vector<Batch>& micro_batches, const std::vector<mx::array>& dropout_keys) {
   std::vector<int> argnums(params.size());
   for (size_t i = 0; i < params.size(); ++i) argnums[i] = static_cast<int>(i);
 
@@ -16,7 +16,7 @@ Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<
   for (size_t micro = 0; micro < micro_batches.size(); ++micro) {
     const Batch& batch = micro_batches[micro];
     auto fn = [&](const std::vector<mx::array>& p) {
-      LossSum l = loss_fn(p, batch, static_cast<int>(micro));
+      LossSum l = loss_fn(p, batch, dropout_keys.at(micro));
       return std::vector<mx::array>{l.nll_sum, l.tokens};
     };
     auto [values, grads] = mx::value_and_grad(fn, argnums)(params);
@@ -40,6 +40,15 @@ Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<
   for (auto& g : grad_sum) out.grads.push_back(mx::multiply(g, inv));
   mx::eval(out.grads);
   return out;
+}
+
+mx::array dropout_key(uint64_t seed, int64_t step, int micro) {
+  // splitmix64-style mixing of the three numbers into one key seed
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(step) * 0xBF58476D1CE4E5B9ull +
+               static_cast<uint64_t>(micro) * 0x94D049BB133111EBull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return mx::random::key(z ^ (z >> 31));
 }
 
 UpdateResult apply_update(std::vector<mx::array>& params, Optimizer& optimizer, const Gradients& g, double lr,

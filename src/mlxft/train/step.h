@@ -25,9 +25,9 @@ namespace mlxft {
 
 namespace mx = mlx::core;
 
-// The loss sums of one micro-batch (index `micro` within the step) as a function of the parameters.
-using MicroBatchLoss =
-    std::function<LossSum(const std::vector<mx::array>& params, const Batch& batch, int micro)>;
+// The loss sums of one micro-batch as a function of the parameters; `dropout_key` seeds its dropout.
+using MicroBatchLoss = std::function<LossSum(const std::vector<mx::array>& params, const Batch& batch,
+                                             const mx::array& dropout_key)>;
 
 struct Gradients {
   std::vector<mx::array> grads;  // of the mean token loss
@@ -35,8 +35,13 @@ struct Gradients {
   int64_t tokens = 0;            // trained tokens of the step
 };
 
+// dropout_keys[i] goes with micro_batches[i].
 Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<mx::array>& params,
-                               const std::vector<Batch>& micro_batches);
+                               const std::vector<Batch>& micro_batches, const std::vector<mx::array>& dropout_keys);
+
+// The dropout key of micro-batch `micro` of optimizer step `step` (1-based) of a run seeded `seed`:
+// a pure function of the three, so a resumed run draws the same masks.
+mx::array dropout_key(uint64_t seed, int64_t step, int micro);
 
 struct UpdateResult {
   bool applied = false;

@@ -1,0 +1,44 @@
+// `mlxft config check RECIPE [overrides]`: loads and validates a recipe, prints the effective config
+// (YAML) on stdout and warnings on stderr; errors exit with status 2.
+// `mlxft config reference`: prints the markdown reference of every recipe key.
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/recipe_options.h"
+#include "mlxft/config/checks.h"
+#include "mlxft/config/reference.h"
+
+namespace mlxft::cli {
+namespace {
+
+struct ConfigCheckOptions {
+  std::string recipe;
+  Overrides overrides;
+};
+
+void run_config_check(const ConfigCheckOptions& options) {
+  const Recipe recipe = load_recipe_with_overrides(options.recipe, options.overrides);
+  const int64_t total_steps = recipe.training.max_steps > 0 ? recipe.training.max_steps : 0;
+  for (const auto& warning : recipe_warnings(recipe, total_steps))
+    std::cerr << "warning: " << warning << "\n";
+  std::cout << recipe_to_yaml(recipe);
+}
+
+}  // namespace
+
+void add_config_command(CLI::App& app, const GlobalOptions& /*global*/) {
+  auto* config = app.add_subcommand("config", "Check recipes and print the recipe reference");
+  config->require_subcommand(1);
+
+  auto options = std::make_shared<ConfigCheckOptions>();
+  auto* check = config->add_subcommand("check", "Validate a recipe and print the effective config");
+  check->add_option("recipe", options->recipe, "Recipe YAML file")->required();
+  add_recipe_override_options(check, options->overrides);
+  check->callback([options] { run_config_check(*options); });
+
+  auto* reference = config->add_subcommand("reference", "Print the markdown reference of every recipe key");
+  reference->callback([] { std::cout << config_reference_markdown(); });
+}
+
+}  // namespace mlxft::cli

@@ -1,0 +1,25 @@
+// Advice on a valid recipe: warnings the caller logs once at start, and the memory-fit check.
+//
+// Contract: recipe_warnings() returns one line per suspicious setting (warmup over 20 % of the
+// run, learning rate above 1e-3 with AdamW, effective batch under 4, splits that leave valid empty
+// while evaluation is on); it never throws. check_memory_fit() compares the caller's estimate of
+// peak memory with the budget (machine memory, or system.memory_limit_gb when smaller): over the
+// budget it throws a Memory error unless system.force is set, in which case it returns a warning;
+// near the budget (advanced.memory_warning_fraction) it returns a warning; otherwise nothing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mlxft/config/recipe.h"
+
+namespace mlxft {
+
+std::vector<std::string> recipe_warnings(const Recipe& recipe, int64_t total_optimizer_steps);
+
+std::optional<std::string> check_memory_fit(const Recipe& recipe, double estimated_peak_gb,
+                                            double machine_memory_gb);
+
+}  // namespace mlxft
