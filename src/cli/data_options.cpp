@@ -29,8 +29,9 @@ void add_data_options(CLI::App* cmd, DataFlags& a) {
 DataOptions resolve_data_options(const DataFlags& a) {
   DataOptions o = a.options;
   o.tool_format = a.tool_format == "text" ? ToolFormat::Text : ToolFormat::Native;
-  o.labels = a.labels == "all" ? LabelFilter::All
-                               : (a.labels == "undesirable" ? LabelFilter::Undesirable : LabelFilter::Desirable);
+  o.labels = a.labels == "all"
+                 ? LabelFilter::All
+                 : (a.labels == "undesirable" ? LabelFilter::Undesirable : LabelFilter::Desirable);
   o.truncate = a.truncate == "end" ? Truncate::End : Truncate::Drop;
   return o;
 }

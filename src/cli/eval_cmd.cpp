@@ -44,7 +44,8 @@ void write_per_example(const fs::path& out, const EvalResult& r) {
     f << nlohmann::json{{"index", e.index}, {"nll_sum", e.nll_sum}, {"tokens", e.tokens}}.dump() << "\n";
   }
   f.close();
-  if (!f) throw Error(ErrorKind::Io, out.string(), "cannot write the file", "check free space and permissions");
+  if (!f)
+    throw Error(ErrorKind::Io, out.string(), "cannot write the file", "check free space and permissions");
   files.commit();
 }
 
@@ -68,22 +69,25 @@ void run_eval(const EvalArgs& a) {
 
   const Dataset ds = load_dataset(a.data, tokenizer, resolve_data_options(a.data_flags));
   if (ds.report.skipped_count() > 0) {
-    spdlog::warn("{}: skipped {} invalid records (mlxft data check lists them)", a.data, ds.report.skipped_count());
+    spdlog::warn("{}: skipped {} invalid records (mlxft data check lists them)", a.data,
+                 ds.report.skipped_count());
   }
   for (const auto& e : ds.examples) {
     for (int32_t id : e.ids) {
       if (id >= model.config.vocab_size) {
-        throw Error(ErrorKind::Model, tok_file.string(),
-                    fmt::format("token id {} is outside the model's vocab of {}", id, model.config.vocab_size),
-                    "use the tokenizer that belongs to this model");
+        throw Error(
+            ErrorKind::Model, tok_file.string(),
+            fmt::format("token id {} is outside the model's vocab of {}", id, model.config.vocab_size),
+            "use the tokenizer that belongs to this model");
       }
     }
   }
 
   const EvalResult r = evaluate(model, adapters ? &*adapters : nullptr, ds.examples, a.batch_size);
   if (!a.per_example.empty()) write_per_example(a.per_example, r);
-  std::cout << fmt::format("examples        {}\ntrained tokens  {}\nloss            {:.6f}\nperplexity      {:.4f}\n",
-                           r.per_example.size(), r.tokens, r.loss, r.perplexity);
+  std::cout << fmt::format(
+      "examples        {}\ntrained tokens  {}\nloss            {:.6f}\nperplexity      {:.4f}\n",
+      r.per_example.size(), r.tokens, r.loss, r.perplexity);
 }
 
 }  // namespace
@@ -91,15 +95,20 @@ void run_eval(const EvalArgs& a) {
 void add_eval_command(CLI::App& app, const GlobalOptions& /*global*/) {
   auto a = std::make_shared<EvalArgs>();
   a->data_flags.options.min_examples = 1;  // evaluation sets are often small
-  CLI::App* cmd = app.add_subcommand("eval", "Loss and perplexity of a model (and LoRA adapter) on a data file");
-  cmd->add_option("--model", a->model, "Hugging Face model directory")->required()->check(CLI::ExistingDirectory);
+  CLI::App* cmd =
+      app.add_subcommand("eval", "Loss and perplexity of a model (and LoRA adapter) on a data file");
+  cmd->add_option("--model", a->model, "Hugging Face model directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)");
   cmd->add_option("--data", a->data, "JSONL data file")->required();
-  cmd->add_option("--per-example", a->per_example, "Write {index, nll_sum, tokens} per example to this JSONL");
+  cmd->add_option("--per-example", a->per_example,
+                  "Write {index, nll_sum, tokens} per example to this JSONL");
   cmd->add_option("--batch-size", a->batch_size, "Examples per forward pass")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--dtype", a->dtype, "Compute dtype: float32 | bfloat16 | float16 (default: float32 on CPU)");
+  cmd->add_option("--dtype", a->dtype,
+                  "Compute dtype: float32 | bfloat16 | float16 (default: float32 on CPU)");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.model (default: the model directory's)")
       ->check(CLI::ExistingFile);
   add_data_options(cmd, a->data_flags);

@@ -54,7 +54,8 @@ LoraAdapters adapters(const Model& m, bool zero_b) {
   c.targets = {"q_proj", "v_proj", "down_proj"};
   auto a = init_lora(m.config, c, 1);
   if (!zero_b) {
-    for (auto& [path, pair] : a.modules) pair.b = mx::random::normal(pair.b.shape(), mx::float32, mx::random::key(2));
+    for (auto& [path, pair] : a.modules)
+      pair.b = mx::random::normal(pair.b.shape(), mx::float32, mx::random::key(2));
   }
   return a;
 }
@@ -127,20 +128,23 @@ class EvalCli : public ::testing::Test {
  protected:
   void SetUp() override {
     if (test::v3_tokenizer().empty()) GTEST_SKIP() << "mistral-common tokenizer not installed in the venv";
-    const auto r = test::run_mlxft("model init --preset tiny --seed 3 --tokenizer '" + test::v3_tokenizer().string() +
-                                   "' --out '" + model().string() + "'");
+    const auto r = test::run_mlxft("model init --preset tiny --seed 3 --tokenizer '" +
+                                   test::v3_tokenizer().string() + "' --out '" + model().string() + "'");
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    test::write_file(data(),
-                     R"({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]})"
-                     "\n"
-                     R"({"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]})"
-                     "\n"
-                     R"({"messages": [{"role": "user", "content": "Name a color."}, {"role": "assistant", "content": "Blue, like the sky."}]})"
-                     "\n");
+    test::write_file(
+        data(),
+        R"({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]})"
+        "\n"
+        R"({"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]})"
+        "\n"
+        R"({"messages": [{"role": "user", "content": "Name a color."}, {"role": "assistant", "content": "Blue, like the sky."}]})"
+        "\n");
   }
   fs::path model() const { return tmp_ / "tiny"; }
   fs::path data() const { return tmp_ / "data.jsonl"; }
-  std::string eval_args() const { return "eval --model '" + model().string() + "' --data '" + data().string() + "'"; }
+  std::string eval_args() const {
+    return "eval --model '" + model().string() + "' --data '" + data().string() + "'";
+  }
   test::TempDir tmp_;
 };
 

@@ -49,7 +49,8 @@ EvalResult evaluate(const Model& model, const LoraAdapters* adapters, const std:
     result.tokens += e.tokens;
   }
   if (result.tokens == 0) {
-    throw Error(ErrorKind::Data, "evaluation", "no example has a trained token, so there is no loss to report",
+    throw Error(ErrorKind::Data, "evaluation",
+                "no example has a trained token, so there is no loss to report",
                 "check the loss-mask options (--labels, the data's assistant turns)");
   }
   result.loss = nll / static_cast<double>(result.tokens);
