@@ -28,5 +28,7 @@ void add_train_command(CLI::App& app);
 void add_config_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft report --run DIR` (report_cmd.cpp).
 void add_report_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft eval` (eval_cmd.cpp).
+void add_eval_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace mlxft::cli

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   mlxft::cli::add_data_synth_command(*app.get_subcommand("data"));
   mlxft::cli::add_config_command(app, global);
   mlxft::cli::add_report_command(app, global);
+  mlxft::cli::add_eval_command(app, global);
 
   try {
     app.parse(argc, argv);
