@@ -243,3 +243,32 @@ TEST(TrainE2E, ExistingOutputDirIsRefusedWithoutResumeOrOverwrite) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("output.output_dir"), std::string::npos) << r.output;
 }
+
+TEST(TrainE2E, SamplesAreWrittenAndMemoryLimitIsEnforced) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  const fs::path recipe = write_recipe(dir, "run", kShortRun);
+  auto r = mlxft::test::run_mlxft("train --config " + recipe.string() +
+                                  " --set evaluation.generate_samples=true --set evaluation.num_samples=2"
+                                  " --set evaluation.max_new_tokens=4 --set training.max_steps=6");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::istringstream lines(mlxft::test::read_file(dir / "run" / "samples.jsonl"));
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["step"], 6);
+    EXPECT_NE(j["prompt"].get<std::string>().find("Count on from"), std::string::npos) << line;
+    ++n;
+  }
+  EXPECT_EQ(n, 2);  // one evaluation (step 6), two samples
+
+  auto tight = mlxft::test::run_mlxft("train --config " + recipe.string() +
+                                      " --set system.memory_limit_gb=0.001 --set output.overwrite_output_dir=true");
+  EXPECT_EQ(tight.exit_code, 1) << tight.output;
+  EXPECT_NE(tight.output.find("memory"), std::string::npos) << tight.output;
+  auto forced = mlxft::test::run_mlxft("train --config " + recipe.string() +
+                                       " --set system.memory_limit_gb=0.001 --set system.force=true"
+                                       " --set output.overwrite_output_dir=true --set training.max_steps=2");
+  EXPECT_EQ(forced.exit_code, 0) << forced.output;
+}
