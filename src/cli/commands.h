@@ -20,5 +20,7 @@ void add_data_command(CLI::App& app, const GlobalOptions& global);
 void add_config_command(CLI::App& app);
 // `mlxft train` (train_cmd.cpp).
 void add_train_command(CLI::App& app);
+void add_model_command(CLI::App& app, const GlobalOptions& global);
+void add_generate_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace mlxft::cli
