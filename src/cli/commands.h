@@ -22,5 +22,8 @@ void add_config_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_model_command(CLI::App& app, const GlobalOptions& global);
 void add_generate_command(CLI::App& app, const GlobalOptions& global);
+void add_config_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft report --run DIR` (report_cmd.cpp).
+void add_report_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace mlxft::cli

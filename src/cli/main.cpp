@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   mlxft::cli::add_train_command(app);
   mlxft::cli::add_model_command(app, global);
   mlxft::cli::add_generate_command(app, global);
+  mlxft::cli::add_config_command(app, global);
+  mlxft::cli::add_report_command(app, global);
 
 
   try {

@@ -1,0 +1,36 @@
+// The one-page HTML report of a run.
+//
+// Contract: render_report_html() returns a self-contained page (no external files, no scripts):
+// the final numbers (final_numbers()), the data summary and the effective config given by the
+// caller, and the plots: SVG files inlined, PNG files embedded as base64 data URIs. Every text
+// from outside is HTML-escaped. write_report_html() writes it atomically (temp file, rename);
+// Io error on failure.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mlxft/report/metrics.h"
+
+namespace mlxft {
+
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+struct ReportContent {
+  std::string title = "mlxft run";
+  KeyValues data_summary;
+  std::string effective_config;              // YAML text; "" = section left out
+  std::vector<std::filesystem::path> plots;  // .svg or .png files
+};
+
+// The headline numbers of a run: steps, epochs, final train loss, best and last validation loss
+// with perplexity, trained tokens, throughput, peak memory, time, skipped steps.
+KeyValues final_numbers(const RunMetrics& metrics);
+
+std::string render_report_html(const RunMetrics& metrics, const ReportContent& content);
+void write_report_html(const std::filesystem::path& path, const RunMetrics& metrics,
+                       const ReportContent& content);
+
+}  // namespace mlxft

@@ -1,0 +1,78 @@
+#include "mlxft/report/metrics.h"
+
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "mlxft/util/error.h"
+
+namespace mlxft {
+namespace {
+
+double number(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  return (it != j.end() && it->is_number()) ? it->get<double>() : std::numeric_limits<double>::quiet_NaN();
+}
+
+int64_t integer(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  return (it != j.end() && it->is_number()) ? it->get<int64_t>() : 0;
+}
+
+bool flag(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::string text_of(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
+}
+
+// Appends `line`, first dropping the earlier lines it supersedes (same or later step: a resumed run).
+template <class Line>
+void append(std::vector<Line>& lines, Line line) {
+  while (!lines.empty() && lines.back().step >= line.step) lines.pop_back();
+  lines.push_back(std::move(line));
+}
+
+}  // namespace
+
+RunMetrics read_metrics(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw Error(ErrorKind::Io, path.string(), "cannot read the metrics file", "is this a run directory?");
+  RunMetrics metrics;
+  for (std::string text; std::getline(in, text);) {
+    if (text.empty()) continue;
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    const std::string type =
+        (j.is_object() && j.contains("type") && j["type"].is_string()) ? j["type"].get<std::string>() : "";
+    if (type == "train" && j.contains("step")) {
+      append(metrics.train, TrainMetrics{.step = integer(j, "step"),
+                                         .epoch = number(j, "epoch"),
+                                         .loss = number(j, "train/loss"),
+                                         .learning_rate = number(j, "train/learning_rate"),
+                                         .gradient_norm = number(j, "train/gradient_norm"),
+                                         .tokens_per_second = number(j, "train/tokens_per_second"),
+                                         .trained_tokens = integer(j, "train/trained_tokens"),
+                                         .memory_gb = number(j, "system/memory_gb"),
+                                         .peak_memory_gb = number(j, "system/peak_memory_gb"),
+                                         .time_s = number(j, "time_s")});
+    } else if (type == "eval" && j.contains("step")) {
+      append(metrics.eval, EvalMetrics{.step = integer(j, "step"),
+                                       .epoch = number(j, "epoch"),
+                                       .loss = number(j, "eval/loss"),
+                                       .perplexity = number(j, "eval/perplexity"),
+                                       .tokens = integer(j, "eval/tokens"),
+                                       .best = flag(j, "best")});
+    } else if (type == "skip" && j.contains("step")) {
+      append(metrics.skips, SkipMetrics{.step = integer(j, "step"), .reason = text_of(j, "reason")});
+    } else {
+      ++metrics.bad_lines;
+    }
+  }
+  return metrics;
+}
+
+}  // namespace mlxft

@@ -1,0 +1,151 @@
+#include "mlxft/report/plots.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace mlxft {
+namespace {
+
+// A value for a gnuplot data file; NaN marks a missing point.
+std::string cell(double v) {
+  return std::isfinite(v) ? fmt::format("{}", v) : "NaN";
+}
+
+// A string literal for a gnuplot script.
+std::string quoted(const fs::path& p) {
+  std::string out = "'";
+  for (char c : p.string()) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs `program script`, its output into `log`. Returns the exit status (-1 if it could not run).
+int run_gnuplot(const fs::path& program, const fs::path& script, const fs::path& log) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    ::execl(program.c_str(), program.c_str(), script.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct Plot {
+  std::string name;
+  std::string title;
+  std::string ylabel;
+  std::string commands;  // the plot command(s), with TRAIN and EVAL standing for the data files
+};
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
+    s.replace(pos, from.size(), to);
+  }
+  return s;
+}
+
+}  // namespace
+
+fs::path find_program(const std::string& name) {
+  if (name.find('/') != std::string::npos)
+    return ::access(name.c_str(), X_OK) == 0 ? fs::path(name) : fs::path();
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
+    if (::access(candidate.c_str(), X_OK) == 0 && fs::is_regular_file(candidate)) return candidate;
+  }
+  return {};
+}
+
+std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir,
+                                  const PlotOptions& options) {
+  std::vector<fs::path> written;
+  if (metrics.train.empty()) return written;
+  const fs::path gnuplot = find_program(options.gnuplot);
+  if (gnuplot.empty()) {
+    spdlog::warn("gnuplot not found ('{}'); skipping plots (on Debian: apt-get install gnuplot-nox)",
+                 options.gnuplot);
+    return written;
+  }
+  const std::string ext = options.format == "svg" ? "svg" : "png";
+  const std::string terminal =
+      ext == "svg" ? "svg size 800,450 dynamic background rgb 'white'" : "pngcairo size 800,450";
+
+  const fs::path work = dir / ".plots.tmp";
+  std::error_code ec;
+  fs::create_directories(work, ec);
+  const fs::path train_file = work / "train.dat", eval_file = work / "eval.dat";
+  {
+    std::ofstream train(train_file), eval(eval_file);
+    train << "# step loss learning_rate gradient_norm memory_gb peak_memory_gb\n";
+    for (const auto& t : metrics.train) {
+      train << t.step << ' ' << cell(t.loss) << ' ' << cell(t.learning_rate) << ' ' << cell(t.gradient_norm)
+            << ' ' << cell(t.memory_gb) << ' ' << cell(t.peak_memory_gb) << '\n';
+    }
+    eval << "# step loss\n";
+    for (const auto& e : metrics.eval) eval << e.step << ' ' << cell(e.loss) << '\n';
+    // gnuplot cannot plot a file without points; a lone NaN row keeps the command valid.
+    if (metrics.eval.empty()) eval << "NaN NaN\n";
+  }
+  const std::vector<Plot> plots = {
+      {"loss", "Loss", "loss (per target token)",
+       "TRAIN using 1:2 with lines lw 2 title 'train', EVAL using 1:2 with linespoints lw 2 pt 7 title "
+       "'validation'"},
+      {"learning_rate", "Learning rate", "learning rate",
+       "TRAIN using 1:3 with lines lw 2 title 'learning rate'"},
+      {"gradient_norm", "Gradient norm (before clipping)", "global L2 norm",
+       "TRAIN using 1:4 with lines lw 2 title 'gradient norm'"},
+      {"memory", "Memory", "GB",
+       "TRAIN using 1:5 with lines lw 2 title 'in use', TRAIN using 1:6 with lines lw 2 dt 2 title 'peak'"},
+  };
+  const fs::path script_file = work / "plots.gp";
+  {
+    std::ofstream script(script_file);
+    script << "set terminal " << terminal << "\nset datafile missing 'NaN'\nset grid\nset key top right\n"
+           << "set xlabel 'optimizer step'\nset format y '%g'\n";
+    for (const auto& p : plots) {
+      script << "set output " << quoted(work / (p.name + "." + ext)) << "\n"
+             << "set title '" << p.title << "'\nset ylabel '" << p.ylabel << "'\n"
+             << "plot "
+             << replace_all(replace_all(p.commands, "TRAIN", quoted(train_file)), "EVAL", quoted(eval_file))
+             << "\nunset output\n";
+    }
+  }
+  const fs::path log = work / "gnuplot.log";
+  const int status = run_gnuplot(gnuplot, script_file, log);
+  if (status != 0) {
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    spdlog::warn("gnuplot failed (status {}); skipping plots: {}", status, text.str());
+  } else {
+    for (const auto& p : plots) {
+      const fs::path drawn = work / (p.name + "." + ext), target = dir / (p.name + "." + ext);
+      if (fs::exists(drawn) && fs::file_size(drawn) > 0) {
+        fs::rename(drawn, target, ec);
+        if (!ec) written.push_back(target);
+      }
+    }
+  }
+  fs::remove_all(work, ec);
+  return written;
+}
+
+}  // namespace mlxft

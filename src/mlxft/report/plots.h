@@ -1,0 +1,30 @@
+// Plots of a run's metrics, drawn by gnuplot (Debian's gnuplot-nox) run as a subprocess.
+//
+// Contract: write_plots() writes into `dir` loss.<fmt> (train loss and validation loss vs step),
+// learning_rate.<fmt>, gradient_norm.<fmt> and memory.<fmt> (memory and peak memory vs step), each
+// drawn to a temporary name and renamed when gnuplot succeeds, and returns the files written. With
+// no train lines there is nothing to plot. When gnuplot is missing or fails it logs a warning and
+// returns what it has; it never throws for that: plots must not fail a run.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mlxft/report/metrics.h"
+
+namespace mlxft {
+
+struct PlotOptions {
+  std::string format = "png";       // png | svg
+  std::string gnuplot = "gnuplot";  // program name (searched in PATH) or path
+};
+
+std::vector<std::filesystem::path> write_plots(const RunMetrics& metrics, const std::filesystem::path& dir,
+                                               const PlotOptions& options = {});
+
+// The program's full path: `name` itself when it contains a '/', else the first executable match
+// in PATH; "" when not found.
+std::filesystem::path find_program(const std::string& name);
+
+}  // namespace mlxft
