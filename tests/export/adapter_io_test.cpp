@@ -246,6 +246,16 @@ void edit_weights(const fs::path& file, Edit edit) {
   mx::save_safetensors(file.string(), tensors);
 }
 
+TEST(AdapterIo, MlxLmFileWithNullMetadataLoads) {
+  // mlx-lm saves with mx.save_safetensors and no metadata, which writes "__metadata__": null.
+  test::TempDir tmp;
+  const auto adapters = trained_adapters({"q_proj"}, {1, 2});
+  save_adapter_mlx(adapters, tmp.path(), 3);
+  edit_weights(tmp / "adapters.safetensors", [](auto&) {});
+  EXPECT_NE(test::read_file(tmp / "adapters.safetensors").find(R"("__metadata__":null)"), std::string::npos);
+  expect_same(adapters, load_adapter(tmp.path()));
+}
+
 TEST(AdapterIo, WrongShapeNamesFileAndTensor) {
   test::TempDir tmp;
   save_adapter_peft(trained_adapters({"q_proj", "v_proj"}, {0, 1}), tmp.path(), "m");

@@ -14,6 +14,7 @@
 
 #include "mlxft/export/staged_files.h"
 #include "mlxft/model/config.h"
+#include "mlxft/model/safetensors.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -137,7 +138,7 @@ void require_unsupported_absent(const json& j, const fs::path& file, const std::
 std::unordered_map<std::string, mx::array> read_tensors(const fs::path& file) {
   if (!fs::is_regular_file(file)) fail(file, "the adapter weights file is missing");
   try {
-    auto tensors = mx::load_safetensors(file.string()).first;
+    auto tensors = load_safetensors(file);  // checks the header first (Model errors)
     std::vector<mx::array> all;
     for (auto& [name, t] : tensors) {
       t = mx::astype(t, mx::float32);
@@ -145,6 +146,8 @@ std::unordered_map<std::string, mx::array> read_tensors(const fs::path& file) {
     }
     mx::eval(all);
     return tensors;
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
     fail(file, std::string("cannot read the safetensors file: ") + e.what(),
          "the file is damaged or not a safetensors file; export the adapter again");

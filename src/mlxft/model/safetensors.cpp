@@ -129,6 +129,7 @@ SafetensorsHeader parse_safetensors_header(const std::string& bytes, uint64_t fi
   SafetensorsHeader h;
   for (const auto& [name, v] : j.items()) {
     if (name == "__metadata__") {
+      if (v.is_null()) continue;  // what MLX's save_safetensors writes without metadata (mlx-lm adapters)
       if (!v.is_object()) throw bad(source, "__metadata__ is not an object");
       for (const auto& [k, s] : v.items()) {
         if (!s.is_string()) throw bad(source, "__metadata__ value of '" + k + "' is not a string");
