@@ -16,12 +16,11 @@ struct GlobalOptions {
 
 // `mlxft data check|render` (src/cli/data_cmd.cpp).
 void add_data_command(CLI::App& app, const GlobalOptions& global);
-// `mlxft config check|reference` (config_cmd.cpp).
-void add_config_command(CLI::App& app);
 // `mlxft train` (train_cmd.cpp).
 void add_train_command(CLI::App& app);
 void add_model_command(CLI::App& app, const GlobalOptions& global);
 void add_generate_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft config check|reference` (config_cmd.cpp).
 void add_config_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft report --run DIR` (report_cmd.cpp).
 void add_report_command(CLI::App& app, const GlobalOptions& global);

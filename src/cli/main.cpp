@@ -28,7 +28,6 @@ int main(int argc, char** argv) {
     mlxft::set_blas_threads(global.threads);
   });
   mlxft::cli::add_data_command(app, global);
-  mlxft::cli::add_config_command(app);
   mlxft::cli::add_train_command(app);
   mlxft::cli::add_model_command(app, global);
   mlxft::cli::add_generate_command(app, global);
