@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 
 #include "mlxft/config/checks.h"
 #include "mlxft/config/load.h"
@@ -16,12 +17,15 @@
 #include "mlxft/eval/generate.h"
 #include "mlxft/export/adapter_io.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/report/run_report.h"
 #include "mlxft/train/checkpoint.h"
 #include "mlxft/train/loss.h"
 #include "mlxft/train/memory.h"
 #include "mlxft/train/signals.h"
 #include "mlxft/train/trainer.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/logging.h"
+#include "mlxft/util/progress.h"
 
 namespace fs = std::filesystem;
 namespace mx = mlx::core;
@@ -234,6 +238,7 @@ int run_training(const TrainRequest& req) {
   }
 
   prepare_output_dir(r, !req.resume.empty());
+  setup_logging(r.logging.level, r.logging.log_file.empty() ? fs::path() : out / r.logging.log_file);
   write_effective_config(r, out / "effective_config.yaml");
 
   const BatchPlan plan(split.train, s.batch_size, s.seed);
@@ -292,9 +297,26 @@ int run_training(const TrainRequest& req) {
     };
   }
 
+  ProgressReporter progress(std::cerr, progress_mode(r.logging.progress, stderr_is_terminal()), s.logging_steps);
+  const int64_t steps_per_epoch = s.steps_per_epoch();
+  hooks.on_train_log = [&](const TrainMetrics& m, int64_t total) {
+    ProgressState p;
+    p.num_epochs = static_cast<int>((total + steps_per_epoch - 1) / steps_per_epoch);
+    p.epoch = std::min(p.num_epochs, static_cast<int>((m.step - 1) / steps_per_epoch) + 1);
+    p.step = m.step;
+    p.total_steps = total;
+    p.loss = m.loss;
+    p.learning_rate = m.learning_rate;
+    p.tokens_per_second = m.tokens_per_second;
+    p.memory_gb = m.memory_gb;
+    p.elapsed_s = m.time_s;
+    progress.update(p);
+  };
+
   Trainer trainer(s, hooks, parameter_names(adapters), adapters.flatten());
   StopSignals stop;
   const TrainOutcome outcome = trainer.run(req.resume, &stop);
+  progress.finish();
   if (outcome.stopped_by_signal) {
     fmt::print("\nstopped by signal {} at step {}; checkpoint {}\nresume with: mlxft train --config {} --resume latest\n",
                stop.signal_number(), outcome.step, outcome.last_checkpoint.string(),
@@ -305,6 +327,12 @@ int run_training(const TrainRequest& req) {
   adapters.assign(trainer.params());
   save_adapter_peft(adapters, out / "final_model" / "peft", r.model.path);
   save_adapter_mlx(adapters, out / "final_model" / "mlx", model.config.num_hidden_layers);
+  try {
+    const RunReport report = build_run_report(out, run_report_options(out));
+    spdlog::info("report: {}", report.html.string());
+  } catch (const std::exception& e) {
+    spdlog::warn("the run report was not written: {}", e.what());
+  }
   fmt::print("done: {} optimizer steps{}; adapters in {} (peft/, mlx/)\n", outcome.step,
              outcome.early_stopped ? " (early stopping)" : "", (out / "final_model").string());
   if (outcome.last_eval) {

@@ -164,12 +164,9 @@ std::vector<std::vector<int64_t>> Trainer::epoch_order(int64_t epoch) const {
   return batches;
 }
 
-void Trainer::append_metrics(const nlohmann::json& line, State& st) {
-  const fs::path path = s_.output_dir / s_.metrics_file;
-  std::ofstream out(path, std::ios::app);
-  out << line.dump() << "\n";
-  out.flush();
-  if (!out) throw Error(ErrorKind::Io, path.string(), "cannot append to the metrics file");
+template <typename Line>
+void Trainer::append_metrics(const Line& line, State& st) {
+  metrics_->write(line);
   ++st.metrics_lines;
 }
 
@@ -199,7 +196,7 @@ void Trainer::restore(const std::string& resume, State& st) {
   store.clean_temporaries();
   const fs::path metrics = s_.output_dir / s_.metrics_file;
   if (!found) {
-    std::ofstream(metrics, std::ios::trunc);
+    metrics_ = std::make_unique<MetricsWriter>(metrics, false);
     return;
   }
   const auto& [where, content] = *found;
@@ -233,8 +230,11 @@ void Trainer::restore(const std::string& resume, State& st) {
     std::string line;
     while (static_cast<int64_t>(lines.size()) < st.metrics_lines && std::getline(in, line)) lines.push_back(line);
   }
-  std::ofstream out(metrics, std::ios::trunc);
-  for (const auto& l : lines) out << l << "\n";
+  {
+    std::ofstream out(metrics, std::ios::trunc);
+    for (const auto& l : lines) out << l << "\n";
+  }
+  metrics_ = std::make_unique<MetricsWriter>(metrics, true);
   st.metrics_lines = static_cast<int64_t>(lines.size());
   st.last_checkpoint = where.dir;
   spdlog::info("resumed from {} at step {} (epoch {}, micro-batch {})", where.dir.string(), st.step, st.epoch,
@@ -275,9 +275,7 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
       st.best_step = st.step;
     }
     st.evals_without_improvement = improved ? 0 : st.evals_without_improvement + 1;
-    append_metrics({{"type", "eval"}, {"step", st.step}, {"epoch", fractional_epoch()}, {"eval/loss", e.loss},
-                    {"eval/perplexity", e.perplexity}, {"eval/tokens", e.tokens}, {"best", is_best}},
-                   st);
+    append_metrics(EvalMetrics{st.step, fractional_epoch(), e.loss, e.perplexity, e.tokens, is_best}, st);
     spdlog::info("step {}: validation loss {:.4f}, perplexity {:.2f}{}", st.step, e.loss, e.perplexity,
                  is_best ? " (best)" : "");
     if (hooks_.write_samples) hooks_.write_samples(params_, st.step);
@@ -336,7 +334,7 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
 
     if (!u.applied) {
       ++st.consecutive_skips;
-      append_metrics({{"type", "skip"}, {"step", st.step}, {"reason", u.skip_reason}}, st);
+      append_metrics(SkipMetrics{st.step, u.skip_reason}, st);
       spdlog::warn("step {}: {}; update skipped ({} in a row)", st.step, u.skip_reason, st.consecutive_skips);
       if (st.consecutive_skips >= s_.max_consecutive_nan) {
         const std::string last = st.last_checkpoint.empty() ? "none yet" : st.last_checkpoint.string();
@@ -364,20 +362,23 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
         const double loss = st.window_nll / static_cast<double>(std::max<int64_t>(st.window_tokens, 1));
         const double tps = static_cast<double>(st.window_tokens) / std::max(st.window_seconds, 1e-9);
         const double norm = st.window_norm / static_cast<double>(st.window_steps);
-        append_metrics({{"type", "train"},
-                        {"step", st.step},
-                        {"epoch", fractional_epoch()},
-                        {"train/loss", loss},
-                        {"train/learning_rate", lr},
-                        {"train/gradient_norm", norm},
-                        {"train/tokens_per_second", tps},
-                        {"train/trained_tokens", st.trained_tokens},
-                        {"system/memory_gb", gigabytes(mx::get_active_memory())},
-                        {"system/peak_memory_gb", gigabytes(mx::get_peak_memory())},
-                        {"time_s", elapsed()}},
-                       st);
-        spdlog::info("step {}/{} epoch {:.2f}: loss {:.4f} lr {:.3g} grad norm {:.3f} {:.0f} tok/s", st.step, total,
-                     fractional_epoch(), loss, lr, norm, tps);
+        const TrainMetrics line{st.step,
+                                fractional_epoch(),
+                                loss,
+                                lr,
+                                norm,
+                                tps,
+                                st.trained_tokens,
+                                gigabytes(mx::get_active_memory()),
+                                gigabytes(mx::get_peak_memory()),
+                                elapsed()};
+        append_metrics(line, st);
+        if (hooks_.on_train_log) {
+          hooks_.on_train_log(line, total);
+        } else {
+          spdlog::info("step {}/{} epoch {:.2f}: loss {:.4f} lr {:.3g} grad norm {:.3f} {:.0f} tok/s", st.step,
+                       total, fractional_epoch(), loss, lr, norm, tps);
+        }
         health_warnings(loss, norm);
       }
       st.window_nll = st.window_norm = st.window_seconds = 0.0;

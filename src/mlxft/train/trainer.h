@@ -35,6 +35,7 @@
 #include "mlxft/train/optimizer.h"
 #include "mlxft/train/schedule.h"
 #include "mlxft/train/step.h"
+#include "mlxft/util/logging.h"
 
 namespace mlxft {
 
@@ -89,6 +90,8 @@ struct TrainerHooks {
   std::function<std::vector<std::vector<int64_t>>(int64_t epoch)> epoch_batches;
   std::function<EvalSummary(const std::vector<mx::array>& params)> evaluate;  // optional
   std::function<void(const std::vector<mx::array>& params, int64_t step)> write_samples;  // optional
+  // Called with every train line (progress display); without it the line is logged (spdlog info).
+  std::function<void(const TrainMetrics& line, int64_t total_steps)> on_train_log;  // optional
 };
 
 struct TrainOutcome {
@@ -119,13 +122,15 @@ class Trainer {
   void restore(const std::string& resume, State& st);
   std::filesystem::path save_checkpoint(const State& st);
   std::vector<std::vector<int64_t>> epoch_order(int64_t epoch) const;
-  void append_metrics(const nlohmann::json& line, State& st);
+  template <typename Line>
+  void append_metrics(const Line& line, State& st);
 
   TrainerSettings s_;
   TrainerHooks hooks_;
   std::vector<std::string> names_;
   std::vector<mx::array> params_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<MetricsWriter> metrics_;
 };
 
 // The data order of an epoch: a permutation of [0, n) from seed + epoch, cut into micro-batches.
