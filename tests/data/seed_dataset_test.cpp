@@ -100,6 +100,6 @@ TEST_P(SeedDataset, MalformedArgumentBlocksStayTextWithAWarningNamingTheRecord) 
 }
 
 INSTANTIATE_TEST_SUITE_P(BothToolModes, SeedDataset, ::testing::Values(ToolFormat::Native, ToolFormat::Text),
-                         [](const auto& info) {
-                           return info.param == ToolFormat::Native ? "Native" : "Text";
+                         [](const auto& param_info) {
+                           return param_info.param == ToolFormat::Native ? "Native" : "Text";
                          });

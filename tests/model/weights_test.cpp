@@ -114,7 +114,9 @@ TEST(Weights, ComputeDtypeDefaultsToFloat32OnCpuAndHonoursOverride) {
   const ModelConfig c = tiny();
   write_dir(tmp.path(), c, random_weights(c, 1, mx::bfloat16));
   EXPECT_EQ(load_weights(tmp.path(), c).at("model.norm.weight").dtype(), mx::bfloat16);  // stored dtype
-  if (mx::default_device() == mx::Device::cpu) EXPECT_EQ(load_model(tmp.path()).dtype, mx::float32);
+  if (mx::default_device() == mx::Device::cpu) {
+    EXPECT_EQ(load_model(tmp.path()).dtype, mx::float32);
+  }
   const Model half = load_model(tmp.path(), mx::float16);
   EXPECT_EQ(half.weight("lm_head.weight").dtype(), mx::float16);
   EXPECT_EQ(parse_dtype("bfloat16", "--dtype"), mx::bfloat16);
