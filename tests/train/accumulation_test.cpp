@@ -56,7 +56,8 @@ TEST(TrainAccumulation, FourMicroBatchesOfTwoEqualOneBatchOfEightThroughTheModel
   };
   const auto ex = examples(8, 512);
   const mx::array key = mlxft::dropout_key(0, 1, 0);
-  auto one = mlxft::accumulate_gradients(loss, params, {mlxft::make_batch(ex, {0, 1, 2, 3, 4, 5, 6, 7})}, {key});
+  auto one =
+      mlxft::accumulate_gradients(loss, params, {mlxft::make_batch(ex, {0, 1, 2, 3, 4, 5, 6, 7})}, {key});
   std::vector<mlxft::Batch> micro;
   for (size_t i = 0; i < 8; i += 2) micro.push_back(mlxft::make_batch(ex, {i, i + 1}));
   auto four = mlxft::accumulate_gradients(loss, params, micro, {key, key, key, key});
@@ -76,6 +77,7 @@ TEST(TrainAccumulation, FourMicroBatchesOfTwoEqualOneBatchOfEightThroughTheModel
   auto recomputed = mlxft::accumulate_gradients(loss, params, micro, {key, key, key, key});
   EXPECT_NEAR(recomputed.loss, four.loss, 1e-6);
   for (size_t i = 0; i < params.size(); ++i) {
-    EXPECT_TRUE(mx::allclose(recomputed.grads[i], four.grads[i], 1e-5, 1e-7).item<bool>()) << "parameter " << i;
+    EXPECT_TRUE(mx::allclose(recomputed.grads[i], four.grads[i], 1e-5, 1e-7).item<bool>())
+        << "parameter " << i;
   }
 }
