@@ -238,7 +238,15 @@ int run_training(const TrainRequest& req) {
       if (!found)
         throw Error(ErrorKind::Checkpoint, store.root().string(), "no valid checkpoint to evaluate");
       std::vector<mx::array> flat;
-      for (const auto& name : parameter_names(adapters)) flat.push_back(found->second.adapters.at(name));
+      for (const auto& name : parameter_names(adapters)) {
+        auto it = found->second.adapters.find(name);
+        if (it == found->second.adapters.end()) {
+          throw Error(ErrorKind::Checkpoint, found->first.dir.string(),
+                      "the checkpoint has no adapter " + name,
+                      "evaluate with the LoRA settings the checkpoint was trained with");
+        }
+        flat.push_back(it->second);
+      }
       adapters.assign(flat);
     }
     if (!has_valid) throw Error(ErrorKind::Data, "data.valid_split", "no validation example to evaluate on");
