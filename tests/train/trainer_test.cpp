@@ -123,6 +123,10 @@ TEST(TrainTrainer, LearnsAndWritesMetricsAndCheckpoints) {
   EXPECT_LT(out.last_eval->loss, 0.5 * initial);
   auto lines = read_metrics(tmp / "metrics.jsonl");
   int train = 0, eval = 0;
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.front()["type"], "eval");  // the baseline before the first update
+  EXPECT_EQ(lines.front()["step"], 0);
+  EXPECT_FALSE(lines.front()["best"].get<bool>());
   for (const auto& l : lines) {
     if (l["type"] == "train") {
       ++train;
@@ -138,7 +142,7 @@ TEST(TrainTrainer, LearnsAndWritesMetricsAndCheckpoints) {
     }
   }
   EXPECT_EQ(train, 6);  // every 2 of 12 steps
-  EXPECT_EQ(eval, 3);   // steps 4, 8, 12
+  EXPECT_EQ(eval, 4);   // steps 0 (baseline), 4, 8, 12
   EXPECT_DOUBLE_EQ(lines.back()["epoch"].get<double>(), 3.0);
   // keep 2 newest + the best (the best is the last here)
   mlxft::CheckpointStore store(tmp / "checkpoints");

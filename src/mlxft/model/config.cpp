@@ -87,6 +87,10 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
   if (c.head_dim % 2 != 0) throw config_error(source, "head_dim", "must be even for RoPE");
   c.rope_theta = positive_float(j, source, "rope_theta", 10000.0f);
   c.rms_norm_eps = positive_float(j, source, "rms_norm_eps", 1e-6f);
+  // Only random init (mlxft model init) uses it, so a loader never fails on it.
+  if (j.contains("initializer_range") && j["initializer_range"].is_number() && j["initializer_range"].get<double>() > 0) {
+    c.initializer_range = j["initializer_range"].get<float>();
+  }
   c.max_position_embeddings =
       j.contains("max_position_embeddings") ? positive_int(j, source, "max_position_embeddings") : 2048;
   c.tie_word_embeddings = is_true(j, "tie_word_embeddings");
@@ -146,7 +150,7 @@ json ModelConfig::to_json() const {
       {"head_dim", head_dim},
       {"hidden_act", "silu"},
       {"hidden_size", hidden_size},
-      {"initializer_range", 0.02},
+      {"initializer_range", initializer_range},
       {"intermediate_size", intermediate_size},
       {"max_position_embeddings", max_position_embeddings},
       {"model_type", model_type},

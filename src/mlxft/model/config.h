@@ -25,6 +25,7 @@ struct ModelConfig {
   int head_dim = 128;  // explicit in config.json or hidden_size / num_attention_heads
   float rope_theta = 1e6f;
   float rms_norm_eps = 1e-5f;
+  float initializer_range = 0.02f;  // std of random init (mlxft model init); unused when loading
   int max_position_embeddings = 32768;
   bool tie_word_embeddings = false;
   std::string torch_dtype = "bfloat16";

@@ -77,7 +77,7 @@ std::unordered_map<std::string, mx::array> random_weights(const ModelConfig& c, 
     const int k = static_cast<int>(i);
     const mx::array key = mx::reshape(mx::slice(keys, {k, 0}, {k + 1, 2}), {2});
     w.insert_or_assign(name,
-                       norm ? mx::ones(shape, dtype) : mx::random::normal(shape, dtype, 0.0f, 0.02f, key));
+                       norm ? mx::ones(shape, dtype) : mx::random::normal(shape, dtype, 0.0f, c.initializer_range, key));
   }
   return w;
 }

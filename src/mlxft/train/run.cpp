@@ -14,6 +14,7 @@
 #include "mlxft/data/dataset.h"
 #include "mlxft/data/split.h"
 #include "mlxft/data/tokenizer.h"
+#include "mlxft/eval/evaluate.h"
 #include "mlxft/eval/generate.h"
 #include "mlxft/export/adapter_io.h"
 #include "mlxft/model/llama.h"
@@ -77,23 +78,11 @@ std::vector<std::string> parameter_names(const LoraAdapters& a) {
 }
 
 // Token-weighted loss over every example, in order, eval_batch_size at a time, no dropout.
+// Token-weighted validation loss through eval/evaluate, as the trainer's EvalSummary.
 EvalSummary validation_loss(const Model& model, const LoraAdapters& adapters,
                             const std::vector<Example>& examples, int batch_size) {
-  double nll = 0.0, tokens = 0.0;
-  for (size_t i = 0; i < examples.size(); i += static_cast<size_t>(batch_size)) {
-    std::vector<size_t> rows;
-    for (size_t r = i; r < std::min(examples.size(), i + static_cast<size_t>(batch_size)); ++r)
-      rows.push_back(r);
-    Batch b = make_batch(examples, rows);
-    ForwardOptions fo;
-    fo.lora = &adapters;
-    LossSum l = masked_cross_entropy(forward(model, b.inputs, fo), b.targets, b.mask);
-    mx::eval(l.nll_sum, l.tokens);
-    nll += l.nll_sum.item<float>();
-    tokens += l.tokens.item<float>();
-  }
-  const double loss = tokens > 0 ? nll / tokens : std::nan("");
-  return {loss, std::exp(loss), static_cast<int64_t>(tokens)};
+  const EvalResult e = evaluate(model, &adapters, examples, batch_size);
+  return {e.loss, e.perplexity, e.tokens};
 }
 
 // The prompt of an example's first trained turn: its ids up to the first trained token.

@@ -316,6 +316,14 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
     if (logged_losses.size() > 10) logged_losses.pop_front();
   };
 
+  // A fresh run measures the validation loss before the first update, so that every run shows how far
+  // training moved it. The baseline is logged, not tracked as a best (no checkpoint exists for it).
+  if (st.step == 0 && hooks_.evaluate) {
+    const EvalSummary e = hooks_.evaluate(params_);
+    append_metrics(EvalMetrics{0, 0.0, e.loss, e.perplexity, e.tokens, false}, st);
+    spdlog::info("step 0: validation loss {:.4f}, perplexity {:.2f} (before training)", e.loss, e.perplexity);
+  }
+
   TrainOutcome out;
   std::vector<std::vector<int64_t>> order;
   int64_t order_epoch = -1;
