@@ -16,7 +16,7 @@ PYTHON    := $(VENV)/bin/python
 CMAKE_GEN := -G Ninja -DMLXFT_PYTHON=$(PYTHON)
 CTEST     := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all setup deps venv build test coverage asan bench format clean
+.PHONY: all setup deps venv build test coverage asan bench format clean demo fuzz
 .PHONY: fuzz
 
 all: build
@@ -79,3 +79,6 @@ format:
 
 clean:
 	rm -rf build build-asan build-coverage
+
+demo: build
+	scripts/demo.sh
