@@ -14,9 +14,13 @@ struct GlobalOptions {
   int threads = 0;  // BLAS threads; 0 = the library's default
 };
 
+// `mlxft data check|render` (src/cli/data_cmd.cpp).
+void add_data_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft data synth` (synth_cmd.cpp), added under the `data` subcommand.
+void add_data_synth_command(CLI::App& data_app);
 // `mlxft config check|reference` (config_cmd.cpp).
-void add_config_command(CLI::App& app, const GlobalOptions& global);
+void add_config_command(CLI::App& app);
 // `mlxft report --run DIR` (report_cmd.cpp).
-void add_report_command(CLI::App& app, const GlobalOptions& global);
+void add_report_command(CLI::App& app);
 
 }  // namespace mlxft::cli

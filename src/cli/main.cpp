@@ -27,8 +27,10 @@ int main(int argc, char** argv) {
     if (global.debug) spdlog::set_level(spdlog::level::debug);
     mlxft::set_blas_threads(global.threads);
   });
-  mlxft::cli::add_config_command(app, global);
-  mlxft::cli::add_report_command(app, global);
+  mlxft::cli::add_data_command(app, global);
+  mlxft::cli::add_data_synth_command(*app.get_subcommand("data"));
+  mlxft::cli::add_config_command(app);
+  mlxft::cli::add_report_command(app);
 
 
   try {

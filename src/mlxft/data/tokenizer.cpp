@@ -38,6 +38,18 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   return {ids.begin(), ids.end()};
 }
 
+std::vector<Tokenizer::Piece> Tokenizer::encode_with_offsets(std::string_view text) const {
+  sentencepiece::ImmutableSentencePieceText spt;
+  const auto status = sp_->Encode(text, spt.mutable_proto());
+  if (!status.ok()) {
+    throw Error(ErrorKind::Data, path_.string(), "cannot tokenize text: " + std::string(status.message()));
+  }
+  std::vector<Piece> out;
+  out.reserve(spt.pieces_size());
+  for (const auto& p : spt.pieces()) out.push_back(Piece{static_cast<int32_t>(p.id()), p.begin(), p.end()});
+  return out;
+}
+
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   std::vector<int> in(ids.begin(), ids.end());
   std::string out;

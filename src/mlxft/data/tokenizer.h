@@ -32,6 +32,13 @@ class Tokenizer {
   ~Tokenizer();
 
   std::vector<int32_t> encode(std::string_view text) const;
+  // Like encode(), plus the byte range [begin, end) of text that each piece
+  // covers (byte-fallback pieces of one character share its range).
+  struct Piece {
+    int32_t id;
+    uint32_t begin, end;
+  };
+  std::vector<Piece> encode_with_offsets(std::string_view text) const;
   std::string decode(const std::vector<int32_t>& ids) const;
   std::string piece(int32_t id) const;
 

@@ -1,0 +1,185 @@
+// `mlxft data check` and `mlxft data render`: inspect a training file before
+// training. check prints a readable report (records, skipped with reasons and
+// line numbers, labels, formats, tool calls, token lengths, trained tokens,
+// duplicates, padding) and fails when the data is unusable; render writes one
+// JSON line per usable example ({"index", "label", "ids", "mask"}) in input
+// order, through a temporary file renamed into place.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "mlxft/data/batching.h"
+#include "mlxft/data/dataset.h"
+#include "mlxft/data/tokenizer.h"
+#include "mlxft/util/error.h"
+
+namespace mlxft::cli {
+
+namespace {
+
+struct DataArgs {
+  std::string data, model, tokenizer, out, tool_format = "native", labels = "desirable", truncate = "drop";
+  DataOptions options;
+  int batch_size = 2;
+};
+
+void add_common_options(CLI::App* cmd, DataArgs& a) {
+  cmd->add_option("--data", a.data, "JSONL data file")->required();
+  auto* model = cmd->add_option("--model", a.model, "Model directory (its tokenizer.model is used)");
+  auto* tok = cmd->add_option("--tokenizer", a.tokenizer, "SentencePiece tokenizer.model");
+  model->excludes(tok);
+  cmd->add_option("--format", a.options.format, "auto|conversations|messages|text|prompt_completion")
+      ->capture_default_str();
+  cmd->add_option("--tool-format", a.tool_format, "Seed plain-text tool calls: native|text")
+      ->check(CLI::IsMember({"native", "text"}))
+      ->capture_default_str();
+  cmd->add_option("--labels", a.labels, "Examples to use: desirable|all|undesirable")
+      ->check(CLI::IsMember({"desirable", "all", "undesirable"}))
+      ->capture_default_str();
+  cmd->add_option("--max-seq-length", a.options.max_seq_length, "Longest example in tokens")
+      ->check(CLI::Range(2, 1 << 24))
+      ->capture_default_str();
+  cmd->add_option("--truncate", a.truncate, "Over-long examples: drop|end")
+      ->check(CLI::IsMember({"drop", "end"}))
+      ->capture_default_str();
+  cmd->add_option("--max-bad-fraction", a.options.max_bad_fraction, "Largest fraction of invalid records")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--min-examples", a.options.min_examples, "Fewest usable examples")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
+DataOptions resolve(DataArgs& a) {
+  DataOptions o = a.options;
+  o.tool_format = a.tool_format == "text" ? ToolFormat::Text : ToolFormat::Native;
+  o.labels = a.labels == "all" ? LabelFilter::All
+                               : (a.labels == "undesirable" ? LabelFilter::Undesirable : LabelFilter::Desirable);
+  o.truncate = a.truncate == "end" ? Truncate::End : Truncate::Drop;
+  return o;
+}
+
+Tokenizer load_tokenizer(const DataArgs& a) {
+  if (!a.tokenizer.empty()) return Tokenizer::load(a.tokenizer);
+  if (!a.model.empty()) return Tokenizer::load(std::filesystem::path(a.model) / "tokenizer.model");
+  throw Error(ErrorKind::Usage, "--model / --tokenizer", "no tokenizer given",
+              "pass --model DIR (with tokenizer.model) or --tokenizer PATH");
+}
+
+int64_t percentile(std::vector<int64_t> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto k = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(k, v.size() - 1)];
+}
+
+void print_report(const DataReport& r, const DataOptions& o, double padding, int batch_size) {
+  auto& out = std::cout;
+  out << fmt::format("data:       {}\n", r.file);
+  out << fmt::format("format:     {} (tool calls: {})\n", r.format,
+                     o.tool_format == ToolFormat::Native ? "native" : "text");
+  out << fmt::format("records:    {}\n", r.records);
+  out << fmt::format("usable:     {} (label filter: {})\n", r.usable,
+                     o.labels == LabelFilter::All ? "all"
+                                                  : (o.labels == LabelFilter::Desirable ? "desirable" : "undesirable"));
+  out << fmt::format("held out:   {} (valid records the label filter leaves out)\n", r.held_out);
+  out << fmt::format("labels:     {} desirable, {} undesirable, {} unlabeled\n", r.label_true, r.label_false,
+                     r.label_none);
+  if (r.with_context > 0) out << fmt::format("context:    {} records carry a context object (not rendered)\n", r.with_context);
+  out << fmt::format("skipped:    {} ({:.1f} %, limit {:.1f} %)\n", r.skipped_count(),
+                     r.records ? 100.0 * static_cast<double>(r.skipped_count()) / static_cast<double>(r.records) : 0.0,
+                     100.0 * o.max_bad_fraction);
+  for (const auto& [kind, n] : r.skip_reasons) out << fmt::format("  {:>5}  {}\n", n, kind);
+  for (size_t i = 0; i < std::min<size_t>(5, r.skipped.size()); ++i) {
+    out << fmt::format("  {}:{}: {}\n", r.file, r.skipped[i].line, r.skipped[i].reason);
+  }
+  std::string calls;
+  for (const auto& [n, count] : r.tool_calls_per_record) calls += fmt::format(" {}:{}", n, count);
+  out << fmt::format("tool calls per record (calls:records):{}\n", calls);
+  out << fmt::format("tool calls: {} native, {} kept as text, {} prose segments before a native call left out\n",
+                     r.native_calls, r.text_calls, r.dropped_prose);
+  out << fmt::format("tokens:     min {} / median {} / p95 {} / max {} (usable examples)\n",
+                     percentile(r.lengths, 0.0), percentile(r.lengths, 0.5), percentile(r.lengths, 0.95),
+                     percentile(r.lengths, 1.0));
+  out << fmt::format("trained:    {} tokens\n", r.trained_tokens);
+  out << fmt::format("too long:   {} over max_seq_length {} ({})\n", r.too_long + r.truncated, o.max_seq_length,
+                     o.truncate == Truncate::Drop ? "dropped" : "cut at the end");
+  out << fmt::format("duplicates: {}\n", r.duplicates.size());
+  out << fmt::format("padding:    {:.1f} % at batch size {} (length-grouped, multiple of 8)\n", 100.0 * padding,
+                     batch_size);
+  if (!r.warnings.empty()) {
+    out << fmt::format("warnings:   {}\n", r.warnings.size());
+    for (size_t i = 0; i < std::min<size_t>(8, r.warnings.size()); ++i) out << "  " << r.warnings[i] << "\n";
+    if (r.warnings.size() > 8) out << fmt::format("  ... {} more\n", r.warnings.size() - 8);
+  }
+  out.flush();
+}
+
+void run_check(DataArgs& a) {
+  const auto options = resolve(a);
+  const auto tok = load_tokenizer(a);
+  const auto ds = load_dataset_unchecked(a.data, tok, options);
+  const double padding = ds.examples.empty() ? 0.0 : BatchPlan(ds.examples, a.batch_size, 0).padding_fraction();
+  print_report(ds.report, options, padding, a.batch_size);
+  check_dataset_usable(ds.report, options);
+  std::cout << "ok: the data is usable\n";
+}
+
+void run_render(DataArgs& a) {
+  const auto options = resolve(a);
+  const auto tok = load_tokenizer(a);
+  const auto ds = load_dataset(a.data, tok, options);
+  const std::filesystem::path out(a.out);
+  const auto tmp = std::filesystem::path(out.string() + ".tmp");
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error(ErrorKind::Io, tmp.string(), "cannot write the output file", "check the directory exists");
+    for (const auto& ex : ds.examples) {
+      f << "{\"index\": " << ex.index
+        << ", \"label\": " << (ex.label ? (*ex.label ? "true" : "false") : "null") << ", \"ids\": [";
+      for (size_t i = 0; i < ex.ids.size(); ++i) f << (i ? ", " : "") << ex.ids[i];
+      f << "], \"mask\": [";
+      for (size_t i = 0; i < ex.mask.size(); ++i) f << (i ? ", " : "") << int{ex.mask[i]};
+      f << "]}\n";
+    }
+    f.flush();
+    if (!f) throw Error(ErrorKind::Io, tmp.string(), "write failed", "check free disk space");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, out, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(ErrorKind::Io, out.string(), "cannot move the rendered file into place");
+  }
+  spdlog::info("wrote {} examples to {}", ds.examples.size(), out.string());
+}
+
+}  // namespace
+
+void add_data_command(CLI::App& app, const GlobalOptions& /*global*/) {
+  auto* data = app.add_subcommand("data", "Inspect and render training data");
+  data->require_subcommand(1);
+  auto args = std::make_shared<DataArgs>();
+
+  auto* check = data->add_subcommand("check", "Validate a data file and print a report (non-zero exit if unusable)");
+  add_common_options(check, *args);
+  check->add_option("--batch-size", args->batch_size, "Batch size for the padding estimate")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  check->callback([args] { run_check(*args); });
+
+  auto* render = data->add_subcommand("render", "Write token ids and loss masks, one JSON line per usable example");
+  add_common_options(render, *args);
+  render->add_option("--out", args->out, "Output JSONL")->required();
+  render->callback([args] { run_render(*args); });
+}
+
+}  // namespace mlxft::cli

@@ -1,0 +1,247 @@
+#include "mlxft/data/dataset.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include "mlxft/data/records.h"
+#include "mlxft/data/render.h"
+#include "mlxft/util/error.h"
+
+namespace mlxft {
+
+namespace {
+
+std::string read_whole_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto where = file.string();
+  if (!std::filesystem::exists(file, ec)) {
+    throw Error(ErrorKind::Data, where, "data file does not exist", "check the path given to --data");
+  }
+  if (std::filesystem::is_directory(file, ec)) {
+    throw Error(ErrorKind::Data, where, "is a directory, not a JSONL file", "point --data at a .jsonl file");
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(ErrorKind::Data, where, "cannot open the data file", "check its permissions");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  std::string text = buf.str();
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw Error(ErrorKind::Data, where, "data file is empty", "it needs one JSON record per line");
+  }
+  const bool utf16_bom = text.size() >= 2 && ((text[0] == '\xFF' && text[1] == '\xFE') ||
+                                              (text[0] == '\xFE' && text[1] == '\xFF'));
+  if (utf16_bom || text.find('\0') != std::string::npos) {
+    throw Error(ErrorKind::Data, where, "is not UTF-8 text (binary data or UTF-16)",
+                "convert it to UTF-8 JSONL, one JSON record per line");
+  }
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // UTF-8 byte order mark
+  return text;
+}
+
+struct Line {
+  int64_t number;  // 1-based
+  std::string_view text;
+};
+
+std::vector<Line> split_lines(const std::string& text) {
+  std::vector<Line> lines;
+  size_t start = 0;
+  int64_t number = 1;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") != std::string_view::npos) lines.push_back({number, line});
+    start = end + 1;
+    ++number;
+  }
+  return lines;
+}
+
+bool selected(const std::optional<bool>& label, LabelFilter filter) {
+  switch (filter) {
+    case LabelFilter::All: return true;
+    case LabelFilter::Desirable: return !label || *label;
+    case LabelFilter::Undesirable: return label && !*label;
+  }
+  return true;
+}
+
+std::string fmt_percent(double fraction) { return fmt::format("{:.1f} %", fraction * 100.0); }
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+void add_data_warnings(DataReport& r) {
+  if (!r.duplicates.empty()) {
+    r.warnings.push_back(std::to_string(r.duplicates.size()) + " records are exact duplicates of an earlier line (first: line " +
+                         std::to_string(r.duplicates.front().first) + " repeats line " +
+                         std::to_string(r.duplicates.front().second) + ")");
+  }
+  const int64_t labeled = r.label_true + r.label_false;
+  if (labeled > 0) {
+    const double major = static_cast<double>(std::max(r.label_true, r.label_false)) / static_cast<double>(labeled);
+    if (major > 0.8) {
+      r.warnings.push_back("label imbalance: " + std::to_string(r.label_true) + " desirable / " +
+                           std::to_string(r.label_false) + " undesirable is beyond 80/20");
+    }
+  }
+}
+
+}  // namespace
+
+Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenizer& tokenizer,
+                               const DataOptions& options) {
+  std::optional<RecordFormat> format;
+  if (options.format != "auto") {
+    format = parse_format_name(options.format);
+    if (!format) {
+      throw Error(ErrorKind::Config, "data.format", "unknown format \"" + options.format + "\"",
+                  "use auto, conversations, messages, text or prompt_completion");
+    }
+  }
+  if (options.max_seq_length < 2) {
+    throw Error(ErrorKind::Config, "data.max_seq_length", "must be at least 2, got " + std::to_string(options.max_seq_length));
+  }
+  const std::string text = read_whole_file(file);
+  Dataset ds;
+  DataReport& r = ds.report;
+  r.file = file.string();
+  const auto lines = split_lines(text);
+  bool any_utf8 = false;
+  std::unordered_map<uint64_t, std::vector<int64_t>> seen;  // hash of a line -> its first line numbers
+  auto skip = [&](int64_t line, const std::string& kind, const std::string& why) {
+    r.skipped.push_back({line, kind + ": " + why});
+    ++r.skip_reasons[kind];
+  };
+  for (const auto& line : lines) {
+    ++r.records;
+    const std::string where = r.file + ":" + std::to_string(line.number);
+    if (line.text.size() > options.max_line_bytes) {
+      skip(line.number, "message too large", "line is " + std::to_string(line.text.size()) + " bytes");
+      continue;
+    }
+    if (!is_valid_utf8(line.text)) {
+      skip(line.number, "invalid UTF-8", "the line is not valid UTF-8");
+      continue;
+    }
+    any_utf8 = true;
+    OrderedJson record;
+    try {
+      record = OrderedJson::parse(line.text);
+    } catch (const OrderedJson::exception& e) {
+      std::string msg = e.what();
+      if (const auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
+      skip(line.number, "invalid JSON", msg);
+      continue;
+    }
+    if (!format) format = detect_format(record);
+    try {
+      if (!record.is_object()) throw RecordError("not an object", "the record is a JSON " + std::string(record.type_name()));
+      if (!format) throw RecordError("unknown shape", "no \"conversations\", \"messages\", \"text\" or \"prompt\"/\"completion\" key");
+      auto parsed = parse_record(record, *format, options, static_cast<uint64_t>(line.number));
+      auto& conv = parsed.conversation;
+      auto rendered = render_mistral_v3(conv, tokenizer);
+      Example ex;
+      ex.index = line.number - 1;
+      ex.label = conv.label;
+      ex.ids = std::move(rendered.ids);
+      ex.mask = std::move(rendered.mask);
+      if (ex.trained_tokens() == 0) throw RecordError("nothing to train", "no assistant token to train on");
+      for (const auto& w : conv.warnings) r.warnings.push_back(where + ": " + w);
+      ++(conv.label ? (*conv.label ? r.label_true : r.label_false) : r.label_none);
+      r.with_context += parsed.has_context ? 1 : 0;
+      ++r.tool_calls_per_record[parsed.tool_calls];
+      r.native_calls += conv.native_calls;
+      r.text_calls += conv.text_calls;
+      r.dropped_prose += conv.dropped_prose;
+      const bool too_long = ex.ids.size() > static_cast<size_t>(options.max_seq_length);
+      if (too_long && options.truncate == Truncate::Drop) {
+        ++r.too_long;
+        continue;
+      }
+      if (too_long) {
+        ex.ids.resize(static_cast<size_t>(options.max_seq_length));
+        ex.mask.resize(static_cast<size_t>(options.max_seq_length));
+        ++r.truncated;
+        if (ex.trained_tokens() == 0) throw RecordError("nothing to train", "no assistant token left after truncation");
+      }
+      auto& same = seen[fnv1a(line.text)];
+      for (int64_t first : same) {
+        if (lines[static_cast<size_t>(first)].text == line.text) {
+          r.duplicates.emplace_back(line.number, lines[static_cast<size_t>(first)].number);
+          break;
+        }
+      }
+      same.push_back(static_cast<int64_t>(&line - lines.data()));
+      if (selected(conv.label, options.labels)) {
+        r.lengths.push_back(static_cast<int64_t>(ex.ids.size()));
+        r.trained_tokens += ex.trained_tokens();
+        ds.examples.push_back(std::move(ex));
+      } else {
+        ds.held_out.push_back(std::move(ex));
+      }
+    } catch (const RecordError& e) {
+      skip(line.number, e.kind(), e.what());
+    }
+  }
+  if (!any_utf8) {
+    throw Error(ErrorKind::Data, r.file, "is not UTF-8 text: no line is valid UTF-8", "convert it to UTF-8 JSONL");
+  }
+  r.format = format ? to_string(*format) : "unknown";
+  r.usable = static_cast<int64_t>(ds.examples.size());
+  r.held_out = static_cast<int64_t>(ds.held_out.size());
+  add_data_warnings(r);
+  return ds;
+}
+
+void check_dataset_usable(const DataReport& r, const DataOptions& options) {
+  const auto first_skips = [&] {
+    std::string s;
+    for (size_t i = 0; i < std::min<size_t>(3, r.skipped.size()); ++i) {
+      s += "\n  " + r.file + ":" + std::to_string(r.skipped[i].line) + ": " + r.skipped[i].reason;
+    }
+    return s;
+  };
+  const double bad = r.records == 0 ? 1.0 : static_cast<double>(r.skipped_count()) / static_cast<double>(r.records);
+  if (bad > options.max_bad_fraction) {
+    throw Error(ErrorKind::Data, r.file,
+                std::to_string(r.skipped_count()) + " of " + std::to_string(r.records) + " records are invalid (" +
+                    fmt_percent(bad) + ", the limit is " + fmt_percent(options.max_bad_fraction) + ")" + first_skips(),
+                "fix the records listed by 'mlxft data check', or raise data.max_bad_fraction");
+  }
+  if (r.usable < options.min_examples) {
+    throw Error(ErrorKind::Data, r.file,
+                "only " + std::to_string(r.usable) + " usable examples, fewer than the minimum of " +
+                    std::to_string(options.min_examples) + " (" + std::to_string(r.held_out) +
+                    " left out by the label filter, " + std::to_string(r.too_long) + " over max_seq_length, " +
+                    std::to_string(r.skipped_count()) + " invalid)",
+                "add data, or lower data.min_examples");
+  }
+}
+
+Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokenizer, const DataOptions& options) {
+  auto ds = load_dataset_unchecked(file, tokenizer, options);
+  const auto& r = ds.report;
+  for (size_t i = 0; i < std::min<size_t>(5, r.skipped.size()); ++i) {
+    spdlog::warn("{}:{}: skipped: {}", r.file, r.skipped[i].line, r.skipped[i].reason);
+  }
+  if (r.skipped.size() > 5) spdlog::warn("{}: {} more records skipped", r.file, r.skipped.size() - 5);
+  for (const auto& w : r.warnings) spdlog::warn("{}", w);
+  check_dataset_usable(r, options);
+  return ds;
+}
+
+}  // namespace mlxft

@@ -1,0 +1,87 @@
+// Loading a JSONL training file into rendered examples, with a report.
+//
+// Contract: load_dataset() reads every line of a JSONL file (formats: the
+// seed's "conversations", OpenAI-style "messages" with tools, mlx-lm's "text"
+// and "prompt"/"completion"; detected from the first valid record unless
+// DataOptions::format says otherwise), validates each record, renders it in
+// the Mistral v3 instruct format as token ids with a loss mask (render.h) and
+// keeps, in input order, the examples the label filter selects. A record that
+// fails validation is skipped and reported with file:line and the reason.
+// Whole-file problems (missing, empty, a directory, not UTF-8 text) and an
+// unusable result (more than max_bad_fraction skipped, fewer than
+// min_examples usable) throw mlxft::Error (Data kind). Never throws anything
+// else, for any byte sequence.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mlxft/data/example.h"
+#include "mlxft/data/tokenizer.h"
+
+namespace mlxft {
+
+enum class ToolFormat { Native, Text };
+enum class LabelFilter { Desirable, All, Undesirable };
+enum class Truncate { Drop, End };
+
+struct DataOptions {
+  std::string format = "auto";  // auto | conversations | messages | text | prompt_completion
+  ToolFormat tool_format = ToolFormat::Native;
+  LabelFilter labels = LabelFilter::Desirable;
+  int max_seq_length = 2048;
+  Truncate truncate = Truncate::Drop;
+  double max_bad_fraction = 0.05;
+  int min_examples = 100;
+  size_t max_message_bytes = 1 << 20;  // one message's content
+  size_t max_line_bytes = 16 << 20;    // one JSONL line
+};
+
+struct SkippedRecord {
+  int64_t line = 0;  // 1-based line number
+  std::string reason;
+};
+
+struct DataReport {
+  std::string file;
+  std::string format;               // the detected or forced format
+  int64_t records = 0;              // non-blank lines
+  int64_t usable = 0;               // examples selected by the label filter (Dataset::examples)
+  int64_t held_out = 0;             // valid examples the label filter left out (Dataset::held_out)
+  std::vector<SkippedRecord> skipped;           // every skipped record, in file order
+  std::map<std::string, int64_t> skip_reasons;  // reason kind -> count
+  int64_t label_true = 0, label_false = 0, label_none = 0;  // over valid records
+  int64_t with_context = 0;         // seed records carrying a "context" object
+  std::map<int, int64_t> tool_calls_per_record;  // calls in a record -> records
+  int64_t native_calls = 0, text_calls = 0, dropped_prose = 0;
+  int64_t too_long = 0;             // over max_seq_length: dropped (Truncate::Drop) ...
+  int64_t truncated = 0;            // ... or cut at the end (Truncate::End)
+  std::vector<int64_t> lengths;     // token length of every usable example
+  int64_t trained_tokens = 0;       // over usable examples
+  std::vector<std::pair<int64_t, int64_t>> duplicates;  // (line, line of its first copy)
+  std::vector<std::string> warnings;  // record-level notes (file:line: ...) and data-level warnings
+
+  int64_t skipped_count() const { return static_cast<int64_t>(skipped.size()); }
+};
+
+struct Dataset {
+  std::vector<Example> examples;  // usable, in input order, after the label filter
+  std::vector<Example> held_out;  // valid but filtered out by label (kept for evaluation / preference)
+  DataReport report;
+};
+
+// Throws mlxft::Error (Data) for an unusable file; see the header comment.
+Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokenizer, const DataOptions& options);
+
+// Like load_dataset() but never enforces max_bad_fraction / min_examples
+// (for `mlxft data check`, which reports them instead). Whole-file errors still throw.
+Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenizer& tokenizer,
+                               const DataOptions& options);
+
+// Throws the error load_dataset() would throw for this report, if any.
+void check_dataset_usable(const DataReport& report, const DataOptions& options);
+
+}  // namespace mlxft

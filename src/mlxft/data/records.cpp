@@ -1,0 +1,354 @@
+#include "mlxft/data/records.h"
+
+#include <map>
+#include <set>
+
+#include "mlxft/data/prng.h"
+#include "mlxft/data/tool_text.h"
+
+namespace mlxft {
+
+namespace {
+
+[[noreturn]] void fail(const char* kind, const std::string& message) { throw RecordError(kind, message); }
+
+std::string at_msg(size_t i) { return "message " + std::to_string(i + 1); }
+
+bool is_blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+bool is_mistral_id(const std::string& id) {
+  if (id.size() != 9) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) return false;
+  }
+  return true;
+}
+
+std::optional<bool> read_label(const OrderedJson& record) {
+  if (!record.contains("label") || record["label"].is_null()) return std::nullopt;
+  const auto& l = record["label"];
+  if (l.is_boolean()) return l.get<bool>();
+  if (l.is_string()) {
+    const auto s = l.get<std::string>();
+    if (s == "desirable" || s == "true") return true;
+    if (s == "undesirable" || s == "false") return false;
+  }
+  fail("bad label", "label must be true, false, \"desirable\" or \"undesirable\", got " + l.dump());
+}
+
+// A text field: a string, or (messages format) a list of {"type": "text", "text"} chunks.
+std::string read_text(const OrderedJson& v, const std::string& where, const DataOptions& options,
+                      bool allow_empty) {
+  std::string text;
+  if (v.is_string()) {
+    text = v.get<std::string>();
+  } else if (v.is_array()) {
+    for (const auto& chunk : v) {
+      if (!chunk.is_object() || chunk.value("type", "") != "text" || !chunk.contains("text") ||
+          !chunk["text"].is_string()) {
+        fail("non-string content", where + ": content chunks must be {\"type\": \"text\", \"text\": \"...\"}");
+      }
+      const auto part = chunk["text"].get<std::string>();
+      if (part.empty()) continue;
+      text += (text.empty() ? "" : "\n\n") + part;
+    }
+  } else if (!(v.is_null() && allow_empty)) {
+    fail("non-string content", where + ": content must be a string, got " + std::string(v.type_name()));
+  }
+  if (!allow_empty && is_blank(text)) fail("empty content", where + ": content is empty");
+  if (text.size() > options.max_message_bytes) {
+    fail("message too large", where + ": content is " + std::to_string(text.size()) + " bytes, over the limit of " +
+                                  std::to_string(options.max_message_bytes));
+  }
+  return text;
+}
+
+// mistral-common's role transitions, plus: the first non-system message is a
+// user message and the last one an assistant message.
+void check_order(const std::vector<Message>& messages) {
+  static const std::map<Role, std::set<Role>> kNext = {
+      {Role::System, {Role::User, Role::Assistant, Role::System}},
+      {Role::User, {Role::Assistant, Role::System, Role::User}},
+      {Role::Assistant, {Role::Assistant, Role::User, Role::Tool}},
+      {Role::Tool, {Role::Assistant, Role::Tool, Role::User}}};
+  static const std::map<Role, std::string> kName = {
+      {Role::System, "system"}, {Role::User, "user"}, {Role::Assistant, "assistant"}, {Role::Tool, "tool"}};
+  bool seen_user = false;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const Role r = messages[i].role;
+    if (!seen_user && r != Role::System && r != Role::User) {
+      fail("role order", at_msg(i) + ": the conversation must start with a user message, got " + kName.at(r));
+    }
+    seen_user |= r == Role::User;
+    if (i > 0 && !kNext.at(messages[i - 1].role).count(r)) {
+      fail("role order", at_msg(i) + ": " + kName.at(r) + " cannot follow " + kName.at(messages[i - 1].role));
+    }
+  }
+  if (messages.empty() || messages.back().role != Role::Assistant) {
+    fail("role order", "the conversation must end with an assistant message");
+  }
+}
+
+Role read_role(const OrderedJson& m, const char* key, size_t i) {
+  if (!m.contains(key) || !m[key].is_string()) fail("unknown shape", at_msg(i) + ": no \"" + std::string(key) + "\" string");
+  const auto r = m[key].get<std::string>();
+  if (r == "system") return Role::System;
+  if (r == "user" || r == "human") return Role::User;
+  if (r == "assistant" || r == "gpt") return Role::Assistant;
+  if (r == "tool") return Role::Tool;
+  fail("unknown role", at_msg(i) + ": unknown role \"" + r + "\"");
+}
+
+ParsedRecord parse_conversations(const OrderedJson& record, const DataOptions& options, uint64_t id_seed) {
+  const auto& list = record["conversations"];
+  if (!list.is_array() || list.empty()) fail("unknown shape", "\"conversations\" must be a non-empty list");
+  ParsedRecord out;
+  out.has_context = record.contains("context") && record["context"].is_object();
+  std::vector<Message> input;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const auto& m = list[i];
+    if (!m.is_object()) fail("unknown shape", at_msg(i) + " is not an object");
+    const char* role_key = m.contains("role") ? "role" : "from";
+    const char* content_key = m.contains("content") ? "content" : "value";
+    Message msg;
+    msg.role = read_role(m, role_key, i);
+    if (msg.role == Role::Tool) fail("unknown role", at_msg(i) + ": tool messages belong in the \"messages\" format");
+    if (!m.contains(content_key)) fail("empty content", at_msg(i) + ": no \"content\"");
+    msg.content = read_text(m[content_key], at_msg(i), options, false);
+    input.push_back(std::move(msg));
+  }
+  check_order(input);
+  auto& conv = out.conversation;
+  for (size_t i = 0; i < input.size(); ++i) {
+    if (input[i].role != Role::Assistant) {
+      conv.messages.push_back(std::move(input[i]));
+      continue;
+    }
+    auto converted = convert_tool_text(input[i].content, options.tool_format, mix_seed(id_seed, i));
+    out.tool_calls += converted.native_calls + converted.text_calls;
+    conv.native_calls += converted.native_calls;
+    conv.text_calls += converted.text_calls;
+    conv.dropped_prose += converted.dropped_prose;
+    for (auto& w : converted.warnings) conv.warnings.push_back(at_msg(i) + ": " + w);
+    for (auto& m : converted.messages) conv.messages.push_back(std::move(m));
+  }
+  return out;
+}
+
+OrderedJson read_arguments(const OrderedJson& fn, const std::string& where) {
+  if (!fn.contains("arguments") || fn["arguments"].is_null()) return OrderedJson::object();
+  const auto& a = fn["arguments"];
+  if (a.is_object()) return a;
+  if (a.is_string()) {
+    const auto text = a.get<std::string>();
+    if (is_blank(text)) return OrderedJson::object();
+    auto parsed = OrderedJson::parse(text, nullptr, false);
+    if (!parsed.is_discarded() && parsed.is_object()) return parsed;
+  }
+  fail("bad arguments", where + ": arguments must be a JSON object (or a string holding one), got " + a.dump());
+}
+
+OrderedJson read_tools(const OrderedJson& record) {
+  if (!record.contains("tools") || record["tools"].is_null()) return OrderedJson::array();
+  const auto& tools = record["tools"];
+  if (!tools.is_array()) fail("bad tools", "\"tools\" must be a list");
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const auto& t = tools[i];
+    const std::string where = "tool " + std::to_string(i + 1);
+    if (!t.is_object() || !t.contains("function") || !t["function"].is_object()) {
+      fail("bad tools", where + ": must be {\"type\": \"function\", \"function\": {...}}");
+    }
+    const auto& f = t["function"];
+    if (!f.contains("name") || !f["name"].is_string() || f["name"].get<std::string>().empty()) {
+      fail("bad tools", where + ": function has no name");
+    }
+    if (f.contains("description") && !f["description"].is_string()) fail("bad tools", where + ": description must be a string");
+    if (f.contains("parameters") && !f["parameters"].is_object()) fail("bad tools", where + ": parameters must be an object");
+  }
+  return tools;
+}
+
+ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& options, uint64_t id_seed) {
+  const auto& list = record["messages"];
+  if (!list.is_array() || list.empty()) fail("unknown shape", "\"messages\" must be a non-empty list");
+  ParsedRecord out;
+  auto& conv = out.conversation;
+  conv.tools = read_tools(record);
+  std::map<std::string, std::string> id_map;  // ids as written -> 9-character ids
+  std::set<std::string> pending;               // calls of the last tool-call turn not yet answered
+  int call_number = 0;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const auto& m = list[i];
+    const std::string where = at_msg(i);
+    if (!m.is_object()) fail("unknown shape", where + " is not an object");
+    Message msg;
+    msg.role = read_role(m, "role", i);
+    const OrderedJson content = m.contains("content") ? m["content"] : OrderedJson();
+    if (msg.role == Role::Assistant) {
+      const bool has_calls = m.contains("tool_calls") && !m["tool_calls"].is_null();
+      msg.content = read_text(content, where, options, has_calls);
+      if (!pending.empty()) fail("unanswered tool call", where + ": tool call(s) not answered before this message");
+      if (has_calls) {
+        const auto& calls = m["tool_calls"];
+        if (!calls.is_array() || calls.empty()) fail("unknown shape", where + ": tool_calls must be a non-empty list");
+        if (!is_blank(msg.content)) {
+          fail("content and tool calls", where + ": has both content and tool_calls (Mistral v3 cannot encode both)");
+        }
+        msg.content.clear();
+        for (const auto& c : calls) {
+          const std::string cw = where + " tool call " + std::to_string(msg.tool_calls.size() + 1);
+          if (!c.is_object() || !c.contains("function") || !c["function"].is_object()) {
+            fail("unknown shape", cw + ": must be {\"id\", \"type\": \"function\", \"function\": {...}}");
+          }
+          const auto& fn = c["function"];
+          if (!fn.contains("name") || !fn["name"].is_string() || fn["name"].get<std::string>().empty()) {
+            fail("unknown shape", cw + ": function has no name");
+          }
+          ToolCall call;
+          call.name = fn["name"].get<std::string>();
+          call.arguments = read_arguments(fn, cw);
+          const std::string written = c.contains("id") && c["id"].is_string() ? c["id"].get<std::string>() : "";
+          call.id = is_mistral_id(written) ? written : make_tool_call_id(mix_seed(id_seed, 1000003u + call_number));
+          ++call_number;
+          if (!written.empty()) id_map[written] = call.id;
+          pending.insert(call.id);
+          msg.tool_calls.push_back(std::move(call));
+        }
+        out.tool_calls += static_cast<int>(msg.tool_calls.size());
+      } else if (is_blank(msg.content)) {
+        fail("empty content", where + ": assistant message has neither content nor tool_calls");
+      }
+    } else if (msg.role == Role::Tool) {
+      msg.content = read_text(content, where, options, true);
+      if (!m.contains("tool_call_id") || !m["tool_call_id"].is_string()) {
+        fail("unknown tool call id", where + ": tool message has no tool_call_id");
+      }
+      const auto written = m["tool_call_id"].get<std::string>();
+      const auto mapped = id_map.count(written) ? id_map[written] : written;
+      if (!pending.count(mapped)) {
+        fail("unknown tool call id", where + ": tool_call_id \"" + written + "\" answers no pending tool call");
+      }
+      pending.erase(mapped);
+      msg.tool_call_id = mapped;
+      msg.tool_result = msg.content.empty() ? OrderedJson::object() : json_or_string(msg.content);
+    } else {
+      msg.content = read_text(content, where, options, false);
+    }
+    conv.messages.push_back(std::move(msg));
+  }
+  check_order(conv.messages);
+  return out;
+}
+
+ParsedRecord parse_simple(const OrderedJson& record, RecordFormat format, const DataOptions& options) {
+  ParsedRecord out;
+  auto& conv = out.conversation;
+  auto field = [&](const char* key, Role role) {
+    if (!record.contains(key)) fail("unknown shape", std::string("no \"") + key + "\" field");
+    Message m;
+    m.role = role;
+    m.content = read_text(record[key], std::string("\"") + key + "\"", options, false);
+    conv.messages.push_back(std::move(m));
+  };
+  if (format == RecordFormat::Text) {
+    conv.raw_text = true;
+    field("text", Role::Assistant);
+  } else {
+    field("prompt", Role::User);
+    field("completion", Role::Assistant);
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* to_string(RecordFormat format) {
+  switch (format) {
+    case RecordFormat::Conversations: return "conversations";
+    case RecordFormat::Messages: return "messages";
+    case RecordFormat::Text: return "text";
+    case RecordFormat::PromptCompletion: return "prompt_completion";
+  }
+  return "?";
+}
+
+std::optional<RecordFormat> parse_format_name(std::string_view name) {
+  for (auto f : {RecordFormat::Conversations, RecordFormat::Messages, RecordFormat::Text,
+                 RecordFormat::PromptCompletion}) {
+    if (name == to_string(f)) return f;
+  }
+  return std::nullopt;
+}
+
+std::optional<RecordFormat> detect_format(const OrderedJson& record) {
+  if (!record.is_object()) return std::nullopt;
+  if (record.contains("conversations")) return RecordFormat::Conversations;
+  if (record.contains("messages")) return RecordFormat::Messages;
+  if (record.contains("prompt") && record.contains("completion")) return RecordFormat::PromptCompletion;
+  if (record.contains("text")) return RecordFormat::Text;
+  return std::nullopt;
+}
+
+ParsedRecord parse_record(const OrderedJson& record, RecordFormat format, const DataOptions& options,
+                          uint64_t id_seed) {
+  if (!record.is_object()) fail("not an object", "the record is not a JSON object");
+  const auto shape = detect_format(record);
+  if (!shape || *shape != format) {
+    fail("unknown shape", std::string("not a \"") + to_string(format) + "\" record (keys: " +
+                              [&] {
+                                std::string keys;
+                                for (const auto& [k, v] : record.items()) keys += (keys.empty() ? "" : ", ") + k;
+                                return keys.empty() ? std::string("none") : keys;
+                              }() +
+                              ")");
+  }
+  const auto label = read_label(record);
+  ParsedRecord out;
+  switch (format) {
+    case RecordFormat::Conversations: out = parse_conversations(record, options, id_seed); break;
+    case RecordFormat::Messages: out = parse_messages(record, options, id_seed); break;
+    default: out = parse_simple(record, format, options); break;
+  }
+  out.conversation.label = label;
+  return out;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + static_cast<size_t>(len) > n) return false;
+    for (int k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + static_cast<size_t>(k)]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += static_cast<size_t>(len);
+  }
+  return true;
+}
+
+}  // namespace mlxft

@@ -1,0 +1,50 @@
+// One JSONL record -> a validated Conversation.
+//
+// Contract: detect_format() names the shape of a parsed record (or nothing).
+// parse_record() validates a record of the given format and builds its
+// Conversation; any problem throws RecordError with a short reason kind (for
+// the report's counts) and a message naming the message index and what is
+// wrong. The seed's plain-text tool calls are converted by convert_tool_text()
+// with ids derived from id_seed. Never throws anything else.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "mlxft/data/conversation.h"
+#include "mlxft/data/dataset.h"
+
+namespace mlxft {
+
+enum class RecordFormat { Conversations, Messages, Text, PromptCompletion };
+
+const char* to_string(RecordFormat format);
+// "conversations" | "messages" | "text" | "prompt_completion"; nothing for other names.
+std::optional<RecordFormat> parse_format_name(std::string_view name);
+std::optional<RecordFormat> detect_format(const OrderedJson& record);
+
+class RecordError : public std::runtime_error {
+ public:
+  RecordError(std::string kind, const std::string& message) : std::runtime_error(message), kind_(std::move(kind)) {}
+  const std::string& kind() const { return kind_; }
+
+ private:
+  std::string kind_;
+};
+
+struct ParsedRecord {
+  Conversation conversation;
+  bool has_context = false;
+  int tool_calls = 0;  // calls written in the record (seed text blocks or tool_calls entries)
+};
+
+ParsedRecord parse_record(const OrderedJson& record, RecordFormat format, const DataOptions& options,
+                          uint64_t id_seed);
+
+// True when text is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
+}  // namespace mlxft

@@ -1,0 +1,60 @@
+// The seed dataset's plain-text tool calls inside assistant messages:
+//
+//   [prose\n\n]tool_call: NAME\narguments: {JSON}\n\nResult: {JSON}\n\n[tool_call: ...]reply
+//
+// Contract: parse_tool_text() finds every block that starts with a line
+// "tool_call: NAME" followed by a line "arguments: ..."; the arguments run to
+// the first blank line (or the end), an optional "Result: ..." part likewise.
+// It never throws and accepts any bytes. convert_tool_text() turns one
+// assistant message into the messages to render:
+//  - ToolFormat::Text: the message stays text, each "Result: ..." span
+//    untrained;
+//  - ToolFormat::Native: each block whose arguments are a JSON object and
+//    that has a Result (or ends the message) becomes an assistant tool-call
+//    turn plus a tool-result message (content parsed as JSON when it is JSON),
+//    with a 9-character id derived from id_seed; prose before a converted call
+//    is left out (counted). From the first block that cannot be converted on,
+//    the rest of the message stays text with its Result spans untrained, and
+//    a warning says why.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mlxft/data/conversation.h"
+
+namespace mlxft {
+
+enum class ToolFormat;
+
+struct ToolTextBlock {
+  size_t begin = 0, end = 0;  // the whole block, "tool_call:" to the end of the result (or arguments)
+  std::string name;
+  std::string arguments_text;
+  std::optional<OrderedJson> arguments;  // set when arguments_text is a JSON object
+  bool has_result = false;
+  size_t result_begin = 0, result_end = 0;  // "Result: ..." span (when has_result)
+  std::string result_text;                  // after "Result: "
+};
+
+std::vector<ToolTextBlock> parse_tool_text(std::string_view content);
+
+struct ConvertedAssistant {
+  std::vector<Message> messages;  // assistant / tool messages in order
+  int native_calls = 0, text_calls = 0, dropped_prose = 0;
+  std::vector<std::string> warnings;
+};
+
+ConvertedAssistant convert_tool_text(const std::string& content, ToolFormat format, uint64_t id_seed);
+
+// A deterministic 9-character [a-zA-Z0-9] tool call id.
+std::string make_tool_call_id(uint64_t seed);
+
+// Parses text as JSON the way mistral-common does for tool results: the value
+// if it is valid JSON, else the text as a JSON string.
+OrderedJson json_or_string(std::string_view text);
+
+}  // namespace mlxft

@@ -1,0 +1,50 @@
+// Text generation with a KV cache.
+//
+// Contract: generate() feeds the prompt ids in one forward pass, then one
+// token per step through the KV cache, choosing each token with
+// sample_token() (greedy at temperature 0; seeded top-p otherwise: the same
+// seed gives the same tokens). It stops after max_tokens, at the EOS id (not
+// returned, not passed to on_token), or at max_position_embeddings. Each new
+// id goes to on_token as soon as it is known (for streaming). Prompt ids
+// outside the model's vocab are a Model error. chat_prompt() and
+// plain_prompt() build the prompt ids the CLI feeds.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mlxft/data/tokenizer.h"
+#include "mlxft/eval/sampling.h"
+#include "mlxft/model/llama.h"
+
+namespace mlxft {
+
+struct GenerateOptions {
+  int max_tokens = 256;
+  SamplingOptions sampling;
+  uint64_t seed = 0;
+  const LoraAdapters* lora = nullptr;
+};
+
+struct GenerateStats {
+  int prompt_tokens = 0;
+  int generated_tokens = 0;       // EOS excluded
+  double prompt_seconds = 0.0;    // the prompt's forward pass and the first token
+  double generate_seconds = 0.0;  // every later step
+  int decode_steps = 0;           // one-token forward passes in generate_seconds
+  size_t peak_memory_bytes = 0;   // mx::get_peak_memory() after the run
+  bool stopped_at_eos = false;
+};
+
+std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                              const std::function<void(int32_t)>& on_token = {}, GenerateStats* stats = nullptr);
+
+// BOS + encode(text).
+std::vector<int32_t> plain_prompt(const Tokenizer& tokenizer, const std::string& text);
+// One user turn in Mistral's instruct format: BOS [INST] encode(text) [/INST].
+std::vector<int32_t> chat_prompt(const Tokenizer& tokenizer, const std::string& text);
+
+}  // namespace mlxft

@@ -1,0 +1,184 @@
+// ModelConfig <-> Hugging Face config.json (see config.h for the contract).
+#include "mlxft/model/config.h"
+
+#include <fstream>
+
+#include "mlxft/util/error.h"
+
+namespace mlxft {
+namespace {
+
+using nlohmann::json;
+
+Error config_error(const std::string& source, const std::string& key, const std::string& what,
+                   const std::string& hint = {}) {
+  return Error(ErrorKind::Config, source + ": " + key, what, hint);
+}
+
+// A required positive integer key.
+int positive_int(const json& j, const std::string& source, const std::string& key) {
+  if (!j.contains(key) || j[key].is_null()) {
+    throw config_error(source, key, "missing", "a Llama/Mistral config.json always has it");
+  }
+  if (!j[key].is_number_integer() || j[key].get<int64_t>() < 1 || j[key].get<int64_t>() > (1LL << 30)) {
+    throw config_error(source, key, "must be a positive integer, got " + j[key].dump());
+  }
+  return j[key].get<int>();
+}
+
+float positive_float(const json& j, const std::string& source, const std::string& key, float fallback) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_number() || !(j[key].get<double>() > 0.0)) {
+    throw config_error(source, key, "must be a positive number, got " + j[key].dump());
+  }
+  return j[key].get<float>();
+}
+
+// bos/eos ids are an int, or (Llama 3) a list whose first entry we use.
+int token_id(const json& j, const std::string& source, const std::string& key, int fallback) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  const json& v = j[key].is_array() && !j[key].empty() ? j[key][0] : j[key];
+  if (!v.is_number_integer() || v.get<int64_t>() < 0) {
+    throw config_error(source, key, "must be a non-negative token id, got " + j[key].dump());
+  }
+  return v.get<int>();
+}
+
+bool is_true(const json& j, const std::string& key) {
+  return j.contains(key) && j[key].is_boolean() && j[key].get<bool>();
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
+  if (!j.is_object()) throw config_error(source, "(top level)", "must be a JSON object");
+  ModelConfig c;
+  c.model_type = j.value("model_type", std::string());
+  if (c.model_type != "mistral" && c.model_type != "llama") {
+    throw config_error(source, "model_type",
+                       "unsupported model_type '" + (j.contains("model_type") ? j["model_type"].dump() : "") + "'",
+                       "mlxft supports \"mistral\" and \"llama\"");
+  }
+  c.vocab_size = positive_int(j, source, "vocab_size");
+  c.hidden_size = positive_int(j, source, "hidden_size");
+  c.intermediate_size = positive_int(j, source, "intermediate_size");
+  c.num_hidden_layers = positive_int(j, source, "num_hidden_layers");
+  c.num_attention_heads = positive_int(j, source, "num_attention_heads");
+  c.num_key_value_heads = j.contains("num_key_value_heads") && !j["num_key_value_heads"].is_null()
+                              ? positive_int(j, source, "num_key_value_heads")
+                              : c.num_attention_heads;
+  if (c.num_attention_heads % c.num_key_value_heads != 0) {
+    throw config_error(source, "num_key_value_heads",
+                       std::to_string(c.num_key_value_heads) + " does not divide num_attention_heads " +
+                           std::to_string(c.num_attention_heads));
+  }
+  if (j.contains("head_dim") && !j["head_dim"].is_null()) {
+    c.head_dim = positive_int(j, source, "head_dim");
+  } else {
+    if (c.hidden_size % c.num_attention_heads != 0) {
+      throw config_error(source, "hidden_size",
+                         std::to_string(c.hidden_size) + " is not a multiple of num_attention_heads " +
+                             std::to_string(c.num_attention_heads),
+                         "set head_dim explicitly");
+    }
+    c.head_dim = c.hidden_size / c.num_attention_heads;
+  }
+  if (c.head_dim % 2 != 0) throw config_error(source, "head_dim", "must be even for RoPE");
+  c.rope_theta = positive_float(j, source, "rope_theta", 10000.0f);
+  c.rms_norm_eps = positive_float(j, source, "rms_norm_eps", 1e-6f);
+  c.max_position_embeddings = j.contains("max_position_embeddings")
+                                  ? positive_int(j, source, "max_position_embeddings")
+                                  : 2048;
+  c.tie_word_embeddings = is_true(j, "tie_word_embeddings");
+  if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) c.torch_dtype = j["torch_dtype"];
+  c.bos_token_id = token_id(j, source, "bos_token_id", 1);
+  c.eos_token_id = token_id(j, source, "eos_token_id", 2);
+
+  // Keys whose non-default values the forward pass does not implement.
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+    throw config_error(source, "rope_scaling", "rope scaling " + j["rope_scaling"].dump() + " is not supported",
+                       "mlxft implements plain RoPE only; set rope_scaling to null");
+  }
+  for (const char* key : {"attention_bias", "mlp_bias"}) {
+    if (is_true(j, key)) {
+      throw config_error(source, key, "biases in the projections are not supported", "set it to false");
+    }
+  }
+  if (j.contains("sliding_window") && !j["sliding_window"].is_null()) {
+    const json& sw = j["sliding_window"];
+    if (!sw.is_number_integer() || sw.get<int64_t>() < c.max_position_embeddings) {
+      throw config_error(source, "sliding_window",
+                         "sliding-window attention (" + sw.dump() + " < max_position_embeddings " +
+                             std::to_string(c.max_position_embeddings) + ") is not supported",
+                         "set sliding_window to null (full causal attention)");
+    }
+  }
+  if (j.contains("hidden_act") && j["hidden_act"] != "silu") {
+    throw config_error(source, "hidden_act", "activation " + j["hidden_act"].dump() + " is not supported",
+                       "mlxft implements SwiGLU with silu");
+  }
+  return c;
+}
+
+ModelConfig ModelConfig::from_file(const std::filesystem::path& config_json) {
+  std::ifstream in(config_json);
+  if (!in) {
+    throw Error(ErrorKind::Model, config_json.string(), "cannot open the model's config.json",
+                "a Hugging Face model directory has config.json beside the weights");
+  }
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw Error(ErrorKind::Config, config_json.string(), std::string("not valid JSON: ") + e.what());
+  }
+  return from_json(j, config_json.string());
+}
+
+json ModelConfig::to_json() const {
+  const bool mistral = model_type == "mistral";
+  json j = {
+      {"architectures", {mistral ? "MistralForCausalLM" : "LlamaForCausalLM"}},
+      {"attention_dropout", 0.0},
+      {"bos_token_id", bos_token_id},
+      {"eos_token_id", eos_token_id},
+      {"head_dim", head_dim},
+      {"hidden_act", "silu"},
+      {"hidden_size", hidden_size},
+      {"initializer_range", 0.02},
+      {"intermediate_size", intermediate_size},
+      {"max_position_embeddings", max_position_embeddings},
+      {"model_type", model_type},
+      {"num_attention_heads", num_attention_heads},
+      {"num_hidden_layers", num_hidden_layers},
+      {"num_key_value_heads", num_key_value_heads},
+      {"rms_norm_eps", rms_norm_eps},
+      {"rope_theta", rope_theta},
+      {"tie_word_embeddings", tie_word_embeddings},
+      {"torch_dtype", torch_dtype},
+      {"use_cache", true},
+      {"vocab_size", vocab_size},
+  };
+  if (mistral) {
+    j["sliding_window"] = nullptr;
+  } else {
+    j["attention_bias"] = false;
+    j["mlp_bias"] = false;
+    j["pretraining_tp"] = 1;
+    j["rope_scaling"] = nullptr;
+  }
+  return j;
+}
+
+int64_t ModelConfig::parameter_count() const {
+  const int64_t h = hidden_size;
+  const int64_t q_out = static_cast<int64_t>(num_attention_heads) * head_dim;
+  const int64_t kv_out = static_cast<int64_t>(num_key_value_heads) * head_dim;
+  const int64_t attention = h * q_out + 2 * h * kv_out + q_out * h;
+  const int64_t mlp = 3 * h * intermediate_size;
+  const int64_t per_layer = attention + mlp + 2 * h;  // + input and post-attention norms
+  const int64_t embedding = static_cast<int64_t>(vocab_size) * h;
+  return embedding + (tie_word_embeddings ? 0 : embedding) + num_hidden_layers * per_layer + h;
+}
+
+}  // namespace mlxft

@@ -1,0 +1,144 @@
+// Random HF-layout models (see init.h).
+#include "mlxft/model/init.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <vector>
+
+#include "mlxft/data/tokenizer.h"
+#include "mlxft/model/safetensors.h"
+#include "mlxft/model/weights.h"
+#include "mlxft/util/error.h"
+
+namespace mx = mlx::core;
+namespace fs = std::filesystem;
+
+namespace mlxft {
+namespace {
+
+void write_json(const fs::path& file, const nlohmann::json& j) {
+  std::ofstream out(file);
+  out << j.dump(2) << "\n";
+  if (!out) throw Error(ErrorKind::Io, file.string(), "could not write", "check free disk space and permissions");
+}
+
+std::string shard_name(size_t k, size_t n) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", k, n);
+  return buf;
+}
+
+// Splits the tensors, in expected_weights() order, into consecutive shards of at most `limit` bytes.
+std::vector<std::vector<std::string>> plan_shards(const ModelConfig& c, mx::Dtype dtype, int64_t limit) {
+  std::vector<std::vector<std::string>> shards(1);
+  int64_t bytes = 0;
+  for (const auto& [name, shape] : expected_weights(c)) {
+    int64_t n = static_cast<int64_t>(mx::size_of(dtype));
+    for (int d : shape) n *= d;
+    if (bytes > 0 && bytes + n > limit) {
+      shards.emplace_back();
+      bytes = 0;
+    }
+    shards.back().push_back(name);
+    bytes += n;
+  }
+  return shards;
+}
+
+}  // namespace
+
+ModelConfig preset_config(const std::string& preset, int vocab_size) {
+  ModelConfig c;  // defaults are Mistral-7B-Instruct-v0.3's
+  c.vocab_size = vocab_size;
+  if (preset == "tiny") {
+    c.hidden_size = 64, c.num_hidden_layers = 2, c.num_attention_heads = 4, c.num_key_value_heads = 2;
+    c.intermediate_size = 128;
+  } else if (preset == "small") {
+    c.hidden_size = 768, c.num_hidden_layers = 12, c.num_attention_heads = 12, c.num_key_value_heads = 4;
+    c.intermediate_size = 2048;
+  } else if (preset != "mistral-7b-shape") {
+    throw Error(ErrorKind::Usage, "--preset", "unknown preset '" + preset + "'",
+                "use tiny, small or mistral-7b-shape");
+  }
+  c.head_dim = c.hidden_size / c.num_attention_heads;
+  return c;
+}
+
+std::unordered_map<std::string, mx::array> random_weights(const ModelConfig& c, uint64_t seed, mx::Dtype dtype) {
+  const auto expected = expected_weights(c);
+  const mx::array keys = mx::random::split(mx::random::key(seed), static_cast<int>(expected.size()));
+  std::unordered_map<std::string, mx::array> w;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const auto& [name, shape] = expected[i];
+    const bool norm = shape.size() == 1;
+    const int k = static_cast<int>(i);
+    const mx::array key = mx::reshape(mx::slice(keys, {k, 0}, {k + 1, 2}), {2});
+    w.insert_or_assign(name, norm ? mx::ones(shape, dtype) : mx::random::normal(shape, dtype, 0.0f, 0.02f, key));
+  }
+  return w;
+}
+
+ModelConfig write_model(const InitOptions& o) {
+  if (fs::exists(o.out) && !(fs::is_directory(o.out) && fs::is_empty(o.out))) {
+    throw Error(ErrorKind::Usage, o.out.string(), "already exists and is not an empty directory",
+                "choose a new --out directory; mlxft never overwrites a model");
+  }
+  if (o.shard_size_mb < 1) throw Error(ErrorKind::Usage, "--shard-size-mb", "must be at least 1");
+  const Tokenizer tokenizer = Tokenizer::load(o.tokenizer);
+  ModelConfig c = o.config;
+  c.vocab_size = tokenizer.vocab_size();
+  c.bos_token_id = tokenizer.bos_id();
+  c.eos_token_id = tokenizer.eos_id();
+  c.torch_dtype = dtype_name(o.dtype);
+  (void)ModelConfig::from_json(c.to_json(), "--config-json");  // the same checks a loader applies
+
+  fs::path tmp = o.out;
+  tmp.replace_filename(o.out.filename().string() + ".partial");
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  try {
+    fs::create_directories(tmp);
+    write_json(tmp / "config.json", c.to_json());
+    fs::copy_file(o.tokenizer, tmp / "tokenizer.model");
+    write_json(tmp / "tokenizer_config.json",
+               {{"add_bos_token", true}, {"add_eos_token", false}, {"bos_token", tokenizer.piece(c.bos_token_id)},
+                {"eos_token", tokenizer.piece(c.eos_token_id)}, {"unk_token", "<unk>"},
+                {"clean_up_tokenization_spaces", false}, {"legacy", false},
+                {"model_max_length", c.max_position_embeddings}, {"tokenizer_class", "LlamaTokenizer"}});
+    write_json(tmp / "generation_config.json",
+               {{"_from_model_config", true}, {"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}});
+
+    auto weights = random_weights(c, o.seed, o.dtype);
+    const auto shards = plan_shards(c, o.dtype, o.shard_size_mb * 1000 * 1000);
+    nlohmann::json weight_map = nlohmann::json::object();
+    int64_t total = 0;
+    for (size_t s = 0; s < shards.size(); ++s) {
+      const std::string file = shards.size() == 1 ? "model.safetensors" : shard_name(s + 1, shards.size());
+      std::unordered_map<std::string, mx::array> part;
+      for (const auto& name : shards[s]) {
+        part.insert_or_assign(name, weights.at(name));
+        weight_map[name] = file;
+        total += static_cast<int64_t>(weights.at(name).nbytes());
+      }
+      save_safetensors(tmp / file, part);
+      for (const auto& name : shards[s]) weights.erase(name);  // free each shard once written
+    }
+    if (shards.size() > 1) {
+      write_json(tmp / "model.safetensors.index.json",
+                 {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
+    }
+    if (fs::exists(o.out)) fs::remove(o.out);  // an empty directory, checked above
+    fs::rename(tmp, o.out);
+  } catch (const fs::filesystem_error& e) {
+    fs::remove_all(tmp, ec);
+    throw Error(ErrorKind::Io, o.out.string(), std::string("could not write the model: ") + e.what());
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  return c;
+}
+
+}  // namespace mlxft

@@ -1,0 +1,193 @@
+// The Llama/Mistral forward pass as plain functions over arrays (see llama.h).
+//
+// Shapes: B batch, T new tokens, S = offset + T cached positions, E hidden
+// size, H query heads, K key/value heads (H % K == 0), D head_dim, F MLP
+// width, V vocab. Weights are stored as HF does, W [out, in], so a
+// projection is y = x W^T.
+#include "mlxft/model/llama.h"
+
+#include <array>
+#include <cmath>
+
+#include "mlxft/model/weights.h"
+#include "mlxft/util/error.h"
+
+namespace mx = mlx::core;
+
+namespace mlxft {
+namespace {
+
+constexpr int kProjections = 7;  // q k v o gate up down, in lora_target_names() order
+
+// The adapters and dropout masks' keys of one block's projections.
+struct BlockLora {
+  std::array<std::optional<LoraPair>, kProjections> pairs;
+  std::array<std::optional<mx::array>, kProjections> dropout_keys;  // set only when dropout applies
+  float scale = 0.0f;
+  float dropout = 0.0f;
+};
+
+// y = x W^T + scale * (dropout(x) A^T) B^T        x [..., in], W [out, in], A [r, in], B [out, r]
+mx::array linear(const mx::array& x, const mx::array& w, const BlockLora& lora, int projection) {
+  mx::array y = mx::matmul(x, mx::transpose(w));
+  const auto& pair = lora.pairs[static_cast<size_t>(projection)];
+  if (!pair) return y;
+  mx::array xd = x;
+  if (const auto& key = lora.dropout_keys[static_cast<size_t>(projection)]) {
+    // Inverted dropout: keep with probability 1 - p, scale the kept values by 1 / (1 - p).
+    const mx::array keep = mx::random::bernoulli(mx::array(1.0f - lora.dropout), x.shape(), *key);
+    xd = mx::multiply(x, mx::astype(keep, x.dtype())) * mx::array(1.0f / (1.0f - lora.dropout), x.dtype());
+  }
+  const mx::array z = mx::matmul(mx::matmul(xd, mx::transpose(pair->a)), mx::transpose(pair->b));
+  return mx::add(y, mx::astype(mx::multiply(mx::array(lora.scale), z), y.dtype()));
+}
+
+// Causal self-attention with grouped KV heads and RoPE.   x [B, T, E] -> [B, T, E]
+mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLora& lora, KVCache* cache) {
+  const ModelConfig& c = m.config;
+  const std::string p = "model.layers." + std::to_string(layer) + ".self_attn.";
+  const int B = x.shape(0), T = x.shape(1), D = c.head_dim;
+  const int offset = cache ? cache->offset : 0;
+
+  // [B, T, heads * D] -> [B, heads, T, D]
+  auto heads = [&](const mx::array& y, int n) { return mx::transpose(mx::reshape(y, {B, T, n, D}), {0, 2, 1, 3}); };
+  mx::array q = heads(linear(x, m.weight(p + "q_proj.weight"), lora, 0), c.num_attention_heads);
+  mx::array k = heads(linear(x, m.weight(p + "k_proj.weight"), lora, 1), c.num_key_value_heads);
+  mx::array v = heads(linear(x, m.weight(p + "v_proj.weight"), lora, 2), c.num_key_value_heads);
+
+  // RoPE, rotate-half (HF) convention: position t rotates the pair (i, i + D/2) by t * theta^(-2i/D).
+  q = mx::fast::rope(q, D, /*traditional=*/false, c.rope_theta, 1.0f, offset);
+  k = mx::fast::rope(k, D, /*traditional=*/false, c.rope_theta, 1.0f, offset);
+
+  if (cache) {  // append to [B, K, offset, D]
+    auto& ck = cache->keys[static_cast<size_t>(layer)];
+    auto& cv = cache->values[static_cast<size_t>(layer)];
+    if (offset > 0) {
+      k = mx::concatenate({ck, k}, 2);
+      v = mx::concatenate({cv, v}, 2);
+    }
+    ck = k;
+    cv = v;
+  }
+
+  // softmax(q k^T / sqrt(D) + causal mask) v, each group of H/K query heads sharing one KV head.
+  // MLX's "causal" mask aligns the last query with the last key, so it holds for T new tokens
+  // after `offset` cached ones; a single new token needs no mask.
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  mx::array o = mx::fast::scaled_dot_product_attention(q, k, v, scale, T > 1 ? "causal" : "");
+  o = mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, T, c.num_attention_heads * D});
+  return linear(o, m.weight(p + "o_proj.weight"), lora, 3);
+}
+
+// SwiGLU: down( silu(gate(x)) * up(x) ).   x [B, T, E] -> [B, T, E] through [B, T, F]
+mx::array mlp(const Model& m, int layer, const mx::array& x, const BlockLora& lora) {
+  const std::string p = "model.layers." + std::to_string(layer) + ".mlp.";
+  const mx::array gate = linear(x, m.weight(p + "gate_proj.weight"), lora, 4);
+  const mx::array up = linear(x, m.weight(p + "up_proj.weight"), lora, 5);
+  const mx::array silu = mx::multiply(gate, mx::sigmoid(gate));
+  return linear(mx::multiply(silu, up), m.weight(p + "down_proj.weight"), lora, 6);
+}
+
+// One pre-norm block: h = x + attn(norm(x)); out = h + mlp(norm(h)).
+mx::array block(const Model& m, int layer, const mx::array& x, const BlockLora& lora, KVCache* cache) {
+  const std::string p = "model.layers." + std::to_string(layer) + ".";
+  const float eps = m.config.rms_norm_eps;
+  const mx::array h =
+      mx::add(x, attention(m, layer, mx::fast::rms_norm(x, m.weight(p + "input_layernorm.weight"), eps), lora, cache));
+  return mx::add(h, mlp(m, layer, mx::fast::rms_norm(h, m.weight(p + "post_attention_layernorm.weight"), eps), lora));
+}
+
+BlockLora block_lora(const ForwardOptions& o, int layer, const std::optional<mx::array>& layer_keys) {
+  BlockLora b;
+  if (!o.lora) return b;
+  b.scale = o.lora->config.scale();
+  b.dropout = o.lora->config.dropout;
+  const auto& names = lora_target_names();
+  for (int j = 0; j < kProjections; ++j) {
+    if (const LoraPair* pair = o.lora->find(lora_module_path(layer, names[static_cast<size_t>(j)]))) {
+      b.pairs[static_cast<size_t>(j)] = *pair;
+      if (layer_keys) b.dropout_keys[static_cast<size_t>(j)] = mx::reshape(mx::slice(*layer_keys, {j, 0}, {j + 1, 2}), {2});
+    }
+  }
+  return b;
+}
+
+// Runs a block under mx::checkpoint: its activations are recomputed in the backward pass. The
+// adapters go in as explicit inputs so gradients reach them.
+mx::array checkpointed_block(const Model& m, int layer, const mx::array& x, const BlockLora& lora) {
+  std::vector<mx::array> inputs = {x};
+  for (const auto& pair : lora.pairs) {
+    if (pair) {
+      inputs.push_back(pair->a);
+      inputs.push_back(pair->b);
+    }
+  }
+  const Model* model = &m;
+  auto fn = [model, layer, lora](const std::vector<mx::array>& in) {
+    BlockLora local = lora;
+    size_t i = 1;
+    for (auto& pair : local.pairs) {
+      if (pair) {
+        pair->a = in[i++];
+        pair->b = in[i++];
+      }
+    }
+    return std::vector<mx::array>{block(*model, layer, in[0], local, nullptr)};
+  };
+  return mx::checkpoint(fn)(inputs)[0];
+}
+
+}  // namespace
+
+const mx::array& Model::weight(const std::string& name) const { return weights.at(name); }
+
+Model load_model(const std::filesystem::path& dir, std::optional<mx::Dtype> dtype) {
+  Model m;
+  m.dir = dir;
+  m.config = ModelConfig::from_file(dir / "config.json");
+  m.dtype = dtype.value_or(default_compute_dtype());
+  for (auto& [name, w] : load_weights(dir, m.config)) {
+    m.weights.insert_or_assign(name, w.dtype() == m.dtype ? w : mx::astype(w, m.dtype));
+  }
+  std::vector<mx::array> all;
+  for (const auto& [name, w] : m.weights) all.push_back(w);
+  mx::eval(all);
+  return m;
+}
+
+mx::array forward(const Model& m, const mx::array& tokens, const ForwardOptions& options, KVCache* cache) {
+  const ModelConfig& c = m.config;
+  if (tokens.ndim() != 2 || tokens.dtype() != mx::int32) {
+    throw std::invalid_argument("forward: tokens must be int32 [B, T]");
+  }
+  if (cache && cache->keys.empty()) {
+    cache->keys.assign(static_cast<size_t>(c.num_hidden_layers), mx::array(0.0f));
+    cache->values.assign(static_cast<size_t>(c.num_hidden_layers), mx::array(0.0f));
+  }
+  const bool dropout = options.train && options.lora && options.lora->config.dropout > 0.0f && options.dropout_key;
+  // One key per (layer, projection): [L, 7, 2].
+  std::optional<mx::array> keys;
+  if (dropout) {
+    keys = mx::reshape(mx::random::split(*options.dropout_key, c.num_hidden_layers * kProjections),
+                       {c.num_hidden_layers, kProjections, 2});
+  }
+
+  // Embedding lookup: [B, T] -> [B, T, E].
+  mx::array x = mx::take(m.weight("model.embed_tokens.weight"), tokens, 0);
+  for (int layer = 0; layer < c.num_hidden_layers; ++layer) {
+    std::optional<mx::array> layer_keys;
+    if (keys) layer_keys = mx::reshape(mx::slice(*keys, {layer, 0, 0}, {layer + 1, kProjections, 2}), {kProjections, 2});
+    const BlockLora lora = block_lora(options, layer, layer_keys);
+    x = (options.checkpoint_layers && !cache) ? checkpointed_block(m, layer, x, lora)
+                                              : block(m, layer, x, lora, cache);
+  }
+  x = mx::fast::rms_norm(x, m.weight("model.norm.weight"), c.rms_norm_eps);
+
+  // LM head (the embedding matrix when tied): [B, T, E] -> [B, T, V], returned in float32.
+  const mx::array& head = m.weight(c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+  mx::array logits = mx::matmul(x, mx::transpose(head));
+  if (cache) cache->offset += tokens.shape(1);
+  return mx::astype(logits, mx::float32);
+}
+
+}  // namespace mlxft

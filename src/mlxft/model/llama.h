@@ -1,0 +1,57 @@
+// The Llama/Mistral decoder: a loaded model and its forward pass.
+//
+// Contract: load_model() reads config.json and the weights of a Hugging Face
+// directory (checked by load_weights) and casts them to the compute dtype: the
+// one asked for, else float32 on CPU and bfloat16 on a GPU. forward() maps
+// int32 token ids [B, T] to float32 logits [B, T, V], exactly as transformers'
+// MistralForCausalLM / LlamaForCausalLM do (RoPE in the rotate-half
+// convention). It is a pure function of the weights, the adapters and the
+// options, differentiable with respect to the LoRA arrays (the trainer wraps it
+// in mx::value_and_grad; base weights are constants). With a KVCache it
+// appends this call's keys/values and starts positions at cache->offset, so a
+// prompt can be fed in one pass and then one token at a time.
+#pragma once
+
+#include <mlx/mlx.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mlxft/model/config.h"
+#include "mlxft/model/lora.h"
+
+namespace mlxft {
+
+struct Model {
+  ModelConfig config;
+  std::unordered_map<std::string, mlx::core::array> weights;  // HF names, all in `dtype`
+  mlx::core::Dtype dtype = mlx::core::float32;                // compute dtype
+  std::filesystem::path dir;
+
+  const mlx::core::array& weight(const std::string& name) const;  // throws std::out_of_range if absent
+};
+
+// Loads and evaluates the weights; `dtype` overrides the default compute dtype.
+Model load_model(const std::filesystem::path& dir, std::optional<mlx::core::Dtype> dtype = {});
+
+// Per-layer keys/values [B, n_kv_heads, offset, head_dim], filled by forward().
+struct KVCache {
+  std::vector<mlx::core::array> keys, values;
+  int offset = 0;  // positions already cached
+};
+
+struct ForwardOptions {
+  const LoraAdapters* lora = nullptr;
+  bool train = false;                            // enables LoRA dropout (with dropout_key)
+  std::optional<mlx::core::array> dropout_key;   // mx::random key; the same key gives the same masks
+  bool checkpoint_layers = false;                // recompute each block in the backward pass (no cache)
+};
+
+// tokens: int32 [B, T] -> float32 logits [B, T, vocab].
+mlx::core::array forward(const Model& model, const mlx::core::array& tokens, const ForwardOptions& options = {},
+                         KVCache* cache = nullptr);
+
+}  // namespace mlxft

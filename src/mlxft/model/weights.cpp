@@ -1,0 +1,159 @@
+// Finding, loading and checking the weights of an HF directory (see weights.h).
+#include "mlxft/model/weights.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "mlxft/model/safetensors.h"
+#include "mlxft/util/error.h"
+
+namespace mx = mlx::core;
+namespace fs = std::filesystem;
+
+namespace mlxft {
+namespace {
+
+std::string shape_str(const mx::Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// tensor name -> file, from model.safetensors.index.json, or {} when there is no index.
+std::map<std::string, std::string> read_weight_map(const fs::path& index_file) {
+  std::ifstream in(index_file);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::Model, index_file.string(), std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
+    throw Error(ErrorKind::Model, index_file.string(), "has no \"weight_map\" object");
+  }
+  std::map<std::string, std::string> map;
+  for (const auto& [tensor, file] : j["weight_map"].items()) {
+    if (!file.is_string() || file.get<std::string>().find('/') != std::string::npos ||
+        file.get<std::string>().find('\\') != std::string::npos || file.get<std::string>().empty()) {
+      throw Error(ErrorKind::Model, index_file.string() + ": weight_map." + tensor,
+                  "must be the bare name of a shard file in the directory, got " + file.dump());
+    }
+    map[tensor] = file.get<std::string>();
+  }
+  return map;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, mx::Shape>> expected_weights(const ModelConfig& c) {
+  const int h = c.hidden_size;
+  const int q_out = c.num_attention_heads * c.head_dim;
+  const int kv_out = c.num_key_value_heads * c.head_dim;
+  std::vector<std::pair<std::string, mx::Shape>> w;
+  w.emplace_back("model.embed_tokens.weight", mx::Shape{c.vocab_size, h});
+  for (int i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    w.emplace_back(p + "input_layernorm.weight", mx::Shape{h});
+    w.emplace_back(p + "self_attn.q_proj.weight", mx::Shape{q_out, h});
+    w.emplace_back(p + "self_attn.k_proj.weight", mx::Shape{kv_out, h});
+    w.emplace_back(p + "self_attn.v_proj.weight", mx::Shape{kv_out, h});
+    w.emplace_back(p + "self_attn.o_proj.weight", mx::Shape{h, q_out});
+    w.emplace_back(p + "post_attention_layernorm.weight", mx::Shape{h});
+    w.emplace_back(p + "mlp.gate_proj.weight", mx::Shape{c.intermediate_size, h});
+    w.emplace_back(p + "mlp.up_proj.weight", mx::Shape{c.intermediate_size, h});
+    w.emplace_back(p + "mlp.down_proj.weight", mx::Shape{h, c.intermediate_size});
+  }
+  w.emplace_back("model.norm.weight", mx::Shape{h});
+  if (!c.tie_word_embeddings) w.emplace_back("lm_head.weight", mx::Shape{c.vocab_size, h});
+  return w;
+}
+
+std::unordered_map<std::string, mx::array> load_weights(const fs::path& dir, const ModelConfig& config) {
+  const fs::path single = dir / "model.safetensors";
+  const fs::path index = dir / "model.safetensors.index.json";
+  std::unordered_map<std::string, mx::array> weights;
+  std::map<std::string, std::string> source_of;  // tensor -> file it came from
+  std::vector<std::string> problems;
+
+  if (fs::exists(index)) {
+    const auto weight_map = read_weight_map(index);
+    std::set<std::string> shards;
+    for (const auto& [tensor, file] : weight_map) shards.insert(file);
+    for (const auto& shard : shards) {
+      const fs::path file = dir / shard;
+      if (!fs::is_regular_file(file)) {
+        throw Error(ErrorKind::Model, file.string(), "shard named in " + index.filename().string() + " is missing");
+      }
+      for (auto& [name, array] : load_safetensors(file)) {
+        const auto it = weight_map.find(name);
+        if (it == weight_map.end() || it->second != shard) {
+          problems.push_back(file.string() + ": tensor '" + name + "' is not listed for this shard in " +
+                             index.filename().string());
+          continue;
+        }
+        source_of[name] = file.string();
+        weights.insert_or_assign(name, std::move(array));
+      }
+    }
+  } else if (fs::exists(single)) {
+    for (auto& [name, array] : load_safetensors(single)) {
+      source_of[name] = single.string();
+      weights.insert_or_assign(name, std::move(array));
+    }
+  } else {
+    throw Error(ErrorKind::Model, dir.string(), "no model.safetensors or model.safetensors.index.json",
+                "mlxft reads Hugging Face safetensors weights (not consolidated.safetensors or .bin)");
+  }
+
+  std::set<std::string> expected_names;
+  for (const auto& [name, shape] : expected_weights(config)) {
+    expected_names.insert(name);
+    const auto it = weights.find(name);
+    if (it == weights.end()) {
+      problems.push_back("tensor '" + name + "' " + shape_str(shape) + " is missing from " + dir.string());
+    } else if (it->second.shape() != shape) {
+      problems.push_back(source_of[name] + ": tensor '" + name + "' has shape " + shape_str(it->second.shape()) +
+                         ", config.json implies " + shape_str(shape));
+    }
+  }
+  for (const auto& [name, file] : source_of) {
+    if (!expected_names.count(name)) {
+      problems.push_back(file + ": unexpected tensor '" + name + "' " + shape_str(weights.at(name).shape()));
+    }
+  }
+  if (!problems.empty()) {
+    std::ostringstream msg;
+    msg << problems.size() << " weight problem(s) against config.json:";
+    for (size_t i = 0; i < problems.size() && i < 10; ++i) msg << "\n  " << problems[i];
+    if (problems.size() > 10) msg << "\n  ... and " << problems.size() - 10 << " more";
+    throw Error(ErrorKind::Model, dir.string(), msg.str(),
+                "the weights do not match config.json (wrong directory, or a model type mlxft does not know)");
+  }
+  return weights;
+}
+
+mx::Dtype parse_dtype(const std::string& name, const std::string& where) {
+  if (name == "float32") return mx::float32;
+  if (name == "bfloat16") return mx::bfloat16;
+  if (name == "float16") return mx::float16;
+  throw Error(ErrorKind::Usage, where, "unknown dtype '" + name + "'", "use float32, bfloat16 or float16");
+}
+
+std::string dtype_name(mx::Dtype dtype) {
+  if (dtype == mx::float32) return "float32";
+  if (dtype == mx::bfloat16) return "bfloat16";
+  if (dtype == mx::float16) return "float16";
+  std::ostringstream s;
+  s << dtype;
+  return s.str();
+}
+
+mx::Dtype default_compute_dtype() {
+  return mx::default_device() == mx::Device::cpu ? mx::float32 : mx::bfloat16;
+}
+
+}  // namespace mlxft

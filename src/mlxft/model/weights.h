@@ -1,0 +1,36 @@
+// The base weights of a Hugging Face Llama/Mistral directory.
+//
+// Contract: expected_weights() lists every tensor a model of this shape has,
+// in HF names and shapes (no lm_head.weight when the embeddings are tied).
+// load_weights() reads model.safetensors, or the shards that
+// model.safetensors.index.json names (never consolidated.safetensors), each
+// header checked first, and compares what it found with expected_weights():
+// missing tensors, wrong shapes and unexpected tensors are reported together
+// in one Model error (file, tensor, both shapes; at most 10 lines). The
+// arrays keep their stored dtype; callers cast.
+#pragma once
+
+#include <mlx/mlx.h>
+
+#include <filesystem>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "mlxft/model/config.h"
+
+namespace mlxft {
+
+std::vector<std::pair<std::string, mlx::core::Shape>> expected_weights(const ModelConfig& config);
+
+std::unordered_map<std::string, mlx::core::array> load_weights(const std::filesystem::path& dir,
+                                                               const ModelConfig& config);
+
+// "float32" | "bfloat16" | "float16" -> dtype; anything else is a Usage error naming `where`.
+mlx::core::Dtype parse_dtype(const std::string& name, const std::string& where);
+std::string dtype_name(mlx::core::Dtype dtype);
+// float32 when MLX runs on the CPU (its bf16 CPU matmul is ~50x slower), bfloat16 on a GPU.
+mlx::core::Dtype default_compute_dtype();
+
+}  // namespace mlxft

@@ -1,0 +1,146 @@
+// Generation: KV-cached greedy decoding equals recomputing the whole sequence
+// each step; seeded sampling is reproducible; top-p keeps the nucleus;
+// streaming text equals the full decode and never splits a UTF-8 character;
+// the chat prompt is BOS [INST] text [/INST] as ids.
+#include "mlxft/eval/generate.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "mlxft/eval/text_stream.h"
+#include "mlxft/model/init.h"
+#include "mlxft/util/error.h"
+#include "support/test_support.h"
+
+namespace mx = mlx::core;
+
+namespace mlxft {
+namespace {
+
+Model tiny_model(uint64_t seed) {
+  Model m;
+  m.config = preset_config("tiny", 512);
+  m.config.eos_token_id = 511;
+  m.weights = random_weights(m.config, seed, mx::float32);
+  // Larger weights than the 0.02 init, so the logits are far from uniform and greedy is not a tie-fest.
+  for (auto& [name, w] : m.weights) {
+    if (w.ndim() == 2) w = mx::multiply(w, mx::array(25.0f));
+  }
+  return m;
+}
+
+// Greedy decoding without a cache: the whole sequence through forward() at every step.
+std::vector<int32_t> greedy_recompute(const Model& m, std::vector<int32_t> seq, int steps) {
+  std::vector<int32_t> out;
+  for (int i = 0; i < steps; ++i) {
+    const mx::array logits = forward(m, mx::array(seq.data(), {1, static_cast<int>(seq.size())}, mx::int32));
+    const int T = logits.shape(1);
+    const int32_t next = mx::argmax(mx::slice(logits, {0, T - 1, 0}, {1, T, logits.shape(2)})).item<uint32_t>();
+    if (next == m.config.eos_token_id) break;
+    out.push_back(next);
+    seq.push_back(next);
+  }
+  return out;
+}
+
+TEST(Generate, GreedyWithKvCacheEqualsFullRecompute) {
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    const Model m = tiny_model(seed);
+    const std::vector<int32_t> prompt = {1, 17, 300, 42, 9, 250};
+    GenerateOptions o;
+    o.max_tokens = 20;
+    std::vector<int32_t> streamed;
+    GenerateStats stats;
+    const auto cached = generate(m, prompt, o, [&](int32_t id) { streamed.push_back(id); }, &stats);
+    EXPECT_EQ(cached, greedy_recompute(m, prompt, 20)) << "seed " << seed;
+    EXPECT_EQ(streamed, cached);
+    EXPECT_EQ(stats.prompt_tokens, 6);
+    EXPECT_EQ(stats.generated_tokens, static_cast<int>(cached.size()));
+    EXPECT_GT(stats.peak_memory_bytes, 0u);
+    // Not a degenerate repetition of one token: the comparison exercises many positions.
+    EXPECT_GT(std::set<int32_t>(cached.begin(), cached.end()).size(), 1u) << "seed " << seed;
+  }
+}
+
+TEST(Generate, StopsAtEosWithoutReturningIt) {
+  Model m = tiny_model(1);
+  const std::vector<int32_t> prompt = {1, 17, 300};
+  GenerateOptions o;
+  o.max_tokens = 10;
+  const auto free_run = generate(m, prompt, o);
+  ASSERT_GE(free_run.size(), 3u);
+  m.config.eos_token_id = free_run[2];  // make the third token the end
+  GenerateStats stats;
+  const auto stopped = generate(m, prompt, o, {}, &stats);
+  EXPECT_TRUE(stats.stopped_at_eos);
+  EXPECT_EQ(stopped, std::vector<int32_t>(free_run.begin(), free_run.begin() + 2));
+}
+
+TEST(Generate, SeededSamplingIsReproducibleAndSeedsDiffer) {
+  const Model m = tiny_model(2);
+  GenerateOptions o;
+  o.max_tokens = 16;
+  o.sampling = {1.5f, 1.0f};
+  o.seed = 7;
+  const auto a = generate(m, {1, 5, 6}, o);
+  EXPECT_EQ(a, generate(m, {1, 5, 6}, o));
+  o.seed = 8;
+  EXPECT_NE(a, generate(m, {1, 5, 6}, o));
+}
+
+TEST(Sampling, TopPKeepsOnlyTheNucleus) {
+  // probabilities 0.5, 0.3, 0.15, 0.05 for ids 2, 0, 3, 1.
+  const mx::array logits = mx::log(mx::array({0.3f, 0.05f, 0.5f, 0.15f}));
+  std::vector<int> counts(4, 0);
+  for (int i = 0; i < 400; ++i) {
+    counts[static_cast<size_t>(sample_token(logits, {1.0f, 0.75f}, mx::random::key(static_cast<uint64_t>(i))).item<int32_t>())]++;
+  }
+  // Nucleus for 0.75: {2, 0} (0.5 + 0.3 >= 0.75); 3 and 1 are never drawn.
+  EXPECT_EQ(counts[1] + counts[3], 0);
+  EXPECT_GT(counts[0], 80);
+  EXPECT_GT(counts[2], 160);
+  // A tiny top_p is greedy; temperature 0 is argmax.
+  EXPECT_EQ(sample_token(logits, {1.0f, 0.01f}, mx::random::key(1)).item<int32_t>(), 2);
+  EXPECT_EQ(sample_token(logits, {0.0f, 1.0f}, mx::random::key(1)).item<int32_t>(), 2);
+}
+
+TEST(TextStream, StreamedTextEqualsDecodeAndKeepsCharactersWhole) {
+  MLXFT_REQUIRE_TOKENIZER();
+  const Tokenizer tok = Tokenizer::load(test::v3_tokenizer());
+  const std::string text = "Grüße, 世界! 🙂 Ωmega\nnext line \xF0\x9F\xA6\x99";
+  const auto ids = tok.encode(text);
+  TextStream stream(tok);
+  std::string all;
+  int held_back = 0;
+  for (int32_t id : ids) {
+    const std::string piece = stream.push(id);
+    if (piece.empty()) ++held_back;
+    EXPECT_EQ(piece.find("\xEF\xBF\xBD"), std::string::npos) << "split character after id " << id;
+    all += piece;
+  }
+  EXPECT_EQ(all, tok.decode(ids));
+  EXPECT_EQ(all, text);
+  EXPECT_GT(held_back, 0);  // the emoji go through byte-fallback pieces
+}
+
+TEST(Generate, PromptsAreBuiltAsIds) {
+  MLXFT_REQUIRE_TOKENIZER();
+  const Tokenizer tok = Tokenizer::load(test::v3_tokenizer());
+  const auto body = tok.encode("Hi [INST] there");
+  std::vector<int32_t> chat = {1, 3};
+  chat.insert(chat.end(), body.begin(), body.end());
+  chat.push_back(4);
+  EXPECT_EQ(chat_prompt(tok, "Hi [INST] there"), chat);
+  EXPECT_EQ(plain_prompt(tok, "Hi [INST] there").front(), 1);
+  EXPECT_EQ(plain_prompt(tok, "Hi [INST] there").size(), body.size() + 1);
+}
+
+TEST(Generate, RejectsPromptIdsOutsideTheVocab) {
+  const Model m = tiny_model(1);
+  EXPECT_THROW(generate(m, {1, 600}, {}), Error);
+  EXPECT_THROW(generate(m, {}, {}), Error);
+}
+
+}  // namespace
+}  // namespace mlxft
