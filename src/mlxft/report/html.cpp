@@ -123,6 +123,13 @@ std::string render_report_html(const RunMetrics& metrics, const ReportContent& c
                           escape(plot.stem().string()), base64(bytes));
     }
   }
+  if (!content.samples.empty()) {
+    html += fmt::format("<h2>Samples (step {})</h2>\n", content.samples.front().step);
+    for (const auto& sample : content.samples) {
+      html += "<details><summary>prompt</summary><pre>" + escape(sample.prompt) + "</pre></details>\n<pre>" +
+              escape(sample.generated) + "</pre>\n";
+    }
+  }
   if (!metrics.skips.empty()) {
     html += "<h2>Skipped steps</h2>\n<ul>\n";
     for (const auto& s : metrics.skips)

@@ -62,6 +62,21 @@ RunReportOptions run_report_options(const fs::path& run_dir) {
       }
     }
   }
+  const fs::path samples_file = run_dir / "samples.jsonl";
+  if (fs::exists(samples_file)) {
+    std::ifstream in(samples_file);
+    std::vector<GeneratedSample>& samples = options.content.samples;
+    for (std::string line; std::getline(in, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object() || !j.contains("step") || !j["step"].is_number_integer()) continue;
+      const auto text = [&j](const char* key) {
+        return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+      };
+      const GeneratedSample sample{j["step"].get<int64_t>(), text("prompt"), text("generated")};
+      if (!samples.empty() && sample.step > samples.front().step) samples.clear();
+      if (samples.empty() || sample.step == samples.front().step) samples.push_back(sample);
+    }
+  }
   return options;
 }
 
