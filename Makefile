@@ -8,6 +8,7 @@
 #   make asan      the suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench     the benchmarks in bench/ (numbers, no assertions)
 #   make format    clang-format the sources
+#   make fuzz      libFuzzer targets in fuzz/ (clang), each run FUZZ_SECONDS (default 60)
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 VENV      := $(CURDIR)/.venv
@@ -16,6 +17,7 @@ CMAKE_GEN := -G Ninja -DMLXFT_PYTHON=$(PYTHON)
 CTEST     := ctest --output-on-failure -j $(JOBS)
 
 .PHONY: all setup deps venv build test coverage asan bench format clean
+.PHONY: fuzz
 
 all: build
 
@@ -58,6 +60,19 @@ coverage: setup build-coverage/build.ninja
 bench: build
 	build/bench/matmul_bench_wheel_blas --benchmark_filter='threads:1'
 	build/bench/matmul_bench
+
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	@scripts/setup-deps.sh clang libclang-rt-14-dev
+	CXX=clang++ cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLXFT_FUZZ=ON \
+	  -DMLXFT_TESTS=OFF -DMLXFT_BENCH=OFF
+	cmake --build build-fuzz -j $(JOBS)
+	@for t in build-fuzz/fuzz/*_fuzz; do \
+	  name=$$(basename $$t _fuzz); mkdir -p build-fuzz/corpus/$$name; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	    build-fuzz/corpus/$$name fuzz/corpus/$$name || exit 1; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

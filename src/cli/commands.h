@@ -19,8 +19,12 @@ void add_data_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft data synth` (synth_cmd.cpp), added under the `data` subcommand.
 void add_data_synth_command(CLI::App& data_app);
 // `mlxft config check|reference` (config_cmd.cpp).
-void add_config_command(CLI::App& app);
+void add_config_command(CLI::App& app, const GlobalOptions& global);
+void add_model_command(CLI::App& app, const GlobalOptions& global);
+void add_generate_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft report --run DIR` (report_cmd.cpp).
-void add_report_command(CLI::App& app);
+void add_report_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft train` (train_cmd.cpp).
+void add_train_command(CLI::App& app);
 
 }  // namespace mlxft::cli

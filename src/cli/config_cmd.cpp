@@ -39,7 +39,7 @@ void run_config_check(const ConfigCheckOptions& options) {
 
 }  // namespace
 
-void add_config_command(CLI::App& app) {
+void add_config_command(CLI::App& app, const GlobalOptions& /*global*/) {
   auto* config = app.add_subcommand("config", "Check recipes and print the recipe reference");
   config->require_subcommand(1);
 

@@ -29,6 +29,7 @@ struct DataArgs {
   std::string data, model, tokenizer, out, tool_format = "native", labels = "desirable", truncate = "drop";
   DataOptions options;
   int batch_size = 2;
+  bool verbose = false;
 };
 
 void add_common_options(CLI::App* cmd, DataArgs& a) {
@@ -81,7 +82,7 @@ int64_t percentile(std::vector<int64_t> v, double q) {
   return v[std::min(k, v.size() - 1)];
 }
 
-void print_report(const DataReport& r, const DataOptions& o, double padding, int batch_size) {
+void print_report(const DataReport& r, const DataOptions& o, double padding, int batch_size, bool verbose) {
   auto& out = std::cout;
   out << fmt::format("data:       {}\n", r.file);
   out << fmt::format("format:     {} (tool calls: {})\n", r.format,
@@ -106,6 +107,9 @@ void print_report(const DataReport& r, const DataOptions& o, double padding, int
   out << fmt::format("tool calls per record (calls:records):{}\n", calls);
   out << fmt::format("tool calls: {} native, {} kept as text, {} prose segments before a native call left out\n",
                      r.native_calls, r.text_calls, r.dropped_prose);
+  if (r.malformed_calls > 0) {
+    out << fmt::format("            {} plain-text calls have arguments that are not a JSON object\n", r.malformed_calls);
+  }
   out << fmt::format("tokens:     min {} / median {} / p95 {} / max {} (usable examples)\n",
                      percentile(r.lengths, 0.0), percentile(r.lengths, 0.5), percentile(r.lengths, 0.95),
                      percentile(r.lengths, 1.0));
@@ -115,10 +119,14 @@ void print_report(const DataReport& r, const DataOptions& o, double padding, int
   out << fmt::format("duplicates: {}\n", r.duplicates.size());
   out << fmt::format("padding:    {:.1f} % at batch size {} (length-grouped, multiple of 8)\n", 100.0 * padding,
                      batch_size);
-  if (!r.warnings.empty()) {
-    out << fmt::format("warnings:   {}\n", r.warnings.size());
-    for (size_t i = 0; i < std::min<size_t>(8, r.warnings.size()); ++i) out << "  " << r.warnings[i] << "\n";
-    if (r.warnings.size() > 8) out << fmt::format("  ... {} more\n", r.warnings.size() - 8);
+  for (const auto& w : r.warnings) out << "warning:    " << w << "\n";
+  if (!r.record_warnings.empty()) {
+    out << fmt::format("record notes: {}\n", r.record_warnings.size());
+    const size_t shown = verbose ? r.record_warnings.size() : std::min<size_t>(5, r.record_warnings.size());
+    for (size_t i = 0; i < shown; ++i) out << "  " << r.record_warnings[i] << "\n";
+    if (shown < r.record_warnings.size()) {
+      out << fmt::format("  ... {} more (--verbose lists all)\n", r.record_warnings.size() - shown);
+    }
   }
   out.flush();
 }
@@ -128,7 +136,7 @@ void run_check(DataArgs& a) {
   const auto tok = load_tokenizer(a);
   const auto ds = load_dataset_unchecked(a.data, tok, options);
   const double padding = ds.examples.empty() ? 0.0 : BatchPlan(ds.examples, a.batch_size, 0).padding_fraction();
-  print_report(ds.report, options, padding, a.batch_size);
+  print_report(ds.report, options, padding, a.batch_size, a.verbose);
   check_dataset_usable(ds.report, options);
   std::cout << "ok: the data is usable\n";
 }
@@ -174,6 +182,7 @@ void add_data_command(CLI::App& app, const GlobalOptions& /*global*/) {
   check->add_option("--batch-size", args->batch_size, "Batch size for the padding estimate")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  check->add_flag("--verbose", args->verbose, "List every record note, not only the first 5");
   check->callback([args] { run_check(*args); });
 
   auto* render = data->add_subcommand("render", "Write token ids and loss masks, one JSON line per usable example");

@@ -29,8 +29,11 @@ int main(int argc, char** argv) {
   });
   mlxft::cli::add_data_command(app, global);
   mlxft::cli::add_data_synth_command(*app.get_subcommand("data"));
-  mlxft::cli::add_config_command(app);
-  mlxft::cli::add_report_command(app);
+  mlxft::cli::add_model_command(app, global);
+  mlxft::cli::add_generate_command(app, global);
+  mlxft::cli::add_config_command(app, global);
+  mlxft::cli::add_report_command(app, global);
+  mlxft::cli::add_train_command(app);
 
 
   try {

@@ -28,7 +28,7 @@ void run_report(const ReportOptions& options) {
 
 }  // namespace
 
-void add_report_command(CLI::App& app) {
+void add_report_command(CLI::App& app, const GlobalOptions& /*global*/) {
   auto options = std::make_shared<ReportOptions>();
   auto* report = app.add_subcommand("report", "Rebuild the plots and report.html of a training run");
   report->add_option("--run", options->run_dir, "Run directory (the recipe's output.output_dir)")->required();

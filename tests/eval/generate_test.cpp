@@ -36,7 +36,8 @@ std::vector<int32_t> greedy_recompute(const Model& m, std::vector<int32_t> seq, 
   for (int i = 0; i < steps; ++i) {
     const mx::array logits = forward(m, mx::array(seq.data(), {1, static_cast<int>(seq.size())}, mx::int32));
     const int T = logits.shape(1);
-    const int32_t next = mx::argmax(mx::slice(logits, {0, T - 1, 0}, {1, T, logits.shape(2)})).item<uint32_t>();
+    const int32_t next =
+        mx::argmax(mx::slice(logits, {0, T - 1, 0}, {1, T, logits.shape(2)})).item<uint32_t>();
     if (next == m.config.eos_token_id) break;
     out.push_back(next);
     seq.push_back(next);
@@ -52,7 +53,8 @@ TEST(Generate, GreedyWithKvCacheEqualsFullRecompute) {
     o.max_tokens = 20;
     std::vector<int32_t> streamed;
     GenerateStats stats;
-    const auto cached = generate(m, prompt, o, [&](int32_t id) { streamed.push_back(id); }, &stats);
+    const auto cached = generate(
+        m, prompt, o, [&](int32_t id) { streamed.push_back(id); }, &stats);
     EXPECT_EQ(cached, greedy_recompute(m, prompt, 20)) << "seed " << seed;
     EXPECT_EQ(streamed, cached);
     EXPECT_EQ(stats.prompt_tokens, 6);
@@ -94,7 +96,8 @@ TEST(Sampling, TopPKeepsOnlyTheNucleus) {
   const mx::array logits = mx::log(mx::array({0.3f, 0.05f, 0.5f, 0.15f}));
   std::vector<int> counts(4, 0);
   for (int i = 0; i < 400; ++i) {
-    counts[static_cast<size_t>(sample_token(logits, {1.0f, 0.75f}, mx::random::key(static_cast<uint64_t>(i))).item<int32_t>())]++;
+    counts[static_cast<size_t>(
+        sample_token(logits, {1.0f, 0.75f}, mx::random::key(static_cast<uint64_t>(i))).item<int32_t>())]++;
   }
   // Nucleus for 0.75: {2, 0} (0.5 + 0.3 >= 0.75); 3 and 1 are never drawn.
   EXPECT_EQ(counts[1] + counts[3], 0);

@@ -36,15 +36,20 @@ void check_golden(const std::string& sub) {
     const mx::array expected = golden.at("logits_" + std::to_string(i));
     const mx::array logits = forward(model, tokens);
     ASSERT_EQ(logits.shape(), expected.shape()) << sub << " sequence " << i;
-    EXPECT_LT(max_abs_diff(logits, expected), 1e-4f) << sub << " sequence " << i << " of length " << tokens.shape(1);
+    EXPECT_LT(max_abs_diff(logits, expected), 1e-4f)
+        << sub << " sequence " << i << " of length " << tokens.shape(1);
     // The reference logits are not trivially small: the bound above means something.
     EXPECT_GT(mx::max(mx::abs(expected)).item<float>(), 0.05f);
   }
 }
 
-TEST(LlamaForward, MatchesTransformersMistralGqaUntied) { check_golden("mistral"); }
+TEST(LlamaForward, MatchesTransformersMistralGqaUntied) {
+  check_golden("mistral");
+}
 
-TEST(LlamaForward, MatchesTransformersLlamaTiedExplicitHeadDim) { check_golden("llama_tied"); }
+TEST(LlamaForward, MatchesTransformersLlamaTiedExplicitHeadDim) {
+  check_golden("llama_tied");
+}
 
 TEST(LlamaForward, KvCacheMatchesFullRecompute) {
   const Model m = tiny_model();
@@ -117,21 +122,27 @@ void check_gradients(bool checkpoint) {
       auto bumped = [&](float delta) {
         std::vector<mx::array> f = flat;
         const mx::array flat_p = mx::reshape(f[p], {-1});
-        const mx::array onehot = mx::astype(mx::equal(mx::arange(static_cast<int>(flat_p.size())), mx::array(idx)), mx::float32);
+        const mx::array onehot =
+            mx::astype(mx::equal(mx::arange(static_cast<int>(flat_p.size())), mx::array(idx)), mx::float32);
         f[p] = mx::reshape(mx::add(flat_p, mx::multiply(onehot, mx::array(delta))), flat[p].shape());
         return static_cast<double>(scalar_loss(m, tokens, lora, base, f, probe).item<float>());
       };
       const double numeric = (bumped(eps) - bumped(-eps)) / (2.0 * eps);
       const double analytic = mx::take(mx::reshape(grads[p], {-1}), idx).item<float>();
-      EXPECT_NEAR(analytic, numeric, 2e-2 * std::max(1.0, std::abs(numeric)))
+      EXPECT_GT(std::abs(numeric), 1e-2) << "a vanishing gradient would make this check empty";
+      EXPECT_NEAR(analytic, numeric, 1e-3 + 1e-3 * std::abs(numeric))
           << "param " << p << " entry " << idx << (checkpoint ? " (checkpointed)" : "");
     }
   }
 }
 
-TEST(LlamaForward, LoraGradientsMatchFiniteDifferences) { check_gradients(false); }
+TEST(LlamaForward, LoraGradientsMatchFiniteDifferences) {
+  check_gradients(false);
+}
 
-TEST(LlamaForward, LoraGradientsMatchFiniteDifferencesWithCheckpointing) { check_gradients(true); }
+TEST(LlamaForward, LoraGradientsMatchFiniteDifferencesWithCheckpointing) {
+  check_gradients(true);
+}
 
 TEST(LlamaForward, DropoutIsDeterministicPerKeyAndOffWithoutTrain) {
   const Model m = tiny_model();

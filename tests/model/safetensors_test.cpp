@@ -72,15 +72,23 @@ TEST(Safetensors, RejectsLyingHeaders) {
   expect_rejected(image("{not json", 0), "not valid JSON");
   expect_rejected(image("[1, 2]", 0), "not a JSON object");
   expect_rejected(image(R"({"a": {"dtype": "F7", "shape": [1], "data_offsets": [0, 1]}})", 1), "unknown");
-  expect_rejected(image(R"({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", 4), "non-negative");
+  expect_rejected(image(R"({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", 4),
+                  "non-negative");
   expect_rejected(image(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 80]}})", 8), "outside");
   expect_rejected(image(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}})", 8), "outside");
   expect_rejected(image(R"({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", 8), "need 12");
   expect_rejected(image(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-                            "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})", 12), "overlaps");
+                            "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})",
+                        12),
+                  "overlaps");
   expect_rejected(image(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})", 8), "gap");
-  expect_rejected(image(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", 8), "end at data byte 4");
-  expect_rejected(image(R"({"a": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 4]}})", 4), "32-bit");
+  expect_rejected(image(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", 8),
+                  "end at data byte 4");
+  expect_rejected(
+      image(
+          R"({"a": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 4]}})",
+          4),
+      "32-bit");
   expect_rejected(image(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})", 4), "data_offsets");
   expect_rejected(image(R"({"__metadata__": {"format": 1}})", 0), "__metadata__");
   // The file variant: a valid file cut short names the tensors' data.

@@ -21,7 +21,9 @@ namespace {
 
 using Weights = std::unordered_map<std::string, mx::array>;
 
-ModelConfig tiny() { return preset_config("tiny", 128); }
+ModelConfig tiny() {
+  return preset_config("tiny", 128);
+}
 
 void write_dir(const fs::path& dir, const ModelConfig& c, const Weights& w) {
   fs::create_directories(dir);
@@ -63,7 +65,9 @@ TEST(Weights, ReportsMissingMisshapenAndUnexpectedTensorsTogether) {
                      "config.json implies [32, 64]"),
             std::string::npos)
       << msg;
-  EXPECT_NE(msg.find("unexpected tensor 'model.layers.0.self_attn.rotary_emb.inv_freq' [8]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unexpected tensor 'model.layers.0.self_attn.rotary_emb.inv_freq' [8]"),
+            std::string::npos)
+      << msg;
 }
 
 TEST(Weights, CapsTheListAtTenLines) {
@@ -92,7 +96,8 @@ TEST(Weights, NoWeightsAndBadIndexAreClearErrors) {
   EXPECT_NE(load_error(tmp.path(), tiny()).find("no model.safetensors"), std::string::npos);
   test::write_file(tmp / "model.safetensors.index.json", R"({"weight_map": {"a": "../../etc/passwd"}})");
   EXPECT_NE(load_error(tmp.path(), tiny()).find("bare name"), std::string::npos);
-  test::write_file(tmp / "model.safetensors.index.json", R"({"weight_map": {"a": "model-00001-of-00002.safetensors"}})");
+  test::write_file(tmp / "model.safetensors.index.json",
+                   R"({"weight_map": {"a": "model-00001-of-00002.safetensors"}})");
   EXPECT_NE(load_error(tmp.path(), tiny()).find("missing"), std::string::npos);
 }
 
@@ -122,7 +127,8 @@ TEST(ModelInit, WritesShardedHfLayoutThatLoadsBackIdentically) {
   const ModelConfig c = write_model(o);
   EXPECT_EQ(c.vocab_size, 32768);
   for (const char* f : {"config.json", "tokenizer.model", "tokenizer_config.json", "generation_config.json",
-                        "model.safetensors.index.json", "model-00001-of-00003.safetensors", "model-00003-of-00003.safetensors"}) {
+                        "model.safetensors.index.json", "model-00001-of-00003.safetensors",
+                        "model-00003-of-00003.safetensors"}) {
     EXPECT_TRUE(fs::exists(o.out / f)) << f;
   }
   EXPECT_FALSE(fs::exists(o.out / "model.safetensors"));

@@ -49,6 +49,7 @@ struct Conversation {
   int native_calls = 0;        // converted to [TOOL_CALLS] turns
   int text_calls = 0;          // kept as text (text mode, or could not be converted)
   int dropped_prose = 0;       // prose segments before a native call that were left out
+  int malformed_calls = 0;     // blocks whose arguments are not a JSON object
   std::vector<std::string> warnings;  // per-record notes ("block 2: arguments are not valid JSON")
 };
 

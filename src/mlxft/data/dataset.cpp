@@ -29,7 +29,11 @@ std::string read_whole_file(const std::filesystem::path& file) {
   if (!in) throw Error(ErrorKind::Data, where, "cannot open the data file", "check its permissions");
   std::ostringstream buf;
   buf << in.rdbuf();
-  std::string text = buf.str();
+  return buf.str();
+}
+
+// Whole-text checks; drops a UTF-8 byte order mark.
+void check_text(std::string& text, const std::string& where) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     throw Error(ErrorKind::Data, where, "data file is empty", "it needs one JSON record per line");
   }
@@ -39,8 +43,7 @@ std::string read_whole_file(const std::filesystem::path& file) {
     throw Error(ErrorKind::Data, where, "is not UTF-8 text (binary data or UTF-16)",
                 "convert it to UTF-8 JSONL, one JSON record per line");
   }
-  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // UTF-8 byte order mark
-  return text;
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
 }
 
 struct Line {
@@ -104,6 +107,11 @@ void add_data_warnings(DataReport& r) {
 
 Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenizer& tokenizer,
                                const DataOptions& options) {
+  return load_dataset_from_text(read_whole_file(file), file.string(), tokenizer, options);
+}
+
+Dataset load_dataset_from_text(std::string text, const std::string& source_name, const Tokenizer& tokenizer,
+                               const DataOptions& options) {
   std::optional<RecordFormat> format;
   if (options.format != "auto") {
     format = parse_format_name(options.format);
@@ -115,10 +123,10 @@ Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenize
   if (options.max_seq_length < 2) {
     throw Error(ErrorKind::Config, "data.max_seq_length", "must be at least 2, got " + std::to_string(options.max_seq_length));
   }
-  const std::string text = read_whole_file(file);
+  check_text(text, source_name);
   Dataset ds;
   DataReport& r = ds.report;
-  r.file = file.string();
+  r.file = source_name;
   const auto lines = split_lines(text);
   bool any_utf8 = false;
   std::unordered_map<uint64_t, std::vector<int64_t>> seen;  // hash of a line -> its first line numbers
@@ -160,13 +168,14 @@ Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenize
       ex.ids = std::move(rendered.ids);
       ex.mask = std::move(rendered.mask);
       if (ex.trained_tokens() == 0) throw RecordError("nothing to train", "no assistant token to train on");
-      for (const auto& w : conv.warnings) r.warnings.push_back(where + ": " + w);
+      for (const auto& w : conv.warnings) r.record_warnings.push_back(where + ": " + w);
       ++(conv.label ? (*conv.label ? r.label_true : r.label_false) : r.label_none);
       r.with_context += parsed.has_context ? 1 : 0;
       ++r.tool_calls_per_record[parsed.tool_calls];
       r.native_calls += conv.native_calls;
       r.text_calls += conv.text_calls;
       r.dropped_prose += conv.dropped_prose;
+      r.malformed_calls += conv.malformed_calls;
       const bool too_long = ex.ids.size() > static_cast<size_t>(options.max_seq_length);
       if (too_long && options.truncate == Truncate::Drop) {
         ++r.too_long;
@@ -239,6 +248,10 @@ Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokeniz
     spdlog::warn("{}:{}: skipped: {}", r.file, r.skipped[i].line, r.skipped[i].reason);
   }
   if (r.skipped.size() > 5) spdlog::warn("{}: {} more records skipped", r.file, r.skipped.size() - 5);
+  for (size_t i = 0; i < std::min<size_t>(5, r.record_warnings.size()); ++i) spdlog::warn("{}", r.record_warnings[i]);
+  if (r.record_warnings.size() > 5) {
+    spdlog::warn("{}: {} more record warnings ('mlxft data check' lists them)", r.file, r.record_warnings.size() - 5);
+  }
   for (const auto& w : r.warnings) spdlog::warn("{}", w);
   check_dataset_usable(r, options);
   return ds;

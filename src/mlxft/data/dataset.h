@@ -57,12 +57,14 @@ struct DataReport {
   int64_t with_context = 0;         // seed records carrying a "context" object
   std::map<int, int64_t> tool_calls_per_record;  // calls in a record -> records
   int64_t native_calls = 0, text_calls = 0, dropped_prose = 0;
+  int64_t malformed_calls = 0;      // seed tool-call blocks whose arguments are not a JSON object
   int64_t too_long = 0;             // over max_seq_length: dropped (Truncate::Drop) ...
   int64_t truncated = 0;            // ... or cut at the end (Truncate::End)
   std::vector<int64_t> lengths;     // token length of every usable example
   int64_t trained_tokens = 0;       // over usable examples
   std::vector<std::pair<int64_t, int64_t>> duplicates;  // (line, line of its first copy)
-  std::vector<std::string> warnings;  // record-level notes (file:line: ...) and data-level warnings
+  std::vector<std::string> record_warnings;  // "file:line: ..." notes on records that were kept
+  std::vector<std::string> warnings;         // data-level warnings (duplicates, label imbalance)
 
   int64_t skipped_count() const { return static_cast<int64_t>(skipped.size()); }
 };
@@ -79,6 +81,11 @@ Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokeniz
 // Like load_dataset() but never enforces max_bad_fraction / min_examples
 // (for `mlxft data check`, which reports them instead). Whole-file errors still throw.
 Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenizer& tokenizer,
+                               const DataOptions& options);
+
+// The same on JSONL text already in memory; source_name stands for the file in
+// messages. Whole-text problems (empty, binary, UTF-16) throw.
+Dataset load_dataset_from_text(std::string text, const std::string& source_name, const Tokenizer& tokenizer,
                                const DataOptions& options);
 
 // Throws the error load_dataset() would throw for this report, if any.

@@ -89,6 +89,25 @@ void check_order(const std::vector<Message>& messages) {
   }
 }
 
+// mistral-common merges consecutive assistant messages and cannot encode a
+// merged turn that has both text and tool calls.
+void check_assistant_runs(const std::vector<Message>& messages) {
+  bool text = false, calls = false;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const auto& m = messages[i];
+    if (m.role != Role::Assistant) {
+      text = calls = false;
+      continue;
+    }
+    text |= !m.content.empty();
+    calls |= !m.tool_calls.empty();
+    if (text && calls) {
+      fail("content and tool calls", "consecutive assistant messages mix text and tool calls (around " +
+                                         at_msg(i) + "); Mistral v3 cannot encode that turn");
+    }
+  }
+}
+
 Role read_role(const OrderedJson& m, const char* key, size_t i) {
   if (!m.contains(key) || !m[key].is_string()) fail("unknown shape", at_msg(i) + ": no \"" + std::string(key) + "\" string");
   const auto r = m[key].get<std::string>();
@@ -129,6 +148,7 @@ ParsedRecord parse_conversations(const OrderedJson& record, const DataOptions& o
     conv.native_calls += converted.native_calls;
     conv.text_calls += converted.text_calls;
     conv.dropped_prose += converted.dropped_prose;
+    conv.malformed_calls += converted.malformed_calls;
     for (auto& w : converted.warnings) conv.warnings.push_back(at_msg(i) + ": " + w);
     for (auto& m : converted.messages) conv.messages.push_back(std::move(m));
   }
@@ -225,6 +245,7 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
       }
       const auto written = m["tool_call_id"].get<std::string>();
       const auto mapped = id_map.count(written) ? id_map[written] : written;
+      if (pending.empty()) fail("tool result without call", where + ": tool result with no tool call before it");
       if (!pending.count(mapped)) {
         fail("unknown tool call id", where + ": tool_call_id \"" + written + "\" answers no pending tool call");
       }
@@ -309,6 +330,7 @@ ParsedRecord parse_record(const OrderedJson& record, RecordFormat format, const 
     case RecordFormat::Messages: out = parse_messages(record, options, id_seed); break;
     default: out = parse_simple(record, format, options); break;
   }
+  check_assistant_runs(out.conversation.messages);
   out.conversation.label = label;
   return out;
 }

@@ -105,6 +105,7 @@ std::string make_tool_call_id(uint64_t seed) {
 ConvertedAssistant convert_tool_text(const std::string& content, ToolFormat format, uint64_t id_seed) {
   ConvertedAssistant out;
   const auto blocks = parse_tool_text(content);
+  for (const auto& b : blocks) out.malformed_calls += b.arguments ? 0 : 1;
   if (format == ToolFormat::Text || blocks.empty()) {
     out.text_calls = static_cast<int>(blocks.size());
     out.messages.push_back(text_message(content, 0, blocks));

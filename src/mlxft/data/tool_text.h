@@ -45,6 +45,7 @@ std::vector<ToolTextBlock> parse_tool_text(std::string_view content);
 struct ConvertedAssistant {
   std::vector<Message> messages;  // assistant / tool messages in order
   int native_calls = 0, text_calls = 0, dropped_prose = 0;
+  int malformed_calls = 0;  // blocks whose arguments are not a JSON object
   std::vector<std::string> warnings;
 };
 

@@ -22,8 +22,9 @@ mx::array last_logits(const mx::array& logits) {
 
 }  // namespace
 
-std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
-                              const std::function<void(int32_t)>& on_token, GenerateStats* stats) {
+std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& prompt,
+                              const GenerateOptions& options, const std::function<void(int32_t)>& on_token,
+                              GenerateStats* stats) {
   const ModelConfig& c = model.config;
   if (prompt.empty()) throw Error(ErrorKind::Usage, "--prompt", "the prompt has no tokens");
   for (int32_t id : prompt) {
@@ -72,7 +73,8 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
     }
     out.push_back(token);
     if (on_token) on_token(token);
-    if (static_cast<int>(out.size()) >= options.max_tokens || cache.offset >= c.max_position_embeddings) break;
+    if (static_cast<int>(out.size()) >= options.max_tokens || cache.offset >= c.max_position_embeddings)
+      break;
     token = next(forward(model, mx::array(&token, {1, 1}, mx::int32), fwd, &cache));
     ++st.decode_steps;
   }

@@ -39,8 +39,10 @@ struct GenerateStats {
   bool stopped_at_eos = false;
 };
 
-std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
-                              const std::function<void(int32_t)>& on_token = {}, GenerateStats* stats = nullptr);
+std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& prompt,
+                              const GenerateOptions& options,
+                              const std::function<void(int32_t)>& on_token = {},
+                              GenerateStats* stats = nullptr);
 
 // BOS + encode(text).
 std::vector<int32_t> plain_prompt(const Tokenizer& tokenizer, const std::string& text);

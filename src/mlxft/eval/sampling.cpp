@@ -19,8 +19,7 @@ mx::array sample_token(const mx::array& logits, const SamplingOptions& options, 
   const mx::array sorted_probs = mx::softmax(sorted_logits);
   const mx::array mass_before = mx::cumsum(sorted_probs, /*reverse=*/false, /*inclusive=*/false);
   const mx::array keep = mx::less(mass_before, mx::array(options.top_p));
-  const mx::array masked =
-      mx::where(keep, sorted_logits, mx::array(-std::numeric_limits<float>::infinity()));
+  const mx::array masked = mx::where(keep, sorted_logits, mx::array(-std::numeric_limits<float>::infinity()));
   const mx::array pick = mx::random::categorical(masked, -1, key);
   return mx::astype(mx::take(order, pick), mx::int32);
 }

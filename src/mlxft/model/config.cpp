@@ -55,9 +55,10 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
   ModelConfig c;
   c.model_type = j.value("model_type", std::string());
   if (c.model_type != "mistral" && c.model_type != "llama") {
-    throw config_error(source, "model_type",
-                       "unsupported model_type '" + (j.contains("model_type") ? j["model_type"].dump() : "") + "'",
-                       "mlxft supports \"mistral\" and \"llama\"");
+    throw config_error(
+        source, "model_type",
+        "unsupported model_type '" + (j.contains("model_type") ? j["model_type"].dump() : "") + "'",
+        "mlxft supports \"mistral\" and \"llama\"");
   }
   c.vocab_size = positive_int(j, source, "vocab_size");
   c.hidden_size = positive_int(j, source, "hidden_size");
@@ -86,9 +87,8 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
   if (c.head_dim % 2 != 0) throw config_error(source, "head_dim", "must be even for RoPE");
   c.rope_theta = positive_float(j, source, "rope_theta", 10000.0f);
   c.rms_norm_eps = positive_float(j, source, "rms_norm_eps", 1e-6f);
-  c.max_position_embeddings = j.contains("max_position_embeddings")
-                                  ? positive_int(j, source, "max_position_embeddings")
-                                  : 2048;
+  c.max_position_embeddings =
+      j.contains("max_position_embeddings") ? positive_int(j, source, "max_position_embeddings") : 2048;
   c.tie_word_embeddings = is_true(j, "tie_word_embeddings");
   if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) c.torch_dtype = j["torch_dtype"];
   c.bos_token_id = token_id(j, source, "bos_token_id", 1);
@@ -96,7 +96,8 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
 
   // Keys whose non-default values the forward pass does not implement.
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    throw config_error(source, "rope_scaling", "rope scaling " + j["rope_scaling"].dump() + " is not supported",
+    throw config_error(source, "rope_scaling",
+                       "rope scaling " + j["rope_scaling"].dump() + " is not supported",
                        "mlxft implements plain RoPE only; set rope_scaling to null");
   }
   for (const char* key : {"attention_bias", "mlp_bias"}) {

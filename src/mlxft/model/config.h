@@ -7,10 +7,9 @@
 // the key and the file. to_json() writes a config.json that transformers loads.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace mlxft {

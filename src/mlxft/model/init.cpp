@@ -1,10 +1,9 @@
 // Random HF-layout models (see init.h).
 #include "mlxft/model/init.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "mlxft/data/tokenizer.h"
@@ -21,7 +20,8 @@ namespace {
 void write_json(const fs::path& file, const nlohmann::json& j) {
   std::ofstream out(file);
   out << j.dump(2) << "\n";
-  if (!out) throw Error(ErrorKind::Io, file.string(), "could not write", "check free disk space and permissions");
+  if (!out)
+    throw Error(ErrorKind::Io, file.string(), "could not write", "check free disk space and permissions");
 }
 
 std::string shard_name(size_t k, size_t n) {
@@ -66,7 +66,8 @@ ModelConfig preset_config(const std::string& preset, int vocab_size) {
   return c;
 }
 
-std::unordered_map<std::string, mx::array> random_weights(const ModelConfig& c, uint64_t seed, mx::Dtype dtype) {
+std::unordered_map<std::string, mx::array> random_weights(const ModelConfig& c, uint64_t seed,
+                                                          mx::Dtype dtype) {
   const auto expected = expected_weights(c);
   const mx::array keys = mx::random::split(mx::random::key(seed), static_cast<int>(expected.size()));
   std::unordered_map<std::string, mx::array> w;
@@ -75,7 +76,8 @@ std::unordered_map<std::string, mx::array> random_weights(const ModelConfig& c, 
     const bool norm = shape.size() == 1;
     const int k = static_cast<int>(i);
     const mx::array key = mx::reshape(mx::slice(keys, {k, 0}, {k + 1, 2}), {2});
-    w.insert_or_assign(name, norm ? mx::ones(shape, dtype) : mx::random::normal(shape, dtype, 0.0f, 0.02f, key));
+    w.insert_or_assign(name,
+                       norm ? mx::ones(shape, dtype) : mx::random::normal(shape, dtype, 0.0f, 0.02f, key));
   }
   return w;
 }
@@ -102,13 +104,18 @@ ModelConfig write_model(const InitOptions& o) {
     fs::create_directories(tmp);
     write_json(tmp / "config.json", c.to_json());
     fs::copy_file(o.tokenizer, tmp / "tokenizer.model");
-    write_json(tmp / "tokenizer_config.json",
-               {{"add_bos_token", true}, {"add_eos_token", false}, {"bos_token", tokenizer.piece(c.bos_token_id)},
-                {"eos_token", tokenizer.piece(c.eos_token_id)}, {"unk_token", "<unk>"},
-                {"clean_up_tokenization_spaces", false}, {"legacy", false},
-                {"model_max_length", c.max_position_embeddings}, {"tokenizer_class", "LlamaTokenizer"}});
-    write_json(tmp / "generation_config.json",
-               {{"_from_model_config", true}, {"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}});
+    write_json(tmp / "tokenizer_config.json", {{"add_bos_token", true},
+                                               {"add_eos_token", false},
+                                               {"bos_token", tokenizer.piece(c.bos_token_id)},
+                                               {"eos_token", tokenizer.piece(c.eos_token_id)},
+                                               {"unk_token", "<unk>"},
+                                               {"clean_up_tokenization_spaces", false},
+                                               {"legacy", false},
+                                               {"model_max_length", c.max_position_embeddings},
+                                               {"tokenizer_class", "LlamaTokenizer"}});
+    write_json(
+        tmp / "generation_config.json",
+        {{"_from_model_config", true}, {"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}});
 
     auto weights = random_weights(c, o.seed, o.dtype);
     const auto shards = plan_shards(c, o.dtype, o.shard_size_mb * 1000 * 1000);

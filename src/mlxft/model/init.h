@@ -30,11 +30,11 @@ std::unordered_map<std::string, mlx::core::array> random_weights(const ModelConf
                                                                  mlx::core::Dtype dtype);
 
 struct InitOptions {
-  ModelConfig config;                 // vocab_size, bos/eos are taken from the tokenizer
-  std::filesystem::path tokenizer;    // a SentencePiece tokenizer.model
+  ModelConfig config;               // vocab_size, bos/eos are taken from the tokenizer
+  std::filesystem::path tokenizer;  // a SentencePiece tokenizer.model
   uint64_t seed = 0;
   mlx::core::Dtype dtype = mlx::core::float32;
-  int64_t shard_size_mb = 5000;       // Hugging Face's default max_shard_size (5 GB)
+  int64_t shard_size_mb = 5000;  // Hugging Face's default max_shard_size (5 GB)
   std::filesystem::path out;
 };
 

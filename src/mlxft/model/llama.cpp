@@ -50,7 +50,9 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
   const int offset = cache ? cache->offset : 0;
 
   // [B, T, heads * D] -> [B, heads, T, D]
-  auto heads = [&](const mx::array& y, int n) { return mx::transpose(mx::reshape(y, {B, T, n, D}), {0, 2, 1, 3}); };
+  auto heads = [&](const mx::array& y, int n) {
+    return mx::transpose(mx::reshape(y, {B, T, n, D}), {0, 2, 1, 3});
+  };
   mx::array q = heads(linear(x, m.weight(p + "q_proj.weight"), lora, 0), c.num_attention_heads);
   mx::array k = heads(linear(x, m.weight(p + "k_proj.weight"), lora, 1), c.num_key_value_heads);
   mx::array v = heads(linear(x, m.weight(p + "v_proj.weight"), lora, 2), c.num_key_value_heads);
@@ -92,9 +94,11 @@ mx::array mlp(const Model& m, int layer, const mx::array& x, const BlockLora& lo
 mx::array block(const Model& m, int layer, const mx::array& x, const BlockLora& lora, KVCache* cache) {
   const std::string p = "model.layers." + std::to_string(layer) + ".";
   const float eps = m.config.rms_norm_eps;
-  const mx::array h =
-      mx::add(x, attention(m, layer, mx::fast::rms_norm(x, m.weight(p + "input_layernorm.weight"), eps), lora, cache));
-  return mx::add(h, mlp(m, layer, mx::fast::rms_norm(h, m.weight(p + "post_attention_layernorm.weight"), eps), lora));
+  const mx::array h = mx::add(
+      x,
+      attention(m, layer, mx::fast::rms_norm(x, m.weight(p + "input_layernorm.weight"), eps), lora, cache));
+  return mx::add(
+      h, mlp(m, layer, mx::fast::rms_norm(h, m.weight(p + "post_attention_layernorm.weight"), eps), lora));
 }
 
 BlockLora block_lora(const ForwardOptions& o, int layer, const std::optional<mx::array>& layer_keys) {
@@ -106,7 +110,8 @@ BlockLora block_lora(const ForwardOptions& o, int layer, const std::optional<mx:
   for (int j = 0; j < kProjections; ++j) {
     if (const LoraPair* pair = o.lora->find(lora_module_path(layer, names[static_cast<size_t>(j)]))) {
       b.pairs[static_cast<size_t>(j)] = *pair;
-      if (layer_keys) b.dropout_keys[static_cast<size_t>(j)] = mx::reshape(mx::slice(*layer_keys, {j, 0}, {j + 1, 2}), {2});
+      if (layer_keys)
+        b.dropout_keys[static_cast<size_t>(j)] = mx::reshape(mx::slice(*layer_keys, {j, 0}, {j + 1, 2}), {2});
     }
   }
   return b;
@@ -139,7 +144,9 @@ mx::array checkpointed_block(const Model& m, int layer, const mx::array& x, cons
 
 }  // namespace
 
-const mx::array& Model::weight(const std::string& name) const { return weights.at(name); }
+const mx::array& Model::weight(const std::string& name) const {
+  return weights.at(name);
+}
 
 Model load_model(const std::filesystem::path& dir, std::optional<mx::Dtype> dtype) {
   Model m;
@@ -164,7 +171,8 @@ mx::array forward(const Model& m, const mx::array& tokens, const ForwardOptions&
     cache->keys.assign(static_cast<size_t>(c.num_hidden_layers), mx::array(0.0f));
     cache->values.assign(static_cast<size_t>(c.num_hidden_layers), mx::array(0.0f));
   }
-  const bool dropout = options.train && options.lora && options.lora->config.dropout > 0.0f && options.dropout_key;
+  const bool dropout =
+      options.train && options.lora && options.lora->config.dropout > 0.0f && options.dropout_key;
   // One key per (layer, projection): [L, 7, 2].
   std::optional<mx::array> keys;
   if (dropout) {
@@ -176,7 +184,9 @@ mx::array forward(const Model& m, const mx::array& tokens, const ForwardOptions&
   mx::array x = mx::take(m.weight("model.embed_tokens.weight"), tokens, 0);
   for (int layer = 0; layer < c.num_hidden_layers; ++layer) {
     std::optional<mx::array> layer_keys;
-    if (keys) layer_keys = mx::reshape(mx::slice(*keys, {layer, 0, 0}, {layer + 1, kProjections, 2}), {kProjections, 2});
+    if (keys)
+      layer_keys =
+          mx::reshape(mx::slice(*keys, {layer, 0, 0}, {layer + 1, kProjections, 2}), {kProjections, 2});
     const BlockLora lora = block_lora(options, layer, layer_keys);
     x = (options.checkpoint_layers && !cache) ? checkpointed_block(m, layer, x, lora)
                                               : block(m, layer, x, lora, cache);

@@ -45,13 +45,13 @@ struct KVCache {
 
 struct ForwardOptions {
   const LoraAdapters* lora = nullptr;
-  bool train = false;                            // enables LoRA dropout (with dropout_key)
-  std::optional<mlx::core::array> dropout_key;   // mx::random key; the same key gives the same masks
-  bool checkpoint_layers = false;                // recompute each block in the backward pass (no cache)
+  bool train = false;                           // enables LoRA dropout (with dropout_key)
+  std::optional<mlx::core::array> dropout_key;  // mx::random key; the same key gives the same masks
+  bool checkpoint_layers = false;               // recompute each block in the backward pass (no cache)
 };
 
 // tokens: int32 [B, T] -> float32 logits [B, T, vocab].
-mlx::core::array forward(const Model& model, const mlx::core::array& tokens, const ForwardOptions& options = {},
-                         KVCache* cache = nullptr);
+mlx::core::array forward(const Model& model, const mlx::core::array& tokens,
+                         const ForwardOptions& options = {}, KVCache* cache = nullptr);
 
 }  // namespace mlxft

@@ -15,17 +15,6 @@ bool is_attention_target(const std::string& t) {
   return t == "q_proj" || t == "k_proj" || t == "v_proj" || t == "o_proj";
 }
 
-// (in, out) features of a projection in a model of this shape.
-std::pair<int, int> projection_shape(const ModelConfig& m, const std::string& target) {
-  const int q_out = m.num_attention_heads * m.head_dim;
-  const int kv_out = m.num_key_value_heads * m.head_dim;
-  if (target == "q_proj") return {m.hidden_size, q_out};
-  if (target == "k_proj" || target == "v_proj") return {m.hidden_size, kv_out};
-  if (target == "o_proj") return {q_out, m.hidden_size};
-  if (target == "gate_proj" || target == "up_proj") return {m.hidden_size, m.intermediate_size};
-  return {m.intermediate_size, m.hidden_size};  // down_proj
-}
-
 // FNV-1a, a hash that is the same on every platform (std::hash is not).
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ULL;
@@ -53,6 +42,16 @@ std::string lora_module_path(int layer, const std::string& target) {
   }
   return "model.layers." + std::to_string(layer) + (is_attention_target(target) ? ".self_attn." : ".mlp.") +
          target;
+}
+
+std::pair<int, int> lora_projection_shape(const ModelConfig& m, const std::string& target) {
+  const int q_out = m.num_attention_heads * m.head_dim;
+  const int kv_out = m.num_key_value_heads * m.head_dim;
+  if (target == "q_proj") return {m.hidden_size, q_out};
+  if (target == "k_proj" || target == "v_proj") return {m.hidden_size, kv_out};
+  if (target == "o_proj") return {q_out, m.hidden_size};
+  if (target == "gate_proj" || target == "up_proj") return {m.hidden_size, m.intermediate_size};
+  return {m.intermediate_size, m.hidden_size};  // down_proj
 }
 
 std::vector<mx::array> LoraAdapters::flatten() const {
@@ -122,7 +121,7 @@ LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint6
     for (const auto& target : config.targets) {
       const std::string path = lora_module_path(layer, target);
       if (adapters.modules.count(path) != 0) continue;
-      const auto [in, out] = projection_shape(model, target);
+      const auto [in, out] = lora_projection_shape(model, target);
       const float bound = 1.0f / std::sqrt(static_cast<float>(in));
       // Each module's key depends only on the seed and its path, so its init does not
       // change with which other modules are adapted.

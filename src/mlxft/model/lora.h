@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mlxft {
@@ -52,6 +53,9 @@ struct LoraAdapters {
   int64_t parameter_count() const;
   const LoraPair* find(const std::string& module_path) const;    // nullptr if not adapted
 };
+
+// (in, out) features of a target projection (a name from lora_target_names()) in a model of this shape.
+std::pair<int, int> lora_projection_shape(const ModelConfig& model, const std::string& target);
 
 // "model.layers.{layer}.self_attn.q_proj" etc. Throws Config error for an unknown target.
 std::string lora_module_path(int layer, const std::string& target);

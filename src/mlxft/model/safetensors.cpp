@@ -1,11 +1,10 @@
 // Safetensors header validation, loading through MLX, atomic saving (see safetensors.h).
 #include "mlxft/model/safetensors.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "mlxft/util/error.h"
@@ -20,7 +19,7 @@ constexpr uint64_t kMaxHeaderBytes = 100ULL * 1000 * 1000;
 // Bytes per element of every dtype MLX can load from safetensors.
 const std::map<std::string, uint64_t>& itemsizes() {
   static const std::map<std::string, uint64_t> sizes = {
-      {"BOOL", 1}, {"U8", 1}, {"I8", 1},  {"U16", 2}, {"I16", 2}, {"F16", 2}, {"BF16", 2},
+      {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"U16", 2}, {"I16", 2}, {"F16", 2}, {"BF16", 2},
       {"U32", 4},  {"I32", 4}, {"F32", 4}, {"U64", 8}, {"I64", 8}, {"F64", 8}};
   return sizes;
 }
@@ -48,7 +47,8 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& v, u
   if (!v.contains("shape") || !v["shape"].is_array()) throw bad(source, "has no shape list", name);
   uint64_t numel = 1;
   for (const auto& d : v["shape"]) {
-    if (!d.is_number_unsigned() || d.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
+    if (!d.is_number_unsigned() ||
+        d.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
       throw bad(source, "shape " + v["shape"].dump() + " is not a list of non-negative 32-bit sizes", name);
     }
     const uint64_t dim = d.get<uint64_t>();
@@ -90,7 +90,8 @@ void check_tiling(const SafetensorsHeader& h, uint64_t data_size, const std::str
   std::sort(order.begin(), order.end());
   uint64_t pos = 0;
   for (const auto& [begin, name] : order) {
-    if (begin < pos) throw bad(source, "overlaps the tensor before it (starts at byte " + std::to_string(begin) + ")", name);
+    if (begin < pos)
+      throw bad(source, "overlaps the tensor before it (starts at byte " + std::to_string(begin) + ")", name);
     if (begin > pos) {
       throw bad(source, "leaves a gap of " + std::to_string(begin - pos) + " bytes before it", name);
     }
@@ -128,6 +129,7 @@ SafetensorsHeader parse_safetensors_header(const std::string& bytes, uint64_t fi
   SafetensorsHeader h;
   for (const auto& [name, v] : j.items()) {
     if (name == "__metadata__") {
+      if (v.is_null()) continue;  // what MLX's save_safetensors writes without metadata (mlx-lm adapters)
       if (!v.is_object()) throw bad(source, "__metadata__ is not an object");
       for (const auto& [k, s] : v.items()) {
         if (!s.is_string()) throw bad(source, "__metadata__ value of '" + k + "' is not a string");

@@ -1,10 +1,9 @@
 // Finding, loading and checking the weights of an HF directory (see weights.h).
 #include "mlxft/model/weights.h"
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -86,7 +85,8 @@ std::unordered_map<std::string, mx::array> load_weights(const fs::path& dir, con
     for (const auto& shard : shards) {
       const fs::path file = dir / shard;
       if (!fs::is_regular_file(file)) {
-        throw Error(ErrorKind::Model, file.string(), "shard named in " + index.filename().string() + " is missing");
+        throw Error(ErrorKind::Model, file.string(),
+                    "shard named in " + index.filename().string() + " is missing");
       }
       for (auto& [name, array] : load_safetensors(file)) {
         const auto it = weight_map.find(name);
@@ -116,8 +116,8 @@ std::unordered_map<std::string, mx::array> load_weights(const fs::path& dir, con
     if (it == weights.end()) {
       problems.push_back("tensor '" + name + "' " + shape_str(shape) + " is missing from " + dir.string());
     } else if (it->second.shape() != shape) {
-      problems.push_back(source_of[name] + ": tensor '" + name + "' has shape " + shape_str(it->second.shape()) +
-                         ", config.json implies " + shape_str(shape));
+      problems.push_back(source_of[name] + ": tensor '" + name + "' has shape " +
+                         shape_str(it->second.shape()) + ", config.json implies " + shape_str(shape));
     }
   }
   for (const auto& [name, file] : source_of) {
@@ -130,8 +130,9 @@ std::unordered_map<std::string, mx::array> load_weights(const fs::path& dir, con
     msg << problems.size() << " weight problem(s) against config.json:";
     for (size_t i = 0; i < problems.size() && i < 10; ++i) msg << "\n  " << problems[i];
     if (problems.size() > 10) msg << "\n  ... and " << problems.size() - 10 << " more";
-    throw Error(ErrorKind::Model, dir.string(), msg.str(),
-                "the weights do not match config.json (wrong directory, or a model type mlxft does not know)");
+    throw Error(
+        ErrorKind::Model, dir.string(), msg.str(),
+        "the weights do not match config.json (wrong directory, or a model type mlxft does not know)");
   }
   return weights;
 }

@@ -1,0 +1,102 @@
+// `mlxft generate`: text from a model (optionally with LoRA adapters), streamed
+// to stdout as it is produced; prompt and generation speed and peak memory go
+// to stderr.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli/commands.h"
+#include "mlxft/data/tokenizer.h"
+#include "mlxft/eval/generate.h"
+#include "mlxft/eval/text_stream.h"
+#include "mlxft/export/adapter_io.h"
+#include "mlxft/model/llama.h"
+#include "mlxft/model/weights.h"
+#include "mlxft/util/error.h"
+
+namespace mlxft::cli {
+namespace {
+
+struct GenerateArgs {
+  std::string model, adapter, prompt, tokenizer, dtype;
+  bool chat = false;
+  GenerateOptions options;
+};
+
+void run_generate(const GenerateArgs& a) {
+  const std::filesystem::path dir = a.model;
+  const std::filesystem::path tok_file =
+      a.tokenizer.empty() ? dir / "tokenizer.model" : std::filesystem::path(a.tokenizer);
+  if (!std::filesystem::exists(tok_file)) {
+    throw Error(ErrorKind::Model, tok_file.string(), "no SentencePiece tokenizer",
+                "put tokenizer.model in the model directory or pass --tokenizer");
+  }
+  const Tokenizer tokenizer = Tokenizer::load(tok_file);
+  std::optional<mlx::core::Dtype> dtype;
+  if (!a.dtype.empty()) dtype = parse_dtype(a.dtype, "--dtype");
+  const Model model = load_model(dir, dtype);
+  if (tokenizer.vocab_size() > model.config.vocab_size) {
+    throw Error(ErrorKind::Model, tok_file.string(),
+                fmt::format("tokenizer has {} pieces but the model's vocab is {}", tokenizer.vocab_size(),
+                            model.config.vocab_size),
+                "use the tokenizer that belongs to this model");
+  }
+  GenerateOptions options = a.options;
+  std::optional<LoraAdapters> adapters;
+  if (!a.adapter.empty()) {
+    adapters = load_adapter(a.adapter);
+    check_adapter_fits(*adapters, model.config, a.adapter);
+    options.lora = &*adapters;
+  }
+
+  const auto prompt = a.chat ? chat_prompt(tokenizer, a.prompt) : plain_prompt(tokenizer, a.prompt);
+  TextStream stream(tokenizer);
+  GenerateStats stats;
+  generate(
+      model, prompt, options, [&](int32_t id) { std::cout << stream.push(id) << std::flush; }, &stats);
+  std::cout << std::endl;
+
+  const double prompt_tps = stats.prompt_seconds > 0 ? stats.prompt_tokens / stats.prompt_seconds : 0.0;
+  const double gen_tps = stats.generate_seconds > 0 ? stats.decode_steps / stats.generate_seconds : 0.0;
+  std::cerr << fmt::format(
+      "prompt: {} tokens, {:.1f} tokens/s | generation: {} tokens, {:.1f} tokens/s{} | peak memory {:.1f} MB "
+      "({})\n",
+      stats.prompt_tokens, prompt_tps, stats.generated_tokens, gen_tps,
+      stats.stopped_at_eos ? " (stopped at EOS)" : "", static_cast<double>(stats.peak_memory_bytes) / 1e6,
+      dtype_name(model.dtype));
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app, const GlobalOptions& /*global*/) {
+  auto a = std::make_shared<GenerateArgs>();
+  CLI::App* cmd = app.add_subcommand("generate", "Generate text from a model (KV cache, greedy or top-p)");
+  cmd->add_option("--model", a->model, "Hugging Face model directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--prompt", a->prompt, "Prompt text")->required();
+  cmd->add_flag("--chat", a->chat, "Wrap the prompt as one user turn: <s>[INST] prompt [/INST]");
+  cmd->add_option("--max-tokens", a->options.max_tokens, "Most tokens to generate")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--temperature", a->options.sampling.temperature, "0 = greedy")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  cmd->add_option("--top-p", a->options.sampling.top_p, "Nucleus sampling mass")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--seed", a->options.seed, "Sampling seed")->capture_default_str();
+  cmd->add_option("--dtype", a->dtype,
+                  "Compute dtype: float32 | bfloat16 | float16 (default: float32 on CPU)");
+  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.model (default: the model directory's)")
+      ->check(CLI::ExistingFile);
+  cmd->callback([a] { run_generate(*a); });
+}
+
+}  // namespace mlxft::cli

@@ -1,0 +1,32 @@
+// Peak-memory estimate of a LoRA training run, and the machine's memory.
+//
+// Contract: estimate_training_memory() adds three parts, in bytes:
+//   weights      = every base parameter x the compute dtype's size;
+//   adapter state = trainable parameters x 4 bytes x 5 (the float32 adapters, the gradient of a
+//                   micro-batch, the accumulated gradient, AdamW's m and v);
+//   activations  = what the backward pass keeps for one micro-batch of batch x seq tokens: per layer
+//                  and token, about 4 hidden + 2 q + 2 kv + 4 intermediate values plus
+//                  heads x seq attention scores, in the compute dtype (with per-layer checkpointing:
+//                  one hidden vector per layer plus one layer's full set), plus 3 float32 logits of
+//                  vocab size per token (logits, softmax, their gradient).
+// It is an estimate for a go/no-go check, not a measurement (bench/train_bench measures).
+// machine_memory_bytes() is the physical memory (sysconf), 0 if unknown.
+#pragma once
+
+#include <cstdint>
+
+#include "mlxft/model/config.h"
+
+namespace mlxft {
+
+struct MemoryEstimate {
+  double weights = 0, adapter_state = 0, activations = 0;
+  double total() const { return weights + adapter_state + activations; }
+};
+
+MemoryEstimate estimate_training_memory(const ModelConfig& model, int dtype_bytes, int64_t trainable_params,
+                                        int batch_size, int seq_len, bool checkpoint_layers);
+
+double machine_memory_bytes();
+
+}  // namespace mlxft

@@ -1,0 +1,55 @@
+// One optimizer step: gradient accumulation over micro-batches, then a guarded update.
+//
+// Contract: accumulate_gradients() runs value_and_grad of the micro-batch loss with respect to the
+// flat parameter list for each micro-batch, sums the token-loss sums, the token counts and the
+// gradients of the loss *sums*, evaluating after each micro-batch (memory stays that of one), and
+// divides by the total token count at the end. So the result is the gradient of the mean token
+// loss over every trained token of the step: 4 micro-batches of 2 give the gradient of 1 batch of 8.
+// apply_update() clips by global norm and then updates through the optimizer, unless the loss or
+// the gradient norm is not finite (or no token was trained): then nothing changes (parameters and
+// optimizer state untouched) and the reason is returned. Everything is evaluated on return.
+#pragma once
+
+#include <mlx/mlx.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mlxft/data/example.h"
+#include "mlxft/train/loss.h"
+#include "mlxft/train/optimizer.h"
+
+namespace mlxft {
+
+namespace mx = mlx::core;
+
+// The loss sums of one micro-batch as a function of the parameters; `dropout_key` seeds its dropout.
+using MicroBatchLoss = std::function<LossSum(const std::vector<mx::array>& params, const Batch& batch,
+                                             const mx::array& dropout_key)>;
+
+struct Gradients {
+  std::vector<mx::array> grads;  // of the mean token loss
+  double loss = 0.0;             // mean token loss of the step
+  int64_t tokens = 0;            // trained tokens of the step
+};
+
+// dropout_keys[i] goes with micro_batches[i].
+Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<mx::array>& params,
+                               const std::vector<Batch>& micro_batches, const std::vector<mx::array>& dropout_keys);
+
+// The dropout key of micro-batch `micro` of optimizer step `step` (1-based) of a run seeded `seed`:
+// a pure function of the three, so a resumed run draws the same masks.
+mx::array dropout_key(uint64_t seed, int64_t step, int micro);
+
+struct UpdateResult {
+  bool applied = false;
+  std::string skip_reason;  // "nan loss", "inf gradient norm", ... when not applied
+  double grad_norm = 0.0;   // before clipping
+};
+
+UpdateResult apply_update(std::vector<mx::array>& params, Optimizer& optimizer, const Gradients& g, double lr,
+                          double max_grad_norm);
+
+}  // namespace mlxft
