@@ -52,7 +52,8 @@ RunReportOptions run_report_options(const fs::path& run_dir) {
   const fs::path summary_file = run_dir / "data_summary.json";
   if (fs::exists(summary_file)) {
     std::ifstream in(summary_file);
-    const nlohmann::json summary = nlohmann::json::parse(in, nullptr, false);
+    const nlohmann::ordered_json summary =
+        nlohmann::ordered_json::parse(in, nullptr, false);  // keeps row order
     if (!summary.is_object()) {
       spdlog::warn("{}: not a JSON object; the report leaves out the data summary", summary_file.string());
     } else {
