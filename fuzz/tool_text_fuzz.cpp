@@ -11,7 +11,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   for (const auto& b : mlxft::parse_tool_text(text)) {
-    if (b.begin > b.end || b.end > text.size() || (b.has_result && (b.result_begin > b.result_end || b.result_end > text.size()))) {
+    if (b.begin > b.end || b.end > text.size() ||
+        (b.has_result && (b.result_begin > b.result_end || b.result_end > text.size()))) {
       std::abort();
     }
   }

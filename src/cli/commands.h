@@ -14,17 +14,21 @@ struct GlobalOptions {
   int threads = 0;  // BLAS threads; 0 = the library's default
 };
 
-// `mlxft data check|render` (src/cli/data_cmd.cpp).
+// `mlxft model init|info` (model_cmd.cpp).
+void add_model_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft generate` (generate_cmd.cpp).
+void add_generate_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft data check|render` (data_cmd.cpp).
 void add_data_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft data synth` (synth_cmd.cpp), added under the `data` subcommand.
 void add_data_synth_command(CLI::App& data_app);
-// `mlxft config check|reference` (config_cmd.cpp).
-void add_config_command(CLI::App& app, const GlobalOptions& global);
-void add_model_command(CLI::App& app, const GlobalOptions& global);
-void add_generate_command(CLI::App& app, const GlobalOptions& global);
-// `mlxft report --run DIR` (report_cmd.cpp).
-void add_report_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft train` (train_cmd.cpp).
 void add_train_command(CLI::App& app);
+// `mlxft config check|reference` (config_cmd.cpp).
+void add_config_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft report --run DIR` (report_cmd.cpp).
+void add_report_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft eval` (eval_cmd.cpp).
+void add_eval_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace mlxft::cli

@@ -62,8 +62,9 @@ void add_common_options(CLI::App* cmd, DataArgs& a) {
 DataOptions resolve(DataArgs& a) {
   DataOptions o = a.options;
   o.tool_format = a.tool_format == "text" ? ToolFormat::Text : ToolFormat::Native;
-  o.labels = a.labels == "all" ? LabelFilter::All
-                               : (a.labels == "undesirable" ? LabelFilter::Undesirable : LabelFilter::Desirable);
+  o.labels = a.labels == "all"
+                 ? LabelFilter::All
+                 : (a.labels == "undesirable" ? LabelFilter::Undesirable : LabelFilter::Desirable);
   o.truncate = a.truncate == "end" ? Truncate::End : Truncate::Drop;
   return o;
 }
@@ -89,15 +90,18 @@ void print_report(const DataReport& r, const DataOptions& o, double padding, int
                      o.tool_format == ToolFormat::Native ? "native" : "text");
   out << fmt::format("records:    {}\n", r.records);
   out << fmt::format("usable:     {} (label filter: {})\n", r.usable,
-                     o.labels == LabelFilter::All ? "all"
-                                                  : (o.labels == LabelFilter::Desirable ? "desirable" : "undesirable"));
+                     o.labels == LabelFilter::All
+                         ? "all"
+                         : (o.labels == LabelFilter::Desirable ? "desirable" : "undesirable"));
   out << fmt::format("held out:   {} (valid records the label filter leaves out)\n", r.held_out);
   out << fmt::format("labels:     {} desirable, {} undesirable, {} unlabeled\n", r.label_true, r.label_false,
                      r.label_none);
-  if (r.with_context > 0) out << fmt::format("context:    {} records carry a context object (not rendered)\n", r.with_context);
-  out << fmt::format("skipped:    {} ({:.1f} %, limit {:.1f} %)\n", r.skipped_count(),
-                     r.records ? 100.0 * static_cast<double>(r.skipped_count()) / static_cast<double>(r.records) : 0.0,
-                     100.0 * o.max_bad_fraction);
+  if (r.with_context > 0)
+    out << fmt::format("context:    {} records carry a context object (not rendered)\n", r.with_context);
+  out << fmt::format(
+      "skipped:    {} ({:.1f} %, limit {:.1f} %)\n", r.skipped_count(),
+      r.records ? 100.0 * static_cast<double>(r.skipped_count()) / static_cast<double>(r.records) : 0.0,
+      100.0 * o.max_bad_fraction);
   for (const auto& [kind, n] : r.skip_reasons) out << fmt::format("  {:>5}  {}\n", n, kind);
   for (size_t i = 0; i < std::min<size_t>(5, r.skipped.size()); ++i) {
     out << fmt::format("  {}:{}: {}\n", r.file, r.skipped[i].line, r.skipped[i].reason);
@@ -105,20 +109,22 @@ void print_report(const DataReport& r, const DataOptions& o, double padding, int
   std::string calls;
   for (const auto& [n, count] : r.tool_calls_per_record) calls += fmt::format(" {}:{}", n, count);
   out << fmt::format("tool calls per record (calls:records):{}\n", calls);
-  out << fmt::format("tool calls: {} native, {} kept as text, {} prose segments before a native call left out\n",
-                     r.native_calls, r.text_calls, r.dropped_prose);
+  out << fmt::format(
+      "tool calls: {} native, {} kept as text, {} prose segments before a native call left out\n",
+      r.native_calls, r.text_calls, r.dropped_prose);
   if (r.malformed_calls > 0) {
-    out << fmt::format("            {} plain-text calls have arguments that are not a JSON object\n", r.malformed_calls);
+    out << fmt::format("            {} plain-text calls have arguments that are not a JSON object\n",
+                       r.malformed_calls);
   }
   out << fmt::format("tokens:     min {} / median {} / p95 {} / max {} (usable examples)\n",
                      percentile(r.lengths, 0.0), percentile(r.lengths, 0.5), percentile(r.lengths, 0.95),
                      percentile(r.lengths, 1.0));
   out << fmt::format("trained:    {} tokens\n", r.trained_tokens);
-  out << fmt::format("too long:   {} over max_seq_length {} ({})\n", r.too_long + r.truncated, o.max_seq_length,
-                     o.truncate == Truncate::Drop ? "dropped" : "cut at the end");
+  out << fmt::format("too long:   {} over max_seq_length {} ({})\n", r.too_long + r.truncated,
+                     o.max_seq_length, o.truncate == Truncate::Drop ? "dropped" : "cut at the end");
   out << fmt::format("duplicates: {}\n", r.duplicates.size());
-  out << fmt::format("padding:    {:.1f} % at batch size {} (length-grouped, multiple of 8)\n", 100.0 * padding,
-                     batch_size);
+  out << fmt::format("padding:    {:.1f} % at batch size {} (length-grouped, multiple of 8)\n",
+                     100.0 * padding, batch_size);
   for (const auto& w : r.warnings) out << "warning:    " << w << "\n";
   if (!r.record_warnings.empty()) {
     out << fmt::format("record notes: {}\n", r.record_warnings.size());
@@ -135,7 +141,8 @@ void run_check(DataArgs& a) {
   const auto options = resolve(a);
   const auto tok = load_tokenizer(a);
   const auto ds = load_dataset_unchecked(a.data, tok, options);
-  const double padding = ds.examples.empty() ? 0.0 : BatchPlan(ds.examples, a.batch_size, 0).padding_fraction();
+  const double padding =
+      ds.examples.empty() ? 0.0 : BatchPlan(ds.examples, a.batch_size, 0).padding_fraction();
   print_report(ds.report, options, padding, a.batch_size, a.verbose);
   check_dataset_usable(ds.report, options);
   std::cout << "ok: the data is usable\n";
@@ -149,7 +156,8 @@ void run_render(DataArgs& a) {
   const auto tmp = std::filesystem::path(out.string() + ".tmp");
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(ErrorKind::Io, tmp.string(), "cannot write the output file", "check the directory exists");
+    if (!f)
+      throw Error(ErrorKind::Io, tmp.string(), "cannot write the output file", "check the directory exists");
     for (const auto& ex : ds.examples) {
       f << "{\"index\": " << ex.index
         << ", \"label\": " << (ex.label ? (*ex.label ? "true" : "false") : "null") << ", \"ids\": [";
@@ -177,7 +185,8 @@ void add_data_command(CLI::App& app, const GlobalOptions& /*global*/) {
   data->require_subcommand(1);
   auto args = std::make_shared<DataArgs>();
 
-  auto* check = data->add_subcommand("check", "Validate a data file and print a report (non-zero exit if unusable)");
+  auto* check =
+      data->add_subcommand("check", "Validate a data file and print a report (non-zero exit if unusable)");
   add_common_options(check, *args);
   check->add_option("--batch-size", args->batch_size, "Batch size for the padding estimate")
       ->check(CLI::PositiveNumber)
@@ -185,7 +194,8 @@ void add_data_command(CLI::App& app, const GlobalOptions& /*global*/) {
   check->add_flag("--verbose", args->verbose, "List every record note, not only the first 5");
   check->callback([args] { run_check(*args); });
 
-  auto* render = data->add_subcommand("render", "Write token ids and loss masks, one JSON line per usable example");
+  auto* render =
+      data->add_subcommand("render", "Write token ids and loss masks, one JSON line per usable example");
   add_common_options(render, *args);
   render->add_option("--out", args->out, "Output JSONL")->required();
   render->callback([args] { run_render(*args); });

@@ -27,14 +27,14 @@ int main(int argc, char** argv) {
     if (global.debug) spdlog::set_level(spdlog::level::debug);
     mlxft::set_blas_threads(global.threads);
   });
-  mlxft::cli::add_data_command(app, global);
-  mlxft::cli::add_data_synth_command(*app.get_subcommand("data"));
+  mlxft::cli::add_train_command(app);
   mlxft::cli::add_model_command(app, global);
   mlxft::cli::add_generate_command(app, global);
+  mlxft::cli::add_data_command(app, global);
+  mlxft::cli::add_data_synth_command(*app.get_subcommand("data"));
   mlxft::cli::add_config_command(app, global);
   mlxft::cli::add_report_command(app, global);
-  mlxft::cli::add_train_command(app);
-
+  mlxft::cli::add_eval_command(app, global);
 
   try {
     app.parse(argc, argv);

@@ -1,7 +1,7 @@
 // `mlxft data check` and `mlxft data render` end to end.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "support/test_support.h"
@@ -10,21 +10,26 @@ using namespace mlxft;
 
 namespace {
 
-std::string tok_arg() { return " --tokenizer '" + test::v3_tokenizer().string() + "'"; }
+std::string tok_arg() {
+  return " --tokenizer '" + test::v3_tokenizer().string() + "'";
+}
 
-const std::string kRecord = R"({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo."}]})";
+const std::string kRecord =
+    R"({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo."}]})";
 
 }  // namespace
 
 TEST(DataCli, RenderWritesIdsAndMaskPerUsableExampleInInputOrder) {
   MLXFT_REQUIRE_TOKENIZER();
   test::TempDir dir;
-  test::write_file(dir / "d.jsonl", kRecord + "\nbroken\n" +
-                                        R"({"messages": [{"role": "user", "content": "A"}, {"role": "assistant", )"
-                                        R"("content": "B"}], "label": false})" +
-                                        "\n" + kRecord + "\n");
-  const auto r = test::run_mlxft("data render --data '" + (dir / "d.jsonl").string() + "'" + tok_arg() +
-                                 " --min-examples 1 --max-bad-fraction 0.5 --out '" + (dir / "o.jsonl").string() + "'");
+  test::write_file(dir / "d.jsonl",
+                   kRecord + "\nbroken\n" +
+                       R"({"messages": [{"role": "user", "content": "A"}, {"role": "assistant", )"
+                       R"("content": "B"}], "label": false})" +
+                       "\n" + kRecord + "\n");
+  const auto r =
+      test::run_mlxft("data render --data '" + (dir / "d.jsonl").string() + "'" + tok_arg() +
+                      " --min-examples 1 --max-bad-fraction 0.5 --out '" + (dir / "o.jsonl").string() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::istringstream lines(test::read_file(dir / "o.jsonl"));
   std::string line;
@@ -54,7 +59,8 @@ TEST(DataCli, CheckReportsAndFailsOnUnusableData) {
   EXPECT_NE(r.output.find("records:    2"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("duplicates: 1"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("only 2 usable examples"), std::string::npos) << r.output;
-  r = test::run_mlxft("data check --data '" + (dir / "d.jsonl").string() + "'" + tok_arg() + " --min-examples 2");
+  r = test::run_mlxft("data check --data '" + (dir / "d.jsonl").string() + "'" + tok_arg() +
+                      " --min-examples 2");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("ok: the data is usable"), std::string::npos) << r.output;
   r = test::run_mlxft("data check --data '" + (dir / "nope.jsonl").string() + "'" + tok_arg());

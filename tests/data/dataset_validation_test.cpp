@@ -45,31 +45,41 @@ class DataValidation : public ::testing::Test {
 
 }  // namespace
 
-TEST_F(DataValidation, InvalidJson) { expect_skipped(R"({"conversations": [)", "invalid JSON"); }
-TEST_F(DataValidation, NotAnObject) { expect_skipped("[1, 2]", "not an object"); }
-TEST_F(DataValidation, UnknownShape) { expect_skipped(R"({"foo": 1})", "unknown shape"); }
+TEST_F(DataValidation, InvalidJson) {
+  expect_skipped(R"({"conversations": [)", "invalid JSON");
+}
+TEST_F(DataValidation, NotAnObject) {
+  expect_skipped("[1, 2]", "not an object");
+}
+TEST_F(DataValidation, UnknownShape) {
+  expect_skipped(R"({"foo": 1})", "unknown shape");
+}
 TEST_F(DataValidation, EmptyContent) {
-  expect_skipped(R"({"conversations": [{"role": "user", "content": "  "}, {"role": "assistant", "content": "x"}]})",
-                 "empty content");
+  expect_skipped(
+      R"({"conversations": [{"role": "user", "content": "  "}, {"role": "assistant", "content": "x"}]})",
+      "empty content");
 }
 TEST_F(DataValidation, NonStringContent) {
-  expect_skipped(R"({"conversations": [{"role": "user", "content": 5}, {"role": "assistant", "content": "x"}]})",
-                 "non-string content");
+  expect_skipped(
+      R"({"conversations": [{"role": "user", "content": 5}, {"role": "assistant", "content": "x"}]})",
+      "non-string content");
 }
 TEST_F(DataValidation, InvalidUtf8) {
   expect_skipped("{\"conversations\": [{\"role\": \"user\", \"content\": \"\xC3\x28\"}]}", "invalid UTF-8");
 }
 TEST_F(DataValidation, MustEndWithAssistant) {
-  expect_skipped(R"({"conversations": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, )"
-                 R"({"role": "user", "content": "c"}]})",
-                 "role order");
+  expect_skipped(
+      R"({"conversations": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, )"
+      R"({"role": "user", "content": "c"}]})",
+      "role order");
 }
 TEST_F(DataValidation, MustStartWithUser) {
   expect_skipped(R"({"conversations": [{"role": "assistant", "content": "b"}]})", "role order");
 }
 TEST_F(DataValidation, UnknownRole) {
-  expect_skipped(R"({"conversations": [{"role": "robot", "content": "a"}, {"role": "assistant", "content": "b"}]})",
-                 "unknown role");
+  expect_skipped(
+      R"({"conversations": [{"role": "robot", "content": "a"}, {"role": "assistant", "content": "b"}]})",
+      "unknown role");
 }
 TEST_F(DataValidation, ToolResultMustAnswerACall) {
   const std::string line =
@@ -78,7 +88,8 @@ TEST_F(DataValidation, ToolResultMustAnswerACall) {
   test::write_file(dir_ / "d.jsonl", line + "\n");
   const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *tok_, lenient());
   ASSERT_EQ(ds.report.skipped.size(), 1u);
-  EXPECT_EQ(ds.report.skipped[0].reason.rfind("tool result without call:", 0), 0u) << ds.report.skipped[0].reason;
+  EXPECT_EQ(ds.report.skipped[0].reason.rfind("tool result without call:", 0), 0u)
+      << ds.report.skipped[0].reason;
 }
 TEST_F(DataValidation, ToolResultIdMustMatchACall) {
   const std::string line =
@@ -112,8 +123,10 @@ TEST_F(DataValidation, AssistantTurnCannotMixTextAndToolCalls) {
   test::write_file(dir_ / "d.jsonl", line + "\n" + split + "\n");
   const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *tok_, lenient());
   ASSERT_EQ(ds.report.skipped.size(), 2u);
-  EXPECT_EQ(ds.report.skipped[0].reason.rfind("content and tool calls:", 0), 0u) << ds.report.skipped[0].reason;
-  EXPECT_EQ(ds.report.skipped[1].reason.rfind("content and tool calls:", 0), 0u) << ds.report.skipped[1].reason;
+  EXPECT_EQ(ds.report.skipped[0].reason.rfind("content and tool calls:", 0), 0u)
+      << ds.report.skipped[0].reason;
+  EXPECT_EQ(ds.report.skipped[1].reason.rfind("content and tool calls:", 0), 0u)
+      << ds.report.skipped[1].reason;
 }
 TEST_F(DataValidation, MessageOverTheSizeLimit) {
   DataOptions o = lenient();
@@ -131,9 +144,10 @@ TEST_F(DataValidation, NothingToTrainAfterTruncation) {
                  "nothing to train", o);
 }
 TEST_F(DataValidation, BadLabel) {
-  expect_skipped(R"({"conversations": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], )"
-                 R"("label": 3})",
-                 "bad label");
+  expect_skipped(
+      R"({"conversations": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], )"
+      R"("label": 3})",
+      "bad label");
 }
 
 TEST_F(DataValidation, OverLongExamplesAreDroppedAndCountedOrCutAtTheEnd) {

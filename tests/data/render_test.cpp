@@ -56,10 +56,13 @@ TEST(Render, MaskCoversExactlyTheAssistantTurns) {
   e.id(1, false);
   e.id(3, false), e.text("Hi", false), e.id(4, false);
   e.text("Hello there.", true), e.id(2, true);
-  e.id(6, false), e.text(R"([{"type": "function", "function": {"name": "f", "description": "", "parameters": {}}}])", false);
+  e.id(6, false),
+      e.text(R"([{"type": "function", "function": {"name": "f", "description": "", "parameters": {}}}])",
+             false);
   e.id(7, false);
   e.id(3, false), e.text("Sys.\n\nMore", false), e.id(4, false);
-  e.id(5, true), e.text(R"([{"name": "f", "arguments": {"k": "v"}, "id": "abcDEF123"}])", true), e.id(2, true);
+  e.id(5, true), e.text(R"([{"name": "f", "arguments": {"k": "v"}, "id": "abcDEF123"}])", true),
+      e.id(2, true);
   e.id(8, false), e.text(R"({"content": "ok", "call_id": "abcDEF123"})", false), e.id(9, false);
   e.text("Done.", true), e.id(2, true);
 

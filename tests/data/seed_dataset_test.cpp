@@ -28,7 +28,9 @@ class SeedDataset : public ::testing::TestWithParam<ToolFormat> {
   std::unique_ptr<Tokenizer> tok_;
 };
 
-bool has_id(const Example& e, int32_t id) { return std::find(e.ids.begin(), e.ids.end(), id) != e.ids.end(); }
+bool has_id(const Example& e, int32_t id) {
+  return std::find(e.ids.begin(), e.ids.end(), id) != e.ids.end();
+}
 
 std::string trained_text(const Tokenizer& tok, const Example& e) {
   std::vector<int32_t> ids;
@@ -82,7 +84,8 @@ TEST_P(SeedDataset, ToolResultsAreNeverTrained) {
 TEST_P(SeedDataset, MalformedArgumentBlocksStayTextWithAWarningNamingTheRecord) {
   const auto ds = load(LabelFilter::All);
   // Record 912 (line 913) has arguments ending in ")" instead of "}".
-  const auto it = std::find_if(ds.examples.begin(), ds.examples.end(), [](const Example& e) { return e.index == 912; });
+  const auto it =
+      std::find_if(ds.examples.begin(), ds.examples.end(), [](const Example& e) { return e.index == 912; });
   ASSERT_NE(it, ds.examples.end());
   const auto trained = trained_text(*tok_, *it);
   if (GetParam() == ToolFormat::Native) {
@@ -97,4 +100,6 @@ TEST_P(SeedDataset, MalformedArgumentBlocksStayTextWithAWarningNamingTheRecord) 
 }
 
 INSTANTIATE_TEST_SUITE_P(BothToolModes, SeedDataset, ::testing::Values(ToolFormat::Native, ToolFormat::Text),
-                         [](const auto& info) { return info.param == ToolFormat::Native ? "Native" : "Text"; });
+                         [](const auto& param_info) {
+                           return param_info.param == ToolFormat::Native ? "Native" : "Text";
+                         });

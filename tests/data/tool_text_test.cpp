@@ -14,7 +14,8 @@ const std::string kChained =
     "tool_call: read\narguments: {\n  \"path\": \"a.md\"\n}\n\nResult: plain text result\n\nHere it is.";
 
 std::string span_text(const Message& m, size_t k) {
-  return m.content.substr(m.untrained_spans[k].first, m.untrained_spans[k].second - m.untrained_spans[k].first);
+  return m.content.substr(m.untrained_spans[k].first,
+                          m.untrained_spans[k].second - m.untrained_spans[k].first);
 }
 
 }  // namespace
@@ -56,14 +57,16 @@ TEST(ToolText, NativeModeMakesCallResultPairsWithSharedIds) {
   EXPECT_EQ(call.tool_calls[0].id.size(), 9u);
   EXPECT_EQ(c.messages[1].role, Role::Tool);
   EXPECT_EQ(c.messages[1].tool_call_id, call.tool_calls[0].id);
-  EXPECT_TRUE(c.messages[1].tool_result.is_object());  // JSON result parsed
+  EXPECT_TRUE(c.messages[1].tool_result.is_object());                      // JSON result parsed
   EXPECT_EQ(c.messages[3].tool_result, OrderedJson("plain text result"));  // non-JSON result stays a string
   EXPECT_NE(c.messages[2].tool_calls[0].id, call.tool_calls[0].id);
   EXPECT_EQ(c.messages[4].content, "Here it is.");
   EXPECT_TRUE(c.messages[4].untrained_spans.empty());
   // Ids are a pure function of the seed.
-  EXPECT_EQ(convert_tool_text(kChained, ToolFormat::Native, 7).messages[0].tool_calls[0].id, call.tool_calls[0].id);
-  EXPECT_NE(convert_tool_text(kChained, ToolFormat::Native, 8).messages[0].tool_calls[0].id, call.tool_calls[0].id);
+  EXPECT_EQ(convert_tool_text(kChained, ToolFormat::Native, 7).messages[0].tool_calls[0].id,
+            call.tool_calls[0].id);
+  EXPECT_NE(convert_tool_text(kChained, ToolFormat::Native, 8).messages[0].tool_calls[0].id,
+            call.tool_calls[0].id);
 }
 
 TEST(ToolText, MalformedArgumentsKeepTheRestAsTextWithAWarning) {

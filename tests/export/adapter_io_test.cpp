@@ -63,7 +63,9 @@ void expect_same(const LoraAdapters& want, const LoraAdapters& got) {
   EXPECT_EQ(got.config.layers, want.config.layers);
 }
 
-json read_json(const fs::path& p) { return json::parse(test::read_file(p)); }
+json read_json(const fs::path& p) {
+  return json::parse(test::read_file(p));
+}
 
 // Expects `fn` to throw a Model error whose message contains every string in `needles`.
 template <typename Fn>
@@ -132,7 +134,8 @@ TEST(AdapterIo, PeftWritesNullLayersWhenEveryLayerIsAdapted) {
 
 TEST(AdapterIo, MlxRoundTripKeepsArraysAndScale) {
   test::TempDir tmp;
-  const auto adapters = trained_adapters({"q_proj", "k_proj", "gate_proj", "up_proj"}, {1, 2}, /*rslora=*/true);
+  const auto adapters =
+      trained_adapters({"q_proj", "k_proj", "gate_proj", "up_proj"}, {1, 2}, /*rslora=*/true);
   save_adapter_mlx(adapters, tmp / "mlx", 3);
   EXPECT_EQ(detect_adapter_format(tmp / "mlx"), AdapterFormat::MlxLm);
   const auto loaded = load_adapter(tmp / "mlx");
@@ -183,7 +186,8 @@ TEST(AdapterIo, MlxRejectsLayersBeyondTheModel) {
 TEST(AdapterIo, DetectionFailsOnMissingOrEmptyDirectory) {
   test::TempDir tmp;
   expect_model_error([&] { load_adapter(tmp / "nope"); }, {"nope", "does not exist"});
-  expect_model_error([&] { load_adapter(tmp.path()); }, {"adapter_model.safetensors", "adapters.safetensors"});
+  expect_model_error([&] { load_adapter(tmp.path()); },
+                     {"adapter_model.safetensors", "adapters.safetensors"});
 }
 
 TEST(AdapterIo, MissingConfigIsAModelErrorNamingTheFile) {
@@ -279,20 +283,22 @@ TEST(AdapterIo, InconsistentShapesAcrossLayersAreRejected) {
 TEST(AdapterIo, UnknownKeyIsRejected) {
   test::TempDir tmp;
   const auto file = tmp / "adapter_model.safetensors";
-  for (const std::string bad : {"base_model.model.lm_head.lora_A.weight",
-                                "base_model.model.model.layers.0.mlp.q_proj.lora_A.weight",
-                                "base_model.model.model.layers.0.self_attn.qkv_proj.lora_A.weight"}) {
+  for (const std::string bad :
+       {"base_model.model.lm_head.lora_A.weight", "base_model.model.model.layers.0.mlp.q_proj.lora_A.weight",
+        "base_model.model.model.layers.0.self_attn.qkv_proj.lora_A.weight"}) {
     SCOPED_TRACE(bad);
     save_adapter_peft(trained_adapters({"q_proj"}, {0}), tmp.path(), "m");
     edit_weights(file, [&](auto& t) { t.insert_or_assign(bad, mx::zeros({4, 64})); });
-    expect_model_error([&] { load_adapter(tmp.path()); }, {"adapter_model.safetensors", "unexpected tensor", bad});
+    expect_model_error([&] { load_adapter(tmp.path()); },
+                       {"adapter_model.safetensors", "unexpected tensor", bad});
   }
 }
 
 TEST(AdapterIo, MissingHalfOfAPairIsRejected) {
   test::TempDir tmp;
   save_adapter_mlx(trained_adapters({"q_proj"}, {2}), tmp.path(), 3);
-  edit_weights(tmp / "adapters.safetensors", [](auto& t) { t.erase("model.layers.2.self_attn.q_proj.lora_b"); });
+  edit_weights(tmp / "adapters.safetensors",
+               [](auto& t) { t.erase("model.layers.2.self_attn.q_proj.lora_b"); });
   expect_model_error([&] { load_adapter(tmp.path()); },
                      {"adapters.safetensors", "model.layers.2.self_attn.q_proj.lora_b", "missing"});
 }

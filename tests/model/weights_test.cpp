@@ -101,6 +101,14 @@ TEST(Weights, NoWeightsAndBadIndexAreClearErrors) {
   EXPECT_NE(load_error(tmp.path(), tiny()).find("missing"), std::string::npos);
 }
 
+TEST(Weights, NeverReadsConsolidatedSafetensors) {
+  test::TempDir tmp;
+  const ModelConfig c = tiny();
+  write_dir(tmp.path(), c, random_weights(c, 1, mx::float32));
+  test::write_file(tmp / "consolidated.safetensors", "garbage that would fail the header check");
+  EXPECT_EQ(load_weights(tmp.path(), c).size(), expected_weights(c).size());
+}
+
 TEST(Weights, ComputeDtypeDefaultsToFloat32OnCpuAndHonoursOverride) {
   test::TempDir tmp;
   const ModelConfig c = tiny();

@@ -26,7 +26,9 @@ namespace mx = mlx::core;
 namespace mlxft {
 namespace {
 
-fs::path golden_dir() { return test::source_dir() / "tests" / "golden" / "peft_grads"; }
+fs::path golden_dir() {
+  return test::source_dir() / "tests" / "golden" / "peft_grads";
+}
 
 struct Golden {
   Model model;
@@ -50,7 +52,9 @@ mx::array mean_loss(const Golden& g, const LoraAdapters& adapters) {
   return mx::divide(s.nll_sum, s.tokens);
 }
 
-float max_abs(const mx::array& a) { return mx::max(mx::abs(a)).item<float>(); }
+float max_abs(const mx::array& a) {
+  return mx::max(mx::abs(a)).item<float>();
+}
 
 TEST(PeftGradParity, LossAndEveryLoraGradientMatchPeft) {
   Golden g = load_golden();
@@ -92,8 +96,8 @@ TEST(PeftGradParity, LossAndEveryLoraGradientMatchPeft) {
     }
   }
   EXPECT_EQ(compared, 16);
-  std::cout << std::setprecision(9) << "loss mlxft " << loss << " PEFT " << ref_loss << "; worst gradient error " << worst
-            << " of the reference's max abs\n";
+  std::cout << std::setprecision(9) << "loss mlxft " << loss << " PEFT " << ref_loss
+            << "; worst gradient error " << worst << " of the reference's max abs\n";
 }
 
 TEST(PeftGradParity, ExportedAdaptersGiveTheSameLoss) {

@@ -179,7 +179,9 @@ TEST(TrainTrainer, ResumeAfterSignalIsBitIdentical) {
   for (size_t i = 0; i < ma.size(); ++i) {
     EXPECT_EQ(ma[i]["type"], mb[i]["type"]);
     EXPECT_EQ(ma[i]["step"], mb[i]["step"]);
-    if (ma[i]["type"] == "eval") EXPECT_EQ(ma[i]["eval/loss"], mb[i]["eval/loss"]);
+    if (ma[i]["type"] == "eval") {
+      EXPECT_EQ(ma[i]["eval/loss"], mb[i]["eval/loss"]);
+    }
   }
   // resuming an explicit earlier checkpoint gives the same end too
   mlxft::Trainer again(settings(b.path()), hooks(), {"w"}, init());

@@ -13,16 +13,20 @@ namespace mlxft {
 
 namespace {
 
-int64_t round_up(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+int64_t round_up(int64_t n, int64_t multiple) {
+  return (n + multiple - 1) / multiple * multiple;
+}
 
 }  // namespace
 
 BatchPlan::BatchPlan(const std::vector<Example>& examples, int batch_size, uint64_t seed) : seed_(seed) {
   if (batch_size < 1) {
-    throw Error(ErrorKind::Config, "training.batch_size", "must be at least 1, got " + std::to_string(batch_size));
+    throw Error(ErrorKind::Config, "training.batch_size",
+                "must be at least 1, got " + std::to_string(batch_size));
   }
   if (examples.empty()) {
-    throw Error(ErrorKind::Data, "dataset", "no examples to batch", "check the data file and the label filter");
+    throw Error(ErrorKind::Data, "dataset", "no examples to batch",
+                "check the data file and the label filter");
   }
   lengths_.reserve(examples.size());
   for (const auto& ex : examples) lengths_.push_back(static_cast<int64_t>(ex.ids.size()));
@@ -67,8 +71,9 @@ Batch make_batch(const std::vector<Example>& examples, const std::vector<size_t>
   int64_t longest = 0;
   for (size_t r : rows) {
     if (r >= examples.size()) {
-      throw Error(ErrorKind::Config, "batch", "row " + std::to_string(r) + " is past the " +
-                                                  std::to_string(examples.size()) + " examples");
+      throw Error(
+          ErrorKind::Config, "batch",
+          "row " + std::to_string(r) + " is past the " + std::to_string(examples.size()) + " examples");
     }
     const auto n = static_cast<int64_t>(examples[r].ids.size());
     if (n < 2) {
@@ -79,7 +84,8 @@ Batch make_batch(const std::vector<Example>& examples, const std::vector<size_t>
   }
   const int64_t B = static_cast<int64_t>(rows.size());
   const int64_t T = round_up(longest, pad_multiple);
-  std::vector<int32_t> inputs(static_cast<size_t>(B * T), pad_id), targets(static_cast<size_t>(B * T), pad_id);
+  std::vector<int32_t> inputs(static_cast<size_t>(B * T), pad_id),
+      targets(static_cast<size_t>(B * T), pad_id);
   std::vector<float> mask(static_cast<size_t>(B * T), 0.0f);
   Batch batch;
   for (int64_t b = 0; b < B; ++b) {

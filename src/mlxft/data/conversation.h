@@ -10,9 +10,8 @@
 // format) is rendered as <s> text </s>, every token after <s> trained.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -25,7 +24,7 @@ using OrderedJson = nlohmann::ordered_json;
 enum class Role { System, User, Assistant, Tool };
 
 struct ToolCall {
-  std::string id;         // 9 characters of [a-zA-Z0-9]
+  std::string id;  // 9 characters of [a-zA-Z0-9]
   std::string name;
   OrderedJson arguments;  // always a JSON object
 };
@@ -46,10 +45,10 @@ struct Conversation {
   std::optional<bool> label;
   bool raw_text = false;  // {"text"} records: content of the single message is the whole text
   // What the seed's plain-text tool calls became (counted in the report).
-  int native_calls = 0;        // converted to [TOOL_CALLS] turns
-  int text_calls = 0;          // kept as text (text mode, or could not be converted)
-  int dropped_prose = 0;       // prose segments before a native call that were left out
-  int malformed_calls = 0;     // blocks whose arguments are not a JSON object
+  int native_calls = 0;               // converted to [TOOL_CALLS] turns
+  int text_calls = 0;                 // kept as text (text mode, or could not be converted)
+  int dropped_prose = 0;              // prose segments before a native call that were left out
+  int malformed_calls = 0;            // blocks whose arguments are not a JSON object
   std::vector<std::string> warnings;  // per-record notes ("block 2: arguments are not valid JSON")
 };
 

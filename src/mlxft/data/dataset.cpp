@@ -76,7 +76,9 @@ bool selected(const std::optional<bool>& label, LabelFilter filter) {
   return true;
 }
 
-std::string fmt_percent(double fraction) { return fmt::format("{:.1f} %", fraction * 100.0); }
+std::string fmt_percent(double fraction) {
+  return fmt::format("{:.1f} %", fraction * 100.0);
+}
 
 uint64_t fnv1a(std::string_view s) {
   uint64_t h = 1469598103934665603ULL;
@@ -89,13 +91,15 @@ uint64_t fnv1a(std::string_view s) {
 
 void add_data_warnings(DataReport& r) {
   if (!r.duplicates.empty()) {
-    r.warnings.push_back(std::to_string(r.duplicates.size()) + " records are exact duplicates of an earlier line (first: line " +
+    r.warnings.push_back(std::to_string(r.duplicates.size()) +
+                         " records are exact duplicates of an earlier line (first: line " +
                          std::to_string(r.duplicates.front().first) + " repeats line " +
                          std::to_string(r.duplicates.front().second) + ")");
   }
   const int64_t labeled = r.label_true + r.label_false;
   if (labeled > 0) {
-    const double major = static_cast<double>(std::max(r.label_true, r.label_false)) / static_cast<double>(labeled);
+    const double major =
+        static_cast<double>(std::max(r.label_true, r.label_false)) / static_cast<double>(labeled);
     if (major > 0.8) {
       r.warnings.push_back("label imbalance: " + std::to_string(r.label_true) + " desirable / " +
                            std::to_string(r.label_false) + " undesirable is beyond 80/20");
@@ -121,7 +125,8 @@ Dataset load_dataset_from_text(std::string text, const std::string& source_name,
     }
   }
   if (options.max_seq_length < 2) {
-    throw Error(ErrorKind::Config, "data.max_seq_length", "must be at least 2, got " + std::to_string(options.max_seq_length));
+    throw Error(ErrorKind::Config, "data.max_seq_length",
+                "must be at least 2, got " + std::to_string(options.max_seq_length));
   }
   check_text(text, source_name);
   Dataset ds;
@@ -157,8 +162,11 @@ Dataset load_dataset_from_text(std::string text, const std::string& source_name,
     }
     if (!format) format = detect_format(record);
     try {
-      if (!record.is_object()) throw RecordError("not an object", "the record is a JSON " + std::string(record.type_name()));
-      if (!format) throw RecordError("unknown shape", "no \"conversations\", \"messages\", \"text\" or \"prompt\"/\"completion\" key");
+      if (!record.is_object())
+        throw RecordError("not an object", "the record is a JSON " + std::string(record.type_name()));
+      if (!format)
+        throw RecordError("unknown shape",
+                          "no \"conversations\", \"messages\", \"text\" or \"prompt\"/\"completion\" key");
       auto parsed = parse_record(record, *format, options, static_cast<uint64_t>(line.number));
       auto& conv = parsed.conversation;
       auto rendered = render_mistral_v3(conv, tokenizer);
@@ -185,7 +193,8 @@ Dataset load_dataset_from_text(std::string text, const std::string& source_name,
         ex.ids.resize(static_cast<size_t>(options.max_seq_length));
         ex.mask.resize(static_cast<size_t>(options.max_seq_length));
         ++r.truncated;
-        if (ex.trained_tokens() == 0) throw RecordError("nothing to train", "no assistant token left after truncation");
+        if (ex.trained_tokens() == 0)
+          throw RecordError("nothing to train", "no assistant token left after truncation");
       }
       auto& same = seen[fnv1a(line.text)];
       for (int64_t first : same) {
@@ -207,7 +216,8 @@ Dataset load_dataset_from_text(std::string text, const std::string& source_name,
     }
   }
   if (!any_utf8) {
-    throw Error(ErrorKind::Data, r.file, "is not UTF-8 text: no line is valid UTF-8", "convert it to UTF-8 JSONL");
+    throw Error(ErrorKind::Data, r.file, "is not UTF-8 text: no line is valid UTF-8",
+                "convert it to UTF-8 JSONL");
   }
   r.format = format ? to_string(*format) : "unknown";
   r.usable = static_cast<int64_t>(ds.examples.size());
@@ -224,33 +234,38 @@ void check_dataset_usable(const DataReport& r, const DataOptions& options) {
     }
     return s;
   };
-  const double bad = r.records == 0 ? 1.0 : static_cast<double>(r.skipped_count()) / static_cast<double>(r.records);
+  const double bad =
+      r.records == 0 ? 1.0 : static_cast<double>(r.skipped_count()) / static_cast<double>(r.records);
   if (bad > options.max_bad_fraction) {
     throw Error(ErrorKind::Data, r.file,
-                std::to_string(r.skipped_count()) + " of " + std::to_string(r.records) + " records are invalid (" +
-                    fmt_percent(bad) + ", the limit is " + fmt_percent(options.max_bad_fraction) + ")" + first_skips(),
+                std::to_string(r.skipped_count()) + " of " + std::to_string(r.records) +
+                    " records are invalid (" + fmt_percent(bad) + ", the limit is " +
+                    fmt_percent(options.max_bad_fraction) + ")" + first_skips(),
                 "fix the records listed by 'mlxft data check', or raise data.max_bad_fraction");
   }
   if (r.usable < options.min_examples) {
     throw Error(ErrorKind::Data, r.file,
                 "only " + std::to_string(r.usable) + " usable examples, fewer than the minimum of " +
                     std::to_string(options.min_examples) + " (" + std::to_string(r.held_out) +
-                    " left out by the label filter, " + std::to_string(r.too_long) + " over max_seq_length, " +
-                    std::to_string(r.skipped_count()) + " invalid)",
+                    " left out by the label filter, " + std::to_string(r.too_long) +
+                    " over max_seq_length, " + std::to_string(r.skipped_count()) + " invalid)",
                 "add data, or lower data.min_examples");
   }
 }
 
-Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokenizer, const DataOptions& options) {
+Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokenizer,
+                     const DataOptions& options) {
   auto ds = load_dataset_unchecked(file, tokenizer, options);
   const auto& r = ds.report;
   for (size_t i = 0; i < std::min<size_t>(5, r.skipped.size()); ++i) {
     spdlog::warn("{}:{}: skipped: {}", r.file, r.skipped[i].line, r.skipped[i].reason);
   }
   if (r.skipped.size() > 5) spdlog::warn("{}: {} more records skipped", r.file, r.skipped.size() - 5);
-  for (size_t i = 0; i < std::min<size_t>(5, r.record_warnings.size()); ++i) spdlog::warn("{}", r.record_warnings[i]);
+  for (size_t i = 0; i < std::min<size_t>(5, r.record_warnings.size()); ++i)
+    spdlog::warn("{}", r.record_warnings[i]);
   if (r.record_warnings.size() > 5) {
-    spdlog::warn("{}: {} more record warnings ('mlxft data check' lists them)", r.file, r.record_warnings.size() - 5);
+    spdlog::warn("{}: {} more record warnings ('mlxft data check' lists them)", r.file,
+                 r.record_warnings.size() - 5);
   }
   for (const auto& w : r.warnings) spdlog::warn("{}", w);
   check_dataset_usable(r, options);

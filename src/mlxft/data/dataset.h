@@ -47,24 +47,24 @@ struct SkippedRecord {
 
 struct DataReport {
   std::string file;
-  std::string format;               // the detected or forced format
-  int64_t records = 0;              // non-blank lines
-  int64_t usable = 0;               // examples selected by the label filter (Dataset::examples)
-  int64_t held_out = 0;             // valid examples the label filter left out (Dataset::held_out)
-  std::vector<SkippedRecord> skipped;           // every skipped record, in file order
-  std::map<std::string, int64_t> skip_reasons;  // reason kind -> count
+  std::string format;                  // the detected or forced format
+  int64_t records = 0;                 // non-blank lines
+  int64_t usable = 0;                  // examples selected by the label filter (Dataset::examples)
+  int64_t held_out = 0;                // valid examples the label filter left out (Dataset::held_out)
+  std::vector<SkippedRecord> skipped;  // every skipped record, in file order
+  std::map<std::string, int64_t> skip_reasons;              // reason kind -> count
   int64_t label_true = 0, label_false = 0, label_none = 0;  // over valid records
-  int64_t with_context = 0;         // seed records carrying a "context" object
-  std::map<int, int64_t> tool_calls_per_record;  // calls in a record -> records
+  int64_t with_context = 0;                                 // seed records carrying a "context" object
+  std::map<int, int64_t> tool_calls_per_record;             // calls in a record -> records
   int64_t native_calls = 0, text_calls = 0, dropped_prose = 0;
-  int64_t malformed_calls = 0;      // seed tool-call blocks whose arguments are not a JSON object
-  int64_t too_long = 0;             // over max_seq_length: dropped (Truncate::Drop) ...
-  int64_t truncated = 0;            // ... or cut at the end (Truncate::End)
-  std::vector<int64_t> lengths;     // token length of every usable example
-  int64_t trained_tokens = 0;       // over usable examples
+  int64_t malformed_calls = 0;   // seed tool-call blocks whose arguments are not a JSON object
+  int64_t too_long = 0;          // over max_seq_length: dropped (Truncate::Drop) ...
+  int64_t truncated = 0;         // ... or cut at the end (Truncate::End)
+  std::vector<int64_t> lengths;  // token length of every usable example
+  int64_t trained_tokens = 0;    // over usable examples
   std::vector<std::pair<int64_t, int64_t>> duplicates;  // (line, line of its first copy)
-  std::vector<std::string> record_warnings;  // "file:line: ..." notes on records that were kept
-  std::vector<std::string> warnings;         // data-level warnings (duplicates, label imbalance)
+  std::vector<std::string> record_warnings;             // "file:line: ..." notes on records that were kept
+  std::vector<std::string> warnings;                    // data-level warnings (duplicates, label imbalance)
 
   int64_t skipped_count() const { return static_cast<int64_t>(skipped.size()); }
 };
@@ -76,7 +76,8 @@ struct Dataset {
 };
 
 // Throws mlxft::Error (Data) for an unusable file; see the header comment.
-Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokenizer, const DataOptions& options);
+Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokenizer,
+                     const DataOptions& options);
 
 // Like load_dataset() but never enforces max_bad_fraction / min_examples
 // (for `mlxft data check`, which reports them instead). Whole-file errors still throw.

@@ -10,11 +10,17 @@ namespace mlxft {
 
 namespace {
 
-[[noreturn]] void fail(const char* kind, const std::string& message) { throw RecordError(kind, message); }
+[[noreturn]] void fail(const char* kind, const std::string& message) {
+  throw RecordError(kind, message);
+}
 
-std::string at_msg(size_t i) { return "message " + std::to_string(i + 1); }
+std::string at_msg(size_t i) {
+  return "message " + std::to_string(i + 1);
+}
 
-bool is_blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+bool is_blank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
 
 bool is_mistral_id(const std::string& id) {
   if (id.size() != 9) return false;
@@ -46,7 +52,8 @@ std::string read_text(const OrderedJson& v, const std::string& where, const Data
     for (const auto& chunk : v) {
       if (!chunk.is_object() || chunk.value("type", "") != "text" || !chunk.contains("text") ||
           !chunk["text"].is_string()) {
-        fail("non-string content", where + ": content chunks must be {\"type\": \"text\", \"text\": \"...\"}");
+        fail("non-string content",
+             where + ": content chunks must be {\"type\": \"text\", \"text\": \"...\"}");
       }
       const auto part = chunk["text"].get<std::string>();
       if (part.empty()) continue;
@@ -57,8 +64,8 @@ std::string read_text(const OrderedJson& v, const std::string& where, const Data
   }
   if (!allow_empty && is_blank(text)) fail("empty content", where + ": content is empty");
   if (text.size() > options.max_message_bytes) {
-    fail("message too large", where + ": content is " + std::to_string(text.size()) + " bytes, over the limit of " +
-                                  std::to_string(options.max_message_bytes));
+    fail("message too large", where + ": content is " + std::to_string(text.size()) +
+                                  " bytes, over the limit of " + std::to_string(options.max_message_bytes));
   }
   return text;
 }
@@ -109,7 +116,8 @@ void check_assistant_runs(const std::vector<Message>& messages) {
 }
 
 Role read_role(const OrderedJson& m, const char* key, size_t i) {
-  if (!m.contains(key) || !m[key].is_string()) fail("unknown shape", at_msg(i) + ": no \"" + std::string(key) + "\" string");
+  if (!m.contains(key) || !m[key].is_string())
+    fail("unknown shape", at_msg(i) + ": no \"" + std::string(key) + "\" string");
   const auto r = m[key].get<std::string>();
   if (r == "system") return Role::System;
   if (r == "user" || r == "human") return Role::User;
@@ -131,7 +139,8 @@ ParsedRecord parse_conversations(const OrderedJson& record, const DataOptions& o
     const char* content_key = m.contains("content") ? "content" : "value";
     Message msg;
     msg.role = read_role(m, role_key, i);
-    if (msg.role == Role::Tool) fail("unknown role", at_msg(i) + ": tool messages belong in the \"messages\" format");
+    if (msg.role == Role::Tool)
+      fail("unknown role", at_msg(i) + ": tool messages belong in the \"messages\" format");
     if (!m.contains(content_key)) fail("empty content", at_msg(i) + ": no \"content\"");
     msg.content = read_text(m[content_key], at_msg(i), options, false);
     input.push_back(std::move(msg));
@@ -165,7 +174,8 @@ OrderedJson read_arguments(const OrderedJson& fn, const std::string& where) {
     auto parsed = OrderedJson::parse(text, nullptr, false);
     if (!parsed.is_discarded() && parsed.is_object()) return parsed;
   }
-  fail("bad arguments", where + ": arguments must be a JSON object (or a string holding one), got " + a.dump());
+  fail("bad arguments",
+       where + ": arguments must be a JSON object (or a string holding one), got " + a.dump());
 }
 
 OrderedJson read_tools(const OrderedJson& record) {
@@ -182,8 +192,10 @@ OrderedJson read_tools(const OrderedJson& record) {
     if (!f.contains("name") || !f["name"].is_string() || f["name"].get<std::string>().empty()) {
       fail("bad tools", where + ": function has no name");
     }
-    if (f.contains("description") && !f["description"].is_string()) fail("bad tools", where + ": description must be a string");
-    if (f.contains("parameters") && !f["parameters"].is_object()) fail("bad tools", where + ": parameters must be an object");
+    if (f.contains("description") && !f["description"].is_string())
+      fail("bad tools", where + ": description must be a string");
+    if (f.contains("parameters") && !f["parameters"].is_object())
+      fail("bad tools", where + ": parameters must be an object");
   }
   return tools;
 }
@@ -195,7 +207,7 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
   auto& conv = out.conversation;
   conv.tools = read_tools(record);
   std::map<std::string, std::string> id_map;  // ids as written -> 9-character ids
-  std::set<std::string> pending;               // calls of the last tool-call turn not yet answered
+  std::set<std::string> pending;              // calls of the last tool-call turn not yet answered
   int call_number = 0;
   for (size_t i = 0; i < list.size(); ++i) {
     const auto& m = list[i];
@@ -207,12 +219,15 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
     if (msg.role == Role::Assistant) {
       const bool has_calls = m.contains("tool_calls") && !m["tool_calls"].is_null();
       msg.content = read_text(content, where, options, has_calls);
-      if (!pending.empty()) fail("unanswered tool call", where + ": tool call(s) not answered before this message");
+      if (!pending.empty())
+        fail("unanswered tool call", where + ": tool call(s) not answered before this message");
       if (has_calls) {
         const auto& calls = m["tool_calls"];
-        if (!calls.is_array() || calls.empty()) fail("unknown shape", where + ": tool_calls must be a non-empty list");
+        if (!calls.is_array() || calls.empty())
+          fail("unknown shape", where + ": tool_calls must be a non-empty list");
         if (!is_blank(msg.content)) {
-          fail("content and tool calls", where + ": has both content and tool_calls (Mistral v3 cannot encode both)");
+          fail("content and tool calls",
+               where + ": has both content and tool_calls (Mistral v3 cannot encode both)");
         }
         msg.content.clear();
         for (const auto& c : calls) {
@@ -227,8 +242,10 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
           ToolCall call;
           call.name = fn["name"].get<std::string>();
           call.arguments = read_arguments(fn, cw);
-          const std::string written = c.contains("id") && c["id"].is_string() ? c["id"].get<std::string>() : "";
-          call.id = is_mistral_id(written) ? written : make_tool_call_id(mix_seed(id_seed, 1000003u + call_number));
+          const std::string written =
+              c.contains("id") && c["id"].is_string() ? c["id"].get<std::string>() : "";
+          call.id =
+              is_mistral_id(written) ? written : make_tool_call_id(mix_seed(id_seed, 1000003u + call_number));
           ++call_number;
           if (!written.empty()) id_map[written] = call.id;
           pending.insert(call.id);
@@ -245,9 +262,11 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
       }
       const auto written = m["tool_call_id"].get<std::string>();
       const auto mapped = id_map.count(written) ? id_map[written] : written;
-      if (pending.empty()) fail("tool result without call", where + ": tool result with no tool call before it");
+      if (pending.empty())
+        fail("tool result without call", where + ": tool result with no tool call before it");
       if (!pending.count(mapped)) {
-        fail("unknown tool call id", where + ": tool_call_id \"" + written + "\" answers no pending tool call");
+        fail("unknown tool call id",
+             where + ": tool_call_id \"" + written + "\" answers no pending tool call");
       }
       pending.erase(mapped);
       msg.tool_call_id = mapped;
@@ -315,13 +334,12 @@ ParsedRecord parse_record(const OrderedJson& record, RecordFormat format, const 
   if (!record.is_object()) fail("not an object", "the record is not a JSON object");
   const auto shape = detect_format(record);
   if (!shape || *shape != format) {
-    fail("unknown shape", std::string("not a \"") + to_string(format) + "\" record (keys: " +
-                              [&] {
-                                std::string keys;
-                                for (const auto& [k, v] : record.items()) keys += (keys.empty() ? "" : ", ") + k;
-                                return keys.empty() ? std::string("none") : keys;
-                              }() +
-                              ")");
+    fail(
+        "unknown shape", std::string("not a \"") + to_string(format) + "\" record (keys: " + [&] {
+          std::string keys;
+          for (const auto& [k, v] : record.items()) keys += (keys.empty() ? "" : ", ") + k;
+          return keys.empty() ? std::string("none") : keys;
+        }() + ")");
   }
   const auto label = read_label(record);
   ParsedRecord out;

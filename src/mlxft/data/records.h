@@ -28,7 +28,8 @@ std::optional<RecordFormat> detect_format(const OrderedJson& record);
 
 class RecordError : public std::runtime_error {
  public:
-  RecordError(std::string kind, const std::string& message) : std::runtime_error(message), kind_(std::move(kind)) {}
+  RecordError(std::string kind, const std::string& message)
+      : std::runtime_error(message), kind_(std::move(kind)) {}
   const std::string& kind() const { return kind_; }
 
  private:

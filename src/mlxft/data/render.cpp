@@ -49,8 +49,8 @@ std::vector<Message> merge_runs(const std::vector<Message>& messages) {
     }
     if (open && out.back().role == m.role && m.role != Role::Tool) {
       auto& last = out.back();
-      const size_t shift = (last.content.empty() || m.content.empty()) ? last.content.size()
-                                                                      : last.content.size() + 2;
+      const size_t shift =
+          (last.content.empty() || m.content.empty()) ? last.content.size() : last.content.size() + 2;
       for (const auto& [b, e] : m.untrained_spans) last.untrained_spans.emplace_back(b + shift, e + shift);
       last.content = join(last.content, m.content);
       last.tool_calls.insert(last.tool_calls.end(), m.tool_calls.begin(), m.tool_calls.end());
@@ -128,11 +128,11 @@ Rendered render_mistral_v3(const Conversation& conv, const Tokenizer& tok) {
         break;
       case Role::Tool:
         b.control("[TOOL_RESULTS]", false);
-        b.text(python_json_dumps(OrderedJson{{"content", m.tool_result}, {"call_id", m.tool_call_id}}), false);
+        b.text(python_json_dumps(OrderedJson{{"content", m.tool_result}, {"call_id", m.tool_call_id}}),
+               false);
         b.control("[/TOOL_RESULTS]", false);
         break;
-      case Role::System:
-        break;
+      case Role::System: break;
     }
   }
   return std::move(b.out);

@@ -24,7 +24,8 @@ void sort_by_index(std::vector<Example>& v) {
 
 }  // namespace
 
-Split split_dataset(std::vector<Example> examples, double valid_fraction, double test_fraction, uint64_t seed) {
+Split split_dataset(std::vector<Example> examples, double valid_fraction, double test_fraction,
+                    uint64_t seed) {
   check_fraction(valid_fraction, "data.valid_fraction");
   check_fraction(test_fraction, "data.test_fraction");
   if (valid_fraction + test_fraction >= 1.0) {
@@ -45,7 +46,8 @@ Split split_dataset(std::vector<Example> examples, double valid_fraction, double
     seeded_shuffle(group, mix_seed(seed, g));
     const auto n = static_cast<double>(group.size());
     const auto n_valid = static_cast<size_t>(std::llround(n * valid_fraction));
-    const auto n_test = std::min(group.size() - n_valid, static_cast<size_t>(std::llround(n * test_fraction)));
+    const auto n_test =
+        std::min(group.size() - n_valid, static_cast<size_t>(std::llround(n * test_fraction)));
     for (size_t i = 0; i < group.size(); ++i) {
       auto& dst = i < n_valid ? out.valid : (i < n_valid + n_test ? out.test : out.train);
       dst.push_back(std::move(group[i]));

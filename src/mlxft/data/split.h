@@ -20,6 +20,7 @@ struct Split {
 };
 
 // Throws mlxft::Error (Config) when a fraction is outside [0, 1) or they sum to 1 or more.
-Split split_dataset(std::vector<Example> examples, double valid_fraction, double test_fraction, uint64_t seed);
+Split split_dataset(std::vector<Example> examples, double valid_fraction, double test_fraction,
+                    uint64_t seed);
 
 }  // namespace mlxft

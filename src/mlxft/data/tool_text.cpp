@@ -12,7 +12,9 @@ constexpr std::string_view kArgs = "arguments:";
 constexpr std::string_view kResult = "Result:";
 constexpr std::string_view kBlank = "\n\n";
 
-bool at_line_start(std::string_view s, size_t pos) { return pos == 0 || s[pos - 1] == '\n'; }
+bool at_line_start(std::string_view s, size_t pos) {
+  return pos == 0 || s[pos - 1] == '\n';
+}
 
 std::string_view trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t\r\n");
@@ -60,7 +62,8 @@ Message text_message(const std::string& s, size_t from, const std::vector<ToolTe
   m.role = Role::Assistant;
   m.content = s.substr(std::min(from, s.size()));
   for (const auto& b : blocks) {
-    if (b.has_result && b.result_begin >= from) m.untrained_spans.emplace_back(b.result_begin - from, b.result_end - from);
+    if (b.has_result && b.result_begin >= from)
+      m.untrained_spans.emplace_back(b.result_begin - from, b.result_end - from);
   }
   return m;
 }
@@ -145,7 +148,8 @@ ConvertedAssistant convert_tool_text(const std::string& content, ToolFormat form
     ++out.native_calls;
     pos = b.end;
   }
-  if (!trim(std::string_view(content).substr(pos)).empty()) out.messages.push_back(text_message(content, pos, {}));
+  if (!trim(std::string_view(content).substr(pos)).empty())
+    out.messages.push_back(text_message(content, pos, {}));
   return out;
 }
 

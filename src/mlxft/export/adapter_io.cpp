@@ -81,7 +81,8 @@ void write_json(const fs::path& path, const json& j) {
   std::ofstream out(path);
   out << j.dump(2) << "\n";
   out.close();
-  if (!out) throw Error(ErrorKind::Io, path.string(), "cannot write the file", "check free space and permissions");
+  if (!out)
+    throw Error(ErrorKind::Io, path.string(), "cannot write the file", "check free space and permissions");
 }
 
 void write_safetensors(const fs::path& path, const std::unordered_map<std::string, mx::array>& tensors) {
@@ -125,7 +126,8 @@ T config_value(const json& j, const fs::path& file, const std::string& key, std:
   return it->get<T>();
 }
 
-void require_unsupported_absent(const json& j, const fs::path& file, const std::string& key, const std::string& why) {
+void require_unsupported_absent(const json& j, const fs::path& file, const std::string& key,
+                                const std::string& why) {
   const auto it = j.find(key);
   if (it == j.end() || it->is_null() || (it->is_boolean() && !it->get<bool>()) ||
       (it->is_object() && it->empty()) || (it->is_string() && it->get<std::string>() == "none")) {
@@ -161,19 +163,20 @@ struct ReadModule {
 };
 
 // Splits `key` into module path and part with `re` (groups: layer, target, part), or fails.
-std::pair<std::string, std::string> split_key(const std::string& key, const std::regex& re, const fs::path& file,
-                                              const std::string& expected) {
+std::pair<std::string, std::string> split_key(const std::string& key, const std::regex& re,
+                                              const fs::path& file, const std::string& expected) {
   std::smatch m;
   if (std::regex_match(key, m, re)) {
     const int layer = std::stoi(m[1].str());
     const auto& names = lora_target_names();
     if (std::find(names.begin(), names.end(), m[3].str()) != names.end()) {
       const std::string path = lora_module_path(layer, m[3].str());
-      if (path == "model.layers." + m[1].str() + "." + m[2].str() + "." + m[3].str()) return {path, m[4].str()};
+      if (path == "model.layers." + m[1].str() + "." + m[2].str() + "." + m[3].str())
+        return {path, m[4].str()};
     }
   }
-  fail(file, "unexpected tensor '" + key + "'", "expected LoRA tensors named like '" + expected +
-                                                     "' on q/k/v/o_proj or gate/up/down_proj");
+  fail(file, "unexpected tensor '" + key + "'",
+       "expected LoRA tensors named like '" + expected + "' on q/k/v/o_proj or gate/up/down_proj");
 }
 
 // The shape as the file stores it: `transposed` when the file holds the transpose of `a`.
@@ -241,10 +244,12 @@ LoraAdapters load_peft(const fs::path& dir) {
   config.use_rslora = config_value<bool>(j, config_file, "use_rslora", false);
   if (config.rank < 1) fail(config_file, "r must be at least 1, got " + std::to_string(config.rank));
 
-  static const std::regex re(R"(base_model\.model\.model\.layers\.(\d{1,6})\.(\w+)\.(\w+)\.lora_(A|B)\.weight)");
+  static const std::regex re(
+      R"(base_model\.model\.model\.layers\.(\d{1,6})\.(\w+)\.(\w+)\.lora_(A|B)\.weight)");
   std::map<std::string, ReadModule> read;
   for (auto& [key, tensor] : read_tensors(weights)) {
-    const auto [path, part] = split_key(key, re, weights, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
+    const auto [path, part] =
+        split_key(key, re, weights, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
     (part == "A" ? read[path].a : read[path].b) = tensor;
   }
   return assemble(read, config, weights, false, [](const std::string& path, char part) {
@@ -266,7 +271,8 @@ LoraAdapters load_mlx(const fs::path& dir) {
 
   LoraConfig config;
   config.rank = config_value<int>(params, config_file, "rank");
-  if (config.rank < 1) fail(config_file, "lora_parameters.rank must be at least 1, got " + std::to_string(config.rank));
+  if (config.rank < 1)
+    fail(config_file, "lora_parameters.rank must be at least 1, got " + std::to_string(config.rank));
   // mlx-lm stores the scale itself; alpha = scale * rank gives the same scale back.
   config.alpha = config_value<float>(params, config_file, "scale") * static_cast<float>(config.rank);
   config.dropout = config_value<float>(params, config_file, "dropout", 0.0f);
@@ -385,8 +391,8 @@ void check_adapter_fits(const LoraAdapters& adapters, const ModelConfig& model, 
     const auto [layer, target] = parse_module_path(path);
     if (layer >= model.num_hidden_layers) {
       throw Error(ErrorKind::Model, source,
-                  "adapter module '" + path + "' is on layer " + std::to_string(layer) + " but the model has " +
-                      std::to_string(model.num_hidden_layers) + " layers",
+                  "adapter module '" + path + "' is on layer " + std::to_string(layer) +
+                      " but the model has " + std::to_string(model.num_hidden_layers) + " layers",
                   "use the adapter with the base model it was trained on");
     }
     const auto [in, out] = lora_projection_shape(model, target);

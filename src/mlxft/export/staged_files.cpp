@@ -37,7 +37,8 @@ void StagedFiles::commit() {
     std::error_code ec;
     fs::rename(temp, final_path, ec);
     if (ec) {
-      throw Error(ErrorKind::Io, final_path.string(), "cannot move the finished file into place: " + ec.message(),
+      throw Error(ErrorKind::Io, final_path.string(),
+                  "cannot move the finished file into place: " + ec.message(),
                   "check the directory's permissions and free space");
     }
   }

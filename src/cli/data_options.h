@@ -1,0 +1,25 @@
+// The data options shared by the subcommands that read a JSONL file (`mlxft
+// eval`, and `mlxft data` can use them too): --format, --tool-format,
+// --labels, --max-seq-length, --truncate, --max-bad-fraction, --min-examples.
+//
+// Contract: add_data_options() binds the flags to `args` (whose current
+// values are the defaults shown in --help); resolve_data_options() turns the
+// parsed strings into DataOptions. The flag values are checked by CLI11.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "mlxft/data/dataset.h"
+
+namespace mlxft::cli {
+
+struct DataFlags {
+  std::string tool_format = "native", labels = "desirable", truncate = "drop";
+  DataOptions options;
+};
+
+void add_data_options(CLI::App* cmd, DataFlags& args);
+DataOptions resolve_data_options(const DataFlags& args);
+
+}  // namespace mlxft::cli

@@ -1,0 +1,118 @@
+// `mlxft eval`: the loss and perplexity of a model, with or without a LoRA
+// adapter (PEFT or mlx-lm directory), on a JSONL data file rendered exactly as
+// for training. Prints examples, trained tokens, loss (token-weighted mean NLL)
+// and perplexity; --per-example writes {"index", "nll_sum", "tokens"} per
+// example in input order, through a temporary file renamed into place.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/data_options.h"
+#include "mlxft/data/dataset.h"
+#include "mlxft/data/tokenizer.h"
+#include "mlxft/eval/evaluate.h"
+#include "mlxft/export/adapter_io.h"
+#include "mlxft/export/staged_files.h"
+#include "mlxft/model/llama.h"
+#include "mlxft/model/weights.h"
+#include "mlxft/util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace mlxft::cli {
+namespace {
+
+struct EvalArgs {
+  std::string model, adapter, data, per_example, tokenizer, dtype;
+  int batch_size = 4;
+  DataFlags data_flags;
+};
+
+void write_per_example(const fs::path& out, const EvalResult& r) {
+  StagedFiles files;
+  const fs::path temp = files.stage(out);
+  std::ofstream f(temp);
+  for (const auto& e : r.per_example) {
+    f << nlohmann::json{{"index", e.index}, {"nll_sum", e.nll_sum}, {"tokens", e.tokens}}.dump() << "\n";
+  }
+  f.close();
+  if (!f)
+    throw Error(ErrorKind::Io, out.string(), "cannot write the file", "check free space and permissions");
+  files.commit();
+}
+
+void run_eval(const EvalArgs& a) {
+  const fs::path dir = a.model;
+  const fs::path tok_file = a.tokenizer.empty() ? dir / "tokenizer.model" : fs::path(a.tokenizer);
+  if (!fs::exists(tok_file)) {
+    throw Error(ErrorKind::Model, tok_file.string(), "no SentencePiece tokenizer",
+                "put tokenizer.model in the model directory or pass --tokenizer");
+  }
+  const Tokenizer tokenizer = Tokenizer::load(tok_file);
+  std::optional<mlx::core::Dtype> dtype;
+  if (!a.dtype.empty()) dtype = parse_dtype(a.dtype, "--dtype");
+  const Model model = load_model(dir, dtype);
+
+  std::optional<LoraAdapters> adapters;
+  if (!a.adapter.empty()) {
+    adapters = load_adapter(a.adapter);
+    check_adapter_fits(*adapters, model.config, a.adapter);
+  }
+
+  const Dataset ds = load_dataset(a.data, tokenizer, resolve_data_options(a.data_flags));
+  if (ds.report.skipped_count() > 0) {
+    spdlog::warn("{}: skipped {} invalid records (mlxft data check lists them)", a.data,
+                 ds.report.skipped_count());
+  }
+  for (const auto& e : ds.examples) {
+    for (int32_t id : e.ids) {
+      if (id >= model.config.vocab_size) {
+        throw Error(
+            ErrorKind::Model, tok_file.string(),
+            fmt::format("token id {} is outside the model's vocab of {}", id, model.config.vocab_size),
+            "use the tokenizer that belongs to this model");
+      }
+    }
+  }
+
+  const EvalResult r = evaluate(model, adapters ? &*adapters : nullptr, ds.examples, a.batch_size);
+  if (!a.per_example.empty()) write_per_example(a.per_example, r);
+  std::cout << fmt::format(
+      "examples        {}\ntrained tokens  {}\nloss            {:.6f}\nperplexity      {:.4f}\n",
+      r.per_example.size(), r.tokens, r.loss, r.perplexity);
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app, const GlobalOptions& /*global*/) {
+  auto a = std::make_shared<EvalArgs>();
+  a->data_flags.options.min_examples = 1;  // evaluation sets are often small
+  CLI::App* cmd =
+      app.add_subcommand("eval", "Loss and perplexity of a model (and LoRA adapter) on a data file");
+  cmd->add_option("--model", a->model, "Hugging Face model directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)");
+  cmd->add_option("--data", a->data, "JSONL data file")->required();
+  cmd->add_option("--per-example", a->per_example,
+                  "Write {index, nll_sum, tokens} per example to this JSONL");
+  cmd->add_option("--batch-size", a->batch_size, "Examples per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--dtype", a->dtype,
+                  "Compute dtype: float32 | bfloat16 | float16 (default: float32 on CPU)");
+  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.model (default: the model directory's)")
+      ->check(CLI::ExistingFile);
+  add_data_options(cmd, a->data_flags);
+  cmd->callback([a] { run_eval(*a); });
+}
+
+}  // namespace mlxft::cli

@@ -1,0 +1,61 @@
+#include "mlxft/eval/evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "mlxft/data/batching.h"
+#include "mlxft/train/loss.h"
+#include "mlxft/util/error.h"
+
+namespace mx = mlx::core;
+
+namespace mlxft {
+
+EvalResult evaluate(const Model& model, const LoraAdapters* adapters, const std::vector<Example>& examples,
+                    int batch_size) {
+  if (examples.empty()) throw Error(ErrorKind::Data, "evaluation", "there are no examples to evaluate");
+  ForwardOptions options;
+  options.lora = adapters;
+
+  EvalResult result;
+  result.per_example.reserve(examples.size());
+  // Length-grouped batches keep padding low; the order of batches does not change any sum.
+  const BatchPlan plan(examples, batch_size, /*seed=*/0);
+  for (const auto& rows : plan.epoch_batches(0)) {
+    const Batch batch = make_batch(examples, rows);
+    const mx::array logits = forward(model, batch.inputs, options);  // [B, T, V]
+    const int T = logits.shape(1);
+    const int V = logits.shape(2);
+    std::vector<mx::array> sums;
+    for (int b = 0; b < static_cast<int>(rows.size()); ++b) {
+      const LossSum row = masked_cross_entropy(mx::slice(logits, {b, 0, 0}, {b + 1, T, V}),
+                                               mx::slice(batch.targets, {b, 0}, {b + 1, T}),
+                                               mx::slice(batch.mask, {b, 0}, {b + 1, T}));
+      sums.push_back(row.nll_sum);
+      sums.push_back(row.tokens);
+    }
+    mx::eval(sums);
+    for (size_t b = 0; b < rows.size(); ++b) {
+      result.per_example.push_back(ExampleLoss{examples[rows[b]].index, sums[2 * b].item<float>(),
+                                               std::llround(sums[2 * b + 1].item<float>())});
+    }
+  }
+  std::sort(result.per_example.begin(), result.per_example.end(),
+            [](const ExampleLoss& x, const ExampleLoss& y) { return x.index < y.index; });
+
+  double nll = 0.0;
+  for (const auto& e : result.per_example) {
+    nll += e.nll_sum;
+    result.tokens += e.tokens;
+  }
+  if (result.tokens == 0) {
+    throw Error(ErrorKind::Data, "evaluation",
+                "no example has a trained token, so there is no loss to report",
+                "check the loss-mask options (--labels, the data's assistant turns)");
+  }
+  result.loss = nll / static_cast<double>(result.tokens);
+  result.perplexity = std::exp(result.loss);
+  return result;
+}
+
+}  // namespace mlxft
