@@ -13,10 +13,10 @@
 // lookup or the norms) and the second term is attention's QK^T and AV (forward 4, backward 8 per
 // layer, position and head dimension; causal masking not discounted). Recomputation under
 // --checkpointing is not counted (model FLOPs, not hardware FLOPs).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <mlx/mlx.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 
 #include "mlxft/model/init.h"
@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   auto optimizer = mlxft::make_optimizer({"adamw", 0.01});
 
   mlxft::Batch b;
-  const mx::array ids = mx::random::randint(3, model.config.vocab_size, {batch, seq + 1}, mx::int32, mx::random::key(1));
+  const mx::array ids =
+      mx::random::randint(3, model.config.vocab_size, {batch, seq + 1}, mx::int32, mx::random::key(1));
   b.inputs = mx::slice(ids, {0, 0}, {batch, seq});
   b.targets = mx::slice(ids, {0, 1}, {batch, seq + 1});
   b.mask = mx::ones({batch, seq});
@@ -93,20 +94,24 @@ int main(int argc, char** argv) {
   const double matmul_params = static_cast<double>(c.parameter_count()) - embedding -
                                (2.0 * c.num_hidden_layers + 1.0) * c.hidden_size +
                                (c.tie_word_embeddings ? embedding : 0.0);
-  const double attn = 12.0 * c.num_hidden_layers * seq * static_cast<double>(c.num_attention_heads) * c.head_dim;
+  const double attn =
+      12.0 * c.num_hidden_layers * seq * static_cast<double>(c.num_attention_heads) * c.head_dim;
   const double flops_per_token = 4.0 * matmul_params + attn;
   const double tokens = static_cast<double>(batch) * seq;
   const double step_s = seconds / steps;
   const double achieved = flops_per_token * tokens / step_s / 1e9;
-  fmt::print("preset {} ({} params, {} trainable), dtype {}, seq {}, batch {}, rank {}, checkpointing {}, {} steps\n",
-             preset, c.parameter_count(), adapters.parameter_count(), dtype_name, seq, batch, rank,
-             checkpointing ? "on" : "off", steps);
+  fmt::print(
+      "preset {} ({} params, {} trainable), dtype {}, seq {}, batch {}, rank {}, checkpointing {}, {} "
+      "steps\n",
+      preset, c.parameter_count(), adapters.parameter_count(), dtype_name, seq, batch, rank,
+      checkpointing ? "on" : "off", steps);
   fmt::print("loss {:.4f}\n", last_loss);
   fmt::print("trained tokens/s:      {:.1f}\n", tokens / step_s);
   fmt::print("seconds / step:        {:.3f}\n", step_s);
   fmt::print("peak memory:           {:.3f} GB\n", static_cast<double>(mx::get_peak_memory()) / 1e9);
   fmt::print("model GFLOP / token:   {:.3f} (4 N_matmul + 12 L T d_attn)\n", flops_per_token / 1e9);
   fmt::print("achieved GFLOP/s:      {:.1f}\n", achieved);
-  fmt::print("MFU:                   {:.1f} % of {:.0f} GFLOP/s\n", 100.0 * achieved / peak_gflops, peak_gflops);
+  fmt::print("MFU:                   {:.1f} % of {:.0f} GFLOP/s\n", 100.0 * achieved / peak_gflops,
+             peak_gflops);
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/data_options.h"
 #include "mlxft/data/batching.h"
 #include "mlxft/data/dataset.h"
 #include "mlxft/data/tokenizer.h"
@@ -26,8 +27,8 @@ namespace mlxft::cli {
 namespace {
 
 struct DataArgs {
-  std::string data, model, tokenizer, out, tool_format = "native", labels = "desirable", truncate = "drop";
-  DataOptions options;
+  std::string data, model, tokenizer, out;
+  DataFlags flags;
   int batch_size = 2;
   bool verbose = false;
 };
@@ -37,36 +38,7 @@ void add_common_options(CLI::App* cmd, DataArgs& a) {
   auto* model = cmd->add_option("--model", a.model, "Model directory (its tokenizer.model is used)");
   auto* tok = cmd->add_option("--tokenizer", a.tokenizer, "SentencePiece tokenizer.model");
   model->excludes(tok);
-  cmd->add_option("--format", a.options.format, "auto|conversations|messages|text|prompt_completion")
-      ->capture_default_str();
-  cmd->add_option("--tool-format", a.tool_format, "Seed plain-text tool calls: native|text")
-      ->check(CLI::IsMember({"native", "text"}))
-      ->capture_default_str();
-  cmd->add_option("--labels", a.labels, "Examples to use: desirable|all|undesirable")
-      ->check(CLI::IsMember({"desirable", "all", "undesirable"}))
-      ->capture_default_str();
-  cmd->add_option("--max-seq-length", a.options.max_seq_length, "Longest example in tokens")
-      ->check(CLI::Range(2, 1 << 24))
-      ->capture_default_str();
-  cmd->add_option("--truncate", a.truncate, "Over-long examples: drop|end")
-      ->check(CLI::IsMember({"drop", "end"}))
-      ->capture_default_str();
-  cmd->add_option("--max-bad-fraction", a.options.max_bad_fraction, "Largest fraction of invalid records")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  cmd->add_option("--min-examples", a.options.min_examples, "Fewest usable examples")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-}
-
-DataOptions resolve(DataArgs& a) {
-  DataOptions o = a.options;
-  o.tool_format = a.tool_format == "text" ? ToolFormat::Text : ToolFormat::Native;
-  o.labels = a.labels == "all"
-                 ? LabelFilter::All
-                 : (a.labels == "undesirable" ? LabelFilter::Undesirable : LabelFilter::Desirable);
-  o.truncate = a.truncate == "end" ? Truncate::End : Truncate::Drop;
-  return o;
+  add_data_options(cmd, a.flags);
 }
 
 Tokenizer load_tokenizer(const DataArgs& a) {
@@ -138,7 +110,7 @@ void print_report(const DataReport& r, const DataOptions& o, double padding, int
 }
 
 void run_check(DataArgs& a) {
-  const auto options = resolve(a);
+  const auto options = resolve_data_options(a.flags);
   const auto tok = load_tokenizer(a);
   const auto ds = load_dataset_unchecked(a.data, tok, options);
   const double padding =
@@ -149,7 +121,7 @@ void run_check(DataArgs& a) {
 }
 
 void run_render(DataArgs& a) {
-  const auto options = resolve(a);
+  const auto options = resolve_data_options(a.flags);
   const auto tok = load_tokenizer(a);
   const auto ds = load_dataset(a.data, tok, options);
   const std::filesystem::path out(a.out);

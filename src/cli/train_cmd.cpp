@@ -37,7 +37,8 @@ void add_train_command(CLI::App& app) {
                   "Continue from a checkpoint: 'latest' (default when given alone) or a checkpoint directory")
       ->expected(0, 1)
       ->default_str("latest");
-  cmd->add_flag("--eval-only", args->eval_only, "Only report the validation loss (with --init-adapter or --resume)");
+  cmd->add_flag("--eval-only", args->eval_only,
+                "Only report the validation loss (with --init-adapter or --resume)");
   cmd->callback([args, cmd] {
     TrainRequest req;
     req.recipe = load_recipe_with_overrides(args->recipe, args->overrides);

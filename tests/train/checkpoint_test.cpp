@@ -1,12 +1,13 @@
 // The checkpoint store: round trip, corruption detection (truncated file, bad MANIFEST, leftover
 // .tmp directory), fallback to the previous good checkpoint, rotation keeping the best.
+#include "mlxft/train/checkpoint.h"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 
-#include "mlxft/train/checkpoint.h"
 #include "mlxft/train/signals.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"

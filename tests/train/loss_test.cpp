@@ -1,9 +1,10 @@
 // masked_cross_entropy against values computed by hand from a softmax.
+#include "mlxft/train/loss.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "mlxft/train/loss.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;

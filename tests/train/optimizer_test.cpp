@@ -1,11 +1,12 @@
 // AdamW and SGD against values computed by hand (double precision) for a few steps, clipping
 // against the global norm, and exact state save/restore.
+#include "mlxft/train/optimizer.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "mlxft/train/clip.h"
-#include "mlxft/train/optimizer.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;

@@ -1,10 +1,11 @@
 // Learning-rate schedules at chosen steps, against the formulas worked out by hand.
+#include "mlxft/train/schedule.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <numbers>
 
-#include "mlxft/train/schedule.h"
 #include "mlxft/util/error.h"
 
 using mlxft::LrSchedule;

@@ -1,11 +1,11 @@
 // Gradient accumulation and the guarded update on a small softmax-regression "model", where the
 // gradients of one big batch are easy to compare with those of several micro-batches.
+#include "mlxft/train/step.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
-
-#include "mlxft/train/step.h"
 
 namespace mx = mlx::core;
 
@@ -35,7 +35,9 @@ mlxft::Batch make_batch(int rows, int first_row, int t_len) {
   return b;
 }
 
-std::vector<mx::array> params() { return {mx::random::normal({5, 5}, mx::float32, 0.0f, 1.0f, mx::random::key(3))}; }
+std::vector<mx::array> params() {
+  return {mx::random::normal({5, 5}, mx::float32, 0.0f, 1.0f, mx::random::key(3))};
+}
 
 std::vector<mx::array> keys(int n) {
   std::vector<mx::array> k;

@@ -10,10 +10,9 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "mlxft/model/init.h"
 #include "mlxft/train/checkpoint.h"
@@ -47,7 +46,8 @@ fs::path tiny_model() {
 }
 
 void write_dataset(const fs::path& file, int n) {
-  static const char* words[] = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"};
+  static const char* words[] = {"one", "two",   "three", "four", "five",
+                                "six", "seven", "eight", "nine", "ten"};
   std::string text;
   for (int i = 0; i < n; ++i) {
     const int start = i % 6;
@@ -65,15 +65,16 @@ void write_dataset(const fs::path& file, int n) {
 fs::path write_recipe(const mlxft::test::TempDir& dir, const std::string& name, const std::string& training) {
   const fs::path data = dir / "data.jsonl";
   if (!fs::exists(data)) write_dataset(data, 64);
-  const std::string yaml = "model:\n  path: " + tiny_model().string() + "\n  dtype: float32\n" +
-                           "lora:\n  rank: 8\n  alpha: 16\n  dropout: 0.05\n"
-                           "  target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n" +
-                           "data:\n  dataset_path: " + data.string() +
-                           "\n  min_examples: 10\n  train_split: 0.875\n  valid_split: 0.125\n  max_seq_length: 64\n" +
-                           "training:\n" + training + "output:\n  output_dir: " + (dir / name).string() +
-                           "\n  save_total_limit: 0\n"
-                           "logging:\n  plots: false\n  progress: plain\n"
-                           "evaluation:\n  eval_batch_size: 8\n  generate_samples: false\n";
+  const std::string yaml =
+      "model:\n  path: " + tiny_model().string() + "\n  dtype: float32\n" +
+      "lora:\n  rank: 8\n  alpha: 16\n  dropout: 0.05\n"
+      "  target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n" +
+      "data:\n  dataset_path: " + data.string() +
+      "\n  min_examples: 10\n  train_split: 0.875\n  valid_split: 0.125\n  max_seq_length: 64\n" +
+      "training:\n" + training + "output:\n  output_dir: " + (dir / name).string() +
+      "\n  save_total_limit: 0\n"
+      "logging:\n  plots: false\n  progress: plain\n"
+      "evaluation:\n  eval_batch_size: 8\n  generate_samples: false\n";
   const fs::path recipe = dir / (name + ".yaml");
   mlxft::test::write_file(recipe, yaml);
   return recipe;
@@ -84,7 +85,8 @@ const char* kShortRun =
     "  warmup_steps: 2\n  logging_steps: 2\n  eval_steps: 6\n  save_steps: 2\n  seed: 5\n";
 
 std::map<std::string, mx::array> final_arrays(const fs::path& run) {
-  auto [arrays, meta] = mx::load_safetensors((run / "final_model" / "peft" / "adapter_model.safetensors").string());
+  auto [arrays, meta] =
+      mx::load_safetensors((run / "final_model" / "peft" / "adapter_model.safetensors").string());
   return {arrays.begin(), arrays.end()};
 }
 
@@ -107,7 +109,8 @@ pid_t spawn_train(const fs::path& recipe, const fs::path& log, const std::vector
     FILE* f = std::freopen(log.c_str(), "w", stdout);
     (void)f;
     dup2(fileno(stdout), fileno(stderr));
-    std::vector<std::string> args = {mlxft::test::mlxft_binary().string(), "train", "--config", recipe.string()};
+    std::vector<std::string> args = {mlxft::test::mlxft_binary().string(), "train", "--config",
+                                     recipe.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& s : args) argv.push_back(s.data());
@@ -133,7 +136,8 @@ bool has_checkpoint(const fs::path& run) {
 }
 
 bool wait_for_checkpoint(const fs::path& run) {
-  for (int i = 0; i < 6000 && !has_checkpoint(run); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 6000 && !has_checkpoint(run); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   return has_checkpoint(run);
 }
 
@@ -149,7 +153,8 @@ TEST(TrainE2E, ValidationLossFallsOnLearnableData) {
   auto before = mlxft::test::run_mlxft("train --config " + recipe.string() + " --eval-only");
   ASSERT_EQ(before.exit_code, 0) << before.output;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(before.output, m, std::regex("validation: +loss ([0-9.]+)"))) << before.output;
+  ASSERT_TRUE(std::regex_search(before.output, m, std::regex("validation: +loss ([0-9.]+)")))
+      << before.output;
   const double initial = std::stod(m[1]);
 
   auto run = mlxft::test::run_mlxft("train --config " + recipe.string());
@@ -242,4 +247,34 @@ TEST(TrainE2E, ExistingOutputDirIsRefusedWithoutResumeOrOverwrite) {
   auto r = mlxft::test::run_mlxft("train --config " + recipe.string());
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("output.output_dir"), std::string::npos) << r.output;
+}
+
+TEST(TrainE2E, SamplesAreWrittenAndMemoryLimitIsEnforced) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  const fs::path recipe = write_recipe(dir, "run", kShortRun);
+  auto r = mlxft::test::run_mlxft("train --config " + recipe.string() +
+                                  " --set evaluation.generate_samples=true --set evaluation.num_samples=2"
+                                  " --set evaluation.max_new_tokens=4 --set training.max_steps=6");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::istringstream lines(mlxft::test::read_file(dir / "run" / "samples.jsonl"));
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["step"], 6);
+    EXPECT_NE(j["prompt"].get<std::string>().find("Count on from"), std::string::npos) << line;
+    ++n;
+  }
+  EXPECT_EQ(n, 2);  // one evaluation (step 6), two samples
+
+  auto tight =
+      mlxft::test::run_mlxft("train --config " + recipe.string() +
+                             " --set system.memory_limit_gb=0.001 --set output.overwrite_output_dir=true");
+  EXPECT_EQ(tight.exit_code, 1) << tight.output;
+  EXPECT_NE(tight.output.find("memory"), std::string::npos) << tight.output;
+  auto forced = mlxft::test::run_mlxft("train --config " + recipe.string() +
+                                       " --set system.memory_limit_gb=0.001 --set system.force=true"
+                                       " --set output.overwrite_output_dir=true --set training.max_steps=2");
+  EXPECT_EQ(forced.exit_code, 0) << forced.output;
 }

@@ -1,18 +1,18 @@
 // The training loop on a bigram-table "model" (one [V, V] parameter): it learns, resumes bit for
 // bit after an interruption, stops after repeated non-finite steps, early-stops, and writes the
 // agreed metrics lines.
+#include "mlxft/train/trainer.h"
+
 #include <gtest/gtest.h>
 
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "mlxft/train/checkpoint.h"
 #include "mlxft/train/signals.h"
-#include "mlxft/train/trainer.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
 
@@ -92,7 +92,9 @@ mlxft::TrainerHooks hooks() {
   return h;
 }
 
-std::vector<mx::array> init() { return {mx::zeros({kVocab, kVocab})}; }
+std::vector<mx::array> init() {
+  return {mx::zeros({kVocab, kVocab})};
+}
 
 std::vector<nlohmann::json> read_metrics(const fs::path& file) {
   std::vector<nlohmann::json> lines;

@@ -73,7 +73,8 @@ bool reads_back_equal(const fs::path& file, const std::map<std::string, mx::arra
   if (arrays.size() != expected.size()) return false;
   for (const auto& [name, a] : expected) {
     auto it = arrays.find(name);
-    if (it == arrays.end() || it->second.dtype() != a.dtype() || it->second.shape() != a.shape()) return false;
+    if (it == arrays.end() || it->second.dtype() != a.dtype() || it->second.shape() != a.shape())
+      return false;
     if (!mx::array_equal(it->second, a).item<bool>()) return false;
   }
   return true;
@@ -110,12 +111,15 @@ uint32_t file_crc32(const fs::path& file) {
 
 CheckpointStore::CheckpointStore(fs::path root) : root_(std::move(root)) {}
 
-std::string CheckpointStore::dir_name(int64_t step) { return fmt::format("step-{:06d}", step); }
+std::string CheckpointStore::dir_name(int64_t step) {
+  return fmt::format("step-{:06d}", step);
+}
 
 fs::path CheckpointStore::save(int64_t step, const CheckpointContent& content) const {
   std::error_code ec;
   fs::create_directories(root_, ec);
-  if (ec) throw Error(ErrorKind::Io, root_.string(), "cannot create the checkpoint directory: " + ec.message());
+  if (ec)
+    throw Error(ErrorKind::Io, root_.string(), "cannot create the checkpoint directory: " + ec.message());
   const fs::path final_dir = root_ / dir_name(step);
   const fs::path tmp = root_ / fmt::format("{}.tmp-{}", dir_name(step), ::getpid());
   fs::remove_all(tmp, ec);
@@ -193,7 +197,8 @@ std::string CheckpointStore::verify(const fs::path& dir) {
     std::error_code ec;
     const uintmax_t size = fs::file_size(dir / name, ec);
     if (ec) return fmt::format("{} is missing", name);
-    if (size != it->second.first) return fmt::format("{} has {} bytes, MANIFEST says {}", name, size, it->second.first);
+    if (size != it->second.first)
+      return fmt::format("{} has {} bytes, MANIFEST says {}", name, size, it->second.first);
     if (file_crc32(dir / name) != it->second.second) return fmt::format("{} fails its CRC-32 check", name);
   }
   return {};

@@ -9,7 +9,9 @@ namespace mlxft {
 
 namespace {
 
-std::string shape_str(const mx::Shape& s) { return fmt::format("[{}]", fmt::join(s, ",")); }
+std::string shape_str(const mx::Shape& s) {
+  return fmt::format("[{}]", fmt::join(s, ","));
+}
 
 }  // namespace
 

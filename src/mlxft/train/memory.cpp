@@ -16,7 +16,8 @@ MemoryEstimate estimate_training_memory(const ModelConfig& m, int dtype_bytes, i
                                  static_cast<double>(m.num_attention_heads) * seq_len;
   const double layers = checkpoint_layers ? 1.0 : static_cast<double>(m.num_hidden_layers);
   const double kept = checkpoint_layers ? static_cast<double>(m.num_hidden_layers) * m.hidden_size : 0.0;
-  e.activations = tokens * (layers * per_layer_token + kept) * dtype_bytes + tokens * m.vocab_size * 4.0 * 3.0;
+  e.activations =
+      tokens * (layers * per_layer_token + kept) * dtype_bytes + tokens * m.vocab_size * 4.0 * 3.0;
   return e;
 }
 

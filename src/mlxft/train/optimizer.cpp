@@ -10,9 +10,13 @@ namespace mlxft {
 
 namespace {
 
-mx::array scalar(double v) { return mx::array(static_cast<float>(v)); }
+mx::array scalar(double v) {
+  return mx::array(static_cast<float>(v));
+}
 
-std::string key(const char* prefix, size_t i) { return fmt::format("{}.{}", prefix, i); }
+std::string key(const char* prefix, size_t i) {
+  return fmt::format("{}.{}", prefix, i);
+}
 
 // Reads state[prefix.i] for every parameter, checking presence, dtype and shape.
 std::vector<mx::array> load_slots(const std::map<std::string, mx::array>& state, const char* prefix,
@@ -21,9 +25,10 @@ std::vector<mx::array> load_slots(const std::map<std::string, mx::array>& state,
   for (size_t i = 0; i < params.size(); ++i) {
     auto it = state.find(key(prefix, i));
     if (it == state.end() || it->second.shape() != params[i].shape()) {
-      throw Error(ErrorKind::Checkpoint, source,
-                  fmt::format("optimizer state '{}' is missing or has the wrong shape", key(prefix, i)),
-                  "the checkpoint was written for other LoRA settings; start a new run or use a matching one");
+      throw Error(
+          ErrorKind::Checkpoint, source,
+          fmt::format("optimizer state '{}' is missing or has the wrong shape", key(prefix, i)),
+          "the checkpoint was written for other LoRA settings; start a new run or use a matching one");
     }
     out.push_back(mx::astype(it->second, mx::float32));
   }

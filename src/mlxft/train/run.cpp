@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 
 #include "mlxft/config/checks.h"
 #include "mlxft/config/load.h"
@@ -16,12 +17,15 @@
 #include "mlxft/eval/generate.h"
 #include "mlxft/export/adapter_io.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/report/run_report.h"
 #include "mlxft/train/checkpoint.h"
 #include "mlxft/train/loss.h"
 #include "mlxft/train/memory.h"
 #include "mlxft/train/signals.h"
 #include "mlxft/train/trainer.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/logging.h"
+#include "mlxft/util/progress.h"
 
 namespace fs = std::filesystem;
 namespace mx = mlx::core;
@@ -34,8 +38,9 @@ DataOptions data_options(const DataSection& d) {
   DataOptions o;
   o.format = d.format == "claude" ? "conversations" : d.format;
   o.tool_format = d.tool_format == "text" ? ToolFormat::Text : ToolFormat::Native;
-  o.labels = d.labels == "all" ? LabelFilter::All
-                               : (d.labels == "undesirable" ? LabelFilter::Undesirable : LabelFilter::Desirable);
+  o.labels = d.labels == "all"
+                 ? LabelFilter::All
+                 : (d.labels == "undesirable" ? LabelFilter::Undesirable : LabelFilter::Desirable);
   o.max_seq_length = d.max_seq_length;
   o.truncate = d.truncate == "end" ? Truncate::End : Truncate::Drop;
   o.max_bad_fraction = d.max_bad_fraction;
@@ -72,12 +77,13 @@ std::vector<std::string> parameter_names(const LoraAdapters& a) {
 }
 
 // Token-weighted loss over every example, in order, eval_batch_size at a time, no dropout.
-EvalSummary validation_loss(const Model& model, const LoraAdapters& adapters, const std::vector<Example>& examples,
-                            int batch_size) {
+EvalSummary validation_loss(const Model& model, const LoraAdapters& adapters,
+                            const std::vector<Example>& examples, int batch_size) {
   double nll = 0.0, tokens = 0.0;
   for (size_t i = 0; i < examples.size(); i += static_cast<size_t>(batch_size)) {
     std::vector<size_t> rows;
-    for (size_t r = i; r < std::min(examples.size(), i + static_cast<size_t>(batch_size)); ++r) rows.push_back(r);
+    for (size_t r = i; r < std::min(examples.size(), i + static_cast<size_t>(batch_size)); ++r)
+      rows.push_back(r);
     Batch b = make_batch(examples, rows);
     ForwardOptions fo;
     fo.lora = &adapters;
@@ -102,19 +108,23 @@ void print_summary(const Recipe& r, const Model& model, const LoraAdapters& adap
   const int64_t total = model.config.parameter_count();
   const int64_t trainable = adapters.parameter_count();
   const double gb = 1e9;
-  fmt::print("model:       {} ({}, {} layers, hidden {}, {})\n", r.model.name.empty() ? r.model.path : r.model.name,
-             model.config.model_type, model.config.num_hidden_layers, model.config.hidden_size,
+  fmt::print("model:       {} ({}, {} layers, hidden {}, {})\n",
+             r.model.name.empty() ? r.model.path : r.model.name, model.config.model_type,
+             model.config.num_hidden_layers, model.config.hidden_size,
              mx::float32 == model.dtype ? "float32" : (mx::bfloat16 == model.dtype ? "bfloat16" : "float16"));
   fmt::print("parameters:  {} total, {} trainable ({:.4f} %), LoRA r{} alpha {} on {}\n", total, trainable,
-             100.0 * static_cast<double>(trainable) / static_cast<double>(total + trainable), adapters.config.rank,
-             adapters.config.alpha, fmt::join(adapters.config.targets, ","));
-  fmt::print("data:        {} train, {} validation, {} test examples\n", split.train.size(), split.valid.size(),
-             split.test.size());
-  fmt::print("steps:       {} micro-batches of {} per epoch, accumulation {}, {} optimizer steps per epoch, {} in all\n",
-             s.micro_batches_per_epoch(), s.batch_size, s.accumulation_steps, s.steps_per_epoch(), s.total_steps());
-  fmt::print("memory:      estimated peak {:.2f} GB = weights {:.2f} + adapters/grads/optimizer {:.3f} + "
-             "activations {:.2f}; machine {:.1f} GB\n",
-             mem.total() / gb, mem.weights / gb, mem.adapter_state / gb, mem.activations / gb, machine / gb);
+             100.0 * static_cast<double>(trainable) / static_cast<double>(total + trainable),
+             adapters.config.rank, adapters.config.alpha, fmt::join(adapters.config.targets, ","));
+  fmt::print("data:        {} train, {} validation, {} test examples\n", split.train.size(),
+             split.valid.size(), split.test.size());
+  fmt::print(
+      "steps:       {} micro-batches of {} per epoch, accumulation {}, {} optimizer steps per epoch, {} in "
+      "all\n",
+      s.micro_batches_per_epoch(), s.batch_size, s.accumulation_steps, s.steps_per_epoch(), s.total_steps());
+  fmt::print(
+      "memory:      estimated peak {:.2f} GB = weights {:.2f} + adapters/grads/optimizer {:.3f} + "
+      "activations {:.2f}; machine {:.1f} GB\n",
+      mem.total() / gb, mem.weights / gb, mem.adapter_state / gb, mem.activations / gb, machine / gb);
 }
 
 void prepare_output_dir(const Recipe& r, bool resuming) {
@@ -123,9 +133,10 @@ void prepare_output_dir(const Recipe& r, bool resuming) {
   const bool non_empty = fs::is_directory(out, ec) && !fs::is_empty(out, ec);
   if (non_empty && !resuming) {
     if (!r.output.overwrite_output_dir) {
-      throw Error(ErrorKind::Config, "output.output_dir",
-                  fmt::format("{} already exists and is not empty", out.string()),
-                  "resume it with --resume latest, set output.overwrite_output_dir: true, or pick another directory");
+      throw Error(
+          ErrorKind::Config, "output.output_dir",
+          fmt::format("{} already exists and is not empty", out.string()),
+          "resume it with --resume latest, set output.overwrite_output_dir: true, or pick another directory");
     }
     for (const char* old : {"checkpoints", "final_model", "samples.jsonl"}) fs::remove_all(out / old, ec);
   }
@@ -145,7 +156,8 @@ int run_training(const TrainRequest& req) {
   Dataset data = load_dataset(r.data.dataset_path, tokenizer, dopt);
   for (const auto& w : data.report.warnings) spdlog::debug("{}", w);
   if (data.report.skipped_count() > 0) {
-    spdlog::warn("{}: {} records skipped (see mlxft data check)", r.data.dataset_path, data.report.skipped_count());
+    spdlog::warn("{}: {} records skipped (see mlxft data check)", r.data.dataset_path,
+                 data.report.skipped_count());
   }
   Split split;
   if (!r.data.valid_path.empty()) {
@@ -177,8 +189,8 @@ int run_training(const TrainRequest& req) {
   s.num_epochs = r.training.num_epochs;
   s.max_steps = r.training.max_steps;
   s.seed = static_cast<uint64_t>(r.training.seed);
-  s.optimizer = {r.training.optimizer, r.training.weight_decay, r.training.adam_beta1, r.training.adam_beta2,
-                 r.training.adam_epsilon, r.training.sgd_momentum};
+  s.optimizer = {r.training.optimizer,  r.training.weight_decay, r.training.adam_beta1,
+                 r.training.adam_beta2, r.training.adam_epsilon, r.training.sgd_momentum};
   s.lr_scheduler = r.training.lr_scheduler;
   s.learning_rate = r.training.learning_rate;
   s.warmup_steps = r.training.warmup_steps;
@@ -206,9 +218,9 @@ int run_training(const TrainRequest& req) {
   }
   int max_len = 0;
   for (const auto& e : split.train) max_len = std::max(max_len, static_cast<int>(e.ids.size()));
-  const MemoryEstimate mem =
-      estimate_training_memory(model.config, static_cast<int>(mx::size_of(model.dtype)), adapters.parameter_count(),
-                               s.batch_size, max_len, r.training.gradient_checkpointing);
+  const MemoryEstimate mem = estimate_training_memory(
+      model.config, static_cast<int>(mx::size_of(model.dtype)), adapters.parameter_count(), s.batch_size,
+      max_len, r.training.gradient_checkpointing);
   const double machine = machine_memory_bytes();
   print_summary(r, model, adapters, split, s, mem, machine);
   if (auto warning = check_memory_fit(r, mem.total() / 1e9, machine / 1e9)) spdlog::warn("{}", *warning);
@@ -219,21 +231,33 @@ int run_training(const TrainRequest& req) {
   if (req.eval_only) {
     if (!req.resume.empty()) {
       CheckpointStore store(out / "checkpoints");
-      auto found = req.resume == "latest" ? store.load_latest_valid()
-                                          : std::make_optional(std::make_pair(StoredCheckpoint{0, req.resume},
-                                                                              CheckpointStore::load(req.resume)));
-      if (!found) throw Error(ErrorKind::Checkpoint, store.root().string(), "no valid checkpoint to evaluate");
+      auto found = req.resume == "latest"
+                       ? store.load_latest_valid()
+                       : std::make_optional(std::make_pair(StoredCheckpoint{0, req.resume},
+                                                           CheckpointStore::load(req.resume)));
+      if (!found)
+        throw Error(ErrorKind::Checkpoint, store.root().string(), "no valid checkpoint to evaluate");
       std::vector<mx::array> flat;
-      for (const auto& name : parameter_names(adapters)) flat.push_back(found->second.adapters.at(name));
+      for (const auto& name : parameter_names(adapters)) {
+        auto it = found->second.adapters.find(name);
+        if (it == found->second.adapters.end()) {
+          throw Error(ErrorKind::Checkpoint, found->first.dir.string(),
+                      "the checkpoint has no adapter " + name,
+                      "evaluate with the LoRA settings the checkpoint was trained with");
+        }
+        flat.push_back(it->second);
+      }
       adapters.assign(flat);
     }
     if (!has_valid) throw Error(ErrorKind::Data, "data.valid_split", "no validation example to evaluate on");
     const EvalSummary e = validation_loss(model, adapters, split.valid, eval_batch);
-    fmt::print("validation:  loss {:.4f}, perplexity {:.3f}, {} trained tokens\n", e.loss, e.perplexity, e.tokens);
+    fmt::print("validation:  loss {:.4f}, perplexity {:.3f}, {} trained tokens\n", e.loss, e.perplexity,
+               e.tokens);
     return 0;
   }
 
   prepare_output_dir(r, !req.resume.empty());
+  setup_logging(r.logging.level, r.logging.log_file.empty() ? fs::path() : out / r.logging.log_file);
   write_effective_config(r, out / "effective_config.yaml");
 
   const BatchPlan plan(split.train, s.batch_size, s.seed);
@@ -254,7 +278,8 @@ int run_training(const TrainRequest& req) {
   };
   hooks.epoch_batches = [&plan](int64_t epoch) {
     std::vector<std::vector<int64_t>> out_batches;
-    for (const auto& rows : plan.epoch_batches(static_cast<int>(epoch))) out_batches.emplace_back(rows.begin(), rows.end());
+    for (const auto& rows : plan.epoch_batches(static_cast<int>(epoch)))
+      out_batches.emplace_back(rows.begin(), rows.end());
     return out_batches;
   };
   hooks.make_batch = [&split](const std::vector<int64_t>& rows) {
@@ -292,25 +317,51 @@ int run_training(const TrainRequest& req) {
     };
   }
 
+  ProgressReporter progress(std::cerr, progress_mode(r.logging.progress, stderr_is_terminal()),
+                            s.logging_steps);
+  const int64_t steps_per_epoch = s.steps_per_epoch();
+  hooks.on_train_log = [&](const TrainMetrics& m, int64_t total) {
+    ProgressState p;
+    p.num_epochs = static_cast<int>((total + steps_per_epoch - 1) / steps_per_epoch);
+    p.epoch = std::min(p.num_epochs, static_cast<int>((m.step - 1) / steps_per_epoch) + 1);
+    p.step = m.step;
+    p.total_steps = total;
+    p.loss = m.loss;
+    p.learning_rate = m.learning_rate;
+    p.tokens_per_second = m.tokens_per_second;
+    p.memory_gb = m.memory_gb;
+    p.elapsed_s = m.time_s;
+    progress.update(p);
+  };
+
   Trainer trainer(s, hooks, parameter_names(adapters), adapters.flatten());
   StopSignals stop;
   const TrainOutcome outcome = trainer.run(req.resume, &stop);
+  progress.finish();
   if (outcome.stopped_by_signal) {
-    fmt::print("\nstopped by signal {} at step {}; checkpoint {}\nresume with: mlxft train --config {} --resume latest\n",
-               stop.signal_number(), outcome.step, outcome.last_checkpoint.string(),
-               req.recipe_path.empty() ? "RECIPE.yaml" : req.recipe_path);
+    fmt::print(
+        "\nstopped by signal {} at step {}; checkpoint {}\nresume with: mlxft train --config {} --resume "
+        "latest\n",
+        stop.signal_number(), outcome.step, outcome.last_checkpoint.string(),
+        req.recipe_path.empty() ? "RECIPE.yaml" : req.recipe_path);
     return stop.exit_code();
   }
 
   adapters.assign(trainer.params());
   save_adapter_peft(adapters, out / "final_model" / "peft", r.model.path);
   save_adapter_mlx(adapters, out / "final_model" / "mlx", model.config.num_hidden_layers);
+  try {
+    const RunReport report = build_run_report(out, run_report_options(out));
+    spdlog::info("report: {}", report.html.string());
+  } catch (const std::exception& e) {
+    spdlog::warn("the run report was not written: {}", e.what());
+  }
   fmt::print("done: {} optimizer steps{}; adapters in {} (peft/, mlx/)\n", outcome.step,
              outcome.early_stopped ? " (early stopping)" : "", (out / "final_model").string());
   if (outcome.last_eval) {
-    fmt::print("final validation loss {:.4f} (perplexity {:.3f}); best {:.4f} at step {}\n", outcome.last_eval->loss,
-               outcome.last_eval->perplexity, outcome.best_eval_loss.value_or(std::nan("")),
-               outcome.best_step.value_or(0));
+    fmt::print("final validation loss {:.4f} (perplexity {:.3f}); best {:.4f} at step {}\n",
+               outcome.last_eval->loss, outcome.last_eval->perplexity,
+               outcome.best_eval_loss.value_or(std::nan("")), outcome.best_step.value_or(0));
   }
   return 0;
 }

@@ -32,7 +32,8 @@ double LrSchedule::lr_at(int64_t update) const {
   if (k <= warmup_steps) return learning_rate * static_cast<double>(k) / static_cast<double>(warmup_steps);
   if (kind == "constant") return learning_rate;
   const int64_t decay_steps = total_steps - warmup_steps;
-  const double p = decay_steps <= 0 ? 1.0 : static_cast<double>(k - warmup_steps) / static_cast<double>(decay_steps);
+  const double p =
+      decay_steps <= 0 ? 1.0 : static_cast<double>(k - warmup_steps) / static_cast<double>(decay_steps);
   const double min_lr = min_lr_ratio * learning_rate;
   if (kind == "linear") return learning_rate - (learning_rate - min_lr) * p;
   return min_lr + (learning_rate - min_lr) * 0.5 * (1.0 + std::cos(std::numbers::pi * p));

@@ -6,7 +6,9 @@ namespace {
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 
-void record_signal(int sig) { g_stop_signal = sig; }
+void record_signal(int sig) {
+  g_stop_signal = sig;
+}
 
 }  // namespace
 
@@ -25,8 +27,12 @@ StopSignals::~StopSignals() {
   sigaction(SIGTERM, &old_term_, nullptr);
 }
 
-bool StopSignals::requested() const { return g_stop_signal != 0; }
+bool StopSignals::requested() const {
+  return g_stop_signal != 0;
+}
 
-int StopSignals::signal_number() const { return static_cast<int>(g_stop_signal); }
+int StopSignals::signal_number() const {
+  return static_cast<int>(g_stop_signal);
+}
 
 }  // namespace mlxft

@@ -7,7 +7,8 @@
 namespace mlxft {
 
 Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<mx::array>& params,
-                               const std::vector<Batch>& micro_batches, const std::vector<mx::array>& dropout_keys) {
+                               const std::vector<Batch>& micro_batches,
+                               const std::vector<mx::array>& dropout_keys) {
   std::vector<int> argnums(params.size());
   for (size_t i = 0; i < params.size(); ++i) argnums[i] = static_cast<int>(i);
 

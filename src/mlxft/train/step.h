@@ -37,7 +37,8 @@ struct Gradients {
 
 // dropout_keys[i] goes with micro_batches[i].
 Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<mx::array>& params,
-                               const std::vector<Batch>& micro_batches, const std::vector<mx::array>& dropout_keys);
+                               const std::vector<Batch>& micro_batches,
+                               const std::vector<mx::array>& dropout_keys);
 
 // The dropout key of micro-batch `micro` of optimizer step `step` (1-based) of a run seeded `seed`:
 // a pure function of the three, so a resumed run draws the same masks.

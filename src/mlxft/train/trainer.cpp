@@ -28,7 +28,9 @@ std::string fnv1a_hex(const std::string& text) {
   return fmt::format("{:016x}", h);
 }
 
-double gigabytes(size_t bytes) { return static_cast<double>(bytes) / 1e9; }
+double gigabytes(size_t bytes) {
+  return static_cast<double>(bytes) / 1e9;
+}
 
 template <typename T>
 nlohmann::json opt_json(const std::optional<T>& v) {
@@ -113,12 +115,14 @@ int64_t TrainerSettings::total_steps() const {
 
 LrSchedule TrainerSettings::schedule() const {
   const int64_t total = total_steps();
-  const int64_t warmup =
-      warmup_ratio > 0.0 ? static_cast<int64_t>(std::ceil(warmup_ratio * static_cast<double>(total))) : warmup_steps;
+  const int64_t warmup = warmup_ratio > 0.0
+                             ? static_cast<int64_t>(std::ceil(warmup_ratio * static_cast<double>(total)))
+                             : warmup_steps;
   return LrSchedule{lr_scheduler, learning_rate, warmup, total, min_lr_ratio};
 }
 
-std::vector<std::vector<int64_t>> shuffled_micro_batches(int64_t n, int batch_size, uint64_t seed, int64_t epoch) {
+std::vector<std::vector<int64_t>> shuffled_micro_batches(int64_t n, int batch_size, uint64_t seed,
+                                                         int64_t epoch) {
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   // Fisher-Yates on raw mt19937_64 output, so the order is the same with every standard library.
@@ -127,7 +131,8 @@ std::vector<std::vector<int64_t>> shuffled_micro_batches(int64_t n, int batch_si
   std::vector<std::vector<int64_t>> batches;
   for (size_t i = 0; i < order.size(); i += static_cast<size_t>(batch_size)) {
     const size_t end = std::min(order.size(), i + static_cast<size_t>(batch_size));
-    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(i), order.begin() + static_cast<std::ptrdiff_t>(end));
+    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(i),
+                         order.begin() + static_cast<std::ptrdiff_t>(end));
   }
   return batches;
 }
@@ -143,10 +148,12 @@ Trainer::Trainer(TrainerSettings settings, TrainerHooks hooks, std::vector<std::
     throw Error(ErrorKind::Training, "trainer", "parameter names and parameters differ in number");
   }
   if (s_.num_train_examples < 1) {
-    throw Error(ErrorKind::Data, "training set", "no training example", "check data.dataset_path and the split");
+    throw Error(ErrorKind::Data, "training set", "no training example",
+                "check data.dataset_path and the split");
   }
   if (s_.batch_size < 1 || s_.accumulation_steps < 1) {
-    throw Error(ErrorKind::Config, "training.batch_size", "batch_size and gradient_accumulation_steps must be >= 1");
+    throw Error(ErrorKind::Config, "training.batch_size",
+                "batch_size and gradient_accumulation_steps must be >= 1");
   }
   validate_schedule(s_.schedule());
   for (auto& p : params_) p = mx::astype(p, mx::float32);
@@ -154,8 +161,9 @@ Trainer::Trainer(TrainerSettings settings, TrainerHooks hooks, std::vector<std::
 }
 
 std::vector<std::vector<int64_t>> Trainer::epoch_order(int64_t epoch) const {
-  auto batches = hooks_.epoch_batches ? hooks_.epoch_batches(epoch)
-                                      : shuffled_micro_batches(s_.num_train_examples, s_.batch_size, s_.seed, epoch);
+  auto batches = hooks_.epoch_batches
+                     ? hooks_.epoch_batches(epoch)
+                     : shuffled_micro_batches(s_.num_train_examples, s_.batch_size, s_.seed, epoch);
   if (static_cast<int64_t>(batches.size()) != s_.micro_batches_per_epoch()) {
     throw Error(ErrorKind::Training, fmt::format("epoch {}", epoch),
                 fmt::format("the batch plan has {} micro-batches, expected {}", batches.size(),
@@ -164,12 +172,9 @@ std::vector<std::vector<int64_t>> Trainer::epoch_order(int64_t epoch) const {
   return batches;
 }
 
-void Trainer::append_metrics(const nlohmann::json& line, State& st) {
-  const fs::path path = s_.output_dir / s_.metrics_file;
-  std::ofstream out(path, std::ios::app);
-  out << line.dump() << "\n";
-  out.flush();
-  if (!out) throw Error(ErrorKind::Io, path.string(), "cannot append to the metrics file");
+template <typename Line>
+void Trainer::append_metrics(const Line& line, State& st) {
+  metrics_->write(line);
   ++st.metrics_lines;
 }
 
@@ -191,7 +196,8 @@ void Trainer::restore(const std::string& resume, State& st) {
   std::optional<std::pair<StoredCheckpoint, CheckpointContent>> found;
   if (resume == "latest") {
     found = store.load_latest_valid();
-    if (!found) spdlog::warn("--resume latest: no valid checkpoint in {}; starting from step 0", store.root().string());
+    if (!found)
+      spdlog::warn("--resume latest: no valid checkpoint in {}; starting from step 0", store.root().string());
   } else if (!resume.empty()) {
     const fs::path dir(resume);
     found = std::make_pair(StoredCheckpoint{0, dir}, CheckpointStore::load(dir));
@@ -199,7 +205,7 @@ void Trainer::restore(const std::string& resume, State& st) {
   store.clean_temporaries();
   const fs::path metrics = s_.output_dir / s_.metrics_file;
   if (!found) {
-    std::ofstream(metrics, std::ios::trunc);
+    metrics_ = std::make_unique<MetricsWriter>(metrics, false);
     return;
   }
   const auto& [where, content] = *found;
@@ -231,10 +237,14 @@ void Trainer::restore(const std::string& resume, State& st) {
   {
     std::ifstream in(metrics);
     std::string line;
-    while (static_cast<int64_t>(lines.size()) < st.metrics_lines && std::getline(in, line)) lines.push_back(line);
+    while (static_cast<int64_t>(lines.size()) < st.metrics_lines && std::getline(in, line))
+      lines.push_back(line);
   }
-  std::ofstream out(metrics, std::ios::trunc);
-  for (const auto& l : lines) out << l << "\n";
+  {
+    std::ofstream out(metrics, std::ios::trunc);
+    for (const auto& l : lines) out << l << "\n";
+  }
+  metrics_ = std::make_unique<MetricsWriter>(metrics, true);
   st.metrics_lines = static_cast<int64_t>(lines.size());
   st.last_checkpoint = where.dir;
   spdlog::info("resumed from {} at step {} (epoch {}, micro-batch {})", where.dir.string(), st.step, st.epoch,
@@ -244,7 +254,8 @@ void Trainer::restore(const std::string& resume, State& st) {
 TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
   std::error_code ec;
   fs::create_directories(s_.output_dir, ec);
-  if (ec) throw Error(ErrorKind::Io, s_.output_dir.string(), "cannot create the output directory: " + ec.message());
+  if (ec)
+    throw Error(ErrorKind::Io, s_.output_dir.string(), "cannot create the output directory: " + ec.message());
   State st;
   restore(resume, st);
 
@@ -254,9 +265,12 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
   using clock = std::chrono::steady_clock;
   const auto run_start = clock::now();
   const double elapsed_before = st.elapsed_s;
-  auto elapsed = [&] { return elapsed_before + std::chrono::duration<double>(clock::now() - run_start).count(); };
+  auto elapsed = [&] {
+    return elapsed_before + std::chrono::duration<double>(clock::now() - run_start).count();
+  };
   auto fractional_epoch = [&] {
-    return static_cast<double>(st.epoch) + static_cast<double>(st.position) / static_cast<double>(micro_per_epoch);
+    return static_cast<double>(st.epoch) +
+           static_cast<double>(st.position) / static_cast<double>(micro_per_epoch);
   };
   auto save = [&] {
     st.elapsed_s = elapsed();
@@ -275,9 +289,7 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
       st.best_step = st.step;
     }
     st.evals_without_improvement = improved ? 0 : st.evals_without_improvement + 1;
-    append_metrics({{"type", "eval"}, {"step", st.step}, {"epoch", fractional_epoch()}, {"eval/loss", e.loss},
-                    {"eval/perplexity", e.perplexity}, {"eval/tokens", e.tokens}, {"best", is_best}},
-                   st);
+    append_metrics(EvalMetrics{st.step, fractional_epoch(), e.loss, e.perplexity, e.tokens, is_best}, st);
     spdlog::info("step {}: validation loss {:.4f}, perplexity {:.2f}{}", st.step, e.loss, e.perplexity,
                  is_best ? " (best)" : "");
     if (hooks_.write_samples) hooks_.write_samples(params_, st.step);
@@ -287,16 +299,18 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
   std::deque<double> logged_losses;  // the last 10 logged losses, for the loss-rise warning
   auto health_warnings = [&](double loss, double norm) {
     if (norm > s_.grad_norm_warning_high) {
-      spdlog::warn("step {}: gradient norm {:.3g} above {} (advanced.grad_norm_warning_high): the run may diverge; "
-                   "consider a lower learning rate",
-                   st.step, norm, s_.grad_norm_warning_high);
+      spdlog::warn(
+          "step {}: gradient norm {:.3g} above {} (advanced.grad_norm_warning_high): the run may diverge; "
+          "consider a lower learning rate",
+          st.step, norm, s_.grad_norm_warning_high);
     } else if (norm < s_.grad_norm_warning_low) {
-      spdlog::warn("step {}: gradient norm {:.3g} below {} (advanced.grad_norm_warning_low): nothing is learning",
-                   st.step, norm, s_.grad_norm_warning_low);
+      spdlog::warn(
+          "step {}: gradient norm {:.3g} below {} (advanced.grad_norm_warning_low): nothing is learning",
+          st.step, norm, s_.grad_norm_warning_low);
     }
     if (logged_losses.size() == 10 && loss > s_.loss_rise_warning * logged_losses.front()) {
-      spdlog::warn("step {}: loss {:.4f} is {:.2f}x the loss 10 logs ago (advanced.loss_rise_warning {})", st.step,
-                   loss, loss / logged_losses.front(), s_.loss_rise_warning);
+      spdlog::warn("step {}: loss {:.4f} is {:.2f}x the loss 10 logs ago (advanced.loss_rise_warning {})",
+                   st.step, loss, loss / logged_losses.front(), s_.loss_rise_warning);
     }
     logged_losses.push_back(loss);
     if (logged_losses.size() > 10) logged_losses.pop_front();
@@ -336,15 +350,16 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
 
     if (!u.applied) {
       ++st.consecutive_skips;
-      append_metrics({{"type", "skip"}, {"step", st.step}, {"reason", u.skip_reason}}, st);
+      append_metrics(SkipMetrics{st.step, u.skip_reason}, st);
       spdlog::warn("step {}: {}; update skipped ({} in a row)", st.step, u.skip_reason, st.consecutive_skips);
       if (st.consecutive_skips >= s_.max_consecutive_nan) {
         const std::string last = st.last_checkpoint.empty() ? "none yet" : st.last_checkpoint.string();
-        throw Error(ErrorKind::Training, fmt::format("step {}", st.step),
-                    fmt::format("{} non-finite steps in a row (last: {}); training stopped", st.consecutive_skips,
-                                u.skip_reason),
-                    fmt::format("lower training.learning_rate or check the data; the last good checkpoint is {}",
-                                last));
+        throw Error(
+            ErrorKind::Training, fmt::format("step {}", st.step),
+            fmt::format("{} non-finite steps in a row (last: {}); training stopped", st.consecutive_skips,
+                        u.skip_reason),
+            fmt::format("lower training.learning_rate or check the data; the last good checkpoint is {}",
+                        last));
       }
     } else {
       st.consecutive_skips = 0;
@@ -364,20 +379,23 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
         const double loss = st.window_nll / static_cast<double>(std::max<int64_t>(st.window_tokens, 1));
         const double tps = static_cast<double>(st.window_tokens) / std::max(st.window_seconds, 1e-9);
         const double norm = st.window_norm / static_cast<double>(st.window_steps);
-        append_metrics({{"type", "train"},
-                        {"step", st.step},
-                        {"epoch", fractional_epoch()},
-                        {"train/loss", loss},
-                        {"train/learning_rate", lr},
-                        {"train/gradient_norm", norm},
-                        {"train/tokens_per_second", tps},
-                        {"train/trained_tokens", st.trained_tokens},
-                        {"system/memory_gb", gigabytes(mx::get_active_memory())},
-                        {"system/peak_memory_gb", gigabytes(mx::get_peak_memory())},
-                        {"time_s", elapsed()}},
-                       st);
-        spdlog::info("step {}/{} epoch {:.2f}: loss {:.4f} lr {:.3g} grad norm {:.3f} {:.0f} tok/s", st.step, total,
-                     fractional_epoch(), loss, lr, norm, tps);
+        const TrainMetrics line{st.step,
+                                fractional_epoch(),
+                                loss,
+                                lr,
+                                norm,
+                                tps,
+                                st.trained_tokens,
+                                gigabytes(mx::get_active_memory()),
+                                gigabytes(mx::get_peak_memory()),
+                                elapsed()};
+        append_metrics(line, st);
+        if (hooks_.on_train_log) {
+          hooks_.on_train_log(line, total);
+        } else {
+          spdlog::info("step {}/{} epoch {:.2f}: loss {:.4f} lr {:.3g} grad norm {:.3f} {:.0f} tok/s",
+                       st.step, total, fractional_epoch(), loss, lr, norm, tps);
+        }
         health_warnings(loss, norm);
       }
       st.window_nll = st.window_norm = st.window_seconds = 0.0;
@@ -385,7 +403,8 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
     }
 
     bool new_best = false;
-    const bool eval_due = (s_.eval_steps > 0 && st.step % s_.eval_steps == 0) || (s_.eval_steps <= 0 && epoch_end);
+    const bool eval_due =
+        (s_.eval_steps > 0 && st.step % s_.eval_steps == 0) || (s_.eval_steps <= 0 && epoch_end);
     if (eval_due || last_step) new_best = evaluate();
     const bool early_stop =
         s_.early_stopping_patience > 0 && st.evals_without_improvement >= s_.early_stopping_patience;

@@ -7,26 +7,25 @@
 // sample generation). Data order: epoch e visits the training examples in a permutation drawn from
 // seed + e, cut into micro-batches of batch_size; accumulation_steps consecutive micro-batches make
 // one optimizer step (the last step of an epoch may have fewer). TrainerHooks::epoch_batches can
-// replace the order (e.g. length-grouped batches), under the same rule: a pure function of the epoch. Steps are counted 1-based after
-// the update, skipped steps included. A checkpoint (see checkpoint.h) is written every save_steps,
-// at the end of each epoch, at the end of the run and when a stop signal arrives; it holds the
-// parameters, the optimizer state and everything resume needs (state.json: step, epoch, position
-// in epoch, seed, best eval loss and step, early-stopping and NaN counters, metrics line count,
-// config hash), so run() from a checkpoint ends bit-identical to an uninterrupted run. metrics.jsonl
-// gets the train/eval/skip lines of the agreed contract; on resume it is cut back to the lines the
-// checkpoint had seen. Health warnings (logged, never fatal): a logged gradient norm outside
-// [grad_norm_warning_low, grad_norm_warning_high], a logged loss above loss_rise_warning x the one
-// 10 logs earlier. advanced.max_consecutive_nan skipped steps in a row throw a Training error
-// (nothing is saved after the last good checkpoint).
+// replace the order (e.g. length-grouped batches), under the same rule: a pure function of the epoch. Steps
+// are counted 1-based after the update, skipped steps included. A checkpoint (see checkpoint.h) is written
+// every save_steps, at the end of each epoch, at the end of the run and when a stop signal arrives; it holds
+// the parameters, the optimizer state and everything resume needs (state.json: step, epoch, position in
+// epoch, seed, best eval loss and step, early-stopping and NaN counters, metrics line count, config hash), so
+// run() from a checkpoint ends bit-identical to an uninterrupted run. metrics.jsonl gets the train/eval/skip
+// lines of the agreed contract; on resume it is cut back to the lines the checkpoint had seen. Health
+// warnings (logged, never fatal): a logged gradient norm outside [grad_norm_warning_low,
+// grad_norm_warning_high], a logged loss above loss_rise_warning x the one 10 logs earlier.
+// advanced.max_consecutive_nan skipped steps in a row throw a Training error (nothing is saved after the last
+// good checkpoint).
 #pragma once
 
 #include <mlx/mlx.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +34,7 @@
 #include "mlxft/train/optimizer.h"
 #include "mlxft/train/schedule.h"
 #include "mlxft/train/step.h"
+#include "mlxft/util/logging.h"
 
 namespace mlxft {
 
@@ -62,9 +62,9 @@ struct TrainerSettings {
   int early_stopping_patience = 0;  // 0: off
   double early_stopping_threshold = 0.0;
   int max_consecutive_nan = 3;
-  double loss_rise_warning = 1.5;         // warn when the logged loss grows this much over 10 logs
-  double grad_norm_warning_high = 10.0;   // warn when a logged gradient norm is above ...
-  double grad_norm_warning_low = 1e-6;    // ... or below these
+  double loss_rise_warning = 1.5;        // warn when the logged loss grows this much over 10 logs
+  double grad_norm_warning_high = 10.0;  // warn when a logged gradient norm is above ...
+  double grad_norm_warning_low = 1e-6;   // ... or below these
   std::filesystem::path output_dir;
   std::string metrics_file = "metrics.jsonl";
   std::string config_yaml;  // the effective config, stored in each checkpoint
@@ -82,13 +82,15 @@ struct EvalSummary {
 };
 
 struct TrainerHooks {
-  MicroBatchLoss loss;                                                  // required
+  MicroBatchLoss loss;                                                     // required
   std::function<Batch(const std::vector<int64_t>& positions)> make_batch;  // required: rows by position
   // The micro-batches (rows by position) of an epoch, a pure function of the epoch; default:
   // shuffled_micro_batches(). Must give micro_batches_per_epoch() batches.
   std::function<std::vector<std::vector<int64_t>>(int64_t epoch)> epoch_batches;
-  std::function<EvalSummary(const std::vector<mx::array>& params)> evaluate;  // optional
+  std::function<EvalSummary(const std::vector<mx::array>& params)> evaluate;              // optional
   std::function<void(const std::vector<mx::array>& params, int64_t step)> write_samples;  // optional
+  // Called with every train line (progress display); without it the line is logged (spdlog info).
+  std::function<void(const TrainMetrics& line, int64_t total_steps)> on_train_log;  // optional
 };
 
 struct TrainOutcome {
@@ -119,16 +121,19 @@ class Trainer {
   void restore(const std::string& resume, State& st);
   std::filesystem::path save_checkpoint(const State& st);
   std::vector<std::vector<int64_t>> epoch_order(int64_t epoch) const;
-  void append_metrics(const nlohmann::json& line, State& st);
+  template <typename Line>
+  void append_metrics(const Line& line, State& st);
 
   TrainerSettings s_;
   TrainerHooks hooks_;
   std::vector<std::string> names_;
   std::vector<mx::array> params_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<MetricsWriter> metrics_;
 };
 
 // The data order of an epoch: a permutation of [0, n) from seed + epoch, cut into micro-batches.
-std::vector<std::vector<int64_t>> shuffled_micro_batches(int64_t n, int batch_size, uint64_t seed, int64_t epoch);
+std::vector<std::vector<int64_t>> shuffled_micro_batches(int64_t n, int batch_size, uint64_t seed,
+                                                         int64_t epoch);
 
 }  // namespace mlxft
