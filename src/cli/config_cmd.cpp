@@ -1,8 +1,11 @@
 // `mlxft config check RECIPE [overrides]`: loads and validates a recipe, prints the effective config
-// (YAML) on stdout and warnings on stderr; errors exit with status 2.
+// (YAML) on stdout and warnings (suspicious settings, input paths that do not exist) on stderr;
+// errors exit with status 2.
 // `mlxft config reference`: prints the markdown reference of every recipe key.
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <utility>
 
 #include "cli/commands.h"
 #include "cli/recipe_options.h"
@@ -22,6 +25,15 @@ void run_config_check(const ConfigCheckOptions& options) {
   const int64_t total_steps = recipe.training.max_steps > 0 ? recipe.training.max_steps : 0;
   for (const auto& warning : recipe_warnings(recipe, total_steps))
     std::cerr << "warning: " << warning << "\n";
+  const std::pair<const char*, std::string> inputs[] = {{"model.path", recipe.model.path},
+                                                        {"data.dataset_path", recipe.data.dataset_path},
+                                                        {"data.valid_path", recipe.data.valid_path},
+                                                        {"data.test_path", recipe.data.test_path}};
+  for (const auto& [key, path] : inputs) {
+    if (!path.empty() && !std::filesystem::exists(path)) {
+      std::cerr << "warning: " << key << ": " << path << " does not exist (yet)\n";
+    }
+  }
   std::cout << recipe_to_yaml(recipe);
 }
 

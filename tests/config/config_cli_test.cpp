@@ -13,11 +13,12 @@ TEST(ConfigCli, CheckPrintsTheEffectiveConfigWithOverridesAndWarnings) {
   const auto r =
       test::run_mlxft("config check " + (test::source_dir() / "configs" / "quick-test.yaml").string() +
                       " --batch-size 3 --set training.learning_rate=5e-4"
-                      " --set training.gradient_accumulation_steps=1");
+                      " --set training.gradient_accumulation_steps=1 --dataset-path no-such-file.jsonl");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("  batch_size: 3"));
   EXPECT_THAT(r.output, HasSubstr("  learning_rate: 0.0005"));
   EXPECT_THAT(r.output, HasSubstr("warning: training.batch_size x gradient_accumulation_steps is 3"));
+  EXPECT_THAT(r.output, HasSubstr("warning: data.dataset_path: "));
 }
 
 TEST(ConfigCli, CheckReportsEveryProblemWithExitCode2) {

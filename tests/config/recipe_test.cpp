@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
 #include "mlxft/config/load.h"
 #include "mlxft/config/reference.h"
+#include "mlxft/config/schema.h"
 #include "mlxft/config/validate.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
@@ -210,7 +212,8 @@ TEST(EffectiveConfig, LoadsBackToTheSameRecipe) {
   r.system.force = true;
   const fs::path file = dir / "effective_config.yaml";
   write_effective_config(r, file);
-  EXPECT_FALSE(fs::exists(dir / "effective_config.yaml.tmp"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()),
+            1);  // no temp file left
   EXPECT_EQ(load_recipe(file), r);
 }
 
@@ -243,6 +246,36 @@ TEST(ShippedConfigs, EveryFileLoadsAndValidates) {
   EXPECT_EQ(low.training.batch_size, 1);
   EXPECT_EQ(low.training.gradient_accumulation_steps, 8);
   EXPECT_EQ(low.data.max_seq_length, 1024);
+}
+
+// Each schema row reads and writes its own Recipe member: changing one row's value changes that
+// row's encoding and no other's (a row pointing at the wrong member would break this).
+TEST(RecipeSchema, EveryRowOwnsADistinctMember) {
+  const Recipe defaults;
+  std::set<std::string> names;
+  for (const auto& field : recipe_schema()) {
+    EXPECT_TRUE(names.insert(field.name()).second) << field.name() << " listed twice";
+    const YAML::Node before = field.encode(defaults);
+    YAML::Node changed;
+    if (field.type.rfind("list of strings", 0) == 0) {
+      changed = YAML::Load("[changed]");
+    } else if (field.type.rfind("list of integers", 0) == 0) {
+      changed = YAML::Load("[7]");
+    } else if (field.type == "boolean") {
+      changed = YAML::Node(before.Scalar() == "true" ? "false" : "true");
+    } else if (field.type == "integer" || field.type == "number") {
+      changed = YAML::Node("12345");
+    } else {
+      changed = YAML::Node("changed-value");
+    }
+    Recipe r = defaults;
+    ASSERT_EQ(field.decode(r, changed), "") << field.name();
+    for (const auto& other : recipe_schema()) {
+      const bool differs = yaml_inline(other.encode(r)) != yaml_inline(other.encode(defaults));
+      EXPECT_EQ(differs, &other == &field) << "changing " << field.name() << " changed " << other.name();
+    }
+  }
+  EXPECT_EQ(names.size(), 73u);  // update with recipe.h when adding a setting
 }
 
 TEST(ConfigReference, DocsFileEqualsTheGeneratedReference) {

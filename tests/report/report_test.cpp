@@ -166,6 +166,11 @@ TEST(RunReport, RebuildsFromWhatTheRunLeftBehind) {
   test::TempDir dir;
   write_run(dir.path());
   test::write_file(dir / "data_summary.json", "{\"train examples\": 671, \"source\": \"seed.jsonl\"}");
+  test::write_file(dir / "samples.jsonl",
+                   "{\"step\": 4, \"index\": 1, \"prompt\": \"old\", \"generated\": \"early answer\"}\n"
+                   "{\"step\": 8, \"index\": 1, \"prompt\": \"[INST] weather? [/INST]\", \"generated\": "
+                   "\"<b>sunny</b>\"}\n"
+                   "{\"step\": 8, \"index\": 2, \"prompt\": \"p2\", \"generated\": \"second\"}\n{\"ste");
   test::write_file(
       dir / "effective_config.yaml",
       "model:\n  path: /m/Mistral-7B\ndata:\n  dataset_path: /d.jsonl\nlogging:\n  plot_format: svg\n");
@@ -176,6 +181,10 @@ TEST(RunReport, RebuildsFromWhatTheRunLeftBehind) {
   EXPECT_THAT(html, HasSubstr("<th>train examples</th><td>671</td>"));
   EXPECT_THAT(html, HasSubstr("<th>source</th><td>seed.jsonl</td>"));
   EXPECT_THAT(html, HasSubstr("plot_format: svg"));
+  EXPECT_THAT(html, HasSubstr("<h2>Samples (step 8)</h2>"));
+  EXPECT_THAT(html, HasSubstr("<pre>&lt;b&gt;sunny&lt;/b&gt;</pre>"));
+  EXPECT_THAT(html, HasSubstr("<pre>second</pre>"));
+  EXPECT_THAT(html, Not(HasSubstr("early answer")));
   EXPECT_THAT(html, HasSubstr("<svg"));
 }
 

@@ -57,6 +57,16 @@ TEST(Progress, BarRedrawsOneLineInPlace) {
   EXPECT_EQ(out.str().back(), '\n');
 }
 
+TEST(Progress, EtaAfterAResumeCountsOnlyTheStepsTimed) {
+  std::ostringstream out;
+  ProgressReporter p(out, ProgressMode::Plain, 1);
+  ProgressState s = state_at(60);
+  s.start_step = 50;  // resumed at step 50: 10 steps in 120 s, 40 to go
+  s.elapsed_s = 120;
+  p.update(s);
+  EXPECT_THAT(out.str(), HasSubstr("elapsed 02:00 | ETA 08:00"));
+}
+
 TEST(Progress, PlainPrintsOneLinePerLoggingStepAndNoControlCharacters) {
   std::ostringstream out;
   ProgressReporter p(out, ProgressMode::Plain, 10);

@@ -9,6 +9,7 @@
 
 #include "mlxft/config/schema.h"
 #include "mlxft/config/validate.h"
+#include "mlxft/util/atomic_file.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -276,25 +277,7 @@ std::string recipe_to_yaml(const Recipe& recipe) {
 }
 
 void write_effective_config(const Recipe& recipe, const fs::path& path) {
-  const fs::path temp = path.string() + ".tmp";
-  {
-    std::ofstream file(temp, std::ios::binary | std::ios::trunc);
-    file << recipe_to_yaml(recipe);
-    file.close();
-    if (!file) {
-      std::error_code ignored;
-      fs::remove(temp, ignored);
-      throw Error(ErrorKind::Io, path.string(), "cannot write the effective config",
-                  "check that the directory exists and is writable");
-    }
-  }
-  std::error_code ec;
-  fs::rename(temp, path, ec);
-  if (ec) {
-    fs::remove(temp, ec);
-    throw Error(ErrorKind::Io, path.string(),
-                "cannot rename the effective config into place: " + ec.message());
-  }
+  write_file_atomic(path, recipe_to_yaml(recipe));
 }
 
 }  // namespace mlxft

@@ -261,8 +261,9 @@ std::vector<FieldSpec> build_schema() {
             "Test data (JSONL); null: split it from dataset_path when test_split > 0",
             {.nullable = true, .path = true}),
       field("data", "format", &R::data, &DataSection::format,
-            "Record format (auto: detect from the first record)",
-            {.choices = {"auto", "claude", "messages", "text", "prompt_completion"}}),
+            "Record format (conversations, also called claude: the seed's {conversations, label}; auto: "
+            "detect from the first record)",
+            {.choices = {"auto", "conversations", "claude", "messages", "text", "prompt_completion"}}),
       field("data", "tool_format", &R::data, &DataSection::tool_format,
             "Tool calls rendered as Mistral [TOOL_CALLS] tokens (native) or kept as plain text",
             {.choices = {"native", "text"}}),

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "mlxft/util/error.h"
+#include "mlxft/util/atomic_file.h"
 
 namespace fs = std::filesystem;
 
@@ -123,6 +123,13 @@ std::string render_report_html(const RunMetrics& metrics, const ReportContent& c
                           escape(plot.stem().string()), base64(bytes));
     }
   }
+  if (!content.samples.empty()) {
+    html += fmt::format("<h2>Samples (step {})</h2>\n", content.samples.front().step);
+    for (const auto& sample : content.samples) {
+      html += "<details><summary>prompt</summary><pre>" + escape(sample.prompt) + "</pre></details>\n<pre>" +
+              escape(sample.generated) + "</pre>\n";
+    }
+  }
   if (!metrics.skips.empty()) {
     html += "<h2>Skipped steps</h2>\n<ul>\n";
     for (const auto& s : metrics.skips)
@@ -136,21 +143,7 @@ std::string render_report_html(const RunMetrics& metrics, const ReportContent& c
 }
 
 void write_report_html(const fs::path& path, const RunMetrics& metrics, const ReportContent& content) {
-  const fs::path temp = path.string() + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << render_report_html(metrics, content);
-    out.close();
-    if (!out) {
-      std::error_code ignored;
-      fs::remove(temp, ignored);
-      throw Error(ErrorKind::Io, path.string(), "cannot write the report",
-                  "check that the directory is writable");
-    }
-  }
-  std::error_code ec;
-  fs::rename(temp, path, ec);
-  if (ec) throw Error(ErrorKind::Io, path.string(), "cannot rename the report into place: " + ec.message());
+  write_file_atomic(path, render_report_html(metrics, content));
 }
 
 }  // namespace mlxft

@@ -52,7 +52,8 @@ RunReportOptions run_report_options(const fs::path& run_dir) {
   const fs::path summary_file = run_dir / "data_summary.json";
   if (fs::exists(summary_file)) {
     std::ifstream in(summary_file);
-    const nlohmann::json summary = nlohmann::json::parse(in, nullptr, false);
+    const nlohmann::ordered_json summary =
+        nlohmann::ordered_json::parse(in, nullptr, false);  // keeps row order
     if (!summary.is_object()) {
       spdlog::warn("{}: not a JSON object; the report leaves out the data summary", summary_file.string());
     } else {
@@ -60,6 +61,21 @@ RunReportOptions run_report_options(const fs::path& run_dir) {
         options.content.data_summary.emplace_back(
             key, value.is_string() ? value.get<std::string>() : value.dump());
       }
+    }
+  }
+  const fs::path samples_file = run_dir / "samples.jsonl";
+  if (fs::exists(samples_file)) {
+    std::ifstream in(samples_file);
+    std::vector<GeneratedSample>& samples = options.content.samples;
+    for (std::string line; std::getline(in, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object() || !j.contains("step") || !j["step"].is_number_integer()) continue;
+      const auto text = [&j](const char* key) {
+        return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+      };
+      const GeneratedSample sample{j["step"].get<int64_t>(), text("prompt"), text("generated")};
+      if (!samples.empty() && sample.step > samples.front().step) samples.clear();
+      if (samples.empty() || sample.step == samples.front().step) samples.push_back(sample);
     }
   }
   return options;

@@ -5,8 +5,9 @@
 // wrote. The trainer calls it during and after training; `mlxft report --run DIR` calls it with
 // run_report_options(DIR), which takes what the run left behind: effective_config.yaml (metrics
 // file name, plot settings, model name; the config text is shown in the report) and
-// data_summary.json (a flat JSON object of name -> value, shown as the data summary), each
-// optional.
+// data_summary.json (a flat JSON object of name -> value, shown as the data summary) and
+// samples.jsonl ({"step", "prompt", "generated"} lines; those of the last step are shown), each
+// optional; unreadable lines are skipped.
 #pragma once
 
 #include <filesystem>

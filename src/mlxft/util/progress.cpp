@@ -36,9 +36,10 @@ ProgressReporter::ProgressReporter(std::ostream& out, ProgressMode mode, int64_t
     : out_(out), mode_(mode), logging_steps_(std::max<int64_t>(1, logging_steps)) {}
 
 std::string ProgressReporter::describe(const ProgressState& s) const {
+  const int64_t timed = s.step - s.start_step;  // the steps elapsed_s measured
   const double eta =
-      s.step > 0 ? s.elapsed_s / static_cast<double>(s.step) * static_cast<double>(s.total_steps - s.step)
-                 : -1.0;
+      timed > 0 ? s.elapsed_s / static_cast<double>(timed) * static_cast<double>(s.total_steps - s.step)
+                : -1.0;
   return fmt::format("loss {:.4f} | lr {:.2e} | {:.0f} tok/s | mem {:.2f} GB | elapsed {} | ETA {}", s.loss,
                      s.learning_rate, s.tokens_per_second, s.memory_gb, format_duration(s.elapsed_s),
                      format_duration(eta));

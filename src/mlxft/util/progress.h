@@ -22,7 +22,8 @@ struct ProgressState {
   double learning_rate = 0.0;
   double tokens_per_second = 0.0;
   double memory_gb = 0.0;
-  double elapsed_s = 0.0;  // since the first step started
+  double elapsed_s = 0.0;  // since this process started training
+  int64_t start_step = 0;  // the step training (re)started from (resume), for the ETA
 };
 
 enum class ProgressMode { Bar, Plain, None };
