@@ -18,6 +18,7 @@
 #include "mlxft/eval/generate.h"
 #include "mlxft/export/adapter_io.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/report/data_summary.h"
 #include "mlxft/report/run_report.h"
 #include "mlxft/train/checkpoint.h"
 #include "mlxft/train/loss.h"
@@ -248,6 +249,9 @@ int run_training(const TrainRequest& req) {
   prepare_output_dir(r, !req.resume.empty());
   setup_logging(r.logging.level, r.logging.log_file.empty() ? fs::path() : out / r.logging.log_file);
   write_effective_config(r, out / "effective_config.yaml");
+  write_data_summary(out, summarize_data(data.report, static_cast<int64_t>(split.train.size()),
+                                         static_cast<int64_t>(split.valid.size()),
+                                         static_cast<int64_t>(split.test.size())));
 
   const BatchPlan plan(split.train, s.batch_size, s.seed);
   const LoraAdapters shape = adapters;  // module layout and config; arrays replaced per call
