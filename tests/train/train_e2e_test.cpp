@@ -4,6 +4,8 @@
 // killed with SIGKILL while it writes checkpoints resumes from a valid one and ends identical too.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -247,6 +249,27 @@ TEST(TrainE2E, ExistingOutputDirIsRefusedWithoutResumeOrOverwrite) {
   auto r = mlxft::test::run_mlxft("train --config " + recipe.string());
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("output.output_dir"), std::string::npos) << r.output;
+}
+
+TEST(TrainE2E, ASecondRunIntoTheSameOutputDirIsRefusedWhileTheFirstHoldsIt) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  const fs::path recipe = write_recipe(dir, "run", kShortRun);
+  fs::create_directories(dir / "run");
+  // Stand in for a running trainer: hold the run lock the way mlxft train does.
+  const int fd = ::open((dir / "run" / ".lock").c_str(), O_CREAT | O_RDWR, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  auto busy = mlxft::test::run_mlxft("train --config " + recipe.string());
+  EXPECT_EQ(busy.exit_code, 1) << busy.output;
+  EXPECT_NE(busy.output.find("another mlxft run is using this output directory"), std::string::npos)
+      << busy.output;
+  EXPECT_FALSE(fs::exists(dir / "run" / "metrics.jsonl"));  // nothing was written into the busy run
+  ::close(fd);
+  // Released (as when the first process ends, even by kill -9): the run proceeds; the lock file
+  // alone does not make the directory count as an earlier run.
+  auto free = mlxft::test::run_mlxft("train --config " + recipe.string());
+  EXPECT_EQ(free.exit_code, 0) << free.output;
 }
 
 TEST(TrainE2E, SamplesAreWrittenAndMemoryLimitIsEnforced) {

@@ -4,6 +4,10 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -117,10 +121,26 @@ void print_summary(const Recipe& r, const Model& model, const LoraAdapters& adap
       mem.total() / gb, mem.weights / gb, mem.adapter_state / gb, mem.activations / gb, machine / gb);
 }
 
+// Holds an exclusive lock on <out>/.lock for the rest of the process, so that two runs never write
+// into the same output directory (the kernel drops the lock when the process ends, kill -9 included).
+void lock_output_dir(const fs::path& out) {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) throw Error(ErrorKind::Io, out.string(), "cannot create the output directory: " + ec.message());
+  const int fd = ::open((out / ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(ErrorKind::Io, (out / ".lock").string(), "cannot create the run lock");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw Error(ErrorKind::Training, out.string(), "another mlxft run is using this output directory",
+                "wait for it to finish, or pick another output.output_dir");
+  }
+}
+
 void prepare_output_dir(const Recipe& r, bool resuming) {
   const fs::path out(r.output.output_dir);
   std::error_code ec;
-  const bool non_empty = fs::is_directory(out, ec) && !fs::is_empty(out, ec);
+  bool non_empty = false;
+  for (const auto& entry : fs::directory_iterator(out, ec)) non_empty |= entry.path().filename() != ".lock";
   if (non_empty && !resuming) {
     if (!r.output.overwrite_output_dir) {
       throw Error(
@@ -130,8 +150,6 @@ void prepare_output_dir(const Recipe& r, bool resuming) {
     }
     for (const char* old : {"checkpoints", "final_model", "samples.jsonl"}) fs::remove_all(out / old, ec);
   }
-  fs::create_directories(out, ec);
-  if (ec) throw Error(ErrorKind::Io, out.string(), "cannot create the output directory: " + ec.message());
 }
 
 }  // namespace
@@ -246,6 +264,7 @@ int run_training(const TrainRequest& req) {
     return 0;
   }
 
+  lock_output_dir(out);
   prepare_output_dir(r, !req.resume.empty());
   setup_logging(r.logging.level, r.logging.log_file.empty() ? fs::path() : out / r.logging.log_file);
   write_effective_config(r, out / "effective_config.yaml");
