@@ -272,6 +272,17 @@ TEST(TrainE2E, ASecondRunIntoTheSameOutputDirIsRefusedWhileTheFirstHoldsIt) {
   EXPECT_EQ(free.exit_code, 0) << free.output;
 }
 
+TEST(TrainE2E, ATestSplitIsEvaluatedAtTheEnd) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  const fs::path recipe = write_recipe(dir, "run", "  max_steps: 2\n  batch_size: 4\n  eval_steps: 2\n");
+  auto r = mlxft::test::run_mlxft("train --config " + recipe.string() +
+                                  " --set data.train_split=0.75 --set data.test_split=0.125");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("test: loss"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("on 8 examples"), std::string::npos) << r.output;  // 64 x 0.125
+}
+
 TEST(TrainE2E, SamplesAreWrittenAndMemoryLimitIsEnforced) {
   MLXFT_REQUIRE_TOKENIZER();
   mlxft::test::TempDir dir;

@@ -155,6 +155,25 @@ TEST(TrainTrainer, LearnsAndWritesMetricsAndCheckpoints) {
   EXPECT_EQ(last.state["best_step"], 12);
 }
 
+TEST(TrainTrainer, AfterStepHookRunsOncePerOptimizerStepAfterItsCheckpoint) {
+  mlxft::test::TempDir tmp;
+  auto h = hooks();
+  std::vector<int64_t> seen;
+  std::vector<bool> checkpoint_present;
+  h.after_step = [&](int64_t step) {
+    seen.push_back(step);
+    char name[32];
+    std::snprintf(name, sizeof name, "step-%06lld", static_cast<long long>(step));
+    checkpoint_present.push_back(fs::exists(tmp / "checkpoints" / name));
+  };
+  mlxft::Trainer t(settings(tmp.path()), h, {"w"}, init());
+  t.run();
+  std::vector<int64_t> expected;
+  for (int64_t i = 1; i <= 12; ++i) expected.push_back(i);
+  EXPECT_EQ(seen, expected);
+  EXPECT_TRUE(checkpoint_present.back());  // the last step's checkpoint exists when the hook runs
+}
+
 TEST(TrainTrainer, ResumeAfterSignalIsBitIdentical) {
   mlxft::test::TempDir a, b;
   mlxft::Trainer full(settings(a.path()), hooks(), {"w"}, init());

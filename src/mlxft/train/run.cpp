@@ -174,8 +174,13 @@ int run_training(const TrainRequest& req) {
     split.train = std::move(data.examples);
     split.valid = load_dataset(r.data.valid_path, tokenizer, vopt).examples;
   } else {
-    split = split_dataset(std::move(data.examples), r.data.valid_split, r.data.test_split,
-                          static_cast<uint64_t>(r.data.seed));
+    split = split_dataset(std::move(data.examples), r.data.valid_split,
+                          r.data.test_path.empty() ? r.data.test_split : 0.0, static_cast<uint64_t>(r.data.seed));
+  }
+  if (!r.data.test_path.empty()) {
+    DataOptions topt = dopt;
+    topt.min_examples = 1;
+    split.test = load_dataset(r.data.test_path, tokenizer, topt).examples;
   }
 
   Model model = load_model(model_dir, model_dtype(r.model.dtype));
@@ -346,6 +351,19 @@ int run_training(const TrainRequest& req) {
     progress.update(p);
   };
 
+  // logging.plots_per_epoch > 0: refresh the plots and report that many times per epoch.
+  if (r.logging.plots && r.logging.plots_per_epoch > 0) {
+    const int64_t every = std::max<int64_t>(1, s.steps_per_epoch() / r.logging.plots_per_epoch);
+    hooks.after_step = [&out, every](int64_t step) {
+      if (step % every != 0) return;
+      try {
+        (void)build_run_report(out, run_report_options(out));
+      } catch (const std::exception& e) {
+        spdlog::warn("plots at step {} were not written: {}", step, e.what());
+      }
+    };
+  }
+
   Trainer trainer(s, hooks, parameter_names(adapters), adapters.flatten());
   StopSignals stop;
   const TrainOutcome outcome = trainer.run(req.resume, &stop);
@@ -367,6 +385,11 @@ int run_training(const TrainRequest& req) {
     spdlog::info("report: {}", report.html.string());
   } catch (const std::exception& e) {
     spdlog::warn("the run report was not written: {}", e.what());
+  }
+  if (!split.test.empty()) {
+    const EvalResult t = evaluate(model, &adapters, split.test, eval_batch);
+    fmt::print("test: loss {:.4f}, perplexity {:.3f} on {} examples ({} trained tokens)\n", t.loss, t.perplexity,
+               split.test.size(), t.tokens);
   }
   fmt::print("done: {} optimizer steps{}; adapters in {} (peft/, mlx/)\n", outcome.step,
              outcome.early_stopped ? " (early stopping)" : "", (out / "final_model").string());

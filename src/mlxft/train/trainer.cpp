@@ -420,7 +420,8 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
     const bool save_due = (s_.save_steps > 0 && st.step % s_.save_steps == 0) || epoch_end || last_step ||
                           early_stop || (new_best && s_.save_best);
     if (save_due) save();
-    window_start = clock::now();  // checkpoint and evaluation time is not training time
+    if (hooks_.after_step) hooks_.after_step(st.step);
+    window_start = clock::now();  // checkpoint, evaluation and hook time is not training time
     if (early_stop) {
       spdlog::info("early stopping: no improvement over {} evaluations", st.evals_without_improvement);
       out.early_stopped = true;

@@ -91,6 +91,8 @@ struct TrainerHooks {
   std::function<void(const std::vector<mx::array>& params, int64_t step)> write_samples;  // optional
   // Called with every train line (progress display); without it the line is logged (spdlog info).
   std::function<void(const TrainMetrics& line, int64_t total_steps)> on_train_log;  // optional
+  // Called after every optimizer step, once its logging, evaluation and checkpoint are done.
+  std::function<void(int64_t step)> after_step;  // optional
 };
 
 struct TrainOutcome {
