@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/model_session.h"
 #include "cli/data_options.h"
 #include "mlxft/data/dataset.h"
 #include "mlxft/data/tokenizer.h"
@@ -50,37 +51,15 @@ void write_per_example(const fs::path& out, const EvalResult& r) {
 }
 
 void run_eval(const EvalArgs& a) {
-  const fs::path dir = a.model;
-  const fs::path tok_file = a.tokenizer.empty() ? dir / "tokenizer.model" : fs::path(a.tokenizer);
-  if (!fs::exists(tok_file)) {
-    throw Error(ErrorKind::Model, tok_file.string(), "no SentencePiece tokenizer",
-                "put tokenizer.model in the model directory or pass --tokenizer");
-  }
-  const Tokenizer tokenizer = Tokenizer::load(tok_file);
-  std::optional<mlx::core::Dtype> dtype;
-  if (!a.dtype.empty()) dtype = parse_dtype(a.dtype, "--dtype");
-  const Model model = load_model(dir, dtype);
-
-  std::optional<LoraAdapters> adapters;
-  if (!a.adapter.empty()) {
-    adapters = load_adapter(a.adapter);
-    check_adapter_fits(*adapters, model.config, a.adapter);
-  }
+  const ModelSession session = load_model_session(a.model, a.tokenizer, a.dtype, a.adapter);
+  const Tokenizer& tokenizer = session.tokenizer;
+  const Model& model = session.model;
+  const std::optional<LoraAdapters>& adapters = session.adapters;
 
   const Dataset ds = load_dataset(a.data, tokenizer, resolve_data_options(a.data_flags));
   if (ds.report.skipped_count() > 0) {
     spdlog::warn("{}: skipped {} invalid records (mlxft data check lists them)", a.data,
                  ds.report.skipped_count());
-  }
-  for (const auto& e : ds.examples) {
-    for (int32_t id : e.ids) {
-      if (id >= model.config.vocab_size) {
-        throw Error(
-            ErrorKind::Model, tok_file.string(),
-            fmt::format("token id {} is outside the model's vocab of {}", id, model.config.vocab_size),
-            "use the tokenizer that belongs to this model");
-      }
-    }
   }
 
   const EvalResult r = evaluate(model, adapters ? &*adapters : nullptr, ds.examples, a.batch_size);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/model_session.h"
 #include "mlxft/data/tokenizer.h"
 #include "mlxft/eval/generate.h"
 #include "mlxft/eval/text_stream.h"
@@ -28,30 +29,11 @@ struct GenerateArgs {
 };
 
 void run_generate(const GenerateArgs& a) {
-  const std::filesystem::path dir = a.model;
-  const std::filesystem::path tok_file =
-      a.tokenizer.empty() ? dir / "tokenizer.model" : std::filesystem::path(a.tokenizer);
-  if (!std::filesystem::exists(tok_file)) {
-    throw Error(ErrorKind::Model, tok_file.string(), "no SentencePiece tokenizer",
-                "put tokenizer.model in the model directory or pass --tokenizer");
-  }
-  const Tokenizer tokenizer = Tokenizer::load(tok_file);
-  std::optional<mlx::core::Dtype> dtype;
-  if (!a.dtype.empty()) dtype = parse_dtype(a.dtype, "--dtype");
-  const Model model = load_model(dir, dtype);
-  if (tokenizer.vocab_size() > model.config.vocab_size) {
-    throw Error(ErrorKind::Model, tok_file.string(),
-                fmt::format("tokenizer has {} pieces but the model's vocab is {}", tokenizer.vocab_size(),
-                            model.config.vocab_size),
-                "use the tokenizer that belongs to this model");
-  }
+  const ModelSession session = load_model_session(a.model, a.tokenizer, a.dtype, a.adapter);
+  const Tokenizer& tokenizer = session.tokenizer;
+  const Model& model = session.model;
   GenerateOptions options = a.options;
-  std::optional<LoraAdapters> adapters;
-  if (!a.adapter.empty()) {
-    adapters = load_adapter(a.adapter);
-    check_adapter_fits(*adapters, model.config, a.adapter);
-    options.lora = &*adapters;
-  }
+  if (session.adapters) options.lora = &*session.adapters;
 
   const auto prompt = a.chat ? chat_prompt(tokenizer, a.prompt) : plain_prompt(tokenizer, a.prompt);
   TextStream stream(tokenizer);

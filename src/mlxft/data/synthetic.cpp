@@ -5,29 +5,25 @@
 #include <array>
 #include <functional>
 
+#include "mlxft/data/prng.h"
+
 namespace mlxft {
 namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-// splitmix64: a tiny PRNG whose output is the same everywhere.
+// Picks with the project's platform-independent PRNG (data/prng.h).
 class Rng {
  public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  int below(int n) { return static_cast<int>(next() % static_cast<uint64_t>(n)); }
+  explicit Rng(uint64_t seed) : gen_(seed) {}
+  int below(int n) { return static_cast<int>(gen_.below(static_cast<uint64_t>(n))); }
   template <typename T, size_t N>
   const T& pick(const std::array<T, N>& items) {
     return items[static_cast<size_t>(below(static_cast<int>(N)))];
   }
 
  private:
-  uint64_t state_;
+  SplitMix64 gen_;
 };
 
 ordered_json tool(const std::string& name, const std::string& description, ordered_json properties,

@@ -1,0 +1,37 @@
+#include "cli/model_session.h"
+
+#include <fmt/format.h>
+
+#include "mlxft/export/adapter_io.h"
+#include "mlxft/model/weights.h"
+#include "mlxft/util/error.h"
+
+namespace mlxft::cli {
+
+ModelSession load_model_session(const std::filesystem::path& model_dir, const std::string& tokenizer,
+                                const std::string& dtype, const std::string& adapter) {
+  const std::filesystem::path tok_file =
+      tokenizer.empty() ? model_dir / "tokenizer.model" : std::filesystem::path(tokenizer);
+  if (!std::filesystem::exists(tok_file)) {
+    throw Error(ErrorKind::Model, tok_file.string(), "no SentencePiece tokenizer",
+                "put tokenizer.model in the model directory or pass --tokenizer");
+  }
+  Tokenizer tok = Tokenizer::load(tok_file);
+  std::optional<mlx::core::Dtype> compute;
+  if (!dtype.empty()) compute = parse_dtype(dtype, "--dtype");
+  Model model = load_model(model_dir, compute);
+  if (tok.vocab_size() > model.config.vocab_size) {
+    throw Error(ErrorKind::Model, tok_file.string(),
+                fmt::format("tokenizer has {} pieces but the model's vocab is {}", tok.vocab_size(),
+                            model.config.vocab_size),
+                "use the tokenizer that belongs to this model");
+  }
+  std::optional<LoraAdapters> adapters;
+  if (!adapter.empty()) {
+    adapters = load_adapter(adapter);
+    check_adapter_fits(*adapters, model.config, adapter);
+  }
+  return {tok_file, std::move(tok), std::move(model), std::move(adapters)};
+}
+
+}  // namespace mlxft::cli

@@ -1,0 +1,32 @@
+// What `mlxft generate` and `mlxft eval` both start with: a model directory,
+// its tokenizer (or --tokenizer), an optional --dtype and an optional
+// --adapter, loaded and checked against each other.
+//
+// Contract: load_model_session() throws a Model error naming the file when
+// the tokenizer is missing, when its vocabulary is larger than the model's,
+// or when the adapter does not fit the model.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "mlxft/data/tokenizer.h"
+#include "mlxft/model/llama.h"
+#include "mlxft/model/lora.h"
+
+namespace mlxft::cli {
+
+struct ModelSession {
+  std::filesystem::path tokenizer_file;
+  Tokenizer tokenizer;
+  Model model;
+  std::optional<LoraAdapters> adapters;
+};
+
+// `tokenizer` and `dtype` may be empty (the model's tokenizer.model; the default compute dtype);
+// `adapter` may be empty (no adapter).
+ModelSession load_model_session(const std::filesystem::path& model_dir, const std::string& tokenizer,
+                                const std::string& dtype, const std::string& adapter);
+
+}  // namespace mlxft::cli
