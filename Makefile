@@ -7,6 +7,8 @@
 #   make coverage  line coverage of src/ (build-coverage/coverage.txt)
 #   make asan      the suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench     the benchmarks in bench/ (numbers, no assertions)
+#   make fuzz      libFuzzer on the data readers (FUZZ_SECONDS each, default 60)
+#   make demo      a complete small fine-tuning, end to end (scripts/demo.sh)
 #   make format    clang-format the sources
 #   make fuzz      libFuzzer targets in fuzz/ (clang), each run FUZZ_SECONDS (default 60)
 
@@ -17,7 +19,6 @@ CMAKE_GEN := -G Ninja -DMLXFT_PYTHON=$(PYTHON)
 CTEST     := ctest --output-on-failure -j $(JOBS)
 
 .PHONY: all setup deps venv build test coverage asan bench format clean demo fuzz
-.PHONY: fuzz
 
 all: build
 
@@ -78,7 +79,7 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	rm -rf build build-asan build-coverage
+	rm -rf build build-asan build-coverage build-fuzz
 
 demo: build
 	scripts/demo.sh
