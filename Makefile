@@ -10,7 +10,6 @@
 #   make fuzz      libFuzzer on the data readers (FUZZ_SECONDS each, default 60)
 #   make demo      a complete small fine-tuning, end to end (scripts/demo.sh)
 #   make format    clang-format the sources
-#   make fuzz      libFuzzer targets in fuzz/ (clang), each run FUZZ_SECONDS (default 60)
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 VENV      := $(CURDIR)/.venv
