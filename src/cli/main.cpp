@@ -16,6 +16,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"mlxft: LoRA fine-tuning of Llama/Mistral models on MLX"};
   app.require_subcommand(1);
+  app.fallthrough();  // --debug and --threads work after the subcommand too (`mlxft train ... --debug`)
   app.set_version_flag("--version", [] {
     return std::string("mlxft 0.1.0 (MLX ") + mlx::core::version() + ", " + mlxft::blas_description() + ")";
   });
