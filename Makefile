@@ -54,7 +54,7 @@ coverage: setup build-coverage/build.ninja
 	find build-coverage -name '*.gcda' -delete
 	cd build-coverage && $(CTEST) || true
 	gcovr -r . --filter 'src/' --object-directory build-coverage -j $(JOBS) \
-	  --txt build-coverage/coverage.txt --print-summary
+	  --txt build-coverage/coverage.txt --print-summary --fail-under-line 80
 	@tail -n 3 build-coverage/coverage.txt
 
 bench: build
