@@ -128,8 +128,7 @@ class EvalCli : public ::testing::Test {
  protected:
   void SetUp() override {
     if (test::v3_tokenizer().empty()) GTEST_SKIP() << "mistral-common tokenizer not installed in the venv";
-    const auto r = test::run_mlxft("model init --preset tiny --seed 3 --tokenizer '" +
-                                   test::v3_tokenizer().string() + "' --out '" + model().string() + "'");
+    const auto r = test::init_tiny_model(model());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     test::write_file(
         data(),

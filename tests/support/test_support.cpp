@@ -62,6 +62,11 @@ CommandResult run_mlxft(const std::string& args) {
   return run_command("'" + mlxft_binary().string() + "' " + args);
 }
 
+CommandResult init_tiny_model(const fs::path& out, int seed) {
+  return run_mlxft("model init --preset tiny --seed " + std::to_string(seed) + " --tokenizer '" +
+                   v3_tokenizer().string() + "' --out '" + out.string() + "'");
+}
+
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path.string());

@@ -38,6 +38,9 @@ CommandResult run_command(const std::string& command_line);
 // Runs build/mlxft with the given argument string.
 CommandResult run_mlxft(const std::string& args);
 
+// `mlxft model init --preset tiny --seed SEED` with the real v3 tokenizer into `out`.
+CommandResult init_tiny_model(const std::filesystem::path& out, int seed = 3);
+
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& content);
 
