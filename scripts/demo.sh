@@ -57,7 +57,7 @@ cat <<EOT
   run             $out/run
   adapters        $out/run/final_model/peft (PEFT) and $out/run/final_model/mlx (mlx-lm)
   metrics         $out/run/metrics.jsonl
-  plots, report   $out/run/plots/, $out/run/report.html
+  plots, report   $out/run/*.svg, $out/run/report.html
   checkpoints     $out/run/checkpoints/ (resume: $bin train --config configs/demo.yaml ${overrides[*]} --resume latest)
   wall time       $(( $(date +%s) - start )) s
 EOT

@@ -19,7 +19,7 @@ run=$out/demo/run
 for f in model/config.json model/model.safetensors model/tokenizer.model synthetic.jsonl \
          run/final_model/peft/adapter_model.safetensors run/final_model/peft/adapter_config.json \
          run/final_model/mlx/adapters.safetensors run/final_model/mlx/adapter_config.json \
-         run/metrics.jsonl run/effective_config.yaml run/report.html; do
+         run/metrics.jsonl run/effective_config.yaml run/report.html run/loss.svg; do
   [ -s "$out/demo/$f" ] || fail "missing $f"
 done
 grep -q '"type": *"eval".*"step": *0\|"step": *0.*"type": *"eval"' "$run/metrics.jsonl" || fail "no baseline evaluation at step 0"
