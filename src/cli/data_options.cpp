@@ -28,11 +28,9 @@ void add_data_options(CLI::App* cmd, DataFlags& a) {
 
 DataOptions resolve_data_options(const DataFlags& a) {
   DataOptions o = a.options;
-  o.tool_format = a.tool_format == "text" ? ToolFormat::Text : ToolFormat::Native;
-  o.labels = a.labels == "all"
-                 ? LabelFilter::All
-                 : (a.labels == "undesirable" ? LabelFilter::Undesirable : LabelFilter::Desirable);
-  o.truncate = a.truncate == "end" ? Truncate::End : Truncate::Drop;
+  o.tool_format = tool_format_from_name(a.tool_format, "--tool-format");
+  o.labels = label_filter_from_name(a.labels, "--labels");
+  o.truncate = truncate_from_name(a.truncate, "--truncate");
   return o;
 }
 

@@ -12,11 +12,7 @@ ModelSession load_model_session(const std::filesystem::path& model_dir, const st
                                 const std::string& dtype, const std::string& adapter) {
   const std::filesystem::path tok_file =
       tokenizer.empty() ? model_dir / "tokenizer.model" : std::filesystem::path(tokenizer);
-  if (!std::filesystem::exists(tok_file)) {
-    throw Error(ErrorKind::Model, tok_file.string(), "no SentencePiece tokenizer",
-                "put tokenizer.model in the model directory or pass --tokenizer");
-  }
-  Tokenizer tok = Tokenizer::load(tok_file);
+  Tokenizer tok = Tokenizer::load(tok_file);  // a missing file is a Model error naming it
   std::optional<mlx::core::Dtype> compute;
   if (!dtype.empty()) compute = parse_dtype(dtype, "--dtype");
   Model model = load_model(model_dir, compute);

@@ -3,7 +3,7 @@
 // --adapter, loaded and checked against each other.
 //
 // Contract: load_model_session() throws a Model error naming the file when
-// the tokenizer is missing, when its vocabulary is larger than the model's,
+// the tokenizer is missing (Tokenizer::load), when its vocabulary is larger than the model's,
 // or when the adapter does not fit the model.
 #pragma once
 

@@ -272,4 +272,23 @@ Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokeniz
   return ds;
 }
 
+ToolFormat tool_format_from_name(const std::string& name, const std::string& where) {
+  if (name == "native") return ToolFormat::Native;
+  if (name == "text") return ToolFormat::Text;
+  throw Error(ErrorKind::Config, where, "unknown tool format '" + name + "'", "use native or text");
+}
+
+LabelFilter label_filter_from_name(const std::string& name, const std::string& where) {
+  if (name == "desirable") return LabelFilter::Desirable;
+  if (name == "all") return LabelFilter::All;
+  if (name == "undesirable") return LabelFilter::Undesirable;
+  throw Error(ErrorKind::Config, where, "unknown label filter '" + name + "'", "use desirable, all or undesirable");
+}
+
+Truncate truncate_from_name(const std::string& name, const std::string& where) {
+  if (name == "drop") return Truncate::Drop;
+  if (name == "end") return Truncate::End;
+  throw Error(ErrorKind::Config, where, "unknown truncation '" + name + "'", "use drop or end");
+}
+
 }  // namespace mlxft

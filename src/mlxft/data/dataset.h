@@ -28,6 +28,12 @@ enum class ToolFormat { Native, Text };
 enum class LabelFilter { Desirable, All, Undesirable };
 enum class Truncate { Drop, End };
 
+// The choices as recipes and command-line flags spell them: "native"|"text", "desirable"|"all"|
+// "undesirable", "drop"|"end". Any other name is a Config error naming `where`.
+ToolFormat tool_format_from_name(const std::string& name, const std::string& where);
+LabelFilter label_filter_from_name(const std::string& name, const std::string& where);
+Truncate truncate_from_name(const std::string& name, const std::string& where);
+
 struct DataOptions {
   std::string format = "auto";  // auto | conversations | messages | text | prompt_completion
   ToolFormat tool_format = ToolFormat::Native;

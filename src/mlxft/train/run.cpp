@@ -22,6 +22,7 @@
 #include "mlxft/eval/generate.h"
 #include "mlxft/export/adapter_io.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/model/weights.h"
 #include "mlxft/report/data_summary.h"
 #include "mlxft/report/run_report.h"
 #include "mlxft/train/checkpoint.h"
@@ -43,22 +44,18 @@ namespace {
 DataOptions data_options(const DataSection& d) {
   DataOptions o;
   o.format = d.format == "claude" ? "conversations" : d.format;
-  o.tool_format = d.tool_format == "text" ? ToolFormat::Text : ToolFormat::Native;
-  o.labels = d.labels == "all"
-                 ? LabelFilter::All
-                 : (d.labels == "undesirable" ? LabelFilter::Undesirable : LabelFilter::Desirable);
+  o.tool_format = tool_format_from_name(d.tool_format, "data.tool_format");
+  o.labels = label_filter_from_name(d.labels, "data.labels");
   o.max_seq_length = d.max_seq_length;
-  o.truncate = d.truncate == "end" ? Truncate::End : Truncate::Drop;
+  o.truncate = truncate_from_name(d.truncate, "data.truncate");
   o.max_bad_fraction = d.max_bad_fraction;
   o.min_examples = d.min_examples;
   return o;
 }
 
 std::optional<mx::Dtype> model_dtype(const std::string& name) {
-  if (name == "float32") return mx::float32;
-  if (name == "bfloat16") return mx::bfloat16;
-  if (name == "float16") return mx::float16;
-  return std::nullopt;  // auto
+  if (name == "auto") return std::nullopt;  // the device's default compute dtype
+  return parse_dtype(name, "model.dtype");
 }
 
 LoraConfig lora_config(const LoraSection& l) {
