@@ -13,6 +13,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "cli/commands.h"
@@ -20,6 +21,7 @@
 #include "mlxft/data/batching.h"
 #include "mlxft/data/dataset.h"
 #include "mlxft/data/tokenizer.h"
+#include "mlxft/util/atomic_file.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::cli {
@@ -125,28 +127,16 @@ void run_render(DataArgs& a) {
   const auto tok = load_tokenizer(a);
   const auto ds = load_dataset(a.data, tok, options);
   const std::filesystem::path out(a.out);
-  const auto tmp = std::filesystem::path(out.string() + ".tmp");
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f)
-      throw Error(ErrorKind::Io, tmp.string(), "cannot write the output file", "check the directory exists");
-    for (const auto& ex : ds.examples) {
-      f << "{\"index\": " << ex.index
-        << ", \"label\": " << (ex.label ? (*ex.label ? "true" : "false") : "null") << ", \"ids\": [";
-      for (size_t i = 0; i < ex.ids.size(); ++i) f << (i ? ", " : "") << ex.ids[i];
-      f << "], \"mask\": [";
-      for (size_t i = 0; i < ex.mask.size(); ++i) f << (i ? ", " : "") << int{ex.mask[i]};
-      f << "]}\n";
-    }
-    f.flush();
-    if (!f) throw Error(ErrorKind::Io, tmp.string(), "write failed", "check free disk space");
+  std::ostringstream lines;
+  for (const auto& ex : ds.examples) {
+    lines << "{\"index\": " << ex.index
+          << ", \"label\": " << (ex.label ? (*ex.label ? "true" : "false") : "null") << ", \"ids\": [";
+    for (size_t i = 0; i < ex.ids.size(); ++i) lines << (i ? ", " : "") << ex.ids[i];
+    lines << "], \"mask\": [";
+    for (size_t i = 0; i < ex.mask.size(); ++i) lines << (i ? ", " : "") << int{ex.mask[i]};
+    lines << "]}\n";
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, out, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorKind::Io, out.string(), "cannot move the rendered file into place");
-  }
+  write_file_atomic(out, lines.str());
   spdlog::info("wrote {} examples to {}", ds.examples.size(), out.string());
 }
 

@@ -21,7 +21,7 @@
 #include "mlxft/data/tokenizer.h"
 #include "mlxft/eval/evaluate.h"
 #include "mlxft/export/adapter_io.h"
-#include "mlxft/export/staged_files.h"
+#include "mlxft/util/atomic_file.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
@@ -38,16 +38,11 @@ struct EvalArgs {
 };
 
 void write_per_example(const fs::path& out, const EvalResult& r) {
-  StagedFiles files;
-  const fs::path temp = files.stage(out);
-  std::ofstream f(temp);
+  std::string lines;
   for (const auto& e : r.per_example) {
-    f << nlohmann::json{{"index", e.index}, {"nll_sum", e.nll_sum}, {"tokens", e.tokens}}.dump() << "\n";
+    lines += nlohmann::json{{"index", e.index}, {"nll_sum", e.nll_sum}, {"tokens", e.tokens}}.dump() + "\n";
   }
-  f.close();
-  if (!f)
-    throw Error(ErrorKind::Io, out.string(), "cannot write the file", "check free space and permissions");
-  files.commit();
+  write_file_atomic(out, lines);
 }
 
 void run_eval(const EvalArgs& a) {
