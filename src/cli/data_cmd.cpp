@@ -21,7 +21,7 @@
 #include "mlxft/data/batching.h"
 #include "mlxft/data/dataset.h"
 #include "mlxft/data/tokenizer.h"
-#include "mlxft/util/atomic_file.h"
+#include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::cli {

@@ -21,7 +21,7 @@
 #include "mlxft/data/tokenizer.h"
 #include "mlxft/eval/evaluate.h"
 #include "mlxft/export/adapter_io.h"
-#include "mlxft/util/atomic_file.h"
+#include "mlxft/util/durable_file.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"

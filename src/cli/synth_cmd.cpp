@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "mlxft/data/synthetic.h"
-#include "mlxft/util/atomic_file.h"
+#include "mlxft/util/durable_file.h"
 
 namespace mlxft::cli {
 

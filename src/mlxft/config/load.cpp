@@ -9,7 +9,7 @@
 
 #include "mlxft/config/schema.h"
 #include "mlxft/config/validate.h"
-#include "mlxft/util/atomic_file.h"
+#include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "mlxft/util/atomic_file.h"
+#include "mlxft/util/durable_file.h"
 
 namespace mlxft {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "mlxft/util/atomic_file.h"
+#include "mlxft/util/durable_file.h"
 
 namespace fs = std::filesystem;
 
