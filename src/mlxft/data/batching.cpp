@@ -4,7 +4,7 @@
 #include <numeric>
 #include <string>
 
-#include "mlxft/data/prng.h"
+#include "mlxft/util/prng.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;

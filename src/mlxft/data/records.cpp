@@ -3,7 +3,7 @@
 #include <map>
 #include <set>
 
-#include "mlxft/data/prng.h"
+#include "mlxft/util/prng.h"
 #include "mlxft/data/tool_text.h"
 
 namespace mlxft {

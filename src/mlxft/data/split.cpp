@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "mlxft/data/prng.h"
+#include "mlxft/util/prng.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft {

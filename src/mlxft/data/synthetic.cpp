@@ -5,14 +5,14 @@
 #include <array>
 #include <functional>
 
-#include "mlxft/data/prng.h"
+#include "mlxft/util/prng.h"
 
 namespace mlxft {
 namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-// Picks with the project's platform-independent PRNG (data/prng.h).
+// Picks with the project's platform-independent PRNG (util/prng.h).
 class Rng {
  public:
   explicit Rng(uint64_t seed) : gen_(seed) {}

@@ -1,7 +1,7 @@
 #include "mlxft/data/tool_text.h"
 
 #include "mlxft/data/dataset.h"
-#include "mlxft/data/prng.h"
+#include "mlxft/util/prng.h"
 
 namespace mlxft {
 

@@ -1,6 +1,6 @@
-// The project's own deterministic random numbers for data order (split,
-// shuffles): splitmix64, which gives the same sequence on every platform and
-// standard library (std::shuffle and std::uniform_int_distribution do not).
+// The project's own deterministic random numbers (data order, splits, shuffles, seeds):
+// splitmix64, which gives the same sequence on every platform and standard library
+// (std::shuffle, std::mt19937 with distributions and std::uniform_int_distribution do not).
 #pragma once
 
 #include <cstdint>
