@@ -22,7 +22,7 @@
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
-#include "mlxft/train/loss.h"
+#include "mlxft/objective/sft.h"
 #include "mlxft/train/optimizer.h"
 #include "mlxft/train/step.h"
 #include "mlxft/util/blas.h"
@@ -66,16 +66,8 @@ int main(int argc, char** argv) {
   b.targets = mx::slice(ids, {0, 1}, {batch, seq + 1});
   b.mask = mx::ones({batch, seq});
   mx::eval(b.inputs, b.targets, b.mask);
-  auto loss = [&](const std::vector<mx::array>& p, const mlxft::Batch& mb, const mx::array& key) {
-    mlxft::LoraAdapters a = adapters;
-    a.assign(p);
-    mlxft::ForwardOptions fo;
-    fo.lora = &a;
-    fo.train = true;
-    fo.dropout_key = key;
-    fo.checkpoint_layers = checkpointing;
-    return mlxft::masked_cross_entropy(mlxft::forward(model, mb.inputs, fo), mb.targets, mb.mask);
-  };
+  const mlxft::SftObjective objective(model, adapters, {.checkpoint_layers = checkpointing});
+  const mlxft::MicroBatchLoss loss = mlxft::micro_batch_loss(objective);
   auto one_step = [&](int64_t step) {
     auto g = mlxft::accumulate_gradients(loss, params, {b}, {mlxft::dropout_key(0, step, 0)});
     mlxft::apply_update(params, *optimizer, g, 1e-4, 1.0);

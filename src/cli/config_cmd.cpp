@@ -9,7 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/recipe_options.h"
-#include "mlxft/config/checks.h"
+#include "mlxft/config/advice.h"
 #include "mlxft/config/reference.h"
 
 namespace mlxft::cli {

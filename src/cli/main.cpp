@@ -1,13 +1,16 @@
 // mlxft: LoRA fine-tuning of Llama/Mistral models on MLX. Entry point: parses
 // the command line, runs the chosen subcommand, and turns every error into a
 // short message and an exit code (0 success, 1 failure in the run, 2 usage or
-// configuration error). No stack trace ever reaches the user.
+// configuration error). No stack trace ever reaches the user; with --debug an error also prints
+// its kind, where it happened and the exit status on separate lines (and, for an unexpected
+// exception, its C++ type).
 #include <mlx/mlx.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <typeinfo>
 
 #include "cli/commands.h"
 #include "mlxft/util/blas.h"
@@ -28,7 +31,7 @@ int main(int argc, char** argv) {
     if (global.debug) spdlog::set_level(spdlog::level::debug);
     mlxft::set_blas_threads(global.threads);
   });
-  mlxft::cli::add_train_command(app);
+  mlxft::cli::add_train_command(app, global);
   mlxft::cli::add_model_command(app, global);
   mlxft::cli::add_generate_command(app, global);
   mlxft::cli::add_data_command(app, global);
@@ -45,11 +48,19 @@ int main(int argc, char** argv) {
   } catch (const mlxft::Error& e) {
     std::fflush(stdout);
     std::cerr << "mlxft: " << e.what() << "\n";
+    if (global.debug) {
+      std::cerr << "  debug: kind: " << mlxft::to_string(e.kind()) << "\n"
+                << "  debug: where: " << (e.where().empty() ? "(not given)" : e.where()) << "\n"
+                << "  debug: detail: " << e.detail() << "\n"
+                << "  debug: hint: " << (e.hint().empty() ? "(none)" : e.hint()) << "\n"
+                << "  debug: exit status: " << e.exit_code() << "\n";
+    }
     return e.exit_code();
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::cerr << "mlxft: internal error: " << e.what() << "\n"
               << "  this is a bug in mlxft; rerun with --debug and report it\n";
+    if (global.debug) std::cerr << "  debug: exception type: " << typeid(e).name() << "\n";
     return 1;
   }
   return 0;

@@ -1,5 +1,5 @@
 // `mlxft train --config RECIPE.yaml [overrides] [--init-adapter DIR] [--resume [DIR|latest]]
-// [--eval-only]`: LoRA fine-tuning as the recipe says (see src/mlxft/train/run.h).
+// [--eval-only]`: LoRA fine-tuning as the recipe says (see src/mlxft/app/run.h).
 // Exit status: 0 done; 1 a run failure; 2 a usage or configuration error; 130 / 143 when SIGINT /
 // SIGTERM stopped the run after it wrote a checkpoint (resume with --resume latest).
 #include <spdlog/spdlog.h>
@@ -10,7 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/recipe_options.h"
-#include "mlxft/train/run.h"
+#include "mlxft/app/run.h"
 
 namespace mlxft::cli {
 
@@ -26,7 +26,7 @@ struct TrainArgs {
 
 }  // namespace
 
-void add_train_command(CLI::App& app) {
+void add_train_command(CLI::App& app, const GlobalOptions& global) {
   auto args = std::make_shared<TrainArgs>();
   auto* cmd = app.add_subcommand("train", "Fine-tune a model with LoRA as a recipe says");
   cmd->add_option("--config,-c", args->recipe, "Recipe YAML file")->required()->check(CLI::ExistingFile);
@@ -39,13 +39,15 @@ void add_train_command(CLI::App& app) {
       ->default_str("latest");
   cmd->add_flag("--eval-only", args->eval_only,
                 "Only report the validation loss (with --init-adapter or --resume)");
-  cmd->callback([args, cmd] {
+  cmd->callback([args, cmd, &global] {
     TrainRequest req;
     req.recipe = load_recipe_with_overrides(args->recipe, args->overrides);
     req.recipe_path = args->recipe;
     req.init_adapter = args->init_adapter;
     if (cmd->count("--resume") > 0) req.resume = args->resume.empty() ? "latest" : args->resume;
     req.eval_only = args->eval_only;
+    req.debug = global.debug;
+    req.threads = global.threads;
     const int status = run_training(req);
     if (status != 0) {
       std::fflush(stdout);

@@ -9,7 +9,7 @@
 #include "mlxft/data/batching.h"
 #include "mlxft/export/adapter_io.h"
 #include "mlxft/model/init.h"
-#include "mlxft/train/loss.h"
+#include "mlxft/objective/loss.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
 

@@ -17,7 +17,7 @@
 #include "mlxft/export/adapter_io.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/safetensors.h"
-#include "mlxft/train/loss.h"
+#include "mlxft/objective/loss.h"
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;

@@ -7,6 +7,7 @@
 #include "mlxft/data/batching.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/objective/sft.h"
 #include "mlxft/train/step.h"
 
 namespace mx = mlx::core;
@@ -45,15 +46,8 @@ TEST(TrainAccumulation, FourMicroBatchesOfTwoEqualOneBatchOfEightThroughTheModel
   }
   mx::eval(params);
 
-  bool checkpoint_layers = false;
-  auto loss = [&](const std::vector<mx::array>& p, const mlxft::Batch& b, const mx::array&) {
-    mlxft::LoraAdapters a = adapters;
-    a.assign(p);
-    mlxft::ForwardOptions fo;
-    fo.lora = &a;
-    fo.checkpoint_layers = checkpoint_layers;
-    return mlxft::masked_cross_entropy(mlxft::forward(model, b.inputs, fo), b.targets, b.mask);
-  };
+  const mlxft::SftObjective plain(model, adapters);
+  const mlxft::MicroBatchLoss loss = mlxft::micro_batch_loss(plain);
   const auto ex = examples(8, 512);
   const mx::array key = mlxft::dropout_key(0, 1, 0);
   auto one =
@@ -73,8 +67,8 @@ TEST(TrainAccumulation, FourMicroBatchesOfTwoEqualOneBatchOfEightThroughTheModel
     EXPECT_LE(diff, 1e-5f * std::max(1.0f, scale)) << "parameter " << i;
   }
 
-  checkpoint_layers = true;
-  auto recomputed = mlxft::accumulate_gradients(loss, params, micro, {key, key, key, key});
+  const mlxft::SftObjective checkpointed(model, adapters, {.checkpoint_layers = true});
+  auto recomputed = mlxft::accumulate_gradients(mlxft::micro_batch_loss(checkpointed), params, micro, {key, key, key, key});
   EXPECT_NEAR(recomputed.loss, four.loss, 1e-6);
   for (size_t i = 0; i < params.size(); ++i) {
     EXPECT_TRUE(mx::allclose(recomputed.grads[i], four.grads[i], 1e-5, 1e-7).item<bool>())

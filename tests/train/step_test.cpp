@@ -55,6 +55,27 @@ TEST(TrainStep, DropoutKeysDependOnSeedStepAndMicroBatch) {
   EXPECT_FALSE(mx::array_equal(mlxft::dropout_key(1, 2, 3), mlxft::dropout_key(2, 2, 3)).item<bool>());
 }
 
+// The keys of runs made before dropout_key moved onto util/prng.h, written out: a resumed or repeated
+// run must draw the same dropout masks as before.
+TEST(TrainStep, DropoutKeysKeepTheirEarlierValues) {
+  auto earlier = [](uint64_t seed, int64_t step, int micro) {
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(step) * 0xBF58476D1CE4E5B9ull +
+                 static_cast<uint64_t>(micro) * 0x94D049BB133111EBull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return mx::random::key(z ^ (z >> 31));
+  };
+  for (uint64_t seed : {0ull, 42ull, 1234567ull}) {
+    for (int64_t step : {1, 7, 100000}) {
+      for (int micro : {0, 3}) {
+        EXPECT_TRUE(mx::array_equal(mlxft::dropout_key(seed, step, micro), earlier(seed, step, micro))
+                        .item<bool>())
+            << seed << " " << step << " " << micro;
+      }
+    }
+  }
+}
+
 TEST(TrainStep, FourMicroBatchesOfTwoEqualOneBatchOfEight) {
   auto p = params();
   auto one = mlxft::accumulate_gradients(bigram_loss, p, {make_batch(8, 0, 6)}, keys(1));

@@ -14,6 +14,7 @@
 #include "mlxft/train/checkpoint.h"
 #include "mlxft/train/signals.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/prng.h"
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
@@ -56,13 +57,24 @@ mlxft::LossSum toy_loss(const std::vector<mx::array>& p, const mlxft::Batch& b, 
   return mlxft::masked_cross_entropy(logits, b.targets, b.mask);
 }
 
-mlxft::EvalSummary toy_eval(const std::vector<mx::array>& p) {
+mlxft::EvalResult toy_eval(const std::vector<mx::array>& p) {
   std::vector<int64_t> rows(kExamples);
   for (int i = 0; i < kExamples; ++i) rows[static_cast<size_t>(i)] = i;
   mlxft::Batch b = toy_batch(rows);
   auto l = mlxft::masked_cross_entropy(mx::take(p[0], b.inputs, 0), b.targets, b.mask);
   const double loss = l.nll_sum.item<float>() / l.tokens.item<float>();
-  return {loss, std::exp(loss), static_cast<int64_t>(l.tokens.item<float>())};
+  return {loss, std::exp(loss), static_cast<int64_t>(l.tokens.item<float>()), {}};
+}
+
+// The data order: a permutation of the examples drawn from util/prng.h with (seed 7, epoch), cut
+// into micro-batches of 2, as data/batching.h BatchPlan does in the train command.
+std::vector<std::vector<int64_t>> toy_epoch_batches(int64_t epoch) {
+  std::vector<int64_t> order(kExamples);
+  for (int i = 0; i < kExamples; ++i) order[static_cast<size_t>(i)] = i;
+  mlxft::seeded_shuffle(order, mlxft::mix_seed(7, static_cast<uint64_t>(epoch)));
+  std::vector<std::vector<int64_t>> batches;
+  for (size_t i = 0; i < order.size(); i += 2) batches.push_back({order[i], order[i + 1]});
+  return batches;
 }
 
 mlxft::TrainerSettings settings(const fs::path& out) {
@@ -88,6 +100,7 @@ mlxft::TrainerHooks hooks() {
   mlxft::TrainerHooks h;
   h.loss = toy_loss;
   h.make_batch = toy_batch;
+  h.epoch_batches = toy_epoch_batches;
   h.evaluate = toy_eval;
   return h;
 }
@@ -276,7 +289,7 @@ TEST(TrainTrainer, EarlyStoppingAfterPatience) {
   h.evaluate = [&evals](const std::vector<mx::array>&) {
     ++evals;
     const double loss = evals == 1 ? 1.0 : 1.0 + 0.1 * evals;  // never improves after the first
-    return mlxft::EvalSummary{loss, std::exp(loss), 10};
+    return mlxft::EvalResult{loss, std::exp(loss), 10, {}};
   };
   mlxft::Trainer t(s, h, {"w"}, init());
   auto out = t.run();
@@ -287,17 +300,11 @@ TEST(TrainTrainer, EarlyStoppingAfterPatience) {
   EXPECT_TRUE(fs::exists(tmp / "checkpoints" / "step-000001"));
 }
 
-TEST(TrainTrainer, ShuffleDependsOnSeedAndEpochAndCoversEveryExample) {
-  auto e0 = mlxft::shuffled_micro_batches(10, 3, 42, 0);
-  auto e1 = mlxft::shuffled_micro_batches(10, 3, 42, 1);
-  ASSERT_EQ(e0.size(), 4u);
-  EXPECT_EQ(e0.back().size(), 1u);
-  EXPECT_NE(e0, e1);
-  EXPECT_EQ(e0, mlxft::shuffled_micro_batches(10, 3, 42, 0));
-  std::vector<int64_t> all;
-  for (const auto& b : e1) all.insert(all.end(), b.begin(), b.end());
-  std::sort(all.begin(), all.end());
-  for (int64_t i = 0; i < 10; ++i) EXPECT_EQ(all[static_cast<size_t>(i)], i);
+TEST(TrainTrainer, RefusesToRunWithoutADataOrder) {
+  auto h = hooks();
+  h.epoch_batches = nullptr;
+  mlxft::test::TempDir tmp;
+  EXPECT_THROW(mlxft::Trainer(settings(tmp.path()), h, {"w"}, init()), mlxft::Error);
 }
 
 TEST(TrainTrainer, StepCountsAndWarmupRatio) {

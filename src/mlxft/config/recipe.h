@@ -142,7 +142,9 @@ struct Recipe {
   bool operator==(const Recipe&) const = default;
 };
 
-// Warmup steps of a run with `total_steps` optimizer steps (warmup_ratio wins when > 0).
+// Warmup steps of a run with `total_steps` optimizer steps: ceil(warmup_ratio * total_steps) when
+// warmup_ratio > 0, else warmup_steps. The one copy of the formula (the trainer uses it too).
+int64_t warmup_steps_for(int64_t warmup_steps, double warmup_ratio, int64_t total_steps);
 int64_t warmup_steps_for(const TrainingSection& training, int64_t total_steps);
 
 }  // namespace mlxft

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "mlxft/data/batching.h"
-#include "mlxft/train/loss.h"
+#include "mlxft/objective/loss.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;

@@ -14,23 +14,11 @@
 #include <vector>
 
 #include "mlxft/data/example.h"
+#include "mlxft/eval/result.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
 
 namespace mlxft {
-
-struct ExampleLoss {
-  int64_t index = 0;     // Example::index
-  double nll_sum = 0.0;  // summed NLL over the example's trained tokens
-  int64_t tokens = 0;    // its trained tokens
-};
-
-struct EvalResult {
-  double loss = 0.0;  // sum of nll_sum / tokens
-  double perplexity = 0.0;
-  int64_t tokens = 0;  // trained tokens over the whole set
-  std::vector<ExampleLoss> per_example;
-};
 
 EvalResult evaluate(const Model& model, const LoraAdapters* adapters, const std::vector<Example>& examples,
                     int batch_size);

@@ -6,7 +6,63 @@
 
 #include "mlxft/util/error.h"
 
+namespace fs = std::filesystem;
+
 namespace mlxft {
+
+MetricsWriter::MetricsWriter(const fs::path& path, bool append) : path_(path) {
+  bool needs_newline = false;
+  if (append && fs::exists(path) && fs::file_size(path) > 0) {
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(-1, std::ios::end);
+    needs_newline = in.get() != '\n';
+  }
+  out_.open(path, std::ios::binary | (append ? std::ios::app : std::ios::trunc));
+  if (!out_) {
+    throw Error(ErrorKind::Io, path.string(), "cannot open the metrics file for writing",
+                "check that output.output_dir is writable");
+  }
+  if (needs_newline) out_ << '\n';
+}
+
+void MetricsWriter::write(const TrainMetrics& m) {
+  const nlohmann::ordered_json j = {{"type", "train"},
+                                    {"step", m.step},
+                                    {"epoch", m.epoch},
+                                    {"train/loss", m.loss},
+                                    {"train/learning_rate", m.learning_rate},
+                                    {"train/gradient_norm", m.gradient_norm},
+                                    {"train/tokens_per_second", m.tokens_per_second},
+                                    {"train/trained_tokens", m.trained_tokens},
+                                    {"system/memory_gb", m.memory_gb},
+                                    {"system/peak_memory_gb", m.peak_memory_gb},
+                                    {"time_s", m.time_s}};
+  write_line(j.dump());
+}
+
+void MetricsWriter::write(const EvalMetrics& m) {
+  const nlohmann::ordered_json j = {{"type", "eval"},
+                                    {"step", m.step},
+                                    {"epoch", m.epoch},
+                                    {"eval/loss", m.loss},
+                                    {"eval/perplexity", m.perplexity},
+                                    {"eval/tokens", m.tokens},
+                                    {"best", m.best}};
+  write_line(j.dump());
+}
+
+void MetricsWriter::write(const SkipMetrics& m) {
+  const nlohmann::ordered_json j = {{"type", "skip"}, {"step", m.step}, {"reason", m.reason}};
+  write_line(j.dump());
+}
+
+void MetricsWriter::write_line(const std::string& json) {
+  out_ << json << '\n';
+  out_.flush();
+  if (!out_)
+    throw Error(ErrorKind::Io, path_.string(), "cannot append to the metrics file", "is the disk full?");
+}
+
 namespace {
 
 double number(const nlohmann::json& j, const char* key) {

@@ -1,18 +1,74 @@
-// Reading a run's metrics.jsonl back (the lines util/logging.h's MetricsWriter writes).
+// A run's metrics.jsonl: the writer the trainer uses and the reader the report uses, one module.
 //
-// Contract: read_metrics() returns the train, eval and skip lines in file order. A line that is not
+// Contract:
+// - MetricsWriter appends one JSON object per line, flushing each line so a crash loses at most
+//   the line being written (appending after a torn last line starts a new line). The lines:
+//     {"type": "train", "step", "epoch", "train/loss", "train/learning_rate", "train/gradient_norm",
+//      "train/tokens_per_second", "train/trained_tokens", "system/memory_gb",
+//      "system/peak_memory_gb", "time_s"}
+//     {"type": "eval", "step", "epoch", "eval/loss", "eval/perplexity", "eval/tokens", "best"}
+//     {"type": "skip", "step", "reason"}
+//   step is the optimizer step (1-based, after the update); epoch the fractional epochs completed.
+//   An unopenable or unwritable file is an Io error.
+// - read_metrics() returns the train, eval and skip lines in file order. A line that is not
 // a JSON object of a known type (a torn last line after a crash, a hand edit) is skipped and counted
 // in bad_lines, never an error; a missing number reads as NaN. When a resumed run repeats steps,
 // the later lines win: a line for step s drops the earlier lines of its type with step >= s. An
 // unreadable file is an Io error.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <string>
 #include <vector>
 
-#include "mlxft/util/logging.h"
-
 namespace mlxft {
+
+// One training line, written every logging_steps optimizer steps.
+struct TrainMetrics {
+  int64_t step = 0;    // optimizer step, 1-based, after the update
+  double epoch = 0.0;  // fractional epochs completed
+  double loss = 0.0;   // mean loss per target token since the previous line
+  double learning_rate = 0.0;
+  double gradient_norm = 0.0;  // before clipping
+  double tokens_per_second = 0.0;
+  int64_t trained_tokens = 0;  // target tokens so far
+  double memory_gb = 0.0;
+  double peak_memory_gb = 0.0;
+  double time_s = 0.0;  // since the start of the run
+};
+
+// One evaluation line.
+struct EvalMetrics {
+  int64_t step = 0;
+  double epoch = 0.0;
+  double loss = 0.0;  // token-weighted mean over the validation set
+  double perplexity = 0.0;
+  int64_t tokens = 0;
+  bool best = false;  // lowest validation loss so far
+};
+
+// An optimizer step that was skipped (non-finite loss or gradient).
+struct SkipMetrics {
+  int64_t step = 0;
+  std::string reason;
+};
+
+class MetricsWriter {
+ public:
+  // append = false starts a new file; true continues one (resume). Io error if it cannot be opened.
+  MetricsWriter(const std::filesystem::path& path, bool append);
+  void write(const TrainMetrics& m);
+  void write(const EvalMetrics& m);
+  void write(const SkipMetrics& m);
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  void write_line(const std::string& json);
+  std::filesystem::path path_;
+  std::ofstream out_;
+};
 
 struct RunMetrics {
   std::vector<TrainMetrics> train;

@@ -1,9 +1,7 @@
 #include "mlxft/train/checkpoint.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <array>
 #include <fstream>
@@ -11,6 +9,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -36,16 +35,6 @@ const std::array<uint32_t, 256>& crc_table() {
     return t;
   }();
   return table;
-}
-
-// Opens `path` (a file or a directory) and fsyncs it; Io error on failure.
-void fsync_path(const fs::path& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw Error(ErrorKind::Io, path.string(), "cannot fsync", "check the disk and its free space");
-  }
-  ::close(fd);
 }
 
 void write_text(const fs::path& path, const std::string& text) {
@@ -116,16 +105,8 @@ std::string CheckpointStore::dir_name(int64_t step) {
 }
 
 fs::path CheckpointStore::save(int64_t step, const CheckpointContent& content) const {
-  std::error_code ec;
-  fs::create_directories(root_, ec);
-  if (ec)
-    throw Error(ErrorKind::Io, root_.string(), "cannot create the checkpoint directory: " + ec.message());
-  const fs::path final_dir = root_ / dir_name(step);
-  const fs::path tmp = root_ / fmt::format("{}.tmp-{}", dir_name(step), ::getpid());
-  fs::remove_all(tmp, ec);
-  fs::create_directory(tmp, ec);
-  if (ec) throw Error(ErrorKind::Io, tmp.string(), "cannot create: " + ec.message());
-
+  StagedDirectory staged(root_ / dir_name(step));  // a re-save of the same step replaces it
+  const fs::path& tmp = staged.path();
   try {
     mx::save_safetensors((tmp / kAdapters).string(), to_unordered(content.adapters), {{"format", "pt"}});
     mx::save_safetensors((tmp / kOptimizer).string(), to_unordered(content.optimizer), {{"format", "pt"}});
@@ -145,18 +126,20 @@ fs::path CheckpointStore::save(int64_t step, const CheckpointContent& content) c
   }
   std::string manifest;
   for (const char* name : {kAdapters, kOptimizer, kState, kConfig}) {
-    fsync_path(tmp / name, false);
+    sync_file(tmp / name);
     manifest += fmt::format("{} {:08x} {}\n", fs::file_size(tmp / name), file_crc32(tmp / name), name);
   }
-  write_text(tmp / kManifest, manifest);
-  fsync_path(tmp / kManifest, false);
-  fsync_path(tmp, true);
+  write_text(tmp / kManifest, manifest);  // last: a directory without it never verifies
+  staged.publish();                       // fsyncs, renames into place, fsyncs the parent
+  return staged.final_path();
+}
 
-  if (fs::exists(final_dir)) fs::remove_all(final_dir, ec);  // a re-save of the same step
-  fs::rename(tmp, final_dir, ec);
-  if (ec) throw Error(ErrorKind::Io, final_dir.string(), "cannot publish the checkpoint: " + ec.message());
-  fsync_path(root_, true);
-  return final_dir;
+std::optional<std::pair<StoredCheckpoint, CheckpointContent>> CheckpointStore::resolve(
+    const std::string& resume) const {
+  if (resume.empty()) return std::nullopt;
+  if (resume == "latest") return load_latest_valid();
+  const fs::path dir(resume);
+  return std::make_pair(StoredCheckpoint{0, dir}, load(dir));
 }
 
 std::vector<StoredCheckpoint> CheckpointStore::list() const {
@@ -248,7 +231,7 @@ void CheckpointStore::rotate(int keep, std::optional<int64_t> best_step) const {
 void CheckpointStore::clean_temporaries() const {
   std::error_code ec;
   if (!fs::is_directory(root_, ec)) return;
-  static const std::regex pattern("step-[0-9]+\\.tmp-[0-9]+");
+  static const std::regex pattern("\\.?step-[0-9]+\\.(tmp|old)-[0-9]+");
   std::vector<fs::path> stale;
   for (const auto& entry : fs::directory_iterator(root_, ec)) {
     if (std::regex_match(entry.path().filename().string(), pattern)) stale.push_back(entry.path());

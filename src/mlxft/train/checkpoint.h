@@ -4,10 +4,11 @@
 // Contract: a checkpoint is a directory step-NNNNNN/ holding adapters.safetensors,
 // optimizer.safetensors, state.json, effective_config.yaml and a MANIFEST listing every other file
 // with its byte size and CRC-32 ("<size> <crc32 hex> <name>" per line). save() writes everything
-// into step-NNNNNN.tmp-<pid>/, fsyncs the files, reads the safetensors back and compares them with
-// what was meant to be written, writes the MANIFEST last, renames the directory into place and
-// fsyncs the parent; so a crash (kill -9) at any moment leaves either the complete new checkpoint or
-// none, plus a .tmp-* directory that discovery ignores and clean_temporaries() removes. verify()
+// into a staging directory (util/durable_file.h StagedDirectory, .step-NNNNNN.tmp-<pid>/), reads
+// the safetensors back and compares them with what was meant to be written, writes the MANIFEST
+// last, then publishes it (fsync of every file and the directory, rename into place, fsync of the
+// parent); so a crash (kill -9) at any moment leaves either the complete new checkpoint or none,
+// plus a .tmp-* directory that discovery ignores and clean_temporaries() removes. verify()
 // checks a checkpoint against its MANIFEST; load_latest_valid() takes the highest step that
 // verifies and loads, reporting (spdlog warning) each newer one it skips as corrupt. rotate() keeps
 // the newest `keep` checkpoints plus `best_step` (keep = 0 keeps all). Failures to write are Io
@@ -57,6 +58,10 @@ class CheckpointStore {
   static std::string verify(const std::filesystem::path& dir);
   // Verifies, then loads; Checkpoint error naming the file when anything is wrong.
   static CheckpointContent load(const std::filesystem::path& dir);
+
+  // The checkpoint a --resume value names: none for "", the newest valid one (or none) for
+  // "latest", else that directory (Checkpoint error when it does not verify or load).
+  std::optional<std::pair<StoredCheckpoint, CheckpointContent>> resolve(const std::string& resume) const;
 
   // The newest checkpoint that verifies and loads, or none.
   std::optional<std::pair<StoredCheckpoint, CheckpointContent>> load_latest_valid() const;

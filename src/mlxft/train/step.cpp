@@ -3,8 +3,15 @@
 #include <cmath>
 
 #include "mlxft/train/clip.h"
+#include "mlxft/util/prng.h"
 
 namespace mlxft {
+
+MicroBatchLoss micro_batch_loss(const Objective& objective) {
+  return [&objective](const std::vector<mx::array>& params, const Batch& batch, const mx::array& key) {
+    return objective.sums(params, batch, key).loss;
+  };
+}
 
 Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<mx::array>& params,
                                const std::vector<Batch>& micro_batches,
@@ -44,12 +51,13 @@ Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<
 }
 
 mx::array dropout_key(uint64_t seed, int64_t step, int micro) {
-  // splitmix64-style mixing of the three numbers into one key seed
-  uint64_t z = seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(step) * 0xBF58476D1CE4E5B9ull +
-               static_cast<uint64_t>(micro) * 0x94D049BB133111EBull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return mx::random::key(z ^ (z >> 31));
+  // One SplitMix64 output from a linear mix of the three numbers. SplitMix64::next() adds its
+  // increment (the golden-ratio constant) before mixing, so starting from mix - increment gives
+  // exactly mix(seed*G + step*C2 + micro*C3): the keys of earlier versions, bit for bit.
+  constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
+  const uint64_t z = seed * kGolden + static_cast<uint64_t>(step) * 0xBF58476D1CE4E5B9ull +
+                     static_cast<uint64_t>(micro) * 0x94D049BB133111EBull;
+  return mx::random::key(SplitMix64(z - kGolden).next());
 }
 
 UpdateResult apply_update(std::vector<mx::array>& params, Optimizer& optimizer, const Gradients& g, double lr,

@@ -18,7 +18,8 @@
 #include <vector>
 
 #include "mlxft/data/example.h"
-#include "mlxft/train/loss.h"
+#include "mlxft/objective/loss.h"
+#include "mlxft/objective/objective.h"
 #include "mlxft/train/optimizer.h"
 
 namespace mlxft {
@@ -28,6 +29,9 @@ namespace mx = mlx::core;
 // The loss sums of one micro-batch as a function of the parameters; `dropout_key` seeds its dropout.
 using MicroBatchLoss = std::function<LossSum(const std::vector<mx::array>& params, const Batch& batch,
                                              const mx::array& dropout_key)>;
+
+// The loss of `objective` as a MicroBatchLoss (the objective must outlive the returned function).
+MicroBatchLoss micro_batch_loss(const Objective& objective);
 
 struct Gradients {
   std::vector<mx::array> grads;  // of the mean token loss

@@ -1,28 +1,31 @@
-// The training loop: epochs of shuffled micro-batches, accumulation into optimizer steps, the
-// schedule, non-finite step skipping, periodic logging, evaluation, early stopping, checkpoints,
-// exact resume and graceful stop.
+// The training loop: epochs of micro-batches, accumulation into optimizer steps, the schedule,
+// non-finite step skipping, periodic logging, evaluation, early stopping, checkpoints, exact resume
+// and graceful stop.
 //
-// Contract: the loop is independent of the model: it owns a flat list of float32 parameters and
-// reaches the model only through TrainerHooks (the micro-batch loss, batch building, evaluation,
-// sample generation). Data order: epoch e visits the training examples in a permutation drawn from
-// seed + e, cut into micro-batches of batch_size; accumulation_steps consecutive micro-batches make
-// one optimizer step (the last step of an epoch may have fewer). TrainerHooks::epoch_batches can
-// replace the order (e.g. length-grouped batches), under the same rule: a pure function of the epoch. Steps
-// are counted 1-based after the update, skipped steps included. A checkpoint (see checkpoint.h) is written
-// every save_steps, at the end of each epoch, at the end of the run and when a stop signal arrives; it holds
-// the parameters, the optimizer state and everything resume needs (state.json: step, epoch, position in
-// epoch, seed, best eval loss and step, early-stopping and NaN counters, metrics line count, config hash), so
-// run() from a checkpoint ends bit-identical to an uninterrupted run. metrics.jsonl gets the train/eval/skip
-// lines of the agreed contract; on resume it is cut back to the lines the checkpoint had seen. Health
-// warnings (logged, never fatal): a logged gradient norm outside [grad_norm_warning_low,
-// grad_norm_warning_high], a logged loss above loss_rise_warning x the one 10 logs earlier.
-// advanced.max_consecutive_nan skipped steps in a row throw a Training error (nothing is saved after the last
-// good checkpoint).
+// Contract:
+// - The loop is independent of the model: it owns a flat list of float32 parameters and reaches
+//   the model only through TrainerHooks (the micro-batch loss, the data order, batch building,
+//   evaluation, sample generation).
+// - Data order: TrainerHooks::epoch_batches gives the micro-batches (rows by position) of an epoch,
+//   a pure function of the epoch, micro_batches_per_epoch() of them; accumulation_steps consecutive
+//   micro-batches make one optimizer step (the last step of an epoch may have fewer).
+// - Steps are counted 1-based after the update, skipped steps included. The warmup is
+//   config/recipe.h warmup_steps_for().
+// - A checkpoint (checkpoint.h) is written every save_steps, at the end of each epoch, at the end
+//   of the run, on a new best evaluation when save_best, and when a stop signal arrives; it holds
+//   the parameters, the optimizer state and state.json (trainer_state.h), so run() from a
+//   checkpoint ends bit-identical to an uninterrupted run.
+// - metrics.jsonl gets the train/eval/skip lines of report/metrics.h; on resume it is cut back
+//   (atomically) to the lines the checkpoint had seen.
+// - Health warnings (health.h) are logged, never fatal. advanced.max_consecutive_nan skipped steps
+//   in a row throw a Training error (nothing is saved after the last good checkpoint).
 #pragma once
 
 #include <mlx/mlx.h>
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -31,10 +34,13 @@
 #include <vector>
 
 #include "mlxft/data/example.h"
+#include "mlxft/eval/result.h"
+#include "mlxft/report/metrics.h"
+#include "mlxft/train/health.h"
 #include "mlxft/train/optimizer.h"
 #include "mlxft/train/schedule.h"
 #include "mlxft/train/step.h"
-#include "mlxft/util/logging.h"
+#include "mlxft/train/trainer_state.h"
 
 namespace mlxft {
 
@@ -75,19 +81,13 @@ struct TrainerSettings {
   LrSchedule schedule() const;
 };
 
-struct EvalSummary {
-  double loss = 0.0;
-  double perplexity = 0.0;
-  int64_t tokens = 0;
-};
-
 struct TrainerHooks {
   MicroBatchLoss loss;                                                     // required
   std::function<Batch(const std::vector<int64_t>& positions)> make_batch;  // required: rows by position
-  // The micro-batches (rows by position) of an epoch, a pure function of the epoch; default:
-  // shuffled_micro_batches(). Must give micro_batches_per_epoch() batches.
+  // required: the micro-batches (rows by position) of an epoch, a pure function of the epoch;
+  // must give micro_batches_per_epoch() batches (data/batching.h BatchPlan in the train command).
   std::function<std::vector<std::vector<int64_t>>(int64_t epoch)> epoch_batches;
-  std::function<EvalSummary(const std::vector<mx::array>& params)> evaluate;              // optional
+  std::function<EvalResult(const std::vector<mx::array>& params)> evaluate;              // optional
   std::function<void(const std::vector<mx::array>& params, int64_t step)> write_samples;  // optional
   // Called with every train line (progress display); without it the line is logged (spdlog info).
   std::function<void(const TrainMetrics& line, int64_t total_steps)> on_train_log;  // optional
@@ -101,7 +101,7 @@ struct TrainOutcome {
   bool early_stopped = false;
   std::optional<double> best_eval_loss;
   std::optional<int64_t> best_step;
-  std::optional<EvalSummary> last_eval;
+  std::optional<EvalResult> last_eval;
   std::filesystem::path last_checkpoint;
 };
 
@@ -119,12 +119,24 @@ class Trainer {
   const TrainerSettings& settings() const { return s_; }
 
  private:
-  struct State;
-  void restore(const std::string& resume, State& st);
-  std::filesystem::path save_checkpoint(const State& st);
+  using Clock = std::chrono::steady_clock;
+  void restore(const std::string& resume, TrainerState& st);
+  void cut_metrics_back(TrainerState& st);
+  std::filesystem::path save_checkpoint(const TrainerState& st);
   std::vector<std::vector<int64_t>> epoch_order(int64_t epoch) const;
   template <typename Line>
-  void append_metrics(const Line& line, State& st);
+  void append_metrics(const Line& line, TrainerState& st);
+
+  double elapsed() const;
+  double fractional_epoch(const TrainerState& st) const;
+  void save(TrainerState& st);
+  void evaluate_baseline(TrainerState& st);
+  bool evaluate_and_track(TrainerState& st);
+  // One optimizer step over the next micro-batches of `order`; returns its learning rate.
+  double train_step(TrainerState& st, const std::vector<std::vector<int64_t>>& order, const LrSchedule& schedule);
+  void flush_log_window(TrainerState& st, double lr, int64_t total);
+  // Evaluation, checkpoint and hook after a step; true when early stopping ends the run.
+  bool after_step(TrainerState& st, bool epoch_end, bool last_step);
 
   TrainerSettings s_;
   TrainerHooks hooks_;
@@ -132,10 +144,10 @@ class Trainer {
   std::vector<mx::array> params_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<MetricsWriter> metrics_;
+  HealthMonitor health_;
+  Clock::time_point run_start_;
+  Clock::time_point window_start_;
+  double elapsed_before_ = 0.0;
 };
-
-// The data order of an epoch: a permutation of [0, n) from seed + epoch, cut into micro-batches.
-std::vector<std::vector<int64_t>> shuffled_micro_batches(int64_t n, int batch_size, uint64_t seed,
-                                                         int64_t epoch);
 
 }  // namespace mlxft

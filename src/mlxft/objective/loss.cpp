@@ -1,4 +1,4 @@
-#include "mlxft/train/loss.h"
+#include "mlxft/objective/loss.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

@@ -1,4 +1,4 @@
-#include "mlxft/config/checks.h"
+#include "mlxft/config/advice.h"
 
 #include <fmt/format.h>
 

@@ -1,5 +1,5 @@
 // masked_cross_entropy against values computed by hand from a softmax.
-#include "mlxft/train/loss.h"
+#include "mlxft/objective/loss.h"
 
 #include <gtest/gtest.h>
 

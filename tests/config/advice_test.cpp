@@ -1,5 +1,5 @@
 // Start-of-run advice: recipe warnings and the memory-fit check.
-#include "mlxft/config/checks.h"
+#include "mlxft/config/advice.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

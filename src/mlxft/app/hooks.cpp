@@ -1,0 +1,121 @@
+#include "mlxft/app/hooks.h"
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "mlxft/eval/evaluate.h"
+#include "mlxft/eval/generate.h"
+#include "mlxft/report/run_report.h"
+#include "mlxft/util/error.h"
+
+namespace fs = std::filesystem;
+namespace mx = mlx::core;
+
+namespace mlxft {
+
+namespace {
+
+// The prompt of an example's first trained turn: its ids up to the first trained token.
+std::vector<int32_t> prompt_of(const Example& e) {
+  size_t end = 0;
+  while (end < e.mask.size() && e.mask[end] == 0) ++end;
+  return {e.ids.begin(), e.ids.begin() + static_cast<std::ptrdiff_t>(end)};
+}
+
+std::function<void(int64_t)> plot_refresh(const TrainRun& run) {
+  const LoggingSection& l = run.recipe.logging;
+  if (!l.plots || l.plots_per_epoch <= 0) return nullptr;
+  const int64_t every = std::max<int64_t>(1, run.settings.steps_per_epoch() / l.plots_per_epoch);
+  return [out = run.out, every](int64_t step) {
+    if (step % every != 0) return;
+    try {
+      (void)build_run_report(out, run_report_options(out));
+    } catch (const std::exception& e) {
+      spdlog::warn("plots at step {} were not written: {}", step, e.what());
+    }
+  };
+}
+
+}  // namespace
+
+RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
+    : run_(run),
+      layout_(layout),
+      objective_(run.model, layout,
+                 {run.recipe.training.gradient_checkpointing, static_cast<float>(run.recipe.training.label_smoothing)}),
+      plan_(run.inputs.split.train, run.settings.batch_size, run.settings.seed),
+      progress_(std::cerr, progress_mode(run.recipe.logging.progress, stderr_is_terminal()),
+                run.settings.logging_steps) {
+  const Split& split = run.inputs.split;
+  hooks_.loss = micro_batch_loss(objective_);
+  hooks_.epoch_batches = [this](int64_t epoch) {
+    std::vector<std::vector<int64_t>> batches;
+    for (const auto& rows : plan_.epoch_batches(static_cast<int>(epoch))) batches.emplace_back(rows.begin(), rows.end());
+    return batches;
+  };
+  hooks_.make_batch = [&split](const std::vector<int64_t>& rows) {
+    return make_batch(split.train, std::vector<size_t>(rows.begin(), rows.end()));
+  };
+  if (!split.valid.empty()) {
+    hooks_.evaluate = [this](const std::vector<mx::array>& params) {
+      LoraAdapters a = layout_;
+      a.assign(params);
+      return evaluate(run_.model, &a, run_.inputs.split.valid, run_.eval_batch_size());
+    };
+  }
+  const EvaluationSection& ev = run.recipe.evaluation;
+  if (!split.valid.empty() && ev.generate_samples && ev.num_samples > 0) {
+    hooks_.write_samples = [this](const std::vector<mx::array>& params, int64_t step) { write_samples(params, step); };
+  }
+  hooks_.on_train_log = [this](const TrainMetrics& m, int64_t total) { show_progress(m, total); };
+  hooks_.after_step = plot_refresh(run);
+}
+
+void RunHooks::write_samples(const std::vector<mx::array>& params, int64_t step) const {
+  LoraAdapters a = layout_;
+  a.assign(params);
+  const EvaluationSection& ev = run_.recipe.evaluation;
+  const std::vector<Example>& valid = run_.inputs.split.valid;
+  const fs::path path = run_.out / "samples.jsonl";
+  std::ofstream samples(path, std::ios::app);
+  const size_t n = std::min(valid.size(), static_cast<size_t>(ev.num_samples));
+  for (size_t i = 0; i < n; ++i) {
+    const Example& e = valid[i];
+    GenerateOptions go;
+    go.max_tokens = ev.max_new_tokens;
+    go.sampling = {static_cast<float>(ev.temperature), static_cast<float>(ev.top_p)};
+    go.seed = run_.settings.seed + static_cast<uint64_t>(step) * 1000 + i;
+    go.lora = &a;
+    const std::vector<int32_t> prompt = prompt_of(e);
+    const std::vector<int32_t> generated = generate(run_.model, prompt, go);
+    const Tokenizer& tok = run_.inputs.tokenizer;
+    samples << nlohmann::json{{"step", step},
+                              {"index", e.index},
+                              {"prompt", tok.decode(prompt)},
+                              {"generated", tok.decode(generated)}}
+                   .dump()
+            << "\n";
+  }
+  samples.flush();
+  if (!samples) throw Error(ErrorKind::Io, path.string(), "cannot append the samples", "is the disk full?");
+}
+
+void RunHooks::show_progress(const TrainMetrics& m, int64_t total) {
+  const int64_t steps_per_epoch = run_.settings.steps_per_epoch();
+  ProgressState p;
+  p.num_epochs = static_cast<int>((total + steps_per_epoch - 1) / steps_per_epoch);
+  p.epoch = std::min(p.num_epochs, static_cast<int>((m.step - 1) / steps_per_epoch) + 1);
+  p.step = m.step;
+  p.total_steps = total;
+  p.loss = m.loss;
+  p.learning_rate = m.learning_rate;
+  p.tokens_per_second = m.tokens_per_second;
+  p.memory_gb = m.memory_gb;
+  p.elapsed_s = m.time_s;
+  progress_.update(p);
+}
+
+}  // namespace mlxft

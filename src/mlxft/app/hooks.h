@@ -1,0 +1,47 @@
+// The trainer hooks of a train run: the SFT loss, the length-grouped data order, validation,
+// samples, progress display and periodic plots.
+//
+// Contract:
+// - RunHooks owns everything the hooks use (the objective, the batch plan, the progress display)
+//   and must outlive the Trainer that gets hooks().
+// - loss: objective/sft.h on the adapters' layout; epoch_batches: data/batching.h BatchPlan seeded
+//   by training.seed; evaluate (when there is a validation set): token-weighted loss over the whole
+//   set, eval_batch_size at a time, no dropout.
+// - write_samples (evaluation.generate_samples, num_samples > 0): generates from the first
+//   num_samples validation prompts and appends {"step","index","prompt","generated"} lines to
+//   <out>/samples.jsonl; a failed write is an Io error.
+// - after_step (logging.plots and plots_per_epoch > 0): refreshes the plots and report that many
+//   times per epoch; a failure there is a warning.
+#pragma once
+
+#include <memory>
+
+#include "mlxft/app/run_parts.h"
+#include "mlxft/data/batching.h"
+#include "mlxft/objective/sft.h"
+#include "mlxft/util/progress.h"
+
+namespace mlxft {
+
+class RunHooks {
+ public:
+  RunHooks(const TrainRun& run, const LoraAdapters& layout);
+  RunHooks(const RunHooks&) = delete;
+  RunHooks& operator=(const RunHooks&) = delete;
+
+  const TrainerHooks& hooks() const { return hooks_; }
+  void finish_progress() { progress_.finish(); }
+
+ private:
+  void write_samples(const std::vector<mlx::core::array>& params, int64_t step) const;
+  void show_progress(const TrainMetrics& line, int64_t total_steps);
+
+  const TrainRun& run_;
+  LoraAdapters layout_;
+  SftObjective objective_;
+  BatchPlan plan_;
+  ProgressReporter progress_;
+  TrainerHooks hooks_;
+};
+
+}  // namespace mlxft

@@ -1,0 +1,85 @@
+#include "mlxft/app/inputs.h"
+
+#include <spdlog/spdlog.h>
+
+#include "mlxft/export/adapter_io.h"
+#include "mlxft/model/weights.h"
+#include "mlxft/util/error.h"
+
+namespace fs = std::filesystem;
+namespace mx = mlx::core;
+
+namespace mlxft {
+
+namespace {
+
+LoraConfig lora_config(const LoraSection& l) {
+  LoraConfig c;
+  c.rank = l.rank;
+  c.alpha = static_cast<float>(l.alpha);
+  c.dropout = static_cast<float>(l.dropout);
+  c.use_rslora = l.use_rslora;
+  c.targets = l.target_modules;
+  if (l.layers) c.layers = *l.layers;
+  return c;
+}
+
+std::vector<Example> load_extra(const std::string& path, const Tokenizer& tokenizer, DataOptions options) {
+  options.min_examples = 1;
+  return load_dataset(path, tokenizer, options).examples;
+}
+
+}  // namespace
+
+DataOptions data_options_from(const DataSection& d) {
+  DataOptions o;
+  o.format = d.format == "claude" ? "conversations" : d.format;
+  o.tool_format = tool_format_from_name(d.tool_format, "data.tool_format");
+  o.labels = label_filter_from_name(d.labels, "data.labels");
+  o.max_seq_length = d.max_seq_length;
+  o.truncate = truncate_from_name(d.truncate, "data.truncate");
+  o.max_bad_fraction = d.max_bad_fraction;
+  o.min_examples = d.min_examples;
+  return o;
+}
+
+RunInputs load_inputs(const Recipe& r) {
+  RunInputs in{Tokenizer::load(fs::path(r.model.path) / "tokenizer.model"), {}, {}};
+  const DataOptions options = data_options_from(r.data);
+  Dataset data = load_dataset(r.data.dataset_path, in.tokenizer, options);
+  for (const auto& w : data.report.warnings) spdlog::debug("{}", w);
+  if (data.report.skipped_count() > 0) {
+    spdlog::warn("{}: {} records skipped (see mlxft data check)", r.data.dataset_path, data.report.skipped_count());
+  }
+  if (!r.data.valid_path.empty()) {
+    in.split.train = std::move(data.examples);
+    in.split.valid = load_extra(r.data.valid_path, in.tokenizer, options);
+  } else {
+    in.split = split_dataset(std::move(data.examples), r.data.valid_split,
+                             r.data.test_path.empty() ? r.data.test_split : 0.0, static_cast<uint64_t>(r.data.seed));
+  }
+  if (!r.data.test_path.empty()) in.split.test = load_extra(r.data.test_path, in.tokenizer, options);
+  in.report = std::move(data.report);
+  if (in.split.train.empty()) {
+    throw Error(ErrorKind::Data, r.data.dataset_path, "no training example after the split",
+                "lower data.valid_split / data.test_split or add data");
+  }
+  return in;
+}
+
+Model load_base_model(const Recipe& r) {
+  std::optional<mx::Dtype> dtype;  // "auto": the device's default compute dtype
+  if (r.model.dtype != "auto") dtype = parse_dtype(r.model.dtype, "model.dtype");
+  return load_model(r.model.path, dtype);
+}
+
+LoraAdapters build_adapters(const Recipe& r, const Model& model, const std::string& init_adapter) {
+  if (init_adapter.empty()) return init_lora(model.config, lora_config(r.lora), static_cast<uint64_t>(r.training.seed));
+  LoraAdapters adapters = load_adapter(init_adapter);
+  check_adapter_fits(adapters, model.config, init_adapter);
+  spdlog::info("starting from adapter {} (r{}, alpha {})", init_adapter, adapters.config.rank, adapters.config.alpha);
+  adapters.config.dropout = static_cast<float>(r.lora.dropout);
+  return adapters;
+}
+
+}  // namespace mlxft

@@ -1,0 +1,36 @@
+// The inputs of a train run: tokenizer, data split, base model and adapters, from the recipe.
+//
+// Contract:
+// - load_inputs() loads the tokenizer (<model.path>/tokenizer.model) and the dataset with the
+//   recipe's data options; with data.valid_path the whole dataset trains and valid comes from that
+//   file, else the dataset is split by data.valid_split / test_split and data.seed; data.test_path
+//   replaces the test split. Skipped records are a warning; each data warning is logged at debug.
+//   No training example after the split is a Data error.
+// - load_base_model() loads model.path in model.dtype ("auto": the device's default).
+// - build_adapters() returns new adapters initialised as PEFT does from training.seed, or the
+//   --init-adapter directory (PEFT or mlx-lm format, checked against the model) with lora.dropout.
+#pragma once
+
+#include <string>
+
+#include "mlxft/config/recipe.h"
+#include "mlxft/data/dataset.h"
+#include "mlxft/data/split.h"
+#include "mlxft/data/tokenizer.h"
+#include "mlxft/model/llama.h"
+#include "mlxft/model/lora.h"
+
+namespace mlxft {
+
+struct RunInputs {
+  Tokenizer tokenizer;
+  DataReport report;  // of data.dataset_path
+  Split split;
+};
+
+DataOptions data_options_from(const DataSection& data);
+RunInputs load_inputs(const Recipe& recipe);
+Model load_base_model(const Recipe& recipe);
+LoraAdapters build_adapters(const Recipe& recipe, const Model& model, const std::string& init_adapter);
+
+}  // namespace mlxft

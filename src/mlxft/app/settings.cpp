@@ -1,0 +1,40 @@
+#include "mlxft/app/settings.h"
+
+#include "mlxft/config/load.h"
+
+namespace mlxft {
+
+TrainerSettings trainer_settings_from(const Recipe& r, int64_t num_train_examples) {
+  const TrainingSection& t = r.training;
+  TrainerSettings s;
+  s.num_train_examples = num_train_examples;
+  s.batch_size = t.batch_size;
+  s.accumulation_steps = t.gradient_accumulation_steps;
+  s.num_epochs = t.num_epochs;
+  s.max_steps = t.max_steps;
+  s.seed = static_cast<uint64_t>(t.seed);
+  s.optimizer = {t.optimizer, t.weight_decay, t.adam_beta1, t.adam_beta2, t.adam_epsilon, t.sgd_momentum};
+  s.lr_scheduler = t.lr_scheduler;
+  s.learning_rate = t.learning_rate;
+  s.warmup_steps = t.warmup_steps;
+  s.warmup_ratio = t.warmup_ratio;
+  s.min_lr_ratio = t.min_lr_ratio;
+  s.max_grad_norm = t.max_grad_norm;
+  s.logging_steps = t.logging_steps;
+  s.eval_steps = t.eval_steps;
+  s.save_steps = t.save_steps;
+  s.save_total_limit = r.output.save_total_limit;
+  s.save_best = r.output.save_best;
+  s.early_stopping_patience = r.evaluation.early_stopping_patience;
+  s.early_stopping_threshold = r.evaluation.early_stopping_threshold;
+  s.max_consecutive_nan = r.advanced.max_consecutive_nan;
+  s.loss_rise_warning = r.advanced.loss_rise_warning;
+  s.grad_norm_warning_high = r.advanced.grad_norm_warning_high;
+  s.grad_norm_warning_low = r.advanced.grad_norm_warning_low;
+  s.output_dir = r.output.output_dir;
+  s.metrics_file = r.logging.jsonl;
+  s.config_yaml = recipe_to_yaml(r);
+  return s;
+}
+
+}  // namespace mlxft

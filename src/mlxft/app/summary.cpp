@@ -1,0 +1,55 @@
+#include "mlxft/app/summary.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "mlxft/config/advice.h"
+#include "mlxft/model/weights.h"
+#include "mlxft/train/memory.h"
+
+namespace mx = mlx::core;
+
+namespace mlxft {
+
+namespace {
+
+MemoryEstimate estimate(const Recipe& r, const Model& model, const LoraAdapters& adapters, const Split& split,
+                        const TrainerSettings& s) {
+  int max_len = 0;
+  for (const auto& e : split.train) max_len = std::max(max_len, static_cast<int>(e.ids.size()));
+  return estimate_training_memory(model.config, static_cast<int>(mx::size_of(model.dtype)),
+                                  adapters.parameter_count(), s.batch_size, max_len,
+                                  r.training.gradient_checkpointing);
+}
+
+}  // namespace
+
+void print_run_summary(const Recipe& r, const Model& model, const LoraAdapters& adapters, const Split& split,
+                       const TrainerSettings& s) {
+  const MemoryEstimate mem = estimate(r, model, adapters, split, s);
+  const double machine = machine_memory_bytes();
+  const int64_t total = model.config.parameter_count();
+  const int64_t trainable = adapters.parameter_count();
+  const double gb = 1e9;
+  fmt::print("model:       {} ({}, {} layers, hidden {}, {})\n", r.model.name.empty() ? r.model.path : r.model.name,
+             model.config.model_type, model.config.num_hidden_layers, model.config.hidden_size,
+             dtype_name(model.dtype));
+  fmt::print("parameters:  {} total, {} trainable ({:.4f} %), LoRA r{} alpha {} on {}\n", total, trainable,
+             100.0 * static_cast<double>(trainable) / static_cast<double>(total + trainable), adapters.config.rank,
+             adapters.config.alpha, fmt::join(adapters.config.targets, ","));
+  fmt::print("data:        {} train, {} validation, {} test examples\n", split.train.size(), split.valid.size(),
+             split.test.size());
+  fmt::print(
+      "steps:       {} micro-batches of {} per epoch, accumulation {}, {} optimizer steps per epoch, {} in "
+      "all\n",
+      s.micro_batches_per_epoch(), s.batch_size, s.accumulation_steps, s.steps_per_epoch(), s.total_steps());
+  fmt::print(
+      "memory:      estimated peak {:.2f} GB = weights {:.2f} + adapters/grads/optimizer {:.3f} + "
+      "activations {:.2f}; machine {:.1f} GB\n",
+      mem.total() / gb, mem.weights / gb, mem.adapter_state / gb, mem.activations / gb, machine / gb);
+  if (auto warning = check_memory_fit(r, mem.total() / gb, machine / gb)) spdlog::warn("{}", *warning);
+  for (const auto& w : recipe_warnings(r, s.total_steps())) spdlog::warn("{}", w);
+}
+
+}  // namespace mlxft

@@ -1,0 +1,23 @@
+// What a train run prints before it starts, and the memory check.
+//
+// Contract:
+// - print_run_summary() prints (stdout) the model (name, type, layers, hidden size, dtype), the
+//   parameters (total, trainable, percent, LoRA rank/alpha/targets), the data counts, the steps per
+//   epoch and in all, and the peak-memory estimate by part against the machine's memory.
+// - It then runs config/advice.h: a run that cannot fit the budget stops with a Memory error unless
+//   system.force (the budget is system.memory_limit_gb when set and smaller), near-fits and
+//   suspicious settings are logged as warnings.
+#pragma once
+
+#include "mlxft/config/recipe.h"
+#include "mlxft/data/split.h"
+#include "mlxft/model/llama.h"
+#include "mlxft/model/lora.h"
+#include "mlxft/train/trainer.h"
+
+namespace mlxft {
+
+void print_run_summary(const Recipe& recipe, const Model& model, const LoraAdapters& adapters, const Split& split,
+                       const TrainerSettings& settings);
+
+}  // namespace mlxft

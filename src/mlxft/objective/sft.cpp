@@ -1,0 +1,28 @@
+#include "mlxft/objective/sft.h"
+
+namespace mx = mlx::core;
+
+namespace mlxft {
+
+SftObjective::SftObjective(const Model& model, LoraAdapters layout, SftOptions options)
+    : model_(model), layout_(std::move(layout)), options_(options) {}
+
+LossSum SftObjective::loss(const std::vector<mx::array>& params, const Batch& batch,
+                           const mx::array& dropout_key) const {
+  LoraAdapters adapters = layout_;
+  adapters.assign(params);
+  ForwardOptions fo;
+  fo.lora = &adapters;
+  fo.train = true;
+  fo.dropout_key = dropout_key;
+  fo.checkpoint_layers = options_.checkpoint_layers;
+  return masked_cross_entropy(forward(model_, batch.inputs, fo), batch.targets, batch.mask,
+                              options_.label_smoothing);
+}
+
+ObjectiveSums SftObjective::sums(const std::vector<mx::array>& params, const Batch& batch,
+                                 const mx::array& dropout_key) const {
+  return ObjectiveSums{loss(params, batch, dropout_key), {}};
+}
+
+}  // namespace mlxft
