@@ -52,10 +52,12 @@ build-coverage/build.ninja: | setup
 coverage: setup build-coverage/build.ninja
 	cmake --build build-coverage -j $(JOBS)
 	find build-coverage -name '*.gcda' -delete
-	cd build-coverage && $(CTEST) || true
+	@# the report is written even when a test fails; the target then fails
+	@status=0; (cd build-coverage && $(CTEST)) || status=$$?; \
 	gcovr -r . --filter 'src/' --object-directory build-coverage -j $(JOBS) \
-	  --txt build-coverage/coverage.txt --print-summary --fail-under-line 80
-	@tail -n 3 build-coverage/coverage.txt
+	  --txt build-coverage/coverage.txt --print-summary --fail-under-line 80 || status=1; \
+	tail -n 3 build-coverage/coverage.txt; \
+	if [ $$status -ne 0 ]; then echo "make coverage: failed (tests or the 80 % line floor)" >&2; exit 1; fi
 
 bench: build
 	build/bench/matmul_bench_wheel_blas --benchmark_filter='threads:1'

@@ -51,7 +51,6 @@ TEST(RecipeDefaults, AreTheSeedsValues) {
   EXPECT_DOUBLE_EQ(r.training.min_lr_ratio, 0.1);
   EXPECT_EQ(r.data.max_seq_length, 2048);
   EXPECT_EQ(r.training.num_epochs, 3);
-  EXPECT_DOUBLE_EQ(r.data.train_split, 0.9);
   EXPECT_EQ(r.data.seed, 42);
   EXPECT_EQ(r.training.logging_steps, 10);
   EXPECT_EQ(r.training.eval_steps, 50);
@@ -177,8 +176,11 @@ TEST(RecipeErrors, RejectWrongShapesAndBadYaml) {
               HasSubstr("lists 0 twice"));
   EXPECT_THAT(config_error(std::string(kMinimal) + "training:\n  num_epochs: 2.5\n").what(),
               HasSubstr("training.num_epochs must be an integer, got '2.5'"));
-  EXPECT_THAT(config_error(std::string(kMinimal) + "data:\n  valid_split: 0.2\n").what(),
-              HasSubstr("is 1.1, must be 1"));
+  EXPECT_THAT(config_error(std::string(kMinimal) + "data:\n  valid_split: 0.6\n  test_split: 0.5\n").what(),
+              HasSubstr("data.valid_split + data.test_split is 1.1, must be below 1"));
+  // data.train_split and data.stratify are gone: training takes the rest, every split is stratified
+  EXPECT_THAT(config_error(std::string(kMinimal) + "data:\n  train_split: 0.9\n").what(),
+              HasSubstr("train_split"));
   EXPECT_THAT(config_error("- just\n- a list\n").what(), HasSubstr("must be a mapping of sections"));
   const Error syntax = config_error("model:\n  path: [unclosed\n");
   EXPECT_THAT(syntax.where(), HasSubstr("recipe.yaml:"));
@@ -205,7 +207,6 @@ TEST(EffectiveConfig, LoadsBackToTheSameRecipe) {
   r.training.learning_rate = 3.3e-5;
   r.training.max_steps = 123456789012LL;
   r.data.valid_path = (dir.path() / "valid.jsonl").string();
-  r.data.train_split = 0.7;
   r.data.valid_split = 0.2;
   r.data.test_split = 0.1;
   r.logging.log_file = "";
@@ -275,7 +276,7 @@ TEST(RecipeSchema, EveryRowOwnsADistinctMember) {
       EXPECT_EQ(differs, &other == &field) << "changing " << field.name() << " changed " << other.name();
     }
   }
-  EXPECT_EQ(names.size(), 73u);  // update with recipe.h when adding a setting
+  EXPECT_EQ(names.size(), 71u);  // update with recipe.h when adding a setting
 }
 
 TEST(ConfigReference, DocsFileEqualsTheGeneratedReference) {

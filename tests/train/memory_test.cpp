@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <string>
+
 #include "mlxft/model/init.h"
 #include "mlxft/model/lora.h"
 
@@ -10,6 +13,9 @@ TEST(TrainMemory, Mistral7bSeedRecipeParts) {
   const mlxft::ModelConfig c = mlxft::preset_config("mistral-7b-shape", 32768);
   mlxft::LoraConfig lc;  // r16 alpha 32 on q_proj, v_proj of every layer
   const int64_t trainable = mlxft::init_lora(c, lc, 0).parameter_count();
+  // 32 layers x rank 16 x (q_proj: A [16, 4096] + B [4096, 16], v_proj: A [16, 4096] + B [1024, 16],
+  // 1024 = 8 KV heads x head_dim 128) = 32 * 16 * (2 * 4096 + 4096 + 1024) = 6815744.
+  EXPECT_EQ(trainable, 32 * 16 * (2 * 4096 + 4096 + 1024));
   EXPECT_EQ(trainable, 6815744);
   const auto bf16 = mlxft::estimate_training_memory(c, 2, trainable, 2, 2048, false);
   EXPECT_NEAR(bf16.weights / 1e9, 14.5, 0.05);        // 7.25 B parameters x 2 bytes
@@ -17,5 +23,15 @@ TEST(TrainMemory, Mistral7bSeedRecipeParts) {
   const auto ckpt = mlxft::estimate_training_memory(c, 2, trainable, 2, 2048, true);
   EXPECT_LT(ckpt.activations, bf16.activations / 5);  // checkpointing keeps one layer's activations
   EXPECT_GT(bf16.total(), 16e9);                      // the seed's "under 16 GB" does not hold in bf16
-  EXPECT_GT(mlxft::machine_memory_bytes(), 0.0);
+}
+
+// The machine's memory is /proc/meminfo's MemTotal (Linux), the number `free` shows.
+TEST(TrainMemory, MachineMemoryIsMemTotal) {
+  std::ifstream meminfo("/proc/meminfo");
+  if (!meminfo) GTEST_SKIP() << "no /proc/meminfo on this platform";
+  std::string key;
+  double kib = 0;
+  while (meminfo >> key && key != "MemTotal:") meminfo.ignore(1 << 10, '\n');
+  ASSERT_TRUE(meminfo >> kib);
+  EXPECT_NEAR(mlxft::machine_memory_bytes(), kib * 1024.0, 0.01 * kib * 1024.0);
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -39,6 +41,18 @@ std::function<void(int64_t)> plot_refresh(const TrainRun& run) {
   };
 }
 
+// Test-only: MLXFT_TEST_SIGTERM_AFTER_STEP=N raises SIGTERM once step N is done (logged, checkpointed),
+// so the stop-and-resume path can be tested without racing the run.
+void add_test_stop(TrainerHooks& hooks) {
+  const char* value = std::getenv("MLXFT_TEST_SIGTERM_AFTER_STEP");
+  if (value == nullptr || *value == '\0') return;
+  const int64_t at = std::atoll(value);
+  hooks.after_step = [then = std::move(hooks.after_step), at](int64_t step) {
+    if (then) then(step);
+    if (step == at) std::raise(SIGTERM);
+  };
+}
+
 }  // namespace
 
 RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
@@ -72,6 +86,7 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
   }
   hooks_.on_train_log = [this](const TrainMetrics& m, int64_t total) { show_progress(m, total); };
   hooks_.after_step = plot_refresh(run);
+  add_test_stop(hooks_);
 }
 
 void RunHooks::write_samples(const std::vector<mx::array>& params, int64_t step) const {

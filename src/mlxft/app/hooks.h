@@ -11,7 +11,8 @@
 //   num_samples validation prompts and appends {"step","index","prompt","generated"} lines to
 //   <out>/samples.jsonl; a failed write is an Io error.
 // - after_step (logging.plots and plots_per_epoch > 0): refreshes the plots and report that many
-//   times per epoch; a failure there is a warning.
+//   times per epoch; a failure there is a warning. For tests, the environment variable
+//   MLXFT_TEST_SIGTERM_AFTER_STEP=N raises SIGTERM after step N (a deterministic graceful stop).
 #pragma once
 
 #include <memory>

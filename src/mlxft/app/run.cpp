@@ -1,7 +1,6 @@
 #include "mlxft/app/run.h"
 
 #include <fmt/format.h>
-#include <mlx/mlx.h>
 
 #include "mlxft/app/finish.h"
 #include "mlxft/app/hooks.h"
@@ -12,21 +11,13 @@
 #include "mlxft/config/load.h"
 #include "mlxft/report/data_summary.h"
 #include "mlxft/train/signals.h"
-#include "mlxft/util/blas.h"
 #include "mlxft/util/logging.h"
 
 namespace fs = std::filesystem;
-namespace mx = mlx::core;
 
 namespace mlxft {
 
 namespace {
-
-void apply_system_settings(const TrainRequest& req) {
-  const SystemSection& sys = req.recipe.system;
-  if (req.threads <= 0 && sys.threads > 0) set_blas_threads(sys.threads);
-  if (sys.memory_limit_gb > 0.0) mx::set_memory_limit(static_cast<size_t>(sys.memory_limit_gb * 1e9));
-}
 
 void start_logging(const TrainRequest& req) {
   const Recipe& r = req.recipe;
@@ -67,7 +58,7 @@ int train(const TrainRun& run, LoraAdapters adapters) {
 
 int run_training(const TrainRequest& req) {
   const Recipe& r = req.recipe;
-  apply_system_settings(req);
+  (void)apply_system_settings(req.recipe.system, req.threads);
   start_logging(req);
   const RunInputs inputs = load_inputs(r);
   const Model model = load_base_model(r);

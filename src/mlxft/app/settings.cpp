@@ -1,6 +1,9 @@
 #include "mlxft/app/settings.h"
 
+#include <mlx/mlx.h>
+
 #include "mlxft/config/load.h"
+#include "mlxft/util/blas.h"
 
 namespace mlxft {
 
@@ -35,6 +38,19 @@ TrainerSettings trainer_settings_from(const Recipe& r, int64_t num_train_example
   s.metrics_file = r.logging.jsonl;
   s.config_yaml = recipe_to_yaml(r);
   return s;
+}
+
+SystemApplied apply_system_settings(const SystemSection& sys, int threads_flag) {
+  SystemApplied applied;
+  if (threads_flag <= 0 && sys.threads > 0) {
+    set_blas_threads(sys.threads);
+    applied.blas_threads = sys.threads;
+  }
+  if (sys.memory_limit_gb > 0.0) {
+    applied.memory_limit_bytes = static_cast<size_t>(sys.memory_limit_gb * 1e9);
+    mlx::core::set_memory_limit(applied.memory_limit_bytes);
+  }
+  return applied;
 }
 
 }  // namespace mlxft

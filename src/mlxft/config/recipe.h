@@ -48,11 +48,9 @@ struct DataSection {
   double max_bad_fraction = 0.05;      // more bad lines than this fraction is fatal
   int max_seq_length = 2048;           // tokens per example
   std::string truncate = "drop";       // longer examples: drop | end (cut at the end)
-  double train_split = 0.9;
   double valid_split = 0.1;
   double test_split = 0.0;
-  bool stratify = true;  // keep the label ratio in every split
-  int seed = 42;         // split seed; shuffling uses training.seed + epoch
+  int seed = 42;  // split seed (every split keeps the label ratio); shuffling uses training.seed + epoch
   bool operator==(const DataSection&) const = default;
 };
 
@@ -102,8 +100,8 @@ struct LoggingSection {
 };
 
 struct SystemSection {
-  int threads = 0;               // CPU threads for BLAS; 0 = all cores
-  double memory_limit_gb = 0.0;  // cap for MLX's allocator; 0 = no cap
+  int threads = 0;               // CPU threads for BLAS in `mlxft train` (--threads wins); 0 = all cores
+  double memory_limit_gb = 0.0;  // mx::set_memory_limit and the memory-check budget; 0 = no cap
   bool force = false;            // start even when the memory estimate does not fit
   bool operator==(const SystemSection&) const = default;
 };

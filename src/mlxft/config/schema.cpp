@@ -277,15 +277,12 @@ std::vector<FieldSpec> build_schema() {
             {.range = between(2, 1 << 20)}),
       field("data", "truncate", &R::data, &DataSection::truncate,
             "Examples over max_seq_length: drop them, or cut them at the end", {.choices = {"drop", "end"}}),
-      field("data", "train_split", &R::data, &DataSection::train_split, "Fraction of the data for training",
-            {.range = Range{.low = 0, .high = 1, .low_open = true}}),
       field("data", "valid_split", &R::data, &DataSection::valid_split,
             "Fraction for validation (with valid_path set, this share trains instead)",
             {.range = fraction_below_one()}),
       field("data", "test_split", &R::data, &DataSection::test_split,
             "Fraction for the test set (with test_path set, this share trains instead)",
             {.range = fraction_below_one()}),
-      field("data", "stratify", &R::data, &DataSection::stratify, "Keep the label ratio in every split"),
       field("data", "seed", &R::data, &DataSection::seed, "Seed of the split", {.range = at_least(0)}),
       // training
       field("training", "optimizer", &R::training, &TrainingSection::optimizer, "Optimizer",
@@ -362,10 +359,10 @@ std::vector<FieldSpec> build_schema() {
       field("logging", "plots_per_epoch", &R::logging, &LoggingSection::plots_per_epoch,
             "Plot refreshes per epoch; 0: only at the end", {.range = at_least(0)}),
       // system
-      field("system", "threads", &R::system, &SystemSection::threads, "CPU threads for BLAS; 0: all cores",
+      field("system", "threads", &R::system, &SystemSection::threads, "CPU threads for BLAS during training (the --threads flag wins); 0: all cores",
             {.range = at_least(0)}),
       field("system", "memory_limit_gb", &R::system, &SystemSection::memory_limit_gb,
-            "Memory budget in GB for MLX; 0: the machine's memory", {.range = at_least(0)}),
+            "MLX's memory limit in GB, also the budget of the memory check; 0: the machine's memory", {.range = at_least(0)}),
       field("system", "force", &R::system, &SystemSection::force,
             "Start even when the memory estimate exceeds the budget"),
       // evaluation

@@ -47,10 +47,10 @@ std::vector<std::string> validate_recipe(const Recipe& recipe) {
     for (const auto& problem : field.check(recipe)) errors.push_back(field.name() + " " + problem);
   }
   const DataSection& d = recipe.data;
-  const double sum = d.train_split + d.valid_split + d.test_split;
-  if (std::abs(sum - 1.0) > 1e-6) {
-    errors.push_back(
-        fmt::format("data.train_split + data.valid_split + data.test_split is {}, must be 1", sum));
+  // Training takes what the validation and test splits leave (data/split.cpp).
+  if (d.valid_split + d.test_split >= 1.0) {
+    errors.push_back(fmt::format("data.valid_split + data.test_split is {}, must be below 1 (the rest trains)",
+                                 d.valid_split + d.test_split));
   }
   if (recipe.evaluation.early_stopping_patience > 0 && d.valid_path.empty() && d.valid_split <= 0.0) {
     errors.push_back(
