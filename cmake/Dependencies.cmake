@@ -58,9 +58,10 @@ if(MLXFT_DNNL AND CMAKE_SYSTEM_NAME STREQUAL "Linux" AND CMAKE_SYSTEM_PROCESSOR 
     target_link_libraries(mlxft_deps INTERFACE ${DNNL_LIBRARY})
     # Only the kernels see the definition (the rest of the build keeps its flags and its ccache).
     file(GLOB _mlxft_kernel_sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/mlxft/kernels/*.cpp)
-    set_source_files_properties(${_mlxft_kernel_sources} PROPERTIES
-                                COMPILE_DEFINITIONS MLXFT_HAVE_DNNL=1
-                                INCLUDE_DIRECTORIES ${DNNL_INCLUDE_DIR})
+    set_source_files_properties(${_mlxft_kernel_sources} PROPERTIES COMPILE_DEFINITIONS MLXFT_HAVE_DNNL=1)
+    if(NOT DNNL_INCLUDE_DIR IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES)
+      set_property(SOURCE ${_mlxft_kernel_sources} APPEND PROPERTY INCLUDE_DIRECTORIES ${DNNL_INCLUDE_DIR})
+    endif()
     set(MLXFT_HAVE_DNNL ON)
   else()
     message(STATUS "mlxft: oneDNN not found (libdnnl-dev): CPU kernels fall back to MLX ops")
