@@ -17,19 +17,19 @@ Operand weight_operand(const FrozenLinearWeight::Impl& w, bool transposed) {
   const int64_t K = transposed ? w.out : w.in, N = transposed ? w.in : w.out;
   const dnnl::memory::desc plain = transposed ? onednn::plain_ab(K, N, t) : onednn::plain_ba(K, N, t);
   if (!w.per_call()) {
-    if (!transposed && w.forward) return {w.forward->md, w.forward->data.data<uint8_t>(), {}};
+    if (!transposed && w.forward) return {w.forward->md, w.forward->data.ptr, {}};
     if (!transposed || !w.options.pack_backward) return {plain, w.dense->data<uint8_t>(), {}};
     std::lock_guard<std::mutex> lock(w.backward_mutex);
     if (!w.backward) {
       dnnl::memory::desc to = onednn::preferred_weights(K, N, t);
       PackedMatrix p{scratch(to.get_size()), to};
-      onednn::reorder(plain, w.dense->data<uint8_t>(), to, p.data.data<uint8_t>());
+      onednn::reorder(plain, w.dense->data<uint8_t>(), to, p.data.ptr);
       w.backward = p;
     }
-    return {w.backward->md, w.backward->data.data<uint8_t>(), {}};
+    return {w.backward->md, w.backward->data.ptr, {}};
   }
   // Quantized, dequantized for this call into a transient [out, in] buffer.
-  mx::array buf = scratch(static_cast<size_t>(w.out) * w.in * mx::size_of(w.compute));
+  const Buffer buf = scratch(static_cast<size_t>(w.out) * w.in * mx::size_of(w.compute));
   const AffineQuantized q{w.wq->data<uint32_t>(),
                           w.scales_f32->data<float>(),
                           w.biases_f32->data<float>(),
@@ -38,15 +38,15 @@ Operand weight_operand(const FrozenLinearWeight::Impl& w, bool transposed) {
                           w.group,
                           w.bits};
   if (w.compute == mx::bfloat16) {
-    dequantize(q, buf.data<uint16_t>());
+    dequantize(q, buf.as<uint16_t>());
   } else {
-    dequantize(q, reinterpret_cast<float*>(buf.data<uint8_t>()));
+    dequantize(q, buf.as<float>());
   }
-  if (!w.options.pack) return {plain, buf.data<uint8_t>(), {buf}};
+  if (!w.options.pack) return {plain, buf.ptr, {buf}};
   dnnl::memory::desc to = onednn::preferred_weights(K, N, t);
-  mx::array packed = scratch(to.get_size());
-  onednn::reorder(plain, buf.data<uint8_t>(), to, packed.data<uint8_t>());
-  return {to, packed.data<uint8_t>(), {packed}};
+  const Buffer packed = scratch(to.get_size());
+  onednn::reorder(plain, buf.ptr, to, packed.ptr);
+  return {to, packed.ptr, {packed}};
 }
 #endif
 
@@ -59,11 +59,11 @@ void run(const FrozenLinearWeight::Impl& w, bool transposed, const mx::array& x,
   const int64_t M = static_cast<int64_t>(x.size()) / K;
   if (M == 0) return;
   const void* src = x.data<uint8_t>();
-  std::optional<mx::array> converted;
+  std::optional<Buffer> converted;
   if (x.dtype() != w.compute) {  // float32 x, bfloat16 compute (the API converts the other way)
     converted = scratch(static_cast<size_t>(M * K) * 2);
     const float* xf = x.data<float>();
-    uint16_t* xb = converted->data<uint16_t>();
+    uint16_t* xb = converted->as<uint16_t>();
     parallel_for(
         M, [&](int64_t lo, int64_t hi) { to_bf16(xf + lo * K, (hi - lo) * K, xb + lo * K); }, 8);
     src = xb;

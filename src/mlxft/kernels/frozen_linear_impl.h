@@ -11,14 +11,28 @@
 
 namespace mlxft::kernels {
 
-// Bytes from MLX's allocator (so mx::get_active_memory / get_peak_memory count them).
-inline mx::array scratch(size_t bytes) {
-  return mx::array(mx::allocator::malloc(bytes), {static_cast<int>(bytes)}, mx::uint8);
+// Bytes from MLX's allocator (so mx::get_active_memory / get_peak_memory count them), aligned to
+// 64 bytes (MLX's CPU buffers are only 8-byte aligned; AMX and AVX-512 loads want cache lines).
+struct Buffer {
+  mx::array owner;
+  uint8_t* ptr;
+  template <class T>
+  T* as() const {
+    return reinterpret_cast<T*>(ptr);
+  }
+};
+inline Buffer scratch(size_t bytes) {
+  constexpr size_t kPage = 4096;
+  const int pages = static_cast<int>((bytes + 64 + kPage - 1) / kPage);
+  mx::array a(mx::allocator::malloc(static_cast<size_t>(pages) * kPage), {pages, static_cast<int>(kPage)},
+              mx::uint8);
+  const auto p = reinterpret_cast<uintptr_t>(a.data<uint8_t>());
+  return {a, reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63})};
 }
 
 #ifdef MLXFT_HAVE_DNNL
 struct PackedMatrix {
-  mx::array data;  // uint8 bytes
+  Buffer data;
   dnnl::memory::desc md;
 };
 
@@ -60,7 +74,7 @@ struct FrozenLinearWeight::Impl {
 struct Operand {
   dnnl::memory::desc md;
   const void* ptr;
-  std::vector<mx::array> keep;
+  std::vector<Buffer> keep;
 };
 Operand weight_operand(const FrozenLinearWeight::Impl& w, bool transposed);
 #endif

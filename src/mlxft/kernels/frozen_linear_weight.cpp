@@ -23,7 +23,7 @@ void check_compute(mx::Dtype d) {
 PackedMatrix pack(const dnnl::memory::desc& from, const void* src, int64_t K, int64_t N, mx::Dtype d) {
   dnnl::memory::desc to = onednn::preferred_weights(K, N, dnnl_type(d));
   PackedMatrix p{scratch(to.get_size()), to};
-  onednn::reorder(from, src, to, p.data.data<uint8_t>());
+  onednn::reorder(from, src, to, p.data.ptr);
   return p;
 }
 #endif
@@ -69,9 +69,9 @@ size_t FrozenLinearWeight::resident_bytes() const {
   size_t n = 0;
   for (const auto& a : impl_->arrays()) n += a.nbytes();
 #ifdef MLXFT_HAVE_DNNL
-  if (impl_->forward) n += impl_->forward->data.nbytes();
+  if (impl_->forward) n += impl_->forward->data.owner.nbytes();
   std::lock_guard<std::mutex> lock(impl_->backward_mutex);
-  if (impl_->backward) n += impl_->backward->data.nbytes();
+  if (impl_->backward) n += impl_->backward->data.owner.nbytes();
 #endif
   return n;
 }

@@ -97,9 +97,9 @@ void run_ce(const CeJob& j) {
   const bool bf16 = j.w->compute == mx::bfloat16;
   const int64_t C = std::min<int64_t>(j.chunk, static_cast<int64_t>(rows.size()));
   const size_t cs = mx::size_of(j.w->compute);
-  mx::array src = scratch(static_cast<size_t>(C * j.E) * cs);
-  mx::array logits = scratch(static_cast<size_t>(C * j.V) * 4);
-  std::optional<mx::array> g, dhc;
+  const Buffer src = scratch(static_cast<size_t>(C * j.E) * cs);
+  const Buffer logits = scratch(static_cast<size_t>(C * j.V) * 4);
+  std::optional<Buffer> g, dhc;
   if (j.dh && bf16) g = scratch(static_cast<size_t>(C * j.V) * 2);
   if (j.dh) dhc = scratch(static_cast<size_t>(C * j.E) * 4);
   const Operand fw = weight_operand(*j.w, false);
@@ -109,13 +109,13 @@ void run_ce(const CeJob& j) {
   for (size_t c0 = 0; c0 < rows.size(); c0 += static_cast<size_t>(C)) {
     const int64_t n = std::min<int64_t>(C, static_cast<int64_t>(rows.size() - c0));
     const int64_t* rc = rows.data() + c0;
-    gather(j, rc, n, src.data<uint8_t>());
-    float* z = logits.data<float>();
-    onednn::matmul(n, src.data<uint8_t>(), cdt, fw.md, fw.ptr, z, onednn::dt::f32);
-    rows_pass(j, rc, n, z, g ? g->data<uint16_t>() : nullptr);
+    gather(j, rc, n, src.ptr);
+    float* z = logits.as<float>();
+    onednn::matmul(n, src.ptr, cdt, fw.md, fw.ptr, z, onednn::dt::f32);
+    rows_pass(j, rc, n, z, g ? g->as<uint16_t>() : nullptr);
     if (!j.dh) continue;
-    const void* gp = g ? static_cast<const void*>(g->data<uint16_t>()) : static_cast<const void*>(z);
-    float* d = dhc->data<float>();
+    const void* gp = g ? static_cast<const void*>(g->as<uint16_t>()) : static_cast<const void*>(z);
+    float* d = dhc->as<float>();
     onednn::matmul(n, gp, cdt, bw->md, bw->ptr, d, onednn::dt::f32);
     for (int64_t r = 0; r < n; ++r)
       std::memcpy(j.dh + rc[r] * j.E, d + r * j.E, static_cast<size_t>(j.E) * 4);
