@@ -131,7 +131,7 @@ void bench_quant(int M, int K, int N, bool with_mlx_qmm) {
       }),
       gf, base.best_ms);
   for (auto [mode, pack, mname] :
-       {std::tuple{k::QuantizedMode::DequantizeOnce, true, "dequant once"},
+       {std::tuple{k::QuantizedMode::DequantizeOnce, false, "dequant once"},
         std::tuple{k::QuantizedMode::DequantizePerCall, false, "dequant per call, plain"},
         std::tuple{k::QuantizedMode::DequantizePerCall, true, "dequant per call, packed"}}) {
     k::FrozenLinearOptions o;
