@@ -2,6 +2,7 @@
 #  - MLX from the project venv (python -m mlx --cmake-dir); the backend (CPU,
 #    CUDA, Metal) is whatever wheel setup-venv.sh installed.
 #  - SentencePiece, yaml-cpp, nlohmann-json, CLI11, fmt, spdlog from Debian.
+#  - oneDNN (x86-64 Linux, optional): the CPU kernels in src/mlxft/kernels.
 #  - OpenBLAS (Linux): linked directly into every program so its sgemm
 #    interposes on the reference BLAS bundled in the mlx-cpu wheel (see
 #    bench/matmul_bench.cpp and README "Performance" for the measured effect).
@@ -41,6 +42,29 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
     target_compile_definitions(mlxft_deps INTERFACE MLXFT_HAVE_OPENBLAS=1)
   else()
     message(WARNING "mlxft: OpenBLAS not found; CPU matmuls use the wheel's BLAS (slow)")
+  endif()
+endif()
+
+# oneDNN (Debian's libdnnl-dev, 2.6, v2 API), optional and x86-64 Linux only: the CPU kernels in
+# src/mlxft/kernels use it when present (MLXFT_HAVE_DNNL); without it MLX's own ops run. The
+# kernels' own loops use std::thread (oneDNN itself brings its OpenMP runtime, libgomp).
+option(MLXFT_DNNL "Use oneDNN for the CPU kernels when it is installed" ON)
+if(MLXFT_DNNL AND CMAKE_SYSTEM_NAME STREQUAL "Linux" AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+  # Header and library directly: Debian's dnnl-config.cmake also demands the OpenCL headers.
+  find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
+  find_library(DNNL_LIBRARY NAMES dnnl)
+  if(DNNL_INCLUDE_DIR AND DNNL_LIBRARY)
+    message(STATUS "mlxft: oneDNN ${DNNL_LIBRARY} found: CPU kernels use it")
+    target_link_libraries(mlxft_deps INTERFACE ${DNNL_LIBRARY})
+    # Only the kernels see the definition (the rest of the build keeps its flags and its ccache).
+    file(GLOB _mlxft_kernel_sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/mlxft/kernels/*.cpp)
+    set_source_files_properties(${_mlxft_kernel_sources} PROPERTIES COMPILE_DEFINITIONS MLXFT_HAVE_DNNL=1)
+    if(NOT DNNL_INCLUDE_DIR IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES)
+      set_property(SOURCE ${_mlxft_kernel_sources} APPEND PROPERTY INCLUDE_DIRECTORIES ${DNNL_INCLUDE_DIR})
+    endif()
+    set(MLXFT_HAVE_DNNL ON)
+  else()
+    message(STATUS "mlxft: oneDNN not found (libdnnl-dev): CPU kernels fall back to MLX ops")
   endif()
 endif()
 

@@ -13,6 +13,8 @@ packages=(
   gnuplot-nox
   "$@"
 )
+# oneDNN for the CPU kernels (src/mlxft/kernels): optional, x86-64 only.
+if [ "$(uname -m)" = "x86_64" ]; then packages+=(libdnnl-dev); fi
 
 if [ "$(uname -s)" != "Linux" ] || ! command -v dpkg-query >/dev/null 2>&1; then
   echo "setup-deps: not a Debian-like system; install the equivalents of: ${packages[*]}" >&2

@@ -1,0 +1,220 @@
+// The CPU kernels (src/mlxft/kernels) against MLX's own ops, side by side in one run.
+//
+//   kernels_bench [--reps R] [--only linear|quant|ce] [--threads T]
+//
+// Prints, per case, the median and best of R timed runs (after one warm-up), GFLOP/s and the ratio
+// to the MLX float32 baseline of the same table, both from the best run (the machines are shared:
+// the best run is the least disturbed one), and for the cross-entropy the peak memory above
+// what was live before the case (mx::get_peak_memory). Linear: y = x W^T with x [M, K], W [N, K]
+// (M x K x N), forward and dx = dy W. Quantized: 4-bit group 64. Cross-entropy: N tokens, hidden
+// E, vocabulary V, 30 % of the tokens masked, forward (loss) and forward + backward (loss and dh).
+#include <fmt/format.h>
+#include <mlx/mlx.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+#include "mlxft/kernels/cpu_features.h"
+#include "mlxft/kernels/fused_head_ce.h"
+#include "mlxft/kernels/parallel.h"
+#include "mlxft/util/blas.h"
+
+namespace mx = mlx::core;
+namespace k = mlxft::kernels;
+
+namespace {
+
+int g_reps = 5;
+
+struct Timing {
+  double median_ms, best_ms, peak_mb;
+};
+
+Timing time_it(const std::function<std::vector<mx::array>()>& fn) {
+  mx::eval(fn());  // warm-up: primitive creation, packing, allocator
+  mx::clear_cache();
+  const size_t base = mx::get_active_memory();
+  mx::reset_peak_memory();
+  std::vector<double> ms;
+  for (int r = 0; r < g_reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    mx::eval(fn());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const double peak = static_cast<double>(mx::get_peak_memory() - std::min(base, mx::get_peak_memory()));
+  return {ms[ms.size() / 2], ms[0], peak / 1e6};
+}
+
+void row(const std::string& name, const Timing& t, double gflop, double baseline_ms, bool memory = false) {
+  fmt::print("  {:<44} {:9.2f} {:9.2f} {:9.0f} {:7.2f}x", name, t.median_ms, t.best_ms,
+             gflop / t.best_ms * 1e3, baseline_ms / t.best_ms);
+  if (memory) fmt::print(" {:9.1f}", t.peak_mb);
+  fmt::print("\n");
+}
+
+void header(const std::string& title, bool memory = false) {
+  fmt::print("\n{}\n  {:<44} {:>9} {:>9} {:>9} {:>8}{}\n", title, "case", "median ms", "best ms", "GFLOP/s",
+             "vs MLX", memory ? "   peak MB" : "");
+}
+
+mx::array randn(const mx::Shape& s, float sd, uint64_t seed) {
+  mx::array a =
+      mx::multiply(mx::random::normal(s, mx::float32, 0.0f, 1.0f, mx::random::key(seed)), mx::array(sd));
+  mx::eval(a);
+  return a;
+}
+
+k::FrozenLinearWeightPtr frozen(const mx::array& w, mx::Dtype d, bool pack) {
+  k::FrozenLinearOptions o;
+  o.compute_dtype = d;
+  o.pack = pack;
+  return k::make_frozen_linear_weight(w, o);
+}
+
+mx::array dx_of(const mx::array& x, const mx::array& dy,
+                const std::function<mx::array(const mx::array&)>& f) {
+  return mx::vjp([&](const std::vector<mx::array>& in) { return std::vector<mx::array>{f(in[0])}; }, {x},
+                 {dy})
+      .second[0];
+}
+
+void bench_linear(int M, int K, int N) {
+  const mx::array x = randn({M, K}, 1.0f, 1), w = randn({N, K}, 0.02f, 2), dy = randn({M, N}, 1.0f, 3);
+  const double gf = 2.0 * M * K * N * 1e-9;
+  header(fmt::format("linear {}x{}x{} (M x K x N)", M, K, N));
+  const Timing base = time_it([&] { return std::vector<mx::array>{mx::matmul(x, mx::transpose(w))}; });
+  row("forward  MLX float32 matmul (OpenBLAS)", base, gf, base.best_ms);
+  for (auto [d, pack, name] : {std::tuple{mx::float32, false, "frozen float32, W plain"},
+                               std::tuple{mx::float32, true, "frozen float32, W packed"},
+                               std::tuple{mx::bfloat16, false, "frozen bf16, W plain"},
+                               std::tuple{mx::bfloat16, true, "frozen bf16, W packed"}}) {
+    const auto fw = frozen(w, d, pack);
+    row(fmt::format("forward  {}", name),
+        time_it([&] { return std::vector<mx::array>{k::frozen_linear(x, fw)}; }), gf, base.best_ms);
+  }
+  const Timing bbase = time_it([&] { return std::vector<mx::array>{mx::matmul(dy, w)}; });
+  row("backward MLX float32 dy W", bbase, gf, bbase.best_ms);
+  for (auto [d, pb, name] : {std::tuple{mx::float32, false, "frozen float32 dx, W plain"},
+                             std::tuple{mx::bfloat16, false, "frozen bf16 dx, W plain"},
+                             std::tuple{mx::bfloat16, true, "frozen bf16 dx, W packed"}}) {
+    k::FrozenLinearOptions o;
+    o.compute_dtype = d;
+    o.pack_backward = pb;
+    const auto fw = k::make_frozen_linear_weight(w, o);
+    row(fmt::format("backward {}", name), time_it([&] {
+          return std::vector<mx::array>{
+              dx_of(x, dy, [&](const mx::array& a) { return k::frozen_linear(a, fw); })};
+        }),
+        gf, bbase.best_ms);
+  }
+}
+
+void bench_quant(int M, int K, int N, bool with_mlx_qmm) {
+  const mx::array x = randn({M, K}, 1.0f, 1), w = randn({N, K}, 0.02f, 2);
+  auto q = mx::quantize(w, 64, 4);
+  mx::eval(q);
+  const double gf = 2.0 * M * K * N * 1e-9;
+  header(fmt::format("4-bit g64 linear {}x{}x{} (resident weight MB in the name)", M, K, N));
+  const Timing base = time_it([&] { return std::vector<mx::array>{mx::matmul(x, mx::transpose(w))}; });
+  row("MLX float32 matmul on a float copy", base, gf, base.best_ms);
+  if (with_mlx_qmm) {
+    row("MLX quantized_matmul", time_it([&] {
+          return std::vector<mx::array>{mx::quantized_matmul(x, q[0], q[1], q[2], true, 64, 4)};
+        }),
+        gf, base.best_ms);
+  }
+  row("MLX dequantize + float32 matmul", time_it([&] {
+        return std::vector<mx::array>{mx::matmul(x, mx::transpose(mx::dequantize(q[0], q[1], q[2], 64, 4)))};
+      }),
+      gf, base.best_ms);
+  for (auto [mode, pack, mname] :
+       {std::tuple{k::QuantizedMode::DequantizeOnce, false, "dequant once"},
+        std::tuple{k::QuantizedMode::DequantizePerCall, false, "dequant per call, plain"},
+        std::tuple{k::QuantizedMode::DequantizePerCall, true, "dequant per call, packed"}}) {
+    k::FrozenLinearOptions o;
+    o.compute_dtype = mx::bfloat16;
+    o.pack = pack;
+    const auto fw = k::make_frozen_linear_weight(q[0], q[1], q[2], 64, 4, o, mode);
+    row(fmt::format("frozen bf16 {} ({:.1f} MB)", mname, static_cast<double>(fw->resident_bytes()) / 1e6),
+        time_it([&] { return std::vector<mx::array>{k::frozen_linear(x, fw)}; }), gf, base.best_ms);
+  }
+}
+
+void bench_ce(int N, int E, int V) {
+  const mx::array h = randn({N, E}, 1.0f, 1), w = randn({V, E}, 0.02f, 2);
+  const mx::array targets = mx::random::randint(0, V, {N}, mx::int32, mx::random::key(3));
+  const mx::array mask =
+      mx::astype(mx::greater(mx::random::uniform({N}, mx::random::key(4)), mx::array(0.3f)), mx::float32);
+  mx::eval({targets, mask});
+  const double fwd = 2.0 * N * E * V * 1e-9;
+  auto loss_of = [&](const std::function<mx::array(const mx::array&)>& nll) {
+    return [nll, &mask](const mx::array& a) { return mx::sum(mx::multiply(nll(a), mask)); };
+  };
+  auto mlx_nll = [&](const mx::array& a) {  // what mlxft does today: logits, then masked CE
+    const mx::array z = mx::matmul(a, mx::transpose(w));
+    const mx::array zt = mx::squeeze(mx::take_along_axis(z, mx::expand_dims(targets, -1), -1), -1);
+    return mx::subtract(mx::logsumexp(z, -1), zt);
+  };
+  header(fmt::format("LM head + cross-entropy N={} E={} V={} (GFLOP/s of the forward matmul)", N, E, V),
+         true);
+  const Timing base = time_it([&] { return std::vector<mx::array>{loss_of(mlx_nll)(h)}; });
+  row("forward  MLX float32 logits + logsumexp", base, fwd, base.best_ms, true);
+  const Timing bbase = time_it([&] { return std::vector<mx::array>{mx::grad(loss_of(mlx_nll))(h)}; });
+  std::vector<std::tuple<mx::Dtype, bool, std::string>> cases = {
+      {mx::float32, true, "fused float32, grad in forward"},
+      {mx::float32, false, "fused float32, recompute"},
+      {mx::bfloat16, true, "fused bf16, grad in forward"},
+      {mx::bfloat16, false, "fused bf16, recompute"}};
+  for (const auto& [d, gif, name] : cases) {
+    const auto head = frozen(w, d, false);
+    k::FusedHeadCEOptions o;
+    o.grad_in_forward = gif;
+    auto fused = [&, o](const mx::array& a) { return k::fused_head_ce(a, head, targets, mask, o); };
+    row("forward  " + name, time_it([&] { return std::vector<mx::array>{loss_of(fused)(h)}; }), fwd,
+        base.best_ms, true);
+  }
+  row("fwd+bwd  MLX float32 logits + logsumexp", bbase, fwd, bbase.best_ms, true);
+  for (const auto& [d, gif, name] : cases) {
+    const auto head = frozen(w, d, false);
+    k::FusedHeadCEOptions o;
+    o.grad_in_forward = gif;
+    auto fused = [&, o](const mx::array& a) { return k::fused_head_ce(a, head, targets, mask, o); };
+    row("fwd+bwd  " + name, time_it([&] { return std::vector<mx::array>{mx::grad(loss_of(fused))(h)}; }), fwd,
+        bbase.best_ms, true);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"CPU kernels against MLX's ops"};
+  std::string only;
+  int threads = 0;
+  app.add_option("--reps", g_reps, "timed runs per case");
+  app.add_option("--only", only, "linear | quant | ce");
+  app.add_option("--threads", threads, "threads (0 = all cores)");
+  CLI11_PARSE(app, argc, argv);
+  mlxft::set_blas_threads(threads);
+  if (threads > 0) k::set_kernel_threads(threads);
+  mx::set_default_device(mx::Device::cpu);
+  fmt::print("kernels_bench: isa {}, oneDNN {}, BLAS {}, {} kernel threads, {} reps\n",
+             k::to_string(k::best_cpu_isa()), k::kernels_have_dnnl() ? "yes" : "no",
+             mlxft::blas_description(), k::kernel_threads(), g_reps);
+  if (only.empty() || only == "linear") {
+    bench_linear(1024, 576, 1536);
+    bench_linear(1024, 768, 2048);
+    bench_linear(1024, 4096, 4096);
+  }
+  if (only.empty() || only == "quant") {
+    bench_quant(1024, 576, 1536, true);
+    bench_quant(1024, 4096, 4096, false);
+  }
+  if (only.empty() || only == "ce") {
+    bench_ce(1024, 768, 32768);
+    bench_ce(1024, 768, 49152);
+  }
+  return 0;
+}

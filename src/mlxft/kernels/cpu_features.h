@@ -1,0 +1,27 @@
+// What the CPU can do, detected once at run time (cpuid + the OS's saved-state mask).
+//
+// Contract: cpu_features() reports the x86 extensions the kernels dispatch on; every flag is false
+// on other architectures. best_cpu_isa() orders them: AMX (bf16 tiles) > AVX512-BF16 > AVX-512 >
+// portable. bf16_matmul_is_fast() is true where a bf16 matmul beats float32 (AMX or AVX512-BF16):
+// what `model.compute_dtype: auto` should pick on a CPU. kernels_have_dnnl() says whether this build
+// has oneDNN (without it the kernels run MLX's own ops).
+#pragma once
+
+namespace mlxft::kernels {
+
+struct CpuFeatures {
+  bool avx2 = false;
+  bool avx512f = false;      // with AVX512BW/VL/DQ, as every AVX-512 server core since Skylake-SP
+  bool avx512_bf16 = false;  // vdpbf16ps, vcvtneps2bf16
+  bool amx_bf16 = false;     // tdpbf16ps, with the OS's permission for tile data
+};
+
+enum class CpuIsa { Portable, Avx512, Avx512Bf16, Amx };
+
+const CpuFeatures& cpu_features();
+CpuIsa best_cpu_isa();
+const char* to_string(CpuIsa isa);
+bool bf16_matmul_is_fast();
+bool kernels_have_dnnl();
+
+}  // namespace mlxft::kernels

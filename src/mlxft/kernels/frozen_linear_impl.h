@@ -1,0 +1,82 @@
+// Internal: what a FrozenLinearWeight holds (see frozen_linear.h), shared by its construction
+// (frozen_linear_weight.cpp) and the primitive (frozen_linear.cpp).
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "mlxft/kernels/frozen_linear.h"
+#include "mlxft/kernels/onednn.h"
+
+namespace mlxft::kernels {
+
+// Bytes from MLX's allocator (so mx::get_active_memory / get_peak_memory count them), aligned to
+// 64 bytes (MLX's CPU buffers are only 8-byte aligned; AMX and AVX-512 loads want cache lines).
+struct Buffer {
+  mx::array owner;
+  uint8_t* ptr;
+  template <class T>
+  T* as() const {
+    return reinterpret_cast<T*>(ptr);
+  }
+};
+inline Buffer scratch(size_t bytes) {
+  constexpr size_t kPage = 4096;
+  const int pages = static_cast<int>((bytes + 64 + kPage - 1) / kPage);
+  mx::array a(mx::allocator::malloc(static_cast<size_t>(pages) * kPage), {pages, static_cast<int>(kPage)},
+              mx::uint8);
+  const auto p = reinterpret_cast<uintptr_t>(a.data<uint8_t>());
+  return {a, reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63})};
+}
+
+#ifdef MLXFT_HAVE_DNNL
+struct PackedMatrix {
+  Buffer data;
+  dnnl::memory::desc md;
+};
+
+inline onednn::dt dnnl_type(mx::Dtype d) {
+  return d == mx::bfloat16 ? onednn::dt::bf16 : onednn::dt::f32;
+}
+#endif
+
+struct FrozenLinearWeight::Impl {
+  int out = 0;
+  int in = 0;
+  mx::Dtype compute = mx::float32;
+  FrozenLinearOptions options;
+  bool dnnl = false;
+  // W [out, in] in the compute dtype: dense weights, and quantized ones dequantized once.
+  std::optional<mx::array> dense;
+  // Quantized weights: MLX's triplet (for the MLX fallback) and float32 scales/biases (the kernel's).
+  bool quantized = false;
+  std::optional<mx::array> wq, scales, biases, scales_f32, biases_f32;
+  int group = 0;
+  int bits = 0;
+#ifdef MLXFT_HAVE_DNNL
+  std::optional<PackedMatrix> forward;           // B = W^T [in, out], packed at load
+  mutable std::optional<PackedMatrix> backward;  // B = W [out, in], packed on first use
+  mutable std::mutex backward_mutex;
+#endif
+
+  bool per_call() const {
+    return quantized && !dense;
+  }
+  // The arrays the primitive takes after x (keeps them alive and orders their evaluation).
+  std::vector<mx::array> arrays() const;
+};
+
+#ifdef MLXFT_HAVE_DNNL
+// The B operand of a matmul with W: W^T [in, out] (forward) or W [out, in] (transposed, dx = dy W):
+// packed when packed, plain W otherwise; quantized per-call weights dequantized here. `keep` owns
+// any transient buffer.
+struct Operand {
+  dnnl::memory::desc md;
+  const void* ptr;
+  std::vector<Buffer> keep;
+};
+Operand weight_operand(const FrozenLinearWeight::Impl& w, bool transposed);
+#endif
+
+}  // namespace mlxft::kernels

@@ -1,0 +1,157 @@
+// Construction of FrozenLinearWeight: conversion to the compute dtype, dequantization, packing.
+#include <fmt/format.h>
+
+#include "mlxft/kernels/cpu_features.h"
+#include "mlxft/kernels/dequantize.h"
+#include "mlxft/kernels/frozen_linear_impl.h"
+#include "mlxft/util/error.h"
+
+namespace mlxft::kernels {
+namespace {
+
+[[noreturn]] void fail(const std::string& what) {
+  throw Error(ErrorKind::Model, "frozen_linear", what);
+}
+
+void check_compute(mx::Dtype d) {
+  if (d != mx::float32 && d != mx::bfloat16) fail("compute dtype must be float32 or bfloat16");
+}
+
+#ifdef MLXFT_HAVE_DNNL
+
+// B [K, N] given as `from` over `src` -> oneDNN's preferred layout, in MLX-owned memory.
+PackedMatrix pack(const dnnl::memory::desc& from, const void* src, int64_t K, int64_t N, mx::Dtype d) {
+  dnnl::memory::desc to = onednn::preferred_weights(K, N, dnnl_type(d));
+  PackedMatrix p{scratch(to.get_size()), to};
+  onednn::reorder(from, src, to, p.data.ptr);
+  return p;
+}
+#endif
+
+void finish(FrozenLinearWeight::Impl& impl) {
+  impl.dnnl = kernels_have_dnnl();
+#ifdef MLXFT_HAVE_DNNL
+  if (impl.options.pack && impl.dense) {
+    const auto& w = *impl.dense;
+    impl.forward = pack(onednn::plain_ba(impl.in, impl.out, dnnl_type(impl.compute)), w.data<uint8_t>(),
+                        impl.in, impl.out, impl.compute);
+  }
+#endif
+}
+
+}  // namespace
+
+std::vector<mx::array> FrozenLinearWeight::Impl::arrays() const {
+  if (per_call()) return {*wq, *scales_f32, *biases_f32};
+  return {*dense};
+}
+
+FrozenLinearWeight::FrozenLinearWeight(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FrozenLinearWeight::~FrozenLinearWeight() = default;
+
+int FrozenLinearWeight::out_features() const {
+  return impl_->out;
+}
+int FrozenLinearWeight::in_features() const {
+  return impl_->in;
+}
+mx::Dtype FrozenLinearWeight::compute_dtype() const {
+  return impl_->compute;
+}
+bool FrozenLinearWeight::quantized() const {
+  return impl_->quantized;
+}
+bool FrozenLinearWeight::uses_dnnl() const {
+  return impl_->dnnl;
+}
+
+size_t FrozenLinearWeight::resident_bytes() const {
+  size_t n = 0;
+  for (const auto& a : impl_->arrays()) n += a.nbytes();
+#ifdef MLXFT_HAVE_DNNL
+  if (impl_->forward) n += impl_->forward->data.owner.nbytes();
+  std::lock_guard<std::mutex> lock(impl_->backward_mutex);
+  if (impl_->backward) n += impl_->backward->data.owner.nbytes();
+#endif
+  return n;
+}
+
+mx::array FrozenLinearWeight::reference(const mx::array& x, mx::StreamOrDevice s) const {
+  const Impl& w = *impl_;
+  mx::array y = w.per_call()
+                    ? mx::quantized_matmul(mx::astype(x, w.scales->dtype(), s), *w.wq, *w.scales, *w.biases,
+                                           /*transpose=*/true, w.group, w.bits, "affine", s)
+                    : mx::matmul(mx::astype(x, w.compute, s), mx::transpose(*w.dense, s), s);
+  return mx::astype(y, x.dtype(), s);
+}
+
+FrozenLinearWeightPtr make_frozen_linear_weight(const mx::array& w, const FrozenLinearOptions& options) {
+  check_compute(options.compute_dtype);
+  if (w.ndim() != 2) fail(fmt::format("W must be [out, in], got {} dimensions", w.ndim()));
+  auto impl = std::make_unique<FrozenLinearWeight::Impl>();
+  impl->out = w.shape(0);
+  impl->in = w.shape(1);
+  impl->compute = options.compute_dtype;
+  impl->options = options;
+  impl->dense = mx::contiguous(mx::astype(w, options.compute_dtype));
+  mx::eval(*impl->dense);
+  finish(*impl);
+  return std::make_shared<const FrozenLinearWeight>(std::move(impl));
+}
+
+FrozenLinearWeightPtr make_frozen_linear_weight(const mx::array& wq, const mx::array& scales,
+                                                const mx::array& biases, int group_size, int bits,
+                                                const FrozenLinearOptions& options, QuantizedMode mode) {
+  check_compute(options.compute_dtype);
+  if (bits != 2 && bits != 4 && bits != 8)
+    fail(fmt::format("{}-bit weights are not supported (2, 4, 8)", bits));
+  if (group_size != 32 && group_size != 64 && group_size != 128)
+    fail(fmt::format("group size {} is not supported (32, 64, 128)", group_size));
+  if (wq.ndim() != 2 || wq.dtype() != mx::uint32 || scales.ndim() != 2 || biases.shape() != scales.shape())
+    fail("quantized W must be uint32 [out, in * bits / 32] with scales and biases [out, in / group]");
+  const int in = wq.shape(1) * 32 / bits;
+  if (scales.shape(0) != wq.shape(0) || scales.shape(1) * group_size != in)
+    fail(fmt::format("scales [{}, {}] do not match W [{}, {}] at group {}", scales.shape(0), scales.shape(1),
+                     wq.shape(0), in, group_size));
+  auto impl = std::make_unique<FrozenLinearWeight::Impl>();
+  impl->out = wq.shape(0);
+  impl->in = in;
+  impl->compute = options.compute_dtype;
+  impl->options = options;
+  impl->quantized = true;
+  impl->group = group_size;
+  impl->bits = bits;
+  impl->wq = mx::contiguous(wq);
+  impl->scales = scales;
+  impl->biases = biases;
+  impl->scales_f32 = mx::contiguous(mx::astype(scales, mx::float32));
+  impl->biases_f32 = mx::contiguous(mx::astype(biases, mx::float32));
+  mx::eval({*impl->wq, *impl->scales_f32, *impl->biases_f32});
+  if (mode == QuantizedMode::DequantizeOnce) {
+    const AffineQuantized q{impl->wq->data<uint32_t>(),
+                            impl->scales_f32->data<float>(),
+                            impl->biases_f32->data<float>(),
+                            impl->out,
+                            impl->in,
+                            group_size,
+                            bits};
+    mx::array dense(
+        mx::allocator::malloc(static_cast<size_t>(impl->out) * impl->in * mx::size_of(impl->compute)),
+        {impl->out, impl->in}, impl->compute);
+    if (impl->compute == mx::bfloat16) {
+      dequantize(q, dense.data<uint16_t>());
+    } else {
+      dequantize(q, dense.data<float>());
+    }
+    impl->dense = dense;
+    impl->wq.reset();
+    impl->scales.reset();
+    impl->biases.reset();
+    impl->scales_f32.reset();
+    impl->biases_f32.reset();
+  }
+  finish(*impl);
+  return std::make_shared<const FrozenLinearWeight>(std::move(impl));
+}
+
+}  // namespace mlxft::kernels

@@ -1,0 +1,36 @@
+// The LM head and the token cross-entropy fused, never materialising the [N, V] float32 logits.
+//
+// Contract: h [..., E] float32 or bfloat16 (the final-norm hidden states), head W [V, E] frozen
+// (a FrozenLinearWeight: float32, bfloat16 or quantized), targets [...] integer in [0, V), mask [...]
+// (nonzero = trained). Returns nll [...] float32 with, for a trained position i and z = h_i W^T,
+//   nll_i = (1 - e) (logsumexp(z) - z[t_i]) + e (logsumexp(z) - mean_v z[v])     (e: label smoothing)
+// and nll_i = 0 where mask_i == 0 (those rows are skipped: no matmul, no gradient). Its gradient
+// with respect to h is dh_i = g_i (softmax(z) - (1 - e) onehot(t_i) - e / V) W; W gets none.
+// The CPU kernel (oneDNN builds) walks the trained rows in chunks of `chunk_rows`: per chunk one
+// [C, V] float32 logit block, the row statistics on kernel_threads() threads, and, when the
+// gradient is wanted, the softmax gradient (in the compute dtype) times W, so the transient memory is
+// about C x V x 6 bytes whatever N is. grad_in_forward (Liger's choice) computes dh with
+// g = 1 during the forward and keeps it ([N, E] float32) for the backward, which only scales it:
+// 3 matmul passes per step instead of 4 (recompute), at the cost of a gradient pass when only
+// the loss is wanted (evaluation: set it false). Elsewhere (GPU, no oneDNN) it is MLX ops.
+#pragma once
+
+#include "mlxft/kernels/frozen_linear.h"
+
+namespace mlxft::kernels {
+
+struct FusedHeadCEOptions {
+  int chunk_rows = 256;
+  float label_smoothing = 0.0f;
+  bool grad_in_forward = true;
+};
+
+mx::array fused_head_ce(const mx::array& h, const FrozenLinearWeightPtr& head, const mx::array& targets,
+                        const mx::array& mask, const FusedHeadCEOptions& options = {},
+                        mx::StreamOrDevice s = {});
+
+// The same quantity with MLX ops (the full logits): the fallback and the tests' reference.
+mx::array head_ce_reference(const mx::array& h, const FrozenLinearWeightPtr& head, const mx::array& targets,
+                            const mx::array& mask, float label_smoothing = 0.0f, mx::StreamOrDevice s = {});
+
+}  // namespace mlxft::kernels

@@ -1,0 +1,171 @@
+#include "mlxft/kernels/row_math.h"
+
+#include <cmath>
+#include <limits>
+
+#include "mlxft/kernels/cpu_features.h"
+
+#if defined(__x86_64__)
+// GCC 12 reports the intrinsics' own _mm512_undefined_* placeholders as uninitialized.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#define MLXFT_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#endif
+
+namespace mlxft::kernels {
+namespace {
+
+// ---- portable --------------------------------------------------------------------------------
+
+RowStats stats_portable(const float* x, int64_t n) {
+  float m = -std::numeric_limits<float>::infinity(), s = 0.0f;
+  for (int64_t v = 0; v < n; ++v) m = std::max(m, x[v]);
+  float e = 0.0f;
+  for (int64_t v = 0; v < n; ++v) {
+    e += std::exp(x[v] - m);
+    s += x[v];
+  }
+  return {m, e, s};
+}
+
+template <class Out, class Store>
+void grad_portable(const float* x, int64_t n, float lse, float e, int64_t target, float scale, Out* out,
+                   Store store) {
+  const float u = e / static_cast<float>(n);
+  const float xt = target >= 0 ? x[target] : 0.0f;  // read first: out may alias x
+  for (int64_t v = 0; v < n; ++v) store(out + v, scale * (std::exp(x[v] - lse) - u));
+  if (target >= 0) store(out + target, scale * (std::exp(xt - lse) - u - (1.0f - e)));
+}
+
+void store_f32(float* p, float v) {
+  *p = v;
+}
+void store_bf16(uint16_t* p, float v) {
+  *p = to_bf16_bits(v);
+}
+
+// ---- AVX-512 ---------------------------------------------------------------------------------
+#if defined(__x86_64__)
+
+// exp(x) = 2^k * p(r), k = round(x / ln2), r = x - k ln2 (two-part ln2), p: degree-6 Taylor.
+MLXFT_AVX512_TARGET inline __m512 exp512(__m512 x) {
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.7f)), _mm512_set1_ps(-103.0f));
+  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145752f), x);
+  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.42860677e-6f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, k);
+}
+
+MLXFT_AVX512_TARGET RowStats stats_avx512(const float* x, int64_t n) {
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 vm = ninf;
+  int64_t v = 0;
+  for (; v + 16 <= n; v += 16) vm = _mm512_max_ps(vm, _mm512_loadu_ps(x + v));
+  const __mmask16 tail = static_cast<__mmask16>((1u << (n - v)) - 1u);
+  vm = _mm512_max_ps(vm, _mm512_mask_loadu_ps(ninf, tail, x + v));
+  const float m = _mm512_reduce_max_ps(vm);
+  const __m512 bm = _mm512_set1_ps(m);
+  __m512 ve = _mm512_setzero_ps(), vs = _mm512_setzero_ps();
+  for (v = 0; v + 16 <= n; v += 16) {
+    const __m512 xv = _mm512_loadu_ps(x + v);
+    ve = _mm512_add_ps(ve, exp512(_mm512_sub_ps(xv, bm)));
+    vs = _mm512_add_ps(vs, xv);
+  }
+  const __m512 xt = _mm512_mask_loadu_ps(bm, tail, x + v);  // lanes past n read as max: masked out
+  ve = _mm512_mask_add_ps(ve, tail, ve, exp512(_mm512_sub_ps(xt, bm)));
+  vs = _mm512_mask_add_ps(vs, tail, vs, xt);
+  return {m, _mm512_reduce_add_ps(ve), _mm512_reduce_add_ps(vs)};
+}
+
+MLXFT_AVX512_TARGET inline __m256i bf16_512(__m512 v) {
+  __m512i b = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  b = _mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16));
+}
+
+template <bool kBf16>
+MLXFT_AVX512_TARGET void grad_avx512(const float* x, int64_t n, float lse, float e, int64_t target,
+                                     float scale, void* out) {
+  const float u = e / static_cast<float>(n);
+  const float xt = target >= 0 ? x[target] : 0.0f;  // read first: out may alias x
+  const __m512 bl = _mm512_set1_ps(lse), bu = _mm512_set1_ps(u), bs = _mm512_set1_ps(scale);
+  for (int64_t v = 0; v < n; v += 16) {
+    const __mmask16 k = n - v >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - v)) - 1u);
+    const __m512 xv = _mm512_maskz_loadu_ps(k, x + v);
+    const __m512 g = _mm512_mul_ps(bs, _mm512_sub_ps(exp512(_mm512_sub_ps(xv, bl)), bu));
+    if constexpr (kBf16) {
+      _mm256_mask_storeu_epi16(static_cast<uint16_t*>(out) + v, k, bf16_512(g));
+    } else {
+      _mm512_mask_storeu_ps(static_cast<float*>(out) + v, k, g);
+    }
+  }
+  if (target >= 0) {
+    const float g = scale * (std::exp(xt - lse) - u - (1.0f - e));
+    if constexpr (kBf16) {
+      static_cast<uint16_t*>(out)[target] = to_bf16_bits(g);
+    } else {
+      static_cast<float*>(out)[target] = g;
+    }
+  }
+}
+
+MLXFT_AVX512_TARGET void to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
+  for (int64_t v = 0; v < n; v += 16) {
+    const __mmask16 k = n - v >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - v)) - 1u);
+    _mm256_mask_storeu_epi16(out + v, k, bf16_512(_mm512_maskz_loadu_ps(k, x + v)));
+  }
+}
+
+bool use_avx512() {
+  static const bool yes = cpu_features().avx512f;
+  return yes;
+}
+#else
+bool use_avx512() {
+  return false;
+}
+#endif
+
+}  // namespace
+
+RowStats row_stats(const float* x, int64_t n) {
+#if defined(__x86_64__)
+  if (use_avx512()) return stats_avx512(x, n);
+#endif
+  return stats_portable(x, n);
+}
+
+void row_softmax_grad(const float* x, int64_t n, float lse, float e, int64_t target, float scale,
+                      float* out) {
+#if defined(__x86_64__)
+  if (use_avx512()) return grad_avx512<false>(x, n, lse, e, target, scale, out);
+#endif
+  grad_portable(x, n, lse, e, target, scale, out, store_f32);
+}
+
+void row_softmax_grad(const float* x, int64_t n, float lse, float e, int64_t target, float scale,
+                      uint16_t* out_bf16) {
+#if defined(__x86_64__)
+  if (use_avx512()) return grad_avx512<true>(x, n, lse, e, target, scale, out_bf16);
+#endif
+  grad_portable(x, n, lse, e, target, scale, out_bf16, store_bf16);
+}
+
+void to_bf16(const float* x, int64_t n, uint16_t* out) {
+#if defined(__x86_64__)
+  if (use_avx512()) return to_bf16_avx512(x, n, out);
+#endif
+  for (int64_t i = 0; i < n; ++i) out[i] = to_bf16_bits(x[i]);
+}
+
+}  // namespace mlxft::kernels
