@@ -11,6 +11,7 @@
 
 #include "mlxft/model/gguf_writer.h"
 #include "mlxft/model/init.h"
+#include "mlxft/model/rope.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
 #include "model/gguf_blocks.h"
@@ -262,7 +263,7 @@ TEST(GgufModel, UnsupportedOrInconsistentFilesNameTheKeyOrTensor) {
                     "tensor 'blk.2.attn_norm.weight'", "2-layer");
   expect_load_error([](Meta&, Tensors& t) { t.pop_back(); }, "m.gguf", "'model.norm.weight' is missing");
   expect_load_error([](Meta&, Tensors& t) { t.back().name = "rope_freqs.weight"; },
-                    "tensor 'rope_freqs.weight'", "not supported yet");
+                    "tensor 'rope_freqs.weight'", "must be F32 of shape [8]");
   expect_load_error(
       [](Meta& m, Tensors&) { set_key(m, "general.some_f64", GgufValue::of(GgufValueType::F64, 1.0)); },
       "general.some_f64", "f64 metadata");
@@ -294,6 +295,44 @@ TEST(GgufModel, LinearRopeScalingKeysAreRead) {
   const ModelConfig got = gguf_model_config(read_gguf(dir / "m.gguf"));
   EXPECT_EQ(got.rope_scaling.type, "linear");
   EXPECT_DOUBLE_EQ(got.rope_scaling.factor, 4.0);
+}
+
+// llama.cpp's converter writes Llama 3's rope scaling as rope_freqs.weight (one divisor per inverse
+// frequency); the loader turns it back into the llama3 rope type and refuses factors it cannot explain.
+TEST(GgufModel, Llama3RopeFreqsBecomeTheLlama3RopeType) {
+  ModelConfig c = tiny_llama(false);  // head_dim 16, theta 1e4: wavelengths 6 .. 19869, all three bands
+  const auto weights = random_llama(c, 15);
+  Built b = build(c, weights, [](const std::string&) { return G::F32; });
+  ModelConfig scaled = c;
+  scaled.rope_scaling = {"llama3", 8.0, 1.0, 4.0, 8192};
+  const std::vector<double> plain = rope_inverse_frequencies(c), inv = rope_inverse_frequencies(scaled);
+  std::vector<float> factors;
+  for (size_t i = 0; i < plain.size(); ++i) factors.push_back(static_cast<float>(plain[i] / inv[i]));
+  EXPECT_EQ(factors.front(), 1.0f);
+  EXPECT_EQ(factors.back(), 8.0f);
+  const std::vector<uint8_t> bytes = test::f32_bytes(factors);
+  b.tensors.push_back({"rope_freqs.weight", {8}, static_cast<uint32_t>(G::F32), bytes});
+  test::TempDir dir;
+  save_gguf(dir / "m.gguf", llama_metadata(c), b.tensors);
+  const Model from_gguf = gguf_float_model(load_gguf_model(dir / "m.gguf"), mx::float32);
+  EXPECT_EQ(from_gguf.config.rope_scaling, scaled.rope_scaling);
+  Model hf;
+  hf.config = scaled;
+  hf.weights = weights;
+  const mx::array tokens = mx::random::randint(0, 64, {1, 12}, mx::int32, mx::random::key(6));
+  EXPECT_LT(max_abs_diff(forward(hf, tokens), forward(from_gguf, tokens)), 1e-5f);
+
+  const std::vector<uint8_t> wrong = test::f32_bytes(std::vector<float>(8, 2.0f));
+  b.tensors.back().data = wrong;
+  save_gguf(dir / "w.gguf", llama_metadata(c), b.tensors);
+  try {
+    load_gguf_model(dir / "w.gguf");
+    FAIL() << "accepted rope factors that are not Llama 3's";
+  } catch (const Error& e) {
+    EXPECT_NE(e.where().find("rope_freqs.weight"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("is not what Llama 3's rope scaling"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

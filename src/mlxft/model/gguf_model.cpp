@@ -1,9 +1,13 @@
 // Loading a llama GGUF into HF names and layout (see gguf_model.h for the contract).
 #include "mlxft/model/gguf_model.h"
 
+#include <algorithm>
+#include <cmath>
+#include <fstream>
 #include <set>
 #include <sstream>
 
+#include "mlxft/model/rope.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
 
@@ -48,9 +52,12 @@ void check_tensors(const GgufFile& f, const ModelConfig& c) {
   for (auto& [name, shape] : expected_weights(c)) expected.emplace(name, shape);
   std::set<std::string> found;
   for (const GgufTensorInfo& t : f.tensors) {
-    if (t.name == "rope_freqs.weight") {
-      throw tensor_error(f, t.name, "Llama 3 RoPE frequency factors in GGUF are not supported yet",
-                         "load the Hugging Face model instead (its llama3 rope_scaling is supported)");
+    if (t.name == "rope_freqs.weight") {  // Llama 3 RoPE factors: read by llama3_from_rope_freqs()
+      if (t.type != static_cast<uint32_t>(GgmlType::F32) || t.shape != std::vector<int64_t>{c.head_dim / 2}) {
+        throw tensor_error(f, t.name, "must be F32 of shape [" + std::to_string(c.head_dim / 2) + "]",
+                           "llama.cpp's converter writes one factor per rotated pair");
+      }
+      continue;
     }
     const std::string hf = gguf_hf_name(t.name);
     const auto it = expected.find(hf);
@@ -115,6 +122,34 @@ mx::array reorder_rows(const mx::array& rows, int heads, bool to_hf) {
   return mx::reshape(mx::swapaxes(mx::reshape(rows, split), 1, 2), rows.shape());
 }
 
+// llama.cpp's converter turns Llama 3's rope_scaling into rope_freqs.weight: inverse frequency i is
+// divided by factor i. Llama 3.1-3.3 all use low/high frequency factors 1/4 over an original context
+// of 8192, and `factor` is the largest factor: accept the file when those parameters reproduce every
+// factor, so the model runs (and exports) as the llama3 rope type transformers implements.
+RopeScaling llama3_from_rope_freqs(const GgufFile& f, const ModelConfig& c,
+                                   const std::filesystem::path& file) {
+  const GgufTensorInfo* t = f.tensor("rope_freqs.weight");
+  std::vector<float> factors(static_cast<size_t>(c.head_dim / 2));
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(t->offset));
+  in.read(reinterpret_cast<char*>(factors.data()), static_cast<std::streamsize>(factors.size() * 4));
+  if (!in) throw tensor_error(f, t->name, "cannot be read", "the file changed while it was read");
+  ModelConfig llama3 = c;
+  llama3.rope_scaling = {"llama3", *std::max_element(factors.begin(), factors.end()), 1.0, 4.0, 8192};
+  const std::vector<double> plain = rope_inverse_frequencies(c);
+  const std::vector<double> scaled = rope_inverse_frequencies(llama3);
+  for (size_t i = 0; i < factors.size(); ++i) {
+    if (std::abs(plain[i] / scaled[i] - factors[i]) > 1e-4 * factors[i]) {
+      throw tensor_error(f, t->name,
+                         "factor " + std::to_string(i) + " = " + std::to_string(factors[i]) +
+                             " is not what Llama 3's rope scaling (low/high frequency factors 1/4, original "
+                             "context 8192) gives",
+                         "load the Hugging Face model instead: its rope_scaling is read as written");
+    }
+  }
+  return llama3.rope_scaling;
+}
+
 }  // namespace
 
 mx::array unpermute_qk_rows(const mx::array& rows, int heads) {
@@ -130,6 +165,8 @@ GgufModel load_gguf_model(const std::filesystem::path& file) {
   g.header = read_gguf(file);
   g.config = gguf_model_config(g.header);
   check_tensors(g.header, g.config);
+  if (g.header.tensor("rope_freqs.weight"))
+    g.config.rope_scaling = llama3_from_rope_freqs(g.header, g.config, file);
   check_mlx_can_read(g.header);
   std::unordered_map<std::string, mx::array> arrays;
   try {
@@ -139,6 +176,7 @@ GgufModel load_gguf_model(const std::filesystem::path& file) {
                 kTypesHint);
   }
   for (const GgufTensorInfo& t : g.header.tensors) {
+    if (t.name == "rope_freqs.weight") continue;
     const std::string hf = gguf_hf_name(t.name);
     const int heads = qk_heads(hf, g.config);
     auto fix = [&](const mx::array& a) { return heads ? unpermute_qk_rows(a, heads) : a; };

@@ -7,8 +7,10 @@
 // no output.weight) and gguf_hf_name() maps a GGUF tensor name to the HF one.
 // load_gguf_model() validates the file with read_gguf(), checks every tensor's
 // name, ggml type (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q2_K, Q4_K, Q6_K: what
-// MLX's load_gguf reads) and shape against the config, and only then reads the
-// tensors with mlx::core::load_gguf. Q/K rows are turned back from llama.cpp's
+// MLX's load_gguf reads) and shape against the config (a Llama 3
+// rope_freqs.weight becomes the llama3 rope type when Llama 3's parameters
+// reproduce its factors), and only then reads the tensors with
+// mlx::core::load_gguf. Q/K rows are turned back from llama.cpp's
 // interleaved-pair order into the HF rotate-half order (for float tensors and
 // for each array of a quantized triplet). Float tensors keep MLX's dtype
 // (float32 or float16; BF16 and K-quants arrive dequantized as float16).
