@@ -48,12 +48,12 @@ def tokenizer(dir_):
     os.remove(os.path.join(dir_, "tokenizer.vocab"))
 
 
-def model(dir_):
+def model(dir_, rope):
     torch.manual_seed(2024)
     cfg = LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
                       num_attention_heads=2, num_key_value_heads=1, head_dim=16, rms_norm_eps=1e-5,
                       max_position_embeddings=512, tie_word_embeddings=False, initializer_range=0.15,
-                      rope_parameters={"rope_type": "default", "rope_theta": 5e5}, bos_token_id=1,
+                      rope_parameters=dict(rope, rope_theta=5e5), bos_token_id=1,
                       eos_token_id=2, attn_implementation="eager")
     m = LlamaForCausalLM(cfg).eval()
     with torch.no_grad():
@@ -82,10 +82,17 @@ def main():
     ap.add_argument("--llama-cpp", required=True, help="vendor/llama.cpp of the llama-cpp-python sdist")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden",
                                                   "gguf_convert"))
+    ap.add_argument("--llama3", action="store_true",
+                    help="Llama 3.1's rope scaling (factor 8, low/high 1/4, original context 8192; the converter "
+                         "writes it as rope_freqs.weight); not a committed golden, a hand check")
     args = ap.parse_args()
     work = tempfile.mkdtemp()
     tokenizer(work)
-    m = model(work)
+    rope = {"rope_type": "default"}
+    if args.llama3:
+        rope = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 8192}
+    m = model(work, rope)
     gguf_path = os.path.join(work, "tiny_llama_f32.gguf")
     subprocess.run([sys.executable, os.path.join(args.llama_cpp, "convert_hf_to_gguf.py"), "--outtype", "f32",
                     "--outfile", gguf_path, work], check=True)
