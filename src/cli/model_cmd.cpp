@@ -97,8 +97,13 @@ void run_info(const std::string& dir) {
                    c.head_dim, c.intermediate_size)
             << fmt::format("  vocab         {} (bos {}, eos {}), tied embeddings: {}\n", c.vocab_size,
                            c.bos_token_id, c.eos_token_id, c.tie_word_embeddings ? "yes" : "no")
-            << fmt::format("  positions     {} (rope_theta {:g}, rms_norm_eps {:g})\n",
-                           c.max_position_embeddings, c.rope_theta, c.rms_norm_eps)
+            << fmt::format(
+                   "  positions     {} (rope_theta {:g}{}, rms_norm_eps {:g})\n", c.max_position_embeddings,
+                   c.rope_theta,
+                   c.rope_scaling.type == "default"
+                       ? std::string()
+                       : fmt::format(", {} scaling x{:g}", c.rope_scaling.type, c.rope_scaling.factor),
+                   c.rms_norm_eps)
             << fmt::format("  stored dtype  {} ({:.1f} MB)\n", stored, static_cast<double>(bytes) / 1e6)
             << "  parameters\n";
   for (const char* part : {"embedding", "attention", "mlp", "norms", "lm_head"}) {

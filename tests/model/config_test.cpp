@@ -79,7 +79,7 @@ TEST(ModelConfig, RejectsUnsupportedKeysNamingThem) {
     return j;
   };
   expect_key_error(with("model_type", "gpt2"), "model_type");
-  expect_key_error(with("rope_scaling", json{{"type", "linear"}, {"factor", 2.0}}), "rope_scaling");
+  expect_key_error(with("rope_scaling", json{{"type", "yarn"}, {"factor", 2.0}}), "rope_scaling");
   expect_key_error(with("attention_bias", true), "attention_bias");
   expect_key_error(with("mlp_bias", true), "mlp_bias");
   expect_key_error(with("sliding_window", 4096), "sliding_window");

@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "mlxft/model/config_rope.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft {
@@ -85,25 +86,20 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
     c.head_dim = c.hidden_size / c.num_attention_heads;
   }
   if (c.head_dim % 2 != 0) throw config_error(source, "head_dim", "must be even for RoPE");
-  c.rope_theta = positive_float(j, source, "rope_theta", 10000.0f);
+  detail::read_rope_and_dtype(j, source, c);  // rope_theta, rope scaling, dtype; either form
   c.rms_norm_eps = positive_float(j, source, "rms_norm_eps", 1e-6f);
   // Only random init (mlxft model init) uses it, so a loader never fails on it.
-  if (j.contains("initializer_range") && j["initializer_range"].is_number() && j["initializer_range"].get<double>() > 0) {
+  if (j.contains("initializer_range") && j["initializer_range"].is_number() &&
+      j["initializer_range"].get<double>() > 0) {
     c.initializer_range = j["initializer_range"].get<float>();
   }
   c.max_position_embeddings =
       j.contains("max_position_embeddings") ? positive_int(j, source, "max_position_embeddings") : 2048;
   c.tie_word_embeddings = is_true(j, "tie_word_embeddings");
-  if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) c.torch_dtype = j["torch_dtype"];
   c.bos_token_id = token_id(j, source, "bos_token_id", 1);
   c.eos_token_id = token_id(j, source, "eos_token_id", 2);
 
   // Keys whose non-default values the forward pass does not implement.
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    throw config_error(source, "rope_scaling",
-                       "rope scaling " + j["rope_scaling"].dump() + " is not supported",
-                       "mlxft implements plain RoPE only; set rope_scaling to null");
-  }
   for (const char* key : {"attention_bias", "mlp_bias"}) {
     if (is_true(j, key)) {
       throw config_error(source, key, "biases in the projections are not supported", "set it to false");
@@ -158,9 +154,7 @@ json ModelConfig::to_json() const {
       {"num_hidden_layers", num_hidden_layers},
       {"num_key_value_heads", num_key_value_heads},
       {"rms_norm_eps", rms_norm_eps},
-      {"rope_theta", rope_theta},
       {"tie_word_embeddings", tie_word_embeddings},
-      {"torch_dtype", torch_dtype},
       {"use_cache", true},
       {"vocab_size", vocab_size},
   };
@@ -172,6 +166,7 @@ json ModelConfig::to_json() const {
     j["pretraining_tp"] = 1;
     j["rope_scaling"] = nullptr;
   }
+  detail::write_rope_and_dtype(*this, j);
   return j;
 }
 

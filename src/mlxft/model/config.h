@@ -1,10 +1,14 @@
 // Architecture of a Llama/Mistral model, as read from a Hugging Face config.json.
 //
 // Contract: from_json() accepts model_type "mistral" or "llama" and every
-// key the forward pass needs; a key it cannot honour (rope_scaling of a kind
-// not implemented, attention/MLP bias, a sliding_window smaller than
-// max_position_embeddings, an unknown model_type) is a Config error naming
-// the key and the file. to_json() writes a config.json that transformers loads.
+// key the forward pass needs, in both forms transformers writes: the classic
+// one (top-level rope_theta, rope_scaling, torch_dtype; transformers 4) and
+// transformers 5's (rope_parameters {rope_theta, rope_type, ...}, dtype). A
+// key it cannot honour (a rope type other than default/linear/llama3,
+// attention/MLP bias, a sliding_window smaller than max_position_embeddings,
+// an unknown model_type) is a Config error naming the key and the file.
+// to_json() writes a config.json that transformers loads, in the form it was
+// read in (classic for a config made in memory).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +17,25 @@
 #include <string>
 
 namespace mlxft {
+
+// RoPE frequency scaling, as transformers' modeling_rope_utils.py defines it.
+//   default: no scaling;  linear: every inverse frequency divided by `factor`;
+//   llama3 (Llama 3.1/3.2): wavelengths above original_max / low_freq_factor divided by
+//   `factor`, below original_max / high_freq_factor kept, interpolated in between.
+struct RopeScaling {
+  std::string type = "default";  // "default" | "linear" | "llama3"
+  double factor = 1.0;
+  double low_freq_factor = 1.0;                 // llama3 only
+  double high_freq_factor = 4.0;                // llama3 only
+  int original_max_position_embeddings = 8192;  // llama3 only
+  bool operator==(const RopeScaling&) const = default;
+};
+
+// Which config.json layout a config came from (and to_json() writes back).
+enum class ConfigForm {
+  Classic,        // rope_theta, rope_scaling, torch_dtype at the top level
+  Transformers5,  // rope_parameters {rope_theta, rope_type, ...}, dtype
+};
 
 struct ModelConfig {
   std::string model_type = "mistral";
@@ -24,6 +47,7 @@ struct ModelConfig {
   int num_key_value_heads = 8;
   int head_dim = 128;  // explicit in config.json or hidden_size / num_attention_heads
   float rope_theta = 1e6f;
+  RopeScaling rope_scaling;
   float rms_norm_eps = 1e-5f;
   float initializer_range = 0.02f;  // std of random init (mlxft model init); unused when loading
   int max_position_embeddings = 32768;
@@ -31,6 +55,7 @@ struct ModelConfig {
   std::string torch_dtype = "bfloat16";
   int bos_token_id = 1;
   int eos_token_id = 2;
+  ConfigForm form = ConfigForm::Classic;
 
   // `source` names the file in error messages.
   static ModelConfig from_json(const nlohmann::json& j, const std::string& source);

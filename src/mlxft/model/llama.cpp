@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 
+#include "mlxft/model/rope.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
 
@@ -57,9 +58,10 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
   mx::array k = heads(linear(x, m.weight(p + "k_proj.weight"), lora, 1), c.num_key_value_heads);
   mx::array v = heads(linear(x, m.weight(p + "v_proj.weight"), lora, 2), c.num_key_value_heads);
 
-  // RoPE, rotate-half (HF) convention: position t rotates the pair (i, i + D/2) by t * theta^(-2i/D).
-  q = mx::fast::rope(q, D, /*traditional=*/false, c.rope_theta, 1.0f, offset);
-  k = mx::fast::rope(k, D, /*traditional=*/false, c.rope_theta, 1.0f, offset);
+  // RoPE, rotate-half (HF) convention: position t rotates the pair (i, i + D/2) by t * theta^(-2i/D)
+  // (frequencies scaled as the config's rope_scaling says).
+  q = apply_rope(q, c, offset);
+  k = apply_rope(k, c, offset);
 
   if (cache) {  // append to [B, K, offset, D]
     auto& ck = cache->keys[static_cast<size_t>(layer)];

@@ -1,0 +1,158 @@
+// RoPE and dtype keys of config.json in the classic and the transformers 5 form
+// (see config_rope.h for the contract).
+#include "mlxft/model/config_rope.h"
+
+#include "mlxft/util/error.h"
+
+namespace mlxft::detail {
+namespace {
+
+using nlohmann::json;
+
+Error rope_error(const std::string& source, const std::string& key, const std::string& what,
+                 const std::string& hint = {}) {
+  return Error(ErrorKind::Config, source + ": " + key, what, hint);
+}
+
+bool present(const json& j, const std::string& key) {
+  return j.contains(key) && !j[key].is_null();
+}
+
+// A required positive number inside the scaling object `obj` (named `prefix` in errors).
+double required_positive(const json& obj, const std::string& prefix, const std::string& key,
+                         const std::string& source, const std::string& type) {
+  const std::string name = prefix.empty() ? key : prefix + "." + key;
+  if (!present(obj, key)) throw rope_error(source, name, "missing", "rope type '" + type + "' needs it");
+  if (!obj[key].is_number() || !(obj[key].get<double>() > 0.0)) {
+    throw rope_error(source, name, "must be a positive number, got " + obj[key].dump());
+  }
+  return obj[key].get<double>();
+}
+
+// The scaling described by `obj` (rope_parameters or rope_scaling), named `prefix` in errors.
+RopeScaling read_scaling(const json& obj, const std::string& prefix, const std::string& source,
+                         const json* context) {
+  RopeScaling r;
+  for (const auto& [key, value] : obj.items()) {
+    if (value.is_object()) {
+      throw rope_error(source, prefix + "." + key, "per-layer-type rope parameters are not supported",
+                       "Llama/Mistral use one set of rope parameters");
+    }
+  }
+  const char* type_key = present(obj, "rope_type") ? "rope_type" : "type";  // "type": older configs
+  if (present(obj, type_key)) {
+    if (!obj[type_key].is_string()) {
+      throw rope_error(source, prefix + "." + type_key, "must be a string, got " + obj[type_key].dump());
+    }
+    r.type = obj[type_key].get<std::string>();
+  } else if (prefix == "rope_scaling") {
+    throw rope_error(source, prefix + ".rope_type", "missing", "say \"default\", \"linear\" or \"llama3\"");
+  }
+  if (r.type != "default" && r.type != "linear" && r.type != "llama3") {
+    throw rope_error(source, prefix + "." + type_key, "rope type '" + r.type + "' is not implemented",
+                     "mlxft implements the rope types \"default\", \"linear\" and \"llama3\"");
+  }
+  if (present(obj, "partial_rotary_factor") &&
+      (!obj["partial_rotary_factor"].is_number() || obj["partial_rotary_factor"].get<double>() != 1.0)) {
+    throw rope_error(
+        source, prefix + ".partial_rotary_factor",
+        "partial rotary embeddings (" + obj["partial_rotary_factor"].dump() + ") are not supported",
+        "mlxft rotates the whole head (factor 1.0)");
+  }
+  if (r.type == "default") return r;
+  r.factor = required_positive(obj, prefix, "factor", source, r.type);
+  if (r.type == "linear") return r;
+  r.low_freq_factor = required_positive(obj, prefix, "low_freq_factor", source, r.type);
+  r.high_freq_factor = required_positive(obj, prefix, "high_freq_factor", source, r.type);
+  if (r.high_freq_factor <= r.low_freq_factor) {
+    throw rope_error(source, prefix + ".high_freq_factor",
+                     "must be greater than low_freq_factor (" + obj["low_freq_factor"].dump() + ")");
+  }
+  // transformers: a top-level original_max_position_embeddings wins, then the scaling's, then
+  // max_position_embeddings (standardize_rope_params).
+  const json& top = *context;
+  const std::string orig_key = "original_max_position_embeddings";
+  const double original = present(top, orig_key) ? required_positive(top, "", orig_key, source, r.type)
+                          : present(obj, orig_key) || !present(top, "max_position_embeddings")
+                              ? required_positive(obj, prefix, orig_key, source, r.type)
+                              : required_positive(top, "", "max_position_embeddings", source, r.type);
+  if (original != static_cast<double>(static_cast<int>(original))) {
+    throw rope_error(source, prefix + ".original_max_position_embeddings", "must be an integer");
+  }
+  r.original_max_position_embeddings = static_cast<int>(original);
+  return r;
+}
+
+float rope_theta(const json& holder, const std::string& key_name, const std::string& source) {
+  const json& v = holder["rope_theta"];
+  if (!v.is_number() || !(v.get<double>() > 0.0)) {
+    throw rope_error(source, key_name, "must be a positive number, got " + v.dump());
+  }
+  return v.get<float>();
+}
+
+}  // namespace
+
+void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& c) {
+  c.rope_theta = present(j, "rope_theta") ? rope_theta(j, "rope_theta", source) : 10000.0f;
+  if (present(j, "rope_scaling")) {
+    if (!j["rope_scaling"].is_object()) {
+      throw rope_error(source, "rope_scaling", "must be an object or null, got " + j["rope_scaling"].dump());
+    }
+    c.rope_scaling = read_scaling(j["rope_scaling"], "rope_scaling", source, &j);
+  }
+  const bool v5 = present(j, "rope_parameters");
+  if (v5) {
+    const json& rp = j["rope_parameters"];
+    if (!rp.is_object()) {
+      throw rope_error(source, "rope_parameters", "must be an object, got " + rp.dump());
+    }
+    if (present(rp, "rope_theta")) {
+      const float theta = rope_theta(rp, "rope_parameters.rope_theta", source);
+      if (present(j, "rope_theta") && theta != c.rope_theta) {
+        throw rope_error(source, "rope_parameters.rope_theta",
+                         "disagrees with the top-level rope_theta " + j["rope_theta"].dump(),
+                         "keep one of them");
+      }
+      c.rope_theta = theta;
+    }
+    const RopeScaling scaling = read_scaling(rp, "rope_parameters", source, &j);
+    if (present(j, "rope_scaling") && !(scaling == c.rope_scaling)) {
+      throw rope_error(source, "rope_scaling", "disagrees with rope_parameters", "keep one of them");
+    }
+    c.rope_scaling = scaling;
+  }
+  const bool has_dtype = present(j, "dtype") && j["dtype"].is_string();
+  if (has_dtype) {
+    c.torch_dtype = j["dtype"].get<std::string>();
+  } else if (present(j, "torch_dtype") && j["torch_dtype"].is_string()) {
+    c.torch_dtype = j["torch_dtype"].get<std::string>();
+  }
+  c.form =
+      (v5 || (has_dtype && !present(j, "torch_dtype"))) ? ConfigForm::Transformers5 : ConfigForm::Classic;
+}
+
+void write_rope_and_dtype(const ModelConfig& c, json& j) {
+  const RopeScaling& r = c.rope_scaling;
+  json scaling = {{"rope_type", r.type}};
+  if (r.type != "default") scaling["factor"] = r.factor;
+  if (r.type == "llama3") {
+    scaling["low_freq_factor"] = r.low_freq_factor;
+    scaling["high_freq_factor"] = r.high_freq_factor;
+    scaling["original_max_position_embeddings"] = r.original_max_position_embeddings;
+  }
+  if (c.form == ConfigForm::Transformers5) {
+    j.erase("rope_theta");
+    j.erase("rope_scaling");
+    j.erase("torch_dtype");
+    scaling["rope_theta"] = c.rope_theta;
+    j["rope_parameters"] = scaling;
+    j["dtype"] = c.torch_dtype;
+    return;
+  }
+  j["rope_theta"] = c.rope_theta;
+  j["torch_dtype"] = c.torch_dtype;
+  if (r.type != "default") j["rope_scaling"] = scaling;
+}
+
+}  // namespace mlxft::detail

@@ -1,0 +1,231 @@
+// Loading a llama GGUF into HF names and layout (see gguf_model.h for the contract).
+#include "mlxft/model/gguf_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "mlxft/model/rope.h"
+#include "mlxft/model/weights.h"
+#include "mlxft/util/error.h"
+
+namespace mx = mlx::core;
+
+namespace mlxft {
+namespace {
+
+const char* kTypesHint =
+    "mlxft reads GGUF tensors of type F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q2_K, Q4_K and Q6_K "
+    "(re-quantize with llama.cpp's llama-quantize, e.g. to Q4_0 or Q8_0)";
+
+bool loadable(uint32_t type) {
+  using T = GgmlType;
+  for (T t : {T::F32, T::F16, T::BF16, T::Q4_0, T::Q4_1, T::Q8_0, T::Q2_K, T::Q4_K, T::Q6_K}) {
+    if (type == static_cast<uint32_t>(t)) return true;
+  }
+  return false;
+}
+
+// MLX's load_gguf keeps these as an affine triplet; it dequantizes the others to float16.
+bool stays_quantized(uint32_t type) {
+  return type == static_cast<uint32_t>(GgmlType::Q4_0) || type == static_cast<uint32_t>(GgmlType::Q4_1) ||
+         type == static_cast<uint32_t>(GgmlType::Q8_0);
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+  return o.str() + "]";
+}
+
+Error tensor_error(const GgufFile& f, const std::string& name, const std::string& what,
+                   const std::string& hint) {
+  return Error(ErrorKind::Model, f.source + ": tensor '" + name + "'", what, hint);
+}
+
+// Checks every tensor's name, type and shape against the config before MLX reads a byte.
+void check_tensors(const GgufFile& f, const ModelConfig& c) {
+  std::map<std::string, mx::Shape> expected;
+  for (auto& [name, shape] : expected_weights(c)) expected.emplace(name, shape);
+  std::set<std::string> found;
+  for (const GgufTensorInfo& t : f.tensors) {
+    if (t.name == "rope_freqs.weight") {  // Llama 3 RoPE factors: read by llama3_from_rope_freqs()
+      if (t.type != static_cast<uint32_t>(GgmlType::F32) || t.shape != std::vector<int64_t>{c.head_dim / 2}) {
+        throw tensor_error(f, t.name, "must be F32 of shape [" + std::to_string(c.head_dim / 2) + "]",
+                           "llama.cpp's converter writes one factor per rotated pair");
+      }
+      continue;
+    }
+    const std::string hf = gguf_hf_name(t.name);
+    const auto it = expected.find(hf);
+    if (it == expected.end()) {
+      throw tensor_error(
+          f, t.name, "is not a tensor of a " + std::to_string(c.num_hidden_layers) + "-layer llama model",
+          "mlxft reads token_embd, output_norm, output and blk.N.{attn_norm, attn_q, attn_k, attn_v, "
+          "attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}");
+    }
+    if (!loadable(t.type)) {
+      throw tensor_error(f, t.name, "has type " + ggml_type_name(t.type) + ", which mlxft cannot load",
+                         kTypesHint);
+    }
+    const std::vector<int64_t> want(it->second.begin(), it->second.end());
+    if (t.shape != want) {
+      throw tensor_error(
+          f, t.name, "has shape " + shape_str(t.shape) + ", the llama.* metadata implies " + shape_str(want),
+          "the file's metadata and tensors disagree; re-convert it");
+    }
+    if (t.shape.size() != 2 && ggml_block(t.type)->elements != 1) {
+      throw tensor_error(f, t.name, "is a 1-D tensor of type " + ggml_type_name(t.type),
+                         "norm weights must be F32, F16 or BF16");
+    }
+    found.insert(hf);
+  }
+  for (const auto& [name, shape] : expected) {
+    if (!found.count(name)) {
+      throw Error(ErrorKind::Model, f.source, "tensor for '" + name + "' is missing",
+                  "a llama GGUF has every block's attention, MLP and norm weights");
+    }
+  }
+}
+
+// MLX 0.32.4's load_gguf crashes (segfault) on f64 metadata, scalar or array, and throws on empty arrays:
+// refuse those files with the key named instead of handing them over.
+void check_mlx_can_read(const GgufFile& f) {
+  for (const auto& [key, v] : f.metadata) {
+    const bool f64 = v.type == GgufValueType::F64 ||
+                     (v.type == GgufValueType::Array && v.element_type == GgufValueType::F64);
+    const bool empty = v.type == GgufValueType::Array && v.array.empty();
+    if (f64 || empty) {
+      throw Error(
+          ErrorKind::Model, f.source + ": " + key,
+          f64 ? "is f64 metadata, which MLX's GGUF reader cannot read (it crashes)"
+              : "is an empty array, which MLX's GGUF reader rejects",
+          "rewrite the key as f32 or drop it (gguf-py's gguf_new_metadata.py can), or re-convert the model");
+    }
+  }
+}
+
+// Heads of a Q or K projection: q uses the query heads, k the key/value heads; 0 for other tensors.
+int qk_heads(const std::string& hf, const ModelConfig& c) {
+  if (hf.ends_with("self_attn.q_proj.weight")) return c.num_attention_heads;
+  if (hf.ends_with("self_attn.k_proj.weight")) return c.num_key_value_heads;
+  return 0;
+}
+
+mx::array reorder_rows(const mx::array& rows, int heads, bool to_hf) {
+  const int R = rows.shape(0);
+  const int half = R / heads / 2;
+  const mx::Shape split = to_hf ? mx::Shape{heads, half, 2, -1} : mx::Shape{heads, 2, half, -1};
+  return mx::reshape(mx::swapaxes(mx::reshape(rows, split), 1, 2), rows.shape());
+}
+
+// llama.cpp's converter turns Llama 3's rope_scaling into rope_freqs.weight: inverse frequency i is
+// divided by factor i. Llama 3.1-3.3 all use low/high frequency factors 1/4 over an original context
+// of 8192, and `factor` is the largest factor: accept the file when those parameters reproduce every
+// factor, so the model runs (and exports) as the llama3 rope type transformers implements.
+RopeScaling llama3_from_rope_freqs(const GgufFile& f, const ModelConfig& c,
+                                   const std::filesystem::path& file) {
+  const GgufTensorInfo* t = f.tensor("rope_freqs.weight");
+  std::vector<float> factors(static_cast<size_t>(c.head_dim / 2));
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(t->offset));
+  in.read(reinterpret_cast<char*>(factors.data()), static_cast<std::streamsize>(factors.size() * 4));
+  if (!in) throw tensor_error(f, t->name, "cannot be read", "the file changed while it was read");
+  ModelConfig llama3 = c;
+  llama3.rope_scaling = {"llama3", *std::max_element(factors.begin(), factors.end()), 1.0, 4.0, 8192};
+  const std::vector<double> plain = rope_inverse_frequencies(c);
+  const std::vector<double> scaled = rope_inverse_frequencies(llama3);
+  for (size_t i = 0; i < factors.size(); ++i) {
+    if (std::abs(plain[i] / scaled[i] - factors[i]) > 1e-4 * factors[i]) {
+      throw tensor_error(f, t->name,
+                         "factor " + std::to_string(i) + " = " + std::to_string(factors[i]) +
+                             " is not what Llama 3's rope scaling (low/high frequency factors 1/4, original "
+                             "context 8192) gives",
+                         "load the Hugging Face model instead: its rope_scaling is read as written");
+    }
+  }
+  return llama3.rope_scaling;
+}
+
+}  // namespace
+
+mx::array unpermute_qk_rows(const mx::array& rows, int heads) {
+  return reorder_rows(rows, heads, true);
+}
+
+mx::array permute_qk_rows(const mx::array& rows, int heads) {
+  return reorder_rows(rows, heads, false);
+}
+
+GgufModel load_gguf_model(const std::filesystem::path& file) {
+  GgufModel g;
+  g.header = read_gguf(file);
+  g.config = gguf_model_config(g.header);
+  check_tensors(g.header, g.config);
+  if (g.header.tensor("rope_freqs.weight"))
+    g.config.rope_scaling = llama3_from_rope_freqs(g.header, g.config, file);
+  check_mlx_can_read(g.header);
+  std::unordered_map<std::string, mx::array> arrays;
+  try {
+    arrays = mx::load_gguf(file.string()).first;
+  } catch (const std::exception& e) {
+    throw Error(ErrorKind::Model, file.string(), std::string("MLX's GGUF reader failed: ") + e.what(),
+                kTypesHint);
+  }
+  for (const GgufTensorInfo& t : g.header.tensors) {
+    if (t.name == "rope_freqs.weight") continue;
+    const std::string hf = gguf_hf_name(t.name);
+    const int heads = qk_heads(hf, g.config);
+    auto fix = [&](const mx::array& a) { return heads ? unpermute_qk_rows(a, heads) : a; };
+    if (!stays_quantized(t.type)) {
+      g.weights.insert_or_assign(hf, fix(arrays.at(t.name)));
+      continue;
+    }
+    const std::string prefix = t.name.substr(0, t.name.size() - 7);  // minus ".weight"
+    const std::string module = hf.substr(0, hf.size() - 7);
+    const mx::array& w = arrays.at(t.name);
+    const mx::array& scales = arrays.at(prefix + ".scales");
+    const int group_size = static_cast<int>(t.shape.back()) / scales.shape(-1);
+    const int bits = w.shape(-1) / scales.shape(-1) * 32 / group_size;
+    if (group_size != 32 || (bits != 4 && bits != 8) || w.shape(0) != t.shape[0]) {
+      throw tensor_error(g.header, t.name, "MLX returned an unexpected quantized layout", kTypesHint);
+    }
+    g.weights.insert_or_assign(module + ".weight", fix(w));
+    g.weights.insert_or_assign(module + ".scales", fix(scales));
+    g.weights.insert_or_assign(module + ".biases", fix(arrays.at(prefix + ".biases")));
+    g.quantization[module] = QuantSpec{bits, group_size};
+  }
+  std::vector<mx::array> all;
+  for (const auto& [name, w] : g.weights) all.push_back(w);
+  mx::eval(all);
+  return g;
+}
+
+Model gguf_float_model(const GgufModel& g, mx::Dtype dtype) {
+  Model m;
+  m.config = g.config;
+  m.dtype = dtype;
+  m.dir = g.header.source;
+  for (const auto& [name, w] : g.weights) {
+    if (name.ends_with(".scales") || name.ends_with(".biases")) continue;
+    const std::string module = name.substr(0, name.size() - 7);
+    const auto q = g.quantization.find(module);
+    mx::array x = w;
+    if (q != g.quantization.end()) {
+      // In float32: MLX would otherwise compute scale * q + bias in the scales' float16.
+      x = mx::dequantize(w, mx::astype(g.weights.at(module + ".scales"), mx::float32),
+                         mx::astype(g.weights.at(module + ".biases"), mx::float32), q->second.group_size,
+                         q->second.bits);
+    }
+    m.weights.insert_or_assign(name, x.dtype() == dtype ? x : mx::astype(x, dtype));
+  }
+  std::vector<mx::array> all;
+  for (const auto& [name, w] : m.weights) all.push_back(w);
+  mx::eval(all);
+  return m;
+}
+
+}  // namespace mlxft

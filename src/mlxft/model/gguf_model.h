@@ -1,0 +1,65 @@
+// Llama-architecture models from GGUF files (llama.cpp's converter; Llama,
+// Mistral, SmolLM2), in mlxft's Hugging Face names and layout.
+//
+// Contract: gguf_model_config() builds a ModelConfig from the llama.* metadata
+// of an already validated header (general.architecture must be "llama";
+// llama.rope.scaling.type none/linear honoured; tied embeddings when there is
+// no output.weight) and gguf_hf_name() maps a GGUF tensor name to the HF one.
+// load_gguf_model() validates the file with read_gguf(), checks every tensor's
+// name, ggml type (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q2_K, Q4_K, Q6_K: what
+// MLX's load_gguf reads) and shape against the config (a Llama 3
+// rope_freqs.weight becomes the llama3 rope type when Llama 3's parameters
+// reproduce its factors), and only then reads the tensors with
+// mlx::core::load_gguf. Q/K rows are turned back from llama.cpp's
+// interleaved-pair order into the HF rotate-half order (for float tensors and
+// for each array of a quantized triplet). Float tensors keep MLX's dtype
+// (float32 or float16; BF16 and K-quants arrive dequantized as float16).
+// Q4_0/Q4_1/Q8_0 stay quantized as MLX's affine triplet "<module>.weight"
+// (uint32), "<module>.scales", "<module>.biases" (float16), with the module's
+// bits and group size (32) in `quantization` (the mlx-community layout). Every
+// problem is a Model error naming the file and the key or tensor, and what
+// would work.
+#pragma once
+
+#include <mlx/mlx.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <unordered_map>
+
+#include "mlxft/model/config.h"
+#include "mlxft/model/gguf_file.h"
+#include "mlxft/model/llama.h"
+
+namespace mlxft {
+
+struct QuantSpec {
+  int bits = 4;
+  int group_size = 32;
+  bool operator==(const QuantSpec&) const = default;
+};
+
+struct GgufModel {
+  ModelConfig config;
+  std::unordered_map<std::string, mlx::core::array> weights;  // HF names (+ .scales/.biases when quantized)
+  std::map<std::string, QuantSpec> quantization;              // module path -> spec, quantized modules only
+  GgufFile header;  // metadata (tokenizer, chat template), tensor infos
+};
+
+ModelConfig gguf_model_config(const GgufFile& header);
+// "blk.3.attn_q.weight" -> "model.layers.3.self_attn.q_proj.weight"; "" for a name with no HF counterpart.
+std::string gguf_hf_name(const std::string& gguf_name);
+
+GgufModel load_gguf_model(const std::filesystem::path& file);
+
+// Rows of a Q or K projection tensor (weight, or a quantized weight's scales/biases) from llama.cpp's
+// order to HF's: within each of `heads` heads, row 2i + j moves to j * head_dim / 2 + i.
+mlx::core::array unpermute_qk_rows(const mlx::core::array& rows, int heads);
+// The inverse (HF -> llama.cpp), as convert_hf_to_gguf.py applies it.
+mlx::core::array permute_qk_rows(const mlx::core::array& rows, int heads);
+
+// A float Model (every quantized triplet dequantized, everything cast to `dtype`), evaluated.
+Model gguf_float_model(const GgufModel& gguf, mlx::core::Dtype dtype);
+
+}  // namespace mlxft
