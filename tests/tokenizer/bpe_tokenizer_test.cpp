@@ -148,6 +148,10 @@ TEST(BpeTokenizer, MissingByteTokensUseUnkOrAreDropped) {
   EXPECT_EQ(BpeTokenizer(v).encode("aza"), (std::vector<int32_t>{'a', 'z', 'a'}));
   v.unk_id = -1;
   EXPECT_EQ(BpeTokenizer(v).encode("aza"), (std::vector<int32_t>{int32_t(id_of(BpeTokenizer(v), "aa"))}));
+  v.unk_id = int32_t(v.tokens.size()) - 3;  // a special token as unk (SmolLM2): never from text
+  ASSERT_EQ(v.kinds[v.unk_id], BpeTokenKind::Special);
+  EXPECT_EQ(BpeTokenizer(v).encode("z"), std::vector<int32_t>{});
+  EXPECT_FALSE(BpeTokenizer(v).has_byte_token('z'));
 }
 
 TEST(BpeTokenizer, BadMergeIsAModelError) {
