@@ -11,6 +11,10 @@ The reference is Hugging Face `tokenizers`, with special tokens in text treated 
     (Sequence[Digits(individual_digits), ByteLevel(add_prefix_space=False)]),
 and llama.cpp (llama-cpp-python, vocab only) is run as a third opinion. The script reports where
 they disagree; the goldens hold the hand-built `tokenizers` ids (the model's own tokenizer.json).
+Last run (transformers 5.24, tokenizers 0.23.3, llama-cpp-python 0.3.36), 46 edge cases + 2000 seed
+texts: llama.cpp 2046/2046 identical to the hand-built tokenizer; transformers' GGUF loader 1917/2046,
+because it builds a plain ByteLevel pre-tokenizer and ignores tokenizer.ggml.pre = "smollm" (no
+Digits step: "\n\n1" gives "Ċ","Ċ","1" instead of "ĊĊ","1").
 
 Writes (all small):
   edge_cases.jsonl          {"text", "ids"} for the edge-case corpus below (SmolLM2)

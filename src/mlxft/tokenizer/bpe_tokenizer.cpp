@@ -85,6 +85,8 @@ BpeTokenizer::BpeTokenizer(BpeVocab vocab)
   for (int32_t* id : {&vocab_.bos_id, &vocab_.eos_id, &vocab_.pad_id, &vocab_.unk_id})
     if (*id >= n)
       throw Error(ErrorKind::Model, src, "special token id " + std::to_string(*id) + " out of range");
+  if (vocab_.unk_id >= 0 && vocab_.kinds[vocab_.unk_id] != BpeTokenKind::Special)
+    byte_unk_id_ = vocab_.unk_id;
   token_to_id_.reserve(n);
   for (int32_t id = 0; id < n; ++id) {
     token_to_id_.emplace(vocab_.tokens[id], id);  // the first id wins for a duplicated text
@@ -127,8 +129,8 @@ void BpeTokenizer::bpe(std::string_view piece, std::vector<int32_t>& ids, std::v
   symbols.reserve(piece.size());
   for (uint32_t i = 0; i < piece.size(); ++i) {
     int32_t id = byte_id_[static_cast<unsigned char>(piece[i])];
-    if (id < 0) id = vocab_.unk_id;
-    if (id < 0) continue;  // no token and no unk token: the byte is dropped, as `tokenizers` does
+    if (id < 0) id = byte_unk_id_;
+    if (id < 0) continue;  // no token and no usable unk token: the byte is dropped, as `tokenizers` does
     int32_t k = int32_t(symbols.size());
     symbols.push_back({id, k - 1, k + 1, i + 1});
   }

@@ -7,10 +7,14 @@
 //   `tokenizers` and llama.cpp do; special (control) tokens never are. The rest is pre-tokenized
 //   (pretokenize.h), each piece's bytes mapped to their characters and merged by merge rank, lowest
 //   first, leftmost on ties. With ignore_merges a piece that is itself a token is taken whole.
-//   A byte whose character is not a token gives unk_id, or nothing when there is no unk token.
+//   A byte whose character is not a token (real vocabularies lack those that never occur in valid
+//   UTF-8, e.g. 0xFF) gives unk_id, or nothing when there is no unk token or it is a special token
+//   (SmolLM2's GGUF names <|endoftext|>): a special token never comes from text.
 //   Arbitrary bytes (invalid UTF-8 included) are accepted.
 // - decode(): drops special tokens, maps characters back to bytes; decode(encode(x)) == x whenever
-//   every byte has a token (always for real byte-level vocabularies).
+//   every byte of x has a token (has_byte_token). Real vocabularies may lack a few: SmolLM2's has no
+//   token for the control bytes 0x04 0x06 0x13 0x14 0x16 0x1D, nor for 0xF1/0xF2 and the bytes valid
+//   UTF-8 never holds; those bytes are dropped, exactly as `tokenizers` drops them.
 // - A per-piece merge cache (bounded, thread-safe) keeps repeated words cheap.
 #pragma once
 
@@ -65,6 +69,7 @@ class BpeTokenizer final : public Tokenizer {
   std::string source() const override { return vocab_.source; }
 
   const BpeVocab& vocab() const { return vocab_; }
+  bool has_byte_token(unsigned char byte) const { return byte_id_[byte] >= 0; }
   int32_t pad_id() const { return vocab_.pad_id; }
 
  private:
@@ -79,6 +84,7 @@ class BpeTokenizer final : public Tokenizer {
   std::unordered_map<std::string, int32_t> token_to_id_;
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merge_;  // (left, right) -> (rank, id)
   std::array<int32_t, 256> byte_id_{};                               // -1: the byte has no token
+  int32_t byte_unk_id_ = -1;                                         // for such bytes; -1: dropped
   std::array<int16_t, 0x180> char_to_byte_{};                        // code point -> byte, -1 none
   std::vector<int32_t> user_defined_;                                // ids cut out of text
   std::unique_ptr<MergeCache> cache_;
