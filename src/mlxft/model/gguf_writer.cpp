@@ -5,7 +5,7 @@
 #include <limits>
 #include <set>
 
-#include "mlxft/util/atomic_file.h"
+#include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft {
