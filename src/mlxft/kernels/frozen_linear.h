@@ -6,13 +6,18 @@
 // to x, dx = dy W [..., in], runs through the same primitive; W gets none.
 // A FrozenLinearWeight is made once when the model is loaded and shared by every call: it holds W
 // in the compute dtype (no copy when W already has it) and, with `pack`, a copy reordered once into
-// oneDNN's preferred blocked layout. Packing is off by default: on the Xeon (AMX) this was measured
-// on, oneDNN 2.6's bf16 matmul on plain W was as fast or faster (1024x4096x4096: 190 vs 300 ms)
-// and packing costs another copy of W (bench/kernels_bench). Quantized weights (MLX affine: packed uint32 w,
-// scales, biases, group 32/64/128, 4 or 8 bits) are either dequantized once at load (speed; 2 bytes a
-// parameter in bf16) or dequantized per call into a transient [out, in] buffer (memory; ~0.56 bytes a
-// parameter at rest for 4-bit). Off the CPU, or in builds without oneDNN, frozen_linear() is plain MLX ops
-// (matmul or quantized_matmul) with the same result and MLX's own gradient.
+// oneDNN's preferred blocked layout. Packing is off by default: on the AMX Xeon it was measured on
+// (shared, loaded), oneDNN 2.6's bf16 matmul on plain W was neither consistently faster nor slower
+// than on the packed copy (bench/kernels_bench), and packing costs another copy of W.
+// Quantized weights (MLX affine: packed uint32 w, scales, biases, group 32/64/128, 4 or 8 bits) are
+// either dequantized once at load (speed; 2 bytes a parameter in bf16) or dequantized per call into
+// a transient [out, in] buffer (memory; ~0.56 bytes a parameter at rest for 4-bit).
+// Off the CPU, or in builds without oneDNN, frozen_linear() is plain MLX ops (matmul or
+// quantized_matmul) with the same result (bf16 outputs rounded as MLX rounds them) and MLX's own
+// gradient.
+// Use: a model makes one FrozenLinearWeight per frozen projection at load (compute dtype from
+// model.compute_dtype; bf16_matmul_is_fast() for `auto`) and calls frozen_linear(x, w) where it
+// called mx::matmul(x, mx::transpose(W)); LoRA's own small matmuls stay in MLX.
 #pragma once
 
 #include <mlx/mlx.h>
@@ -25,8 +30,8 @@ namespace mx = mlx::core;
 
 struct FrozenLinearOptions {
   mx::Dtype compute_dtype = mx::float32;  // float32 or bfloat16
-  bool pack = false;           // also keep W reordered once into oneDNN's blocked layout (forward; see above)
-  bool pack_backward = false;  // also pack W for dx = dy W (another copy); else plain W
+  bool pack = false;                      // keep W reordered once into oneDNN's blocked layout (forward)
+  bool pack_backward = false;             // also pack W for dx = dy W (another copy); else plain W
 };
 
 enum class QuantizedMode { DequantizeOnce, DequantizePerCall };
