@@ -43,13 +43,3 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
     message(WARNING "mlxft: OpenBLAS not found; CPU matmuls use the wheel's BLAS (slow)")
   endif()
 endif()
-
-# Where the tests find the real Mistral v3 tokenizer (shipped in the mistral-common wheel).
-execute_process(
-  COMMAND "${MLXFT_PYTHON}" -c
-          "import mistral_common, os; print(os.path.join(os.path.dirname(mistral_common.__file__), 'data', 'mistral_instruct_tokenizer_240323.model.v3'))"
-  OUTPUT_VARIABLE MLXFT_V3_TOKENIZER OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _mc_rc)
-if(NOT _mc_rc EQUAL 0 OR NOT EXISTS "${MLXFT_V3_TOKENIZER}")
-  set(MLXFT_V3_TOKENIZER "")
-  message(WARNING "mlxft: mistral-common not in the venv; tokenizer tests will be skipped")
-endif()

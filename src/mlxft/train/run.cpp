@@ -12,19 +12,21 @@
 #include <fstream>
 #include <iostream>
 
+#include "mlxft/chat/chat_format.h"
 #include "mlxft/config/checks.h"
 #include "mlxft/config/load.h"
 #include "mlxft/data/batching.h"
 #include "mlxft/data/dataset.h"
 #include "mlxft/data/split.h"
-#include "mlxft/data/tokenizer.h"
 #include "mlxft/eval/evaluate.h"
 #include "mlxft/eval/generate.h"
-#include "mlxft/export/adapter_io.h"
+#include "mlxft/adapters/adapter_io.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/report/data_summary.h"
 #include "mlxft/report/run_report.h"
+#include "mlxft/tokenizer/load.h"
 #include "mlxft/train/checkpoint.h"
 #include "mlxft/train/loss.h"
 #include "mlxft/train/memory.h"
@@ -156,9 +158,11 @@ int run_training(const TrainRequest& req) {
   const fs::path out(r.output.output_dir);
   const fs::path model_dir(r.model.path);
 
-  Tokenizer tokenizer = Tokenizer::load(model_dir / "tokenizer.model");
+  const auto tokenizer_ptr = load_tokenizer(resolve_model_source(model_dir).tokenizer_file);
+  const Tokenizer& tokenizer = *tokenizer_ptr;
+  const auto chat = make_chat_format("mistral_v3", tokenizer);
   const DataOptions dopt = data_options(r.data);
-  Dataset data = load_dataset(r.data.dataset_path, tokenizer, dopt);
+  Dataset data = load_dataset(r.data.dataset_path, *chat, dopt);
   for (const auto& w : data.report.warnings) spdlog::debug("{}", w);
   if (data.report.skipped_count() > 0) {
     spdlog::warn("{}: {} records skipped (see mlxft data check)", r.data.dataset_path,
@@ -169,7 +173,7 @@ int run_training(const TrainRequest& req) {
     DataOptions vopt = dopt;
     vopt.min_examples = 1;
     split.train = std::move(data.examples);
-    split.valid = load_dataset(r.data.valid_path, tokenizer, vopt).examples;
+    split.valid = load_dataset(r.data.valid_path, *chat, vopt).examples;
   } else {
     split = split_dataset(std::move(data.examples), r.data.valid_split,
                           r.data.test_path.empty() ? r.data.test_split : 0.0, static_cast<uint64_t>(r.data.seed));
@@ -177,7 +181,7 @@ int run_training(const TrainRequest& req) {
   if (!r.data.test_path.empty()) {
     DataOptions topt = dopt;
     topt.min_examples = 1;
-    split.test = load_dataset(r.data.test_path, tokenizer, topt).examples;
+    split.test = load_dataset(r.data.test_path, *chat, topt).examples;
   }
 
   Model model = load_model(model_dir, model_dtype(r.model.dtype));
