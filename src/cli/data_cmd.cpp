@@ -18,9 +18,11 @@
 
 #include "cli/commands.h"
 #include "cli/data_options.h"
+#include "mlxft/chat/chat_format.h"
 #include "mlxft/data/batching.h"
 #include "mlxft/data/dataset.h"
-#include "mlxft/data/tokenizer.h"
+#include "mlxft/model/source.h"
+#include "mlxft/tokenizer/load.h"
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
@@ -43,9 +45,9 @@ void add_common_options(CLI::App* cmd, DataArgs& a) {
   add_data_options(cmd, a.flags);
 }
 
-Tokenizer load_tokenizer(const DataArgs& a) {
-  if (!a.tokenizer.empty()) return Tokenizer::load(a.tokenizer);
-  if (!a.model.empty()) return Tokenizer::load(std::filesystem::path(a.model) / "tokenizer.model");
+std::unique_ptr<Tokenizer> tokenizer_of(const DataArgs& a) {
+  if (!a.tokenizer.empty()) return load_tokenizer(a.tokenizer);
+  if (!a.model.empty()) return load_tokenizer(resolve_model_source(a.model).tokenizer_file);
   throw Error(ErrorKind::Usage, "--model / --tokenizer", "no tokenizer given",
               "pass --model DIR (with tokenizer.model) or --tokenizer PATH");
 }
@@ -113,8 +115,9 @@ void print_report(const DataReport& r, const DataOptions& o, double padding, int
 
 void run_check(DataArgs& a) {
   const auto options = resolve_data_options(a.flags);
-  const auto tok = load_tokenizer(a);
-  const auto ds = load_dataset_unchecked(a.data, tok, options);
+  const auto tok = tokenizer_of(a);
+  const auto chat = make_chat_format("mistral_v3", *tok);
+  const auto ds = load_dataset_unchecked(a.data, *chat, options);
   const double padding =
       ds.examples.empty() ? 0.0 : BatchPlan(ds.examples, a.batch_size, 0).padding_fraction();
   print_report(ds.report, options, padding, a.batch_size, a.verbose);
@@ -124,8 +127,9 @@ void run_check(DataArgs& a) {
 
 void run_render(DataArgs& a) {
   const auto options = resolve_data_options(a.flags);
-  const auto tok = load_tokenizer(a);
-  const auto ds = load_dataset(a.data, tok, options);
+  const auto tok = tokenizer_of(a);
+  const auto chat = make_chat_format("mistral_v3", *tok);
+  const auto ds = load_dataset(a.data, *chat, options);
   const std::filesystem::path out(a.out);
   std::ostringstream lines;
   for (const auto& ex : ds.examples) {

@@ -1,22 +1,33 @@
 #include "cli/data_options.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 namespace mlxft::cli {
+namespace {
+
+// "Record format: auto|conversations|...", from the one name table of the choice.
+std::string names_help(const char* what, const std::vector<std::string>& names) {
+  return fmt::format("{}: {}", what, fmt::join(names, "|"));
+}
+
+}  // namespace
 
 void add_data_options(CLI::App* cmd, DataFlags& a) {
-  cmd->add_option("--format", a.options.format, "auto|conversations|messages|text|prompt_completion")
-      ->check(CLI::IsMember({"auto", "conversations", "messages", "text", "prompt_completion"}))
+  cmd->add_option("--format", a.options.format, names_help("Record format", data_format_names()))
+      ->check(CLI::IsMember(data_format_names()))
       ->capture_default_str();
-  cmd->add_option("--tool-format", a.tool_format, "Seed plain-text tool calls: native|text")
-      ->check(CLI::IsMember({"native", "text"}))
+  cmd->add_option("--tool-format", a.tool_format, names_help("Plain-text tool calls", tool_format_names()))
+      ->check(CLI::IsMember(tool_format_names()))
       ->capture_default_str();
-  cmd->add_option("--labels", a.labels, "Examples to use: desirable|all|undesirable")
-      ->check(CLI::IsMember({"desirable", "all", "undesirable"}))
+  cmd->add_option("--labels", a.labels, names_help("Examples to use", label_filter_names()))
+      ->check(CLI::IsMember(label_filter_names()))
       ->capture_default_str();
   cmd->add_option("--max-seq-length", a.options.max_seq_length, "Longest example in tokens")
       ->check(CLI::Range(2, 1 << 24))
       ->capture_default_str();
-  cmd->add_option("--truncate", a.truncate, "Over-long examples: drop|end")
-      ->check(CLI::IsMember({"drop", "end"}))
+  cmd->add_option("--truncate", a.truncate, names_help("Over-long examples", truncate_names()))
+      ->check(CLI::IsMember(truncate_names()))
       ->capture_default_str();
   cmd->add_option("--max-bad-fraction", a.options.max_bad_fraction, "Largest fraction of invalid records")
       ->check(CLI::Range(0.0, 1.0))
@@ -28,6 +39,7 @@ void add_data_options(CLI::App* cmd, DataFlags& a) {
 
 DataOptions resolve_data_options(const DataFlags& a) {
   DataOptions o = a.options;
+  o.format = data_format_from_name(a.options.format, "--format");  // "claude" -> "conversations"
   o.tool_format = tool_format_from_name(a.tool_format, "--tool-format");
   o.labels = label_filter_from_name(a.labels, "--labels");
   o.truncate = truncate_from_name(a.truncate, "--truncate");

@@ -4,13 +4,15 @@
 //
 // Contract: add_data_options() binds the flags to `args` (whose current
 // values are the defaults shown in --help); resolve_data_options() turns the
-// parsed strings into DataOptions. The flag values are checked by CLI11.
+// parsed strings into DataOptions. The flag values are checked by CLI11 against
+// the name tables of data/options.h (recipes use the same tables); --format
+// accepts "claude" for "conversations", as recipes do.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "mlxft/data/dataset.h"
+#include "mlxft/data/options.h"
 
 namespace mlxft::cli {
 

@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,15 +14,13 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "cli/model_session.h"
 #include "cli/data_options.h"
+#include "cli/model_session.h"
 #include "mlxft/data/dataset.h"
-#include "mlxft/data/tokenizer.h"
 #include "mlxft/eval/evaluate.h"
-#include "mlxft/export/adapter_io.h"
-#include "mlxft/util/durable_file.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/weights.h"
+#include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -47,11 +44,10 @@ void write_per_example(const fs::path& out, const EvalResult& r) {
 
 void run_eval(const EvalArgs& a) {
   const ModelSession session = load_model_session(a.model, a.tokenizer, a.dtype, a.adapter);
-  const Tokenizer& tokenizer = session.tokenizer;
   const Model& model = session.model;
   const std::optional<LoraAdapters>& adapters = session.adapters;
 
-  const Dataset ds = load_dataset(a.data, tokenizer, resolve_data_options(a.data_flags));
+  const Dataset ds = load_dataset(a.data, *session.chat, resolve_data_options(a.data_flags));
   if (ds.report.skipped_count() > 0) {
     spdlog::warn("{}: skipped {} invalid records (mlxft data check lists them)", a.data,
                  ds.report.skipped_count());

@@ -11,12 +11,11 @@
 
 #include "cli/commands.h"
 #include "cli/model_session.h"
-#include "mlxft/data/tokenizer.h"
 #include "mlxft/eval/generate.h"
 #include "mlxft/eval/text_stream.h"
-#include "mlxft/export/adapter_io.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/weights.h"
+#include "mlxft/tokenizer/tokenizer.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::cli {
@@ -30,12 +29,13 @@ struct GenerateArgs {
 
 void run_generate(const GenerateArgs& a) {
   const ModelSession session = load_model_session(a.model, a.tokenizer, a.dtype, a.adapter);
-  const Tokenizer& tokenizer = session.tokenizer;
+  const Tokenizer& tokenizer = *session.tokenizer;
   const Model& model = session.model;
   GenerateOptions options = a.options;
   if (session.adapters) options.lora = &*session.adapters;
+  if (a.chat) options.stop_ids = session.chat->stop_ids();
 
-  const auto prompt = a.chat ? chat_prompt(tokenizer, a.prompt) : plain_prompt(tokenizer, a.prompt);
+  const auto prompt = a.chat ? chat_prompt(*session.chat, a.prompt) : plain_prompt(tokenizer, a.prompt);
   TextStream stream(tokenizer);
   GenerateStats stats;
   generate(

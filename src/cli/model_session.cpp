@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "mlxft/export/adapter_io.h"
+#include "mlxft/adapters/adapter_io.h"
+#include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"
+#include "mlxft/tokenizer/load.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::cli {
@@ -11,14 +13,14 @@ namespace mlxft::cli {
 ModelSession load_model_session(const std::filesystem::path& model_dir, const std::string& tokenizer,
                                 const std::string& dtype, const std::string& adapter) {
   const std::filesystem::path tok_file =
-      tokenizer.empty() ? model_dir / "tokenizer.model" : std::filesystem::path(tokenizer);
-  Tokenizer tok = Tokenizer::load(tok_file);  // a missing file is a Model error naming it
+      tokenizer.empty() ? resolve_model_source(model_dir).tokenizer_file : std::filesystem::path(tokenizer);
+  auto tok = load_tokenizer(tok_file);  // a missing file is a Model error naming it
   std::optional<mlx::core::Dtype> compute;
   if (!dtype.empty()) compute = parse_dtype(dtype, "--dtype");
   Model model = load_model(model_dir, compute);
-  if (tok.vocab_size() > model.config.vocab_size) {
+  if (tok->vocab_size() > model.config.vocab_size) {
     throw Error(ErrorKind::Model, tok_file.string(),
-                fmt::format("tokenizer has {} pieces but the model's vocab is {}", tok.vocab_size(),
+                fmt::format("tokenizer has {} pieces but the model's vocab is {}", tok->vocab_size(),
                             model.config.vocab_size),
                 "use the tokenizer that belongs to this model");
   }
@@ -27,7 +29,8 @@ ModelSession load_model_session(const std::filesystem::path& model_dir, const st
     adapters = load_adapter(adapter);
     check_adapter_fits(*adapters, model.config, adapter);
   }
-  return {tok_file, std::move(tok), std::move(model), std::move(adapters)};
+  auto chat = make_chat_format("mistral_v3", *tok);
+  return {tok_file, std::move(tok), std::move(chat), std::move(model), std::move(adapters)};
 }
 
 }  // namespace mlxft::cli

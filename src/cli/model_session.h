@@ -3,28 +3,31 @@
 // --adapter, loaded and checked against each other.
 //
 // Contract: load_model_session() throws a Model error naming the file when
-// the tokenizer is missing (Tokenizer::load), when its vocabulary is larger than the model's,
+// the tokenizer is missing (load_tokenizer), when its vocabulary is larger than the model's,
 // or when the adapter does not fit the model.
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
-#include "mlxft/data/tokenizer.h"
+#include "mlxft/chat/chat_format.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
+#include "mlxft/tokenizer/tokenizer.h"
 
 namespace mlxft::cli {
 
 struct ModelSession {
   std::filesystem::path tokenizer_file;
-  Tokenizer tokenizer;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<ChatFormat> chat;  // Mistral v3 over `tokenizer`
   Model model;
   std::optional<LoraAdapters> adapters;
 };
 
-// `tokenizer` and `dtype` may be empty (the model's tokenizer.model; the default compute dtype);
+// `tokenizer` and `dtype` may be empty (the model source's tokenizer file; the default compute dtype);
 // `adapter` may be empty (no adapter).
 ModelSession load_model_session(const std::filesystem::path& model_dir, const std::string& tokenizer,
                                 const std::string& dtype, const std::string& adapter);

@@ -67,3 +67,19 @@ TEST(DataCli, CheckReportsAndFailsOnUnusableData) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;
 }
+
+// The flag reads the same name table as recipes: "claude" is the conversations format.
+TEST(DataCli, FormatFlagAcceptsClaudeAsRecipesDo) {
+  MLXFT_REQUIRE_TOKENIZER();
+  test::TempDir dir;
+  test::write_file(dir / "d.jsonl",
+                   R"({"conversations": [{"role": "user", "content": "Hi"}, {"role": "assistant", )"
+                   R"("content": "Yo."}], "label": true})"
+                   "\n");
+  const auto r = test::run_mlxft("data check --data '" + (dir / "d.jsonl").string() + "'" + tok_arg() +
+                                 " --format claude --min-examples 1");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const auto bad = test::run_mlxft("data check --data '" + (dir / "d.jsonl").string() + "'" + tok_arg() +
+                                   " --format sharegpt --min-examples 1");
+  EXPECT_NE(bad.exit_code, 0);
+}

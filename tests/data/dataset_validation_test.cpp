@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "mlxft/data/dataset.h"
+#include "mlxft/tokenizer/sentencepiece_tokenizer.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
 
@@ -23,13 +24,14 @@ DataOptions lenient() {
 class DataValidation : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (test::v3_tokenizer().empty()) GTEST_SKIP() << "mistral-common tokenizer not installed in the venv";
-    tok_ = std::make_unique<Tokenizer>(Tokenizer::load(test::v3_tokenizer()));
+    MLXFT_REQUIRE_TOKENIZER();
+    tok_ = std::make_unique<SentencePieceTokenizer>(SentencePieceTokenizer::load(test::v3_tokenizer()));
+    chat_ = make_chat_format("mistral_v3", *tok_);
   }
   // Loads kGood followed by `line`; expects exactly that line (2) skipped for `kind`.
   void expect_skipped(const std::string& line, const std::string& kind, const DataOptions& o = lenient()) {
     test::write_file(dir_ / "d.jsonl", kGood + "\n" + line + "\n");
-    const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *tok_, o);
+    const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *chat_, o);
     ASSERT_EQ(ds.report.skipped.size(), 1u) << line;
     EXPECT_EQ(ds.report.skipped[0].line, 2);
     EXPECT_EQ(ds.report.skipped[0].reason.rfind(kind + ":", 0), 0u) << ds.report.skipped[0].reason;
@@ -37,10 +39,11 @@ class DataValidation : public ::testing::Test {
   }
   Dataset load(const std::string& content, const DataOptions& o = lenient()) {
     test::write_file(dir_ / "d.jsonl", content);
-    return load_dataset_unchecked(dir_ / "d.jsonl", *tok_, o);
+    return load_dataset_unchecked(dir_ / "d.jsonl", *chat_, o);
   }
   test::TempDir dir_;
-  std::unique_ptr<Tokenizer> tok_;
+  std::unique_ptr<SentencePieceTokenizer> tok_;
+  std::unique_ptr<ChatFormat> chat_;
 };
 
 }  // namespace
@@ -86,7 +89,7 @@ TEST_F(DataValidation, ToolResultMustAnswerACall) {
       R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, )"
       R"({"role": "tool", "tool_call_id": "abcdefghi", "content": "r"}, {"role": "assistant", "content": "c"}]})";
   test::write_file(dir_ / "d.jsonl", line + "\n");
-  const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *tok_, lenient());
+  const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *chat_, lenient());
   ASSERT_EQ(ds.report.skipped.size(), 1u);
   EXPECT_EQ(ds.report.skipped[0].reason.rfind("tool result without call:", 0), 0u)
       << ds.report.skipped[0].reason;
@@ -99,7 +102,7 @@ TEST_F(DataValidation, ToolResultIdMustMatchACall) {
   DataOptions o = lenient();
   o.format = "messages";
   test::write_file(dir_ / "d.jsonl", line + "\n");
-  const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *tok_, o);
+  const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *chat_, o);
   ASSERT_EQ(ds.report.skipped.size(), 1u);
   EXPECT_EQ(ds.report.skipped[0].reason.rfind("unknown tool call id:", 0), 0u) << ds.report.skipped[0].reason;
 }
@@ -108,7 +111,7 @@ TEST_F(DataValidation, ArgumentsMustBeAJsonObject) {
       R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "tool_calls": [{"id": "call00001", )"
       R"("type": "function", "function": {"name": "f", "arguments": "[1, 2]"}}]}]})";
   test::write_file(dir_ / "d.jsonl", line + "\n");
-  const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *tok_, lenient());
+  const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *chat_, lenient());
   ASSERT_EQ(ds.report.skipped.size(), 1u);
   EXPECT_EQ(ds.report.skipped[0].reason.rfind("bad arguments:", 0), 0u) << ds.report.skipped[0].reason;
 }
@@ -121,7 +124,7 @@ TEST_F(DataValidation, AssistantTurnCannotMixTextAndToolCalls) {
       R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "Let me look."}, )"
       R"({"role": "assistant", "tool_calls": [{"id": "call00001", "type": "function", "function": {"name": "f"}}]}]})";
   test::write_file(dir_ / "d.jsonl", line + "\n" + split + "\n");
-  const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *tok_, lenient());
+  const auto ds = load_dataset_unchecked(dir_ / "d.jsonl", *chat_, lenient());
   ASSERT_EQ(ds.report.skipped.size(), 2u);
   EXPECT_EQ(ds.report.skipped[0].reason.rfind("content and tool calls:", 0), 0u)
       << ds.report.skipped[0].reason;
@@ -206,10 +209,10 @@ TEST_F(DataValidation, TooManyBadRecordsOrTooFewExamplesIsOneClearError) {
   test::write_file(dir_ / "d.jsonl", content);
   DataOptions o;
   o.min_examples = 19;
-  EXPECT_EQ(load_dataset(dir_ / "d.jsonl", *tok_, o).examples.size(), 19u);
+  EXPECT_EQ(load_dataset(dir_ / "d.jsonl", *chat_, o).examples.size(), 19u);
   test::write_file(dir_ / "d.jsonl", content + "still not json\n");  // 2 of 21 > 5 %
   try {
-    load_dataset(dir_ / "d.jsonl", *tok_, o);
+    load_dataset(dir_ / "d.jsonl", *chat_, o);
     FAIL() << "expected a data error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Data);
@@ -219,7 +222,7 @@ TEST_F(DataValidation, TooManyBadRecordsOrTooFewExamplesIsOneClearError) {
   o.max_bad_fraction = 0.5;
   o.min_examples = 100;
   try {
-    load_dataset(dir_ / "d.jsonl", *tok_, o);
+    load_dataset(dir_ / "d.jsonl", *chat_, o);
     FAIL() << "expected a data error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("only 19 usable examples"), std::string::npos) << e.what();
@@ -229,7 +232,7 @@ TEST_F(DataValidation, TooManyBadRecordsOrTooFewExamplesIsOneClearError) {
 TEST_F(DataValidation, WholeFileProblemsAreOneClearError) {
   auto expect_error = [&](const std::filesystem::path& p, const std::string& what) {
     try {
-      load_dataset_unchecked(p, *tok_, lenient());
+      load_dataset_unchecked(p, *chat_, lenient());
       FAIL() << "expected an error for " << p;
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::Data);

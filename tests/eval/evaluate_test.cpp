@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "mlxft/adapters/adapter_io.h"
 #include "mlxft/data/batching.h"
-#include "mlxft/export/adapter_io.h"
 #include "mlxft/model/init.h"
 #include "mlxft/objective/loss.h"
 #include "mlxft/util/error.h"
@@ -127,7 +127,7 @@ TEST(Evaluate, NothingToEvaluateIsADataError) {
 class EvalCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (test::v3_tokenizer().empty()) GTEST_SKIP() << "mistral-common tokenizer not installed in the venv";
+    MLXFT_REQUIRE_TOKENIZER();
     const auto r = test::init_tiny_model(model());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     test::write_file(

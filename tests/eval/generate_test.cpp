@@ -6,10 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
+#include "mlxft/chat/mistral_v3.h"
 #include "mlxft/eval/text_stream.h"
 #include "mlxft/model/init.h"
+#include "mlxft/tokenizer/sentencepiece_tokenizer.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
 
@@ -79,6 +82,26 @@ TEST(Generate, StopsAtEosWithoutReturningIt) {
   EXPECT_EQ(stopped, std::vector<int32_t>(free_run.begin(), free_run.begin() + 2));
 }
 
+// A chat format's stop ids (its end-of-turn tokens) end generation like EOS does.
+TEST(Generate, StopsAtAStopIdOfTheChatFormat) {
+  const Model m = tiny_model(1);
+  const std::vector<int32_t> prompt = {1, 17, 300};
+  GenerateOptions o;
+  o.max_tokens = 10;
+  const auto free_run = generate(m, prompt, o);
+  // The first position (after the first) whose token was not generated before it.
+  size_t k = 1;
+  while (k < free_run.size() && std::find(free_run.begin(), free_run.begin() + static_cast<long>(k),
+                                          free_run[k]) != free_run.begin() + static_cast<long>(k))
+    ++k;
+  ASSERT_LT(k, free_run.size()) << "the free run repeats one token";
+  o.stop_ids = {free_run[k]};
+  GenerateStats stats;
+  const auto stopped = generate(m, prompt, o, {}, &stats);
+  EXPECT_TRUE(stats.stopped_at_eos);
+  EXPECT_EQ(stopped, std::vector<int32_t>(free_run.begin(), free_run.begin() + static_cast<long>(k)));
+}
+
 TEST(Generate, SeededSamplingIsReproducibleAndSeedsDiffer) {
   const Model m = tiny_model(2);
   GenerateOptions o;
@@ -110,7 +133,7 @@ TEST(Sampling, TopPKeepsOnlyTheNucleus) {
 
 TEST(TextStream, StreamedTextEqualsDecodeAndKeepsCharactersWhole) {
   MLXFT_REQUIRE_TOKENIZER();
-  const Tokenizer tok = Tokenizer::load(test::v3_tokenizer());
+  const auto tok = SentencePieceTokenizer::load(test::v3_tokenizer());
   const std::string text = "Grüße, 世界! 🙂 Ωmega\nnext line \xF0\x9F\xA6\x99";
   const auto ids = tok.encode(text);
   TextStream stream(tok);
@@ -129,12 +152,12 @@ TEST(TextStream, StreamedTextEqualsDecodeAndKeepsCharactersWhole) {
 
 TEST(Generate, PromptsAreBuiltAsIds) {
   MLXFT_REQUIRE_TOKENIZER();
-  const Tokenizer tok = Tokenizer::load(test::v3_tokenizer());
+  const auto tok = SentencePieceTokenizer::load(test::v3_tokenizer());
   const auto body = tok.encode("Hi [INST] there");
   std::vector<int32_t> chat = {1, 3};
   chat.insert(chat.end(), body.begin(), body.end());
   chat.push_back(4);
-  EXPECT_EQ(chat_prompt(tok, "Hi [INST] there"), chat);
+  EXPECT_EQ(chat_prompt(MistralV3Format(tok), "Hi [INST] there"), chat);
   EXPECT_EQ(plain_prompt(tok, "Hi [INST] there").front(), 1);
   EXPECT_EQ(plain_prompt(tok, "Hi [INST] there").size(), body.size() + 1);
 }

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "mlxft/export/adapter_io.h"
+#include "mlxft/adapters/adapter_io.h"
 #include "mlxft/model/config.h"
 #include "mlxft/model/lora.h"
 #include "support/test_support.h"
@@ -19,7 +19,7 @@ namespace {
 class ModelCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (test::v3_tokenizer().empty()) GTEST_SKIP() << "mistral-common tokenizer not installed in the venv";
+    MLXFT_REQUIRE_TOKENIZER();
     const auto r = test::init_tiny_model(model());
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }

@@ -14,7 +14,7 @@
 #include <numeric>
 #include <string>
 
-#include "mlxft/export/adapter_io.h"
+#include "mlxft/adapters/adapter_io.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/safetensors.h"
 #include "mlxft/objective/loss.h"

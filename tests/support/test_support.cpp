@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -19,19 +20,33 @@ fs::path v3_tokenizer() {
   return (!p.empty() && fs::exists(p)) ? p : fs::path();
 }
 
-fs::path source_dir() { return MLXFT_SOURCE_DIR; }
+fs::path source_dir() {
+  return MLXFT_SOURCE_DIR;
+}
 
 fs::path seed_dataset() {
-  const fs::path p = source_dir().parent_path() / "shared" / "data" / "syngen_toolset_v1.0.0_claude.jsonl";
+  const char* env = std::getenv("MLXFT_SEED_DATASET");  // a checkout elsewhere (a git worktree)
+  const fs::path p =
+      env != nullptr ? fs::path(env)
+                     : source_dir().parent_path() / "shared" / "data" / "syngen_toolset_v1.0.0_claude.jsonl";
   return fs::exists(p) ? p : fs::path();
 }
 
-fs::path mlxft_binary() { return MLXFT_BINARY; }
+fs::path mlxft_binary() {
+  return MLXFT_BINARY;
+}
+
+bool strict_references() {
+  const char* ci = std::getenv("CI");
+  const char* strict = std::getenv("MLXFT_STRICT");
+  return (ci != nullptr && std::string(ci) == "true") || (strict != nullptr && std::string(strict) == "1");
+}
 
 TempDir::TempDir() {
   std::random_device rd;
   for (int attempt = 0; attempt < 100; ++attempt) {
-    auto candidate = fs::temp_directory_path() / ("mlxft-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    auto candidate =
+        fs::temp_directory_path() / ("mlxft-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
     if (fs::create_directory(candidate)) {
       path_ = candidate;
       return;

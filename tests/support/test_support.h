@@ -11,9 +11,11 @@ namespace mlxft::test {
 // The real Mistral v3 tokenizer from the mistral-common wheel ("" if absent).
 std::filesystem::path v3_tokenizer();
 std::filesystem::path source_dir();
-// ../shared/data/syngen_toolset_v1.0.0_claude.jsonl beside the repo ("" if absent).
+// ../shared/data/syngen_toolset_v1.0.0_claude.jsonl beside the repo, or $MLXFT_SEED_DATASET ("" if absent).
 std::filesystem::path seed_dataset();
 std::filesystem::path mlxft_binary();
+// True when CI=true or MLXFT_STRICT=1: missing references fail instead of skipping.
+bool strict_references();
 
 // A fresh directory under the system temp dir, removed when destroyed.
 class TempDir {
@@ -46,9 +48,19 @@ void write_file(const std::filesystem::path& path, const std::string& content);
 
 }  // namespace mlxft::test
 
-// Skips the current test when the real tokenizer is not available.
-#define MLXFT_REQUIRE_TOKENIZER()                                         \
+// A reference the test compares against (`what` names it) must be present: when it is not, the
+// test skips, except under CI=true (or MLXFT_STRICT=1), where it fails.
+#define MLXFT_REQUIRE_REFERENCE(present, what)                            \
   do {                                                                    \
-    if (::mlxft::test::v3_tokenizer().empty())                            \
-      GTEST_SKIP() << "mistral-common tokenizer not installed in the venv"; \
+    if (!(present)) {                                                     \
+      if (::mlxft::test::strict_references())                             \
+        GTEST_FAIL() << (what) << " is missing, and CI=true requires it"; \
+      else                                                                \
+        GTEST_SKIP() << (what) << " is missing";                          \
+    }                                                                     \
   } while (0)
+
+// The real Mistral v3 tokenizer (mistral-common in the venv) is required.
+#define MLXFT_REQUIRE_TOKENIZER()                                 \
+  MLXFT_REQUIRE_REFERENCE(!::mlxft::test::v3_tokenizer().empty(), \
+                          "the Mistral v3 tokenizer (mistral-common in the venv)")

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "mlxft/eval/evaluate.h"
-#include "mlxft/export/adapter_io.h"
+#include "mlxft/adapters/adapter_io.h"
 #include "mlxft/report/run_report.h"
 #include "mlxft/train/checkpoint.h"
 #include "mlxft/util/error.h"

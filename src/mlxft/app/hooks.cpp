@@ -106,7 +106,7 @@ void RunHooks::write_samples(const std::vector<mx::array>& params, int64_t step)
     go.lora = &a;
     const std::vector<int32_t> prompt = prompt_of(e);
     const std::vector<int32_t> generated = generate(run_.model, prompt, go);
-    const Tokenizer& tok = run_.inputs.tokenizer;
+    const Tokenizer& tok = *run_.inputs.tokenizer;
     samples << nlohmann::json{{"step", step},
                               {"index", e.index},
                               {"prompt", tok.decode(prompt)},

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "mlxft/export/adapter_io.h"
+#include "mlxft/adapters/adapter_io.h"
+#include "mlxft/model/source.h"
+#include "mlxft/tokenizer/load.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
 
@@ -24,9 +26,9 @@ LoraConfig lora_config(const LoraSection& l) {
   return c;
 }
 
-std::vector<Example> load_extra(const std::string& path, const Tokenizer& tokenizer, DataOptions options) {
+std::vector<Example> load_extra(const std::string& path, const ChatFormat& chat, DataOptions options) {
   options.min_examples = 1;
-  return load_dataset(path, tokenizer, options).examples;
+  return load_dataset(path, chat, options).examples;
 }
 
 }  // namespace
@@ -44,21 +46,23 @@ DataOptions data_options_from(const DataSection& d) {
 }
 
 RunInputs load_inputs(const Recipe& r) {
-  RunInputs in{Tokenizer::load(fs::path(r.model.path) / "tokenizer.model"), {}, {}};
+  RunInputs in;
+  in.tokenizer = load_tokenizer(resolve_model_source(r.model.path).tokenizer_file);
+  in.chat = make_chat_format("mistral_v3", *in.tokenizer);
   const DataOptions options = data_options_from(r.data);
-  Dataset data = load_dataset(r.data.dataset_path, in.tokenizer, options);
+  Dataset data = load_dataset(r.data.dataset_path, *in.chat, options);
   for (const auto& w : data.report.warnings) spdlog::debug("{}", w);
   if (data.report.skipped_count() > 0) {
     spdlog::warn("{}: {} records skipped (see mlxft data check)", r.data.dataset_path, data.report.skipped_count());
   }
   if (!r.data.valid_path.empty()) {
     in.split.train = std::move(data.examples);
-    in.split.valid = load_extra(r.data.valid_path, in.tokenizer, options);
+    in.split.valid = load_extra(r.data.valid_path, *in.chat, options);
   } else {
     in.split = split_dataset(std::move(data.examples), r.data.valid_split,
                              r.data.test_path.empty() ? r.data.test_split : 0.0, static_cast<uint64_t>(r.data.seed));
   }
-  if (!r.data.test_path.empty()) in.split.test = load_extra(r.data.test_path, in.tokenizer, options);
+  if (!r.data.test_path.empty()) in.split.test = load_extra(r.data.test_path, *in.chat, options);
   in.report = std::move(data.report);
   if (in.split.train.empty()) {
     throw Error(ErrorKind::Data, r.data.dataset_path, "no training example after the split",

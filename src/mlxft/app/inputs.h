@@ -1,8 +1,8 @@
 // The inputs of a train run: tokenizer, data split, base model and adapters, from the recipe.
 //
 // Contract:
-// - load_inputs() loads the tokenizer (<model.path>/tokenizer.model) and the dataset with the
-//   recipe's data options; with data.valid_path the whole dataset trains and valid comes from that
+// - load_inputs() resolves model.path into a model source (model/source.h), loads its tokenizer
+//   (tokenizer/load.h) and the Mistral v3 chat format, and the dataset with the recipe's data options; with data.valid_path the whole dataset trains and valid comes from that
 //   file, else the dataset is split by data.valid_split / test_split and data.seed; data.test_path
 //   replaces the test split. Skipped records are a warning; each data warning is logged at debug.
 //   No training example after the split is a Data error.
@@ -11,19 +11,21 @@
 //   --init-adapter directory (PEFT or mlx-lm format, checked against the model) with lora.dropout.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "mlxft/chat/chat_format.h"
 #include "mlxft/config/recipe.h"
 #include "mlxft/data/dataset.h"
 #include "mlxft/data/split.h"
-#include "mlxft/data/tokenizer.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
 
 namespace mlxft {
 
 struct RunInputs {
-  Tokenizer tokenizer;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<ChatFormat> chat;  // over *tokenizer
   DataReport report;  // of data.dataset_path
   Split split;
 };

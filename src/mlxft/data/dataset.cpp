@@ -9,8 +9,8 @@
 #include <unordered_map>
 
 #include "mlxft/data/records.h"
-#include "mlxft/data/render.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/hash.h"
 
 namespace mlxft {
 
@@ -80,15 +80,6 @@ std::string fmt_percent(double fraction) {
   return fmt::format("{:.1f} %", fraction * 100.0);
 }
 
-uint64_t fnv1a(std::string_view s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 void add_data_warnings(DataReport& r) {
   if (!r.duplicates.empty()) {
     r.warnings.push_back(std::to_string(r.duplicates.size()) +
@@ -109,19 +100,19 @@ void add_data_warnings(DataReport& r) {
 
 }  // namespace
 
-Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenizer& tokenizer,
+Dataset load_dataset_unchecked(const std::filesystem::path& file, const ChatFormat& chat,
                                const DataOptions& options) {
-  return load_dataset_from_text(read_whole_file(file), file.string(), tokenizer, options);
+  return load_dataset_from_text(read_whole_file(file), file.string(), chat, options);
 }
 
-Dataset load_dataset_from_text(std::string text, const std::string& source_name, const Tokenizer& tokenizer,
+Dataset load_dataset_from_text(std::string text, const std::string& source_name, const ChatFormat& chat,
                                const DataOptions& options) {
   std::optional<RecordFormat> format;
   if (options.format != "auto") {
     format = parse_format_name(options.format);
     if (!format) {
-      throw Error(ErrorKind::Config, "data.format", "unknown format \"" + options.format + "\"",
-                  "use auto, conversations, messages, text or prompt_completion");
+      throw Error(ErrorKind::Config, "data.format", fmt::format("unknown format \"{}\"", options.format),
+                  choice_hint(data_format_names()));
     }
   }
   if (options.max_seq_length < 2) {
@@ -169,7 +160,7 @@ Dataset load_dataset_from_text(std::string text, const std::string& source_name,
                           "no \"conversations\", \"messages\", \"text\" or \"prompt\"/\"completion\" key");
       auto parsed = parse_record(record, *format, options, static_cast<uint64_t>(line.number));
       auto& conv = parsed.conversation;
-      auto rendered = render_mistral_v3(conv, tokenizer);
+      auto rendered = chat.render(conv);
       Example ex;
       ex.index = line.number - 1;
       ex.label = conv.label;
@@ -196,7 +187,7 @@ Dataset load_dataset_from_text(std::string text, const std::string& source_name,
         if (ex.trained_tokens() == 0)
           throw RecordError("nothing to train", "no assistant token left after truncation");
       }
-      auto& same = seen[fnv1a(line.text)];
+      auto& same = seen[fnv1a64(line.text)];
       for (int64_t first : same) {
         if (lines[static_cast<size_t>(first)].text == line.text) {
           r.duplicates.emplace_back(line.number, lines[static_cast<size_t>(first)].number);
@@ -253,9 +244,8 @@ void check_dataset_usable(const DataReport& r, const DataOptions& options) {
   }
 }
 
-Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokenizer,
-                     const DataOptions& options) {
-  auto ds = load_dataset_unchecked(file, tokenizer, options);
+Dataset load_dataset(const std::filesystem::path& file, const ChatFormat& chat, const DataOptions& options) {
+  auto ds = load_dataset_unchecked(file, chat, options);
   const auto& r = ds.report;
   for (size_t i = 0; i < std::min<size_t>(5, r.skipped.size()); ++i) {
     spdlog::warn("{}:{}: skipped: {}", r.file, r.skipped[i].line, r.skipped[i].reason);
@@ -270,25 +260,6 @@ Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokeniz
   for (const auto& w : r.warnings) spdlog::warn("{}", w);
   check_dataset_usable(r, options);
   return ds;
-}
-
-ToolFormat tool_format_from_name(const std::string& name, const std::string& where) {
-  if (name == "native") return ToolFormat::Native;
-  if (name == "text") return ToolFormat::Text;
-  throw Error(ErrorKind::Config, where, "unknown tool format '" + name + "'", "use native or text");
-}
-
-LabelFilter label_filter_from_name(const std::string& name, const std::string& where) {
-  if (name == "desirable") return LabelFilter::Desirable;
-  if (name == "all") return LabelFilter::All;
-  if (name == "undesirable") return LabelFilter::Undesirable;
-  throw Error(ErrorKind::Config, where, "unknown label filter '" + name + "'", "use desirable, all or undesirable");
-}
-
-Truncate truncate_from_name(const std::string& name, const std::string& where) {
-  if (name == "drop") return Truncate::Drop;
-  if (name == "end") return Truncate::End;
-  throw Error(ErrorKind::Config, where, "unknown truncation '" + name + "'", "use drop or end");
 }
 
 }  // namespace mlxft

@@ -1,11 +1,12 @@
 // Loading a JSONL training file into rendered examples, with a report.
 //
 // Contract: load_dataset() reads every line of a JSONL file (formats: the
-// seed's "conversations", OpenAI-style "messages" with tools, mlx-lm's "text"
-// and "prompt"/"completion"; detected from the first valid record unless
-// DataOptions::format says otherwise), validates each record, renders it in
-// the Mistral v3 instruct format as token ids with a loss mask (render.h) and
-// keeps, in input order, the examples the label filter selects. A record that
+// reference dataset's "conversations", OpenAI-style "messages" with tools,
+// mlx-lm's "text" and "prompt"/"completion"; detected from the first valid
+// record unless DataOptions::format says otherwise), validates each record,
+// renders it with the given chat format as token ids with a loss mask
+// (chat/chat_format.h) and keeps, in input order, the examples the label
+// filter selects. A record that
 // fails validation is skipped and reported with file:line and the reason.
 // Whole-file problems (missing, empty, a directory, not UTF-8 text) and an
 // unusable result (more than max_bad_fraction skipped, fewer than
@@ -19,32 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "mlxft/chat/chat_format.h"
 #include "mlxft/data/example.h"
-#include "mlxft/data/tokenizer.h"
+#include "mlxft/data/options.h"
 
 namespace mlxft {
-
-enum class ToolFormat { Native, Text };
-enum class LabelFilter { Desirable, All, Undesirable };
-enum class Truncate { Drop, End };
-
-// The choices as recipes and command-line flags spell them: "native"|"text", "desirable"|"all"|
-// "undesirable", "drop"|"end". Any other name is a Config error naming `where`.
-ToolFormat tool_format_from_name(const std::string& name, const std::string& where);
-LabelFilter label_filter_from_name(const std::string& name, const std::string& where);
-Truncate truncate_from_name(const std::string& name, const std::string& where);
-
-struct DataOptions {
-  std::string format = "auto";  // auto | conversations | messages | text | prompt_completion
-  ToolFormat tool_format = ToolFormat::Native;
-  LabelFilter labels = LabelFilter::Desirable;
-  int max_seq_length = 2048;
-  Truncate truncate = Truncate::Drop;
-  double max_bad_fraction = 0.05;
-  int min_examples = 100;
-  size_t max_message_bytes = 1 << 20;  // one message's content
-  size_t max_line_bytes = 16 << 20;    // one JSONL line
-};
 
 struct SkippedRecord {
   int64_t line = 0;  // 1-based line number
@@ -60,10 +40,10 @@ struct DataReport {
   std::vector<SkippedRecord> skipped;  // every skipped record, in file order
   std::map<std::string, int64_t> skip_reasons;              // reason kind -> count
   int64_t label_true = 0, label_false = 0, label_none = 0;  // over valid records
-  int64_t with_context = 0;                                 // seed records carrying a "context" object
+  int64_t with_context = 0;                                 // records carrying a "context" object
   std::map<int, int64_t> tool_calls_per_record;             // calls in a record -> records
   int64_t native_calls = 0, text_calls = 0, dropped_prose = 0;
-  int64_t malformed_calls = 0;   // seed tool-call blocks whose arguments are not a JSON object
+  int64_t malformed_calls = 0;   // text tool-call blocks whose arguments are not a JSON object
   int64_t too_long = 0;          // over max_seq_length: dropped (Truncate::Drop) ...
   int64_t truncated = 0;         // ... or cut at the end (Truncate::End)
   std::vector<int64_t> lengths;  // token length of every usable example
@@ -82,17 +62,16 @@ struct Dataset {
 };
 
 // Throws mlxft::Error (Data) for an unusable file; see the header comment.
-Dataset load_dataset(const std::filesystem::path& file, const Tokenizer& tokenizer,
-                     const DataOptions& options);
+Dataset load_dataset(const std::filesystem::path& file, const ChatFormat& chat, const DataOptions& options);
 
 // Like load_dataset() but never enforces max_bad_fraction / min_examples
 // (for `mlxft data check`, which reports them instead). Whole-file errors still throw.
-Dataset load_dataset_unchecked(const std::filesystem::path& file, const Tokenizer& tokenizer,
+Dataset load_dataset_unchecked(const std::filesystem::path& file, const ChatFormat& chat,
                                const DataOptions& options);
 
 // The same on JSONL text already in memory; source_name stands for the file in
 // messages. Whole-text problems (empty, binary, UTF-16) throw.
-Dataset load_dataset_from_text(std::string text, const std::string& source_name, const Tokenizer& tokenizer,
+Dataset load_dataset_from_text(std::string text, const std::string& source_name, const ChatFormat& chat,
                                const DataOptions& options);
 
 // Throws the error load_dataset() would throw for this report, if any.

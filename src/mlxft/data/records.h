@@ -14,15 +14,16 @@
 #include <string>
 #include <string_view>
 
-#include "mlxft/data/conversation.h"
-#include "mlxft/data/dataset.h"
+#include "mlxft/chat/conversation.h"
+#include "mlxft/data/options.h"
+#include "mlxft/util/utf8.h"
 
 namespace mlxft {
 
 enum class RecordFormat { Conversations, Messages, Text, PromptCompletion };
 
 const char* to_string(RecordFormat format);
-// "conversations" | "messages" | "text" | "prompt_completion"; nothing for other names.
+// "conversations" (also "claude") | "messages" | "text" | "prompt_completion"; nothing for other names.
 std::optional<RecordFormat> parse_format_name(std::string_view name);
 std::optional<RecordFormat> detect_format(const OrderedJson& record);
 
@@ -44,8 +45,5 @@ struct ParsedRecord {
 
 ParsedRecord parse_record(const OrderedJson& record, RecordFormat format, const DataOptions& options,
                           uint64_t id_seed);
-
-// True when text is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool is_valid_utf8(std::string_view text);
 
 }  // namespace mlxft

@@ -1,6 +1,6 @@
 #include "mlxft/data/tool_text.h"
 
-#include "mlxft/data/dataset.h"
+#include "mlxft/data/options.h"
 #include "mlxft/util/prng.h"
 
 namespace mlxft {

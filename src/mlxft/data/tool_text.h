@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "mlxft/data/conversation.h"
+#include "mlxft/chat/conversation.h"
 
 namespace mlxft {
 

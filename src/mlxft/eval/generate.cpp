@@ -1,6 +1,7 @@
 // KV-cached generation loop (see generate.h).
 #include "mlxft/eval/generate.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "mlxft/util/error.h"
@@ -67,7 +68,8 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
 
   t0 = std::chrono::steady_clock::now();
   while (true) {
-    if (token == c.eos_token_id) {
+    if (token == c.eos_token_id ||
+        std::find(options.stop_ids.begin(), options.stop_ids.end(), token) != options.stop_ids.end()) {
       st.stopped_at_eos = true;
       break;
     }
@@ -91,12 +93,13 @@ std::vector<int32_t> plain_prompt(const Tokenizer& tokenizer, const std::string&
   return ids;
 }
 
-std::vector<int32_t> chat_prompt(const Tokenizer& tokenizer, const std::string& text) {
-  std::vector<int32_t> ids = {tokenizer.bos_id(), tokenizer.require_control_id("[INST]")};
-  const auto body = tokenizer.encode(text);
-  ids.insert(ids.end(), body.begin(), body.end());
-  ids.push_back(tokenizer.require_control_id("[/INST]"));
-  return ids;
+std::vector<int32_t> chat_prompt(const ChatFormat& format, const std::string& text) {
+  Conversation conversation;
+  Message user;
+  user.role = Role::User;
+  user.content = text;
+  conversation.messages.push_back(std::move(user));
+  return format.generation_prompt(conversation);
 }
 
 }  // namespace mlxft

@@ -3,11 +3,12 @@
 // Contract: generate() feeds the prompt ids in one forward pass, then one
 // token per step through the KV cache, choosing each token with
 // sample_token() (greedy at temperature 0; seeded top-p otherwise: the same
-// seed gives the same tokens). It stops after max_tokens, at the EOS id (not
-// returned, not passed to on_token), or at max_position_embeddings. Each new
-// id goes to on_token as soon as it is known (for streaming). Prompt ids
-// outside the model's vocab are a Model error. chat_prompt() and
-// plain_prompt() build the prompt ids the CLI feeds.
+// seed gives the same tokens). It stops after max_tokens, at the model's EOS id
+// or one of options.stop_ids (neither returned nor passed to on_token), or at
+// max_position_embeddings. Each new id goes to on_token as soon as it is known
+// (for streaming). Prompt ids outside the model's vocab are a Model error.
+// chat_prompt() (through a chat format, chat/chat_format.h) and plain_prompt()
+// build the prompt ids the CLI feeds.
 #pragma once
 
 #include <cstddef>
@@ -16,9 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "mlxft/data/tokenizer.h"
+#include "mlxft/chat/chat_format.h"
 #include "mlxft/eval/sampling.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/tokenizer/tokenizer.h"
 
 namespace mlxft {
 
@@ -27,6 +29,7 @@ struct GenerateOptions {
   SamplingOptions sampling;
   uint64_t seed = 0;
   const LoraAdapters* lora = nullptr;
+  std::vector<int32_t> stop_ids;  // besides the model's EOS (a chat format's stop_ids())
 };
 
 struct GenerateStats {
@@ -46,7 +49,7 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
 
 // BOS + encode(text).
 std::vector<int32_t> plain_prompt(const Tokenizer& tokenizer, const std::string& text);
-// One user turn in Mistral's instruct format: BOS [INST] encode(text) [/INST].
-std::vector<int32_t> chat_prompt(const Tokenizer& tokenizer, const std::string& text);
+// One user turn in `format`, ready for the assistant's answer (Mistral v3: BOS [INST] encode(text) [/INST]).
+std::vector<int32_t> chat_prompt(const ChatFormat& format, const std::string& text);
 
 }  // namespace mlxft

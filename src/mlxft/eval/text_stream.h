@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "mlxft/data/tokenizer.h"
+#include "mlxft/tokenizer/tokenizer.h"
 
 namespace mlxft {
 

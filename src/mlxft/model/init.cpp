@@ -1,14 +1,16 @@
 // Random HF-layout models (see init.h).
 #include "mlxft/model/init.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "mlxft/data/tokenizer.h"
 #include "mlxft/model/safetensors.h"
 #include "mlxft/model/weights.h"
+#include "mlxft/tokenizer/sentencepiece_tokenizer.h"
+#include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;
@@ -18,10 +20,7 @@ namespace mlxft {
 namespace {
 
 void write_json(const fs::path& file, const nlohmann::json& j) {
-  std::ofstream out(file);
-  out << j.dump(2) << "\n";
-  if (!out)
-    throw Error(ErrorKind::Io, file.string(), "could not write", "check free disk space and permissions");
+  write_file_atomic(file, j.dump(2) + "\n");
 }
 
 std::string shard_name(size_t k, size_t n) {
@@ -76,11 +75,54 @@ std::unordered_map<std::string, mx::array> random_weights(const ModelConfig& c, 
     const bool norm = shape.size() == 1;
     const int k = static_cast<int>(i);
     const mx::array key = mx::reshape(mx::slice(keys, {k, 0}, {k + 1, 2}), {2});
-    w.insert_or_assign(name,
-                       norm ? mx::ones(shape, dtype) : mx::random::normal(shape, dtype, 0.0f, c.initializer_range, key));
+    w.insert_or_assign(name, norm ? mx::ones(shape, dtype)
+                                  : mx::random::normal(shape, dtype, 0.0f, c.initializer_range, key));
   }
   return w;
 }
+
+namespace {
+
+// Every file of the model directory, written into `dir`.
+void write_files(const fs::path& dir, const ModelConfig& c, const Tokenizer& tokenizer,
+                 const InitOptions& o) {
+  write_json(dir / "config.json", c.to_json());
+  fs::copy_file(o.tokenizer, dir / "tokenizer.model");
+  write_json(dir / "tokenizer_config.json", {{"add_bos_token", true},
+                                             {"add_eos_token", false},
+                                             {"bos_token", tokenizer.piece(c.bos_token_id)},
+                                             {"eos_token", tokenizer.piece(c.eos_token_id)},
+                                             {"unk_token", "<unk>"},
+                                             {"clean_up_tokenization_spaces", false},
+                                             {"legacy", false},
+                                             {"model_max_length", c.max_position_embeddings},
+                                             {"tokenizer_class", "LlamaTokenizer"}});
+  write_json(
+      dir / "generation_config.json",
+      {{"_from_model_config", true}, {"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}});
+
+  auto weights = random_weights(c, o.seed, o.dtype);
+  const auto shards = plan_shards(c, o.dtype, o.shard_size_mb * 1000 * 1000);
+  nlohmann::json weight_map = nlohmann::json::object();
+  int64_t total = 0;
+  for (size_t s = 0; s < shards.size(); ++s) {
+    const std::string file = shards.size() == 1 ? "model.safetensors" : shard_name(s + 1, shards.size());
+    std::unordered_map<std::string, mx::array> part;
+    for (const auto& name : shards[s]) {
+      part.insert_or_assign(name, weights.at(name));
+      weight_map[name] = file;
+      total += static_cast<int64_t>(weights.at(name).nbytes());
+    }
+    save_safetensors(dir / file, part);
+    for (const auto& name : shards[s]) weights.erase(name);  // free each shard once written
+  }
+  if (shards.size() > 1) {
+    write_json(dir / "model.safetensors.index.json",
+               {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
+  }
+}
+
+}  // namespace
 
 ModelConfig write_model(const InitOptions& o) {
   if (fs::exists(o.out) && !(fs::is_directory(o.out) && fs::is_empty(o.out))) {
@@ -88,7 +130,7 @@ ModelConfig write_model(const InitOptions& o) {
                 "choose a new --out directory; mlxft never overwrites a model");
   }
   if (o.shard_size_mb < 1) throw Error(ErrorKind::Usage, "--shard-size-mb", "must be at least 1");
-  const Tokenizer tokenizer = Tokenizer::load(o.tokenizer);
+  const auto tokenizer = SentencePieceTokenizer::load(o.tokenizer);
   ModelConfig c = o.config;
   c.vocab_size = tokenizer.vocab_size();
   c.bos_token_id = tokenizer.bos_id();
@@ -96,54 +138,12 @@ ModelConfig write_model(const InitOptions& o) {
   c.torch_dtype = dtype_name(o.dtype);
   (void)ModelConfig::from_json(c.to_json(), "--config-json");  // the same checks a loader applies
 
-  fs::path tmp = o.out;
-  tmp.replace_filename(o.out.filename().string() + ".partial");
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
   try {
-    fs::create_directories(tmp);
-    write_json(tmp / "config.json", c.to_json());
-    fs::copy_file(o.tokenizer, tmp / "tokenizer.model");
-    write_json(tmp / "tokenizer_config.json", {{"add_bos_token", true},
-                                               {"add_eos_token", false},
-                                               {"bos_token", tokenizer.piece(c.bos_token_id)},
-                                               {"eos_token", tokenizer.piece(c.eos_token_id)},
-                                               {"unk_token", "<unk>"},
-                                               {"clean_up_tokenization_spaces", false},
-                                               {"legacy", false},
-                                               {"model_max_length", c.max_position_embeddings},
-                                               {"tokenizer_class", "LlamaTokenizer"}});
-    write_json(
-        tmp / "generation_config.json",
-        {{"_from_model_config", true}, {"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}});
-
-    auto weights = random_weights(c, o.seed, o.dtype);
-    const auto shards = plan_shards(c, o.dtype, o.shard_size_mb * 1000 * 1000);
-    nlohmann::json weight_map = nlohmann::json::object();
-    int64_t total = 0;
-    for (size_t s = 0; s < shards.size(); ++s) {
-      const std::string file = shards.size() == 1 ? "model.safetensors" : shard_name(s + 1, shards.size());
-      std::unordered_map<std::string, mx::array> part;
-      for (const auto& name : shards[s]) {
-        part.insert_or_assign(name, weights.at(name));
-        weight_map[name] = file;
-        total += static_cast<int64_t>(weights.at(name).nbytes());
-      }
-      save_safetensors(tmp / file, part);
-      for (const auto& name : shards[s]) weights.erase(name);  // free each shard once written
-    }
-    if (shards.size() > 1) {
-      write_json(tmp / "model.safetensors.index.json",
-                 {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
-    }
-    if (fs::exists(o.out)) fs::remove(o.out);  // an empty directory, checked above
-    fs::rename(tmp, o.out);
+    StagedDirectory staged(o.out);  // an empty o.out (checked above) is replaced by the whole model
+    write_files(staged.path(), c, tokenizer, o);
+    staged.publish();
   } catch (const fs::filesystem_error& e) {
-    fs::remove_all(tmp, ec);
-    throw Error(ErrorKind::Io, o.out.string(), std::string("could not write the model: ") + e.what());
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
+    throw Error(ErrorKind::Io, o.out.string(), fmt::format("could not write the model: {}", e.what()));
   }
   return c;
 }

@@ -3,12 +3,11 @@
 // Contract: preset_config() gives the shapes of the named presets (tiny,
 // small, mistral-7b-shape) with Mistral v0.3's rope_theta/eps and the given
 // vocab. random_weights() draws every tensor of expected_weights() from
-// N(0, initializer_range^2) (0.02 unless the config says; norm weights are ones), deterministically from the seed.
-// write_model() writes config.json, model.safetensors (or shards
-// model-0000K-of-0000N.safetensors and model.safetensors.index.json when the
-// weights exceed the shard size), tokenizer.model (copied),
-// tokenizer_config.json and generation_config.json into a temporary sibling
-// directory, then renames it to `out`; it refuses a non-empty `out` (Usage
+// N(0, initializer_range^2) (0.02 unless the config says; norm weights are ones), deterministically from the
+// seed. write_model() writes config.json, model.safetensors (or shards model-0000K-of-0000N.safetensors and
+// model.safetensors.index.json when the weights exceed the shard size), tokenizer.model (copied),
+// tokenizer_config.json and generation_config.json into a staged directory
+// published as a unit (util/durable_file.h); it refuses a non-empty `out` (Usage
 // error). transformers' from_pretrained loads the result.
 #pragma once
 

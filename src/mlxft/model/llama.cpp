@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 
+#include "mlxft/model/linear.h"
 #include "mlxft/model/rope.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
@@ -18,19 +19,22 @@ namespace mx = mlx::core;
 namespace mlxft {
 namespace {
 
-constexpr int kProjections = 7;  // q k v o gate up down, in lora_target_names() order
-
 // The adapters and dropout masks' keys of one block's projections.
 struct BlockLora {
-  std::array<std::optional<LoraPair>, kProjections> pairs;
-  std::array<std::optional<mx::array>, kProjections> dropout_keys;  // set only when dropout applies
+  std::array<std::optional<LoraPair>, kProjectionCount> pairs;          // by Projection
+  std::array<std::optional<mx::array>, kProjectionCount> dropout_keys;  // set only when dropout applies
   float scale = 0.0f;
   float dropout = 0.0f;
 };
 
+// The frozen weight of one projection of a layer ("model.layers.3.self_attn." + "q_proj").
+FrozenWeight frozen(const Model& m, const std::string& prefix, Projection p) {
+  return FrozenWeight{m.weight(prefix + projection_name(p) + ".weight")};
+}
+
 // y = x W^T + scale * (dropout(x) A^T) B^T        x [..., in], W [out, in], A [r, in], B [out, r]
-mx::array linear(const mx::array& x, const mx::array& w, const BlockLora& lora, int projection) {
-  mx::array y = mx::matmul(x, mx::transpose(w));
+mx::array linear(const mx::array& x, const FrozenWeight& w, const BlockLora& lora, Projection projection) {
+  mx::array y = frozen_linear(x, w);
   const auto& pair = lora.pairs[static_cast<size_t>(projection)];
   if (!pair) return y;
   mx::array xd = x;
@@ -54,9 +58,9 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
   auto heads = [&](const mx::array& y, int n) {
     return mx::transpose(mx::reshape(y, {B, T, n, D}), {0, 2, 1, 3});
   };
-  mx::array q = heads(linear(x, m.weight(p + "q_proj.weight"), lora, 0), c.num_attention_heads);
-  mx::array k = heads(linear(x, m.weight(p + "k_proj.weight"), lora, 1), c.num_key_value_heads);
-  mx::array v = heads(linear(x, m.weight(p + "v_proj.weight"), lora, 2), c.num_key_value_heads);
+  mx::array q = heads(linear(x, frozen(m, p, Projection::Q), lora, Projection::Q), c.num_attention_heads);
+  mx::array k = heads(linear(x, frozen(m, p, Projection::K), lora, Projection::K), c.num_key_value_heads);
+  mx::array v = heads(linear(x, frozen(m, p, Projection::V), lora, Projection::V), c.num_key_value_heads);
 
   // RoPE, rotate-half (HF) convention: position t rotates the pair (i, i + D/2) by t * theta^(-2i/D)
   // (frequencies scaled as the config's rope_scaling says).
@@ -80,16 +84,16 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   mx::array o = mx::fast::scaled_dot_product_attention(q, k, v, scale, T > 1 ? "causal" : "");
   o = mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, T, c.num_attention_heads * D});
-  return linear(o, m.weight(p + "o_proj.weight"), lora, 3);
+  return linear(o, frozen(m, p, Projection::O), lora, Projection::O);
 }
 
 // SwiGLU: down( silu(gate(x)) * up(x) ).   x [B, T, E] -> [B, T, E] through [B, T, F]
 mx::array mlp(const Model& m, int layer, const mx::array& x, const BlockLora& lora) {
   const std::string p = "model.layers." + std::to_string(layer) + ".mlp.";
-  const mx::array gate = linear(x, m.weight(p + "gate_proj.weight"), lora, 4);
-  const mx::array up = linear(x, m.weight(p + "up_proj.weight"), lora, 5);
+  const mx::array gate = linear(x, frozen(m, p, Projection::Gate), lora, Projection::Gate);
+  const mx::array up = linear(x, frozen(m, p, Projection::Up), lora, Projection::Up);
   const mx::array silu = mx::multiply(gate, mx::sigmoid(gate));
-  return linear(mx::multiply(silu, up), m.weight(p + "down_proj.weight"), lora, 6);
+  return linear(mx::multiply(silu, up), frozen(m, p, Projection::Down), lora, Projection::Down);
 }
 
 // One pre-norm block: h = x + attn(norm(x)); out = h + mlp(norm(h)).
@@ -108,9 +112,9 @@ BlockLora block_lora(const ForwardOptions& o, int layer, const std::optional<mx:
   if (!o.lora) return b;
   b.scale = o.lora->config.scale();
   b.dropout = o.lora->config.dropout;
-  const auto& names = lora_target_names();
-  for (int j = 0; j < kProjections; ++j) {
-    if (const LoraPair* pair = o.lora->find(lora_module_path(layer, names[static_cast<size_t>(j)]))) {
+  for (int j = 0; j < kProjectionCount; ++j) {
+    if (const LoraPair* pair =
+            o.lora->find(lora_module_path(layer, projection_name(static_cast<Projection>(j))))) {
       b.pairs[static_cast<size_t>(j)] = *pair;
       if (layer_keys)
         b.dropout_keys[static_cast<size_t>(j)] = mx::reshape(mx::slice(*layer_keys, {j, 0}, {j + 1, 2}), {2});
@@ -164,7 +168,8 @@ Model load_model(const std::filesystem::path& dir, std::optional<mx::Dtype> dtyp
   return m;
 }
 
-mx::array forward(const Model& m, const mx::array& tokens, const ForwardOptions& options, KVCache* cache) {
+mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardOptions& options,
+                         KVCache* cache) {
   const ModelConfig& c = m.config;
   if (tokens.ndim() != 2 || tokens.dtype() != mx::int32) {
     throw std::invalid_argument("forward: tokens must be int32 [B, T]");
@@ -178,8 +183,8 @@ mx::array forward(const Model& m, const mx::array& tokens, const ForwardOptions&
   // One key per (layer, projection): [L, 7, 2].
   std::optional<mx::array> keys;
   if (dropout) {
-    keys = mx::reshape(mx::random::split(*options.dropout_key, c.num_hidden_layers * kProjections),
-                       {c.num_hidden_layers, kProjections, 2});
+    keys = mx::reshape(mx::random::split(*options.dropout_key, c.num_hidden_layers * kProjectionCount),
+                       {c.num_hidden_layers, kProjectionCount, 2});
   }
 
   // Embedding lookup: [B, T] -> [B, T, E].
@@ -187,19 +192,24 @@ mx::array forward(const Model& m, const mx::array& tokens, const ForwardOptions&
   for (int layer = 0; layer < c.num_hidden_layers; ++layer) {
     std::optional<mx::array> layer_keys;
     if (keys)
-      layer_keys =
-          mx::reshape(mx::slice(*keys, {layer, 0, 0}, {layer + 1, kProjections, 2}), {kProjections, 2});
+      layer_keys = mx::reshape(mx::slice(*keys, {layer, 0, 0}, {layer + 1, kProjectionCount, 2}),
+                               {kProjectionCount, 2});
     const BlockLora lora = block_lora(options, layer, layer_keys);
     x = (options.checkpoint_layers && !cache) ? checkpointed_block(m, layer, x, lora)
                                               : block(m, layer, x, lora, cache);
   }
-  x = mx::fast::rms_norm(x, m.weight("model.norm.weight"), c.rms_norm_eps);
-
-  // LM head (the embedding matrix when tied): [B, T, E] -> [B, T, V], returned in float32.
-  const mx::array& head = m.weight(c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
-  mx::array logits = mx::matmul(x, mx::transpose(head));
   if (cache) cache->offset += tokens.shape(1);
-  return mx::astype(logits, mx::float32);
+  return mx::fast::rms_norm(x, m.weight("model.norm.weight"), c.rms_norm_eps);
+}
+
+mx::array lm_head(const Model& m, const mx::array& hidden) {
+  // The embedding matrix when tied: [B, T, E] -> [B, T, V], returned in float32.
+  const char* name = m.config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  return mx::astype(frozen_linear(hidden, FrozenWeight{m.weight(name)}), mx::float32);
+}
+
+mx::array forward(const Model& m, const mx::array& tokens, const ForwardOptions& options, KVCache* cache) {
+  return lm_head(m, forward_hidden(m, tokens, options, cache));
 }
 
 }  // namespace mlxft

@@ -10,6 +10,9 @@
 // in mx::value_and_grad; base weights are constants). With a KVCache it
 // appends this call's keys/values and starts positions at cache->offset, so a
 // prompt can be fed in one pass and then one token at a time.
+// forward() = lm_head(forward_hidden()): the split lets a fused head + loss
+// kernel take the final hidden states. Every frozen projection goes through
+// frozen_linear() (linear.h).
 #pragma once
 
 #include <mlx/mlx.h>
@@ -50,6 +53,12 @@ struct ForwardOptions {
   bool checkpoint_layers = false;               // recompute each block in the backward pass (no cache)
 };
 
+// tokens: int32 [B, T] -> the final hidden states [B, T, hidden] after the last norm, in the
+// compute dtype.
+mlx::core::array forward_hidden(const Model& model, const mlx::core::array& tokens,
+                                const ForwardOptions& options = {}, KVCache* cache = nullptr);
+// hidden [B, T, hidden] -> float32 logits [B, T, vocab] (the embedding matrix when tied).
+mlx::core::array lm_head(const Model& model, const mlx::core::array& hidden);
 // tokens: int32 [B, T] -> float32 logits [B, T, vocab].
 mlx::core::array forward(const Model& model, const mlx::core::array& tokens,
                          const ForwardOptions& options = {}, KVCache* cache = nullptr);

@@ -1,10 +1,16 @@
 #include "mlxft/model/lora.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
+#include <regex>
 #include <set>
+#include <stdexcept>
 
 #include "mlxft/model/config.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/hash.h"
 
 namespace mx = mlx::core;
 
@@ -15,15 +21,11 @@ bool is_attention_target(const std::string& t) {
   return t == "q_proj" || t == "k_proj" || t == "v_proj" || t == "o_proj";
 }
 
-// FNV-1a, a hash that is the same on every platform (std::hash is not).
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
+// The per-module init key is seed ^ FNV-1a(module path) with this basis: the standard offset
+// basis 14695981039346656037 with its last digit dropped, as the first versions wrote it. It is
+// kept so that the same seed gives the same initial adapters (and so the same trained ones) as
+// before; any basis hashes equally well.
+constexpr uint64_t kLoraInitFnvBasis = 1469598103934665603ull;
 
 }  // namespace
 
@@ -36,12 +38,25 @@ const std::vector<std::string>& lora_target_names() {
 std::string lora_module_path(int layer, const std::string& target) {
   const auto& names = lora_target_names();
   if (std::find(names.begin(), names.end(), target) == names.end()) {
-    throw Error(ErrorKind::Config, "lora.target_modules",
-                "unknown target '" + target + "'",
-                "allowed: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
+    throw Error(ErrorKind::Config, "lora.target_modules", fmt::format("unknown target '{}'", target),
+                fmt::format("allowed: {}", fmt::join(names, ", ")));
   }
   return "model.layers." + std::to_string(layer) + (is_attention_target(target) ? ".self_attn." : ".mlp.") +
          target;
+}
+
+Projection projection_of(const std::string& target) {
+  const auto& names = lora_target_names();
+  const auto it = std::find(names.begin(), names.end(), target);
+  if (it == names.end()) throw std::logic_error("not a LoRA target: " + target);
+  return static_cast<Projection>(it - names.begin());
+}
+
+LoraModulePath parse_module_path(const std::string& path) {
+  static const std::regex re(R"(model\.layers\.(\d{1,6})\.(?:self_attn|mlp)\.(\w+))");
+  std::smatch m;
+  if (!std::regex_match(path, m, re)) throw std::logic_error("not a LoRA module path: " + path);
+  return {std::stoi(m[1].str()), m[2].str()};
 }
 
 std::pair<int, int> lora_projection_shape(const ModelConfig& m, const std::string& target) {
@@ -92,7 +107,8 @@ LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint6
     throw Error(ErrorKind::Config, "lora.rank", "must be at least 1, got " + std::to_string(config.rank));
   }
   if (!(config.dropout >= 0.0f && config.dropout < 1.0f)) {
-    throw Error(ErrorKind::Config, "lora.dropout", "must be in [0, 1), got " + std::to_string(config.dropout));
+    throw Error(ErrorKind::Config, "lora.dropout",
+                "must be in [0, 1), got " + std::to_string(config.dropout));
   }
   if (config.targets.empty()) {
     throw Error(ErrorKind::Config, "lora.target_modules", "must name at least one projection",
@@ -125,7 +141,7 @@ LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint6
       const float bound = 1.0f / std::sqrt(static_cast<float>(in));
       // Each module's key depends only on the seed and its path, so its init does not
       // change with which other modules are adapted.
-      const auto key = mx::random::key(seed ^ fnv1a(path));
+      const auto key = mx::random::key(seed ^ fnv1a64(path, kLoraInitFnvBasis));
       auto a = mx::random::uniform(-bound, bound, {config.rank, in}, mx::float32, key);
       auto b = mx::zeros({out, config.rank}, mx::float32);
       adapters.modules.emplace(path, LoraPair{a, b});

@@ -23,9 +23,26 @@ namespace mlxft {
 
 struct ModelConfig;
 
-// The projections LoRA can adapt, by short name, and their module sub-path.
+// The projections LoRA can adapt, by short name, and their module sub-path: the one list of them.
 // q_proj k_proj v_proj o_proj -> "self_attn.<name>"; gate_proj up_proj down_proj -> "mlp.<name>".
 const std::vector<std::string>& lora_target_names();
+
+// The same projections as values, in lora_target_names() order: names[int(p)] is p's name.
+enum class Projection { Q, K, V, O, Gate, Up, Down };
+inline constexpr int kProjectionCount = 7;
+inline const std::string& projection_name(Projection p) {
+  return lora_target_names()[static_cast<size_t>(p)];
+}
+// The projection of a short name; std::logic_error for a name not in lora_target_names().
+Projection projection_of(const std::string& target);
+
+// A module path split into its layer and target ("model.layers.3.mlp.down_proj" -> 3, down_proj).
+struct LoraModulePath {
+  int layer;
+  std::string target;
+};
+// The inverse of lora_module_path(); std::logic_error for any other string (callers check first).
+LoraModulePath parse_module_path(const std::string& path);
 
 struct LoraConfig {
   int rank = 16;
@@ -33,7 +50,7 @@ struct LoraConfig {
   float dropout = 0.0f;
   bool use_rslora = false;
   std::vector<std::string> targets = {"q_proj", "v_proj"};  // short names, see lora_target_names()
-  std::vector<int> layers;                                   // empty: every layer
+  std::vector<int> layers;                                  // empty: every layer
   float scale() const {
     return use_rslora ? alpha / std::sqrt(static_cast<float>(rank)) : alpha / static_cast<float>(rank);
   }
@@ -48,10 +65,10 @@ struct LoraAdapters {
   LoraConfig config;
   std::map<std::string, LoraPair> modules;  // module path -> (A, B)
 
-  std::vector<mlx::core::array> flatten() const;                 // a, b per module in key order
-  void assign(const std::vector<mlx::core::array>& flat);        // inverse of flatten()
+  std::vector<mlx::core::array> flatten() const;           // a, b per module in key order
+  void assign(const std::vector<mlx::core::array>& flat);  // inverse of flatten()
   int64_t parameter_count() const;
-  const LoraPair* find(const std::string& module_path) const;    // nullptr if not adapted
+  const LoraPair* find(const std::string& module_path) const;  // nullptr if not adapted
 };
 
 // (in, out) features of a target projection (a name from lora_target_names()) in a model of this shape.

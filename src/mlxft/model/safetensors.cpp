@@ -1,12 +1,16 @@
 // Safetensors header validation, loading through MLX, atomic saving (see safetensors.h).
 #include "mlxft/model/safetensors.h"
 
+#include <fmt/format.h>
+#include <mlx/io/load.h>
+
 #include <algorithm>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;
@@ -172,16 +176,15 @@ std::unordered_map<std::string, mx::array> load_safetensors(const std::filesyste
 
 void save_safetensors(const std::filesystem::path& file,
                       const std::unordered_map<std::string, mx::array>& tensors) {
-  // MLX appends ".safetensors" to names without it, so the temp name keeps the suffix.
-  auto tmp = file;
-  tmp.replace_filename(file.filename().string() + ".tmp.safetensors");
   try {
-    mx::save_safetensors(tmp.string(), tensors, {{"format", "pt"}});
-    std::filesystem::rename(tmp, file);
+    write_file_via(file, [&](const std::filesystem::path& temp) {
+      // The stream form writes exactly `temp` (the path form appends ".safetensors" to it).
+      mx::save_safetensors(std::make_shared<mx::io::FileWriter>(temp.string()), tensors, {{"format", "pt"}});
+    });
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw Error(ErrorKind::Io, file.string(), std::string("could not write safetensors: ") + e.what(),
+    throw Error(ErrorKind::Io, file.string(), fmt::format("could not write safetensors: {}", e.what()),
                 "check free disk space and permissions");
   }
 }

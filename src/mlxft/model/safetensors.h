@@ -8,9 +8,10 @@
 // tensors tile the data region exactly (no overlap, no gap, nothing after the
 // last one). Any violation is a Model error naming the file and the tensor; it
 // never reads out of bounds, whatever the bytes. load_safetensors() checks the
-// header, then hands the file to MLX. save_safetensors() writes through a temp
-// file and a rename, with metadata {"format": "pt"}, so no half-written file is
-// ever left under the final name.
+// header, then hands the file to MLX. save_safetensors() writes durably
+// (util/durable_file.h: temp file, fsync, rename, fsync the directory), with
+// metadata {"format": "pt"}, so no half-written file is ever left under the
+// final name.
 #pragma once
 
 #include <mlx/mlx.h>
@@ -44,7 +45,7 @@ SafetensorsHeader parse_safetensors_header(const std::string& bytes_prefix, uint
 // Checks the header, then loads every tensor with MLX.
 std::unordered_map<std::string, mlx::core::array> load_safetensors(const std::filesystem::path& file);
 
-// Evaluates and writes `tensors` to `file` atomically (temp file + rename).
+// Evaluates and writes `tensors` to `file` durably (see the contract); Io error naming the file.
 void save_safetensors(const std::filesystem::path& file,
                       const std::unordered_map<std::string, mlx::core::array>& tensors);
 

@@ -1,6 +1,9 @@
 // Finding, loading and checking the weights of an HF directory (see weights.h).
 #include "mlxft/model/weights.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -15,12 +18,6 @@ namespace fs = std::filesystem;
 
 namespace mlxft {
 namespace {
-
-std::string shape_str(const mx::Shape& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
 
 // tensor name -> file, from model.safetensors.index.json, or {} when there is no index.
 std::map<std::string, std::string> read_weight_map(const fs::path& index_file) {
@@ -114,15 +111,16 @@ std::unordered_map<std::string, mx::array> load_weights(const fs::path& dir, con
     expected_names.insert(name);
     const auto it = weights.find(name);
     if (it == weights.end()) {
-      problems.push_back("tensor '" + name + "' " + shape_str(shape) + " is missing from " + dir.string());
+      problems.push_back("tensor '" + name + "' " + shape_string(shape) + " is missing from " + dir.string());
     } else if (it->second.shape() != shape) {
       problems.push_back(source_of[name] + ": tensor '" + name + "' has shape " +
-                         shape_str(it->second.shape()) + ", config.json implies " + shape_str(shape));
+                         shape_string(it->second.shape()) + ", config.json implies " + shape_string(shape));
     }
   }
   for (const auto& [name, file] : source_of) {
     if (!expected_names.count(name)) {
-      problems.push_back(file + ": unexpected tensor '" + name + "' " + shape_str(weights.at(name).shape()));
+      problems.push_back(file + ": unexpected tensor '" + name + "' " +
+                         shape_string(weights.at(name).shape()));
     }
   }
   if (!problems.empty()) {
@@ -142,6 +140,10 @@ mx::Dtype parse_dtype(const std::string& name, const std::string& where) {
   if (name == "bfloat16") return mx::bfloat16;
   if (name == "float16") return mx::float16;
   throw Error(ErrorKind::Usage, where, "unknown dtype '" + name + "'", "use float32, bfloat16 or float16");
+}
+
+std::string shape_string(const mx::Shape& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
 std::string dtype_name(mx::Dtype dtype) {

@@ -29,7 +29,10 @@ std::unordered_map<std::string, mlx::core::array> load_weights(const std::filesy
 
 // "float32" | "bfloat16" | "float16" -> dtype; anything else is a Usage error naming `where`.
 mlx::core::Dtype parse_dtype(const std::string& name, const std::string& where);
+// "float32" | "bfloat16" | "float16" | ...: the one name of each dtype in messages and config files.
 std::string dtype_name(mlx::core::Dtype dtype);
+// "[4096, 1024]": the one way messages write a shape.
+std::string shape_string(const mlx::core::Shape& shape);
 // float32 when MLX runs on the CPU (its bf16 CPU matmul is ~50x slower), bfloat16 on a GPU.
 mlx::core::Dtype default_compute_dtype();
 

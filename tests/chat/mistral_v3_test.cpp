@@ -1,7 +1,8 @@
-#include "mlxft/data/render.h"
+#include "mlxft/chat/mistral_v3.h"
 
 #include <gtest/gtest.h>
 
+#include "mlxft/tokenizer/sentencepiece_tokenizer.h"
 #include "support/test_support.h"
 
 using namespace mlxft;
@@ -35,7 +36,7 @@ struct Expect {
 // results and the [INST]/[/INST]/[TOOL_RESULTS] markers are not.
 TEST(Render, MaskCoversExactlyTheAssistantTurns) {
   MLXFT_REQUIRE_TOKENIZER();
-  const auto tok = Tokenizer::load(test::v3_tokenizer());
+  const auto tok = SentencePieceTokenizer::load(test::v3_tokenizer());
   Conversation c;
   c.messages.push_back(msg(Role::System, "Sys."));
   c.messages.push_back(msg(Role::User, "Hi"));
@@ -73,7 +74,7 @@ TEST(Render, MaskCoversExactlyTheAssistantTurns) {
 
 TEST(Render, UntrainedSpansMaskTheResultTextOnly) {
   MLXFT_REQUIRE_TOKENIZER();
-  const auto tok = Tokenizer::load(test::v3_tokenizer());
+  const auto tok = SentencePieceTokenizer::load(test::v3_tokenizer());
   Conversation c;
   c.messages.push_back(msg(Role::User, "Q"));
   Message a = msg(Role::Assistant, "tool_call: f\narguments: {}\n\nResult: {\"secret\": 42}\n\nAnswer.");
@@ -95,7 +96,7 @@ TEST(Render, UntrainedSpansMaskTheResultTextOnly) {
 
 TEST(Render, RawTextTrainsEverythingButBos) {
   MLXFT_REQUIRE_TOKENIZER();
-  const auto tok = Tokenizer::load(test::v3_tokenizer());
+  const auto tok = SentencePieceTokenizer::load(test::v3_tokenizer());
   Conversation c;
   c.raw_text = true;
   c.messages.push_back(msg(Role::Assistant, "plain text"));

@@ -3,13 +3,17 @@
 // their original order, non-ASCII characters kept raw, control characters
 // escaped (\n, \t, \u001b, ...), "/" not escaped, floats in shortest
 // round-trip form.
+//
+// OrderedJson (nlohmann's ordered_json) keeps keys in the order they were read, which is what
+// the chat formats write back.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include "mlxft/data/conversation.h"
-
 namespace mlxft {
+
+using OrderedJson = nlohmann::ordered_json;
 
 std::string python_json_dumps(const OrderedJson& value);
 

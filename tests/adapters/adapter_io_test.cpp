@@ -1,10 +1,9 @@
-#include "mlxft/export/adapter_io.h"
+#include "mlxft/adapters/adapter_io.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "mlxft/export/staged_files.h"
 #include "mlxft/model/config.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
@@ -326,25 +325,24 @@ TEST(AdapterIo, CheckFitsNamesLayerAndShapeMismatches) {
                      {"model.layers.2.mlp.down_proj", "128 -> 64", "256 -> 64"});
 }
 
-TEST(StagedFiles, NothingAppearsWithoutCommit) {
+// The directory is published as a unit: saving again replaces all of it, and a failed save
+// leaves the adapter that was there.
+TEST(AdapterIo, SavingReplacesTheWholeDirectoryAndAFailedSaveKeepsTheOldOne) {
   test::TempDir tmp;
-  const fs::path final_path = tmp / "sub" / "out.txt";
-  {
-    StagedFiles files;
-    const auto temp = files.stage(final_path);
-    test::write_file(temp, "partial");
-    EXPECT_EQ(temp.extension(), ".txt");
-  }
-  EXPECT_FALSE(fs::exists(final_path));
-  EXPECT_TRUE(fs::is_empty(tmp / "sub"));
+  const fs::path dir = tmp / "adapter";
+  save_adapter_mlx(trained_adapters({"q_proj"}, {2}), dir, 3);
+  test::write_file(dir / "stale.txt", "left over");
+  const auto adapters = trained_adapters({"v_proj"}, {1});
+  save_adapter_peft(adapters, dir, "m");
+  EXPECT_FALSE(fs::exists(dir / "stale.txt"));
+  EXPECT_FALSE(fs::exists(dir / "adapters.safetensors"));
+  expect_same(adapters, load_adapter(dir));
 
-  StagedFiles files;
-  test::write_file(files.stage(final_path), "done");
-  files.commit();
-  EXPECT_EQ(test::read_file(final_path), "done");
+  EXPECT_THROW(save_adapter_mlx(trained_adapters({"v_proj"}, {2}), dir, 2), Error);  // layer 2 of 2
+  expect_same(adapters, load_adapter(dir));
   int entries = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator(tmp / "sub")) ++entries;
-  EXPECT_EQ(entries, 1);
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(tmp.path())) ++entries;
+  EXPECT_EQ(entries, 1);  // no staging directory left behind
 }
 
 }  // namespace

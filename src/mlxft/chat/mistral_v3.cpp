@@ -1,8 +1,10 @@
-#include "mlxft/data/render.h"
+// The Mistral v3 renderer (see mistral_v3.h).
+#include "mlxft/chat/mistral_v3.h"
 
 #include <string>
 
-#include "mlxft/data/json_text.h"
+#include "mlxft/util/error.h"
+#include "mlxft/util/json_text.h"
 
 namespace mlxft {
 
@@ -136,6 +138,17 @@ Rendered render_mistral_v3(const Conversation& conv, const Tokenizer& tok) {
     }
   }
   return std::move(b.out);
+}
+
+std::vector<int32_t> MistralV3Format::generation_prompt(const Conversation& conversation) const {
+  if (!conversation.raw_text && !conversation.messages.empty() &&
+      conversation.messages.back().role == Role::Assistant) {
+    throw Error(ErrorKind::Usage, "chat prompt", "the conversation already ends with an assistant turn",
+                "end the prompt conversation with a user or tool message");
+  }
+  Rendered r = render_mistral_v3(conversation, tokenizer_);
+  if (conversation.raw_text) r.ids.pop_back();  // no EOS: the text continues
+  return std::move(r.ids);
 }
 
 }  // namespace mlxft

@@ -1,4 +1,4 @@
-#include "mlxft/data/json_text.h"
+#include "mlxft/util/json_text.h"
 
 #include <charconv>
 #include <cmath>

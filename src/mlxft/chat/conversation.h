@@ -1,25 +1,25 @@
-// The conversation model every input format is read into, before rendering.
+// The conversation model every input format is read into, and every chat format renders.
 //
-// Contract: a Conversation is a validated list of messages in the order they
-// are rendered. Assistant messages carry either text (with optional byte spans
-// that must not be trained, e.g. the seed's "Result: {...}" blocks kept as
-// text) or tool calls, never both. Tool messages answer a call by its 9-char
-// id. JSON payloads (tool definitions, call arguments, tool result content)
-// are kept as parsed ordered JSON so the renderer writes them exactly as
-// Python's json.dumps would. A RawText conversation (mlx-lm's {"text"}
-// format) is rendered as <s> text </s>, every token after <s> trained.
+// Contract:
+// - A Conversation is a validated list of messages in the order they are rendered.
+// - Assistant messages carry either text (with optional byte spans that must not be trained,
+//   e.g. the reference dataset's "Result: {...}" blocks kept as text) or tool calls, never both.
+// - Tool messages answer a call by its 9-character id.
+// - JSON payloads (tool definitions, call arguments, tool result content) are kept as parsed
+//   ordered JSON so a chat format writes them exactly as Python's json.dumps would.
+// - A raw-text conversation (mlx-lm's {"text"} format) is rendered as BOS text EOS, every token
+//   after BOS trained.
 #pragma once
 
 #include <cstddef>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace mlxft {
+#include "mlxft/util/json_text.h"
 
-using OrderedJson = nlohmann::ordered_json;
+namespace mlxft {
 
 enum class Role { System, User, Assistant, Tool };
 
@@ -44,7 +44,7 @@ struct Conversation {
   OrderedJson tools = OrderedJson::array();  // [{"type": "function", "function": {...}}]
   std::optional<bool> label;
   bool raw_text = false;  // {"text"} records: content of the single message is the whole text
-  // What the seed's plain-text tool calls became (counted in the report).
+  // What plain-text tool calls (the reference dataset's "Tool call:" blocks) became (counted in the report).
   int native_calls = 0;               // converted to [TOOL_CALLS] turns
   int text_calls = 0;                 // kept as text (text mode, or could not be converted)
   int dropped_prose = 0;              // prose segments before a native call that were left out

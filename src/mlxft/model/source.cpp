@@ -1,0 +1,95 @@
+// Resolving a model path into its parts (see source.h).
+#include "mlxft/model/source.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "mlxft/util/error.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace mlxft {
+namespace {
+
+// The JSON in `file`, or nothing when it is missing or unreadable (the loaders report those).
+std::optional<json> read_json_if_present(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return std::nullopt;
+  std::ifstream in(file);
+  try {
+    return json::parse(in);
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<Quantization> quantization_of(const fs::path& config_file) {
+  const auto config = read_json_if_present(config_file);
+  if (!config || !config->is_object()) return std::nullopt;
+  const auto it = config->find("quantization");
+  if (it == config->end() || !it->is_object()) return std::nullopt;
+  Quantization q;
+  q.group_size = it->value("group_size", q.group_size);
+  q.bits = it->value("bits", q.bits);
+  return q;
+}
+
+std::optional<std::string> chat_template_of(const fs::path& tokenizer_config) {
+  const auto config = read_json_if_present(tokenizer_config);
+  if (!config || !config->is_object()) return std::nullopt;
+  const auto it = config->find("chat_template");
+  if (it == config->end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+ModelSource resolve_directory(const fs::path& dir) {
+  ModelSource s;
+  s.path = dir;
+  s.config_file = dir / "config.json";
+  if (fs::exists(dir / "model.safetensors.index.json"))
+    s.weights_index = dir / "model.safetensors.index.json";
+  const bool only_json = !fs::exists(dir / "tokenizer.model") && fs::exists(dir / "tokenizer.json");
+  s.tokenizer_file = dir / (only_json ? "tokenizer.json" : "tokenizer.model");
+  s.chat_template = chat_template_of(dir / "tokenizer_config.json");
+  s.quantization = quantization_of(s.config_file);
+  s.kind = s.quantization ? ModelSourceKind::MlxQuantizedDirectory : ModelSourceKind::HfDirectory;
+  return s;
+}
+
+}  // namespace
+
+const char* to_string(ModelSourceKind kind) {
+  switch (kind) {
+    case ModelSourceKind::HfDirectory: return "Hugging Face directory";
+    case ModelSourceKind::GgufFile: return "GGUF file";
+    case ModelSourceKind::MlxQuantizedDirectory: return "MLX-quantized directory";
+  }
+  return "unknown";
+}
+
+ModelSource resolve_model_source(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return resolve_directory(path);
+  if (fs::is_regular_file(path, ec) && path.extension() == ".gguf") {
+    ModelSource s;
+    s.kind = ModelSourceKind::GgufFile;
+    s.path = s.config_file = s.tokenizer_file = path;
+    return s;
+  }
+  throw Error(ErrorKind::Model, path.string(),
+              fs::exists(path, ec) ? "is neither a model directory nor a .gguf file"
+                                   : "the model path does not exist",
+              "pass a Hugging Face model directory (config.json, *.safetensors, tokenizer.model)");
+}
+
+void require_supported_source(const ModelSource& source) {
+  if (source.kind == ModelSourceKind::HfDirectory) return;
+  throw Error(ErrorKind::Model, source.path.string(),
+              fmt::format("loading a {} is not supported yet", to_string(source.kind)),
+              "use a Hugging Face directory with float weights (config.json, *.safetensors)");
+}
+
+}  // namespace mlxft

@@ -1,0 +1,75 @@
+// The chat-format seam: the factory, the generation prompt and the stop ids of Mistral v3.
+#include "mlxft/chat/chat_format.h"
+
+#include <gtest/gtest.h>
+
+#include "mlxft/chat/mistral_v3.h"
+#include "mlxft/tokenizer/sentencepiece_tokenizer.h"
+#include "mlxft/util/error.h"
+#include "support/test_support.h"
+
+namespace mlxft {
+namespace {
+
+Message msg(Role role, std::string content) {
+  Message m;
+  m.role = role;
+  m.content = std::move(content);
+  return m;
+}
+
+TEST(ChatFormat, FactoryKnowsMistralV3AndNamesTheKeyOfAnUnknownName) {
+  MLXFT_REQUIRE_TOKENIZER();
+  const auto tok = SentencePieceTokenizer::load(test::v3_tokenizer());
+  const auto format = make_chat_format("mistral_v3", tok);
+  EXPECT_EQ(format->name(), "mistral_v3");
+  EXPECT_EQ(&format->tokenizer(), &tok);
+  EXPECT_EQ(chat_format_names(), std::vector<std::string>{"mistral_v3"});
+  try {
+    (void)make_chat_format("chatml", tok, "data.chat_format");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Config);
+    EXPECT_EQ(e.where(), "data.chat_format");
+    EXPECT_NE(e.hint().find("mistral_v3"), std::string::npos);
+  }
+}
+
+// The generation prompt is the conversation so far with nothing after [/INST]; training renders
+// the answer right after it, so the prompt is a prefix of the rendered conversation.
+TEST(ChatFormat, MistralV3GenerationPromptIsThePrefixBeforeTheAnswer) {
+  MLXFT_REQUIRE_TOKENIZER();
+  const auto tok = SentencePieceTokenizer::load(test::v3_tokenizer());
+  const MistralV3Format format(tok);
+  Conversation prompt;
+  prompt.messages = {msg(Role::System, "Be brief."), msg(Role::User, "Hi")};
+  const auto ids = format.generation_prompt(prompt);
+  std::vector<int32_t> want = {1, 3};
+  for (int32_t id : tok.encode("Be brief.\n\nHi")) want.push_back(id);
+  want.push_back(4);
+  EXPECT_EQ(ids, want);
+
+  Conversation full = prompt;
+  full.messages.push_back(msg(Role::Assistant, "Hello!"));
+  const Rendered r = format.render(full);
+  ASSERT_GT(r.ids.size(), ids.size());
+  EXPECT_TRUE(std::equal(ids.begin(), ids.end(), r.ids.begin()));
+  EXPECT_EQ(r.ids.back(), 2);
+  EXPECT_EQ(format.stop_ids(), std::vector<int32_t>{2});
+  EXPECT_THROW((void)format.generation_prompt(full), Error);  // already answered
+}
+
+TEST(ChatFormat, RawTextPromptHasNoEos) {
+  MLXFT_REQUIRE_TOKENIZER();
+  const auto tok = SentencePieceTokenizer::load(test::v3_tokenizer());
+  const MistralV3Format format(tok);
+  Conversation c;
+  c.raw_text = true;
+  c.messages = {msg(Role::User, "Once upon a time")};
+  std::vector<int32_t> want = {1};
+  for (int32_t id : tok.encode("Once upon a time")) want.push_back(id);
+  EXPECT_EQ(format.generation_prompt(c), want);
+}
+
+}  // namespace
+}  // namespace mlxft
