@@ -34,7 +34,8 @@ int run_eval_only(const TrainRun& run, LoraAdapters adapters) {
     for (const auto& name : parameter_names(adapters)) {
       auto it = found->second.adapters.find(name);
       if (it == found->second.adapters.end()) {
-        throw Error(ErrorKind::Checkpoint, found->first.dir.string(), fmt::format("the checkpoint has no adapter {}", name),
+        throw Error(ErrorKind::Checkpoint, found->first.dir.string(),
+                    fmt::format("the checkpoint has no adapter {}", name),
                     "evaluate with the LoRA settings the checkpoint was trained with");
       }
       flat.push_back(it->second);
@@ -42,9 +43,11 @@ int run_eval_only(const TrainRun& run, LoraAdapters adapters) {
     adapters.assign(flat);
   }
   const Split& split = run.inputs.split;
-  if (split.valid.empty()) throw Error(ErrorKind::Data, "data.valid_split", "no validation example to evaluate on");
+  if (split.valid.empty())
+    throw Error(ErrorKind::Data, "data.valid_split", "no validation example to evaluate on");
   const EvalResult e = evaluate(run.model, &adapters, split.valid, run.eval_batch_size());
-  fmt::print("validation:  loss {:.4f}, perplexity {:.3f}, {} trained tokens\n", e.loss, e.perplexity, e.tokens);
+  fmt::print("validation:  loss {:.4f}, perplexity {:.3f}, {} trained tokens\n", e.loss, e.perplexity,
+             e.tokens);
   return 0;
 }
 
@@ -62,15 +65,15 @@ int finish_run(const TrainRun& run, LoraAdapters adapters, const std::vector<mx:
   const Split& split = run.inputs.split;
   if (!split.test.empty()) {
     const EvalResult t = evaluate(run.model, &adapters, split.test, run.eval_batch_size());
-    fmt::print("test: loss {:.4f}, perplexity {:.3f} on {} examples ({} trained tokens)\n", t.loss, t.perplexity,
-               split.test.size(), t.tokens);
+    fmt::print("test: loss {:.4f}, perplexity {:.3f} on {} examples ({} trained tokens)\n", t.loss,
+               t.perplexity, split.test.size(), t.tokens);
   }
   fmt::print("done: {} optimizer steps{}; adapters in {} (peft/, mlx/)\n", outcome.step,
              outcome.early_stopped ? " (early stopping)" : "", (run.out / "final_model").string());
   if (outcome.last_eval) {
-    fmt::print("final validation loss {:.4f} (perplexity {:.3f}); best {:.4f} at step {}\n", outcome.last_eval->loss,
-               outcome.last_eval->perplexity, outcome.best_eval_loss.value_or(std::nan("")),
-               outcome.best_step.value_or(0));
+    fmt::print("final validation loss {:.4f} (perplexity {:.3f}); best {:.4f} at step {}\n",
+               outcome.last_eval->loss, outcome.last_eval->perplexity,
+               outcome.best_eval_loss.value_or(std::nan("")), outcome.best_step.value_or(0));
   }
   return 0;
 }

@@ -59,7 +59,8 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
     : run_(run),
       layout_(layout),
       objective_(run.model, layout,
-                 {run.recipe.training.gradient_checkpointing, static_cast<float>(run.recipe.training.label_smoothing)}),
+                 {run.recipe.training.gradient_checkpointing,
+                  static_cast<float>(run.recipe.training.label_smoothing)}),
       plan_(run.inputs.split.train, run.settings.batch_size, run.settings.seed),
       progress_(std::cerr, progress_mode(run.recipe.logging.progress, stderr_is_terminal()),
                 run.settings.logging_steps) {
@@ -67,7 +68,8 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
   hooks_.loss = micro_batch_loss(objective_);
   hooks_.epoch_batches = [this](int64_t epoch) {
     std::vector<std::vector<int64_t>> batches;
-    for (const auto& rows : plan_.epoch_batches(static_cast<int>(epoch))) batches.emplace_back(rows.begin(), rows.end());
+    for (const auto& rows : plan_.epoch_batches(static_cast<int>(epoch)))
+      batches.emplace_back(rows.begin(), rows.end());
     return batches;
   };
   hooks_.make_batch = [&split](const std::vector<int64_t>& rows) {
@@ -82,7 +84,9 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
   }
   const EvaluationSection& ev = run.recipe.evaluation;
   if (!split.valid.empty() && ev.generate_samples && ev.num_samples > 0) {
-    hooks_.write_samples = [this](const std::vector<mx::array>& params, int64_t step) { write_samples(params, step); };
+    hooks_.write_samples = [this](const std::vector<mx::array>& params, int64_t step) {
+      write_samples(params, step);
+    };
   }
   hooks_.on_train_log = [this](const TrainMetrics& m, int64_t total) { show_progress(m, total); };
   hooks_.after_step = plot_refresh(run);

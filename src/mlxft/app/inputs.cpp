@@ -53,14 +53,16 @@ RunInputs load_inputs(const Recipe& r) {
   Dataset data = load_dataset(r.data.dataset_path, *in.chat, options);
   for (const auto& w : data.report.warnings) spdlog::debug("{}", w);
   if (data.report.skipped_count() > 0) {
-    spdlog::warn("{}: {} records skipped (see mlxft data check)", r.data.dataset_path, data.report.skipped_count());
+    spdlog::warn("{}: {} records skipped (see mlxft data check)", r.data.dataset_path,
+                 data.report.skipped_count());
   }
   if (!r.data.valid_path.empty()) {
     in.split.train = std::move(data.examples);
     in.split.valid = load_extra(r.data.valid_path, *in.chat, options);
   } else {
-    in.split = split_dataset(std::move(data.examples), r.data.valid_split,
-                             r.data.test_path.empty() ? r.data.test_split : 0.0, static_cast<uint64_t>(r.data.seed));
+    in.split =
+        split_dataset(std::move(data.examples), r.data.valid_split,
+                      r.data.test_path.empty() ? r.data.test_split : 0.0, static_cast<uint64_t>(r.data.seed));
   }
   if (!r.data.test_path.empty()) in.split.test = load_extra(r.data.test_path, *in.chat, options);
   in.report = std::move(data.report);
@@ -78,10 +80,12 @@ Model load_base_model(const Recipe& r) {
 }
 
 LoraAdapters build_adapters(const Recipe& r, const Model& model, const std::string& init_adapter) {
-  if (init_adapter.empty()) return init_lora(model.config, lora_config(r.lora), static_cast<uint64_t>(r.training.seed));
+  if (init_adapter.empty())
+    return init_lora(model.config, lora_config(r.lora), static_cast<uint64_t>(r.training.seed));
   LoraAdapters adapters = load_adapter(init_adapter);
   check_adapter_fits(adapters, model.config, init_adapter);
-  spdlog::info("starting from adapter {} (r{}, alpha {})", init_adapter, adapters.config.rank, adapters.config.alpha);
+  spdlog::info("starting from adapter {} (r{}, alpha {})", init_adapter, adapters.config.rank,
+               adapters.config.alpha);
   adapters.config.dropout = static_cast<float>(r.lora.dropout);
   return adapters;
 }

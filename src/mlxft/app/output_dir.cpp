@@ -14,7 +14,9 @@ namespace mlxft {
 void lock_output_dir(const fs::path& out) {
   std::error_code ec;
   fs::create_directories(out, ec);
-  if (ec) throw Error(ErrorKind::Io, out.string(), fmt::format("cannot create the output directory: {}", ec.message()));
+  if (ec)
+    throw Error(ErrorKind::Io, out.string(),
+                fmt::format("cannot create the output directory: {}", ec.message()));
   const int fd = ::open((out / ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(ErrorKind::Io, (out / ".lock").string(), "cannot create the run lock");
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -31,8 +33,10 @@ void prepare_output_dir(const Recipe& r, bool resuming) {
   for (const auto& entry : fs::directory_iterator(out, ec)) non_empty |= entry.path().filename() != ".lock";
   if (!non_empty || resuming) return;
   if (!r.output.overwrite_output_dir) {
-    throw Error(ErrorKind::Config, "output.output_dir", fmt::format("{} already exists and is not empty", out.string()),
-                "resume it with --resume latest, set output.overwrite_output_dir: true, or pick another directory");
+    throw Error(
+        ErrorKind::Config, "output.output_dir",
+        fmt::format("{} already exists and is not empty", out.string()),
+        "resume it with --resume latest, set output.overwrite_output_dir: true, or pick another directory");
   }
   for (const char* old : {"checkpoints", "final_model", "samples.jsonl"}) fs::remove_all(out / old, ec);
 }

@@ -28,8 +28,8 @@ struct TrainRequest {
   std::string init_adapter;  // "" = new adapters
   std::string resume;        // "" = fresh, "latest" or a checkpoint directory
   bool eval_only = false;
-  bool debug = false;        // the global --debug flag: logging at debug whatever logging.level says
-  int threads = 0;           // the global --threads flag; 0 = not given (system.threads applies)
+  bool debug = false;  // the global --debug flag: logging at debug whatever logging.level says
+  int threads = 0;     // the global --threads flag; 0 = not given (system.threads applies)
 };
 
 int run_training(const TrainRequest& request);

@@ -17,7 +17,7 @@
 
 namespace mlxft {
 
-void print_run_summary(const Recipe& recipe, const Model& model, const LoraAdapters& adapters, const Split& split,
-                       const TrainerSettings& settings);
+void print_run_summary(const Recipe& recipe, const Model& model, const LoraAdapters& adapters,
+                       const Split& split, const TrainerSettings& settings);
 
 }  // namespace mlxft

@@ -9,6 +9,8 @@
 #include <set>
 #include <type_traits>
 
+#include "mlxft/config/schema_codec.h"
+
 // The table below uses designated initializers that leave the other members at their defaults on
 // purpose; g++ 12 flags that under -Wextra.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -16,176 +18,7 @@
 namespace mlxft {
 namespace {
 
-// ---- decoding and encoding one C++ type from/to YAML ----------------------------------------
-
-template <class T>
-struct Codec;
-
-template <class Int>
-std::string decode_integer(const YAML::Node& n, Int& out) {
-  if (!n.IsScalar()) return "an integer";
-  const std::string& s = n.Scalar();
-  int64_t v = 0;
-  const char* end = s.data() + s.size();
-  const auto [ptr, ec] = std::from_chars(s.data() + (!s.empty() && s[0] == '+' ? 1 : 0), end, v);
-  if (ec != std::errc() || ptr != end || s.empty()) return "an integer";
-  if (v < std::numeric_limits<Int>::min() || v > std::numeric_limits<Int>::max())
-    return "an integer in range";
-  out = static_cast<Int>(v);
-  return "";
-}
-
-template <>
-struct Codec<int> {
-  static constexpr const char* type = "integer";
-  static std::string decode(const YAML::Node& n, bool, int& out) { return decode_integer(n, out); }
-  static YAML::Node encode(int v) { return YAML::Node(std::to_string(v)); }
-};
-
-template <>
-struct Codec<int64_t> {
-  static constexpr const char* type = "integer";
-  static std::string decode(const YAML::Node& n, bool, int64_t& out) { return decode_integer(n, out); }
-  static YAML::Node encode(int64_t v) { return YAML::Node(std::to_string(v)); }
-};
-
-template <>
-struct Codec<double> {
-  static constexpr const char* type = "number";
-  static std::string decode(const YAML::Node& n, bool, double& out) {
-    if (!n.IsScalar()) return "a number";
-    const std::string& s = n.Scalar();
-    const char* begin = s.data() + (!s.empty() && s[0] == '+' ? 1 : 0);
-    const char* end = s.data() + s.size();
-    double v = 0.0;
-    const auto [ptr, ec] = std::from_chars(begin, end, v);
-    if (ec != std::errc() || ptr != end || s.empty() || !std::isfinite(v)) return "a finite number";
-    out = v;
-    return "";
-  }
-  static YAML::Node encode(double v) { return YAML::Node(fmt::format("{}", v)); }
-};
-
-template <>
-struct Codec<bool> {
-  static constexpr const char* type = "boolean";
-  static std::string decode(const YAML::Node& n, bool, bool& out) {
-    bool v = false;
-    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) return "true or false";
-    out = v;
-    return "";
-  }
-  static YAML::Node encode(bool v) { return YAML::Node(v ? "true" : "false"); }
-};
-
-template <>
-struct Codec<std::string> {
-  static constexpr const char* type = "string";
-  static std::string decode(const YAML::Node& n, bool nullable, std::string& out) {
-    if (n.IsNull() && nullable) {
-      out.clear();
-      return "";
-    }
-    if (!n.IsScalar()) return nullable ? "a string or null" : "a string";
-    out = n.Scalar();
-    return "";
-  }
-  static YAML::Node encode(const std::string& v) {
-    return v.empty() ? YAML::Node(YAML::NodeType::Null) : YAML::Node(v);
-  }
-};
-
-template <>
-struct Codec<std::vector<std::string>> {
-  static constexpr const char* type = "list of strings";
-  static std::string decode(const YAML::Node& n, bool, std::vector<std::string>& out) {
-    if (!n.IsSequence()) return "a list of strings, e.g. [a, b]";
-    std::vector<std::string> v;
-    for (const auto& item : n) {
-      if (!item.IsScalar()) return "a list of strings, e.g. [a, b]";
-      v.push_back(item.Scalar());
-    }
-    out = std::move(v);
-    return "";
-  }
-  static YAML::Node encode(const std::vector<std::string>& v) {
-    YAML::Node n(YAML::NodeType::Sequence);
-    for (const auto& s : v) n.push_back(s);
-    n.SetStyle(YAML::EmitterStyle::Flow);
-    return n;
-  }
-};
-
-template <>
-struct Codec<std::optional<std::vector<int>>> {
-  static constexpr const char* type = "list of integers or null";
-  static std::string decode(const YAML::Node& n, bool, std::optional<std::vector<int>>& out) {
-    if (n.IsNull()) {
-      out.reset();
-      return "";
-    }
-    if (!n.IsSequence()) return "a list of integers (e.g. [0, 1, 2]) or null";
-    std::vector<int> v;
-    for (const auto& item : n) {
-      int x = 0;
-      if (!decode_integer(item, x).empty()) return "a list of integers (e.g. [0, 1, 2]) or null";
-      v.push_back(x);
-    }
-    out = std::move(v);
-    return "";
-  }
-  static YAML::Node encode(const std::optional<std::vector<int>>& v) {
-    if (!v) return YAML::Node(YAML::NodeType::Null);
-    YAML::Node n(YAML::NodeType::Sequence);
-    for (int x : *v) n.push_back(std::to_string(x));
-    n.SetStyle(YAML::EmitterStyle::Flow);
-    return n;
-  }
-};
-
-// ---- checking a decoded value against its constraint -----------------------------------------
-
-std::string list_words(const std::vector<std::string>& items) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
-  return out;
-}
-
-template <class T>
-std::vector<std::string> check_value(const T& v, const Constraint& c) {
-  std::vector<std::string> errors;
-  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
-    if (!c.range.contains(static_cast<double>(v))) {
-      errors.push_back(fmt::format("is {}, must be {}", Codec<T>::encode(v).Scalar(), c.range.describe()));
-    }
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    if (v.empty()) {
-      if (c.required) errors.push_back("is required");
-    } else if (!c.choices.empty() && std::find(c.choices.begin(), c.choices.end(), v) == c.choices.end()) {
-      errors.push_back(fmt::format("is '{}', must be one of: {}", v, list_words(c.choices)));
-    }
-  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-    if (v.empty() && c.required) errors.push_back("must list at least one item");
-    std::set<std::string> seen;
-    for (const auto& item : v) {
-      if (!c.choices.empty() && std::find(c.choices.begin(), c.choices.end(), item) == c.choices.end()) {
-        errors.push_back(fmt::format("has '{}', each item must be one of: {}", item, list_words(c.choices)));
-      }
-      if (!seen.insert(item).second) errors.push_back(fmt::format("lists '{}' twice", item));
-    }
-  } else if constexpr (std::is_same_v<T, std::optional<std::vector<int>>>) {
-    if (v) {
-      if (v->empty()) errors.push_back("is an empty list; use null for every layer");
-      std::set<int> seen;
-      for (int x : *v) {
-        if (!c.range.contains(x))
-          errors.push_back(fmt::format("has {}, each must be {}", x, c.range.describe()));
-        if (!seen.insert(x).second) errors.push_back(fmt::format("lists {} twice", x));
-      }
-    }
-  }
-  return errors;
-}
+using namespace schema_codec;
 
 // ---- one table row ----------------------------------------------------------------------------
 
@@ -226,12 +59,10 @@ Range fraction_below_one() {
   return Range{.low = 0, .high = 1, .high_open = true};
 }
 
-std::vector<FieldSpec> build_schema() {
+// The rows of the `model:` section.
+std::vector<FieldSpec> model_rows() {
   using R = Recipe;
-  const std::vector<std::string> targets = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
-                                            "gate_proj", "up_proj", "down_proj"};
   return {
-      // model
       field("model", "path", &R::model, &ModelSection::path,
             "Local Hugging Face model directory (config.json, *.safetensors, tokenizer.model)",
             {.required = true, .path = true}),
@@ -240,7 +71,15 @@ std::vector<FieldSpec> build_schema() {
       field("model", "dtype", &R::model, &ModelSection::dtype,
             "Compute dtype of the base weights (auto: float32 on CPU, bfloat16 on GPU)",
             {.choices = {"auto", "float32", "bfloat16", "float16"}}),
-      // lora
+  };
+}
+
+// The rows of the `lora:` section.
+std::vector<FieldSpec> lora_rows() {
+  using R = Recipe;
+  const std::vector<std::string> targets = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                            "gate_proj", "up_proj", "down_proj"};
+  return {
       field("lora", "rank", &R::lora, &LoraSection::rank, "LoRA rank r", {.range = between(1, 4096)}),
       field("lora", "alpha", &R::lora, &LoraSection::alpha, "LoRA alpha; scale = alpha / rank",
             {.range = above(0)}),
@@ -252,7 +91,13 @@ std::vector<FieldSpec> build_schema() {
             {.range = at_least(0), .nullable = true}),
       field("lora", "use_rslora", &R::lora, &LoraSection::use_rslora,
             "Rank-stabilised LoRA: scale = alpha / sqrt(rank)"),
-      // data
+  };
+}
+
+// The rows of the `data:` section.
+std::vector<FieldSpec> data_rows() {
+  using R = Recipe;
+  return {
       field("data", "dataset_path", &R::data, &DataSection::dataset_path, "Training data (JSONL)",
             {.required = true, .path = true}),
       field("data", "valid_path", &R::data, &DataSection::valid_path,
@@ -284,7 +129,13 @@ std::vector<FieldSpec> build_schema() {
             "Fraction for the test set (with test_path set, this share trains instead)",
             {.range = fraction_below_one()}),
       field("data", "seed", &R::data, &DataSection::seed, "Seed of the split", {.range = at_least(0)}),
-      // training
+  };
+}
+
+// The rows of the `training:` section.
+std::vector<FieldSpec> training_rows() {
+  using R = Recipe;
+  return {
       field("training", "optimizer", &R::training, &TrainingSection::optimizer, "Optimizer",
             {.choices = {"adamw", "sgd"}}),
       field("training", "num_epochs", &R::training, &TrainingSection::num_epochs,
@@ -332,7 +183,13 @@ std::vector<FieldSpec> build_schema() {
       field("training", "save_steps", &R::training, &TrainingSection::save_steps,
             "Save a checkpoint every N optimizer steps; 0: at the end of each epoch only",
             {.range = at_least(0)}),
-      // output
+  };
+}
+
+// The rows of the `output:` section.
+std::vector<FieldSpec> output_rows() {
+  using R = Recipe;
+  return {
       field("output", "output_dir", &R::output, &OutputSection::output_dir,
             "Run directory: checkpoints, adapters, logs, metrics, plots, report",
             {.required = true, .path = true}),
@@ -342,7 +199,13 @@ std::vector<FieldSpec> build_schema() {
             "Checkpoints kept besides the best; 0: keep all", {.range = at_least(0)}),
       field("output", "save_best", &R::output, &OutputSection::save_best,
             "Keep the checkpoint with the lowest validation loss too"),
-      // logging
+  };
+}
+
+// The rows of the `logging:` section.
+std::vector<FieldSpec> logging_rows() {
+  using R = Recipe;
+  return {
       field("logging", "level", &R::logging, &LoggingSection::level, "Console and log file level",
             {.choices = {"trace", "debug", "info", "warn", "error"}}),
       field("logging", "log_file", &R::logging, &LoggingSection::log_file,
@@ -358,14 +221,28 @@ std::vector<FieldSpec> build_schema() {
             {.choices = {"png", "svg"}}),
       field("logging", "plots_per_epoch", &R::logging, &LoggingSection::plots_per_epoch,
             "Plot refreshes per epoch; 0: only at the end", {.range = at_least(0)}),
-      // system
-      field("system", "threads", &R::system, &SystemSection::threads, "CPU threads for BLAS during training (the --threads flag wins); 0: all cores",
+  };
+}
+
+// The rows of the `system:` section.
+std::vector<FieldSpec> system_rows() {
+  using R = Recipe;
+  return {
+      field("system", "threads", &R::system, &SystemSection::threads,
+            "CPU threads for BLAS during training (the --threads flag wins); 0: all cores",
             {.range = at_least(0)}),
       field("system", "memory_limit_gb", &R::system, &SystemSection::memory_limit_gb,
-            "MLX's memory limit in GB, also the budget of the memory check; 0: the machine's memory", {.range = at_least(0)}),
+            "MLX's memory limit in GB, also the budget of the memory check; 0: the machine's memory",
+            {.range = at_least(0)}),
       field("system", "force", &R::system, &SystemSection::force,
             "Start even when the memory estimate exceeds the budget"),
-      // evaluation
+  };
+}
+
+// The rows of the `evaluation:` section.
+std::vector<FieldSpec> evaluation_rows() {
+  using R = Recipe;
+  return {
       field("evaluation", "eval_batch_size", &R::evaluation, &EvaluationSection::eval_batch_size,
             "Examples per evaluation batch", {.range = at_least(1)}),
       field("evaluation", "early_stopping_patience", &R::evaluation,
@@ -384,7 +261,13 @@ std::vector<FieldSpec> build_schema() {
             {.range = Range{.low = 0, .high = 1, .low_open = true}}),
       field("evaluation", "max_new_tokens", &R::evaluation, &EvaluationSection::max_new_tokens,
             "Tokens generated per sample", {.range = at_least(1)}),
-      // advanced
+  };
+}
+
+// The rows of the `advanced:` section.
+std::vector<FieldSpec> advanced_rows() {
+  using R = Recipe;
+  return {
       field("advanced", "max_consecutive_nan", &R::advanced, &AdvancedSection::max_consecutive_nan,
             "Non-finite steps in a row (skipped) before the run stops", {.range = at_least(1)}),
       field("advanced", "loss_rise_warning", &R::advanced, &AdvancedSection::loss_rise_warning,
@@ -397,6 +280,15 @@ std::vector<FieldSpec> build_schema() {
             "Warn when memory use passes this fraction of the budget",
             {.range = Range{.low = 0, .high = 1, .low_open = true}}),
   };
+}
+
+std::vector<FieldSpec> build_schema() {
+  std::vector<FieldSpec> rows;
+  for (auto* section : {&model_rows, &lora_rows, &data_rows, &training_rows, &output_rows, &logging_rows,
+                        &system_rows, &evaluation_rows, &advanced_rows}) {
+    for (auto& row : section()) rows.push_back(std::move(row));
+  }
+  return rows;
 }
 
 }  // namespace

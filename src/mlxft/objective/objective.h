@@ -24,8 +24,8 @@
 namespace mlxft {
 
 struct ObjectiveSums {
-  LossSum loss;                                        // differentiated: loss sum and its weight
-  std::map<std::string, mlx::core::array> metrics;     // scalar sums for the logs (may be empty)
+  LossSum loss;                                     // differentiated: loss sum and its weight
+  std::map<std::string, mlx::core::array> metrics;  // scalar sums for the logs (may be empty)
 };
 
 class Objective {

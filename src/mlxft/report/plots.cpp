@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "mlxft/util/durable_file.h"
 namespace fs = std::filesystem;
 
 namespace mlxft {
@@ -103,6 +104,13 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
     for (const auto& e : metrics.eval) eval << e.step << ' ' << cell(e.loss) << '\n';
     // gnuplot cannot plot a file without points; a lone NaN row keeps the command valid.
     if (metrics.eval.empty()) eval << "NaN NaN\n";
+    train.flush();
+    eval.flush();
+    if (!train || !eval) {
+      spdlog::warn("cannot write the plot data in {}; skipping plots", work.string());
+      fs::remove_all(work, ec);
+      return written;
+    }
   }
   const std::vector<Plot> plots = {
       {"loss", "Loss", "loss (per target token)",
@@ -139,10 +147,12 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
     for (const auto& p : plots) {
       const fs::path drawn = work / (p.name + "." + ext), target = dir / (p.name + "." + ext);
       if (fs::exists(drawn) && fs::file_size(drawn) > 0) {
+        sync_file(drawn);  // durable before it replaces the previous plot (util/durable_file.h)
         fs::rename(drawn, target, ec);
         if (!ec) written.push_back(target);
       }
     }
+    sync_directory(dir);
   }
   fs::remove_all(work, ec);
   return written;

@@ -52,7 +52,8 @@ Trainer::Trainer(TrainerSettings settings, TrainerHooks hooks, std::vector<std::
     throw Error(ErrorKind::Training, "trainer", "the loss, make_batch and epoch_batches hooks are required");
   }
   if (s_.num_train_examples < 1) {
-    throw Error(ErrorKind::Data, "training set", "no training example", "check data.dataset_path and the split");
+    throw Error(ErrorKind::Data, "training set", "no training example",
+                "check data.dataset_path and the split");
   }
   if (s_.batch_size < 1 || s_.accumulation_steps < 1) {
     throw Error(ErrorKind::Config, "training.batch_size",
@@ -154,10 +155,11 @@ double Trainer::train_step(TrainerState& st, const std::vector<std::vector<int64
   spdlog::warn("step {}: {}; update skipped ({} in a row)", st.step, u.skip_reason, st.consecutive_skips);
   if (st.consecutive_skips >= s_.max_consecutive_nan) {
     const std::string last = st.last_checkpoint.empty() ? "none yet" : st.last_checkpoint.string();
-    throw Error(ErrorKind::Training, fmt::format("step {}", st.step),
-                fmt::format("{} non-finite steps in a row (last: {}); training stopped", st.consecutive_skips,
-                            u.skip_reason),
-                fmt::format("lower training.learning_rate or check the data; the last good checkpoint is {}", last));
+    throw Error(
+        ErrorKind::Training, fmt::format("step {}", st.step),
+        fmt::format("{} non-finite steps in a row (last: {}); training stopped", st.consecutive_skips,
+                    u.skip_reason),
+        fmt::format("lower training.learning_rate or check the data; the last good checkpoint is {}", last));
   }
   return lr;
 }
@@ -170,14 +172,22 @@ void Trainer::flush_log_window(TrainerState& st, double lr, int64_t total) {
     const double loss = st.window_nll / static_cast<double>(std::max<int64_t>(st.window_tokens, 1));
     const double tps = static_cast<double>(st.window_tokens) / std::max(st.window_seconds, 1e-9);
     const double norm = st.window_norm / static_cast<double>(st.window_steps);
-    const TrainMetrics line{st.step, fractional_epoch(st),          loss, lr, norm, tps, st.trained_tokens,
-                            gigabytes(mx::get_active_memory()), gigabytes(mx::get_peak_memory()), elapsed()};
+    const TrainMetrics line{st.step,
+                            fractional_epoch(st),
+                            loss,
+                            lr,
+                            norm,
+                            tps,
+                            st.trained_tokens,
+                            gigabytes(mx::get_active_memory()),
+                            gigabytes(mx::get_peak_memory()),
+                            elapsed()};
     append_metrics(line, st);
     if (hooks_.on_train_log) {
       hooks_.on_train_log(line, total);
     } else {
-      spdlog::info("step {}/{} epoch {:.2f}: loss {:.4f} lr {:.3g} grad norm {:.3f} {:.0f} tok/s", st.step, total,
-                   fractional_epoch(st), loss, lr, norm, tps);
+      spdlog::info("step {}/{} epoch {:.2f}: loss {:.4f} lr {:.3g} grad norm {:.3f} {:.0f} tok/s", st.step,
+                   total, fractional_epoch(st), loss, lr, norm, tps);
     }
     health_.check(st.step, loss, norm);
   }
@@ -187,7 +197,8 @@ void Trainer::flush_log_window(TrainerState& st, double lr, int64_t total) {
 
 bool Trainer::after_step(TrainerState& st, bool epoch_end, bool last_step) {
   bool new_best = false;
-  const bool eval_due = (s_.eval_steps > 0 && st.step % s_.eval_steps == 0) || (s_.eval_steps <= 0 && epoch_end);
+  const bool eval_due =
+      (s_.eval_steps > 0 && st.step % s_.eval_steps == 0) || (s_.eval_steps <= 0 && epoch_end);
   if (eval_due || last_step) new_best = evaluate_and_track(st);
   const bool early_stop =
       s_.early_stopping_patience > 0 && st.evals_without_improvement >= s_.early_stopping_patience;
@@ -196,7 +207,8 @@ bool Trainer::after_step(TrainerState& st, bool epoch_end, bool last_step) {
   if (save_due) save(st);
   if (hooks_.after_step) hooks_.after_step(st.step);
   window_start_ = Clock::now();  // checkpoint, evaluation and hook time is not training time
-  if (early_stop) spdlog::info("early stopping: no improvement over {} evaluations", st.evals_without_improvement);
+  if (early_stop)
+    spdlog::info("early stopping: no improvement over {} evaluations", st.evals_without_improvement);
   return early_stop;
 }
 
@@ -230,7 +242,8 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
     const double lr = train_step(st, order, schedule);
     const bool epoch_end = st.position == 0;
     const bool last_step = st.step >= total;
-    if ((s_.logging_steps > 0 && st.step % s_.logging_steps == 0) || last_step) flush_log_window(st, lr, total);
+    if ((s_.logging_steps > 0 && st.step % s_.logging_steps == 0) || last_step)
+      flush_log_window(st, lr, total);
     if (after_step(st, epoch_end, last_step)) {
       out.early_stopped = true;
       break;

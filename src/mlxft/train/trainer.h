@@ -25,9 +25,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -87,7 +87,7 @@ struct TrainerHooks {
   // required: the micro-batches (rows by position) of an epoch, a pure function of the epoch;
   // must give micro_batches_per_epoch() batches (data/batching.h BatchPlan in the train command).
   std::function<std::vector<std::vector<int64_t>>(int64_t epoch)> epoch_batches;
-  std::function<EvalResult(const std::vector<mx::array>& params)> evaluate;              // optional
+  std::function<EvalResult(const std::vector<mx::array>& params)> evaluate;               // optional
   std::function<void(const std::vector<mx::array>& params, int64_t step)> write_samples;  // optional
   // Called with every train line (progress display); without it the line is logged (spdlog info).
   std::function<void(const TrainMetrics& line, int64_t total_steps)> on_train_log;  // optional
@@ -133,7 +133,8 @@ class Trainer {
   void evaluate_baseline(TrainerState& st);
   bool evaluate_and_track(TrainerState& st);
   // One optimizer step over the next micro-batches of `order`; returns its learning rate.
-  double train_step(TrainerState& st, const std::vector<std::vector<int64_t>>& order, const LrSchedule& schedule);
+  double train_step(TrainerState& st, const std::vector<std::vector<int64_t>>& order,
+                    const LrSchedule& schedule);
   void flush_log_window(TrainerState& st, double lr, int64_t total);
   // Evaluation, checkpoint and hook after a step; true when early stopping ends the run.
   bool after_step(TrainerState& st, bool epoch_end, bool last_step);
