@@ -96,26 +96,28 @@ class LineReader {
     try {
       add(line, *record);
     } catch (const RecordError& e) {
-      skip(line.number, e.kind(), e.what());
+      skip(line.number, e.kind_id(), e.what());
     }
   }
   bool any_utf8() const { return any_utf8_; }
   const std::optional<RecordFormat>& format() const { return format_; }
 
  private:
-  void skip(int64_t line, const std::string& kind, const std::string& why) {
-    r_.skipped.push_back({line, kind + ": " + why});
-    ++r_.skip_reasons[kind];
+  void skip(int64_t line, RecordErrorKind kind, const std::string& why) {
+    const std::string name = to_string(kind);
+    r_.skipped.push_back({line, name + ": " + why});
+    ++r_.skip_reasons[name];
   }
 
   // The line's JSON, or nothing when it was skipped (too large, not UTF-8, not JSON).
   std::optional<OrderedJson> parse_line(const Line& line) {
     if (line.text.size() > options_.max_line_bytes) {
-      skip(line.number, "message too large", "line is " + std::to_string(line.text.size()) + " bytes");
+      skip(line.number, RecordErrorKind::MessageTooLarge,
+           "line is " + std::to_string(line.text.size()) + " bytes");
       return std::nullopt;
     }
     if (!is_valid_utf8(line.text)) {
-      skip(line.number, "invalid UTF-8", "the line is not valid UTF-8");
+      skip(line.number, RecordErrorKind::InvalidUtf8, "the line is not valid UTF-8");
       return std::nullopt;
     }
     any_utf8_ = true;
@@ -124,7 +126,7 @@ class LineReader {
     } catch (const OrderedJson::exception& e) {
       std::string msg = e.what();
       if (const auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
-      skip(line.number, "invalid JSON", msg);
+      skip(line.number, RecordErrorKind::InvalidJson, msg);
       return std::nullopt;
     }
   }
@@ -132,9 +134,10 @@ class LineReader {
   // Validates, renders and files one record; RecordError when it cannot be used.
   void add(const Line& line, const OrderedJson& record) {
     if (!record.is_object())
-      throw RecordError("not an object", "the record is a JSON " + std::string(record.type_name()));
+      throw RecordError(RecordErrorKind::NotAnObject,
+                        "the record is a JSON " + std::string(record.type_name()));
     if (!format_)
-      throw RecordError("unknown shape",
+      throw RecordError(RecordErrorKind::UnknownShape,
                         "no \"conversations\", \"messages\", \"text\" or \"prompt\"/\"completion\" key");
     auto parsed = parse_record(record, *format_, options_, static_cast<uint64_t>(line.number));
     const auto& conv = parsed.conversation;
@@ -144,7 +147,8 @@ class LineReader {
     ex.label = conv.label;
     ex.ids = std::move(rendered.ids);
     ex.mask = std::move(rendered.mask);
-    if (ex.trained_tokens() == 0) throw RecordError("nothing to train", "no assistant token to train on");
+    if (ex.trained_tokens() == 0)
+      throw RecordError(RecordErrorKind::NothingToTrain, "no assistant token to train on");
     count(parsed, r_.file + ":" + std::to_string(line.number));
     if (!fit_length(ex)) return;
     note_duplicate(line);
@@ -180,7 +184,7 @@ class LineReader {
     ex.mask.resize(static_cast<size_t>(options_.max_seq_length));
     ++r_.truncated;
     if (ex.trained_tokens() == 0)
-      throw RecordError("nothing to train", "no assistant token left after truncation");
+      throw RecordError(RecordErrorKind::NothingToTrain, "no assistant token left after truncation");
     return true;
   }
 
