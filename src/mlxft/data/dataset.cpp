@@ -80,6 +80,135 @@ std::string fmt_percent(double fraction) {
   return fmt::format("{:.1f} %", fraction * 100.0);
 }
 
+// Reads the lines of one JSONL text, one at a time, into a Dataset and its report.
+class LineReader {
+ public:
+  LineReader(const std::vector<Line>& lines, const ChatFormat& chat, const DataOptions& options,
+             std::optional<RecordFormat> format, Dataset& ds)
+      : lines_(lines), chat_(chat), options_(options), format_(format), ds_(ds), r_(ds.report) {}
+
+  // One line: skipped (with its reason), dropped as too long, or kept (selected or held out).
+  void read(const Line& line) {
+    ++r_.records;
+    const auto record = parse_line(line);
+    if (!record) return;
+    if (!format_) format_ = detect_format(*record);
+    try {
+      add(line, *record);
+    } catch (const RecordError& e) {
+      skip(line.number, e.kind_id(), e.what());
+    }
+  }
+  bool any_utf8() const { return any_utf8_; }
+  const std::optional<RecordFormat>& format() const { return format_; }
+
+ private:
+  void skip(int64_t line, RecordErrorKind kind, const std::string& why) {
+    const std::string name = to_string(kind);
+    r_.skipped.push_back({line, name + ": " + why});
+    ++r_.skip_reasons[name];
+  }
+
+  // The line's JSON, or nothing when it was skipped (too large, not UTF-8, not JSON).
+  std::optional<OrderedJson> parse_line(const Line& line) {
+    if (line.text.size() > options_.max_line_bytes) {
+      skip(line.number, RecordErrorKind::MessageTooLarge,
+           "line is " + std::to_string(line.text.size()) + " bytes");
+      return std::nullopt;
+    }
+    if (!is_valid_utf8(line.text)) {
+      skip(line.number, RecordErrorKind::InvalidUtf8, "the line is not valid UTF-8");
+      return std::nullopt;
+    }
+    any_utf8_ = true;
+    try {
+      return OrderedJson::parse(line.text);
+    } catch (const OrderedJson::exception& e) {
+      std::string msg = e.what();
+      if (const auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
+      skip(line.number, RecordErrorKind::InvalidJson, msg);
+      return std::nullopt;
+    }
+  }
+
+  // Validates, renders and files one record; RecordError when it cannot be used.
+  void add(const Line& line, const OrderedJson& record) {
+    if (!record.is_object())
+      throw RecordError(RecordErrorKind::NotAnObject,
+                        "the record is a JSON " + std::string(record.type_name()));
+    if (!format_)
+      throw RecordError(RecordErrorKind::UnknownShape,
+                        "no \"conversations\", \"messages\", \"text\" or \"prompt\"/\"completion\" key");
+    auto parsed = parse_record(record, *format_, options_, static_cast<uint64_t>(line.number));
+    const auto& conv = parsed.conversation;
+    auto rendered = chat_.render(conv);
+    Example ex;
+    ex.index = line.number - 1;
+    ex.label = conv.label;
+    ex.ids = std::move(rendered.ids);
+    ex.mask = std::move(rendered.mask);
+    if (ex.trained_tokens() == 0)
+      throw RecordError(RecordErrorKind::NothingToTrain, "no assistant token to train on");
+    count(parsed, r_.file + ":" + std::to_string(line.number));
+    if (!fit_length(ex)) return;
+    note_duplicate(line);
+    if (selected(conv.label, options_.labels)) {
+      r_.lengths.push_back(static_cast<int64_t>(ex.ids.size()));
+      r_.trained_tokens += ex.trained_tokens();
+      ds_.examples.push_back(std::move(ex));
+    } else {
+      ds_.held_out.push_back(std::move(ex));
+    }
+  }
+
+  void count(const ParsedRecord& parsed, const std::string& where) {
+    const auto& conv = parsed.conversation;
+    for (const auto& w : conv.warnings) r_.record_warnings.push_back(where + ": " + w);
+    ++(conv.label ? (*conv.label ? r_.label_true : r_.label_false) : r_.label_none);
+    r_.with_context += parsed.has_context ? 1 : 0;
+    ++r_.tool_calls_per_record[parsed.tool_calls];
+    r_.native_calls += conv.native_calls;
+    r_.text_calls += conv.text_calls;
+    r_.dropped_prose += conv.dropped_prose;
+    r_.malformed_calls += conv.malformed_calls;
+  }
+
+  // Applies max_seq_length: false when the example is dropped; cuts it under Truncate::End.
+  bool fit_length(Example& ex) {
+    if (ex.ids.size() <= static_cast<size_t>(options_.max_seq_length)) return true;
+    if (options_.truncate == Truncate::Drop) {
+      ++r_.too_long;
+      return false;
+    }
+    ex.ids.resize(static_cast<size_t>(options_.max_seq_length));
+    ex.mask.resize(static_cast<size_t>(options_.max_seq_length));
+    ++r_.truncated;
+    if (ex.trained_tokens() == 0)
+      throw RecordError(RecordErrorKind::NothingToTrain, "no assistant token left after truncation");
+    return true;
+  }
+
+  void note_duplicate(const Line& line) {
+    auto& same = seen_[fnv1a64(line.text)];
+    for (int64_t first : same) {
+      if (lines_[static_cast<size_t>(first)].text == line.text) {
+        r_.duplicates.emplace_back(line.number, lines_[static_cast<size_t>(first)].number);
+        break;
+      }
+    }
+    same.push_back(static_cast<int64_t>(&line - lines_.data()));
+  }
+
+  const std::vector<Line>& lines_;
+  const ChatFormat& chat_;
+  const DataOptions& options_;
+  std::optional<RecordFormat> format_;
+  Dataset& ds_;
+  DataReport& r_;
+  bool any_utf8_ = false;
+  std::unordered_map<uint64_t, std::vector<int64_t>> seen_;  // hash of a line -> indices of lines with it
+};
+
 void add_data_warnings(DataReport& r) {
   if (!r.duplicates.empty()) {
     r.warnings.push_back(std::to_string(r.duplicates.size()) +
@@ -121,96 +250,16 @@ Dataset load_dataset_from_text(std::string text, const std::string& source_name,
   }
   check_text(text, source_name);
   Dataset ds;
-  DataReport& r = ds.report;
-  r.file = source_name;
+  ds.report.file = source_name;
   const auto lines = split_lines(text);
-  bool any_utf8 = false;
-  std::unordered_map<uint64_t, std::vector<int64_t>> seen;  // hash of a line -> its first line numbers
-  auto skip = [&](int64_t line, const std::string& kind, const std::string& why) {
-    r.skipped.push_back({line, kind + ": " + why});
-    ++r.skip_reasons[kind];
-  };
-  for (const auto& line : lines) {
-    ++r.records;
-    const std::string where = r.file + ":" + std::to_string(line.number);
-    if (line.text.size() > options.max_line_bytes) {
-      skip(line.number, "message too large", "line is " + std::to_string(line.text.size()) + " bytes");
-      continue;
-    }
-    if (!is_valid_utf8(line.text)) {
-      skip(line.number, "invalid UTF-8", "the line is not valid UTF-8");
-      continue;
-    }
-    any_utf8 = true;
-    OrderedJson record;
-    try {
-      record = OrderedJson::parse(line.text);
-    } catch (const OrderedJson::exception& e) {
-      std::string msg = e.what();
-      if (const auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
-      skip(line.number, "invalid JSON", msg);
-      continue;
-    }
-    if (!format) format = detect_format(record);
-    try {
-      if (!record.is_object())
-        throw RecordError("not an object", "the record is a JSON " + std::string(record.type_name()));
-      if (!format)
-        throw RecordError("unknown shape",
-                          "no \"conversations\", \"messages\", \"text\" or \"prompt\"/\"completion\" key");
-      auto parsed = parse_record(record, *format, options, static_cast<uint64_t>(line.number));
-      auto& conv = parsed.conversation;
-      auto rendered = chat.render(conv);
-      Example ex;
-      ex.index = line.number - 1;
-      ex.label = conv.label;
-      ex.ids = std::move(rendered.ids);
-      ex.mask = std::move(rendered.mask);
-      if (ex.trained_tokens() == 0) throw RecordError("nothing to train", "no assistant token to train on");
-      for (const auto& w : conv.warnings) r.record_warnings.push_back(where + ": " + w);
-      ++(conv.label ? (*conv.label ? r.label_true : r.label_false) : r.label_none);
-      r.with_context += parsed.has_context ? 1 : 0;
-      ++r.tool_calls_per_record[parsed.tool_calls];
-      r.native_calls += conv.native_calls;
-      r.text_calls += conv.text_calls;
-      r.dropped_prose += conv.dropped_prose;
-      r.malformed_calls += conv.malformed_calls;
-      const bool too_long = ex.ids.size() > static_cast<size_t>(options.max_seq_length);
-      if (too_long && options.truncate == Truncate::Drop) {
-        ++r.too_long;
-        continue;
-      }
-      if (too_long) {
-        ex.ids.resize(static_cast<size_t>(options.max_seq_length));
-        ex.mask.resize(static_cast<size_t>(options.max_seq_length));
-        ++r.truncated;
-        if (ex.trained_tokens() == 0)
-          throw RecordError("nothing to train", "no assistant token left after truncation");
-      }
-      auto& same = seen[fnv1a64(line.text)];
-      for (int64_t first : same) {
-        if (lines[static_cast<size_t>(first)].text == line.text) {
-          r.duplicates.emplace_back(line.number, lines[static_cast<size_t>(first)].number);
-          break;
-        }
-      }
-      same.push_back(static_cast<int64_t>(&line - lines.data()));
-      if (selected(conv.label, options.labels)) {
-        r.lengths.push_back(static_cast<int64_t>(ex.ids.size()));
-        r.trained_tokens += ex.trained_tokens();
-        ds.examples.push_back(std::move(ex));
-      } else {
-        ds.held_out.push_back(std::move(ex));
-      }
-    } catch (const RecordError& e) {
-      skip(line.number, e.kind(), e.what());
-    }
-  }
-  if (!any_utf8) {
+  LineReader reader(lines, chat, options, format, ds);
+  for (const auto& line : lines) reader.read(line);
+  DataReport& r = ds.report;
+  if (!reader.any_utf8()) {
     throw Error(ErrorKind::Data, r.file, "is not UTF-8 text: no line is valid UTF-8",
                 "convert it to UTF-8 JSONL");
   }
-  r.format = format ? to_string(*format) : "unknown";
+  r.format = reader.format() ? to_string(*reader.format()) : "unknown";
   r.usable = static_cast<int64_t>(ds.examples.size());
   r.held_out = static_cast<int64_t>(ds.held_out.size());
   add_data_warnings(r);

@@ -11,7 +11,7 @@ namespace mlxft {
 
 namespace {
 
-[[noreturn]] void fail(const char* kind, const std::string& message) {
+[[noreturn]] void fail(RecordErrorKind kind, const std::string& message) {
   throw RecordError(kind, message);
 }
 
@@ -40,7 +40,8 @@ std::optional<bool> read_label(const OrderedJson& record) {
     if (s == "desirable" || s == "true") return true;
     if (s == "undesirable" || s == "false") return false;
   }
-  fail("bad label", "label must be true, false, \"desirable\" or \"undesirable\", got " + l.dump());
+  fail(RecordErrorKind::BadLabel,
+       "label must be true, false, \"desirable\" or \"undesirable\", got " + l.dump());
 }
 
 // A text field: a string, or (messages format) a list of {"type": "text", "text"} chunks.
@@ -53,7 +54,7 @@ std::string read_text(const OrderedJson& v, const std::string& where, const Data
     for (const auto& chunk : v) {
       if (!chunk.is_object() || chunk.value("type", "") != "text" || !chunk.contains("text") ||
           !chunk["text"].is_string()) {
-        fail("non-string content",
+        fail(RecordErrorKind::NonStringContent,
              where + ": content chunks must be {\"type\": \"text\", \"text\": \"...\"}");
       }
       const auto part = chunk["text"].get<std::string>();
@@ -61,12 +62,14 @@ std::string read_text(const OrderedJson& v, const std::string& where, const Data
       text += (text.empty() ? "" : "\n\n") + part;
     }
   } else if (!(v.is_null() && allow_empty)) {
-    fail("non-string content", where + ": content must be a string, got " + std::string(v.type_name()));
+    fail(RecordErrorKind::NonStringContent,
+         where + ": content must be a string, got " + std::string(v.type_name()));
   }
-  if (!allow_empty && is_blank(text)) fail("empty content", where + ": content is empty");
+  if (!allow_empty && is_blank(text)) fail(RecordErrorKind::EmptyContent, where + ": content is empty");
   if (text.size() > options.max_message_bytes) {
-    fail("message too large", where + ": content is " + std::to_string(text.size()) +
-                                  " bytes, over the limit of " + std::to_string(options.max_message_bytes));
+    fail(RecordErrorKind::MessageTooLarge, where + ": content is " + std::to_string(text.size()) +
+                                               " bytes, over the limit of " +
+                                               std::to_string(options.max_message_bytes));
   }
   return text;
 }
@@ -85,15 +88,17 @@ void check_order(const std::vector<Message>& messages) {
   for (size_t i = 0; i < messages.size(); ++i) {
     const Role r = messages[i].role;
     if (!seen_user && r != Role::System && r != Role::User) {
-      fail("role order", at_msg(i) + ": the conversation must start with a user message, got " + kName.at(r));
+      fail(RecordErrorKind::RoleOrder,
+           at_msg(i) + ": the conversation must start with a user message, got " + kName.at(r));
     }
     seen_user |= r == Role::User;
     if (i > 0 && !kNext.at(messages[i - 1].role).count(r)) {
-      fail("role order", at_msg(i) + ": " + kName.at(r) + " cannot follow " + kName.at(messages[i - 1].role));
+      fail(RecordErrorKind::RoleOrder,
+           at_msg(i) + ": " + kName.at(r) + " cannot follow " + kName.at(messages[i - 1].role));
     }
   }
   if (messages.empty() || messages.back().role != Role::Assistant) {
-    fail("role order", "the conversation must end with an assistant message");
+    fail(RecordErrorKind::RoleOrder, "the conversation must end with an assistant message");
   }
 }
 
@@ -110,39 +115,41 @@ void check_assistant_runs(const std::vector<Message>& messages) {
     text |= !m.content.empty();
     calls |= !m.tool_calls.empty();
     if (text && calls) {
-      fail("content and tool calls", "consecutive assistant messages mix text and tool calls (around " +
-                                         at_msg(i) + "); Mistral v3 cannot encode that turn");
+      fail(RecordErrorKind::ContentAndToolCalls,
+           "consecutive assistant messages mix text and tool calls (around " + at_msg(i) +
+               "); Mistral v3 cannot encode that turn");
     }
   }
 }
 
 Role read_role(const OrderedJson& m, const char* key, size_t i) {
   if (!m.contains(key) || !m[key].is_string())
-    fail("unknown shape", at_msg(i) + ": no \"" + std::string(key) + "\" string");
+    fail(RecordErrorKind::UnknownShape, at_msg(i) + ": no \"" + std::string(key) + "\" string");
   const auto r = m[key].get<std::string>();
   if (r == "system") return Role::System;
   if (r == "user" || r == "human") return Role::User;
   if (r == "assistant" || r == "gpt") return Role::Assistant;
   if (r == "tool") return Role::Tool;
-  fail("unknown role", at_msg(i) + ": unknown role \"" + r + "\"");
+  fail(RecordErrorKind::UnknownRole, at_msg(i) + ": unknown role \"" + r + "\"");
 }
 
 ParsedRecord parse_conversations(const OrderedJson& record, const DataOptions& options, uint64_t id_seed) {
   const auto& list = record["conversations"];
-  if (!list.is_array() || list.empty()) fail("unknown shape", "\"conversations\" must be a non-empty list");
+  if (!list.is_array() || list.empty())
+    fail(RecordErrorKind::UnknownShape, "\"conversations\" must be a non-empty list");
   ParsedRecord out;
   out.has_context = record.contains("context") && record["context"].is_object();
   std::vector<Message> input;
   for (size_t i = 0; i < list.size(); ++i) {
     const auto& m = list[i];
-    if (!m.is_object()) fail("unknown shape", at_msg(i) + " is not an object");
+    if (!m.is_object()) fail(RecordErrorKind::UnknownShape, at_msg(i) + " is not an object");
     const char* role_key = m.contains("role") ? "role" : "from";
     const char* content_key = m.contains("content") ? "content" : "value";
     Message msg;
     msg.role = read_role(m, role_key, i);
     if (msg.role == Role::Tool)
-      fail("unknown role", at_msg(i) + ": tool messages belong in the \"messages\" format");
-    if (!m.contains(content_key)) fail("empty content", at_msg(i) + ": no \"content\"");
+      fail(RecordErrorKind::UnknownRole, at_msg(i) + ": tool messages belong in the \"messages\" format");
+    if (!m.contains(content_key)) fail(RecordErrorKind::EmptyContent, at_msg(i) + ": no \"content\"");
     msg.content = read_text(m[content_key], at_msg(i), options, false);
     input.push_back(std::move(msg));
   }
@@ -175,35 +182,36 @@ OrderedJson read_arguments(const OrderedJson& fn, const std::string& where) {
     auto parsed = OrderedJson::parse(text, nullptr, false);
     if (!parsed.is_discarded() && parsed.is_object()) return parsed;
   }
-  fail("bad arguments",
+  fail(RecordErrorKind::BadArguments,
        where + ": arguments must be a JSON object (or a string holding one), got " + a.dump());
 }
 
 OrderedJson read_tools(const OrderedJson& record) {
   if (!record.contains("tools") || record["tools"].is_null()) return OrderedJson::array();
   const auto& tools = record["tools"];
-  if (!tools.is_array()) fail("bad tools", "\"tools\" must be a list");
+  if (!tools.is_array()) fail(RecordErrorKind::BadTools, "\"tools\" must be a list");
   for (size_t i = 0; i < tools.size(); ++i) {
     const auto& t = tools[i];
     const std::string where = "tool " + std::to_string(i + 1);
     if (!t.is_object() || !t.contains("function") || !t["function"].is_object()) {
-      fail("bad tools", where + ": must be {\"type\": \"function\", \"function\": {...}}");
+      fail(RecordErrorKind::BadTools, where + ": must be {\"type\": \"function\", \"function\": {...}}");
     }
     const auto& f = t["function"];
     if (!f.contains("name") || !f["name"].is_string() || f["name"].get<std::string>().empty()) {
-      fail("bad tools", where + ": function has no name");
+      fail(RecordErrorKind::BadTools, where + ": function has no name");
     }
     if (f.contains("description") && !f["description"].is_string())
-      fail("bad tools", where + ": description must be a string");
+      fail(RecordErrorKind::BadTools, where + ": description must be a string");
     if (f.contains("parameters") && !f["parameters"].is_object())
-      fail("bad tools", where + ": parameters must be an object");
+      fail(RecordErrorKind::BadTools, where + ": parameters must be an object");
   }
   return tools;
 }
 
 ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& options, uint64_t id_seed) {
   const auto& list = record["messages"];
-  if (!list.is_array() || list.empty()) fail("unknown shape", "\"messages\" must be a non-empty list");
+  if (!list.is_array() || list.empty())
+    fail(RecordErrorKind::UnknownShape, "\"messages\" must be a non-empty list");
   ParsedRecord out;
   auto& conv = out.conversation;
   conv.tools = read_tools(record);
@@ -213,7 +221,7 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
   for (size_t i = 0; i < list.size(); ++i) {
     const auto& m = list[i];
     const std::string where = at_msg(i);
-    if (!m.is_object()) fail("unknown shape", where + " is not an object");
+    if (!m.is_object()) fail(RecordErrorKind::UnknownShape, where + " is not an object");
     Message msg;
     msg.role = read_role(m, "role", i);
     const OrderedJson content = m.contains("content") ? m["content"] : OrderedJson();
@@ -221,24 +229,25 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
       const bool has_calls = m.contains("tool_calls") && !m["tool_calls"].is_null();
       msg.content = read_text(content, where, options, has_calls);
       if (!pending.empty())
-        fail("unanswered tool call", where + ": tool call(s) not answered before this message");
+        fail(RecordErrorKind::UnansweredToolCall, where + ": tool call(s) not answered before this message");
       if (has_calls) {
         const auto& calls = m["tool_calls"];
         if (!calls.is_array() || calls.empty())
-          fail("unknown shape", where + ": tool_calls must be a non-empty list");
+          fail(RecordErrorKind::UnknownShape, where + ": tool_calls must be a non-empty list");
         if (!is_blank(msg.content)) {
-          fail("content and tool calls",
+          fail(RecordErrorKind::ContentAndToolCalls,
                where + ": has both content and tool_calls (Mistral v3 cannot encode both)");
         }
         msg.content.clear();
         for (const auto& c : calls) {
           const std::string cw = where + " tool call " + std::to_string(msg.tool_calls.size() + 1);
           if (!c.is_object() || !c.contains("function") || !c["function"].is_object()) {
-            fail("unknown shape", cw + ": must be {\"id\", \"type\": \"function\", \"function\": {...}}");
+            fail(RecordErrorKind::UnknownShape,
+                 cw + ": must be {\"id\", \"type\": \"function\", \"function\": {...}}");
           }
           const auto& fn = c["function"];
           if (!fn.contains("name") || !fn["name"].is_string() || fn["name"].get<std::string>().empty()) {
-            fail("unknown shape", cw + ": function has no name");
+            fail(RecordErrorKind::UnknownShape, cw + ": function has no name");
           }
           ToolCall call;
           call.name = fn["name"].get<std::string>();
@@ -254,19 +263,19 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
         }
         out.tool_calls += static_cast<int>(msg.tool_calls.size());
       } else if (is_blank(msg.content)) {
-        fail("empty content", where + ": assistant message has neither content nor tool_calls");
+        fail(RecordErrorKind::EmptyContent, where + ": assistant message has neither content nor tool_calls");
       }
     } else if (msg.role == Role::Tool) {
       msg.content = read_text(content, where, options, true);
       if (!m.contains("tool_call_id") || !m["tool_call_id"].is_string()) {
-        fail("unknown tool call id", where + ": tool message has no tool_call_id");
+        fail(RecordErrorKind::UnknownToolCallId, where + ": tool message has no tool_call_id");
       }
       const auto written = m["tool_call_id"].get<std::string>();
       const auto mapped = id_map.count(written) ? id_map[written] : written;
       if (pending.empty())
-        fail("tool result without call", where + ": tool result with no tool call before it");
+        fail(RecordErrorKind::ToolResultWithoutCall, where + ": tool result with no tool call before it");
       if (!pending.count(mapped)) {
-        fail("unknown tool call id",
+        fail(RecordErrorKind::UnknownToolCallId,
              where + ": tool_call_id \"" + written + "\" answers no pending tool call");
       }
       pending.erase(mapped);
@@ -285,7 +294,7 @@ ParsedRecord parse_simple(const OrderedJson& record, RecordFormat format, const 
   ParsedRecord out;
   auto& conv = out.conversation;
   auto field = [&](const char* key, Role role) {
-    if (!record.contains(key)) fail("unknown shape", std::string("no \"") + key + "\" field");
+    if (!record.contains(key)) fail(RecordErrorKind::UnknownShape, std::string("no \"") + key + "\" field");
     Message m;
     m.role = role;
     m.content = read_text(record[key], std::string("\"") + key + "\"", options, false);
@@ -313,6 +322,29 @@ const char* to_string(RecordFormat format) {
   return "?";
 }
 
+const char* to_string(RecordErrorKind kind) {
+  switch (kind) {
+    case RecordErrorKind::NotAnObject: return "not an object";
+    case RecordErrorKind::UnknownShape: return "unknown shape";
+    case RecordErrorKind::UnknownRole: return "unknown role";
+    case RecordErrorKind::RoleOrder: return "role order";
+    case RecordErrorKind::EmptyContent: return "empty content";
+    case RecordErrorKind::NonStringContent: return "non-string content";
+    case RecordErrorKind::ContentAndToolCalls: return "content and tool calls";
+    case RecordErrorKind::BadTools: return "bad tools";
+    case RecordErrorKind::BadArguments: return "bad arguments";
+    case RecordErrorKind::BadLabel: return "bad label";
+    case RecordErrorKind::MessageTooLarge: return "message too large";
+    case RecordErrorKind::ToolResultWithoutCall: return "tool result without call";
+    case RecordErrorKind::UnansweredToolCall: return "unanswered tool call";
+    case RecordErrorKind::UnknownToolCallId: return "unknown tool call id";
+    case RecordErrorKind::NothingToTrain: return "nothing to train";
+    case RecordErrorKind::InvalidJson: return "invalid JSON";
+    case RecordErrorKind::InvalidUtf8: return "invalid UTF-8";
+  }
+  return "unknown";
+}
+
 std::optional<RecordFormat> parse_format_name(std::string_view name) {
   for (auto f : {RecordFormat::Conversations, RecordFormat::Messages, RecordFormat::Text,
                  RecordFormat::PromptCompletion}) {
@@ -333,15 +365,18 @@ std::optional<RecordFormat> detect_format(const OrderedJson& record) {
 
 ParsedRecord parse_record(const OrderedJson& record, RecordFormat format, const DataOptions& options,
                           uint64_t id_seed) {
-  if (!record.is_object()) fail("not an object", "the record is not a JSON object");
+  if (!record.is_object()) fail(RecordErrorKind::NotAnObject, "the record is not a JSON object");
   const auto shape = detect_format(record);
   if (!shape || *shape != format) {
     fail(
-        "unknown shape", std::string("not a \"") + to_string(format) + "\" record (keys: " + [&] {
-          std::string keys;
-          for (const auto& [k, v] : record.items()) keys += (keys.empty() ? "" : ", ") + k;
-          return keys.empty() ? std::string("none") : keys;
-        }() + ")");
+        RecordErrorKind::UnknownShape, std::string("not a \"") + to_string(format) + "\" record (keys: " +
+                                           [&] {
+                                             std::string keys;
+                                             for (const auto& [k, v] : record.items())
+                                               keys += (keys.empty() ? "" : ", ") + k;
+                                             return keys.empty() ? std::string("none") : keys;
+                                           }() +
+                                           ")");
   }
   const auto label = read_label(record);
   ParsedRecord out;

@@ -2,8 +2,8 @@
 //
 // Contract: detect_format() names the shape of a parsed record (or nothing).
 // parse_record() validates a record of the given format and builds its
-// Conversation; any problem throws RecordError with a short reason kind (for
-// the report's counts) and a message naming the message index and what is
+// Conversation; any problem throws RecordError with a reason kind (an enum whose
+// to_string() the report counts) and a message naming the message index and what is
 // wrong. The seed's plain-text tool calls are converted by convert_tool_text()
 // with ids derived from id_seed. Never throws anything else.
 #pragma once
@@ -27,14 +27,37 @@ const char* to_string(RecordFormat format);
 std::optional<RecordFormat> parse_format_name(std::string_view name);
 std::optional<RecordFormat> detect_format(const OrderedJson& record);
 
+enum class RecordErrorKind {
+  NotAnObject,
+  UnknownShape,
+  UnknownRole,
+  RoleOrder,
+  EmptyContent,
+  NonStringContent,
+  ContentAndToolCalls,
+  BadTools,
+  BadArguments,
+  BadLabel,
+  MessageTooLarge,
+  ToolResultWithoutCall,
+  UnansweredToolCall,
+  UnknownToolCallId,
+  NothingToTrain,
+  InvalidJson,
+  InvalidUtf8,
+};
+
+// The reason kind as the report counts it ("role order", "invalid JSON", ...).
+const char* to_string(RecordErrorKind kind);
+
 class RecordError : public std::runtime_error {
  public:
-  RecordError(std::string kind, const std::string& message)
-      : std::runtime_error(message), kind_(std::move(kind)) {}
-  const std::string& kind() const { return kind_; }
+  RecordError(RecordErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  RecordErrorKind kind_id() const { return kind_; }
+  std::string kind() const { return to_string(kind_); }
 
  private:
-  std::string kind_;
+  RecordErrorKind kind_;
 };
 
 struct ParsedRecord {
