@@ -2,9 +2,9 @@
 //
 // Contract:
 // - load_tokenizer(file) picks the implementation from the file: a SentencePiece model
-//   (tokenizer.model, or any file not named below) today; a Hugging Face tokenizer.json
-//   (byte-level BPE) and a .gguf file (the vocabulary inside it) are recognised and, until their
-//   implementations land, rejected with a Model error naming the file.
+//   (tokenizer.model, or any file not named below); a Hugging Face tokenizer.json (byte-level
+//   BPE); a .gguf file: the vocabulary inside it, byte-level BPE for tokenizer.ggml.model "gpt2",
+//   SentencePiece for "llama" (any other kind is a Model error naming the file).
 // - The file to pass comes from the model source (model/source.h: ModelSource::tokenizer_file)
 //   or from a --tokenizer flag.
 // - Errors are mlxft::Error (Model) naming the file: missing, unreadable, or not a tokenizer.

@@ -31,6 +31,19 @@ SentencePieceTokenizer SentencePieceTokenizer::load(const std::filesystem::path&
   return tok;
 }
 
+SentencePieceTokenizer SentencePieceTokenizer::from_serialized(const std::string& model_proto,
+                                                               const std::filesystem::path& source) {
+  SentencePieceTokenizer tok;
+  tok.sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
+  const auto status = tok.sp_->LoadFromSerializedProto(model_proto);
+  if (!status.ok()) {
+    throw Error(ErrorKind::Model, source.string(),
+                fmt::format("the SentencePiece vocabulary cannot be loaded: {}", status.message()));
+  }
+  tok.path_ = source;
+  return tok;
+}
+
 std::vector<int32_t> SentencePieceTokenizer::encode(std::string_view text) const {
   std::vector<int> ids;
   const auto status = sp_->Encode(text, &ids);

@@ -22,6 +22,9 @@ namespace mlxft {
 class SentencePieceTokenizer final : public Tokenizer {
  public:
   static SentencePieceTokenizer load(const std::filesystem::path& model_file);
+  // A serialized ModelProto (e.g. rebuilt from a GGUF "llama" vocabulary); `source` names it.
+  static SentencePieceTokenizer from_serialized(const std::string& model_proto,
+                                                const std::filesystem::path& source);
 
   SentencePieceTokenizer(SentencePieceTokenizer&&) noexcept;
   SentencePieceTokenizer& operator=(SentencePieceTokenizer&&) noexcept;
