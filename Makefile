@@ -10,6 +10,7 @@
 #   make fuzz      libFuzzer on the data readers (FUZZ_SECONDS each, default 60)
 #   make demo      a complete small fine-tuning, end to end (scripts/demo.sh)
 #   make format    clang-format the sources
+#   make reference-venv  .venv-ref with the reference implementations (hand-run scripts only)
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 VENV      := $(CURDIR)/.venv
@@ -17,7 +18,7 @@ PYTHON    := $(VENV)/bin/python
 CMAKE_GEN := -G Ninja -DMLXFT_PYTHON=$(PYTHON)
 CTEST     := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all setup deps venv build test coverage asan bench format clean demo fuzz
+.PHONY: all setup deps venv build test coverage asan bench format clean demo fuzz reference-venv
 
 all: build
 
@@ -81,6 +82,9 @@ format:
 
 clean:
 	rm -rf build build-asan build-coverage build-fuzz
+
+reference-venv: deps
+	@scripts/setup-reference-venv.sh
 
 demo: build
 	scripts/demo.sh
