@@ -21,17 +21,20 @@ Message msg(Role role, std::string content) {
 TEST(ChatFormat, FactoryKnowsMistralV3AndNamesTheKeyOfAnUnknownName) {
   MLXFT_REQUIRE_TOKENIZER();
   const auto tok = SentencePieceTokenizer::load(test::v3_tokenizer());
-  const auto format = make_chat_format("mistral_v3", tok);
-  EXPECT_EQ(format->name(), "mistral_v3");
+  const auto format = make_chat_format("mistral-v3", tok);
+  EXPECT_EQ(format->name(), "mistral-v3");
+  EXPECT_EQ(make_chat_format("mistral_v3", tok)->name(), "mistral-v3");  // the older spelling
+  EXPECT_EQ(make_chat_format("chatml", tok)->name(), "chatml");
   EXPECT_EQ(&format->tokenizer(), &tok);
-  EXPECT_EQ(chat_format_names(), std::vector<std::string>{"mistral_v3"});
+  EXPECT_EQ(chat_format_names(), (std::vector<std::string>{"mistral-v3", "chatml"}));
+  EXPECT_EQ(detect_chat_format("", tok, "k"), "mistral-v3");  // SentencePiece with [INST], no template
   try {
-    (void)make_chat_format("chatml", tok, "data.chat_format");
+    (void)make_chat_format("llama3", tok, "data.chat_format");
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Config);
     EXPECT_EQ(e.where(), "data.chat_format");
-    EXPECT_NE(e.hint().find("mistral_v3"), std::string::npos);
+    EXPECT_NE(e.hint().find("mistral-v3, chatml"), std::string::npos);
   }
 }
 
