@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "mlxft/chat/mistral_v3.h"
+#include "mlxft/config/schema.h"
 #include "mlxft/tokenizer/sentencepiece_tokenizer.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
@@ -72,6 +73,16 @@ TEST(ChatFormat, RawTextPromptHasNoEos) {
   std::vector<int32_t> want = {1};
   for (int32_t id : tok.encode("Once upon a time")) want.push_back(id);
   EXPECT_EQ(format.generation_prompt(c), want);
+}
+
+// The recipe key takes exactly the names the factory knows, after "auto".
+TEST(ChatFormat, RecipeKeyChoicesAreAutoThenTheFactoryNames) {
+  const FieldSpec* f = find_field("data", "chat_format");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->constraint.choices, chat_format_choice_names());
+  std::vector<std::string> want = {"auto"};
+  want.insert(want.end(), chat_format_names().begin(), chat_format_names().end());
+  EXPECT_EQ(chat_format_choice_names(), want);
 }
 
 }  // namespace
