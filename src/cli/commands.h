@@ -32,5 +32,7 @@ void add_config_command(CLI::App& app, const GlobalOptions& global);
 void add_report_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft eval` (eval_cmd.cpp).
 void add_eval_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft tokenize` (tokenize_cmd.cpp).
+void add_tokenize_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace mlxft::cli

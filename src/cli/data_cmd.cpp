@@ -18,7 +18,7 @@
 
 #include "cli/commands.h"
 #include "cli/data_options.h"
-#include "mlxft/chat/chat_format.h"
+#include "mlxft/chat/model_format.h"
 #include "mlxft/data/batching.h"
 #include "mlxft/data/dataset.h"
 #include "mlxft/model/source.h"
@@ -39,8 +39,8 @@ struct DataArgs {
 
 void add_common_options(CLI::App* cmd, DataArgs& a) {
   cmd->add_option("--data", a.data, "JSONL data file")->required();
-  auto* model = cmd->add_option("--model", a.model, "Model directory (its tokenizer.model is used)");
-  auto* tok = cmd->add_option("--tokenizer", a.tokenizer, "SentencePiece tokenizer.model");
+  auto* model = cmd->add_option("--model", a.model, "Model directory or .gguf file (its tokenizer is used)");
+  auto* tok = cmd->add_option("--tokenizer", a.tokenizer, "tokenizer.model, tokenizer.json or .gguf");
   model->excludes(tok);
   add_data_options(cmd, a.flags);
 }
@@ -49,7 +49,19 @@ std::unique_ptr<Tokenizer> tokenizer_of(const DataArgs& a) {
   if (!a.tokenizer.empty()) return load_tokenizer(a.tokenizer);
   if (!a.model.empty()) return load_tokenizer(resolve_model_source(a.model).tokenizer_file);
   throw Error(ErrorKind::Usage, "--model / --tokenizer", "no tokenizer given",
-              "pass --model DIR (with tokenizer.model) or --tokenizer PATH");
+              "pass --model DIR or FILE.gguf, or --tokenizer PATH");
+}
+
+// --chat-format over `tok`; "auto" reads the chat template of --model (a bare --tokenizer has none:
+// a SentencePiece one with [INST] control tokens is Mistral v3).
+std::unique_ptr<ChatFormat> chat_of(const DataArgs& a, const Tokenizer& tok) {
+  ModelSource source;
+  if (!a.model.empty()) {
+    source = resolve_model_source(a.model);
+  } else {
+    source.tokenizer_file = a.tokenizer;
+  }
+  return chat_format_for_model(a.flags.chat_format, tok, source, "--chat-format");
 }
 
 int64_t percentile(std::vector<int64_t> v, double q) {
@@ -116,8 +128,9 @@ void print_report(const DataReport& r, const DataOptions& o, double padding, int
 void run_check(DataArgs& a) {
   const auto options = resolve_data_options(a.flags);
   const auto tok = tokenizer_of(a);
-  const auto chat = make_chat_format("mistral_v3", *tok);
+  const auto chat = chat_of(a, *tok);
   const auto ds = load_dataset_unchecked(a.data, *chat, options);
+  std::cout << fmt::format("chat:       {} ({}, {})\n", chat->name(), tok->kind(), tok->source());
   const double padding =
       ds.examples.empty() ? 0.0 : BatchPlan(ds.examples, a.batch_size, 0).padding_fraction();
   print_report(ds.report, options, padding, a.batch_size, a.verbose);
@@ -128,7 +141,7 @@ void run_check(DataArgs& a) {
 void run_render(DataArgs& a) {
   const auto options = resolve_data_options(a.flags);
   const auto tok = tokenizer_of(a);
-  const auto chat = make_chat_format("mistral_v3", *tok);
+  const auto chat = chat_of(a, *tok);
   const auto ds = load_dataset(a.data, *chat, options);
   const std::filesystem::path out(a.out);
   std::ostringstream lines;

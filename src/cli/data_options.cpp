@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "mlxft/chat/chat_format.h"
+
 namespace mlxft::cli {
 namespace {
 
@@ -13,6 +15,14 @@ std::string names_help(const char* what, const std::vector<std::string>& names) 
 
 }  // namespace
 
+void add_chat_format_option(CLI::App* cmd, std::string& chat_format) {
+  cmd->add_option(
+         "--chat-format", chat_format,
+         names_help("Chat format (auto: from the model's chat template)", chat_format_choice_names()))
+      ->check(CLI::IsMember(chat_format_choice_names()))
+      ->capture_default_str();
+}
+
 void add_data_options(CLI::App* cmd, DataFlags& a) {
   cmd->add_option("--format", a.options.format, names_help("Record format", data_format_names()))
       ->check(CLI::IsMember(data_format_names()))
@@ -20,6 +30,7 @@ void add_data_options(CLI::App* cmd, DataFlags& a) {
   cmd->add_option("--tool-format", a.tool_format, names_help("Plain-text tool calls", tool_format_names()))
       ->check(CLI::IsMember(tool_format_names()))
       ->capture_default_str();
+  add_chat_format_option(cmd, a.chat_format);
   cmd->add_option("--labels", a.labels, names_help("Examples to use", label_filter_names()))
       ->check(CLI::IsMember(label_filter_names()))
       ->capture_default_str();

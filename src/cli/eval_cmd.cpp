@@ -43,7 +43,8 @@ void write_per_example(const fs::path& out, const EvalResult& r) {
 }
 
 void run_eval(const EvalArgs& a) {
-  const ModelSession session = load_model_session(a.model, a.tokenizer, a.dtype, a.adapter);
+  const ModelSession session =
+      load_model_session(a.model, a.tokenizer, a.dtype, a.adapter, a.data_flags.chat_format);
   const Model& model = session.model;
   const std::optional<LoraAdapters>& adapters = session.adapters;
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/data_options.h"
 #include "cli/model_session.h"
 #include "mlxft/eval/generate.h"
 #include "mlxft/eval/text_stream.h"
@@ -22,13 +23,13 @@ namespace mlxft::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, adapter, prompt, tokenizer, dtype;
+  std::string model, adapter, prompt, tokenizer, dtype, chat_format = "auto";
   bool chat = false;
   GenerateOptions options;
 };
 
 void run_generate(const GenerateArgs& a) {
-  const ModelSession session = load_model_session(a.model, a.tokenizer, a.dtype, a.adapter);
+  const ModelSession session = load_model_session(a.model, a.tokenizer, a.dtype, a.adapter, a.chat_format);
   const Tokenizer& tokenizer = *session.tokenizer;
   const Model& model = session.model;
   GenerateOptions options = a.options;
@@ -63,7 +64,9 @@ void add_generate_command(CLI::App& app, const GlobalOptions& /*global*/) {
   cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--prompt", a->prompt, "Prompt text")->required();
-  cmd->add_flag("--chat", a->chat, "Wrap the prompt as one user turn: <s>[INST] prompt [/INST]");
+  cmd->add_flag("--chat", a->chat,
+                "Wrap the prompt as one user turn of the chat format and stop at its end-of-turn token");
+  add_chat_format_option(cmd, a->chat_format);
   cmd->add_option("--max-tokens", a->options.max_tokens, "Most tokens to generate")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   mlxft::cli::add_config_command(app, global);
   mlxft::cli::add_report_command(app, global);
   mlxft::cli::add_eval_command(app, global);
+  mlxft::cli::add_tokenize_command(app, global);
 
   try {
     app.parse(argc, argv);

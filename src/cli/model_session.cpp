@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "mlxft/adapters/adapter_io.h"
+#include "mlxft/chat/model_format.h"
 #include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/tokenizer/load.h"
@@ -11,9 +12,11 @@
 namespace mlxft::cli {
 
 ModelSession load_model_session(const std::filesystem::path& model_dir, const std::string& tokenizer,
-                                const std::string& dtype, const std::string& adapter) {
+                                const std::string& dtype, const std::string& adapter,
+                                const std::string& chat_format) {
+  const ModelSource source = resolve_model_source(model_dir);
   const std::filesystem::path tok_file =
-      tokenizer.empty() ? resolve_model_source(model_dir).tokenizer_file : std::filesystem::path(tokenizer);
+      tokenizer.empty() ? source.tokenizer_file : std::filesystem::path(tokenizer);
   auto tok = load_tokenizer(tok_file);  // a missing file is a Model error naming it
   std::optional<mlx::core::Dtype> compute;
   if (!dtype.empty()) compute = parse_dtype(dtype, "--dtype");
@@ -29,7 +32,7 @@ ModelSession load_model_session(const std::filesystem::path& model_dir, const st
     adapters = load_adapter(adapter);
     check_adapter_fits(*adapters, model.config, adapter);
   }
-  auto chat = make_chat_format("mistral_v3", *tok);
+  auto chat = chat_format_for_model(chat_format, *tok, source, "--chat-format");
   return {tok_file, std::move(tok), std::move(chat), std::move(model), std::move(adapters)};
 }
 

@@ -22,14 +22,16 @@ namespace mlxft::cli {
 struct ModelSession {
   std::filesystem::path tokenizer_file;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<ChatFormat> chat;  // Mistral v3 over `tokenizer`
+  std::unique_ptr<ChatFormat> chat;  // the chat format (--chat-format) over `tokenizer`
   Model model;
   std::optional<LoraAdapters> adapters;
 };
 
 // `tokenizer` and `dtype` may be empty (the model source's tokenizer file; the default compute dtype);
-// `adapter` may be empty (no adapter).
+// `adapter` may be empty (no adapter). `chat_format` is "auto" (recognised from the model's chat
+// template; a Config error naming --chat-format when it is not) or a format name.
 ModelSession load_model_session(const std::filesystem::path& model_dir, const std::string& tokenizer,
-                                const std::string& dtype, const std::string& adapter);
+                                const std::string& dtype, const std::string& adapter,
+                                const std::string& chat_format = "auto");
 
 }  // namespace mlxft::cli

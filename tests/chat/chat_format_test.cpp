@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "mlxft/chat/mistral_v3.h"
+#include "mlxft/config/schema.h"
 #include "mlxft/tokenizer/sentencepiece_tokenizer.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
@@ -21,17 +22,20 @@ Message msg(Role role, std::string content) {
 TEST(ChatFormat, FactoryKnowsMistralV3AndNamesTheKeyOfAnUnknownName) {
   MLXFT_REQUIRE_TOKENIZER();
   const auto tok = SentencePieceTokenizer::load(test::v3_tokenizer());
-  const auto format = make_chat_format("mistral_v3", tok);
-  EXPECT_EQ(format->name(), "mistral_v3");
+  const auto format = make_chat_format("mistral-v3", tok);
+  EXPECT_EQ(format->name(), "mistral-v3");
+  EXPECT_EQ(make_chat_format("mistral_v3", tok)->name(), "mistral-v3");  // the older spelling
+  EXPECT_EQ(make_chat_format("chatml", tok)->name(), "chatml");
   EXPECT_EQ(&format->tokenizer(), &tok);
-  EXPECT_EQ(chat_format_names(), std::vector<std::string>{"mistral_v3"});
+  EXPECT_EQ(chat_format_names(), (std::vector<std::string>{"mistral-v3", "chatml"}));
+  EXPECT_EQ(detect_chat_format("", tok, "k"), "mistral-v3");  // SentencePiece with [INST], no template
   try {
-    (void)make_chat_format("chatml", tok, "data.chat_format");
+    (void)make_chat_format("llama3", tok, "data.chat_format");
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Config);
     EXPECT_EQ(e.where(), "data.chat_format");
-    EXPECT_NE(e.hint().find("mistral_v3"), std::string::npos);
+    EXPECT_NE(e.hint().find("mistral-v3, chatml"), std::string::npos);
   }
 }
 
@@ -69,6 +73,16 @@ TEST(ChatFormat, RawTextPromptHasNoEos) {
   std::vector<int32_t> want = {1};
   for (int32_t id : tok.encode("Once upon a time")) want.push_back(id);
   EXPECT_EQ(format.generation_prompt(c), want);
+}
+
+// The recipe key takes exactly the names the factory knows, after "auto".
+TEST(ChatFormat, RecipeKeyChoicesAreAutoThenTheFactoryNames) {
+  const FieldSpec* f = find_field("data", "chat_format");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->constraint.choices, chat_format_choice_names());
+  std::vector<std::string> want = {"auto"};
+  want.insert(want.end(), chat_format_names().begin(), chat_format_names().end());
+  EXPECT_EQ(chat_format_choice_names(), want);
 }
 
 }  // namespace

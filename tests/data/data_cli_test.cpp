@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "support/test_support.h"
+#include "tokenizer/bpe_test_support.h"
 
 using namespace mlxft;
 
@@ -82,4 +83,52 @@ TEST(DataCli, FormatFlagAcceptsClaudeAsRecipesDo) {
   const auto bad = test::run_mlxft("data check --data '" + (dir / "d.jsonl").string() + "'" + tok_arg() +
                                    " --format sharegpt --min-examples 1");
   EXPECT_NE(bad.exit_code, 0);
+}
+
+// SmolLM2's GGUF: auto finds ChatML in its template, the seed's plain-text calls become <tool_call>
+// blocks, and only the assistant's spans are trained.
+TEST(DataCli, ChatMlFromTheGgufTemplateWithToolCallBlocks) {
+  const std::filesystem::path gguf = test::smollm2_gguf();
+  MLXFT_REQUIRE_FILE(gguf, "SmolLM2 GGUF");
+  test::TempDir dir;
+  test::write_file(
+      dir / "d.jsonl",
+      R"({"conversations": [{"role": "user", "content": "Find q3"}, {"role": "assistant", )"
+      R"("content": "tool_call: search\narguments: {\"query\": \"q3\"}\n\nResult: {\"hits\": 2}\n\n)"
+      R"(Two hits."}], "label": true})"
+      "\n");
+  const std::string args =
+      "--data '" + (dir / "d.jsonl").string() + "' --model '" + gguf.string() + "' --min-examples 1";
+  auto r = test::run_mlxft("data check " + args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("chat:       chatml (bpe,"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tool calls: 1 native"), std::string::npos) << r.output;
+  r = test::run_mlxft("data render " + args + " --out '" + (dir / "o.jsonl").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(test::read_file(dir / "o.jsonl"));
+  const auto ids = j["ids"].get<std::vector<int32_t>>();
+  const auto mask = j["mask"].get<std::vector<int>>();
+  // Two assistant turns (the call, the reply): each ends with a trained <|im_end|> (id 2), and
+  // no <|im_start|> (id 1) is trained.
+  int trained_ends = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    trained_ends += ids[i] == 2 && mask[i];
+    EXPECT_FALSE(ids[i] == 1 && mask[i]);
+  }
+  EXPECT_EQ(trained_ends, 2);
+  EXPECT_EQ(mask.back(), 0);  // the "\n" after the last <|im_end|>
+}
+
+TEST(DataCli, AutoChatFormatFailsClearlyWithoutATemplate) {
+  test::TempDir dir;
+  test::write_file(dir / "d.jsonl", kRecord + "\n");
+  const auto tok = test::source_dir() / "tests/golden/bpe/tiny_gpt2/tokenizer.json";
+  const auto r = test::run_mlxft("data check --data '" + (dir / "d.jsonl").string() + "' --tokenizer '" +
+                                 tok.string() + "' --min-examples 1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--chat-format"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("mistral-v3, chatml"), std::string::npos) << r.output;
+  const auto ok = test::run_mlxft("data check --data '" + (dir / "d.jsonl").string() + "' --tokenizer '" +
+                                  tok.string() + "' --min-examples 1 --chat-format chatml");
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }

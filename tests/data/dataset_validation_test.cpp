@@ -26,7 +26,7 @@ class DataValidation : public ::testing::Test {
   void SetUp() override {
     MLXFT_REQUIRE_TOKENIZER();
     tok_ = std::make_unique<SentencePieceTokenizer>(SentencePieceTokenizer::load(test::v3_tokenizer()));
-    chat_ = make_chat_format("mistral_v3", *tok_);
+    chat_ = make_chat_format("mistral-v3", *tok_);
   }
   // Loads kGood followed by `line`; expects exactly that line (2) skipped for `kind`.
   void expect_skipped(const std::string& line, const std::string& kind, const DataOptions& o = lenient()) {

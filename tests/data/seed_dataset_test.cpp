@@ -19,7 +19,7 @@ class SeedDataset : public ::testing::TestWithParam<ToolFormat> {
     // The dataset lives beside the repository (../shared/data), not in it: it may be absent.
     if (test::seed_dataset().empty()) GTEST_SKIP() << "../shared seed dataset absent";
     tok_ = std::make_unique<SentencePieceTokenizer>(SentencePieceTokenizer::load(test::v3_tokenizer()));
-    chat_ = make_chat_format("mistral_v3", *tok_);
+    chat_ = make_chat_format("mistral-v3", *tok_);
   }
   Dataset load(LabelFilter labels) {
     DataOptions o;

@@ -3,9 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include "mlxft/adapters/adapter_io.h"
+#include "mlxft/chat/model_format.h"
 #include "mlxft/model/source.h"
-#include "mlxft/tokenizer/load.h"
 #include "mlxft/model/weights.h"
+#include "mlxft/tokenizer/load.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -47,8 +48,9 @@ DataOptions data_options_from(const DataSection& d) {
 
 RunInputs load_inputs(const Recipe& r) {
   RunInputs in;
-  in.tokenizer = load_tokenizer(resolve_model_source(r.model.path).tokenizer_file);
-  in.chat = make_chat_format("mistral_v3", *in.tokenizer);
+  const ModelSource source = resolve_model_source(r.model.path);
+  in.tokenizer = load_tokenizer(source.tokenizer_file);
+  in.chat = chat_format_for_model(r.data.chat_format, *in.tokenizer, source, "data.chat_format");
   const DataOptions options = data_options_from(r.data);
   Dataset data = load_dataset(r.data.dataset_path, *in.chat, options);
   for (const auto& w : data.report.warnings) spdlog::debug("{}", w);

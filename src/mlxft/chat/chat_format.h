@@ -1,6 +1,6 @@
 // The chat-format seam: how a conversation becomes token ids for one model family.
 //
-// Implementations: Mistral v3 instruct (mistral_v3.h) today; ChatML next.
+// Implementations: Mistral v3 instruct (mistral_v3.h) and ChatML with Hermes tool calls (chatml.h).
 // Contract:
 // - render(conversation) gives the ids of the whole conversation and a loss mask of the same
 //   length: mask[t] = 1 exactly for the tokens of assistant turns that are trained (their text
@@ -41,11 +41,26 @@ class ChatFormat {
   virtual const Tokenizer& tokenizer() const = 0;
 };
 
-// Every name make_chat_format() accepts: "mistral_v3".
+// Every format name make_chat_format() accepts: "mistral-v3", "chatml" ("mistral_v3" is accepted
+// as another spelling of "mistral-v3").
 const std::vector<std::string>& chat_format_names();
+// The names a recipe's data.chat_format and --chat-format take: "auto" then chat_format_names().
+const std::vector<std::string>& chat_format_choice_names();
 
 // The format called `name` over `tokenizer`; an unknown name is a Config error naming `where`.
 std::unique_ptr<ChatFormat> make_chat_format(std::string_view name, const Tokenizer& tokenizer,
                                              const std::string& where = "chat format");
+
+// The format a model's own chat template (GGUF tokenizer.chat_template, tokenizer_config.json's
+// chat_template; "" when it has none) calls for: ChatML markers (<|im_start|>, with the
+// <|im_start|>/<|im_end|> special tokens in the vocabulary) -> "chatml"; [INST] -> "mistral-v3";
+// no template and a SentencePiece tokenizer with [INST]/[/INST] control tokens -> "mistral-v3".
+// Anything else is a Config error naming `where` that lists the supported formats.
+std::string detect_chat_format(const std::string& chat_template, const Tokenizer& tokenizer,
+                               const std::string& where);
+
+// make_chat_format(), with "auto" resolved by detect_chat_format().
+std::unique_ptr<ChatFormat> resolve_chat_format(std::string_view name, const Tokenizer& tokenizer,
+                                                const std::string& chat_template, const std::string& where);
 
 }  // namespace mlxft

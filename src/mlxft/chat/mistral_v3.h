@@ -33,7 +33,7 @@ class MistralV3Format final : public ChatFormat {
   }
   std::vector<int32_t> generation_prompt(const Conversation& conversation) const override;
   std::vector<int32_t> stop_ids() const override { return {tokenizer_.eos_id()}; }
-  std::string name() const override { return "mistral_v3"; }
+  std::string name() const override { return "mistral-v3"; }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
 
  private:

@@ -38,11 +38,12 @@ struct LoraSection {
 };
 
 struct DataSection {
-  std::string dataset_path;            // JSONL training data (required)
-  std::string valid_path;              // "" = split valid from dataset_path
-  std::string test_path;               // "" = split test from dataset_path (when test_split > 0)
-  std::string format = "auto";         // auto | conversations (= claude) | messages | text | prompt_completion
+  std::string dataset_path;     // JSONL training data (required)
+  std::string valid_path;       // "" = split valid from dataset_path
+  std::string test_path;        // "" = split test from dataset_path (when test_split > 0)
+  std::string format = "auto";  // auto | conversations (= claude) | messages | text | prompt_completion
   std::string tool_format = "native";  // native (Mistral [TOOL_CALLS] tokens) | text (as written)
+  std::string chat_format = "auto";    // auto (from the model's chat template) | mistral-v3 | chatml
   std::string labels = "desirable";    // which records train: desirable | all | undesirable
   int min_examples = 100;              // fewer usable examples is fatal
   double max_bad_fraction = 0.05;      // more bad lines than this fraction is fatal

@@ -110,8 +110,12 @@ std::vector<FieldSpec> data_rows() {
             "detect from the first record)",
             {.choices = {"auto", "conversations", "claude", "messages", "text", "prompt_completion"}}),
       field("data", "tool_format", &R::data, &DataSection::tool_format,
-            "Tool calls rendered as Mistral [TOOL_CALLS] tokens (native) or kept as plain text",
+            "Tool calls rendered as the chat format's own calls (native: Mistral [TOOL_CALLS], ChatML "
+            "<tool_call> blocks) or kept as plain text",
             {.choices = {"native", "text"}}),
+      field("data", "chat_format", &R::data, &DataSection::chat_format,
+            "Chat format of the rendered conversations; auto: recognised from the model's chat template",
+            {.choices = {"auto", "mistral-v3", "chatml"}}),
       field("data", "labels", &R::data, &DataSection::labels, "Records used for training, by their label",
             {.choices = {"desirable", "all", "undesirable"}}),
       field("data", "min_examples", &R::data, &DataSection::min_examples,

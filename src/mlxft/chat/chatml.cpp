@@ -1,0 +1,151 @@
+// The ChatML renderer (see chatml.h).
+#include "mlxft/chat/chatml.h"
+
+#include <string>
+#include <utility>
+
+#include "mlxft/util/error.h"
+#include "mlxft/util/json_text.h"
+
+namespace mlxft {
+
+namespace {
+
+constexpr const char* kImStart = "<|im_start|>";
+constexpr const char* kImEnd = "<|im_end|>";
+constexpr const char* kToolsIntro =
+    "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>";
+constexpr const char* kToolsOutro =
+    "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
+    "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
+    "\"arguments\": <args-json-object>}\n</tool_call>";
+
+using Spans = std::vector<std::pair<size_t, size_t>>;
+
+struct Builder {
+  const Tokenizer& tok;
+  int32_t im_start, im_end;
+  Rendered out;
+
+  void push(int32_t id, bool trained) {
+    out.ids.push_back(id);
+    out.mask.push_back(trained ? 1 : 0);
+  }
+  void text(const std::string& s, bool trained) {
+    for (int32_t id : tok.encode(s)) push(id, trained);
+  }
+  // One segment whose bytes [0, header) are untrained, and the rest trained except `spans`
+  // (byte ranges relative to the segment).
+  void segment(const std::string& s, size_t header, const Spans& spans) {
+    for (const auto& p : tok.encode_with_offsets(s)) {
+      bool trained = p.end > header;
+      for (const auto& [b, e] : spans) trained &= !(p.begin < e && b < p.end);
+      push(p.id, trained);
+    }
+  }
+  // <|im_start|>{role}\n{content}<|im_end|>\n, untrained.
+  void turn(const std::string& role, const std::string& content) {
+    push(im_start, false);
+    text(role + "\n" + content, false);
+    push(im_end, false);
+    text("\n", false);
+  }
+};
+
+std::string tools_section(const OrderedJson& tools) {
+  std::string s = kToolsIntro;
+  for (const auto& t : tools) s += "\n" + python_json_dumps(t);
+  return s + kToolsOutro;
+}
+
+void assistant_turn(Builder& b, const Message& m) {
+  const std::string header = "assistant\n";
+  b.push(b.im_start, false);
+  if (m.tool_calls.empty()) {
+    Spans spans;
+    for (const auto& [s, e] : m.untrained_spans) spans.emplace_back(s + header.size(), e + header.size());
+    b.segment(header + m.content, header.size(), spans);
+  } else {
+    // "assistant" + ("\n" + text) + per call "\n<tool_call>\n{...}\n</tool_call>"; the first "\n"
+    // is the header's (it ends the generation prompt).
+    std::string s = "assistant";
+    if (!m.content.empty()) s += "\n" + m.content;
+    for (const auto& c : m.tool_calls) {
+      s += "\n<tool_call>\n" + python_json_dumps(OrderedJson{{"name", c.name}, {"arguments", c.arguments}}) +
+           "\n</tool_call>";
+    }
+    b.segment(s, header.size(), {});
+  }
+  b.push(b.im_end, true);
+  b.text("\n", false);
+}
+
+// Tool messages [i, j) as one user turn of <tool_response> blocks.
+void tool_turn(Builder& b, const std::vector<Message>& ms, size_t i, size_t j) {
+  std::string s = "user";
+  for (; i < j; ++i) s += "\n<tool_response>\n" + ms[i].content + "\n</tool_response>";
+  b.push(b.im_start, false);
+  b.text(s, false);
+  b.push(b.im_end, false);
+  b.text("\n", false);
+}
+
+Rendered render_chatml(const Conversation& conv, const Tokenizer& tok, const std::string& default_system) {
+  Builder b{tok, tok.require_control_id(kImStart), tok.require_control_id(kImEnd), {}};
+  if (conv.raw_text) {
+    for (const auto& m : conv.messages) b.text(m.content, true);
+    if (tok.eos_id() >= 0) b.push(tok.eos_id(), true);
+    return std::move(b.out);
+  }
+  const auto& ms = conv.messages;
+  const bool has_system = !ms.empty() && ms.front().role == Role::System;
+  const std::string extra = conv.tools.empty() ? std::string() : tools_section(conv.tools);
+  if (!has_system) b.turn("system", default_system + extra);
+  for (size_t i = 0; i < ms.size(); ++i) {
+    const auto& m = ms[i];
+    switch (m.role) {
+      case Role::System: b.turn("system", i == 0 ? m.content + extra : m.content); break;
+      case Role::User: b.turn("user", m.content); break;
+      case Role::Assistant: assistant_turn(b, m); break;
+      case Role::Tool: {
+        size_t j = i;
+        while (j < ms.size() && ms[j].role == Role::Tool) ++j;
+        tool_turn(b, ms, i, j);
+        i = j - 1;
+        break;
+      }
+    }
+  }
+  return std::move(b.out);
+}
+
+}  // namespace
+
+Rendered ChatMlFormat::render(const Conversation& conversation) const {
+  return render_chatml(conversation, tokenizer_, default_system_);
+}
+
+std::vector<int32_t> ChatMlFormat::generation_prompt(const Conversation& conversation) const {
+  if (conversation.raw_text) {
+    Rendered r = render_chatml(conversation, tokenizer_, default_system_);
+    if (tokenizer_.eos_id() >= 0) r.ids.pop_back();  // no EOS: the text continues
+    return std::move(r.ids);
+  }
+  if (!conversation.messages.empty() && conversation.messages.back().role == Role::Assistant) {
+    throw Error(ErrorKind::Usage, "chat prompt", "the conversation already ends with an assistant turn",
+                "end the prompt conversation with a user or tool message");
+  }
+  Rendered r = render_chatml(conversation, tokenizer_, default_system_);
+  r.ids.push_back(tokenizer_.require_control_id(kImStart));
+  for (int32_t id : tokenizer_.encode("assistant\n")) r.ids.push_back(id);
+  return std::move(r.ids);
+}
+
+std::vector<int32_t> ChatMlFormat::stop_ids() const {
+  std::vector<int32_t> ids = {tokenizer_.require_control_id(kImEnd)};
+  if (tokenizer_.eos_id() >= 0 && tokenizer_.eos_id() != ids.front()) ids.push_back(tokenizer_.eos_id());
+  return ids;
+}
+
+}  // namespace mlxft
