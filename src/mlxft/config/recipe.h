@@ -20,10 +20,17 @@
 
 namespace mlxft {
 
+struct QuantizeSection {
+  int bits = 4;         // 4 | 8
+  int group_size = 64;  // 32 | 64 | 128
+  bool operator==(const QuantizeSection&) const = default;
+};
+
 struct ModelSection {
-  std::string path;            // local Hugging Face model directory (required)
+  std::string path;            // HF or MLX-quantized model directory, or a .gguf file (required)
   std::string name;            // free-form name for metadata and reports ("" = the directory's name)
   std::string dtype = "auto";  // auto | float32 | bfloat16 | float16 (auto: float32 on CPU, bf16 on GPU)
+  std::optional<QuantizeSection> quantize;  // quantize the float base at load (QLoRA); null: as stored
   bool operator==(const ModelSection&) const = default;
 };
 
@@ -38,10 +45,10 @@ struct LoraSection {
 };
 
 struct DataSection {
-  std::string dataset_path;            // JSONL training data (required)
-  std::string valid_path;              // "" = split valid from dataset_path
-  std::string test_path;               // "" = split test from dataset_path (when test_split > 0)
-  std::string format = "auto";         // auto | conversations (= claude) | messages | text | prompt_completion
+  std::string dataset_path;     // JSONL training data (required)
+  std::string valid_path;       // "" = split valid from dataset_path
+  std::string test_path;        // "" = split test from dataset_path (when test_split > 0)
+  std::string format = "auto";  // auto | conversations (= claude) | messages | text | prompt_completion
   std::string tool_format = "native";  // native (Mistral [TOOL_CALLS] tokens) | text (as written)
   std::string labels = "desirable";    // which records train: desirable | all | undesirable
   int min_examples = 100;              // fewer usable examples is fatal
