@@ -9,9 +9,10 @@
 // - A quantized FrozenWeight goes through quantized_linear(): on a GPU MLX's quantized_matmul;
 //   on the CPU (where MLX's quantized_matmul is ~30-100x slower than BLAS) the layer is
 //   dequantized into x's dtype just before use and multiplied with matmul (memory of the
-//   quantized model, speed of a float one). Scales and biases are cast to x's dtype first, so a
-//   float32 run dequantizes exactly as dequantize_module(.., float32) does. Both are
-//   differentiable with respect to x.
+//   quantized model, speed of a float one), except for x of at most 8 rows (decoding), where
+//   dequantizing the whole layer costs more than quantized_matmul's per-row product. Scales and biases are
+//   cast to x's dtype first, so a float32 run dequantizes exactly as dequantize_module(.., float32) does.
+//   Both are differentiable with respect to x.
 #pragma once
 
 #include <mlx/mlx.h>
