@@ -68,9 +68,9 @@ void add_eval_command(CLI::App& app, const GlobalOptions& /*global*/) {
   a->data_flags.options.min_examples = 1;  // evaluation sets are often small
   CLI::App* cmd =
       app.add_subcommand("eval", "Loss and perplexity of a model (and LoRA adapter) on a data file");
-  cmd->add_option("--model", a->model, "Hugging Face model directory")
+  cmd->add_option("--model", a->model, "Model: HF or MLX-quantized directory, or a .gguf file")
       ->required()
-      ->check(CLI::ExistingDirectory);
+      ->check(CLI::ExistingPath);
   cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)");
   cmd->add_option("--data", a->data, "JSONL data file")->required();
   cmd->add_option("--per-example", a->per_example,

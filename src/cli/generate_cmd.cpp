@@ -58,9 +58,9 @@ void run_generate(const GenerateArgs& a) {
 void add_generate_command(CLI::App& app, const GlobalOptions& /*global*/) {
   auto a = std::make_shared<GenerateArgs>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a model (KV cache, greedy or top-p)");
-  cmd->add_option("--model", a->model, "Hugging Face model directory")
+  cmd->add_option("--model", a->model, "Model: HF or MLX-quantized directory, or a .gguf file")
       ->required()
-      ->check(CLI::ExistingDirectory);
+      ->check(CLI::ExistingPath);
   cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--prompt", a->prompt, "Prompt text")->required();

@@ -1,7 +1,9 @@
 // `mlxft model init` writes a new random model in the Hugging Face layout
 // (from a preset or a config.json, vocab from the tokenizer); `mlxft model
-// info DIR` checks a model directory's weights against its config.json and
-// prints the architecture, the stored dtype and the parameter counts by part.
+// info DIR|FILE.gguf` checks a model's weights against its config and prints
+// the architecture and, by part, the parameters, bytes and storage (dtype,
+// "4-bit g64" for MLX triplets, the ggml type in a GGUF); `mlxft model
+// quantize` writes an mlx-community directory (quant_io.h).
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -13,7 +15,10 @@
 
 #include "cli/commands.h"
 #include "mlxft/model/config.h"
+#include "mlxft/model/gguf_model.h"
 #include "mlxft/model/init.h"
+#include "mlxft/model/quant_io.h"
+#include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
 
@@ -75,22 +80,57 @@ std::string part_of(const std::string& name) {
   return "norms";
 }
 
-void run_info(const std::string& dir) {
-  const ModelConfig c = ModelConfig::from_file(std::filesystem::path(dir) / "config.json");
-  const auto weights = load_weights(dir, c);  // lazy arrays: checks names and shapes, reads no data
-  std::map<std::string, int64_t> parts;
-  std::set<std::string> dtypes;
-  int64_t total = 0, bytes = 0;
-  for (const auto& [name, w] : weights) {
-    parts[part_of(name)] += static_cast<int64_t>(w.size());
-    total += static_cast<int64_t>(w.size());
-    bytes += static_cast<int64_t>(w.nbytes());
-    dtypes.insert(dtype_name(w.dtype()));
+// One stored tensor (or quantized triplet) of a model: its part, parameters, bytes and storage.
+struct StoredTensor {
+  std::string part;
+  int64_t params = 0, bytes = 0;
+  std::string storage;  // "float32", "Q4_1", "4-bit g64", ...
+};
+
+std::vector<StoredTensor> gguf_tensors(const GgufFile& header) {
+  std::vector<StoredTensor> rows;
+  for (const GgufTensorInfo& t : header.tensors) {
+    const std::string hf = gguf_hf_name(t.name);
+    int64_t n = 1;
+    for (int64_t d : t.shape) n *= d;
+    rows.push_back(
+        {part_of(hf.empty() ? t.name : hf), n, static_cast<int64_t>(t.bytes), ggml_type_name(t.type)});
   }
-  std::string stored;
-  for (const auto& d : dtypes) stored += (stored.empty() ? "" : ", ") + d;
-  std::cout << fmt::format("{}\n  architecture  {} ({}ForCausalLM)\n", dir, c.model_type,
-                           c.model_type == "mistral" ? "Mistral" : "Llama")
+  return rows;
+}
+
+// HF and MLX-quantized directories: lazy arrays (names and shapes checked, no data read).
+std::vector<StoredTensor> directory_tensors(const ModelSource& s, const ModelConfig& c) {
+  QuantMap q;
+  if (s.kind == ModelSourceKind::MlxQuantizedDirectory) {
+    const auto names = stored_tensor_names(s.path);
+    std::ifstream in(s.config_file);
+    q = mlx_quantization(
+        nlohmann::json::parse(in), c, [&](const std::string& m) { return names.count(m + ".scales") > 0; },
+        s.config_file.string());
+  }
+  const auto weights = load_weights(s.path, c, q);
+  std::vector<StoredTensor> rows;
+  for (const auto& [name, shape] : expected_weights(c)) {
+    const std::string module = name.substr(0, name.size() - 7);
+    const auto spec = q.find(module);
+    StoredTensor t{part_of(name), 1, 0, ""};
+    for (int d : shape) t.params *= d;
+    t.bytes = static_cast<int64_t>(weights.at(name).nbytes());
+    t.storage = dtype_name(weights.at(name).dtype());
+    if (spec != q.end()) {
+      t.bytes += static_cast<int64_t>(weights.at(module + ".scales").nbytes() +
+                                      weights.at(module + ".biases").nbytes());
+      t.storage = fmt::format("{}-bit g{}", spec->second.bits, spec->second.group_size);
+    }
+    rows.push_back(t);
+  }
+  return rows;
+}
+
+void print_config(const std::string& path, const ModelSource& s, const ModelConfig& c) {
+  std::cout << fmt::format("{} ({})\n  architecture  {} ({}ForCausalLM)\n", path, to_string(s.kind),
+                           c.model_type, c.model_type == "mistral" ? "Mistral" : "Llama")
             << fmt::format(
                    "  shape         hidden {}, {} layers, {} heads / {} KV heads, head_dim {}, mlp {}\n",
                    c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
@@ -103,13 +143,61 @@ void run_info(const std::string& dir) {
                    c.rope_scaling.type == "default"
                        ? std::string()
                        : fmt::format(", {} scaling x{:g}", c.rope_scaling.type, c.rope_scaling.factor),
-                   c.rms_norm_eps)
-            << fmt::format("  stored dtype  {} ({:.1f} MB)\n", stored, static_cast<double>(bytes) / 1e6)
-            << "  parameters\n";
-  for (const char* part : {"embedding", "attention", "mlp", "norms", "lm_head"}) {
-    if (parts.count(part)) std::cout << fmt::format("    {:<10} {:>15}\n", part, with_commas(parts[part]));
+                   c.rms_norm_eps);
+}
+
+std::string joined(const std::set<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+void run_info(const std::string& path) {
+  const ModelSource s = resolve_model_source(path);
+  ModelConfig c;
+  std::vector<StoredTensor> rows;
+  if (s.kind == ModelSourceKind::GgufFile) {
+    const GgufFile header = read_gguf(path);
+    c = gguf_model_config(header);
+    rows = gguf_tensors(header);
+  } else {
+    c = ModelConfig::from_file(s.config_file);
+    rows = directory_tensors(s, c);
   }
-  std::cout << fmt::format("    {:<10} {:>15}\n", "total", with_commas(total));
+  print_config(path, s, c);
+  std::map<std::string, StoredTensor> parts;
+  std::set<std::string> all;
+  StoredTensor total;
+  for (const auto& t : rows) {
+    auto& p = parts[t.part];
+    p.params += t.params, p.bytes += t.bytes, total.params += t.params, total.bytes += t.bytes;
+    if (p.storage.find(t.storage) == std::string::npos)
+      p.storage += (p.storage.empty() ? "" : ", ") + t.storage;
+    all.insert(t.storage);
+  }
+  std::cout << fmt::format("  stored        {} ({:.1f} MB)\n", joined(all),
+                           static_cast<double>(total.bytes) / 1e6)
+            << "  parameters                     bytes   storage\n";
+  for (const char* part : {"embedding", "attention", "mlp", "norms", "lm_head"}) {
+    if (!parts.count(part)) continue;
+    const auto& p = parts[part];
+    std::cout << fmt::format("    {:<10} {:>15} {:>8.1f} MB  {}\n", part, with_commas(p.params),
+                             static_cast<double>(p.bytes) / 1e6, p.storage);
+  }
+  std::cout << fmt::format("    {:<10} {:>15} {:>8.1f} MB\n", "total", with_commas(total.params),
+                           static_cast<double>(total.bytes) / 1e6);
+}
+
+struct QuantizeArgs {
+  std::string model, out, dtype = "float16";
+  int bits = 4, group_size = 64;
+};
+
+void run_quantize(const QuantizeArgs& a) {
+  const QuantMap q =
+      write_quantized_model(a.model, a.out, QuantSpec{a.bits, a.group_size}, parse_dtype(a.dtype, "--dtype"));
+  std::cout << fmt::format("wrote {} ({} modules quantized to {} bits, group size {}; floats in {})\n", a.out,
+                           q.size(), a.bits, a.group_size, a.dtype);
 }
 
 }  // namespace
@@ -141,9 +229,31 @@ void add_model_command(CLI::App& app, const GlobalOptions& /*global*/) {
   });
 
   auto dir = std::make_shared<std::string>();
-  CLI::App* info = model->add_subcommand("info", "Architecture and parameter counts of a model directory");
-  info->add_option("dir", *dir, "Model directory")->required()->check(CLI::ExistingDirectory);
-  info->callback([dir] { run_info(*dir); });
+  CLI::App* info = model->add_subcommand("info", "Architecture, parameters and storage of a model");
+  auto* positional = info->add_option("dir", *dir, "Model directory or .gguf file")->check(CLI::ExistingPath);
+  auto* named = info->add_option("--model", *dir, "Model directory or .gguf file")->check(CLI::ExistingPath);
+  positional->excludes(named);
+  info->callback([dir] {
+    if (dir->empty()) throw Error(ErrorKind::Usage, "model info", "give a model directory or .gguf file");
+    run_info(*dir);
+  });
+
+  auto q = std::make_shared<QuantizeArgs>();
+  CLI::App* quantize =
+      model->add_subcommand("quantize", "Write an MLX-quantized (mlx-community) copy of a model");
+  quantize->add_option("--model", q->model, "Float Hugging Face model directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  quantize->add_option("--bits", q->bits, "Bits per weight")
+      ->check(CLI::IsMember({2, 3, 4, 5, 6, 8}))
+      ->capture_default_str();
+  quantize->add_option("--group-size", q->group_size, "Weights per scale/bias")
+      ->check(CLI::IsMember({32, 64, 128}))
+      ->capture_default_str();
+  quantize->add_option("--dtype", q->dtype, "Dtype of norms, scales and biases: float16 | bfloat16 | float32")
+      ->capture_default_str();
+  quantize->add_option("--out", q->out, "New model directory (must not exist or be empty)")->required();
+  quantize->callback([q] { run_quantize(*q); });
 }
 
 }  // namespace mlxft::cli

@@ -266,6 +266,8 @@ TEST(RecipeSchema, EveryRowOwnsADistinctMember) {
       changed = YAML::Node(before.Scalar() == "true" ? "false" : "true");
     } else if (field.type == "integer" || field.type == "number") {
       changed = YAML::Node("12345");
+    } else if (field.type.rfind("{bits, group_size}", 0) == 0) {
+      changed = YAML::Load("{bits: 8, group_size: 32}");
     } else {
       changed = YAML::Node("changed-value");
     }

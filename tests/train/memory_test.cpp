@@ -35,3 +35,32 @@ TEST(TrainMemory, MachineMemoryIsMemTotal) {
   ASSERT_TRUE(meminfo >> kib);
   EXPECT_NEAR(mlxft::machine_memory_bytes(), kib * 1024.0, 0.01 * kib * 1024.0);
 }
+
+// A quantized base counts its packed weights, scales and biases, and on the CPU the float copies
+// the dequantize-before-use path keeps for the backward pass (one layer with checkpointing).
+TEST(TrainMemory, QuantizedBaseCountsPackedBytesAndDequantizedCopies) {
+  mlxft::Model m;
+  m.config = mlxft::preset_config("tiny", 256);
+  m.weights = mlxft::random_weights(m.config, 1, mlx::core::float32);
+  EXPECT_FALSE(mlxft::quantized_base(m).has_value());
+  const double float_bytes = static_cast<double>(m.config.parameter_count()) * 4.0;
+  m.quantization = mlxft::quantize_weights(m.weights, m.config, mlxft::QuantSpec{4, 32});
+  const auto q = mlxft::quantized_base(m);
+  ASSERT_TRUE(q.has_value());
+  // 4 bits + a float32 scale and bias per 32 weights = 6 bits per quantized weight; norms stay float32.
+  const double quantized_params = static_cast<double>(m.config.parameter_count() - 5 * 64);
+  EXPECT_DOUBLE_EQ(q->stored, quantized_params * 6.0 / 8.0 + 5 * 64 * 4.0);
+  EXPECT_DOUBLE_EQ(q->head_float, 256.0 * 64 * 4);  // lm_head [256, 64] (tiny is untied)
+  EXPECT_DOUBLE_EQ(q->largest_layer_float, (2.0 * 64 * 64 + 2.0 * 32 * 64 + 3.0 * 128 * 64) * 4);
+  EXPECT_DOUBLE_EQ(q->all_layers_float, 2 * q->largest_layer_float);
+  auto cpu = *q;
+  cpu.dequantizes_on_use = true;
+  const auto ckpt = mlxft::estimate_training_memory(m.config, 4, 1000, 1, 16, true, cpu);
+  const auto full = mlxft::estimate_training_memory(m.config, 4, 1000, 1, 16, false, cpu);
+  EXPECT_DOUBLE_EQ(ckpt.weights, q->stored + q->head_float + q->largest_layer_float);
+  EXPECT_DOUBLE_EQ(full.weights, q->stored + q->head_float + q->all_layers_float);
+  auto gpu = *q;
+  gpu.dequantizes_on_use = false;
+  EXPECT_DOUBLE_EQ(mlxft::estimate_training_memory(m.config, 4, 1000, 1, 16, true, gpu).weights, q->stored);
+  EXPECT_LT(q->stored, float_bytes / 4);
+}

@@ -78,7 +78,9 @@ RunInputs load_inputs(const Recipe& r) {
 Model load_base_model(const Recipe& r) {
   std::optional<mx::Dtype> dtype;  // "auto": the device's default compute dtype
   if (r.model.dtype != "auto") dtype = parse_dtype(r.model.dtype, "model.dtype");
-  return load_model(r.model.path, dtype);
+  std::optional<QuantSpec> quantize;
+  if (r.model.quantize) quantize = QuantSpec{r.model.quantize->bits, r.model.quantize->group_size};
+  return load_model(r.model.path, dtype, quantize);
 }
 
 LoraAdapters build_adapters(const Recipe& r, const Model& model, const std::string& init_adapter) {

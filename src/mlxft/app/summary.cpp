@@ -20,7 +20,7 @@ MemoryEstimate estimate(const Recipe& r, const Model& model, const LoraAdapters&
   for (const auto& e : split.train) max_len = std::max(max_len, static_cast<int>(e.ids.size()));
   return estimate_training_memory(model.config, static_cast<int>(mx::size_of(model.dtype)),
                                   adapters.parameter_count(), s.batch_size, max_len,
-                                  r.training.gradient_checkpointing);
+                                  r.training.gradient_checkpointing, quantized_base(model));
 }
 
 }  // namespace

@@ -20,10 +20,17 @@
 
 namespace mlxft {
 
+struct QuantizeSection {
+  int bits = 4;         // 4 | 8
+  int group_size = 64;  // 32 | 64 | 128
+  bool operator==(const QuantizeSection&) const = default;
+};
+
 struct ModelSection {
-  std::string path;            // local Hugging Face model directory (required)
+  std::string path;            // HF or MLX-quantized model directory, or a .gguf file (required)
   std::string name;            // free-form name for metadata and reports ("" = the directory's name)
   std::string dtype = "auto";  // auto | float32 | bfloat16 | float16 (auto: float32 on CPU, bf16 on GPU)
+  std::optional<QuantizeSection> quantize;  // quantize the float base at load (QLoRA); null: as stored
   bool operator==(const ModelSection&) const = default;
 };
 

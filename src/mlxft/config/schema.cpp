@@ -64,13 +64,16 @@ std::vector<FieldSpec> model_rows() {
   using R = Recipe;
   return {
       field("model", "path", &R::model, &ModelSection::path,
-            "Local Hugging Face model directory (config.json, *.safetensors, tokenizer.model)",
+            "Model: a Hugging Face or MLX-quantized (mlx-community) directory, or a .gguf file",
             {.required = true, .path = true}),
       field("model", "name", &R::model, &ModelSection::name,
             "Name recorded in metadata and reports (null: the directory's name)", {.nullable = true}),
       field("model", "dtype", &R::model, &ModelSection::dtype,
             "Compute dtype of the base weights (auto: float32 on CPU, bfloat16 on GPU)",
             {.choices = {"auto", "float32", "bfloat16", "float16"}}),
+      field("model", "quantize", &R::model, &ModelSection::quantize,
+            "Quantize the float base at load (QLoRA), e.g. {bits: 4, group_size: 64}; null: as stored",
+            {.nullable = true}),
   };
 }
 

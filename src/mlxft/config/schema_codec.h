@@ -152,6 +152,37 @@ struct Codec<std::optional<std::vector<int>>> {
   }
 };
 
+template <>
+struct Codec<std::optional<QuantizeSection>> {
+  static constexpr const char* type = "{bits, group_size} or null";
+  static std::string decode(const YAML::Node& n, bool, std::optional<QuantizeSection>& out) {
+    if (n.IsNull()) {
+      out.reset();
+      return "";
+    }
+    const char* want = "null or {bits: 4|8, group_size: 32|64|128}";
+    if (!n.IsMap()) return want;
+    QuantizeSection q;
+    for (const auto& kv : n) {
+      const std::string key = kv.first.Scalar();
+      int* slot = key == "bits" ? &q.bits : key == "group_size" ? &q.group_size : nullptr;
+      if (!slot || !decode_integer(kv.second, *slot).empty()) return want;
+    }
+    if ((q.bits != 4 && q.bits != 8) || (q.group_size != 32 && q.group_size != 64 && q.group_size != 128))
+      return want;
+    out = q;
+    return "";
+  }
+  static YAML::Node encode(const std::optional<QuantizeSection>& v) {
+    if (!v) return YAML::Node(YAML::NodeType::Null);
+    YAML::Node n(YAML::NodeType::Map);
+    n["bits"] = std::to_string(v->bits);
+    n["group_size"] = std::to_string(v->group_size);
+    n.SetStyle(YAML::EmitterStyle::Flow);
+    return n;
+  }
+};
+
 // ---- checking a decoded value against its constraint -----------------------------------------
 
 inline std::string list_words(const std::vector<std::string>& items) {

@@ -31,19 +31,14 @@
 #include "mlxft/model/config.h"
 #include "mlxft/model/gguf_file.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/model/quant.h"
 
 namespace mlxft {
-
-struct QuantSpec {
-  int bits = 4;
-  int group_size = 32;
-  bool operator==(const QuantSpec&) const = default;
-};
 
 struct GgufModel {
   ModelConfig config;
   std::unordered_map<std::string, mlx::core::array> weights;  // HF names (+ .scales/.biases when quantized)
-  std::map<std::string, QuantSpec> quantization;              // module path -> spec, quantized modules only
+  QuantMap quantization;                                      // module path -> spec, quantized modules only
   GgufFile header;  // metadata (tokenizer, chat template), tensor infos
 };
 

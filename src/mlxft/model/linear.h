@@ -6,7 +6,13 @@
 //   bits and group_size), and CPU kernels that take over the product for some dtypes.
 // - frozen_linear(x, w) = x W^T for x [..., in] -> [..., out], in x's dtype. It is
 //   differentiable with respect to x (LoRA gradients flow through it); W is a constant.
-// - A quantized FrozenWeight is a Model error until its kernel lands.
+// - A quantized FrozenWeight goes through quantized_linear(): on a GPU MLX's quantized_matmul;
+//   on the CPU (where MLX's quantized_matmul is ~30-100x slower than BLAS) the layer is
+//   dequantized into x's dtype just before use and multiplied with matmul (memory of the
+//   quantized model, speed of a float one), except for x of at most 8 rows (decoding), where
+//   dequantizing the whole layer costs more than quantized_matmul's per-row product. Scales and biases are
+//   cast to x's dtype first, so a float32 run dequantizes exactly as dequantize_module(.., float32) does.
+//   Both are differentiable with respect to x.
 #pragma once
 
 #include <mlx/mlx.h>
@@ -29,5 +35,6 @@ struct FrozenWeight {
 };
 
 mlx::core::array frozen_linear(const mlx::core::array& x, const FrozenWeight& w);
+mlx::core::array quantized_linear(const mlx::core::array& x, const FrozenWeight& w);
 
 }  // namespace mlxft

@@ -27,9 +27,32 @@ struct BlockLora {
   float dropout = 0.0f;
 };
 
+// The frozen weight of a module ("model.layers.3.self_attn.q_proj"), quantized when it is.
+FrozenWeight frozen_module(const Model& m, const std::string& module) {
+  FrozenWeight w{m.weight(module + ".weight")};
+  const auto q = m.quantization.find(module);
+  if (q != m.quantization.end()) {
+    w.scales = m.weight(module + ".scales");
+    w.biases = m.weight(module + ".biases");
+    w.bits = q->second.bits;
+    w.group_size = q->second.group_size;
+  }
+  return w;
+}
+
 // The frozen weight of one projection of a layer ("model.layers.3.self_attn." + "q_proj").
 FrozenWeight frozen(const Model& m, const std::string& prefix, Projection p) {
-  return FrozenWeight{m.weight(prefix + projection_name(p) + ".weight")};
+  return frozen_module(m, prefix + projection_name(p));
+}
+
+// Embedding lookup [B, T] -> [B, T, E]; a quantized table gathers packed rows, then dequantizes them.
+mx::array embed(const Model& m, const mx::array& tokens) {
+  const FrozenWeight e = frozen_module(m, "model.embed_tokens");
+  if (!e.quantized()) return mx::take(e.weight, tokens, 0);
+  auto f32 = [&](const mx::array& a) { return mx::astype(mx::take(a, tokens, 0), mx::float32); };
+  const mx::array rows =
+      mx::dequantize(mx::take(e.weight, tokens, 0), f32(*e.scales), f32(*e.biases), e.group_size, e.bits);
+  return mx::astype(rows, m.dtype);
 }
 
 // y = x W^T + scale * (dropout(x) A^T) B^T        x [..., in], W [out, in], A [r, in], B [out, r]
@@ -154,20 +177,6 @@ const mx::array& Model::weight(const std::string& name) const {
   return weights.at(name);
 }
 
-Model load_model(const std::filesystem::path& dir, std::optional<mx::Dtype> dtype) {
-  Model m;
-  m.dir = dir;
-  m.config = ModelConfig::from_file(dir / "config.json");
-  m.dtype = dtype.value_or(default_compute_dtype());
-  for (auto& [name, w] : load_weights(dir, m.config)) {
-    m.weights.insert_or_assign(name, w.dtype() == m.dtype ? w : mx::astype(w, m.dtype));
-  }
-  std::vector<mx::array> all;
-  for (const auto& [name, w] : m.weights) all.push_back(w);
-  mx::eval(all);
-  return m;
-}
-
 mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardOptions& options,
                          KVCache* cache) {
   const ModelConfig& c = m.config;
@@ -188,7 +197,7 @@ mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardO
   }
 
   // Embedding lookup: [B, T] -> [B, T, E].
-  mx::array x = mx::take(m.weight("model.embed_tokens.weight"), tokens, 0);
+  mx::array x = embed(m, tokens);
   for (int layer = 0; layer < c.num_hidden_layers; ++layer) {
     std::optional<mx::array> layer_keys;
     if (keys)
@@ -204,8 +213,8 @@ mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardO
 
 mx::array lm_head(const Model& m, const mx::array& hidden) {
   // The embedding matrix when tied: [B, T, E] -> [B, T, V], returned in float32.
-  const char* name = m.config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-  return mx::astype(frozen_linear(hidden, FrozenWeight{m.weight(name)}), mx::float32);
+  const char* name = m.config.tie_word_embeddings ? "model.embed_tokens" : "lm_head";
+  return mx::astype(frozen_linear(hidden, frozen_module(m, name)), mx::float32);
 }
 
 mx::array forward(const Model& m, const mx::array& tokens, const ForwardOptions& options, KVCache* cache) {

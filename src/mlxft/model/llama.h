@@ -1,8 +1,14 @@
 // The Llama/Mistral decoder: a loaded model and its forward pass.
 //
-// Contract: load_model() reads config.json and the weights of a Hugging Face
-// directory (checked by load_weights) and casts them to the compute dtype: the
-// one asked for, else float32 on CPU and bfloat16 on a GPU. forward() maps
+// Contract: load_model() resolves the path (source.h) and reads a Hugging Face
+// directory (config.json + weights checked by load_weights), an MLX-quantized
+// directory (the same, with the triplets its config.json "quantization" names)
+// or a .gguf file (load_gguf_model). Float weights are cast to the compute
+// dtype: the one asked for, else float32 on CPU and bfloat16 on a GPU.
+// Quantized modules stay quantized as they are stored (quant.h), with their
+// spec in `quantization`; `quantize` quantizes the float ones at load
+// (quantize_weights). The embedding of a quantized embedding gathers packed
+// rows and dequantizes them; a quantized tied head uses the same triplet. forward() maps
 // int32 token ids [B, T] to float32 logits [B, T, V], exactly as transformers'
 // MistralForCausalLM / LlamaForCausalLM do (RoPE in the rotate-half
 // convention). It is a pure function of the weights, the adapters and the
@@ -25,20 +31,24 @@
 
 #include "mlxft/model/config.h"
 #include "mlxft/model/lora.h"
+#include "mlxft/model/quant.h"
 
 namespace mlxft {
 
 struct Model {
   ModelConfig config;
-  std::unordered_map<std::string, mlx::core::array> weights;  // HF names, all in `dtype`
+  std::unordered_map<std::string, mlx::core::array> weights;  // HF names; floats in `dtype`
   mlx::core::Dtype dtype = mlx::core::float32;                // compute dtype
-  std::filesystem::path dir;
+  std::filesystem::path dir;                                  // the directory or .gguf file
+  QuantMap quantization;  // quantized modules: "<m>.weight" packed, "<m>.scales"/".biases" as stored
 
   const mlx::core::array& weight(const std::string& name) const;  // throws std::out_of_range if absent
 };
 
-// Loads and evaluates the weights; `dtype` overrides the default compute dtype.
-Model load_model(const std::filesystem::path& dir, std::optional<mlx::core::Dtype> dtype = {});
+// Loads and evaluates the weights; `dtype` overrides the default compute dtype; `quantize`
+// quantizes the float projections/embedding/head at load.
+Model load_model(const std::filesystem::path& path, std::optional<mlx::core::Dtype> dtype = {},
+                 std::optional<QuantSpec> quantize = {});
 
 // Per-layer keys/values [B, n_kv_heads, offset, head_dim], filled by forward().
 struct KVCache {

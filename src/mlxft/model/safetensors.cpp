@@ -175,11 +175,12 @@ std::unordered_map<std::string, mx::array> load_safetensors(const std::filesyste
 }
 
 void save_safetensors(const std::filesystem::path& file,
-                      const std::unordered_map<std::string, mx::array>& tensors) {
+                      const std::unordered_map<std::string, mx::array>& tensors,
+                      const std::unordered_map<std::string, std::string>& metadata) {
   try {
     write_file_via(file, [&](const std::filesystem::path& temp) {
       // The stream form writes exactly `temp` (the path form appends ".safetensors" to it).
-      mx::save_safetensors(std::make_shared<mx::io::FileWriter>(temp.string()), tensors, {{"format", "pt"}});
+      mx::save_safetensors(std::make_shared<mx::io::FileWriter>(temp.string()), tensors, metadata);
     });
   } catch (const Error&) {
     throw;

@@ -46,7 +46,9 @@ SafetensorsHeader parse_safetensors_header(const std::string& bytes_prefix, uint
 std::unordered_map<std::string, mlx::core::array> load_safetensors(const std::filesystem::path& file);
 
 // Evaluates and writes `tensors` to `file` durably (see the contract); Io error naming the file.
+// `metadata` is {"format": "pt"} unless given (mlx-community directories say "mlx").
 void save_safetensors(const std::filesystem::path& file,
-                      const std::unordered_map<std::string, mlx::core::array>& tensors);
+                      const std::unordered_map<std::string, mlx::core::array>& tensors,
+                      const std::unordered_map<std::string, std::string>& metadata = {{"format", "pt"}});
 
 }  // namespace mlxft

@@ -79,17 +79,15 @@ ModelSource resolve_model_source(const fs::path& path) {
     s.path = s.config_file = s.tokenizer_file = path;
     return s;
   }
-  throw Error(ErrorKind::Model, path.string(),
-              fs::exists(path, ec) ? "is neither a model directory nor a .gguf file"
-                                   : "the model path does not exist",
-              "pass a Hugging Face model directory (config.json, *.safetensors, tokenizer.model)");
+  throw Error(
+      ErrorKind::Model, path.string(),
+      fs::exists(path, ec) ? "is neither a model directory nor a .gguf file"
+                           : "the model path does not exist",
+      "pass a Hugging Face or MLX-quantized model directory (config.json, *.safetensors) or a .gguf file");
 }
 
-void require_supported_source(const ModelSource& source) {
-  if (source.kind == ModelSourceKind::HfDirectory) return;
-  throw Error(ErrorKind::Model, source.path.string(),
-              fmt::format("loading a {} is not supported yet", to_string(source.kind)),
-              "use a Hugging Face directory with float weights (config.json, *.safetensors)");
+void require_supported_source(const ModelSource& /*source*/) {
+  // Every kind loads now (load_model); kept as the one place a future unsupported kind is refused.
 }
 
 }  // namespace mlxft

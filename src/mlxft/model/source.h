@@ -1,7 +1,7 @@
 // The model-source seam: what a model on disk is made of, whatever its packaging.
 //
-// Kinds: a Hugging Face directory (today); a .gguf file and an MLX-quantized directory are
-// recognised so that their loaders can plug in here, and are rejected until then.
+// Kinds: a Hugging Face directory, a .gguf file and an MLX-quantized directory; load_model()
+// (llama.h) loads all three.
 // Contract:
 // - resolve_model_source(path) looks at the path only (no tensor is read) and says where each
 //   part lives:
@@ -13,7 +13,7 @@
 //     ({group_size, bits}); weights come as (weight, scales, biases) triplets.
 // - A missing path or one that is neither a directory nor a .gguf file is a Model error naming it.
 //   Missing parts (config.json, weights) are reported later by the loaders, with their own errors.
-// - require_supported_source() is a Model error for the kinds that cannot be loaded yet.
+// - require_supported_source() accepts every kind today (each has a loader).
 #pragma once
 
 #include <filesystem>

@@ -45,7 +45,7 @@ std::map<std::string, std::string> read_weight_map(const fs::path& index_file) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, mx::Shape>> expected_weights(const ModelConfig& c) {
+std::vector<std::pair<std::string, mx::Shape>> expected_weights(const ModelConfig& c, const QuantMap& q) {
   const int h = c.hidden_size;
   const int q_out = c.num_attention_heads * c.head_dim;
   const int kv_out = c.num_key_value_heads * c.head_dim;
@@ -65,10 +65,38 @@ std::vector<std::pair<std::string, mx::Shape>> expected_weights(const ModelConfi
   }
   w.emplace_back("model.norm.weight", mx::Shape{h});
   if (!c.tie_word_embeddings) w.emplace_back("lm_head.weight", mx::Shape{c.vocab_size, h});
-  return w;
+  if (q.empty()) return w;
+  std::vector<std::pair<std::string, mx::Shape>> packed;
+  for (auto& [name, shape] : w) {
+    const auto it = q.find(name.substr(0, name.size() - 7));  // minus ".weight"
+    if (it == q.end() || shape.size() != 2) {
+      packed.emplace_back(name, shape);
+      continue;
+    }
+    const std::string module = it->first;
+    const int out = shape[0], in = shape[1];
+    packed.emplace_back(name, mx::Shape{out, in * it->second.bits / 32});
+    packed.emplace_back(module + ".scales", mx::Shape{out, in / it->second.group_size});
+    packed.emplace_back(module + ".biases", mx::Shape{out, in / it->second.group_size});
+  }
+  return packed;
 }
 
-std::unordered_map<std::string, mx::array> load_weights(const fs::path& dir, const ModelConfig& config) {
+std::set<std::string> stored_tensor_names(const fs::path& dir) {
+  std::set<std::string> names;
+  if (fs::exists(dir / "model.safetensors.index.json")) {
+    for (const auto& [tensor, file] : read_weight_map(dir / "model.safetensors.index.json"))
+      names.insert(tensor);
+  } else if (fs::exists(dir / "model.safetensors")) {
+    for (const auto& [tensor, entry] : read_safetensors_header(dir / "model.safetensors").tensors) {
+      names.insert(tensor);
+    }
+  }
+  return names;
+}
+
+std::unordered_map<std::string, mx::array> load_weights(const fs::path& dir, const ModelConfig& config,
+                                                        const QuantMap& quantization) {
   const fs::path single = dir / "model.safetensors";
   const fs::path index = dir / "model.safetensors.index.json";
   std::unordered_map<std::string, mx::array> weights;
@@ -107,7 +135,7 @@ std::unordered_map<std::string, mx::array> load_weights(const fs::path& dir, con
   }
 
   std::set<std::string> expected_names;
-  for (const auto& [name, shape] : expected_weights(config)) {
+  for (const auto& [name, shape] : expected_weights(config, quantization)) {
     expected_names.insert(name);
     const auto it = weights.find(name);
     if (it == weights.end()) {

@@ -7,25 +7,34 @@
 // header checked first, and compares what it found with expected_weights():
 // missing tensors, wrong shapes and unexpected tensors are reported together
 // in one Model error (file, tensor, both shapes; at most 10 lines). The
-// arrays keep their stored dtype; callers cast.
+// arrays keep their stored dtype; callers cast. With a QuantMap, each quantized
+// module is expected as its triplet (quant.h): weight uint32 [out, in * bits / 32],
+// scales and biases [out, in / group_size]. stored_tensor_names() lists the
+// tensors of the directory from the index or the safetensors header alone.
 #pragma once
 
 #include <mlx/mlx.h>
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "mlxft/model/config.h"
+#include "mlxft/model/quant.h"
 
 namespace mlxft {
 
-std::vector<std::pair<std::string, mlx::core::Shape>> expected_weights(const ModelConfig& config);
+std::vector<std::pair<std::string, mlx::core::Shape>> expected_weights(const ModelConfig& config,
+                                                                       const QuantMap& quantization = {});
 
 std::unordered_map<std::string, mlx::core::array> load_weights(const std::filesystem::path& dir,
-                                                               const ModelConfig& config);
+                                                               const ModelConfig& config,
+                                                               const QuantMap& quantization = {});
+
+std::set<std::string> stored_tensor_names(const std::filesystem::path& dir);
 
 // "float32" | "bfloat16" | "float16" -> dtype; anything else is a Usage error naming `where`.
 mlx::core::Dtype parse_dtype(const std::string& name, const std::string& where);

@@ -9,13 +9,19 @@
 //                  heads x seq attention scores, in the compute dtype (with per-layer checkpointing:
 //                  one hidden vector per layer plus one layer's full set), plus 3 float32 logits of
 //                  vocab size per token (logits, softmax, their gradient).
+// With a quantized base (QuantizedBase, from quantized_base()), weights = the bytes the model holds
+// (packed weights, scales, biases, float tensors) plus, where the CPU path dequantizes layers
+// before use (linear.h), the float copies the backward pass keeps: one layer's quantized
+// projections with per-layer checkpointing, every layer's without, and the head's.
 // It is an estimate for a go/no-go check, not a measurement (bench/train_bench measures).
 // machine_memory_bytes() is the physical memory (sysconf), 0 if unknown.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "mlxft/model/config.h"
+#include "mlxft/model/llama.h"
 
 namespace mlxft {
 
@@ -24,8 +30,20 @@ struct MemoryEstimate {
   double total() const { return weights + adapter_state + activations; }
 };
 
+struct QuantizedBase {
+  double stored = 0;               // bytes of every weight as held (packed + scales + biases + floats)
+  double largest_layer_float = 0;  // one layer's quantized projections dequantized, compute dtype
+  double all_layers_float = 0;     // every layer's quantized projections dequantized, compute dtype
+  double head_float = 0;           // the LM head (or tied embedding) dequantized, when quantized
+  bool dequantizes_on_use = true;  // the CPU path; false where quantized_matmul runs (GPU)
+};
+
+// The quantized-base figures of a loaded model (nullopt when nothing is quantized).
+std::optional<QuantizedBase> quantized_base(const Model& model);
+
 MemoryEstimate estimate_training_memory(const ModelConfig& model, int dtype_bytes, int64_t trainable_params,
-                                        int batch_size, int seq_len, bool checkpoint_layers);
+                                        int batch_size, int seq_len, bool checkpoint_layers,
+                                        const std::optional<QuantizedBase>& quantized = {});
 
 double machine_memory_bytes();
 
