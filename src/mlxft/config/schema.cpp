@@ -9,7 +9,10 @@
 #include <set>
 #include <type_traits>
 
+#include "mlxft/chat/chat_format.h"
 #include "mlxft/config/schema_codec.h"
+#include "mlxft/data/options.h"
+#include "mlxft/model/lora.h"
 
 // The table below uses designated initializers that leave the other members at their defaults on
 // purpose; g++ 12 flags that under -Wextra.
@@ -77,11 +80,11 @@ std::vector<FieldSpec> model_rows() {
   };
 }
 
-// The rows of the `lora:` section.
+// The rows of the `lora:` section. Choice names come from their owners (model/lora.h, data/options.h,
+// chat/chat_format.h), so the schema, the flags and the error hints never drift apart.
 std::vector<FieldSpec> lora_rows() {
   using R = Recipe;
-  const std::vector<std::string> targets = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
-                                            "gate_proj", "up_proj", "down_proj"};
+  const std::vector<std::string>& targets = lora_target_names();
   return {
       field("lora", "rank", &R::lora, &LoraSection::rank, "LoRA rank r", {.range = between(1, 4096)}),
       field("lora", "alpha", &R::lora, &LoraSection::alpha, "LoRA alpha; scale = alpha / rank",
@@ -111,16 +114,16 @@ std::vector<FieldSpec> data_rows() {
       field("data", "format", &R::data, &DataSection::format,
             "Record format (conversations, also called claude: the seed's {conversations, label}; auto: "
             "detect from the first record)",
-            {.choices = {"auto", "conversations", "claude", "messages", "text", "prompt_completion"}}),
+            {.choices = data_format_names()}),
       field("data", "tool_format", &R::data, &DataSection::tool_format,
             "Tool calls rendered as the chat format's own calls (native: Mistral [TOOL_CALLS], ChatML "
             "<tool_call> blocks) or kept as plain text",
-            {.choices = {"native", "text"}}),
+            {.choices = tool_format_names()}),
       field("data", "chat_format", &R::data, &DataSection::chat_format,
             "Chat format of the rendered conversations; auto: recognised from the model's chat template",
-            {.choices = {"auto", "mistral-v3", "chatml"}}),
+            {.choices = chat_format_choice_names()}),
       field("data", "labels", &R::data, &DataSection::labels, "Records used for training, by their label",
-            {.choices = {"desirable", "all", "undesirable"}}),
+            {.choices = label_filter_names()}),
       field("data", "min_examples", &R::data, &DataSection::min_examples,
             "Fewer usable training examples is a fatal data error", {.range = at_least(1)}),
       field("data", "max_bad_fraction", &R::data, &DataSection::max_bad_fraction,
@@ -128,7 +131,7 @@ std::vector<FieldSpec> data_rows() {
       field("data", "max_seq_length", &R::data, &DataSection::max_seq_length, "Maximum tokens per example",
             {.range = between(2, 1 << 20)}),
       field("data", "truncate", &R::data, &DataSection::truncate,
-            "Examples over max_seq_length: drop them, or cut them at the end", {.choices = {"drop", "end"}}),
+            "Examples over max_seq_length: drop them, or cut them at the end", {.choices = truncate_names()}),
       field("data", "valid_split", &R::data, &DataSection::valid_split,
             "Fraction for validation (with valid_path set, this share trains instead)",
             {.range = fraction_below_one()}),
