@@ -30,6 +30,7 @@
 namespace mx = mlx::core;
 
 int main(int argc, char** argv) {
+  mlxft::fix_openblas_coretype(argv);
   CLI::App app{"LoRA training throughput on a preset model"};
   std::string preset = "tiny", dtype_name = "float32";
   int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0;
