@@ -76,7 +76,9 @@ RunInputs load_inputs(const Recipe& r) {
 Model load_base_model(const Recipe& r) {
   std::optional<mx::Dtype> dtype;  // "auto": the device's default compute dtype
   if (r.model.dtype != "auto") dtype = parse_dtype(r.model.dtype, "model.dtype");
-  return load_model(r.model.path, dtype);
+  Model model = load_model(r.model.path, dtype);
+  model.compute_dtype = resolve_compute_dtype(r.model.compute_dtype);
+  return model;
 }
 
 LoraAdapters build_adapters(const Recipe& r, const Model& model, const std::string& init_adapter) {

@@ -71,6 +71,12 @@ std::vector<FieldSpec> model_rows() {
       field("model", "dtype", &R::model, &ModelSection::dtype,
             "Compute dtype of the base weights (auto: float32 on CPU, bfloat16 on GPU)",
             {.choices = {"auto", "float32", "bfloat16", "float16"}}),
+      field("model", "compute_dtype", &R::model, &ModelSection::compute_dtype,
+            "Dtype of the frozen matmuls and the fused LM head + loss on the CPU kernels (oneDNN): the "
+            "weights are copied once into it, activations, adapters, gradients and optimizer state keep "
+            "their dtypes (auto: bfloat16 where the CPU has AMX or AVX512-BF16, else float32; on a GPU "
+            "or without oneDNN the matmuls run in model.dtype)",
+            {.choices = {"auto", "float32", "bfloat16"}}),
   };
 }
 

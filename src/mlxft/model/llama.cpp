@@ -28,8 +28,13 @@ struct BlockLora {
 };
 
 // The frozen weight of one projection of a layer ("model.layers.3.self_attn." + "q_proj").
+FrozenWeight frozen(const Model& m, const std::string& name) {
+  FrozenWeight w{m.weight(name)};
+  w.prepared = kernel_weight(m, name);
+  return w;
+}
 FrozenWeight frozen(const Model& m, const std::string& prefix, Projection p) {
-  return FrozenWeight{m.weight(prefix + projection_name(p) + ".weight")};
+  return frozen(m, prefix + projection_name(p) + ".weight");
 }
 
 // y = x W^T + scale * (dropout(x) A^T) B^T        x [..., in], W [out, in], A [r, in], B [out, r]
@@ -154,6 +159,19 @@ const mx::array& Model::weight(const std::string& name) const {
   return weights.at(name);
 }
 
+kernels::FrozenLinearWeightPtr kernel_weight(const Model& m, const std::string& name) {
+  if (!m.kernel_cache || !cpu_kernels_enabled()) return nullptr;
+  const mx::array& w = m.weight(name);
+  const mx::Dtype compute = m.kernel_dtype();
+  if (compute != mx::float32 && compute != mx::bfloat16) return nullptr;  // float16: MLX ops
+  if (!mx::issubdtype(w.dtype(), mx::floating) || w.ndim() != 2) return nullptr;
+  return m.kernel_cache->get(name, w, compute);
+}
+
+std::string lm_head_name(const Model& m) {
+  return m.config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+}
+
 Model load_model(const std::filesystem::path& dir, std::optional<mx::Dtype> dtype) {
   Model m;
   m.dir = dir;
@@ -204,8 +222,7 @@ mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardO
 
 mx::array lm_head(const Model& m, const mx::array& hidden) {
   // The embedding matrix when tied: [B, T, E] -> [B, T, V], returned in float32.
-  const char* name = m.config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-  return mx::astype(frozen_linear(hidden, FrozenWeight{m.weight(name)}), mx::float32);
+  return mx::astype(frozen_linear(hidden, frozen(m, lm_head_name(m))), mx::float32);
 }
 
 mx::array forward(const Model& m, const mx::array& tokens, const ForwardOptions& options, KVCache* cache) {
