@@ -1,12 +1,15 @@
 // LoRA training throughput of a preset model built in memory (random weights, no files).
 //
 //   train_bench --preset tiny|small|mistral-7b-shape --seq N --batch B [--steps S] [--rank R]
-//               [--dtype float32|bfloat16] [--checkpointing] [--peak-gflops G]
+//               [--dtype float32|bfloat16] [--compute-dtype float32|bfloat16] [--checkpointing]
+//               [--peak-gflops G]
 //
 // Runs one warm-up step, then S optimizer steps of one micro-batch [B, N] of random tokens (LoRA
 // on q_proj and v_proj of every layer, AdamW), and prints trained tokens/s, seconds per optimizer
 // step, peak memory (mx::get_peak_memory) and model FLOPs utilisation against --peak-gflops
 // (default 442: the measured fp32 AVX-512 FMA peak of this 2-core machine).
+// --compute-dtype is model.compute_dtype (the CPU kernels' matmul dtype; default: --dtype). The
+// environment variable MLXFT_KERNELS=0 runs MLX's own ops instead of the CPU kernels (the "before").
 // Model FLOPs per trained token, LoRA (no weight gradients, so the backward pass costs one
 // forward, not two):  4 * N_matmul + 12 * L * N * (heads * head_dim)
 // where N_matmul counts every weight used in a matmul (attention, MLP, LM head; not the embedding
@@ -22,6 +25,7 @@
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
+#include "mlxft/model/weights.h"
 #include "mlxft/objective/sft.h"
 #include "mlxft/train/optimizer.h"
 #include "mlxft/train/step.h"
@@ -30,8 +34,9 @@
 namespace mx = mlx::core;
 
 int main(int argc, char** argv) {
+  mlxft::fix_openblas_coretype(argv);
   CLI::App app{"LoRA training throughput on a preset model"};
-  std::string preset = "tiny", dtype_name = "float32";
+  std::string preset = "tiny", dtype_name = "float32", compute_name;
   int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0;
   bool checkpointing = false;
   double peak_gflops = 442.0;
@@ -41,6 +46,7 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "timed optimizer steps");
   app.add_option("--rank", rank, "LoRA rank (q_proj, v_proj)");
   app.add_option("--dtype", dtype_name, "base weights: float32 | bfloat16");
+  app.add_option("--compute-dtype", compute_name, "frozen matmuls on the CPU kernels: float32 | bfloat16");
   app.add_option("--threads", threads, "BLAS threads (0 = all cores)");
   app.add_flag("--checkpointing", checkpointing, "per-layer gradient checkpointing");
   app.add_option("--peak-gflops", peak_gflops, "peak GFLOP/s of the machine for MFU");
@@ -50,6 +56,7 @@ int main(int argc, char** argv) {
   mlxft::Model model;
   model.config = mlxft::preset_config(preset, 32768);
   model.dtype = dtype_name == "bfloat16" ? mx::bfloat16 : mx::float32;
+  if (!compute_name.empty()) model.compute_dtype = mlxft::resolve_compute_dtype(compute_name);
   model.weights = mlxft::random_weights(model.config, 0, model.dtype);
   for (auto& [name, w] : model.weights) mx::eval(w);
   mlxft::LoraConfig lc;
@@ -93,10 +100,13 @@ int main(int argc, char** argv) {
   const double step_s = seconds / steps;
   const double achieved = flops_per_token * tokens / step_s / 1e9;
   fmt::print(
-      "preset {} ({} params, {} trainable), dtype {}, seq {}, batch {}, rank {}, checkpointing {}, {} "
-      "steps\n",
-      preset, c.parameter_count(), adapters.parameter_count(), dtype_name, seq, batch, rank,
-      checkpointing ? "on" : "off", steps);
+      "preset {} ({} params, {} trainable), dtype {}, compute {}, seq {}, batch {}, rank {}, checkpointing "
+      "{}, {} steps\n",
+      preset, c.parameter_count(), adapters.parameter_count(), dtype_name,
+      mlxft::cpu_kernels_enabled() ? "kernels " + mlxft::dtype_name(model.kernel_dtype())
+                                   : std::string("mlx"),
+      seq, batch, rank, checkpointing ? "on" : "off", steps);
+  fmt::print("{}\n", mlxft::blas_description());
   fmt::print("loss {:.4f}\n", last_loss);
   fmt::print("trained tokens/s:      {:.1f}\n", tokens / step_s);
   fmt::print("seconds / step:        {:.3f}\n", step_s);

@@ -21,7 +21,11 @@ namespace {
 
 Model tiny_model() {
   ModelConfig c = preset_config("tiny", 128);
-  return Model{c, random_weights(c, 5, mx::float32), mx::float32, {}, {}};
+  Model m;
+  m.config = c;
+  m.weights = random_weights(c, 5, mx::float32);
+  m.dtype = mx::float32;
+  return m;
 }
 
 // Examples of different lengths with partial masks, indices as if from lines 0, 2, 3, ...

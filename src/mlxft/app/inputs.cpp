@@ -80,7 +80,9 @@ Model load_base_model(const Recipe& r) {
   if (r.model.dtype != "auto") dtype = parse_dtype(r.model.dtype, "model.dtype");
   std::optional<QuantSpec> quantize;
   if (r.model.quantize) quantize = QuantSpec{r.model.quantize->bits, r.model.quantize->group_size};
-  return load_model(r.model.path, dtype, quantize);
+  Model model = load_model(r.model.path, dtype, quantize);
+  model.compute_dtype = resolve_compute_dtype(r.model.compute_dtype);
+  return model;
 }
 
 LoraAdapters build_adapters(const Recipe& r, const Model& model, const std::string& init_adapter) {

@@ -31,6 +31,7 @@ struct ModelSection {
   std::string name;            // free-form name for metadata and reports ("" = the directory's name)
   std::string dtype = "auto";  // auto | float32 | bfloat16 | float16 (auto: float32 on CPU, bf16 on GPU)
   std::optional<QuantizeSection> quantize;  // quantize the float base at load (QLoRA); null: as stored
+  std::string compute_dtype = "auto";  // auto | float32 | bfloat16: the CPU kernels' matmul dtype
   bool operator==(const ModelSection&) const = default;
 };
 

@@ -4,12 +4,44 @@
 #include <cmath>
 
 #include "mlxft/data/batching.h"
+#include "mlxft/kernels/fused_head_ce.h"
 #include "mlxft/objective/loss.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;
 
 namespace mlxft {
+namespace {
+
+// Per row of the batch: its NLL sum and trained-token count, interleaved. Through the fused LM head +
+// cross-entropy kernel where the CPU kernels apply (no [B, T, V] logits), else the full logits.
+std::vector<mx::array> row_sums(const Model& model, const mx::array& hidden, const Batch& batch) {
+  const int B = batch.inputs.shape(0), T = batch.inputs.shape(1);
+  std::vector<mx::array> sums;
+  if (const auto head = kernel_weight(model, lm_head_name(model))) {
+    const mx::array m = mx::astype(batch.mask, mx::float32);
+    const mx::array nll = kernels::fused_head_ce(hidden, head, mx::astype(batch.targets, mx::int32), m,
+                                                 {.grad_in_forward = false});
+    const mx::array nll_rows = mx::sum(mx::multiply(nll, m), 1), token_rows = mx::sum(m, 1);
+    for (int b = 0; b < B; ++b) {
+      sums.push_back(mx::reshape(mx::slice(nll_rows, {b}, {b + 1}), {}));
+      sums.push_back(mx::reshape(mx::slice(token_rows, {b}, {b + 1}), {}));
+    }
+    return sums;
+  }
+  const mx::array logits = lm_head(model, hidden);  // [B, T, V]
+  const int V = logits.shape(2);
+  for (int b = 0; b < B; ++b) {
+    const LossSum row = masked_cross_entropy(mx::slice(logits, {b, 0, 0}, {b + 1, T, V}),
+                                             mx::slice(batch.targets, {b, 0}, {b + 1, T}),
+                                             mx::slice(batch.mask, {b, 0}, {b + 1, T}));
+    sums.push_back(row.nll_sum);
+    sums.push_back(row.tokens);
+  }
+  return sums;
+}
+
+}  // namespace
 
 EvalResult evaluate(const Model& model, const LoraAdapters* adapters, const std::vector<Example>& examples,
                     int batch_size) {
@@ -23,17 +55,7 @@ EvalResult evaluate(const Model& model, const LoraAdapters* adapters, const std:
   const BatchPlan plan(examples, batch_size, /*seed=*/0);
   for (const auto& rows : plan.epoch_batches(0)) {
     const Batch batch = make_batch(examples, rows);
-    const mx::array logits = forward(model, batch.inputs, options);  // [B, T, V]
-    const int T = logits.shape(1);
-    const int V = logits.shape(2);
-    std::vector<mx::array> sums;
-    for (int b = 0; b < static_cast<int>(rows.size()); ++b) {
-      const LossSum row = masked_cross_entropy(mx::slice(logits, {b, 0, 0}, {b + 1, T, V}),
-                                               mx::slice(batch.targets, {b, 0}, {b + 1, T}),
-                                               mx::slice(batch.mask, {b, 0}, {b + 1, T}));
-      sums.push_back(row.nll_sum);
-      sums.push_back(row.tokens);
-    }
+    const std::vector<mx::array> sums = row_sums(model, forward_hidden(model, batch.inputs, options), batch);
     mx::eval(sums);
     for (size_t b = 0; b < rows.size(); ++b) {
       result.per_example.push_back(ExampleLoss{examples[rows[b]].index, sums[2 * b].item<float>(),

@@ -7,7 +7,8 @@
 // the summed NLL over its trained tokens. The set's loss is token-weighted,
 // sum of nll_sum / sum of tokens (so long examples count by their tokens, as in
 // training), and perplexity = exp(loss). per_example lists every example in
-// input order. Empty input or no trained token at all is a Data error.
+// input order. Empty input or no trained token at all is a Data error. Where the CPU kernels apply
+// (model/linear.h) the LM head and the loss run fused (kernels/fused_head_ce.h, same quantity).
 #pragma once
 
 #include <cstdint>

@@ -1,18 +1,59 @@
 // The frozen projection kernel (see linear.h).
 #include "mlxft/model/linear.h"
 
+#include <cstdlib>
+#include <cstring>
+
+#include "mlxft/kernels/cpu_features.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;
 
 namespace mlxft {
 namespace {
+
+// The float path: the prepared CPU kernel when there is one, else MLX's matmul.
+mx::array float_linear(const mx::array& x, const FrozenWeight& w) {
+  if (w.prepared) return kernels::frozen_linear(x, w.prepared);
+  return mx::matmul(x, mx::transpose(w.weight));
+}
+
 constexpr int64_t kQuantizedMatmulMaxCpuRows = 8;
+
 }  // namespace
 
 mx::array frozen_linear(const mx::array& x, const FrozenWeight& w) {
   if (w.quantized()) return quantized_linear(x, w);
-  return mx::matmul(x, mx::transpose(w.weight));
+  return float_linear(x, w);
+}
+
+bool cpu_kernels_enabled() {
+  if (!kernels::kernels_have_dnnl() || mx::default_device() != mx::Device::cpu) return false;
+  const char* env = std::getenv("MLXFT_KERNELS");
+  return env == nullptr || std::strcmp(env, "0") != 0;
+}
+
+mx::Dtype resolve_compute_dtype(const std::string& name) {
+  if (name == "float32") return mx::float32;
+  if (name == "bfloat16") return mx::bfloat16;
+  if (name != "auto") {
+    throw Error(ErrorKind::Config, "model.compute_dtype", "unknown compute dtype '" + name + "'",
+                "use auto, float32 or bfloat16");
+  }
+  if (mx::default_device() != mx::Device::cpu) return mx::bfloat16;
+  return kernels::bf16_matmul_is_fast() ? mx::bfloat16 : mx::float32;
+}
+
+kernels::FrozenLinearWeightPtr KernelWeightCache::get(const std::string& name, const mx::array& w,
+                                                      mx::Dtype compute_dtype) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto id = static_cast<std::uintptr_t>(w.id());
+  Entry& e = entries_[name];
+  if (!e.weight || e.id != id || e.weight->compute_dtype() != compute_dtype) {
+    e.weight = kernels::make_frozen_linear_weight(w, {.compute_dtype = compute_dtype});
+    e.id = id;
+  }
+  return e.weight;
 }
 
 mx::array quantized_linear(const mx::array& x, const FrozenWeight& w) {

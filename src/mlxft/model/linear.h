@@ -3,7 +3,9 @@
 // Contract:
 // - FrozenWeight is a projection's base weight as the model holds it: today a float array
 //   W [out, in] (HF layout); next, MLX's quantized triplet (packed weight, scales, biases with
-//   bits and group_size), and CPU kernels that take over the product for some dtypes.
+//   bits and group_size). `prepared`, when set, is the same float W made once into a CPU kernel
+//   weight (kernels/frozen_linear.h: oneDNN, in its compute dtype); the float path then runs
+//   kernels::frozen_linear instead of MLX's matmul.
 // - frozen_linear(x, w) = x W^T for x [..., in] -> [..., out], in x's dtype. It is
 //   differentiable with respect to x (LoRA gradients flow through it); W is a constant.
 // - A quantized FrozenWeight goes through quantized_linear(): on a GPU MLX's quantized_matmul;
@@ -13,12 +15,24 @@
 //   dequantizing the whole layer costs more than quantized_matmul's per-row product. Scales and biases are
 //   cast to x's dtype first, so a float32 run dequantizes exactly as dequantize_module(.., float32) does.
 //   Both are differentiable with respect to x.
+// - KernelWeightCache: the prepared kernel weights of one model, built lazily on first use and
+//   keyed by weight name and array identity (a replaced array gets a fresh entry). Thread-safe.
+// - cpu_kernels_enabled(): the CPU kernels apply (oneDNN build, default device CPU, and the
+//   environment variable MLXFT_KERNELS is not "0": the switch benchmarks use for the MLX path).
+// - resolve_compute_dtype("auto" | "float32" | "bfloat16"): model.compute_dtype as a dtype; auto is
+//   bfloat16 on a GPU and on a CPU where kernels::bf16_matmul_is_fast() (AMX, AVX512-BF16), else
+//   float32. Anything else is a Config error.
 #pragma once
 
 #include <mlx/mlx.h>
 
+#include <mutex>
 #include <optional>
+#include <string>
+#include <unordered_map>
 #include <utility>
+
+#include "mlxft/kernels/frozen_linear.h"
 
 namespace mlxft {
 
@@ -30,11 +44,30 @@ struct FrozenWeight {
   std::optional<mlx::core::array> biases;  // quantized only: [out, in / group_size]
   int bits = 0;                            // 0: not quantized
   int group_size = 0;
+  kernels::FrozenLinearWeightPtr prepared;  // float W as a CPU kernel weight; null: MLX ops
 
   bool quantized() const { return bits > 0; }
 };
 
 mlx::core::array frozen_linear(const mlx::core::array& x, const FrozenWeight& w);
 mlx::core::array quantized_linear(const mlx::core::array& x, const FrozenWeight& w);
+
+bool cpu_kernels_enabled();
+mlx::core::Dtype resolve_compute_dtype(const std::string& name);
+
+class KernelWeightCache {
+ public:
+  // The kernel weight of float W [out, in] named `name`, made on first use in `compute_dtype`.
+  kernels::FrozenLinearWeightPtr get(const std::string& name, const mlx::core::array& w,
+                                     mlx::core::Dtype compute_dtype);
+
+ private:
+  struct Entry {
+    std::uintptr_t id = 0;
+    kernels::FrozenLinearWeightPtr weight;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
 
 }  // namespace mlxft

@@ -36,6 +36,8 @@ FrozenWeight frozen_module(const Model& m, const std::string& module) {
     w.biases = m.weight(module + ".biases");
     w.bits = q->second.bits;
     w.group_size = q->second.group_size;
+  } else {
+    w.prepared = kernel_weight(m, module + ".weight");  // the CPU kernel when it applies
   }
   return w;
 }
@@ -47,8 +49,8 @@ FrozenWeight frozen(const Model& m, const std::string& prefix, Projection p) {
 
 // Embedding lookup [B, T] -> [B, T, E]; a quantized table gathers packed rows, then dequantizes them.
 mx::array embed(const Model& m, const mx::array& tokens) {
+  if (!m.quantization.count("model.embed_tokens")) return mx::take(m.weight("model.embed_tokens.weight"), tokens, 0);
   const FrozenWeight e = frozen_module(m, "model.embed_tokens");
-  if (!e.quantized()) return mx::take(e.weight, tokens, 0);
   auto f32 = [&](const mx::array& a) { return mx::astype(mx::take(a, tokens, 0), mx::float32); };
   const mx::array rows =
       mx::dequantize(mx::take(e.weight, tokens, 0), f32(*e.scales), f32(*e.biases), e.group_size, e.bits);
@@ -175,6 +177,19 @@ mx::array checkpointed_block(const Model& m, int layer, const mx::array& x, cons
 
 const mx::array& Model::weight(const std::string& name) const {
   return weights.at(name);
+}
+
+kernels::FrozenLinearWeightPtr kernel_weight(const Model& m, const std::string& name) {
+  if (!m.kernel_cache || !cpu_kernels_enabled()) return nullptr;
+  const mx::array& w = m.weight(name);
+  const mx::Dtype compute = m.kernel_dtype();
+  if (compute != mx::float32 && compute != mx::bfloat16) return nullptr;  // float16: MLX ops
+  if (!mx::issubdtype(w.dtype(), mx::floating) || w.ndim() != 2) return nullptr;
+  return m.kernel_cache->get(name, w, compute);
+}
+
+std::string lm_head_name(const Model& m) {
+  return m.config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
 }
 
 mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardOptions& options,

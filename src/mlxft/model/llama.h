@@ -19,17 +19,23 @@
 // forward() = lm_head(forward_hidden()): the split lets a fused head + loss
 // kernel take the final hidden states. Every frozen projection goes through
 // frozen_linear() (linear.h).
+// CPU kernels: where cpu_kernels_enabled() (linear.h), every frozen float projection and the LM head
+// run through kernels::frozen_linear with weights prepared once, lazily, in the Model's
+// kernel_dtype() (compute_dtype, else the weights' dtype) and held by the Model's
+// KernelWeightCache (shared by copies of the Model). kernel_weight() is null elsewhere.
 #pragma once
 
 #include <mlx/mlx.h>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "mlxft/model/config.h"
+#include "mlxft/model/linear.h"
 #include "mlxft/model/lora.h"
 #include "mlxft/model/quant.h"
 
@@ -41,9 +47,19 @@ struct Model {
   mlx::core::Dtype dtype = mlx::core::float32;                // compute dtype
   std::filesystem::path dir;                                  // the directory or .gguf file
   QuantMap quantization;  // quantized modules: "<m>.weight" packed, "<m>.scales"/".biases" as stored
+  // Dtype of the frozen matmuls on the CPU kernels (model.compute_dtype); nullopt: `dtype`.
+  std::optional<mlx::core::Dtype> compute_dtype;
+  std::shared_ptr<KernelWeightCache> kernel_cache = std::make_shared<KernelWeightCache>();
 
   const mlx::core::array& weight(const std::string& name) const;  // throws std::out_of_range if absent
+  mlx::core::Dtype kernel_dtype() const { return compute_dtype.value_or(dtype); }
 };
+
+// The CPU kernel weight of the float weight `name`, made on first use; null when the kernels do not
+// apply (cpu_kernels_enabled() false, or a non-float weight).
+kernels::FrozenLinearWeightPtr kernel_weight(const Model& model, const std::string& name);
+// "lm_head.weight", or the embedding matrix's name when tied.
+std::string lm_head_name(const Model& model);
 
 // Loads and evaluates the weights; `dtype` overrides the default compute dtype; `quantize`
 // quantizes the float projections/embedding/head at load.

@@ -8,9 +8,14 @@
 // float dtype; the log-softmax is computed in float32. With label smoothing e
 // the per-token loss is (1 - e) * nll + e * mean_v(-log p_v) (PyTorch's
 // definition). Shapes are checked: a mismatch is a Training error.
+// fused_masked_cross_entropy() is the same LossSum from the final hidden states h [B,T,E] and the
+// LM head as a CPU kernel weight (kernels/fused_head_ce.h): the [B,T,V] logits are never
+// materialised; its gradient flows to h. Same checks.
 #pragma once
 
 #include <mlx/mlx.h>
+
+#include "mlxft/kernels/frozen_linear.h"
 
 namespace mlxft {
 
@@ -25,5 +30,10 @@ struct LossSum {
 
 LossSum masked_cross_entropy(const mx::array& logits /*[B,T,V]*/, const mx::array& targets /*[B,T]*/,
                              const mx::array& mask /*[B,T] float*/, float label_smoothing = 0.0f);
+
+LossSum fused_masked_cross_entropy(const mx::array& hidden /*[B,T,E]*/,
+                                   const kernels::FrozenLinearWeightPtr& head,
+                                   const mx::array& targets /*[B,T]*/, const mx::array& mask /*[B,T] float*/,
+                                   float label_smoothing = 0.0f, bool training = true);
 
 }  // namespace mlxft

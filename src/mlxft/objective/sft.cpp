@@ -1,5 +1,7 @@
 #include "mlxft/objective/sft.h"
 
+#include "mlxft/kernels/fused_head_ce.h"
+
 namespace mx = mlx::core;
 
 namespace mlxft {
@@ -16,8 +18,11 @@ LossSum SftObjective::loss(const std::vector<mx::array>& params, const Batch& ba
   fo.train = true;
   fo.dropout_key = dropout_key;
   fo.checkpoint_layers = options_.checkpoint_layers;
-  return masked_cross_entropy(forward(model_, batch.inputs, fo), batch.targets, batch.mask,
-                              options_.label_smoothing);
+  const mx::array hidden = forward_hidden(model_, batch.inputs, fo);
+  if (const auto head = kernel_weight(model_, lm_head_name(model_))) {
+    return fused_masked_cross_entropy(hidden, head, batch.targets, batch.mask, options_.label_smoothing);
+  }
+  return masked_cross_entropy(lm_head(model_, hidden), batch.targets, batch.mask, options_.label_smoothing);
 }
 
 ObjectiveSums SftObjective::sums(const std::vector<mx::array>& params, const Batch& batch,

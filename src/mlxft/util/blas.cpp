@@ -1,9 +1,20 @@
 #include "mlxft/util/blas.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+#include "mlxft/kernels/cpu_features.h"
+
+#if defined(MLXFT_HAVE_OPENBLAS) && defined(__linux__)
+#include <unistd.h>
+#endif
+
 #ifdef MLXFT_HAVE_OPENBLAS
 extern "C" {
 void openblas_set_num_threads(int num_threads);
 char* openblas_get_config(void);
+char* openblas_get_corename(void);
 }
 #endif
 
@@ -17,11 +28,46 @@ void set_blas_threads(int threads) {
 #endif
 }
 
+std::string openblas_core() {
+#ifdef MLXFT_HAVE_OPENBLAS
+  const char* name = openblas_get_corename();
+  return name ? name : "";
+#else
+  return "";
+#endif
+}
+
 std::string blas_description() {
 #ifdef MLXFT_HAVE_OPENBLAS
-  return std::string("OpenBLAS ") + openblas_get_config();
+  return std::string("OpenBLAS ") + openblas_get_config() + ", core " + openblas_core();
 #else
   return "the BLAS bundled with MLX";
+#endif
+}
+
+std::optional<std::string> choose_openblas_coretype(const BlasCpu& cpu) {
+  if (cpu.coretype_env_set || cpu.core.empty() || !cpu.avx512f) return std::nullopt;
+  std::string core = cpu.core;
+  std::transform(core.begin(), core.end(), core.begin(), [](unsigned char c) { return std::tolower(c); });
+  // Cores whose kernels already use AVX-512 (OpenBLAS's names, any case).
+  for (const char* good : {"skylakex", "cooperlake", "sapphirerapids"}) {
+    if (core == good) return std::nullopt;
+  }
+  return std::string(cpu.avx512_bf16 ? "Cooperlake" : "SkylakeX");
+}
+
+void fix_openblas_coretype(char** argv) {
+#if defined(MLXFT_HAVE_OPENBLAS) && defined(__linux__)
+  const kernels::CpuFeatures& f = kernels::cpu_features();
+  const BlasCpu cpu{std::getenv("OPENBLAS_CORETYPE") != nullptr, openblas_core(), f.avx512f, f.avx512_bf16};
+  const std::optional<std::string> coretype = choose_openblas_coretype(cpu);
+  if (!coretype || argv == nullptr) return;
+  // Once set, the variable stops a second re-exec whatever OpenBLAS then picks.
+  if (setenv("OPENBLAS_CORETYPE", coretype->c_str(), 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only on failure: run on with the slow core
+  unsetenv("OPENBLAS_CORETYPE");
+#else
+  (void)argv;
 #endif
 }
 

@@ -3,15 +3,44 @@
 // Contract: on Linux the build links Debian's OpenBLAS into every mlxft
 // program, so its sgemm interposes on the reference BLAS bundled with the
 // mlx-cpu wheel. set_blas_threads() sets how many threads that BLAS uses;
-// blas_description() says which BLAS is active (for logs and benchmarks).
-// On other platforms (Accelerate on macOS, CUDA) both are harmless no-ops.
+// blas_description() says which BLAS is active and, for OpenBLAS, which core
+// kernels it picked (for logs and benchmarks).
+// OpenBLAS core type: a DYNAMIC_ARCH OpenBLAS picks its kernels once, when it is
+// loaded, from cpuid or from OPENBLAS_CORETYPE. Debian's 0.3.21 does not know
+// newer Xeons (Sapphire Rapids, family 6 model 207) and falls back to its
+// slowest kernels ("Prescott", 3-7x slower sgemm). choose_openblas_coretype() is
+// the pure decision: given whether OPENBLAS_CORETYPE is set, the core OpenBLAS
+// reports and the CPU's AVX-512 flags, the core type to force ("Cooperlake" with
+// AVX512-BF16, else "SkylakeX": the newest AVX-512 cores 0.3.21 accepts), or
+// nothing. fix_openblas_coretype(argv) applies it: it sets the variable and
+// re-executes the program once (/proc/self/exe, same argv and environment);
+// it returns only when nothing needs fixing or the exec failed. Call it first in
+// main(). On other platforms (Accelerate on macOS, CUDA) all of this is a no-op.
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace mlxft {
 
 void set_blas_threads(int threads);
 std::string blas_description();
+
+// The core type OpenBLAS runs ("Prescott", "SkylakeX", ...); empty without OpenBLAS.
+std::string openblas_core();
+
+struct BlasCpu {
+  bool coretype_env_set = false;  // OPENBLAS_CORETYPE is in the environment
+  std::string core;               // openblas_get_corename(), e.g. "Prescott"; empty: no OpenBLAS
+  bool avx512f = false;
+  bool avx512_bf16 = false;
+};
+
+// The OPENBLAS_CORETYPE to force, or nothing (set by the user, no OpenBLAS, no AVX-512, or the
+// core OpenBLAS chose already uses AVX-512).
+std::optional<std::string> choose_openblas_coretype(const BlasCpu& cpu);
+
+// Re-executes the program with OPENBLAS_CORETYPE set when choose_openblas_coretype() says so.
+void fix_openblas_coretype(char** argv);
 
 }  // namespace mlxft

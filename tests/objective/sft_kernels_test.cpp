@@ -1,0 +1,149 @@
+// The CPU-kernel path of the model and the SFT loss (oneDNN frozen projections, fused LM head +
+// cross-entropy) against MLX's own ops on a tiny random model: logits, loss and LoRA gradients.
+// Tolerances: float32 compute, relative 1e-4 (different summation orders only); bfloat16 compute
+// (weights and the matmul inputs rounded to 8 mantissa bits, float32 accumulation), loss within
+// 1 % and gradients at cosine similarity > 0.99.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+
+#include "mlxft/kernels/cpu_features.h"
+#include "mlxft/model/init.h"
+#include "mlxft/model/llama.h"
+#include "mlxft/objective/sft.h"
+
+namespace mx = mlx::core;
+
+namespace mlxft {
+namespace {
+
+// Sets MLXFT_KERNELS for one scope ("0": MLX's own ops).
+class KernelsSwitch {
+ public:
+  explicit KernelsSwitch(bool on) { setenv("MLXFT_KERNELS", on ? "1" : "0", 1); }
+  ~KernelsSwitch() { unsetenv("MLXFT_KERNELS"); }
+};
+
+struct TinyRun {
+  Model model;
+  LoraAdapters adapters;
+  std::vector<mx::array> params;
+  Batch batch;
+};
+
+// vocab 300 and 2 x 11 tokens: not multiples of any block size; one row partly masked.
+TinyRun make_run() {
+  TinyRun s;
+  s.model.config = preset_config("tiny", 300);
+  s.model.weights = random_weights(s.model.config, 5, mx::float32);
+  LoraConfig lc;
+  lc.rank = 4;
+  lc.alpha = 8.0f;
+  s.adapters = init_lora(s.model.config, lc, 1);
+  s.params = s.adapters.flatten();
+  for (size_t i = 0; i < s.params.size(); ++i) {  // B = 0 at init: give every adapter a gradient path
+    s.params[i] = mx::add(
+        s.params[i],
+        mx::multiply(mx::array(0.05f), mx::random::normal(s.params[i].shape(), mx::random::key(10 + i))));
+  }
+  mx::eval(s.params);
+  const mx::array ids = mx::random::randint(0, 300, {2, 12}, mx::int32, mx::random::key(2));
+  s.batch.inputs = mx::slice(ids, {0, 0}, {2, 11});
+  s.batch.targets = mx::slice(ids, {0, 1}, {2, 12});
+  s.batch.mask =
+      mx::concatenate({mx::ones({1, 11}), mx::concatenate({mx::zeros({1, 4}), mx::ones({1, 7})}, 1)}, 0);
+  return s;
+}
+
+struct LossAndGrads {
+  float loss = 0;
+  std::vector<mx::array> grads;
+};
+
+LossAndGrads run(const TinyRun& s, float label_smoothing) {
+  const SftObjective objective(s.model, s.adapters, {.label_smoothing = label_smoothing});
+  auto fn = [&](const std::vector<mx::array>& p) {
+    const LossSum l = objective.loss(p, s.batch, mx::random::key(0));
+    return std::vector<mx::array>{mx::divide(l.nll_sum, l.tokens)};
+  };
+  auto [values, grads] = mx::value_and_grad(fn)(s.params);
+  mx::eval(values);
+  mx::eval(grads);
+  return {values[0].item<float>(), grads};
+}
+
+float cosine(const mx::array& a, const mx::array& b) {
+  const mx::array fa = mx::flatten(a), fb = mx::flatten(b);
+  return (mx::sum(mx::multiply(fa, fb)) / mx::sqrt(mx::sum(mx::square(fa)) * mx::sum(mx::square(fb))))
+      .item<float>();
+}
+
+float relative_diff(const mx::array& a, const mx::array& b) {
+  return mx::max(mx::abs(mx::subtract(a, b))).item<float>() / mx::max(mx::abs(b)).item<float>();
+}
+
+void compare(mx::Dtype compute, float label_smoothing) {
+  if (!kernels::kernels_have_dnnl()) GTEST_SKIP() << "no oneDNN: the kernels are MLX's own ops";
+  TinyRun s = make_run();
+  LossAndGrads mlx_ops, kern;
+  {
+    const KernelsSwitch off(false);
+    ASSERT_EQ(kernel_weight(s.model, "lm_head.weight"), nullptr);
+    mlx_ops = run(s, label_smoothing);
+  }
+  s.model.compute_dtype = compute;
+  {
+    const KernelsSwitch on(true);
+    ASSERT_NE(kernel_weight(s.model, "lm_head.weight"), nullptr);
+    kern = run(s, label_smoothing);
+  }
+  ASSERT_EQ(kern.grads.size(), mlx_ops.grads.size());
+  const bool f32 = compute == mx::float32;
+  EXPECT_NEAR(kern.loss, mlx_ops.loss, (f32 ? 1e-5f : 1e-2f) * mlx_ops.loss);
+  for (size_t i = 0; i < kern.grads.size(); ++i) {
+    if (f32) {
+      EXPECT_LT(relative_diff(kern.grads[i], mlx_ops.grads[i]), 1e-4f) << "parameter " << i;
+    } else {
+      EXPECT_GT(cosine(kern.grads[i], mlx_ops.grads[i]), 0.99f) << "parameter " << i;
+    }
+  }
+}
+
+TEST(SftKernels, Float32LossAndLoraGradientsEqualTheMlxPath) {
+  compare(mx::float32, 0.0f);
+}
+TEST(SftKernels, Float32WithLabelSmoothing) {
+  compare(mx::float32, 0.1f);
+}
+TEST(SftKernels, Bfloat16StaysCloseToTheFloat32MlxPath) {
+  compare(mx::bfloat16, 0.0f);
+}
+
+TEST(SftKernels, LogitsEqualTheMlxPathInFloat32) {
+  if (!kernels::kernels_have_dnnl()) GTEST_SKIP() << "no oneDNN";
+  const TinyRun s = make_run();
+  mx::array expected(0.0f), got(0.0f);
+  {
+    const KernelsSwitch off(false);
+    expected = forward(s.model, s.batch.inputs);
+    mx::eval(expected);
+  }
+  {
+    const KernelsSwitch on(true);
+    got = forward(s.model, s.batch.inputs);
+    mx::eval(got);
+  }
+  ASSERT_EQ(got.shape(), expected.shape());
+  EXPECT_LT(relative_diff(got, expected), 1e-5f);
+}
+
+TEST(SftKernels, ResolveComputeDtype) {
+  EXPECT_EQ(resolve_compute_dtype("float32"), mx::float32);
+  EXPECT_EQ(resolve_compute_dtype("bfloat16"), mx::bfloat16);
+  EXPECT_EQ(resolve_compute_dtype("auto"), kernels::bf16_matmul_is_fast() ? mx::bfloat16 : mx::float32);
+  EXPECT_ANY_THROW(resolve_compute_dtype("float16"));
+}
+
+}  // namespace
+}  // namespace mlxft

@@ -1,0 +1,27 @@
+#include "mlxft/util/blas.h"
+
+#include <gtest/gtest.h>
+
+using mlxft::BlasCpu;
+using mlxft::choose_openblas_coretype;
+
+// Debian's OpenBLAS 0.3.21 on a Sapphire Rapids Xeon: it reports Prescott; AVX512-BF16 -> Cooperlake.
+TEST(OpenBlasCoretype, AnUnknownAvx512CpuGetsTheNewestAvx512Core) {
+  EXPECT_EQ(choose_openblas_coretype({false, "Prescott", true, true}), "Cooperlake");
+  EXPECT_EQ(choose_openblas_coretype({false, "Prescott", true, false}), "SkylakeX");
+  EXPECT_EQ(choose_openblas_coretype({false, "Haswell", true, false}), "SkylakeX");
+}
+
+TEST(OpenBlasCoretype, NothingChangesWhenSetKnownOrNotApplicable) {
+  EXPECT_EQ(choose_openblas_coretype({true, "Prescott", true, true}), std::nullopt);     // user's choice
+  EXPECT_EQ(choose_openblas_coretype({false, "SkylakeX", true, true}), std::nullopt);    // already AVX-512
+  EXPECT_EQ(choose_openblas_coretype({false, "cooperlake", true, true}), std::nullopt);  // any case
+  EXPECT_EQ(choose_openblas_coretype({false, "Haswell", false, false}), std::nullopt);   // no AVX-512
+  EXPECT_EQ(choose_openblas_coretype({false, "", true, true}), std::nullopt);            // no OpenBLAS
+}
+
+TEST(OpenBlasCoretype, TheDescriptionNamesTheCore) {
+  const std::string core = mlxft::openblas_core();
+  if (core.empty()) GTEST_SKIP() << "no OpenBLAS in this build";
+  EXPECT_NE(mlxft::blas_description().find("core " + core), std::string::npos);
+}
