@@ -12,12 +12,7 @@
 namespace mlxft {
 namespace {
 
-Message msg(Role role, std::string content) {
-  Message m;
-  m.role = role;
-  m.content = std::move(content);
-  return m;
-}
+using test::msg;
 
 TEST(ChatFormat, FactoryKnowsMistralV3AndNamesTheKeyOfAnUnknownName) {
   MLXFT_REQUIRE_TOKENIZER();

@@ -11,17 +11,13 @@
 #include "mlxft/data/options.h"
 #include "mlxft/data/tool_text.h"
 #include "mlxft/util/error.h"
+#include "support/test_support.h"
 #include "tokenizer/bpe_test_support.h"
 
 namespace mlxft {
 namespace {
 
-Message msg(Role role, std::string content) {
-  Message m;
-  m.role = role;
-  m.content = std::move(content);
-  return m;
-}
+using test::msg;
 
 Role role_of(const std::string& r) {
   if (r == "system") return Role::System;

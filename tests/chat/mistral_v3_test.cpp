@@ -9,12 +9,7 @@ using namespace mlxft;
 
 namespace {
 
-Message msg(Role role, std::string content) {
-  Message m;
-  m.role = role;
-  m.content = std::move(content);
-  return m;
-}
+using test::msg;
 
 struct Expect {
   const Tokenizer& tok;

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "mlxft/chat/conversation.h"
+
 namespace mlxft::test {
 
 // The real Mistral v3 tokenizer from the mistral-common wheel ("" if absent).
@@ -45,6 +47,14 @@ CommandResult init_tiny_model(const std::filesystem::path& out, int seed = 3);
 
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& content);
+
+// A message of `role` with text `content` (the chat-format tests build conversations from these).
+inline Message msg(Role role, std::string content) {
+  Message m;
+  m.role = role;
+  m.content = std::move(content);
+  return m;
+}
 
 }  // namespace mlxft::test
 

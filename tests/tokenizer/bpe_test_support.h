@@ -1,7 +1,5 @@
 // Test helpers for the byte-level BPE tests: the SmolLM2 GGUF (skipped when absent, a failure under
 // CI=true), the seed dataset, golden JSONL files of {"text", "ids"}, a tiny hand-made vocabulary.
-// Includes only tokenizer/tokenizer.h, never data/tokenizer.h (the two classes share a name until
-// the SentencePiece tokenizer moves behind the interface).
 #pragma once
 
 #include <gtest/gtest.h>
