@@ -5,13 +5,7 @@
 
 #include "mlxft/kernels/cpu_features.h"
 
-#if defined(__x86_64__)
-// GCC 12 reports the intrinsics' own _mm512_undefined_* placeholders as uninitialized.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#define MLXFT_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-#endif
+#include "mlxft/kernels/simd_exp.h"
 
 namespace mlxft::kernels {
 namespace {
@@ -45,25 +39,25 @@ void store_bf16(uint16_t* p, float v) {
   *p = to_bf16_bits(v);
 }
 
+void masked_softmax_portable(const float* x, int64_t nv, int64_t n, float scale, float* out) {
+  float m = -std::numeric_limits<float>::infinity();
+  for (int64_t v = 0; v < nv; ++v) m = std::max(m, scale * x[v]);
+  float z = 0.0f;
+  for (int64_t v = 0; v < nv; ++v) z += (out[v] = std::exp(scale * x[v] - m));
+  const float r = 1.0f / z;
+  for (int64_t v = 0; v < nv; ++v) out[v] *= r;
+  for (int64_t v = nv; v < n; ++v) out[v] = 0.0f;
+}
+
+void softmax_backward_portable(const float* p, const float* g, int64_t nv, int64_t n, float scale, float* out) {
+  float d = 0.0f;
+  for (int64_t v = 0; v < nv; ++v) d += g[v] * p[v];
+  for (int64_t v = 0; v < nv; ++v) out[v] = scale * p[v] * (g[v] - d);
+  for (int64_t v = nv; v < n; ++v) out[v] = 0.0f;
+}
+
 // ---- AVX-512 ---------------------------------------------------------------------------------
 #if defined(__x86_64__)
-
-// exp(x) = 2^k * p(r), k = round(x / ln2), r = x - k ln2 (two-part ln2), p: degree-6 Taylor.
-MLXFT_AVX512_TARGET inline __m512 exp512(__m512 x) {
-  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.7f)), _mm512_set1_ps(-103.0f));
-  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145752f), x);
-  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.42860677e-6f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, k);
-}
 
 MLXFT_AVX512_TARGET RowStats stats_avx512(const float* x, int64_t n) {
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
@@ -126,6 +120,48 @@ MLXFT_AVX512_TARGET void to_bf16_avx512(const float* x, int64_t n, uint16_t* out
   }
 }
 
+MLXFT_AVX512_TARGET inline __mmask16 lanes(int64_t left) {
+  return left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+MLXFT_AVX512_TARGET void masked_softmax_avx512(const float* x, int64_t nv, int64_t n, float scale, float* out) {
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity()), bs = _mm512_set1_ps(scale);
+  __m512 vm = ninf;
+  for (int64_t v = 0; v < nv; v += 16)
+    vm = _mm512_max_ps(vm, _mm512_mask_mul_ps(ninf, lanes(nv - v), bs, _mm512_maskz_loadu_ps(lanes(nv - v), x + v)));
+  const __m512 bm = _mm512_set1_ps(_mm512_reduce_max_ps(vm));
+  __m512 vz = _mm512_setzero_ps();
+  for (int64_t v = 0; v < nv; v += 16) {
+    const __mmask16 k = lanes(nv - v);
+    const __m512 e = exp512(_mm512_fmsub_ps(bs, _mm512_maskz_loadu_ps(k, x + v), bm));
+    vz = _mm512_mask_add_ps(vz, k, vz, e);
+    _mm512_mask_storeu_ps(out + v, k, e);
+  }
+  const __m512 r = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vz));
+  for (int64_t v = 0; v < nv; v += 16) {
+    const __mmask16 k = lanes(nv - v);
+    _mm512_mask_storeu_ps(out + v, k, _mm512_mul_ps(r, _mm512_maskz_loadu_ps(k, out + v)));
+  }
+  for (int64_t v = nv; v < n; ++v) out[v] = 0.0f;
+}
+
+MLXFT_AVX512_TARGET void softmax_backward_avx512(const float* p, const float* g, int64_t nv, int64_t n,
+                                                 float scale, float* out) {
+  __m512 vd = _mm512_setzero_ps();
+  for (int64_t v = 0; v < nv; v += 16) {
+    const __mmask16 k = lanes(nv - v);
+    vd = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, g + v), _mm512_maskz_loadu_ps(k, p + v), vd);
+  }
+  const __m512 bd = _mm512_set1_ps(_mm512_reduce_add_ps(vd)), bs = _mm512_set1_ps(scale);
+  for (int64_t v = 0; v < nv; v += 16) {
+    const __mmask16 k = lanes(nv - v);
+    const __m512 pv = _mm512_maskz_loadu_ps(k, p + v);
+    const __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, g + v), bd);
+    _mm512_mask_storeu_ps(out + v, k, _mm512_mul_ps(bs, _mm512_mul_ps(pv, d)));
+  }
+  for (int64_t v = nv; v < n; ++v) out[v] = 0.0f;
+}
+
 bool use_avx512() {
   static const bool yes = cpu_features().avx512f;
   return yes;
@@ -159,6 +195,20 @@ void row_softmax_grad(const float* x, int64_t n, float lse, float e, int64_t tar
   if (use_avx512()) return grad_avx512<true>(x, n, lse, e, target, scale, out_bf16);
 #endif
   grad_portable(x, n, lse, e, target, scale, out_bf16, store_bf16);
+}
+
+void row_masked_softmax(const float* x, int64_t n_valid, int64_t n, float scale, float* out) {
+#if defined(__x86_64__)
+  if (use_avx512()) return masked_softmax_avx512(x, n_valid, n, scale, out);
+#endif
+  masked_softmax_portable(x, n_valid, n, scale, out);
+}
+
+void row_softmax_backward(const float* p, const float* g, int64_t n_valid, int64_t n, float scale, float* out) {
+#if defined(__x86_64__)
+  if (use_avx512()) return softmax_backward_avx512(p, g, n_valid, n, scale, out);
+#endif
+  softmax_backward_portable(p, g, n_valid, n, scale, out);
 }
 
 void to_bf16(const float* x, int64_t n, uint16_t* out) {

@@ -56,6 +56,20 @@ kernels::FrozenLinearWeightPtr KernelWeightCache::get(const std::string& name, c
   return e.weight;
 }
 
+kernels::FrozenLinearWeightPtr KernelWeightCache::get_quantized(const std::string& name, const FrozenWeight& w,
+                                                                mx::Dtype compute_dtype) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto id = static_cast<std::uintptr_t>(w.weight.id());
+  Entry& e = entries_[name];
+  if (!e.weight || e.id != id || e.weight->compute_dtype() != compute_dtype) {
+    e.weight = kernels::make_frozen_linear_weight(w.weight, *w.scales, *w.biases, w.group_size, w.bits,
+                                                  {.compute_dtype = compute_dtype},
+                                                  kernels::QuantizedMode::DequantizePerCall);
+    e.id = id;
+  }
+  return e.weight;
+}
+
 mx::array quantized_linear(const mx::array& x, const FrozenWeight& w) {
   if (!w.scales || !w.biases) {
     throw Error(ErrorKind::Model, "frozen_linear", "a quantized weight needs its scales and biases");
@@ -68,6 +82,7 @@ mx::array quantized_linear(const mx::array& x, const FrozenWeight& w) {
   if (mx::default_device() == mx::Device::gpu || rows <= kQuantizedMatmulMaxCpuRows) {
     return mx::quantized_matmul(x, w.weight, scales, biases, true, w.group_size, w.bits);
   }
+  if (w.prepared) return kernels::frozen_linear(x, w.prepared);
   const mx::array dense = mx::dequantize(w.weight, scales, biases, w.group_size, w.bits);
   return mx::matmul(x, mx::transpose(dense));
 }

@@ -44,7 +44,7 @@ struct FrozenWeight {
   std::optional<mlx::core::array> biases;  // quantized only: [out, in / group_size]
   int bits = 0;                            // 0: not quantized
   int group_size = 0;
-  kernels::FrozenLinearWeightPtr prepared;  // float W as a CPU kernel weight; null: MLX ops
+  kernels::FrozenLinearWeightPtr prepared;  // W as a CPU kernel weight; null: MLX ops
 
   bool quantized() const { return bits > 0; }
 };
@@ -60,6 +60,10 @@ class KernelWeightCache {
   // The kernel weight of float W [out, in] named `name`, made on first use in `compute_dtype`.
   kernels::FrozenLinearWeightPtr get(const std::string& name, const mlx::core::array& w,
                                      mlx::core::Dtype compute_dtype);
+  // The kernel weight of quantized W (its packed weight, scales and biases), dequantized per call
+  // into a transient buffer: the weight stays 4/8-bit at rest, as QLoRA promises.
+  kernels::FrozenLinearWeightPtr get_quantized(const std::string& name, const FrozenWeight& w,
+                                               mlx::core::Dtype compute_dtype);
 
  private:
   struct Entry {

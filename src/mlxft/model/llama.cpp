@@ -9,6 +9,8 @@
 #include <array>
 #include <cmath>
 
+#include "mlxft/kernels/causal_softmax.h"
+#include "mlxft/kernels/swiglu.h"
 #include "mlxft/model/linear.h"
 #include "mlxft/model/rope.h"
 #include "mlxft/model/weights.h"
@@ -36,9 +38,8 @@ FrozenWeight frozen_module(const Model& m, const std::string& module) {
     w.biases = m.weight(module + ".biases");
     w.bits = q->second.bits;
     w.group_size = q->second.group_size;
-  } else {
-    w.prepared = kernel_weight(m, module + ".weight");  // the CPU kernel when it applies
   }
+  w.prepared = kernel_weight(m, module + ".weight");  // the CPU kernel when it applies
   return w;
 }
 
@@ -70,6 +71,18 @@ mx::array linear(const mx::array& x, const FrozenWeight& w, const BlockLora& lor
   }
   const mx::array z = mx::matmul(mx::matmul(xd, mx::transpose(pair->a)), mx::transpose(pair->b));
   return mx::add(y, mx::astype(mx::multiply(mx::array(lora.scale), z), y.dtype()));
+}
+
+// softmax(q k^T scale + causal mask) v with the scores' softmax as one CPU kernel (kernels/causal_softmax.h):
+// MLX's CPU softmax is scalar and single-threaded. q [B, H, T, D], k and v [B, K, S, D], H a multiple of K:
+// each KV head's G = H / K query heads go through one [G T, D] x [D, S] product.
+mx::array causal_attention_cpu(const mx::array& q, const mx::array& k, const mx::array& v, float scale) {
+  const int B = q.shape(0), H = q.shape(1), T = q.shape(2), D = q.shape(3);
+  const int K = k.shape(1), S = k.shape(2), G = H / K;
+  const mx::array scores = mx::matmul(mx::reshape(q, {B, K, G * T, D}), mx::transpose(k, {0, 1, 3, 2}));
+  const mx::array p = kernels::causal_softmax(mx::reshape(scores, {B, K, G, T, S}), scale);
+  const mx::array o = mx::matmul(mx::astype(mx::reshape(p, {B, K, G * T, S}), v.dtype()), v);
+  return mx::reshape(o, {B, H, T, D});
 }
 
 // Causal self-attention with grouped KV heads and RoPE.   x [B, T, E] -> [B, T, E]
@@ -107,7 +120,8 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
   // MLX's "causal" mask aligns the last query with the last key, so it holds for T new tokens
   // after `offset` cached ones; a single new token needs no mask.
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  mx::array o = mx::fast::scaled_dot_product_attention(q, k, v, scale, T > 1 ? "causal" : "");
+  mx::array o = T > 1 && cpu_kernels_enabled() ? causal_attention_cpu(q, k, v, scale)
+                                               : mx::fast::scaled_dot_product_attention(q, k, v, scale, T > 1 ? "causal" : "");
   o = mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, T, c.num_attention_heads * D});
   return linear(o, frozen(m, p, Projection::O), lora, Projection::O);
 }
@@ -117,8 +131,8 @@ mx::array mlp(const Model& m, int layer, const mx::array& x, const BlockLora& lo
   const std::string p = "model.layers." + std::to_string(layer) + ".mlp.";
   const mx::array gate = linear(x, frozen(m, p, Projection::Gate), lora, Projection::Gate);
   const mx::array up = linear(x, frozen(m, p, Projection::Up), lora, Projection::Up);
-  const mx::array silu = mx::multiply(gate, mx::sigmoid(gate));
-  return linear(mx::multiply(silu, up), frozen(m, p, Projection::Down), lora, Projection::Down);
+  const mx::array h = cpu_kernels_enabled() ? kernels::swiglu(gate, up) : kernels::swiglu_reference(gate, up);
+  return linear(h, frozen(m, p, Projection::Down), lora, Projection::Down);
 }
 
 // One pre-norm block: h = x + attn(norm(x)); out = h + mlp(norm(h)).
@@ -184,6 +198,15 @@ kernels::FrozenLinearWeightPtr kernel_weight(const Model& m, const std::string& 
   const mx::array& w = m.weight(name);
   const mx::Dtype compute = m.kernel_dtype();
   if (compute != mx::float32 && compute != mx::bfloat16) return nullptr;  // float16: MLX ops
+  const std::string module = name.substr(0, name.rfind('.'));
+  if (const auto q = m.quantization.find(module); q != m.quantization.end()) {
+    FrozenWeight fw{w};
+    fw.scales = m.weight(module + ".scales");
+    fw.biases = m.weight(module + ".biases");
+    fw.bits = q->second.bits;
+    fw.group_size = q->second.group_size;
+    return m.kernel_cache->get_quantized(name, fw, compute);
+  }
   if (!mx::issubdtype(w.dtype(), mx::floating) || w.ndim() != 2) return nullptr;
   return m.kernel_cache->get(name, w, compute);
 }

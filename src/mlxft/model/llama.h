@@ -19,8 +19,9 @@
 // forward() = lm_head(forward_hidden()): the split lets a fused head + loss
 // kernel take the final hidden states. Every frozen projection goes through
 // frozen_linear() (linear.h).
-// CPU kernels: where cpu_kernels_enabled() (linear.h), every frozen float projection and the LM head
-// run through kernels::frozen_linear with weights prepared once, lazily, in the Model's
+// CPU kernels: where cpu_kernels_enabled() (linear.h), every frozen projection and the LM head (float,
+// or quantized and dequantized per call, except for a few rows) run through kernels::frozen_linear, and
+// the attention's causal softmax through kernels::causal_softmax, with weights prepared once, lazily, in the Model's
 // kernel_dtype() (compute_dtype, else the weights' dtype) and held by the Model's
 // KernelWeightCache (shared by copies of the Model). kernel_weight() is null elsewhere.
 #pragma once
@@ -55,8 +56,8 @@ struct Model {
   mlx::core::Dtype kernel_dtype() const { return compute_dtype.value_or(dtype); }
 };
 
-// The CPU kernel weight of the float weight `name`, made on first use; null when the kernels do not
-// apply (cpu_kernels_enabled() false, or a non-float weight).
+// The CPU kernel weight of the weight `name` (float, or a quantized module's packed weight), made on
+// first use; null when the kernels do not apply (cpu_kernels_enabled() false, float16 compute).
 kernels::FrozenLinearWeightPtr kernel_weight(const Model& model, const std::string& name);
 // "lm_head.weight", or the embedding matrix's name when tied.
 std::string lm_head_name(const Model& model);
