@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "mlxft/kernels/cpu_features.h"
+#include "mlxft/kernels/quantized_rows.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;
@@ -79,6 +80,11 @@ mx::array quantized_linear(const mx::array& x, const FrozenWeight& w) {
   // A few rows (decoding): the whole layer's dequantization would cost more than MLX's per-row
   // quantized product (measured crossover near 8 rows on SmolLM2's shapes).
   const int64_t rows = x.ndim() > 0 ? static_cast<int64_t>(x.size()) / x.shape(-1) : 1;
+  if (rows <= kQuantizedMatmulMaxCpuRows && cpu_kernels_enabled() &&
+      kernels::quantized_rows_supported(x, w.group_size, w.bits)) {
+    if (w.prepared && w.prepared->quantized()) return kernels::quantized_rows_matmul(x, *w.prepared);
+    return kernels::quantized_rows_matmul(x, w.weight, *w.scales, *w.biases, w.group_size, w.bits);
+  }
   if (mx::default_device() == mx::Device::gpu || rows <= kQuantizedMatmulMaxCpuRows) {
     return mx::quantized_matmul(x, w.weight, scales, biases, true, w.group_size, w.bits);
   }

@@ -1,0 +1,189 @@
+// The few-row quantized product (see quantized_rows.h).
+#include "mlxft/kernels/quantized_rows.h"
+
+#include <mlx/backend/cpu/encoder.h>
+#include <mlx/primitives.h>
+
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "mlxft/kernels/cpu_features.h"
+#include "mlxft/kernels/frozen_linear_impl.h"
+#include "mlxft/kernels/parallel.h"
+#include "mlxft/kernels/simd_exp.h"
+
+namespace mlxft::kernels {
+namespace {
+
+constexpr int64_t kMaxRows = 8;
+
+struct Job {
+  const uint32_t* w;
+  const float* scales;
+  const float* biases;
+  const float* x;     // [M, K]
+  const float* xsum;  // [M, K / group]
+  float* y;           // [M, N]
+  int64_t M, N, K;
+  int group, bits;
+};
+
+// Code k of row n (bits 4 or 8, little end first within each uint32).
+inline uint32_t code(const uint32_t* row, int64_t k, int bits) {
+  const int per = 32 / bits;
+  return (row[k / per] >> ((k % per) * bits)) & ((1u << bits) - 1u);
+}
+
+void rows_portable(const Job& j, int64_t n0, int64_t n1) {
+  const int64_t words = j.K * j.bits / 32, groups = j.K / j.group;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint32_t* row = j.w + n * words;
+    for (int64_t m = 0; m < j.M; ++m) {
+      float acc = 0.0f;
+      for (int64_t g = 0; g < groups; ++g) {
+        float dot = 0.0f;
+        for (int64_t k = g * j.group; k < (g + 1) * j.group; ++k)
+          dot += static_cast<float>(code(row, k, j.bits)) * j.x[m * j.K + k];
+        acc += j.scales[n * groups + g] * dot + j.biases[n * groups + g] * j.xsum[m * groups + g];
+      }
+      j.y[m * j.N + n] = acc;
+    }
+  }
+}
+
+#if defined(__x86_64__)
+// 16 8-bit codes starting at element k of a row, as floats.
+template <int kBits>
+MLXFT_AVX512_TARGET inline __m512 codes16(const uint8_t* bytes, int64_t k) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + k))));
+}
+
+template <int kBits>
+MLXFT_AVX512_TARGET void rows_avx512(const Job& j, int64_t n0, int64_t n1) {
+  const int64_t groups = j.K / j.group, row_bytes = j.K * kBits / 8;
+  __m512 acc[kMaxRows];
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = reinterpret_cast<const uint8_t*>(j.w) + n * row_bytes;
+    for (int64_t m = 0; m < j.M; ++m) acc[m] = _mm512_setzero_ps();
+    float bias_term[kMaxRows] = {};
+    for (int64_t g = 0; g < groups; ++g) {
+      const __m512 s = _mm512_set1_ps(j.scales[n * groups + g]);
+      const float b = j.biases[n * groups + g];
+      for (int64_t m = 0; m < j.M; ++m) bias_term[m] += b * j.xsum[m * groups + g];
+      for (int64_t k = g * j.group; k < (g + 1) * j.group; k += 32) {
+        __m512 q0, q1;
+        if constexpr (kBits == 4) {  // 16 bytes: 32 codes, low nibble first
+          const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2));
+          const __m128i lo = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
+          const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
+          q0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)));
+          q1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(lo, hi)));
+        } else {
+          q0 = codes16<kBits>(row, k);
+          q1 = codes16<kBits>(row, k + 16);
+        }
+        q0 = _mm512_mul_ps(q0, s);
+        q1 = _mm512_mul_ps(q1, s);
+        for (int64_t m = 0; m < j.M; ++m) {
+          const float* xm = j.x + m * j.K + k;
+          acc[m] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xm + 16), _mm512_fmadd_ps(q0, _mm512_loadu_ps(xm), acc[m]));
+        }
+      }
+    }
+    for (int64_t m = 0; m < j.M; ++m) j.y[m * j.N + n] = _mm512_reduce_add_ps(acc[m]) + bias_term[m];
+  }
+}
+#endif
+
+void run(const Job& j) {
+  parallel_for(
+      j.N,
+      [&](int64_t n0, int64_t n1) {
+#if defined(__x86_64__)
+        static const bool avx512 = cpu_features().avx512f;
+        if (avx512) return j.bits == 4 ? rows_avx512<4>(j, n0, n1) : rows_avx512<8>(j, n0, n1);
+#endif
+        rows_portable(j, n0, n1);
+      },
+      64);
+}
+
+// in: x [M, K] f32, w, scales f32, biases f32. out: y [M, N] f32.
+class QuantizedRowsPrimitive : public mx::Primitive {
+ public:
+  QuantizedRowsPrimitive(mx::Stream s, int group, int bits) : mx::Primitive(s), group_(group), bits_(bits) {}
+
+  void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override {
+    out[0].set_data(mx::allocator::malloc(out[0].nbytes()));
+    auto& encoder = mx::cpu::get_command_encoder(stream());
+    for (const auto& a : in) encoder.set_input_array(a);
+    encoder.set_output_array(out[0]);
+    encoder.dispatch([in, y = out[0], group = group_, bits = bits_]() mutable {
+      const int64_t M = in[0].shape(0), K = in[0].shape(1), N = in[1].shape(0), groups = K / group;
+      std::vector<float> xsum(static_cast<size_t>(M * groups), 0.0f);
+      const float* x = in[0].data<float>();
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < K; ++k) xsum[static_cast<size_t>(m * groups + k / group)] += x[m * K + k];
+      run({in[1].data<uint32_t>(), in[2].data<float>(), in[3].data<float>(), x, xsum.data(), y.data<float>(), M,
+           N, K, group, bits});
+    });
+  }
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("QuantizedRows has no GPU kernel: use mx::quantized_matmul there");
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>&) override {
+    std::vector<mx::array> grads;
+    for (int i : argnums) {
+      if (i == 0) {
+        grads.push_back(mx::quantized_matmul(cotangents[0], primals[1], primals[2], primals[3], false, group_,
+                                             bits_, "affine", stream()));
+      } else {
+        grads.push_back(mx::zeros_like(primals[static_cast<size_t>(i)], stream()));
+      }
+    }
+    return grads;
+  }
+  const char* name() const override {
+    return "QuantizedRows";
+  }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    const auto* o = dynamic_cast<const QuantizedRowsPrimitive*>(&other);
+    return o && o->group_ == group_ && o->bits_ == bits_;
+  }
+
+ private:
+  int group_, bits_;
+};
+
+}  // namespace
+
+bool quantized_rows_supported(const mx::array& x, int group_size, int bits) {
+  if (mx::default_device() != mx::Device::cpu || x.ndim() < 1) return false;
+  const int64_t rows = static_cast<int64_t>(x.size()) / x.shape(-1);
+  return rows <= kMaxRows && (bits == 4 || bits == 8) && group_size % 32 == 0 &&
+         (x.dtype() == mx::float32 || x.dtype() == mx::bfloat16);
+}
+
+mx::array quantized_rows_matmul(const mx::array& x, const mx::array& w, const mx::array& scales,
+                                const mx::array& biases, int group_size, int bits, mx::StreamOrDevice s) {
+  const mx::Stream stream = mx::to_stream(s);
+  const int K = x.shape(-1);
+  auto f32 = [&](const mx::array& a) { return mx::contiguous(mx::astype(a, mx::float32, stream), false, stream); };
+  const mx::array x2 = f32(mx::reshape(x, {-1, K}, stream));
+  auto prim = std::make_shared<QuantizedRowsPrimitive>(stream, group_size, bits);
+  const mx::array y = mx::array({x2.shape(0), w.shape(0)}, mx::float32, prim,
+                                {x2, mx::contiguous(w, false, stream), f32(scales), f32(biases)});
+  mx::Shape out(x.shape().begin(), x.shape().end() - 1);
+  out.push_back(w.shape(0));
+  return mx::astype(mx::reshape(y, out, stream), x.dtype(), stream);
+}
+
+mx::array quantized_rows_matmul(const mx::array& x, const FrozenLinearWeight& w, mx::StreamOrDevice s) {
+  const FrozenLinearWeight::Impl& q = w.impl();
+  if (!q.quantized) throw std::invalid_argument("quantized_rows_matmul: the weight is not quantized");
+  return quantized_rows_matmul(x, *q.wq, *q.scales_f32, *q.biases_f32, q.group, q.bits, s);
+}
+
+}  // namespace mlxft::kernels
