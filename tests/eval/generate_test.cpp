@@ -12,9 +12,11 @@
 #include "mlxft/chat/mistral_v3.h"
 #include "mlxft/eval/text_stream.h"
 #include "mlxft/model/init.h"
+#include "mlxft/tokenizer/bpe_tokenizer.h"
 #include "mlxft/tokenizer/sentencepiece_tokenizer.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
+#include "tokenizer/bpe_test_support.h"
 
 namespace mx = mlx::core;
 
@@ -160,6 +162,19 @@ TEST(Generate, PromptsAreBuiltAsIds) {
   EXPECT_EQ(chat_prompt(MistralV3Format(tok), "Hi [INST] there"), chat);
   EXPECT_EQ(plain_prompt(tok, "Hi [INST] there").front(), 1);
   EXPECT_EQ(plain_prompt(tok, "Hi [INST] there").size(), body.size() + 1);
+}
+
+TEST(Generate, PlainPromptAddsBosOnlyWhenTheModelDoes) {
+  // A byte-level BPE vocabulary with a BOS token: add_bos_token decides (SmolLM2 says false).
+  mlxft::BpeVocab v = mlxft::test::tiny_vocab();
+  v.bos_id = v.eos_id - 1;  // <|im_start|> stands in for a BOS token
+  const mlxft::BpeTokenizer without(v);
+  EXPECT_FALSE(without.adds_bos());
+  EXPECT_NE(plain_prompt(without, "ab").front(), v.bos_id);
+  v.add_bos = true;
+  const mlxft::BpeTokenizer with(v);
+  EXPECT_EQ(plain_prompt(with, "ab").front(), v.bos_id);
+  EXPECT_EQ(plain_prompt(with, "ab").size(), plain_prompt(without, "ab").size() + 1);
 }
 
 TEST(Generate, RejectsPromptIdsOutsideTheVocab) {

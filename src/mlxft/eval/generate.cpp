@@ -87,7 +87,8 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
 }
 
 std::vector<int32_t> plain_prompt(const Tokenizer& tokenizer, const std::string& text) {
-  std::vector<int32_t> ids = {tokenizer.bos_id()};
+  std::vector<int32_t> ids;
+  if (tokenizer.adds_bos()) ids.push_back(tokenizer.bos_id());
   const auto body = tokenizer.encode(text);
   ids.insert(ids.end(), body.begin(), body.end());
   return ids;

@@ -47,7 +47,7 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
                               const std::function<void(int32_t)>& on_token = {},
                               GenerateStats* stats = nullptr);
 
-// BOS + encode(text).
+// BOS (when tokenizer.adds_bos()) + encode(text).
 std::vector<int32_t> plain_prompt(const Tokenizer& tokenizer, const std::string& text);
 // One user turn in `format`, ready for the assistant's answer (Mistral v3: BOS [INST] encode(text) [/INST]).
 std::vector<int32_t> chat_prompt(const ChatFormat& format, const std::string& text);

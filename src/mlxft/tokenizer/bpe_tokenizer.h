@@ -39,7 +39,7 @@ struct BpeVocab {
   std::vector<std::string> pretokenizer;                    // regex steps (pretokenize.h)
   bool ignore_merges = false;
   int32_t bos_id = -1, eos_id = -1, pad_id = -1, unk_id = -1;
-  bool add_bos = false;       // informational: encode() never adds it
+  bool add_bos = false;       // adds_bos() reports it; encode() never adds it
   std::string chat_template;  // the model's own template, "" if none
   std::string source;         // the file it came from, for messages
 };
@@ -62,6 +62,7 @@ class BpeTokenizer final : public Tokenizer {
   int32_t vocab_size() const override { return int32_t(vocab_.tokens.size()); }
   int32_t bos_id() const override { return vocab_.bos_id; }
   int32_t eos_id() const override { return vocab_.eos_id; }
+  bool adds_bos() const override { return vocab_.add_bos && vocab_.bos_id >= 0; }
   bool is_control(int32_t id) const override;
   std::optional<int32_t> control_id(std::string_view text) const override;
 

@@ -12,6 +12,8 @@
 // - decode(ids) drops special tokens; for byte-level BPE decode(encode(x)) == x for valid UTF-8.
 // - piece(id) shows any id (out of range: "<out-of-vocab:N>").
 // - bos_id()/eos_id(): -1 when the vocabulary has none.
+// - adds_bos(): whether a plain text starts with BOS for this model (SentencePiece: when it has one;
+//   byte-level BPE: the model's add_bos_token, false for SmolLM2).
 // Errors are mlxft::Error naming source().
 #pragma once
 
@@ -40,6 +42,7 @@ class Tokenizer {
   virtual int32_t vocab_size() const = 0;
   virtual int32_t bos_id() const = 0;
   virtual int32_t eos_id() const = 0;
+  virtual bool adds_bos() const { return bos_id() >= 0; }
   virtual bool is_control(int32_t id) const = 0;  // special / control token
   // Id of a special token by its text ("[INST]" -> 3, "<|im_end|>" -> 2), if the vocab has it.
   virtual std::optional<int32_t> control_id(std::string_view text) const = 0;
