@@ -77,19 +77,11 @@ nlohmann::json eval_json(const ToolEvalResult& r, size_t examples, const EvalArg
           {"seconds_per_turn", m.turns == 0 ? 0.0 : r.generate_seconds / static_cast<double>(m.turns)}};
 }
 
-void write_mismatches(const fs::path& out, const ToolEvalResult& r, const std::vector<Example>& examples,
-                      const ChatFormat& chat) {
+void write_mismatches(const fs::path& out, const ToolEvalResult& r, const Tokenizer& tokenizer) {
   std::string lines;
   for (const auto& o : r.outcomes) {
-    const bool right = o.expected_call ? exact_match(o) : !o.got.made_call;
-    if (right) continue;
-    std::string prompt_tail;
-    for (const auto& e : examples) {
-      if (e.index != o.example_index || !e.conversation) continue;
-      for (const auto& t : tool_turns(*e.conversation, chat, e.index))
-        if (t.message_index == o.message_index)
-          prompt_tail = tail(text_keeping_controls(chat.tokenizer(), t.prompt), 400);
-    }
+    if (o.expected_call ? exact_match(o) : !o.got.made_call) continue;
+    const std::string prompt_tail = tail(text_keeping_controls(tokenizer, o.prompt), 400);
     lines += dump({{"index", o.example_index},
                    {"turn", o.message_index},
                    {"prompt_tail", prompt_tail},
@@ -134,7 +126,7 @@ void run_tool_eval(const EvalArgs& a, const ModelSession& session, const Dataset
                               ? std::min(ds.examples.size(), static_cast<size_t>(a.max_examples))
                               : ds.examples.size();
   if (!a.out.empty()) write_file_atomic(a.out, dump(eval_json(r, examples, a)) + "\n");
-  if (!a.per_example.empty()) write_mismatches(a.per_example, r, ds.examples, *session.chat);
+  if (!a.per_example.empty()) write_mismatches(a.per_example, r, *session.tokenizer);
   print_table(r);
 }
 

@@ -105,6 +105,8 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
     };
   }
   const EvaluationSection& ev = run.recipe.evaluation;
+  if (ev.tool_calls && split.valid.empty())
+    spdlog::warn("evaluation.tool_calls is set but there is no validation set: no tool-call metrics");
   if (!split.valid.empty() && ev.generate_samples && ev.num_samples > 0) {
     hooks_.write_samples = [this](const std::vector<mx::array>& params, int64_t step) {
       write_samples(params, step);

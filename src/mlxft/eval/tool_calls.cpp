@@ -65,14 +65,13 @@ ParsedCalls parse_hermes(std::string_view text, size_t at) {
 
 ParsedCalls parse_plain(std::string_view text) {
   ParsedCalls p;
-  for (const auto& b : parse_tool_text(text)) {
-    p.made_call = true;
+  const auto blocks = parse_tool_text(text);
+  for (const auto& b : blocks)
     if (b.arguments) p.calls.push_back({b.name, *b.arguments});
-  }
   // A "tool_call:" line that parse_tool_text could not read as a block is still an attempted call.
-  if (!p.made_call)
-    p.made_call = text.starts_with("tool_call:") || text.find("\ntool_call:") != std::string_view::npos;
-  p.valid = p.made_call && p.calls.size() == parse_tool_text(text).size() && !p.calls.empty();
+  p.made_call = !blocks.empty() || text.starts_with("tool_call:") ||
+                text.find("\ntool_call:") != std::string_view::npos;
+  p.valid = !blocks.empty() && p.calls.size() == blocks.size();
   return p;
 }
 

@@ -89,7 +89,14 @@ ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
   for (size_t i = 0; i < turns.size(); ++i) {
     ToolTurn& t = turns[i];
     const std::vector<int32_t> ids = generate(model, t.prompt, go);
-    ToolTurnOutcome o{t.example_index, t.message_index, t.expected_call, std::move(t.expected), {}, {}, 0};
+    ToolTurnOutcome o{t.example_index,
+                      t.message_index,
+                      std::move(t.prompt),
+                      t.expected_call,
+                      std::move(t.expected),
+                      {},
+                      {},
+                      0};
     o.generated = text_keeping_controls(format.tokenizer(), ids);
     o.got = parse_tool_calls(o.generated, format.name());
     o.generated_tokens = static_cast<int>(ids.size());

@@ -40,6 +40,7 @@ struct ToolTurn {
 struct ToolTurnOutcome {
   int64_t example_index = 0;
   size_t message_index = 0;
+  std::vector<int32_t> prompt;
   bool expected_call = false;
   std::vector<ParsedCall> expected;
   std::string generated;  // the model's text, control tokens kept
