@@ -3,6 +3,9 @@
 // for training. Prints examples, trained tokens, loss (token-weighted mean NLL)
 // and perplexity; --per-example writes {"index", "nll_sum", "tokens"} per
 // example in input order, through a temporary file renamed into place.
+// With --tool-calls it evaluates tool calls instead (eval/tool_eval.h): a table
+// of the metrics, --out EVAL.json with them, --per-example the mismatched turns
+// {"index", "turn", "prompt_tail", "expected", "got", "generated", ...}.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +21,7 @@
 #include "cli/model_session.h"
 #include "mlxft/data/dataset.h"
 #include "mlxft/eval/evaluate.h"
+#include "mlxft/eval/tool_eval.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/durable_file.h"
@@ -32,6 +36,9 @@ struct EvalArgs {
   std::string model, adapter, data, per_example, tokenizer, dtype;
   int batch_size = 4;
   DataFlags data_flags;
+  bool tool_calls = false;
+  int max_examples = 0, max_new_tokens = 256;
+  std::string out;
 };
 
 void write_per_example(const fs::path& out, const EvalResult& r) {
@@ -40,6 +47,87 @@ void write_per_example(const fs::path& out, const EvalResult& r) {
     lines += nlohmann::json{{"index", e.index}, {"nll_sum", e.nll_sum}, {"tokens", e.tokens}}.dump() + "\n";
   }
   write_file_atomic(out, lines);
+}
+
+std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // model text may be any bytes
+}
+
+// The last `bytes` bytes of s, not starting inside a UTF-8 character.
+std::string tail(const std::string& s, size_t bytes) {
+  size_t from = s.size() > bytes ? s.size() - bytes : 0;
+  while (from < s.size() && (static_cast<unsigned char>(s[from]) & 0xC0) == 0x80) ++from;
+  return s.substr(from);
+}
+
+nlohmann::json eval_json(const ToolEvalResult& r, size_t examples, const EvalArgs& a) {
+  const ToolCallMetrics& m = r.metrics;
+  return {{"turns", m.turns},
+          {"call_turns", m.call_turns},
+          {"no_call_turns", m.no_call_turns},
+          {"model_call_turns", m.model_call_turns},
+          {"name_accuracy", m.name_accuracy},
+          {"arguments_exact", m.arguments_exact},
+          {"valid_call_rate", m.valid_call_rate},
+          {"no_call_accuracy", m.no_call_accuracy},
+          {"examples", examples},
+          {"max_new_tokens", a.max_new_tokens},
+          {"generated_tokens", r.generated_tokens},
+          {"seconds", r.generate_seconds},
+          {"seconds_per_turn", m.turns == 0 ? 0.0 : r.generate_seconds / static_cast<double>(m.turns)}};
+}
+
+void write_mismatches(const fs::path& out, const ToolEvalResult& r, const Tokenizer& tokenizer) {
+  std::string lines;
+  for (const auto& o : r.outcomes) {
+    if (o.expected_call ? exact_match(o) : !o.got.made_call) continue;
+    const std::string prompt_tail = tail(text_keeping_controls(tokenizer, o.prompt), 400);
+    lines += dump({{"index", o.example_index},
+                   {"turn", o.message_index},
+                   {"prompt_tail", prompt_tail},
+                   {"expected", o.expected_call ? nlohmann::json::parse(calls_json(o.expected).dump())
+                                                : nlohmann::json()},
+                   {"got", nlohmann::json::parse(calls_json(o.got.calls).dump())},
+                   {"made_call", o.got.made_call},
+                   {"valid", o.got.valid},
+                   {"name_match", name_matches(o)},
+                   {"generated", o.generated}}) +
+             "\n";
+  }
+  write_file_atomic(out, lines);
+}
+
+void print_table(const ToolEvalResult& r) {
+  const ToolCallMetrics& m = r.metrics;
+  std::cout << fmt::format("{:<18} {:>8}  {}\n", "metric", "value", "count");
+  const auto row = [](const char* name, double v, int64_t part, int64_t whole) {
+    std::cout << fmt::format("{:<18} {:>8.3f}  {}/{}\n", name, v, part, whole);
+  };
+  std::cout << fmt::format("{:<18} {:>8}\n{:<18} {:>8}\n", "turns", m.turns, "call turns", m.call_turns);
+  row("name_accuracy", m.name_accuracy, m.name_correct, m.call_turns);
+  row("arguments_exact", m.arguments_exact, m.exact, m.call_turns);
+  row("valid_call_rate", m.valid_call_rate, m.valid_calls, m.model_call_turns);
+  row("no_call_accuracy", m.no_call_accuracy, m.no_call_correct, m.no_call_turns);
+  std::cout << fmt::format("{:<18} {:>8.2f}  {} tokens\n", "seconds per turn",
+                           m.turns == 0 ? 0.0 : r.generate_seconds / static_cast<double>(m.turns),
+                           r.generated_tokens);
+}
+
+void run_tool_eval(const EvalArgs& a, const ModelSession& session, const Dataset& ds) {
+  ToolEvalOptions o;
+  o.max_examples = a.max_examples;
+  o.max_new_tokens = a.max_new_tokens;
+  o.lora = session.adapters ? &*session.adapters : nullptr;
+  o.progress = [](size_t done, size_t total) {
+    std::cerr << fmt::format("\rturn {}/{}", done, total) << (done == total ? "\n" : "") << std::flush;
+  };
+  const ToolEvalResult r = evaluate_tool_calls(session.model, *session.chat, ds.examples, o);
+  const size_t examples = a.max_examples > 0
+                              ? std::min(ds.examples.size(), static_cast<size_t>(a.max_examples))
+                              : ds.examples.size();
+  if (!a.out.empty()) write_file_atomic(a.out, dump(eval_json(r, examples, a)) + "\n");
+  if (!a.per_example.empty()) write_mismatches(a.per_example, r, *session.tokenizer);
+  print_table(r);
 }
 
 void run_eval(const EvalArgs& a) {
@@ -54,6 +142,7 @@ void run_eval(const EvalArgs& a) {
                  ds.report.skipped_count());
   }
 
+  if (a.tool_calls) return run_tool_eval(a, session, ds);
   const EvalResult r = evaluate(model, adapters ? &*adapters : nullptr, ds.examples, a.batch_size);
   if (!a.per_example.empty()) write_per_example(a.per_example, r);
   std::cout << fmt::format(
@@ -66,15 +155,24 @@ void run_eval(const EvalArgs& a) {
 void add_eval_command(CLI::App& app, const GlobalOptions& /*global*/) {
   auto a = std::make_shared<EvalArgs>();
   a->data_flags.options.min_examples = 1;  // evaluation sets are often small
-  CLI::App* cmd =
-      app.add_subcommand("eval", "Loss and perplexity of a model (and LoRA adapter) on a data file");
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Loss and perplexity of a model (and LoRA adapter) on a data file, or its tool calls");
   cmd->add_option("--model", a->model, "Model: HF or MLX-quantized directory, or a .gguf file")
       ->required()
       ->check(CLI::ExistingPath);
   cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)");
   cmd->add_option("--data", a->data, "JSONL data file")->required();
   cmd->add_option("--per-example", a->per_example,
-                  "Write {index, nll_sum, tokens} per example to this JSONL");
+                  "Write {index, nll_sum, tokens} per example to this JSONL (with --tool-calls: the "
+                  "mismatched turns)");
+  cmd->add_flag("--tool-calls", a->tool_calls,
+                "Evaluate tool calls: generate each assistant turn and compare its calls with the data's");
+  cmd->add_option("--max-examples", a->max_examples, "With --tool-calls: the first N conversations (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-new-tokens", a->max_new_tokens, "With --tool-calls: the most tokens per turn")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--out", a->out, "With --tool-calls: write the metrics to this JSON file");
   cmd->add_option("--batch-size", a->batch_size, "Examples per forward pass")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -116,6 +116,38 @@ TEST_P(Plots, GnuplotWritesEveryPlotInTheFormat) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, Plots, ::testing::Values("png", "svg"));
 
+// Eval lines with tool-call metrics (evaluation.tool_calls): they round-trip as eval/<name> and get
+// their own plot, from the step-0 baseline on; runs without them keep the four plots (above).
+TEST(ToolCallMetricsInARun, RoundTripAndArePlotted) {
+  test::TempDir dir;
+  {
+    MetricsWriter w(dir / "metrics.jsonl", false);
+    w.write(TrainMetrics{.step = 2, .loss = 2.0});
+    for (int64_t step : {0, 2}) {
+      w.write(EvalMetrics{.step = step,
+                          .loss = 2.0,
+                          .extra = {{"tool_name_accuracy", 0.25 * static_cast<double>(step)},
+                                    {"tool_arguments_exact", 0.125 * static_cast<double>(step)},
+                                    {"tool_turns", 8}}});
+    }
+  }
+  EXPECT_THAT(test::read_file(dir / "metrics.jsonl"), HasSubstr("\"eval/tool_name_accuracy\":0.5"));
+  const RunMetrics m = read_metrics(dir / "metrics.jsonl");
+  ASSERT_EQ(m.eval.size(), 2u);
+  EXPECT_EQ(m.eval[0].step, 0);
+  EXPECT_DOUBLE_EQ(m.eval[1].extra_value("tool_name_accuracy"), 0.5);
+  EXPECT_DOUBLE_EQ(m.eval[1].extra_value("tool_arguments_exact"), 0.25);
+  EXPECT_DOUBLE_EQ(m.eval[1].extra_value("tool_turns"), 8);
+  EXPECT_EQ(m.eval[1].extra.size(), 3u);  // eval/loss etc. are not extras
+  EXPECT_TRUE(std::isnan(m.eval[1].extra_value("absent")));
+
+  if (find_program("gnuplot").empty()) GTEST_SKIP() << "gnuplot not installed";
+  const auto plots = write_plots(m, dir.path(), PlotOptions{.format = "svg"});
+  EXPECT_EQ(plots.size(), 5u);
+  ASSERT_TRUE(fs::exists(dir / "tool_calls.svg"));
+  EXPECT_THAT(test::read_file(dir / "tool_calls.svg"), HasSubstr("arguments exact"));
+}
+
 TEST(PlotsWithoutGnuplot, AreSkippedWithoutFailing) {
   test::TempDir dir;
   write_run(dir.path());

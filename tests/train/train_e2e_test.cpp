@@ -2,9 +2,9 @@
 // learnable dataset (64 "count on from N" conversations): the validation loss falls clearly; a run
 // stopped by SIGTERM and resumed ends with adapters bit-identical to an uninterrupted run; a run
 // killed with SIGKILL while it writes checkpoints resumes from a valid one and ends identical too.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,8 +72,8 @@ fs::path write_recipe(const mlxft::test::TempDir& dir, const std::string& name, 
       "lora:\n  rank: 8\n  alpha: 16\n  dropout: 0.05\n"
       "  target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n" +
       "data:\n  dataset_path: " + data.string() +
-      "\n  min_examples: 10\n  valid_split: 0.125\n  max_seq_length: 64\n" +
-      "training:\n" + training + "output:\n  output_dir: " + (dir / name).string() +
+      "\n  min_examples: 10\n  valid_split: 0.125\n  max_seq_length: 64\n" + "training:\n" + training +
+      "output:\n  output_dir: " + (dir / name).string() +
       "\n  save_total_limit: 0\n"
       "logging:\n  plots: false\n  progress: plain\n"
       "evaluation:\n  eval_batch_size: 8\n  generate_samples: false\n";
@@ -197,9 +197,9 @@ TEST(TrainE2E, SigtermThenResumeIsBitIdentical) {
 
   const fs::path cut = write_recipe(dir, "cut", kShortRun);
   // SIGTERM raised by the run itself once step 3 is done (a test hook), so the stop never races.
-  const auto stopped = mlxft::test::run_command("MLXFT_TEST_SIGTERM_AFTER_STEP=3 '" +
-                                                mlxft::test::mlxft_binary().string() + "' train --config " +
-                                                cut.string());
+  const auto stopped =
+      mlxft::test::run_command("MLXFT_TEST_SIGTERM_AFTER_STEP=3 '" + mlxft::test::mlxft_binary().string() +
+                               "' train --config " + cut.string());
   const std::string& log = stopped.output;
   ASSERT_EQ(stopped.exit_code, 143) << log;
   EXPECT_NE(log.find("stopped by signal 15 at step 3"), std::string::npos) << log;
@@ -276,11 +276,50 @@ TEST(TrainE2E, ATestSplitIsEvaluatedAtTheEnd) {
   MLXFT_REQUIRE_TOKENIZER();
   mlxft::test::TempDir dir;
   const fs::path recipe = write_recipe(dir, "run", "  max_steps: 2\n  batch_size: 4\n  eval_steps: 2\n");
-  auto r = mlxft::test::run_mlxft("train --config " + recipe.string() +
-                                  " --set data.test_split=0.125");
+  auto r = mlxft::test::run_mlxft("train --config " + recipe.string() + " --set data.test_split=0.125");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("test: loss"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("on 8 examples"), std::string::npos) << r.output;  // 64 x 0.125
+}
+
+// evaluation.tool_calls: every eval line, the step-0 baseline included, carries the tool-call
+// metrics of the first two validation conversations (each: a call turn and a reply turn).
+TEST(TrainE2E, ToolCallMetricsAreLoggedAtEveryEvaluation) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  std::string data;
+  for (int i = 0; i < 16; ++i) {
+    data += nlohmann::json{{"conversations",
+                            {{{"role", "user"}, {"content", "Read note " + std::to_string(i)}},
+                             {{"role", "assistant"},
+                              {"content", "tool_call: readNote\narguments: {\"n\": " + std::to_string(i) +
+                                              "}\n\nResult: {\"ok\": true}\n\nDone."}}}}}
+                .dump() +
+            "\n";
+  }
+  mlxft::test::write_file(dir / "data.jsonl", data);  // write_recipe keeps an existing data.jsonl
+  const fs::path recipe = write_recipe(dir, "run", kShortRun);
+  auto r = mlxft::test::run_mlxft("train --config " + recipe.string() +
+                                  " --set evaluation.tool_calls=true --set evaluation.tool_call_examples=2"
+                                  " --set evaluation.tool_call_max_new_tokens=4 --set training.max_steps=6"
+                                  " --set data.max_seq_length=256");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::istringstream lines(mlxft::test::read_file(dir / "run" / "metrics.jsonl"));
+  std::vector<int64_t> steps;
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j["type"] != "eval") continue;
+    steps.push_back(j["step"].get<int64_t>());
+    EXPECT_EQ(j["eval/tool_turns"], 4) << line;
+    EXPECT_EQ(j["eval/tool_call_turns"], 2) << line;
+    for (const char* key : {"eval/tool_name_accuracy", "eval/tool_arguments_exact",
+                            "eval/tool_valid_call_rate", "eval/tool_no_call_accuracy"}) {
+      ASSERT_TRUE(j.contains(key) && j[key].is_number()) << key << " in " << line;
+      EXPECT_GE(j[key].get<double>(), 0.0);
+      EXPECT_LE(j[key].get<double>(), 1.0);
+    }
+  }
+  EXPECT_EQ(steps, (std::vector<int64_t>{0, 6}));
 }
 
 TEST(TrainE2E, SamplesAreWrittenAndMemoryLimitIsEnforced) {

@@ -10,6 +10,7 @@
 
 #include "mlxft/eval/evaluate.h"
 #include "mlxft/eval/generate.h"
+#include "mlxft/eval/tool_eval.h"
 #include "mlxft/report/run_report.h"
 #include "mlxft/util/error.h"
 
@@ -53,6 +54,25 @@ void add_test_stop(TrainerHooks& hooks) {
   };
 }
 
+// The tool-call metrics (eval/tool_eval.h) as extra evaluation metrics, logged.
+std::vector<std::pair<std::string, double>> tool_call_metrics(const TrainRun& run,
+                                                              const LoraAdapters& adapters) {
+  const EvaluationSection& ev = run.recipe.evaluation;
+  ToolEvalOptions o;
+  o.max_examples = ev.tool_call_examples;
+  o.max_new_tokens = ev.tool_call_max_new_tokens;
+  o.lora = &adapters;
+  const ToolEvalResult r = evaluate_tool_calls(run.model, *run.inputs.chat, run.inputs.split.valid, o);
+  const ToolCallMetrics& m = r.metrics;
+  spdlog::info(
+      "tool calls: name accuracy {:.3f}, arguments exact {:.3f} over {} call turns ({} turns, {:.1f} s)",
+      m.name_accuracy, m.arguments_exact, m.call_turns, m.turns, r.generate_seconds);
+  return {
+      {"tool_turns", static_cast<double>(m.turns)}, {"tool_call_turns", static_cast<double>(m.call_turns)},
+      {"tool_name_accuracy", m.name_accuracy},      {"tool_arguments_exact", m.arguments_exact},
+      {"tool_valid_call_rate", m.valid_call_rate},  {"tool_no_call_accuracy", m.no_call_accuracy}};
+}
+
 }  // namespace
 
 RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
@@ -79,10 +99,14 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
     hooks_.evaluate = [this](const std::vector<mx::array>& params) {
       LoraAdapters a = layout_;
       a.assign(params);
-      return evaluate(run_.model, &a, run_.inputs.split.valid, run_.eval_batch_size());
+      EvalResult r = evaluate(run_.model, &a, run_.inputs.split.valid, run_.eval_batch_size());
+      if (run_.recipe.evaluation.tool_calls) r.extra = tool_call_metrics(run_, a);
+      return r;
     };
   }
   const EvaluationSection& ev = run.recipe.evaluation;
+  if (ev.tool_calls && split.valid.empty())
+    spdlog::warn("evaluation.tool_calls is set but there is no validation set: no tool-call metrics");
   if (!split.valid.empty() && ev.generate_samples && ev.num_samples > 0) {
     hooks_.write_samples = [this](const std::vector<mx::array>& params, int64_t step) {
       write_samples(params, step);

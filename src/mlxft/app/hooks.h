@@ -6,7 +6,10 @@
 //   and must outlive the Trainer that gets hooks().
 // - loss: objective/sft.h on the adapters' layout; epoch_batches: data/batching.h BatchPlan seeded
 //   by training.seed; evaluate (when there is a validation set): token-weighted loss over the whole
-//   set, eval_batch_size at a time, no dropout.
+//   set, eval_batch_size at a time, no dropout; with evaluation.tool_calls also the tool-call metrics
+//   (eval/tool_eval.h) of the first tool_call_examples validation conversations, greedy, as the
+//   extra metrics tool_turns, tool_call_turns, tool_name_accuracy, tool_arguments_exact,
+//   tool_valid_call_rate and tool_no_call_accuracy.
 // - write_samples (evaluation.generate_samples, num_samples > 0): generates from the first
 //   num_samples validation prompts and appends {"step","index","prompt","generated"} lines to
 //   <out>/samples.jsonl; a failed write is an Io error.

@@ -31,7 +31,7 @@ struct ModelSection {
   std::string name;            // free-form name for metadata and reports ("" = the directory's name)
   std::string dtype = "auto";  // auto | float32 | bfloat16 | float16 (auto: float32 on CPU, bf16 on GPU)
   std::optional<QuantizeSection> quantize;  // quantize the float base at load (QLoRA); null: as stored
-  std::string compute_dtype = "auto";  // auto | float32 | bfloat16: the CPU kernels' matmul dtype
+  std::string compute_dtype = "auto";       // auto | float32 | bfloat16: the CPU kernels' matmul dtype
   bool operator==(const ModelSection&) const = default;
 };
 
@@ -124,6 +124,9 @@ struct EvaluationSection {
   double temperature = 0.7;  // 0 = greedy
   double top_p = 0.9;
   int max_new_tokens = 100;
+  bool tool_calls = false;             // tool-call metrics (eval/tool_eval.h) at each evaluation
+  int tool_call_examples = 16;         // on the first N validation conversations
+  int tool_call_max_new_tokens = 256;  // tokens generated per assistant turn
   bool operator==(const EvaluationSection&) const = default;
 };
 

@@ -277,6 +277,14 @@ std::vector<FieldSpec> evaluation_rows() {
             {.range = Range{.low = 0, .high = 1, .low_open = true}}),
       field("evaluation", "max_new_tokens", &R::evaluation, &EvaluationSection::max_new_tokens,
             "Tokens generated per sample", {.range = at_least(1)}),
+      field("evaluation", "tool_calls", &R::evaluation, &EvaluationSection::tool_calls,
+            "At each evaluation (and step 0), generate every assistant turn of the first validation "
+            "conversations greedily and score its tool calls (eval/tool_* in metrics.jsonl)"),
+      field("evaluation", "tool_call_examples", &R::evaluation, &EvaluationSection::tool_call_examples,
+            "Validation conversations the tool-call metrics use (the first N)", {.range = at_least(1)}),
+      field("evaluation", "tool_call_max_new_tokens", &R::evaluation,
+            &EvaluationSection::tool_call_max_new_tokens,
+            "Tokens generated per assistant turn for the tool-call metrics", {.range = at_least(1)}),
   };
 }
 

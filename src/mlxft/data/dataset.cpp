@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <unordered_map>
 
@@ -147,6 +148,7 @@ class LineReader {
     ex.label = conv.label;
     ex.ids = std::move(rendered.ids);
     ex.mask = std::move(rendered.mask);
+    ex.conversation = std::make_shared<const Conversation>(conv);
     if (ex.trained_tokens() == 0)
       throw RecordError(RecordErrorKind::NothingToTrain, "no assistant token to train on");
     count(parsed, r_.file + ":" + std::to_string(line.number));

@@ -5,9 +5,13 @@
 // - loss is token-weighted: the sum of every example's NLL sum over its trained tokens, divided by
 //   the number of trained tokens in the whole set; perplexity = exp(loss).
 // - per_example, when filled, lists every example in input order (by Example::index).
+// - extra holds further named metrics of the same evaluation (the tool-call metrics, eval/tool_eval.h),
+//   which metrics.jsonl writes as "eval/<name>".
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace mlxft {
@@ -23,6 +27,7 @@ struct EvalResult {
   double perplexity = 0.0;
   int64_t tokens = 0;  // trained tokens over the whole set
   std::vector<ExampleLoss> per_example;
+  std::vector<std::pair<std::string, double>> extra = {};
 };
 
 }  // namespace mlxft

@@ -1,5 +1,6 @@
 #include "mlxft/report/metrics.h"
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,12 @@
 namespace fs = std::filesystem;
 
 namespace mlxft {
+
+double EvalMetrics::extra_value(const std::string& name) const {
+  for (const auto& [key, value] : extra)
+    if (key == name) return value;
+  return std::numeric_limits<double>::quiet_NaN();
+}
 
 MetricsWriter::MetricsWriter(const fs::path& path, bool append) : path_(path) {
   bool needs_newline = false;
@@ -41,13 +48,14 @@ void MetricsWriter::write(const TrainMetrics& m) {
 }
 
 void MetricsWriter::write(const EvalMetrics& m) {
-  const nlohmann::ordered_json j = {{"type", "eval"},
-                                    {"step", m.step},
-                                    {"epoch", m.epoch},
-                                    {"eval/loss", m.loss},
-                                    {"eval/perplexity", m.perplexity},
-                                    {"eval/tokens", m.tokens},
-                                    {"best", m.best}};
+  nlohmann::ordered_json j = {{"type", "eval"},
+                              {"step", m.step},
+                              {"epoch", m.epoch},
+                              {"eval/loss", m.loss},
+                              {"eval/perplexity", m.perplexity},
+                              {"eval/tokens", m.tokens},
+                              {"best", m.best}};
+  for (const auto& [name, value] : m.extra) j["eval/" + name] = value;
   write_line(j.dump());
 }
 
@@ -83,6 +91,18 @@ bool flag(const nlohmann::json& j, const char* key) {
 std::string text_of(const nlohmann::json& j, const char* key) {
   const auto it = j.find(key);
   return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
+}
+
+// The eval/<name> numbers of a line beyond the fixed ones.
+std::vector<std::pair<std::string, double>> extra_of(const nlohmann::json& j) {
+  static const std::vector<std::string> fixed = {"eval/loss", "eval/perplexity", "eval/tokens"};
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& [key, value] : j.items()) {
+    if (key.rfind("eval/", 0) != 0 || !value.is_number()) continue;
+    if (std::find(fixed.begin(), fixed.end(), key) == fixed.end())
+      out.emplace_back(key.substr(5), value.get<double>());
+  }
+  return out;
 }
 
 // Appends `line`, first dropping the earlier lines it supersedes (same or later step: a resumed run).
@@ -121,7 +141,8 @@ RunMetrics read_metrics(const std::filesystem::path& path) {
                                        .loss = number(j, "eval/loss"),
                                        .perplexity = number(j, "eval/perplexity"),
                                        .tokens = integer(j, "eval/tokens"),
-                                       .best = flag(j, "best")});
+                                       .best = flag(j, "best"),
+                                       .extra = extra_of(j)});
     } else if (type == "skip" && j.contains("step")) {
       append(metrics.skips, SkipMetrics{.step = integer(j, "step"), .reason = text_of(j, "reason")});
     } else {

@@ -6,7 +6,8 @@
 //     {"type": "train", "step", "epoch", "train/loss", "train/learning_rate", "train/gradient_norm",
 //      "train/tokens_per_second", "train/trained_tokens", "system/memory_gb",
 //      "system/peak_memory_gb", "time_s"}
-//     {"type": "eval", "step", "epoch", "eval/loss", "eval/perplexity", "eval/tokens", "best"}
+//     {"type": "eval", "step", "epoch", "eval/loss", "eval/perplexity", "eval/tokens", "best",
+//      and "eval/<name>" for each extra metric, e.g. eval/tool_name_accuracy}
 //     {"type": "skip", "step", "reason"}
 //   step is the optimizer step (1-based, after the update); epoch the fractional epochs completed.
 //   An unopenable or unwritable file is an Io error.
@@ -21,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mlxft {
@@ -46,7 +48,10 @@ struct EvalMetrics {
   double loss = 0.0;  // token-weighted mean over the validation set
   double perplexity = 0.0;
   int64_t tokens = 0;
-  bool best = false;  // lowest validation loss so far
+  bool best = false;                                  // lowest validation loss so far
+  std::vector<std::pair<std::string, double>> extra = {};  // written as "eval/<name>"
+  // The extra metric called `name`, NaN when the line has none.
+  double extra_value(const std::string& name) const;
 };
 
 // An optimizer step that was skipped (non-finite loss or gradient).

@@ -61,6 +61,12 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
+bool has_tool_calls(const RunMetrics& metrics) {
+  for (const auto& e : metrics.eval)
+    if (!std::isnan(e.extra_value("tool_name_accuracy"))) return true;
+  return false;
+}
+
 }  // namespace
 
 fs::path find_program(const std::string& name) {
@@ -100,10 +106,13 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
       train << t.step << ' ' << cell(t.loss) << ' ' << cell(t.learning_rate) << ' ' << cell(t.gradient_norm)
             << ' ' << cell(t.memory_gb) << ' ' << cell(t.peak_memory_gb) << '\n';
     }
-    eval << "# step loss\n";
-    for (const auto& e : metrics.eval) eval << e.step << ' ' << cell(e.loss) << '\n';
+    eval << "# step loss tool_name_accuracy tool_arguments_exact\n";
+    for (const auto& e : metrics.eval) {
+      eval << e.step << ' ' << cell(e.loss) << ' ' << cell(e.extra_value("tool_name_accuracy")) << ' '
+           << cell(e.extra_value("tool_arguments_exact")) << '\n';
+    }
     // gnuplot cannot plot a file without points; a lone NaN row keeps the command valid.
-    if (metrics.eval.empty()) eval << "NaN NaN\n";
+    if (metrics.eval.empty()) eval << "NaN NaN NaN NaN\n";
     train.flush();
     eval.flush();
     if (!train || !eval) {
@@ -112,7 +121,7 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
       return written;
     }
   }
-  const std::vector<Plot> plots = {
+  std::vector<Plot> plots = {
       {"loss", "Loss", "loss (per target token)",
        "TRAIN using 1:2 with lines lw 2 title 'train', EVAL using 1:2 with linespoints lw 2 pt 7 title "
        "'validation'"},
@@ -123,6 +132,12 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
       {"memory", "Memory", "GB",
        "TRAIN using 1:5 with lines lw 2 title 'in use', TRAIN using 1:6 with lines lw 2 dt 2 title 'peak'"},
   };
+  if (has_tool_calls(metrics)) {
+    plots.push_back({"tool_calls", "Tool calls (validation, greedy; step 0: before training)",
+                     "share of call turns",
+                     "EVAL using 1:3 with linespoints lw 2 pt 7 title 'name accuracy', EVAL using 1:4 with "
+                     "linespoints lw 2 pt 5 title 'arguments exact'"});
+  }
   const fs::path script_file = work / "plots.gp";
   {
     std::ofstream script(script_file);

@@ -1,0 +1,112 @@
+#include "mlxft/eval/tool_eval.h"
+
+#include <chrono>
+
+#include "mlxft/eval/generate.h"
+
+namespace mlxft {
+
+namespace {
+
+ParsedCalls expected_calls(const Message& m) {
+  if (m.tool_calls.empty()) return parse_tool_calls(m.content, "");  // the seed's plain-text calls
+  ParsedCalls p{true, true, {}};
+  for (const auto& c : m.tool_calls) p.calls.push_back({c.name, c.arguments});
+  return p;
+}
+
+double share(int64_t part, int64_t whole) {
+  return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
+}
+
+}  // namespace
+
+std::vector<ToolTurn> tool_turns(const Conversation& conversation, const ChatFormat& format,
+                                 int64_t example_index) {
+  std::vector<ToolTurn> turns;
+  if (conversation.raw_text) return turns;
+  const auto& ms = conversation.messages;
+  for (size_t i = 0; i < ms.size(); ++i) {
+    if (ms[i].role != Role::Assistant || (i > 0 && ms[i - 1].role == Role::Assistant)) continue;
+    Conversation before = conversation;
+    before.messages.assign(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(i));
+    ParsedCalls expected = expected_calls(ms[i]);
+    turns.push_back(
+        {example_index, i, format.generation_prompt(before), expected.made_call, std::move(expected.calls)});
+  }
+  return turns;
+}
+
+bool name_matches(const ToolTurnOutcome& o) {
+  return o.expected_call && same_first_name(o.expected, o.got.calls);
+}
+
+bool exact_match(const ToolTurnOutcome& o) {
+  return o.expected_call && o.got.valid && same_calls(o.expected, o.got.calls);
+}
+
+ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes) {
+  ToolCallMetrics m;
+  for (const auto& o : outcomes) {
+    ++m.turns;
+    if (o.expected_call) {
+      ++m.call_turns;
+      m.name_correct += name_matches(o) ? 1 : 0;
+      m.exact += exact_match(o) ? 1 : 0;
+    } else {
+      ++m.no_call_turns;
+      m.no_call_correct += o.got.made_call ? 0 : 1;
+    }
+    if (o.got.made_call) {
+      ++m.model_call_turns;
+      m.valid_calls += o.got.valid ? 1 : 0;
+    }
+  }
+  m.name_accuracy = share(m.name_correct, m.call_turns);
+  m.arguments_exact = share(m.exact, m.call_turns);
+  m.valid_call_rate = share(m.valid_calls, m.model_call_turns);
+  m.no_call_accuracy = share(m.no_call_correct, m.no_call_turns);
+  return m;
+}
+
+ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
+                                   const std::vector<Example>& examples, const ToolEvalOptions& options) {
+  std::vector<ToolTurn> turns;
+  const size_t n = options.max_examples > 0
+                       ? std::min(examples.size(), static_cast<size_t>(options.max_examples))
+                       : examples.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (!examples[i].conversation) continue;
+    for (auto& t : tool_turns(*examples[i].conversation, format, examples[i].index))
+      turns.push_back(std::move(t));
+  }
+  GenerateOptions go;
+  go.max_tokens = options.max_new_tokens;
+  go.lora = options.lora;
+  go.stop_ids = format.stop_ids();
+  ToolEvalResult r;
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < turns.size(); ++i) {
+    ToolTurn& t = turns[i];
+    const std::vector<int32_t> ids = generate(model, t.prompt, go);
+    ToolTurnOutcome o{t.example_index,
+                      t.message_index,
+                      std::move(t.prompt),
+                      t.expected_call,
+                      std::move(t.expected),
+                      {},
+                      {},
+                      0};
+    o.generated = text_keeping_controls(format.tokenizer(), ids);
+    o.got = parse_tool_calls(o.generated, format.name());
+    o.generated_tokens = static_cast<int>(ids.size());
+    r.generated_tokens += o.generated_tokens;
+    r.outcomes.push_back(std::move(o));
+    if (options.progress) options.progress(i + 1, turns.size());
+  }
+  r.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.metrics = tool_metrics(r.outcomes);
+  return r;
+}
+
+}  // namespace mlxft

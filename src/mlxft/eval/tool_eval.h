@@ -1,0 +1,82 @@
+// Tool-call evaluation: does the model call the right tools, with the right arguments, turn by turn?
+//
+// Contract:
+// - tool_turns(conversation, format) lists one turn per assistant message (raw-text conversations
+//   have none; an assistant message right after another is skipped, as no prompt ends before it):
+//   prompt = format.generation_prompt(the messages before it); expected = its native tool calls,
+//   or when it has none the seed's plain-text calls parsed from its content (tool_calls.h).
+// - evaluate_tool_calls() generates greedily for each turn of the first max_examples examples
+//   (0: all) with their Conversation (data/example.h), up to max_new_tokens, stopping at the
+//   format's stop_ids(), parses the output in the format (tool_calls.h) and returns every outcome
+//   and the metrics. progress, when set, is called after each turn with (done, total).
+// - tool_metrics() is pure. Over call turns (the reference makes a call): name_accuracy (the first
+//   call names the right tool), arguments_exact (the calls parsed, valid, equal in count, names and
+//   JSON-equal arguments, in order). valid_call_rate: over turns where the model made a call, the
+//   share that parsed as valid. no_call_accuracy: over turns whose reference makes no call, the
+//   share where the model made none. A rate over zero turns is 0 (the counts say so).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mlxft/chat/chat_format.h"
+#include "mlxft/data/example.h"
+#include "mlxft/eval/tool_calls.h"
+#include "mlxft/model/llama.h"
+#include "mlxft/model/lora.h"
+
+namespace mlxft {
+
+struct ToolTurn {
+  int64_t example_index = 0;  // Example::index
+  size_t message_index = 0;   // the assistant message in the conversation
+  std::vector<int32_t> prompt;
+  bool expected_call = false;
+  std::vector<ParsedCall> expected;
+};
+
+struct ToolTurnOutcome {
+  int64_t example_index = 0;
+  size_t message_index = 0;
+  std::vector<int32_t> prompt;
+  bool expected_call = false;
+  std::vector<ParsedCall> expected;
+  std::string generated;  // the model's text, control tokens kept
+  ParsedCalls got;
+  int generated_tokens = 0;
+};
+
+struct ToolCallMetrics {
+  int64_t turns = 0, call_turns = 0, no_call_turns = 0, model_call_turns = 0;
+  int64_t name_correct = 0, exact = 0, valid_calls = 0, no_call_correct = 0;
+  double name_accuracy = 0.0, arguments_exact = 0.0, valid_call_rate = 0.0, no_call_accuracy = 0.0;
+};
+
+struct ToolEvalOptions {
+  int max_examples = 0;  // 0: every example
+  int max_new_tokens = 256;
+  const LoraAdapters* lora = nullptr;
+  std::function<void(size_t done, size_t total)> progress;
+};
+
+struct ToolEvalResult {
+  ToolCallMetrics metrics;
+  std::vector<ToolTurnOutcome> outcomes;  // in turn order
+  double generate_seconds = 0.0;          // prompt + generation time of all turns
+  int64_t generated_tokens = 0;
+};
+
+std::vector<ToolTurn> tool_turns(const Conversation& conversation, const ChatFormat& format,
+                                 int64_t example_index = 0);
+
+bool name_matches(const ToolTurnOutcome& o);  // a call turn whose first call names the right tool
+bool exact_match(const ToolTurnOutcome& o);   // a call turn whose calls match exactly
+
+ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes);
+
+ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
+                                   const std::vector<Example>& examples, const ToolEvalOptions& options);
+
+}  // namespace mlxft
