@@ -1,6 +1,6 @@
 // The CPU kernels (src/mlxft/kernels) against MLX's own ops, side by side in one run.
 //
-//   kernels_bench [--reps R] [--only linear|quant|ce] [--threads T]
+//   kernels_bench [--reps R] [--only linear|quant|decode|ce] [--threads T]
 //
 // Prints, per case, the median and best of R timed runs (after one warm-up), GFLOP/s and the ratio
 // to the MLX float32 baseline of the same table, both from the best run (the machines are shared:
@@ -19,6 +19,7 @@
 #include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/fused_head_ce.h"
 #include "mlxft/kernels/parallel.h"
+#include "mlxft/kernels/quantized_rows.h"
 #include "mlxft/util/blas.h"
 
 namespace mx = mlx::core;
@@ -187,6 +188,20 @@ void bench_ce(int N, int E, int V) {
   }
 }
 
+// Decoding: M rows (1 = one token) times a 4-bit group-32 matrix [N, K]: MLX's quantized_matmul
+// against quantized_rows_matmul. GFLOP/s counts 2 M N K.
+void bench_decode(int M, int K, int N) {
+  header(fmt::format("decode rows x 4-bit W: {} x {} x {}", M, K, N));
+  auto q = mx::quantize(randn({N, K}, 0.05f, 7), 32, 4);
+  mx::eval(q);
+  const mx::array x = randn({M, K}, 1.0f, 8);
+  const double gflop = 2.0 * M * K * N / 1e9;
+  const Timing base = time_it([&] { return std::vector<mx::array>{mx::quantized_matmul(x, q[0], q[1], q[2], true, 32, 4)}; });
+  row("MLX quantized_matmul", base, gflop, base.best_ms);
+  const Timing ours = time_it([&] { return std::vector<mx::array>{k::quantized_rows_matmul(x, q[0], q[1], q[2], 32, 4)}; });
+  row("kernels::quantized_rows_matmul", ours, gflop, base.best_ms);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -194,7 +209,7 @@ int main(int argc, char** argv) {
   std::string only;
   int threads = 0;
   app.add_option("--reps", g_reps, "timed runs per case");
-  app.add_option("--only", only, "linear | quant | ce");
+  app.add_option("--only", only, "linear | quant | decode | ce");
   app.add_option("--threads", threads, "threads (0 = all cores)");
   CLI11_PARSE(app, argc, argv);
   mlxft::set_blas_threads(threads);
@@ -211,6 +226,11 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "quant") {
     bench_quant(1024, 576, 1536, true);
     bench_quant(1024, 4096, 4096, false);
+  }
+  if (only.empty() || only == "decode") {
+    bench_decode(1, 576, 1536);
+    bench_decode(1, 4096, 14336);
+    bench_decode(8, 4096, 4096);
   }
   if (only.empty() || only == "ce") {
     bench_ce(1024, 768, 32768);

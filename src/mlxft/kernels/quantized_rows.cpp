@@ -59,18 +59,26 @@ MLXFT_AVX512_TARGET inline __m512 codes16(const uint8_t* bytes, int64_t k) {
   return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + k))));
 }
 
-template <int kBits>
+MLXFT_AVX512_TARGET inline float dot_avx512(const float* a, const float* b, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+// kM rows at once, their accumulators in registers (two per row: two independent FMA chains).
+template <int kBits, int kM>
 MLXFT_AVX512_TARGET void rows_avx512(const Job& j, int64_t n0, int64_t n1) {
   const int64_t groups = j.K / j.group, row_bytes = j.K * kBits / 8;
-  __m512 acc[kMaxRows];
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = reinterpret_cast<const uint8_t*>(j.w) + n * row_bytes;
-    for (int64_t m = 0; m < j.M; ++m) acc[m] = _mm512_setzero_ps();
-    float bias_term[kMaxRows] = {};
+    const float* sr = j.scales + n * groups;
+    __m512 acc0[kM], acc1[kM];
+    for (int m = 0; m < kM; ++m) acc0[m] = acc1[m] = _mm512_setzero_ps();
     for (int64_t g = 0; g < groups; ++g) {
-      const __m512 s = _mm512_set1_ps(j.scales[n * groups + g]);
-      const float b = j.biases[n * groups + g];
-      for (int64_t m = 0; m < j.M; ++m) bias_term[m] += b * j.xsum[m * groups + g];
+      const __m512 s = _mm512_set1_ps(sr[g]);
       for (int64_t k = g * j.group; k < (g + 1) * j.group; k += 32) {
         __m512 q0, q1;
         if constexpr (kBits == 4) {  // 16 bytes: 32 codes, low nibble first
@@ -85,14 +93,26 @@ MLXFT_AVX512_TARGET void rows_avx512(const Job& j, int64_t n0, int64_t n1) {
         }
         q0 = _mm512_mul_ps(q0, s);
         q1 = _mm512_mul_ps(q1, s);
-        for (int64_t m = 0; m < j.M; ++m) {
+        for (int m = 0; m < kM; ++m) {
           const float* xm = j.x + m * j.K + k;
-          acc[m] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xm + 16), _mm512_fmadd_ps(q0, _mm512_loadu_ps(xm), acc[m]));
+          acc0[m] = _mm512_fmadd_ps(q0, _mm512_loadu_ps(xm), acc0[m]);
+          acc1[m] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xm + 16), acc1[m]);
         }
       }
     }
-    for (int64_t m = 0; m < j.M; ++m) j.y[m * j.N + n] = _mm512_reduce_add_ps(acc[m]) + bias_term[m];
+    const float* br = j.biases + n * groups;
+    for (int m = 0; m < kM; ++m)
+      j.y[m * j.N + n] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[m], acc1[m])) + dot_avx512(br, j.xsum + m * groups, groups);
   }
+}
+
+template <int kBits>
+void rows_avx512_m(const Job& j, int64_t n0, int64_t n1) {
+  using Fn = void (*)(const Job&, int64_t, int64_t);
+  static constexpr Fn table[kMaxRows] = {rows_avx512<kBits, 1>, rows_avx512<kBits, 2>, rows_avx512<kBits, 3>,
+                                         rows_avx512<kBits, 4>, rows_avx512<kBits, 5>, rows_avx512<kBits, 6>,
+                                         rows_avx512<kBits, 7>, rows_avx512<kBits, 8>};
+  table[j.M - 1](j, n0, n1);
 }
 #endif
 
@@ -102,7 +122,7 @@ void run(const Job& j) {
       [&](int64_t n0, int64_t n1) {
 #if defined(__x86_64__)
         static const bool avx512 = cpu_features().avx512f;
-        if (avx512) return j.bits == 4 ? rows_avx512<4>(j, n0, n1) : rows_avx512<8>(j, n0, n1);
+        if (avx512) return j.bits == 4 ? rows_avx512_m<4>(j, n0, n1) : rows_avx512_m<8>(j, n0, n1);
 #endif
         rows_portable(j, n0, n1);
       },
