@@ -1,0 +1,29 @@
+// Merging LoRA adapters into the base weights: the float weights of the fused model.
+//
+// Contract: fused_weights() returns every tensor of expected_weights(model.config) (HF names and
+// shapes) as a float array in `dtype`: a quantized module (MLX triplet, GGUF Q4/Q8) is
+// dequantized first, then each adapted projection becomes W + scale * B A, all computed in
+// float32 and cast once at the end. `adapters` may be null (the base, dequantized and cast).
+// The arrays are lazy; callers evaluate them as they write (one shard, one tensor at a time).
+// check_fused_inputs() is the "adapter does not fit" check shared by fuse and the GGUF exports:
+// a Model error naming `adapter_source` when a module, rank or shape does not match the model.
+#pragma once
+
+#include <mlx/mlx.h>
+
+#include <string>
+#include <unordered_map>
+
+#include "mlxft/model/llama.h"
+#include "mlxft/model/lora.h"
+
+namespace mlxft {
+
+std::unordered_map<std::string, mlx::core::array> fused_weights(const Model& model,
+                                                                const LoraAdapters* adapters,
+                                                                mlx::core::Dtype dtype);
+
+// The float32 weight [out, in] of one module of the base model (dequantized when quantized).
+mlx::core::array base_float_weight(const Model& model, const std::string& module);
+
+}  // namespace mlxft
