@@ -126,6 +126,20 @@ def nll(logits, ids):
     return -logp[np.arange(len(ids) - 1), ids[1:]]
 
 
+def no_amx_repack():
+    """llama.cpp repacks quantized weights for AMX where the CPU has it; on machines whose kernel does not
+    grant the AMX tile state (sandboxes) that dies of SIGILL (tilezero). Load without the extra buffer
+    types (llama.cpp's --no-repack): the plain CPU kernels, the same numbers."""
+    import llama_cpp.llama as module
+    default = module.llama_cpp.llama_model_default_params
+
+    def params():
+        p = default()
+        p.use_extra_bufts = False
+        return p
+    module.llama_cpp.llama_model_default_params = params
+
+
 def llama_run(path, ids, greedy, lora=None):
     from llama_cpp import Llama
     kw = dict(model_path=path, logits_all=True, n_ctx=256, verbose=False, seed=0)
@@ -200,6 +214,7 @@ def main():
     p.add_argument("--fuse-only", action="store_true")
     p.add_argument("--only", choices=["mistral", "smollm2"])
     args = p.parse_args()
+    no_amx_repack()
     work = args.work or tempfile.mkdtemp(prefix="mlxft-export-check-")
     if args.only != "smollm2":
         mistral = os.path.join(work, "mistral-base")

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   mlxft::cli::add_eval_command(app, global);
   mlxft::cli::add_tokenize_command(app, global);
   mlxft::cli::add_fuse_command(app, global);
+  mlxft::cli::add_export_command(app, global);
   mlxft::cli::add_logits_command(*app.get_subcommand("model"));
 
   try {
