@@ -5,8 +5,6 @@
 // dequantized first, then each adapted projection becomes W + scale * B A, all computed in
 // float32 and cast once at the end. `adapters` may be null (the base, dequantized and cast).
 // The arrays are lazy; callers evaluate them as they write (one shard, one tensor at a time).
-// check_fused_inputs() is the "adapter does not fit" check shared by fuse and the GGUF exports:
-// a Model error naming `adapter_source` when a module, rank or shape does not match the model.
 #pragma once
 
 #include <mlx/mlx.h>

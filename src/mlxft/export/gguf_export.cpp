@@ -111,16 +111,20 @@ std::string gguf_tensor_name(const std::string& hf) {
 GgufExportResult write_gguf_model(const GgufExportOptions& o) {
   require_new_output(o.out, "--out");
   require_new_output(modelfile_path(o.out), "the Modelfile beside --out");
+  std::optional<LoraAdapters> adapters;
+  if (!o.adapter.empty()) adapters = load_adapter(o.adapter);
+  return write_gguf_model(o, adapters ? &*adapters : nullptr);
+}
+
+GgufExportResult write_gguf_model(const GgufExportOptions& o, const LoraAdapters* adapters) {
+  require_new_output(o.out, "--out");
+  require_new_output(modelfile_path(o.out), "the Modelfile beside --out");
   const ModelSource source = resolve_model_source(o.model);
   const Model model = load_model(o.model, mx::float32);
-  std::optional<LoraAdapters> adapters;
-  if (!o.adapter.empty()) {
-    adapters = load_adapter(o.adapter);
-    check_adapter_fits(*adapters, model.config, o.adapter.string());
-  }
+  if (adapters) check_adapter_fits(*adapters, model.config, o.adapter.empty() ? "the adapter" : o.adapter.string());
   GgufMetadata metadata = model_metadata(model.config, model_name(o.model), o.type);
   for (auto& kv : gguf_tokenizer_metadata(source)) metadata.push_back(std::move(kv));
-  const auto weights = fused_weights(model, adapters ? &*adapters : nullptr, mx::float32);
+  const auto weights = fused_weights(model, adapters, mx::float32);
   std::vector<GgufTensorPlan> plans;
   std::vector<std::string> hf_names;
   for (const auto& [name, shape] : expected_weights(model.config)) {

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "mlxft/model/gguf_file.h"
+#include "mlxft/model/lora.h"
 
 namespace mlxft {
 
@@ -47,5 +48,8 @@ struct GgufExportResult {
 
 GgufExportResult write_gguf_model(const GgufExportOptions& options);
 GgufExportResult write_gguf_lora(const GgufExportOptions& options);
+// The same with adapters already in memory (options.adapter only names them in messages).
+GgufExportResult write_gguf_model(const GgufExportOptions& options, const LoraAdapters* adapters);
+GgufExportResult write_gguf_lora(const GgufExportOptions& options, const LoraAdapters& adapters);
 
 }  // namespace mlxft

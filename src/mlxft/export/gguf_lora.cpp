@@ -34,16 +34,20 @@ fs::path modelfile_base(const GgufExportOptions& o, const ModelSource& s) {
 GgufExportResult write_gguf_lora(const GgufExportOptions& o) {
   require_new_output(o.out, "--out");
   require_new_output(modelfile_path(o.out), "the Modelfile beside --out");
+  return write_gguf_lora(o, load_adapter(o.adapter));
+}
+
+GgufExportResult write_gguf_lora(const GgufExportOptions& o, const LoraAdapters& adapters) {
+  require_new_output(o.out, "--out");
+  require_new_output(modelfile_path(o.out), "the Modelfile beside --out");
   const ModelSource source = resolve_model_source(o.model);
   const ModelConfig config = model_config(source);
-  const LoraAdapters adapters = load_adapter(o.adapter);
-  check_adapter_fits(adapters, config, o.adapter.string());
+  check_adapter_fits(adapters, config, o.adapter.empty() ? "the adapter" : o.adapter.string());
   const int rank = adapters.config.rank;
   const GgufMetadata metadata = {
       {"general.architecture", GgufValue::string("llama")},
       {"general.type", GgufValue::string("adapter")},
-      {"general.name", GgufValue::string(o.adapter.filename().empty() ? o.adapter.parent_path().filename().string()
-                                                                       : o.adapter.filename().string())},
+      {"general.name", GgufValue::string(o.out.stem().string())},
       {"adapter.type", GgufValue::string("lora")},
       {"adapter.lora.alpha", GgufValue::f32(adapters.config.scale() * static_cast<float>(rank))},
   };

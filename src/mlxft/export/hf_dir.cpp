@@ -90,14 +90,17 @@ void require_new_output(const fs::path& out, const std::string& option) {
 
 FuseResult write_fused_model(const FuseOptions& o) {
   require_new_output(o.out, "--out");
+  std::optional<LoraAdapters> adapters;
+  if (!o.adapter.empty()) adapters = load_adapter(o.adapter);
+  return write_fused_model(o, adapters ? &*adapters : nullptr);
+}
+
+FuseResult write_fused_model(const FuseOptions& o, const LoraAdapters* adapters) {
+  require_new_output(o.out, "--out");
   const ModelSource source = resolve_model_source(o.model);
   const Model model = load_model(o.model, mx::float32);
-  std::optional<LoraAdapters> adapters;
-  if (!o.adapter.empty()) {
-    adapters = load_adapter(o.adapter);
-    check_adapter_fits(*adapters, model.config, o.adapter.string());
-  }
-  auto weights = fused_weights(model, adapters ? &*adapters : nullptr, o.dtype);
+  if (adapters) check_adapter_fits(*adapters, model.config, o.adapter.empty() ? "the adapter" : o.adapter.string());
+  auto weights = fused_weights(model, adapters, o.dtype);
   try {
     StagedDirectory staged(o.out);
     const json config = fused_config(source, model.config, o.dtype);

@@ -17,6 +17,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
+
+#include "mlxft/model/lora.h"
 
 namespace mlxft {
 
@@ -35,6 +38,8 @@ struct FuseResult {
 };
 
 FuseResult write_fused_model(const FuseOptions& options);
+// The same with adapters already in memory (options.adapter is ignored; null: none).
+FuseResult write_fused_model(const FuseOptions& options, const LoraAdapters* adapters);
 
 // A Usage error naming `out` when it exists: exports never overwrite.
 void require_new_output(const std::filesystem::path& out, const std::string& option);
