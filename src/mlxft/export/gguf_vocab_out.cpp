@@ -42,7 +42,18 @@ GgufMetadata from_gguf(const fs::path& file) {
   return m;
 }
 
-GgufMetadata from_sentencepiece(const ModelSource& s) {
+// llama.cpp takes the vocabulary size from the token list: pad it to the embedding's rows as
+// convert_hf_to_gguf.py does ("[PAD<i>]", type unused).
+void pad_tokens(std::vector<std::string>& tokens, std::vector<GgufScalar>& types, std::vector<GgufScalar>* scores,
+                int vocab_size) {
+  for (auto i = static_cast<int>(tokens.size()); i < vocab_size; ++i) {
+    tokens.push_back("[PAD" + std::to_string(i) + "]");
+    types.emplace_back(int64_t{5});
+    if (scores) scores->emplace_back(-1000.0);
+  }
+}
+
+GgufMetadata from_sentencepiece(const ModelSource& s, int vocab_size) {
   sentencepiece::SentencePieceProcessor sp;
   if (!sp.Load(s.tokenizer_file.string()).ok())
     throw Error(ErrorKind::Model, s.tokenizer_file.string(), "not a SentencePiece model");
@@ -54,6 +65,7 @@ GgufMetadata from_sentencepiece(const ModelSource& s) {
     const int type = sp.IsUnknown(i) ? 2 : sp.IsControl(i) ? 3 : sp.IsUnused(i) ? 5 : sp.IsByte(i) ? 6 : 1;
     types.emplace_back(int64_t{type});
   }
+  pad_tokens(tokens, types, &scores, vocab_size);
   std::vector<std::string> pieces;
   sp.Encode("a", &pieces);
   const bool dummy_prefix = !pieces.empty() && pieces[0].starts_with("\xE2\x96\x81");
@@ -82,8 +94,8 @@ std::string pre_family(const std::vector<std::string>& patterns, const std::stri
               "convert the model with llama.cpp's convert_hf_to_gguf.py instead");
 }
 
-GgufMetadata from_tokenizer_json(const ModelSource& s) {
-  const BpeVocab v = bpe_vocab_from_tokenizer_json(s.tokenizer_file);
+GgufMetadata from_tokenizer_json(const ModelSource& s, int vocab_size) {
+  BpeVocab v = bpe_vocab_from_tokenizer_json(s.tokenizer_file);
   std::vector<GgufScalar> types;
   for (size_t i = 0; i < v.tokens.size(); ++i) {
     const BpeTokenKind k = v.kinds.empty() ? BpeTokenKind::Normal : v.kinds[i];
@@ -92,6 +104,7 @@ GgufMetadata from_tokenizer_json(const ModelSource& s) {
                                : k == BpeTokenKind::Unused      ? 5
                                                                 : 1});
   }
+  pad_tokens(v.tokens, types, nullptr, vocab_size);
   std::vector<std::string> merges;
   for (const auto& [a, b] : v.merges) merges.push_back(a + " " + b);
   std::string pre = pre_family(v.pretokenizer, s.tokenizer_file.string());
@@ -112,9 +125,10 @@ GgufMetadata from_tokenizer_json(const ModelSource& s) {
 
 }  // namespace
 
-GgufMetadata gguf_tokenizer_metadata(const ModelSource& s) {
+GgufMetadata gguf_tokenizer_metadata(const ModelSource& s, int vocab_size) {
   if (s.kind == ModelSourceKind::GgufFile) return from_gguf(s.path);
-  GgufMetadata m = s.tokenizer_file.filename() == "tokenizer.json" ? from_tokenizer_json(s) : from_sentencepiece(s);
+  GgufMetadata m = s.tokenizer_file.filename() == "tokenizer.json" ? from_tokenizer_json(s, vocab_size)
+                                                                    : from_sentencepiece(s, vocab_size);
   if (s.chat_template) m.emplace_back("tokenizer.chat_template", GgufValue::string(*s.chat_template));
   return m;
 }

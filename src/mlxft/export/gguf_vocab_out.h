@@ -10,7 +10,9 @@
 //   regexes equal the file's pre-tokenizer (a Model error naming the file when none does), tokens,
 //   token_type (special 3, user-defined 4, unused 5, else 1), merges "left right", bos/eos/unk/pad
 //   ids and add_bos_token;
-// plus tokenizer.chat_template when the model has one.
+// plus tokenizer.chat_template when the model has one. A vocabulary shorter than the model's
+// `vocab_size` (embedding rows) is padded with "[PAD<i>]" tokens of type unused (5), as llama.cpp's
+// converter does: llama.cpp takes the vocabulary size from the token list.
 #pragma once
 
 #include "mlxft/model/config.h"
@@ -19,6 +21,6 @@
 
 namespace mlxft {
 
-GgufMetadata gguf_tokenizer_metadata(const ModelSource& source);
+GgufMetadata gguf_tokenizer_metadata(const ModelSource& source, int vocab_size);
 
 }  // namespace mlxft
