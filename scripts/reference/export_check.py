@@ -187,6 +187,18 @@ def check_gguf(args, name, model, adapter, work, text_ids, prompt_ids):
     _, with_lora = llama_run(base, prompt_ids, GREEDY, lora=lora)
     check(f"{name} gguf-lora greedy", with_lora == theirs,
           f"base GGUF + LoRA GGUF {with_lora}\n         fused GGUF           {theirs}")
+    # The fused HF directory as a source: its tokenizer files (copied, or rebuilt from a GGUF vocabulary)
+    # become the GGUF vocabulary llama.cpp tokenizes with.
+    from llama_cpp import Llama
+    from_dir = os.path.join(work, "from-fused-dir-f32.gguf")
+    mlxft(args, "export", "gguf", "--model", os.path.join(work, "fused"), "--out", from_dir, "--type", "f32")
+    llm = Llama(model_path=from_dir, n_ctx=256, verbose=False, vocab_only=True)
+    lc_ids = llm.tokenize(TEXT.encode(), add_bos=False, special=False)
+    del llm
+    check(f"{name} gguf from fused dir: llama.cpp tokenizer", lc_ids == text_ids,
+          f"llama.cpp {len(lc_ids)} ids, mlxft {len(text_ids)} ids")
+    _, again = llama_run(from_dir, prompt_ids, GREEDY)
+    check(f"{name} gguf from fused dir: greedy", again == theirs, f"{again}")
     for t, s in sizes.items():
         print(f"  size {t}: {s / 1e6:.2f} MB")
     with open(os.path.join(work, "fused-f32.Modelfile")) as f:
