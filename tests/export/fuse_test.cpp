@@ -12,6 +12,8 @@
 #include "mlxft/export/hf_tokenizer.h"
 #include "mlxft/model/gguf_model.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/model/quant_io.h"
+#include "mlxft/model/source.h"
 #include "mlxft/tokenizer/bpe_load.h"
 #include "mlxft/tokenizer/load.h"
 #include "mlxft/util/error.h"
@@ -51,6 +53,22 @@ TEST(Fuse, FusedDirectoryGivesTheLogitsOfBasePlusAdapter) {
   EXPECT_EQ(config["torch_dtype"], "float32");
   EXPECT_TRUE(fs::exists(tmp / "fused" / "tokenizer.model"));
   EXPECT_TRUE(fs::exists(tmp / "fused" / "tokenizer_config.json"));
+}
+
+TEST(Fuse, AnMlxQuantizedBaseIsDequantizedAndLosesItsQuantizationKeys) {
+  MLXFT_REQUIRE_FILE(test::v3_tokenizer().string(), "Mistral v3 tokenizer (mistral-common)");
+  test::TempDir tmp;
+  test::tiny_model_dir(tmp / "base");
+  write_quantized_model(tmp / "base", tmp / "q4", QuantSpec{4, 32}, mx::float16);
+  test::save_tiny_adapter(tmp / "base", tmp / "adapter");
+  write_fused_model({tmp / "q4", tmp / "adapter", tmp / "fused", mx::float32, 5'000'000'000});
+  const LoraAdapters lora = load_adapter(tmp / "adapter");
+  const mx::array want = forward(load_model(tmp / "q4", mx::float32), kIds, with(lora));
+  EXPECT_LT(max_diff(forward(load_model(tmp / "fused", mx::float32), kIds), want), 1e-5f);
+  const auto config = nlohmann::json::parse(test::read_file(tmp / "fused" / "config.json"));
+  EXPECT_FALSE(config.contains("quantization"));
+  EXPECT_FALSE(config.contains("quantization_config"));
+  EXPECT_EQ(resolve_model_source(tmp / "fused").kind, ModelSourceKind::HfDirectory);
 }
 
 TEST(Fuse, ShardsWithAnIndexAndCastsToTheAskedDtype) {
