@@ -39,7 +39,8 @@ void add_export_command(CLI::App& app, const GlobalOptions& /*global*/) {
   add_common(gguf, *g);
   gguf->add_option("--adapter", g->adapter, "Adapter directory (PEFT or mlx-lm) to merge")
       ->check(CLI::ExistingDirectory);
-  gguf->add_option("--type", g->type, "Tensor type of the matrices: f32 | f16 | q8_0 | q4_0")->capture_default_str();
+  gguf->add_option("--type", g->type, "Tensor type of the matrices: f32 | f16 | q8_0 | q4_0")
+      ->capture_default_str();
   gguf->callback([g] {
     const GgmlType type = parse_gguf_export_type(g->type, "--type");
     print(*g, write_gguf_model({g->model, g->adapter, g->out, type, {}}), g->type);
@@ -53,7 +54,9 @@ void add_export_command(CLI::App& app, const GlobalOptions& /*global*/) {
       ->check(CLI::ExistingDirectory);
   lora->add_option("--base-gguf", l->base_gguf,
                    "The base model's GGUF for the Modelfile's FROM (default: --model when it is a .gguf)");
-  lora->callback([l] { print(*l, write_gguf_lora({l->model, l->adapter, l->out, GgmlType::F32, l->base_gguf}), "LoRA"); });
+  lora->callback([l] {
+    print(*l, write_gguf_lora({l->model, l->adapter, l->out, GgmlType::F32, l->base_gguf}), "LoRA");
+  });
 }
 
 }  // namespace mlxft::cli

@@ -29,10 +29,12 @@ void add_fuse_command(CLI::App& app, const GlobalOptions& /*global*/) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->callback([a] {
-    FuseOptions o{a->model, a->adapter, a->out, parse_dtype(a->dtype, "--dtype"), a->shard_size_mb * 1'000'000};
+    FuseOptions o{a->model, a->adapter, a->out, parse_dtype(a->dtype, "--dtype"),
+                  a->shard_size_mb * 1'000'000};
     const FuseResult r = write_fused_model(o);
-    std::cout << fmt::format("wrote {} ({} tensors in {} file{}, {:.1f} MB, {})\n", a->out, r.tensors, r.shards,
-                             r.shards == 1 ? "" : "s", static_cast<double>(r.bytes) / 1e6, a->dtype);
+    std::cout << fmt::format("wrote {} ({} tensors in {} file{}, {:.1f} MB, {})\n", a->out, r.tensors,
+                             r.shards, r.shards == 1 ? "" : "s", static_cast<double>(r.bytes) / 1e6,
+                             a->dtype);
   });
 }
 

@@ -45,7 +45,8 @@ void run_logits(const LogitsArgs& a) {
   for (int i = 0; i < a.greedy; ++i) {
     const mx::array last = mx::argmax(mx::slice(logits, {0, logits.shape(1) - 1, 0}, logits.shape()), -1);
     next.push_back(mx::astype(last, mx::int32).item<int32_t>());
-    if (i + 1 < a.greedy) logits = forward(model, mx::array(&next.back(), {1, 1}, mx::int32), options, &cache);
+    if (i + 1 < a.greedy)
+      logits = forward(model, mx::array(&next.back(), {1, 1}, mx::int32), options, &cache);
   }
   std::cout << fmt::format("[{}]", fmt::join(next, ", ")) << std::endl;
 }
@@ -54,13 +55,16 @@ void run_logits(const LogitsArgs& a) {
 
 void add_logits_command(CLI::App& model_app) {
   auto a = std::make_shared<LogitsArgs>();
-  CLI::App* cmd = model_app.add_subcommand("logits", "Logits and greedy continuation of token ids (parity checks)");
+  CLI::App* cmd =
+      model_app.add_subcommand("logits", "Logits and greedy continuation of token ids (parity checks)");
   cmd->add_option("--model", a->model, "Model: HF or MLX-quantized directory, or a .gguf file")
       ->required()
       ->check(CLI::ExistingPath);
-  cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)")->check(CLI::ExistingDirectory);
+  cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--ids", a->ids, "Token ids, comma-separated")->required()->delimiter(',');
-  cmd->add_option("--greedy", a->greedy, "Ids to append greedily, printed as a JSON array")->capture_default_str();
+  cmd->add_option("--greedy", a->greedy, "Ids to append greedily, printed as a JSON array")
+      ->capture_default_str();
   cmd->add_option("--out", a->out, "safetensors file for the logits [1, T, V] (float32) and the ids");
   cmd->add_option("--dtype", a->dtype, "Compute dtype: float32 | bfloat16 | float16")->capture_default_str();
   cmd->callback([a] { run_logits(*a); });

@@ -24,7 +24,8 @@ LoraAdapters tiny_adapters(const std::filesystem::path& model_dir) {
   LoraAdapters a = init_lora(c, lc, 5);
   int i = 0;
   for (auto& [path, pair] : a.modules) {
-    pair.b = mx::multiply(mx::array(0.05f), mx::random::normal(pair.b.shape(), mx::float32, mx::random::key(40 + i++)));
+    pair.b = mx::multiply(mx::array(0.05f),
+                          mx::random::normal(pair.b.shape(), mx::float32, mx::random::key(40 + i++)));
   }
   return a;
 }

@@ -1,14 +1,13 @@
 // mlxft fuse: the fused directory gives the logits of base + adapter when mlxft loads it back (the
 // transformers side is scripts/reference/export_check.py), keeps the base's config form, shards, and
 // refuses what it cannot do without leaving anything behind.
-#include "mlxft/export/hf_dir.h"
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "export/export_test_support.h"
 #include "mlxft/adapters/adapter_io.h"
+#include "mlxft/export/hf_dir.h"
 #include "mlxft/export/hf_tokenizer.h"
 #include "mlxft/model/gguf_model.h"
 #include "mlxft/model/llama.h"
@@ -34,14 +33,17 @@ ForwardOptions with(const LoraAdapters& lora) {
   return o;
 }
 
-float max_diff(const mx::array& a, const mx::array& b) { return mx::max(mx::abs(a - b)).item<float>(); }
+float max_diff(const mx::array& a, const mx::array& b) {
+  return mx::max(mx::abs(a - b)).item<float>();
+}
 
 TEST(Fuse, FusedDirectoryGivesTheLogitsOfBasePlusAdapter) {
   MLXFT_REQUIRE_FILE(test::v3_tokenizer().string(), "Mistral v3 tokenizer (mistral-common)");
   test::TempDir tmp;
   test::tiny_model_dir(tmp / "base");
   test::save_tiny_adapter(tmp / "base", tmp / "adapter");
-  const FuseResult r = write_fused_model({tmp / "base", tmp / "adapter", tmp / "fused", mx::float32, 5'000'000'000});
+  const FuseResult r =
+      write_fused_model({tmp / "base", tmp / "adapter", tmp / "fused", mx::float32, 5'000'000'000});
   EXPECT_EQ(r.shards, 1);
   const Model base = load_model(tmp / "base", mx::float32);
   const LoraAdapters lora = load_adapter(tmp / "adapter");
@@ -81,7 +83,9 @@ TEST(Fuse, ShardsWithAnIndexAndCastsToTheAskedDtype) {
   const Model back = load_model(tmp / "fused", mx::float32);
   const Model base = load_model(tmp / "base", mx::float32);
   const mx::array w = base.weight("model.layers.1.mlp.up_proj.weight");
-  EXPECT_EQ(max_diff(back.weight("model.layers.1.mlp.up_proj.weight"), mx::astype(mx::astype(w, mx::bfloat16), mx::float32)), 0.0f);
+  EXPECT_EQ(max_diff(back.weight("model.layers.1.mlp.up_proj.weight"),
+                     mx::astype(mx::astype(w, mx::bfloat16), mx::float32)),
+            0.0f);
   EXPECT_EQ(nlohmann::json::parse(test::read_file(tmp / "fused" / "config.json"))["torch_dtype"], "bfloat16");
 }
 
@@ -90,7 +94,8 @@ TEST(Fuse, RefusesAnExistingOutputAndAnAdapterThatDoesNotFitLeavingNothing) {
   test::TempDir tmp;
   test::tiny_model_dir(tmp / "base");
   fs::create_directories(tmp / "exists");
-  auto r = test::run_mlxft("fuse --model '" + (tmp / "base").string() + "' --out '" + (tmp / "exists").string() + "'");
+  auto r = test::run_mlxft("fuse --model '" + (tmp / "base").string() + "' --out '" +
+                           (tmp / "exists").string() + "'");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("already exists"), std::string::npos) << r.output;
   // An adapter made for a wider model: its shapes do not fit.
@@ -99,8 +104,8 @@ TEST(Fuse, RefusesAnExistingOutputAndAnAdapterThatDoesNotFitLeavingNothing) {
   LoraConfig lc;
   lc.rank = 2;
   save_adapter_peft(init_lora(wide, lc, 1), tmp / "wide_adapter", "wide");
-  r = test::run_mlxft("fuse --model '" + (tmp / "base").string() + "' --adapter '" + (tmp / "wide_adapter").string() +
-                      "' --out '" + (tmp / "fused").string() + "'");
+  r = test::run_mlxft("fuse --model '" + (tmp / "base").string() + "' --adapter '" +
+                      (tmp / "wide_adapter").string() + "' --out '" + (tmp / "fused").string() + "'");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("wide_adapter"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(tmp / "fused"));

@@ -13,9 +13,9 @@
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/export/gguf_vocab_out.h"
 #include "mlxft/export/hf_tokenizer.h"
-#include "mlxft/model/source.h"
 #include "mlxft/model/gguf_model.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/model/source.h"
 #include "mlxft/tokenizer/load.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
@@ -35,7 +35,9 @@ ForwardOptions with(const LoraAdapters& lora) {
   return o;
 }
 
-float max_diff(const mx::array& a, const mx::array& b) { return mx::max(mx::abs(a - b)).item<float>(); }
+float max_diff(const mx::array& a, const mx::array& b) {
+  return mx::max(mx::abs(a - b)).item<float>();
+}
 
 struct Fixture {
   test::TempDir tmp;
@@ -81,7 +83,8 @@ TEST(GgufExport, QuantizedTypesAreBlocksCloseToTheFloatModel) {
   Fixture fx;
   const mx::array want = fx.want();
   const float scale = mx::max(mx::abs(want)).item<float>();
-  for (const auto& [type, tol] : {std::pair{GgmlType::F16, 2e-3f}, {GgmlType::Q8_0, 2e-2f}, {GgmlType::Q4_0, 0.25f}}) {
+  for (const auto& [type, tol] :
+       {std::pair{GgmlType::F16, 2e-3f}, {GgmlType::Q8_0, 2e-2f}, {GgmlType::Q4_0, 0.25f}}) {
     const fs::path out = fx.tmp / (ggml_type_name(static_cast<uint32_t>(type)) + ".gguf");
     write_gguf_model({fx.base, fx.adapter, out, type, {}});
     EXPECT_EQ(read_gguf(out).tensor("blk.0.ffn_down.weight")->type, static_cast<uint32_t>(type));
@@ -95,7 +98,8 @@ TEST(GgufExport, RefusesUnknownTypesExistingFilesAndAdaptersThatDoNotFitLeavingN
   MLXFT_REQUIRE_FILE(test::v3_tokenizer().string(), "Mistral v3 tokenizer (mistral-common)");
   Fixture fx;
   const std::string model = " --model '" + fx.base.string() + "'";
-  auto r = test::run_mlxft("export gguf" + model + " --out '" + (fx.tmp / "a.gguf").string() + "' --type q5_k");
+  auto r =
+      test::run_mlxft("export gguf" + model + " --out '" + (fx.tmp / "a.gguf").string() + "' --type q5_k");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("q5_k"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(fx.tmp / "a.gguf"));
@@ -109,8 +113,8 @@ TEST(GgufExport, RefusesUnknownTypesExistingFilesAndAdaptersThatDoNotFitLeavingN
   lc.rank = 2;
   save_adapter_peft(init_lora(other, lc, 1), fx.tmp / "deep_adapter", "deep");
   for (const char* cmd : {"export gguf", "export gguf-lora"}) {
-    r = test::run_mlxft(std::string(cmd) + model + " --adapter '" + (fx.tmp / "deep_adapter").string() + "' --out '" +
-                        (fx.tmp / "b.gguf").string() + "'");
+    r = test::run_mlxft(std::string(cmd) + model + " --adapter '" + (fx.tmp / "deep_adapter").string() +
+                        "' --out '" + (fx.tmp / "b.gguf").string() + "'");
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_NE(r.output.find("deep_adapter"), std::string::npos) << r.output;
   }
@@ -185,13 +189,15 @@ TEST(GgufExport, TokenizerJsonBecomesTheGgufVocabularyItCameFrom) {
   GgufFile out;
   out.metadata = gguf_tokenizer_metadata(s, static_cast<int>(n) + 2);
   EXPECT_EQ(std::get<std::string>(key(out, "tokenizer.ggml.pre").scalar), "smollm");
-  for (const char* k : {"tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"}) {
+  for (const char* k :
+       {"tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"}) {
     const GgufValue &a = key(out, k), &b = key(src, k);
     EXPECT_TRUE(a.array == b.array && a.scalar == b.scalar) << k;
   }
   const auto& tokens = key(out, "tokenizer.ggml.tokens").array;
   ASSERT_EQ(tokens.size(), n + 2);
-  EXPECT_TRUE(std::equal(tokens.begin(), tokens.begin() + static_cast<long>(n), key(src, "tokenizer.ggml.tokens").array.begin()));
+  EXPECT_TRUE(std::equal(tokens.begin(), tokens.begin() + static_cast<long>(n),
+                         key(src, "tokenizer.ggml.tokens").array.begin()));
   EXPECT_EQ(std::get<std::string>(tokens[n + 1]), "[PAD" + std::to_string(n + 1) + "]");
   const auto& types = key(out, "tokenizer.ggml.token_type").array;
   const auto& src_types = key(src, "tokenizer.ggml.token_type").array;

@@ -46,8 +46,10 @@ std::vector<std::string> write_final_exports(const fs::path& final_dir, const fs
                                              const std::vector<std::string>& formats) {
   std::vector<std::string> written;
   fs::create_directories(final_dir);
-  if (wants(formats, "peft")) save_adapter_peft(adapters, final_dir / "peft", model_path.string()), written.push_back("peft/");
-  if (wants(formats, "mlx")) save_adapter_mlx(adapters, final_dir / "mlx", num_layers), written.push_back("mlx/");
+  if (wants(formats, "peft"))
+    save_adapter_peft(adapters, final_dir / "peft", model_path.string()), written.push_back("peft/");
+  if (wants(formats, "mlx"))
+    save_adapter_mlx(adapters, final_dir / "mlx", num_layers), written.push_back("mlx/");
   if (wants(formats, "fused")) {
     remove_old(final_dir / "fused");
     write_fused_model({model_path, {}, final_dir / "fused", fused_dtype(model_path)}, &adapters);

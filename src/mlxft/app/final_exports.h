@@ -17,7 +17,8 @@
 namespace mlxft {
 
 std::vector<std::string> write_final_exports(const std::filesystem::path& final_dir,
-                                             const std::filesystem::path& model_path, const LoraAdapters& adapters,
-                                             int num_layers, const std::vector<std::string>& formats);
+                                             const std::filesystem::path& model_path,
+                                             const LoraAdapters& adapters, int num_layers,
+                                             const std::vector<std::string>& formats);
 
 }  // namespace mlxft

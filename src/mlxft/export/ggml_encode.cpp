@@ -20,7 +20,6 @@ uint16_t to_f16(float v) {
   return bits;
 }
 
-
 void put_f16(std::vector<uint8_t>& out, float v) {
   const uint16_t b = to_f16(v);
   out.push_back(static_cast<uint8_t>(b & 0xFF));
@@ -33,7 +32,8 @@ void q8_0_block(const float* x, std::vector<uint8_t>& out) {
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   put_f16(out, d);
-  for (int j = 0; j < kBlock; ++j) out.push_back(static_cast<uint8_t>(static_cast<int8_t>(std::roundf(x[j] * id))));
+  for (int j = 0; j < kBlock; ++j)
+    out.push_back(static_cast<uint8_t>(static_cast<int8_t>(std::roundf(x[j] * id))));
 }
 
 void q4_0_block(const float* x, std::vector<uint8_t>& out) {
@@ -69,13 +69,15 @@ std::vector<uint8_t> ggml_encode(const mx::array& x, GgmlType type, const std::s
     return out;
   }
   if (type != GgmlType::Q8_0 && type != GgmlType::Q4_0) {
-    throw Error(ErrorKind::Model, name, "mlxft cannot write ggml type " + ggml_type_name(static_cast<uint32_t>(type)),
+    throw Error(ErrorKind::Model, name,
+                "mlxft cannot write ggml type " + ggml_type_name(static_cast<uint32_t>(type)),
                 "use f32, f16, q8_0 or q4_0");
   }
   if (f.ndim() == 0 || f.shape(-1) % kBlock != 0) {
-    throw Error(ErrorKind::Model, name, "rows of " + std::to_string(f.ndim() ? f.shape(-1) : 1) +
-                                            " values cannot be stored in blocks of 32",
-                "keep this tensor in f16 or f32");
+    throw Error(
+        ErrorKind::Model, name,
+        "rows of " + std::to_string(f.ndim() ? f.shape(-1) : 1) + " values cannot be stored in blocks of 32",
+        "keep this tensor in f16 or f32");
   }
   out.reserve(n / kBlock * (type == GgmlType::Q8_0 ? 34 : 18));
   for (size_t b = 0; b < n; b += kBlock) {

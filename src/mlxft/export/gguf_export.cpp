@@ -36,7 +36,8 @@ uint32_t file_type(GgmlType t) {
 
 GgufMetadata model_metadata(const ModelConfig& c, const std::string& name, GgmlType type) {
   if (c.rope_scaling.type == "llama3") {
-    throw Error(ErrorKind::Model, "rope_scaling", "Llama 3's rope scaling is not written to GGUF by mlxft yet",
+    throw Error(ErrorKind::Model, "rope_scaling",
+                "Llama 3's rope scaling is not written to GGUF by mlxft yet",
                 "fuse the model (mlxft fuse) and convert it with llama.cpp's convert_hf_to_gguf.py");
   }
   GgufMetadata m = {
@@ -121,7 +122,8 @@ GgufExportResult write_gguf_model(const GgufExportOptions& o, const LoraAdapters
   require_new_output(modelfile_path(o.out), "the Modelfile beside --out");
   const ModelSource source = resolve_model_source(o.model);
   const Model model = load_model(o.model, mx::float32);
-  if (adapters) check_adapter_fits(*adapters, model.config, o.adapter.empty() ? "the adapter" : o.adapter.string());
+  if (adapters)
+    check_adapter_fits(*adapters, model.config, o.adapter.empty() ? "the adapter" : o.adapter.string());
   GgufMetadata metadata = model_metadata(model.config, model_name(o.model), o.type);
   for (auto& kv : gguf_tokenizer_metadata(source, model.config.vocab_size)) metadata.push_back(std::move(kv));
   const auto weights = fused_weights(model, adapters, mx::float32);
@@ -136,7 +138,8 @@ GgufExportResult write_gguf_model(const GgufExportOptions& o, const LoraAdapters
   save_gguf_streamed(o.out, metadata, plans, [&](size_t i) {
     const int heads = qk_heads(hf_names[i], model.config);
     const mx::array& w = weights.at(hf_names[i]);
-    return ggml_encode(heads ? permute_qk_rows(w, heads) : w, static_cast<GgmlType>(plans[i].type), plans[i].name);
+    return ggml_encode(heads ? permute_qk_rows(w, heads) : w, static_cast<GgmlType>(plans[i].type),
+                       plans[i].name);
   });
   GgufExportResult r{static_cast<int>(plans.size()), fs::file_size(o.out), {}};
   r.modelfile = write_modelfile(o.out, o.out, {}, source);

@@ -59,9 +59,11 @@ GgufExportResult write_gguf_lora(const GgufExportOptions& o, const LoraAdapters&
     const int heads = path.target == "q_proj"   ? config.num_attention_heads
                       : path.target == "k_proj" ? config.num_key_value_heads
                                                 : 0;
-    plans.push_back({name + ".lora_a", {pair.a.shape(0), pair.a.shape(1)}, static_cast<uint32_t>(GgmlType::F32)});
+    plans.push_back(
+        {name + ".lora_a", {pair.a.shape(0), pair.a.shape(1)}, static_cast<uint32_t>(GgmlType::F32)});
     arrays.push_back(pair.a);
-    plans.push_back({name + ".lora_b", {pair.b.shape(0), pair.b.shape(1)}, static_cast<uint32_t>(GgmlType::F32)});
+    plans.push_back(
+        {name + ".lora_b", {pair.b.shape(0), pair.b.shape(1)}, static_cast<uint32_t>(GgmlType::F32)});
     arrays.push_back(heads ? permute_qk_rows(pair.b, heads) : pair.b);
   }
   save_gguf_streamed(o.out, metadata, plans,

@@ -21,7 +21,9 @@ GgufValue strings(const std::vector<std::string>& items) {
   return GgufValue::array_of(T::String, {items.begin(), items.end()});
 }
 
-GgufValue numbers(T type, const std::vector<GgufScalar>& items) { return GgufValue::array_of(type, items); }
+GgufValue numbers(T type, const std::vector<GgufScalar>& items) {
+  return GgufValue::array_of(type, items);
+}
 
 void put_id(GgufMetadata& m, const std::string& key, int64_t id) {
   if (id >= 0) m.emplace_back(key, GgufValue::u32(static_cast<uint32_t>(id)));
@@ -44,8 +46,8 @@ GgufMetadata from_gguf(const fs::path& file) {
 
 // llama.cpp takes the vocabulary size from the token list: pad it to the embedding's rows as
 // convert_hf_to_gguf.py does ("[PAD<i>]", type unused).
-void pad_tokens(std::vector<std::string>& tokens, std::vector<GgufScalar>& types, std::vector<GgufScalar>* scores,
-                int vocab_size) {
+void pad_tokens(std::vector<std::string>& tokens, std::vector<GgufScalar>& types,
+                std::vector<GgufScalar>* scores, int vocab_size) {
   for (auto i = static_cast<int>(tokens.size()); i < vocab_size; ++i) {
     tokens.push_back("[PAD" + std::to_string(i) + "]");
     types.emplace_back(int64_t{5});
@@ -78,8 +80,10 @@ GgufMetadata from_sentencepiece(const ModelSource& s, int vocab_size) {
   put_id(m, "tokenizer.ggml.eos_token_id", sp.eos_id());
   put_id(m, "tokenizer.ggml.unknown_token_id", sp.unk_id());
   put_id(m, "tokenizer.ggml.padding_token_id", sp.pad_id());
-  m.emplace_back("tokenizer.ggml.add_bos_token", GgufValue::boolean(config_flag(s.path, "add_bos_token", true)));
-  m.emplace_back("tokenizer.ggml.add_eos_token", GgufValue::boolean(config_flag(s.path, "add_eos_token", false)));
+  m.emplace_back("tokenizer.ggml.add_bos_token",
+                 GgufValue::boolean(config_flag(s.path, "add_bos_token", true)));
+  m.emplace_back("tokenizer.ggml.add_eos_token",
+                 GgufValue::boolean(config_flag(s.path, "add_eos_token", false)));
   m.emplace_back("tokenizer.ggml.add_space_prefix", GgufValue::boolean(dummy_prefix));
   return m;
 }
@@ -128,7 +132,7 @@ GgufMetadata from_tokenizer_json(const ModelSource& s, int vocab_size) {
 GgufMetadata gguf_tokenizer_metadata(const ModelSource& s, int vocab_size) {
   if (s.kind == ModelSourceKind::GgufFile) return from_gguf(s.path);
   GgufMetadata m = s.tokenizer_file.filename() == "tokenizer.json" ? from_tokenizer_json(s, vocab_size)
-                                                                    : from_sentencepiece(s, vocab_size);
+                                                                   : from_sentencepiece(s, vocab_size);
   if (s.chat_template) m.emplace_back("tokenizer.chat_template", GgufValue::string(*s.chat_template));
   return m;
 }

@@ -53,14 +53,19 @@ json bpe_tokenizer_json(const GgufTokenizerVocab& g) {
     byte_level |= steps.back()["type"] == "ByteLevel";
   }
   if (!byte_level)
-    steps.push_back({{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}});
+    steps.push_back(
+        {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}});
   json added = json::array(), vocab = json::object(), merges = json::array();
   for (size_t i = 0; i < v.tokens.size(); ++i) {
     vocab[v.tokens[i]] = i;
     const BpeTokenKind k = v.kinds.empty() ? BpeTokenKind::Normal : v.kinds[i];
     if (k != BpeTokenKind::Special && k != BpeTokenKind::UserDefined) continue;
-    added.push_back({{"id", i}, {"content", v.tokens[i]}, {"single_word", false}, {"lstrip", false},
-                     {"rstrip", false}, {"normalized", k != BpeTokenKind::Special},
+    added.push_back({{"id", i},
+                     {"content", v.tokens[i]},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", k != BpeTokenKind::Special},
                      {"special", k == BpeTokenKind::Special}});
   }
   for (const auto& [a, b] : v.merges) merges.push_back(a + " " + b);
@@ -75,9 +80,16 @@ json bpe_tokenizer_json(const GgufTokenizerVocab& g) {
           {"post_processor", byte_level_pp},
           {"decoder", byte_level_pp},
           {"model",
-           {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
-            {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false},
-            {"ignore_merges", v.ignore_merges}, {"vocab", vocab}, {"merges", merges}}}};
+           {{"type", "BPE"},
+            {"dropout", nullptr},
+            {"unk_token", nullptr},
+            {"continuing_subword_prefix", nullptr},
+            {"end_of_word_suffix", nullptr},
+            {"fuse_unk", false},
+            {"byte_fallback", false},
+            {"ignore_merges", v.ignore_merges},
+            {"vocab", vocab},
+            {"merges", merges}}}};
 }
 
 }  // namespace
@@ -96,7 +108,8 @@ void write_hf_tokenizer_from_gguf(const fs::path& gguf, const ModelConfig& c, co
                 "vocabulary '" + v.model + "' cannot be written as Hugging Face tokenizer files",
                 "mlxft writes \"llama\" (SentencePiece) and \"gpt2\" (byte-level BPE) vocabularies");
   }
-  json gen = {{"_from_model_config", true}, {"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}};
+  json gen = {
+      {"_from_model_config", true}, {"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}};
   write_file_atomic(dir / "generation_config.json", gen.dump(2) + "\n");
 }
 

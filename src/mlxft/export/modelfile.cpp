@@ -23,7 +23,8 @@ constexpr const char* kChatmlTemplate =
 // Mistral v3: [INST] user [/INST] assistant</s>, the system prompt before the last user message.
 constexpr const char* kMistralTemplate =
     "{{- range $i, $_ := .Messages }}"
-    "{{- if eq .Role \"user\" }}[INST] {{ if and $.System (eq (len (slice $.Messages $i)) 1) }}{{ $.System }}\n\n"
+    "{{- if eq .Role \"user\" }}[INST] {{ if and $.System (eq (len (slice $.Messages $i)) 1) }}{{ $.System "
+    "}}\n\n"
     "{{ end }}{{ .Content }}[/INST]"
     "{{- else if eq .Role \"assistant\" }} {{ .Content }}</s>"
     "{{- end }}{{- end }}";
@@ -39,8 +40,10 @@ std::string template_lines(const ModelSource& source) {
     const auto tok = load_tokenizer(source.tokenizer_file);
     const auto chat = resolve_chat_format("auto", *tok, model_chat_template(source), "Modelfile");
     const std::string name = chat->name();
-    if (name != "chatml" && name != "mistral-v3") return "# chat format " + name + ": no Ollama template known\n";
-    std::string out = fmt::format("TEMPLATE \"\"\"{}\"\"\"\n", name == "chatml" ? kChatmlTemplate : kMistralTemplate);
+    if (name != "chatml" && name != "mistral-v3")
+      return "# chat format " + name + ": no Ollama template known\n";
+    std::string out =
+        fmt::format("TEMPLATE \"\"\"{}\"\"\"\n", name == "chatml" ? kChatmlTemplate : kMistralTemplate);
     for (int32_t id : chat->stop_ids()) out += fmt::format("PARAMETER stop \"{}\"\n", tok->piece(id));
     if (name == "mistral-v3") out += "PARAMETER stop \"[INST]\"\n";
     return out;
@@ -60,7 +63,8 @@ fs::path modelfile_path(const fs::path& gguf) {
 fs::path write_modelfile(const fs::path& gguf, const fs::path& from, const fs::path& adapter,
                          const ModelSource& source) {
   const fs::path file = modelfile_path(gguf);
-  std::string text = "# Ollama Modelfile written by mlxft: ollama create NAME -f " + file.filename().string() + "\n";
+  std::string text =
+      "# Ollama Modelfile written by mlxft: ollama create NAME -f " + file.filename().string() + "\n";
   text += "FROM " + path_from(file, from) + "\n";
   if (!adapter.empty()) text += "ADAPTER " + path_from(file, adapter) + "\n";
   text += template_lines(source);

@@ -203,7 +203,8 @@ void save_gguf_streamed(const std::filesystem::path& file, const GgufMetadata& m
       const std::vector<uint8_t> bytes = data(i);
       check_data(tensors[i], bytes.size());
       out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-      out.write(zeros.data(), static_cast<std::streamsize>((alignment - bytes.size() % alignment) % alignment));
+      out.write(zeros.data(),
+                static_cast<std::streamsize>((alignment - bytes.size() % alignment) % alignment));
       if (!out) throw Error(ErrorKind::Io, temp.string(), "could not write the GGUF file (disk full?)");
     }
     out.close();
