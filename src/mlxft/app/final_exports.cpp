@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "mlxft/adapters/adapter_io.h"
+#include "mlxft/export/fuse.h"
 #include "mlxft/export/gguf_export.h"
 #include "mlxft/export/hf_dir.h"
 #include "mlxft/export/modelfile.h"
@@ -21,17 +22,6 @@ namespace {
 
 bool wants(const std::vector<std::string>& formats, const std::string& name) {
   return std::find(formats.begin(), formats.end(), name) != formats.end();
-}
-
-// The fused directory's dtype: the base's own float dtype (a GGUF base reads as float32).
-mx::Dtype fused_dtype(const fs::path& model_path) {
-  const ModelSource s = resolve_model_source(model_path);
-  if (s.kind == ModelSourceKind::GgufFile) return mx::float32;
-  try {
-    return parse_dtype(ModelConfig::from_file(s.config_file).torch_dtype, "torch_dtype");
-  } catch (const std::exception&) {
-    return mx::float32;
-  }
 }
 
 void remove_old(const fs::path& path) {
@@ -52,7 +42,7 @@ std::vector<std::string> write_final_exports(const fs::path& final_dir, const fs
     save_adapter_mlx(adapters, final_dir / "mlx", num_layers), written.push_back("mlx/");
   if (wants(formats, "fused")) {
     remove_old(final_dir / "fused");
-    write_fused_model({model_path, {}, final_dir / "fused", fused_dtype(model_path)}, &adapters);
+    write_fused_model({model_path, {}, final_dir / "fused", stored_float_dtype(model_path)}, &adapters);
     written.push_back("fused/");
   }
   if (wants(formats, "gguf")) {

@@ -2,11 +2,22 @@
 #include "mlxft/export/fuse.h"
 
 #include "mlxft/model/quant.h"
+#include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"
 
 namespace mx = mlx::core;
 
 namespace mlxft {
+
+mx::Dtype stored_float_dtype(const std::filesystem::path& model) {
+  const ModelSource s = resolve_model_source(model);
+  if (s.kind == ModelSourceKind::GgufFile) return mx::float32;
+  try {
+    return parse_dtype(ModelConfig::from_file(s.config_file).torch_dtype, "torch_dtype");
+  } catch (const std::exception&) {
+    return mx::float32;
+  }
+}
 
 mx::array base_float_weight(const Model& model, const std::string& module) {
   const auto q = model.quantization.find(module);

@@ -9,6 +9,7 @@
 
 #include <mlx/mlx.h>
 
+#include <filesystem>
 #include <string>
 #include <unordered_map>
 
@@ -20,6 +21,11 @@ namespace mlxft {
 std::unordered_map<std::string, mlx::core::array> fused_weights(const Model& model,
                                                                 const LoraAdapters* adapters,
                                                                 mlx::core::Dtype dtype);
+
+// The dtype to load a base in for merging: its own float dtype (config.json's torch_dtype / dtype), so
+// a bfloat16 7B model is held in 14 GB, not 28; float32 for a GGUF file or an unreadable dtype. The
+// merge itself runs in float32 one tensor at a time.
+mlx::core::Dtype stored_float_dtype(const std::filesystem::path& model);
 
 // The float32 weight [out, in] of one module of the base model (dequantized when quantized).
 mlx::core::array base_float_weight(const Model& model, const std::string& module);

@@ -121,7 +121,7 @@ GgufExportResult write_gguf_model(const GgufExportOptions& o, const LoraAdapters
   require_new_output(o.out, "--out");
   require_new_output(modelfile_path(o.out), "the Modelfile beside --out");
   const ModelSource source = resolve_model_source(o.model);
-  const Model model = load_model(o.model, mx::float32);
+  const Model model = load_model(o.model, stored_float_dtype(o.model));
   if (adapters)
     check_adapter_fits(*adapters, model.config, o.adapter.empty() ? "the adapter" : o.adapter.string());
   GgufMetadata metadata = model_metadata(model.config, model_name(o.model), o.type);

@@ -98,7 +98,7 @@ FuseResult write_fused_model(const FuseOptions& o) {
 FuseResult write_fused_model(const FuseOptions& o, const LoraAdapters* adapters) {
   require_new_output(o.out, "--out");
   const ModelSource source = resolve_model_source(o.model);
-  const Model model = load_model(o.model, mx::float32);
+  const Model model = load_model(o.model, stored_float_dtype(o.model));
   if (adapters)
     check_adapter_fits(*adapters, model.config, o.adapter.empty() ? "the adapter" : o.adapter.string());
   auto weights = fused_weights(model, adapters, o.dtype);
