@@ -18,11 +18,16 @@ model), it checks:
   gguf q8_0: llama.cpp's per-token loss of a text within 1 % (mean) of mlxft's with the adapter.
   gguf-lora: llama.cpp with the LoRA GGUF on the base f32 GGUF: the same greedy continuation as the
              fused f32 GGUF.
-Prints the numbers and the file sizes; exits 1 when a check fails.
+Prints the numbers and the file sizes; exits 1 when a check fails. With --golden DIR it also writes
+what CI compares against for the tiny Mistral (tests/golden/gguf_export, tests/export/llama_cpp_golden_test.cpp):
+the adapter (DIR/adapter) and llama.cpp's results on mlxft's exports of it (DIR/llama_cpp.json: the
+prompt and text ids, the greedy ids of the f32 GGUF and of base GGUF + LoRA GGUF, the per-token loss
+of the q8_0 GGUF).
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +40,7 @@ TEXT = ("The quick brown fox jumps over the lazy dog. Fine-tuning adapts a pretr
 PROMPT = "Once upon a time, in a small village by the sea,"
 GREEDY = 24
 FAILED = []
+GOLDEN = {}
 
 
 def check(name, ok, detail):
@@ -163,6 +169,7 @@ def check_gguf(args, name, model, adapter, work, text_ids, prompt_ids):
     _, ours = mlxft_logits(args, model, adapter, prompt_ids, work, GREEDY)
     _, theirs = llama_run(f32, prompt_ids, GREEDY)
     _, base_cont = mlxft_logits(args, model, None, prompt_ids, work, GREEDY)
+    GOLDEN.update(prompt_ids=prompt_ids, text_ids=text_ids, greedy_f32=theirs)
     check(f"{name} gguf f32 greedy", ours == theirs,
           f"llama.cpp {theirs}\n         mlxft     {ours} (base without adapter: {base_cont})")
     sizes = {"f32": size(f32)}
@@ -174,6 +181,7 @@ def check_gguf(args, name, model, adapter, work, text_ids, prompt_ids):
         sizes[t] = size(path)
         logits, _ = llama_run(path, text_ids, 0)
         got = nll(logits, text_ids)
+        GOLDEN[f"nll_{t}"] = [float(v) for v in got]
         rel = abs(got.mean() - ref_nll.mean()) / ref_nll.mean()
         tol = {"f16": 0.01, "q8_0": 0.01, "q4_0": 0.10}[t]
         check(f"{name} gguf {t} loss", rel <= tol,
@@ -185,6 +193,7 @@ def check_gguf(args, name, model, adapter, work, text_ids, prompt_ids):
     mlxft(args, "export", "gguf-lora", "--model", model, "--adapter", adapter, "--out", lora)
     sizes["lora"] = size(lora)
     _, with_lora = llama_run(base, prompt_ids, GREEDY, lora=lora)
+    GOLDEN["greedy_lora"] = with_lora
     check(f"{name} gguf-lora greedy", with_lora == theirs,
           f"base GGUF + LoRA GGUF {with_lora}\n         fused GGUF           {theirs}")
     # The fused HF directory as a source: its tokenizer files (copied, or rebuilt from a GGUF vocabulary)
@@ -225,6 +234,7 @@ def main():
     p.add_argument("--work")
     p.add_argument("--fuse-only", action="store_true")
     p.add_argument("--only", choices=["mistral", "smollm2"])
+    p.add_argument("--golden", help="write the tiny Mistral's adapter and llama.cpp's results here")
     args = p.parse_args()
     no_amx_repack()
     work = args.work or tempfile.mkdtemp(prefix="mlxft-export-check-")
@@ -235,6 +245,14 @@ def main():
         with open(os.path.join(mistral, "config.json")) as f:
             cfg = json.load(f)
         run_model(args, "mistral-tiny (v3 tokenizer)", mistral, cfg, os.path.join(work, "mistral"))
+        if args.golden and not args.fuse_only:
+            os.makedirs(args.golden, exist_ok=True)
+            shutil.rmtree(os.path.join(args.golden, "adapter"), ignore_errors=True)
+            shutil.copytree(os.path.join(work, "mistral", "adapter"), os.path.join(args.golden, "adapter"))
+            with open(os.path.join(args.golden, "llama_cpp.json"), "w") as f:
+                json.dump({k: GOLDEN[k] for k in ("prompt_ids", "text_ids", "greedy_f32", "greedy_lora", "nll_q8_0")},
+                          f)
+                f.write("\n")
     if args.only != "mistral":
         info = mlxft(args, "model", "info", args.smollm2)
         cfg = {"hidden_size": 576, "intermediate_size": 1536, "num_attention_heads": 9, "num_key_value_heads": 3,
