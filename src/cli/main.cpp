@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   mlxft::cli::add_report_command(app, global);
   mlxft::cli::add_eval_command(app, global);
   mlxft::cli::add_tokenize_command(app, global);
+  mlxft::cli::add_fuse_command(app, global);
+  mlxft::cli::add_export_command(app, global);
+  mlxft::cli::add_logits_command(*app.get_subcommand("model"));
 
   try {
     app.parse(argc, argv);

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "mlxft/model/init.h"
+#include "mlxft/model/llama.h"
 #include "mlxft/train/checkpoint.h"
 #include "support/test_support.h"
 
@@ -320,6 +321,27 @@ TEST(TrainE2E, ToolCallMetricsAreLoggedAtEveryEvaluation) {
     }
   }
   EXPECT_EQ(steps, (std::vector<int64_t>{0, 6}));
+}
+
+TEST(TrainE2E, OutputExportChoosesWhatFinalModelReceives) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  const fs::path recipe = write_recipe(dir, "run", "  max_steps: 2\n  batch_size: 4\n  eval_steps: 2\n");
+  auto r = mlxft::test::run_mlxft("train --config " + recipe.string() +
+                                  " --set 'output.export=[mlx, fused, gguf, gguf-lora]'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("(mlx/, fused/, model.gguf, adapter.gguf)"), std::string::npos) << r.output;
+  const fs::path final_dir = dir / "run" / "final_model";
+  EXPECT_FALSE(fs::exists(final_dir / "peft"));
+  for (const char* f : {"mlx/adapters.safetensors", "fused/config.json", "fused/model.safetensors", "model.gguf",
+                        "model.Modelfile", "adapter.gguf", "adapter.Modelfile"}) {
+    EXPECT_TRUE(fs::exists(final_dir / f)) << f;
+  }
+  // The fused directory and the f16 GGUF hold the same model.
+  const mx::array ids = mx::array({1, 17, 300, 9}, {1, 4}, mx::int32);
+  const mx::array a = mlxft::forward(mlxft::load_model(final_dir / "fused", mx::float32), ids);
+  const mx::array b = mlxft::forward(mlxft::load_model(final_dir / "model.gguf", mx::float32), ids);
+  EXPECT_LT(mx::max(mx::abs(a - b)).item<float>(), 1e-2f);
 }
 
 TEST(TrainE2E, SamplesAreWrittenAndMemoryLimitIsEnforced) {

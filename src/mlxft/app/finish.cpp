@@ -1,10 +1,12 @@
 #include "mlxft/app/finish.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <cmath>
 
+#include "mlxft/app/final_exports.h"
 #include "mlxft/eval/evaluate.h"
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/report/run_report.h"
@@ -54,8 +56,9 @@ int run_eval_only(const TrainRun& run, LoraAdapters adapters) {
 int finish_run(const TrainRun& run, LoraAdapters adapters, const std::vector<mx::array>& params,
                const TrainOutcome& outcome) {
   adapters.assign(params);
-  save_adapter_peft(adapters, run.out / "final_model" / "peft", run.recipe.model.path);
-  save_adapter_mlx(adapters, run.out / "final_model" / "mlx", run.model.config.num_hidden_layers);
+  const std::vector<std::string> exports =
+      write_final_exports(run.out / "final_model", run.recipe.model.path, adapters,
+                          run.model.config.num_hidden_layers, run.recipe.output.export_formats);
   try {
     const RunReport report = build_run_report(run.out, run_report_options(run.out));
     spdlog::info("report: {}", report.html.string());
@@ -68,8 +71,9 @@ int finish_run(const TrainRun& run, LoraAdapters adapters, const std::vector<mx:
     fmt::print("test: loss {:.4f}, perplexity {:.3f} on {} examples ({} trained tokens)\n", t.loss,
                t.perplexity, split.test.size(), t.tokens);
   }
-  fmt::print("done: {} optimizer steps{}; adapters in {} (peft/, mlx/)\n", outcome.step,
-             outcome.early_stopped ? " (early stopping)" : "", (run.out / "final_model").string());
+  fmt::print("done: {} optimizer steps{}; final model in {} ({})\n", outcome.step,
+             outcome.early_stopped ? " (early stopping)" : "", (run.out / "final_model").string(),
+             fmt::join(exports, ", "));
   if (outcome.last_eval) {
     fmt::print("final validation loss {:.4f} (perplexity {:.3f}); best {:.4f} at step {}\n",
                outcome.last_eval->loss, outcome.last_eval->perplexity,

@@ -4,7 +4,7 @@
 // - run_eval_only() prints the validation loss of the base model plus the adapters (those given,
 //   or the checkpoint --resume names: CheckpointStore::resolve); no validation example or no valid
 //   checkpoint is an error. It never writes into the output directory.
-// - finish_run() writes the final adapters to <out>/final_model/peft/ and final_model/mlx/, builds
+// - finish_run() writes what output.export asks into <out>/final_model/ (final_exports.h), builds
 //   the report (a failure there is a warning), evaluates the test split when there is one, and
 //   prints the closing lines. Returns the exit status 0.
 #pragma once

@@ -94,6 +94,8 @@ struct OutputSection {
   bool overwrite_output_dir = false;
   int save_total_limit = 3;  // checkpoints kept besides the best; 0 = keep all
   bool save_best = true;     // also keep the checkpoint with the lowest validation loss
+  // What final_model/ receives at the end (app/finish.h): peft, mlx, fused, gguf, gguf-lora.
+  std::vector<std::string> export_formats = {"peft", "mlx"};
   bool operator==(const OutputSection&) const = default;
 };
 

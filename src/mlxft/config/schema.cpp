@@ -215,6 +215,10 @@ std::vector<FieldSpec> output_rows() {
             "Checkpoints kept besides the best; 0: keep all", {.range = at_least(0)}),
       field("output", "save_best", &R::output, &OutputSection::save_best,
             "Keep the checkpoint with the lowest validation loss too"),
+      field("output", "export", &R::output, &OutputSection::export_formats,
+            "What final_model/ receives: peft/ and mlx/ adapters, fused/ (HF directory), model.gguf (f16, "
+            "adapter merged), adapter.gguf (llama.cpp LoRA); GGUFs with an Ollama Modelfile",
+            {.choices = {"peft", "mlx", "fused", "gguf", "gguf-lora"}, .required = true}),
   };
 }
 

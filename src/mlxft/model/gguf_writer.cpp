@@ -2,6 +2,7 @@
 #include "mlxft/model/gguf_writer.h"
 
 #include <bit>
+#include <fstream>
 #include <limits>
 #include <set>
 
@@ -106,31 +107,17 @@ uint64_t alignment_of(const GgufMetadata& metadata) {
   return 32;
 }
 
-// Bytes `t` must hold for its type and shape.
-uint64_t expected_bytes(const GgufTensorOut& t) {
-  const auto block = ggml_block(t.type);
-  if (!block) throw bad(t.name, "ggml type " + ggml_type_name(t.type) + " has a layout mlxft does not know");
-  if (t.shape.empty() || t.shape.size() > 4) throw bad(t.name, "needs 1 to 4 dimensions");
-  uint64_t numel = 1;
-  for (int64_t d : t.shape) {
-    if (d < 1 || d > std::numeric_limits<int32_t>::max()) throw bad(t.name, "dimensions must be positive");
-    numel *= static_cast<uint64_t>(d);
-  }
-  if (static_cast<uint64_t>(t.shape.back()) % block->elements != 0) {
-    throw bad(t.name, "row length is not a multiple of " + ggml_type_name(t.type) + "'s block");
-  }
-  return numel / block->elements * block->bytes;
-}
-
 void pad_to(std::string& out, uint64_t alignment) {
   out.append((alignment - out.size() % alignment) % alignment, '\0');
 }
 
 }  // namespace
 
-std::string gguf_bytes(const GgufMetadata& metadata, const std::vector<GgufTensorOut>& tensors,
-                       uint32_t version) {
-  const uint64_t alignment = alignment_of(metadata);
+namespace {
+
+// The header, KVs, tensor infos and the padding up to the data section, after checking every plan.
+std::string header_bytes(const GgufMetadata& metadata, const std::vector<GgufTensorPlan>& tensors,
+                         uint32_t version, uint64_t alignment) {
   std::string out = "GGUF";
   put(out, version, 4);
   put(out, tensors.size(), 8);
@@ -145,11 +132,7 @@ std::string gguf_bytes(const GgufMetadata& metadata, const std::vector<GgufTenso
   uint64_t offset = 0;
   for (const auto& t : tensors) {
     if (!names.insert(t.name).second) throw bad(t.name, "duplicate tensor name");
-    const uint64_t bytes = expected_bytes(t);
-    if (bytes != t.data.size()) {
-      throw bad(t.name, "has " + std::to_string(t.data.size()) + " bytes, its type and shape need " +
-                            std::to_string(bytes));
-    }
+    const uint64_t bytes = planned_bytes(t);
     put_string(out, t.name);
     put(out, t.shape.size(), 4);
     for (auto d = t.shape.rbegin(); d != t.shape.rend(); ++d) put(out, static_cast<uint64_t>(*d), 8);
@@ -158,6 +141,44 @@ std::string gguf_bytes(const GgufMetadata& metadata, const std::vector<GgufTenso
     offset += (bytes + alignment - 1) / alignment * alignment;
   }
   pad_to(out, alignment);
+  return out;
+}
+
+void check_data(const GgufTensorPlan& t, size_t size) {
+  const uint64_t bytes = planned_bytes(t);
+  if (bytes != size) {
+    throw bad(t.name,
+              "has " + std::to_string(size) + " bytes, its type and shape need " + std::to_string(bytes));
+  }
+}
+
+}  // namespace
+
+uint64_t planned_bytes(const GgufTensorPlan& t) {
+  const auto block = ggml_block(t.type);
+  if (!block) throw bad(t.name, "ggml type " + ggml_type_name(t.type) + " has a layout mlxft does not know");
+  if (t.shape.empty() || t.shape.size() > 4) throw bad(t.name, "needs 1 to 4 dimensions");
+  uint64_t numel = 1;
+  for (int64_t d : t.shape) {
+    if (d < 1 || d > std::numeric_limits<int32_t>::max()) throw bad(t.name, "dimensions must be positive");
+    numel *= static_cast<uint64_t>(d);
+  }
+  if (static_cast<uint64_t>(t.shape.back()) % block->elements != 0) {
+    throw bad(t.name, "row length is not a multiple of " + ggml_type_name(t.type) + "'s block");
+  }
+  return numel / block->elements * block->bytes;
+}
+
+std::string gguf_bytes(const GgufMetadata& metadata, const std::vector<GgufTensorOut>& tensors,
+                       uint32_t version) {
+  const uint64_t alignment = alignment_of(metadata);
+  std::vector<GgufTensorPlan> plans;
+  for (const auto& t : tensors) plans.push_back({t.name, t.shape, t.type});
+  for (size_t i = 0; i < plans.size(); ++i) {
+    planned_bytes(plans[i]);  // shape and type errors before size errors
+    check_data(plans[i], tensors[i].data.size());
+  }
+  std::string out = header_bytes(metadata, plans, version, alignment);
   for (const auto& t : tensors) {
     out.append(reinterpret_cast<const char*>(t.data.data()), t.data.size());
     pad_to(out, alignment);
@@ -168,6 +189,27 @@ std::string gguf_bytes(const GgufMetadata& metadata, const std::vector<GgufTenso
 void save_gguf(const std::filesystem::path& file, const GgufMetadata& metadata,
                const std::vector<GgufTensorOut>& tensors) {
   write_file_atomic(file, gguf_bytes(metadata, tensors));
+}
+
+void save_gguf_streamed(const std::filesystem::path& file, const GgufMetadata& metadata,
+                        const std::vector<GgufTensorPlan>& tensors, const GgufTensorSource& data) {
+  const uint64_t alignment = alignment_of(metadata);
+  const std::string header = header_bytes(metadata, tensors, 3, alignment);
+  write_file_via(file, [&](const std::filesystem::path& temp) {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    const std::string zeros(alignment, '\0');
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const std::vector<uint8_t> bytes = data(i);
+      check_data(tensors[i], bytes.size());
+      out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      out.write(zeros.data(),
+                static_cast<std::streamsize>((alignment - bytes.size() % alignment) % alignment));
+      if (!out) throw Error(ErrorKind::Io, temp.string(), "could not write the GGUF file (disk full?)");
+    }
+    out.close();
+    if (!out) throw Error(ErrorKind::Io, temp.string(), "could not write the GGUF file (disk full?)");
+  });
 }
 
 }  // namespace mlxft

@@ -11,11 +11,15 @@
 // dimensions, a row length not a multiple of the type's block, or data whose
 // size differs from what the type and shape need (a Model error naming the
 // key or tensor). parse_gguf() accepts every file it writes. save_gguf()
-// writes the same bytes to a file atomically (temp file + rename).
+// writes the same bytes to a file atomically (temp file + rename). save_gguf_streamed() writes the
+// same layout without holding the file in memory: the header from the tensor plans, then each
+// tensor's bytes as `data(i)` gives them (checked against the plan), into a temporary file renamed
+// into place at the end (util/durable_file.h): an error leaves no file behind.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <utility>
@@ -32,6 +36,17 @@ struct GgufTensorOut {
   std::span<const uint8_t> data;  // the caller keeps it alive until the call returns
 };
 
+// A tensor whose bytes come later (save_gguf_streamed).
+struct GgufTensorPlan {
+  std::string name;
+  std::vector<int64_t> shape;  // row-major
+  uint32_t type = 0;           // a GgmlType value
+};
+// Bytes a tensor of this type and shape holds; a Model error for a shape or type the writer rejects.
+uint64_t planned_bytes(const GgufTensorPlan& tensor);
+
+using GgufTensorSource = std::function<std::vector<uint8_t>(size_t index)>;
+
 using GgufMetadata = std::vector<std::pair<std::string, GgufValue>>;
 
 std::string gguf_bytes(const GgufMetadata& metadata, const std::vector<GgufTensorOut>& tensors,
@@ -39,5 +54,8 @@ std::string gguf_bytes(const GgufMetadata& metadata, const std::vector<GgufTenso
 
 void save_gguf(const std::filesystem::path& file, const GgufMetadata& metadata,
                const std::vector<GgufTensorOut>& tensors);
+
+void save_gguf_streamed(const std::filesystem::path& file, const GgufMetadata& metadata,
+                        const std::vector<GgufTensorPlan>& tensors, const GgufTensorSource& data);
 
 }  // namespace mlxft

@@ -1,0 +1,76 @@
+// llama.cpp's LoRA adapter GGUF (see gguf_export.h).
+#include <fmt/format.h>
+
+#include "mlxft/adapters/adapter_io.h"
+#include "mlxft/export/ggml_encode.h"
+#include "mlxft/export/gguf_export.h"
+#include "mlxft/export/hf_dir.h"
+#include "mlxft/export/modelfile.h"
+#include "mlxft/model/gguf_model.h"
+#include "mlxft/model/gguf_writer.h"
+#include "mlxft/model/source.h"
+#include "mlxft/util/error.h"
+
+namespace mx = mlx::core;
+namespace fs = std::filesystem;
+
+namespace mlxft {
+namespace {
+
+// The model's config without reading its weights: config.json, or the GGUF's llama.* metadata.
+ModelConfig model_config(const ModelSource& s) {
+  if (s.kind == ModelSourceKind::GgufFile) return gguf_model_config(read_gguf(s.path));
+  return ModelConfig::from_file(s.config_file);
+}
+
+fs::path modelfile_base(const GgufExportOptions& o, const ModelSource& s) {
+  if (!o.base_gguf.empty()) return o.base_gguf;
+  if (s.kind == ModelSourceKind::GgufFile) return s.path;
+  return o.out.parent_path() / "base.gguf";  // what `mlxft export gguf --model M --out base.gguf` writes
+}
+
+}  // namespace
+
+GgufExportResult write_gguf_lora(const GgufExportOptions& o) {
+  require_new_output(o.out, "--out");
+  require_new_output(modelfile_path(o.out), "the Modelfile beside --out");
+  return write_gguf_lora(o, load_adapter(o.adapter));
+}
+
+GgufExportResult write_gguf_lora(const GgufExportOptions& o, const LoraAdapters& adapters) {
+  require_new_output(o.out, "--out");
+  require_new_output(modelfile_path(o.out), "the Modelfile beside --out");
+  const ModelSource source = resolve_model_source(o.model);
+  const ModelConfig config = model_config(source);
+  check_adapter_fits(adapters, config, o.adapter.empty() ? "the adapter" : o.adapter.string());
+  const int rank = adapters.config.rank;
+  const GgufMetadata metadata = {
+      {"general.architecture", GgufValue::string("llama")},
+      {"general.type", GgufValue::string("adapter")},
+      {"general.name", GgufValue::string(o.out.stem().string())},
+      {"adapter.type", GgufValue::string("lora")},
+      {"adapter.lora.alpha", GgufValue::f32(adapters.config.scale() * static_cast<float>(rank))},
+  };
+  std::vector<GgufTensorPlan> plans;
+  std::vector<mx::array> arrays;
+  for (const auto& [module, pair] : adapters.modules) {
+    const std::string name = gguf_tensor_name(module + ".weight");
+    const LoraModulePath path = parse_module_path(module);
+    const int heads = path.target == "q_proj"   ? config.num_attention_heads
+                      : path.target == "k_proj" ? config.num_key_value_heads
+                                                : 0;
+    plans.push_back(
+        {name + ".lora_a", {pair.a.shape(0), pair.a.shape(1)}, static_cast<uint32_t>(GgmlType::F32)});
+    arrays.push_back(pair.a);
+    plans.push_back(
+        {name + ".lora_b", {pair.b.shape(0), pair.b.shape(1)}, static_cast<uint32_t>(GgmlType::F32)});
+    arrays.push_back(heads ? permute_qk_rows(pair.b, heads) : pair.b);
+  }
+  save_gguf_streamed(o.out, metadata, plans,
+                     [&](size_t i) { return ggml_encode(arrays[i], GgmlType::F32, plans[i].name); });
+  GgufExportResult r{static_cast<int>(plans.size()), fs::file_size(o.out), {}};
+  r.modelfile = write_modelfile(o.out, modelfile_base(o, source), o.out, source);
+  return r;
+}
+
+}  // namespace mlxft

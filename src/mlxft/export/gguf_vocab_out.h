@@ -1,0 +1,26 @@
+// The tokenizer.* metadata of an exported GGUF, from whatever tokenizer the model source has.
+//
+// Contract: gguf_tokenizer_metadata() gives the keys llama.cpp reads (llama-vocab.cpp):
+// - a GGUF source: its own tokenizer.* keys, copied as they are;
+// - tokenizer.model (SentencePiece): tokenizer.ggml.model "llama", pre "default", every piece with
+//   its score and type (1 normal, 2 unknown, 3 control, 5 unused, 6 byte), add_space_prefix as the
+//   model normalizes, bos/eos/unk ids, add_bos_token from tokenizer_config.json (default true) and
+//   add_eos_token false;
+// - tokenizer.json (byte-level BPE): tokenizer.ggml.model "gpt2", pre the llama.cpp family whose
+//   regexes equal the file's pre-tokenizer (a Model error naming the file when none does), tokens,
+//   token_type (special 3, user-defined 4, unused 5, else 1), merges "left right", bos/eos/unk/pad
+//   ids and add_bos_token;
+// plus tokenizer.chat_template when the model has one. A vocabulary shorter than the model's
+// `vocab_size` (embedding rows) is padded with "[PAD<i>]" tokens of type unused (5), as llama.cpp's
+// converter does: llama.cpp takes the vocabulary size from the token list.
+#pragma once
+
+#include "mlxft/model/config.h"
+#include "mlxft/model/gguf_writer.h"
+#include "mlxft/model/source.h"
+
+namespace mlxft {
+
+GgufMetadata gguf_tokenizer_metadata(const ModelSource& source, int vocab_size);
+
+}  // namespace mlxft
