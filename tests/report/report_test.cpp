@@ -32,7 +32,8 @@ void write_run(const fs::path& dir) {
                          .trained_tokens = 100 * step,
                          .memory_gb = 1.0,
                          .peak_memory_gb = 1.0 + s / 10,
-                         .time_s = s});
+                         .time_s = s,
+                         .extra = {}});
     if (step % 4 == 0) {
       w.write(EvalMetrics{.step = step,
                           .epoch = s / 8,

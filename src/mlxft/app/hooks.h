@@ -4,7 +4,10 @@
 // Contract:
 // - RunHooks owns everything the hooks use (the objective, the batch plan, the progress display)
 //   and must outlive the Trainer that gets hooks().
-// - loss: objective/sft.h on the adapters' layout; epoch_batches: data/batching.h BatchPlan seeded
+// - loss: training.objective on the adapters' layout: objective/sft.h, or objective/kto.h on the
+//   training split (check_kto_data() first: both labels present, else a Config error naming
+//   data.labels; a warning with balancing weights when the weighted class ratio is outside
+//   [1, 4/3], as TRL warns); epoch_batches: data/batching.h BatchPlan seeded
 //   by training.seed; evaluate (when there is a validation set): token-weighted loss over the whole
 //   set, eval_batch_size at a time, no dropout.
 // - write_samples (evaluation.generate_samples, num_samples > 0): generates from the first
@@ -19,10 +22,14 @@
 
 #include "mlxft/app/run_parts.h"
 #include "mlxft/data/batching.h"
-#include "mlxft/objective/sft.h"
+#include "mlxft/objective/objective.h"
 #include "mlxft/util/progress.h"
 
 namespace mlxft {
+
+// Throws a Config error unless `train` has desirable and undesirable examples; warns (and returns the
+// message) when desirable_weight x n_d / (undesirable_weight x n_u) is outside [1, 4/3].
+std::string check_kto_data(const std::vector<Example>& train, const Recipe& recipe);
 
 class RunHooks {
  public:
@@ -39,7 +46,7 @@ class RunHooks {
 
   const TrainRun& run_;
   LoraAdapters layout_;
-  SftObjective objective_;
+  std::unique_ptr<Objective> objective_;
   BatchPlan plan_;
   ProgressReporter progress_;
   TrainerHooks hooks_;

@@ -8,7 +8,8 @@
 //   No training example after the split is a Data error.
 // - load_base_model() loads model.path in model.dtype ("auto": the device's default).
 // - build_adapters() returns new adapters initialised as PEFT does from training.seed, or the
-//   --init-adapter directory (PEFT or mlx-lm format, checked against the model) with lora.dropout.
+//   --init-adapter (else training.init_adapter) directory (PEFT or mlx-lm format, checked against the
+//   model) with lora.dropout.
 #pragma once
 
 #include <memory>

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <limits>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "mlxft/util/error.h"
@@ -26,7 +27,7 @@ MetricsWriter::MetricsWriter(const fs::path& path, bool append) : path_(path) {
 }
 
 void MetricsWriter::write(const TrainMetrics& m) {
-  const nlohmann::ordered_json j = {{"type", "train"},
+  nlohmann::ordered_json j = {{"type", "train"},
                                     {"step", m.step},
                                     {"epoch", m.epoch},
                                     {"train/loss", m.loss},
@@ -37,6 +38,7 @@ void MetricsWriter::write(const TrainMetrics& m) {
                                     {"system/memory_gb", m.memory_gb},
                                     {"system/peak_memory_gb", m.peak_memory_gb},
                                     {"time_s", m.time_s}};
+  for (const auto& [name, v] : m.extra) j["train/" + name] = v;
   write_line(j.dump());
 }
 
@@ -85,6 +87,17 @@ std::string text_of(const nlohmann::json& j, const char* key) {
   return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
 }
 
+// The "train/<name>" numbers that are not TrainMetrics' own fields: an objective's metrics.
+std::map<std::string, double> extra_train_metrics(const nlohmann::json& j) {
+  static const std::set<std::string> own = {"train/loss", "train/learning_rate", "train/gradient_norm",
+                                            "train/tokens_per_second", "train/trained_tokens"};
+  std::map<std::string, double> extra;
+  for (const auto& [key, v] : j.items()) {
+    if (key.rfind("train/", 0) == 0 && !own.count(key) && v.is_number()) extra[key.substr(6)] = v.get<double>();
+  }
+  return extra;
+}
+
 // Appends `line`, first dropping the earlier lines it supersedes (same or later step: a resumed run).
 template <class Line>
 void append(std::vector<Line>& lines, Line line) {
@@ -114,7 +127,8 @@ RunMetrics read_metrics(const std::filesystem::path& path) {
                                          .trained_tokens = integer(j, "train/trained_tokens"),
                                          .memory_gb = number(j, "system/memory_gb"),
                                          .peak_memory_gb = number(j, "system/peak_memory_gb"),
-                                         .time_s = number(j, "time_s")});
+                                         .time_s = number(j, "time_s"),
+                                         .extra = extra_train_metrics(j)});
     } else if (type == "eval" && j.contains("step")) {
       append(metrics.eval, EvalMetrics{.step = integer(j, "step"),
                                        .epoch = number(j, "epoch"),

@@ -5,7 +5,8 @@
 //   the line being written (appending after a torn last line starts a new line). The lines:
 //     {"type": "train", "step", "epoch", "train/loss", "train/learning_rate", "train/gradient_norm",
 //      "train/tokens_per_second", "train/trained_tokens", "system/memory_gb",
-//      "system/peak_memory_gb", "time_s"}
+//      "system/peak_memory_gb", "time_s", and the objective's metrics "train/<name>" (KTO: kto_loss,
+//      kl, rewards_chosen, rewards_rejected, rewards_margin)}
 //     {"type": "eval", "step", "epoch", "eval/loss", "eval/perplexity", "eval/tokens", "best"}
 //     {"type": "skip", "step", "reason"}
 //   step is the optimizer step (1-based, after the update); epoch the fractional epochs completed.
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,7 @@ struct TrainMetrics {
   double memory_gb = 0.0;
   double peak_memory_gb = 0.0;
   double time_s = 0.0;  // since the start of the run
+  std::map<std::string, double> extra;  // objective metrics, written as "train/<name>" (KTO: kl, ...)
 };
 
 // One evaluation line.
