@@ -40,7 +40,8 @@ void write_run(const fs::path& dir) {
                           .loss = 2.5 - 0.1 * s,
                           .perplexity = std::exp(2.5 - 0.1 * s),
                           .tokens = 777,
-                          .best = true});
+                          .best = true,
+                          .extra = {}});
     }
   }
   w.write(SkipMetrics{.step = 5, .reason = "nan loss <at> step"});

@@ -119,6 +119,7 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
     hooks_.evaluate = [this](const std::vector<mx::array>& params) {
       LoraAdapters a = layout_;
       a.assign(params);
+      if (run_.recipe.training.objective == "kto") return evaluate_by_label(a);
       return evaluate(run_.model, &a, run_.inputs.split.valid, run_.eval_batch_size());
     };
   }
@@ -131,6 +132,17 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
   hooks_.on_train_log = [this](const TrainMetrics& m, int64_t total) { show_progress(m, total); };
   hooks_.after_step = plot_refresh(run);
   add_test_stop(hooks_);
+}
+
+EvalResult RunHooks::evaluate_by_label(const LoraAdapters& adapters) const {
+  std::vector<Example> desirable, undesirable;
+  for (const Example& e : run_.inputs.split.valid) (e.label.value_or(true) ? desirable : undesirable).push_back(e);
+  if (desirable.empty()) return evaluate(run_.model, &adapters, run_.inputs.split.valid, run_.eval_batch_size());
+  EvalResult r = evaluate(run_.model, &adapters, desirable, run_.eval_batch_size());
+  r.extra["loss_desirable"] = r.loss;
+  if (!undesirable.empty())
+    r.extra["loss_undesirable"] = evaluate(run_.model, &adapters, undesirable, run_.eval_batch_size()).loss;
+  return r;
 }
 
 void RunHooks::write_samples(const std::vector<mx::array>& params, int64_t step) const {

@@ -9,7 +9,9 @@
 //   data.labels; a warning with balancing weights when the weighted class ratio is outside
 //   [1, 4/3], as TRL warns); epoch_batches: data/batching.h BatchPlan seeded
 //   by training.seed; evaluate (when there is a validation set): token-weighted loss over the whole
-//   set, eval_batch_size at a time, no dropout.
+//   set, eval_batch_size at a time, no dropout; for KTO the loss over the desirable validation
+//   examples (what best checkpoint and early stopping follow), with loss_desirable and
+//   loss_undesirable as extra losses (the whole set when it has no desirable example).
 // - write_samples (evaluation.generate_samples, num_samples > 0): generates from the first
 //   num_samples validation prompts and appends {"step","index","prompt","generated"} lines to
 //   <out>/samples.jsonl; a failed write is an Io error.
@@ -42,6 +44,7 @@ class RunHooks {
 
  private:
   void write_samples(const std::vector<mlx::core::array>& params, int64_t step) const;
+  EvalResult evaluate_by_label(const LoraAdapters& adapters) const;
   void show_progress(const TrainMetrics& line, int64_t total_steps);
 
   const TrainRun& run_;

@@ -5,9 +5,13 @@
 // - loss is token-weighted: the sum of every example's NLL sum over its trained tokens, divided by
 //   the number of trained tokens in the whole set; perplexity = exp(loss).
 // - per_example, when filled, lists every example in input order (by Example::index).
+// - extra holds further named losses of the same evaluation (KTO runs: loss_desirable and
+//   loss_undesirable, the token-weighted loss over each label's examples), logged as "eval/<name>".
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 namespace mlxft {
@@ -23,6 +27,7 @@ struct EvalResult {
   double perplexity = 0.0;
   int64_t tokens = 0;  // trained tokens over the whole set
   std::vector<ExampleLoss> per_example;
+  std::map<std::string, double> extra;
 };
 
 }  // namespace mlxft

@@ -43,13 +43,14 @@ void MetricsWriter::write(const TrainMetrics& m) {
 }
 
 void MetricsWriter::write(const EvalMetrics& m) {
-  const nlohmann::ordered_json j = {{"type", "eval"},
+  nlohmann::ordered_json j = {{"type", "eval"},
                                     {"step", m.step},
                                     {"epoch", m.epoch},
                                     {"eval/loss", m.loss},
                                     {"eval/perplexity", m.perplexity},
                                     {"eval/tokens", m.tokens},
                                     {"best", m.best}};
+  for (const auto& [name, v] : m.extra) j["eval/" + name] = v;
   write_line(j.dump());
 }
 
@@ -87,13 +88,16 @@ std::string text_of(const nlohmann::json& j, const char* key) {
   return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
 }
 
-// The "train/<name>" numbers that are not TrainMetrics' own fields: an objective's metrics.
-std::map<std::string, double> extra_train_metrics(const nlohmann::json& j) {
-  static const std::set<std::string> own = {"train/loss", "train/learning_rate", "train/gradient_norm",
-                                            "train/tokens_per_second", "train/trained_tokens"};
+// The "<prefix><name>" numbers that are not the line's own fields: an objective's metrics.
+std::map<std::string, double> extra_metrics(const nlohmann::json& j, const std::string& prefix) {
+  static const std::set<std::string> own = {"train/loss",          "train/learning_rate",
+                                            "train/gradient_norm", "train/tokens_per_second",
+                                            "train/trained_tokens", "eval/loss",
+                                            "eval/perplexity",     "eval/tokens"};
   std::map<std::string, double> extra;
   for (const auto& [key, v] : j.items()) {
-    if (key.rfind("train/", 0) == 0 && !own.count(key) && v.is_number()) extra[key.substr(6)] = v.get<double>();
+    if (key.rfind(prefix, 0) == 0 && !own.count(key) && v.is_number())
+      extra[key.substr(prefix.size())] = v.get<double>();
   }
   return extra;
 }
@@ -128,14 +132,15 @@ RunMetrics read_metrics(const std::filesystem::path& path) {
                                          .memory_gb = number(j, "system/memory_gb"),
                                          .peak_memory_gb = number(j, "system/peak_memory_gb"),
                                          .time_s = number(j, "time_s"),
-                                         .extra = extra_train_metrics(j)});
+                                         .extra = extra_metrics(j, "train/")});
     } else if (type == "eval" && j.contains("step")) {
       append(metrics.eval, EvalMetrics{.step = integer(j, "step"),
                                        .epoch = number(j, "epoch"),
                                        .loss = number(j, "eval/loss"),
                                        .perplexity = number(j, "eval/perplexity"),
                                        .tokens = integer(j, "eval/tokens"),
-                                       .best = flag(j, "best")});
+                                       .best = flag(j, "best"),
+                                       .extra = extra_metrics(j, "eval/")});
     } else if (type == "skip" && j.contains("step")) {
       append(metrics.skips, SkipMetrics{.step = integer(j, "step"), .reason = text_of(j, "reason")});
     } else {

@@ -7,7 +7,8 @@
 //      "train/tokens_per_second", "train/trained_tokens", "system/memory_gb",
 //      "system/peak_memory_gb", "time_s", and the objective's metrics "train/<name>" (KTO: kto_loss,
 //      kl, rewards_chosen, rewards_rejected, rewards_margin)}
-//     {"type": "eval", "step", "epoch", "eval/loss", "eval/perplexity", "eval/tokens", "best"}
+//     {"type": "eval", "step", "epoch", "eval/loss", "eval/perplexity", "eval/tokens", "best", and
+//      further losses "eval/<name>" (KTO: loss_desirable, loss_undesirable)}
 //     {"type": "skip", "step", "reason"}
 //   step is the optimizer step (1-based, after the update); epoch the fractional epochs completed.
 //   An unopenable or unwritable file is an Io error.
@@ -50,6 +51,7 @@ struct EvalMetrics {
   double perplexity = 0.0;
   int64_t tokens = 0;
   bool best = false;  // lowest validation loss so far
+  std::map<std::string, double> extra;  // further losses, written as "eval/<name>" (KTO: loss_desirable, ...)
 };
 
 // An optimizer step that was skipped (non-finite loss or gradient).

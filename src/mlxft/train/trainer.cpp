@@ -101,7 +101,7 @@ void Trainer::save(TrainerState& st) {
 void Trainer::evaluate_baseline(TrainerState& st) {
   if (st.step != 0 || !hooks_.evaluate) return;
   const EvalResult e = hooks_.evaluate(params_);
-  append_metrics(EvalMetrics{0, 0.0, e.loss, e.perplexity, e.tokens, false}, st);
+  append_metrics(EvalMetrics{0, 0.0, e.loss, e.perplexity, e.tokens, false, e.extra}, st);
   spdlog::info("step 0: validation loss {:.4f}, perplexity {:.2f} (before training)", e.loss, e.perplexity);
 }
 
@@ -115,7 +115,7 @@ bool Trainer::evaluate_and_track(TrainerState& st) {
     st.best_step = st.step;
   }
   st.evals_without_improvement = improved ? 0 : st.evals_without_improvement + 1;
-  append_metrics(EvalMetrics{st.step, fractional_epoch(st), e.loss, e.perplexity, e.tokens, is_best}, st);
+  append_metrics(EvalMetrics{st.step, fractional_epoch(st), e.loss, e.perplexity, e.tokens, is_best, e.extra}, st);
   spdlog::info("step {}: validation loss {:.4f}, perplexity {:.2f}{}", st.step, e.loss, e.perplexity,
                is_best ? " (best)" : "");
   st.last_eval = std::move(e);
