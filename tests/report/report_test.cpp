@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "mlxft/report/html.h"
@@ -117,6 +118,40 @@ TEST_P(Plots, GnuplotWritesEveryPlotInTheFormat) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, Plots, ::testing::Values("png", "svg"));
+
+TEST(Plots, AKtoRunGetsTheRewardsPlotAndTheUndesirableValidationLoss) {
+  if (find_program("gnuplot").empty()) GTEST_SKIP() << "gnuplot not installed";
+  test::TempDir dir;
+  {
+    MetricsWriter w(dir / "metrics.jsonl", false);
+    for (int64_t step = 1; step <= 3; ++step) {
+      const double s = static_cast<double>(step);
+      w.write(TrainMetrics{.step = step,
+                           .loss = 0.5 - 0.05 * s,
+                           .extra = {{"kto_loss", 0.5 - 0.05 * s},
+                                     {"kl", 0.01 * s},
+                                     {"rewards_chosen", 0.1 * s},
+                                     {"rewards_rejected", -0.2 * s},
+                                     {"rewards_margin", 0.3 * s}}});
+    }
+    w.write(EvalMetrics{.step = 3, .loss = 1.5, .extra = {{"loss_desirable", 1.5}, {"loss_undesirable", 2.5}}});
+  }
+  const auto plots = write_plots(read_metrics(dir / "metrics.jsonl"), dir.path(), PlotOptions{.format = "svg"});
+  ASSERT_EQ(plots.size(), 5u);
+  const std::string kto = test::read_file(dir / "kto.svg");
+  EXPECT_THAT(kto, HasSubstr("reward, undesirable"));
+  EXPECT_THAT(kto, HasSubstr("KL (nats)"));
+  EXPECT_THAT(test::read_file(dir / "loss.svg"), HasSubstr("validation, undesirable"));
+  const KeyValues rows = final_numbers(read_metrics(dir / "metrics.jsonl"));
+  EXPECT_NE(std::find(rows.begin(), rows.end(), std::pair<std::string, std::string>{"final train kl", "0.0300"}),
+            rows.end());
+  EXPECT_NE(std::find(rows.begin(), rows.end(),
+                      std::pair<std::string, std::string>{"last validation loss_undesirable", "2.5000"}),
+            rows.end());
+  // An SFT run has no KTO plot.
+  write_run(dir.path());
+  EXPECT_EQ(write_plots(read_metrics(dir / "metrics.jsonl"), dir.path(), PlotOptions{.format = "svg"}).size(), 4u);
+}
 
 TEST(PlotsWithoutGnuplot, AreSkippedWithoutFailing) {
   test::TempDir dir;
