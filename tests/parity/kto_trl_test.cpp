@@ -63,21 +63,25 @@ float max_abs(const mx::array& a) {
 }
 
 TEST(KtoTrlParity, LossMetricsAndEveryLoraGradientMatchTrl) {
-  const auto ref = load_safetensors(test::source_dir() / "tests" / "golden" / "kto_trl" / "golden.safetensors");
+  const auto ref =
+      load_safetensors(test::source_dir() / "tests" / "golden" / "kto_trl" / "golden.safetensors");
   const Model model = load_model(peft_dir() / "model", mx::float32);
   const LoraAdapters adapters = load_adapter(peft_dir() / "adapter");
   const std::vector<Example> examples = golden_examples(ref);
   ASSERT_EQ(examples.size(), 4u);
 
-  const KtoOptions options{value(ref, "beta"), value(ref, "desirable_weight"), value(ref, "undesirable_weight")};
+  const KtoOptions options{value(ref, "beta"), value(ref, "desirable_weight"),
+                           value(ref, "undesirable_weight")};
   const KtoObjective objective(model, adapters, examples, options);
   const Batch batch = make_batch(examples, {0, 1, 2, 3});
-  const Gradients g = accumulate_gradients(micro_batch_loss(objective), adapters.flatten(), {batch},
-                                           {dropout_key(0, 1, 0)});
+  const Gradients g =
+      accumulate_gradients(micro_batch_loss(objective), adapters.flatten(), {batch}, {dropout_key(0, 1, 0)});
 
   EXPECT_NEAR(g.loss, value(ref, "loss"), 1e-5) << "mlxft " << g.loss << ", TRL " << value(ref, "loss");
   EXPECT_DOUBLE_EQ(g.weight, 4.0);  // the mean is over sequences
-  const auto metric = [&](const std::string& name) { return g.metrics.at(name).sum / g.metrics.at(name).count; };
+  const auto metric = [&](const std::string& name) {
+    return g.metrics.at(name).sum / g.metrics.at(name).count;
+  };
   ASSERT_GT(value(ref, "kl"), 0.0f);  // the clamp is not what makes it match
   EXPECT_NEAR(metric("kl"), value(ref, "kl"), 1e-5);
   EXPECT_NEAR(metric("rewards_chosen"), value(ref, "rewards_chosen"), 1e-5);

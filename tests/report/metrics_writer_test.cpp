@@ -36,14 +36,13 @@ TEST(MetricsWriter, WritesTheAgreedLines) {
                          .peak_memory_gb = 1.5,
                          .time_s = 12.3,
                          .extra = {{"kl", 0.25}, {"rewards_margin", -0.5}}});
-    w.write(
-        EvalMetrics{.step = 50,
-                    .epoch = 1.7,
-                    .loss = 1.9,
-                    .perplexity = 6.7,
-                    .tokens = 4567,
-                    .best = true,
-                    .extra = {{"loss_undesirable", 2.5}}});
+    w.write(EvalMetrics{.step = 50,
+                        .epoch = 1.7,
+                        .loss = 1.9,
+                        .perplexity = 6.7,
+                        .tokens = 4567,
+                        .best = true,
+                        .extra = {{"loss_undesirable", 2.5}}});
     w.write(SkipMetrics{.step = 12, .reason = "nan loss"});
   }
   const auto lines = json_lines(test::read_file(dir / "metrics.jsonl"));

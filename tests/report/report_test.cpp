@@ -134,23 +134,27 @@ TEST(Plots, AKtoRunGetsTheRewardsPlotAndTheUndesirableValidationLoss) {
                                      {"rewards_rejected", -0.2 * s},
                                      {"rewards_margin", 0.3 * s}}});
     }
-    w.write(EvalMetrics{.step = 3, .loss = 1.5, .extra = {{"loss_desirable", 1.5}, {"loss_undesirable", 2.5}}});
+    w.write(
+        EvalMetrics{.step = 3, .loss = 1.5, .extra = {{"loss_desirable", 1.5}, {"loss_undesirable", 2.5}}});
   }
-  const auto plots = write_plots(read_metrics(dir / "metrics.jsonl"), dir.path(), PlotOptions{.format = "svg"});
+  const auto plots =
+      write_plots(read_metrics(dir / "metrics.jsonl"), dir.path(), PlotOptions{.format = "svg"});
   ASSERT_EQ(plots.size(), 5u);
   const std::string kto = test::read_file(dir / "kto.svg");
   EXPECT_THAT(kto, HasSubstr("reward, undesirable"));
   EXPECT_THAT(kto, HasSubstr("KL (nats)"));
   EXPECT_THAT(test::read_file(dir / "loss.svg"), HasSubstr("validation, undesirable"));
   const KeyValues rows = final_numbers(read_metrics(dir / "metrics.jsonl"));
-  EXPECT_NE(std::find(rows.begin(), rows.end(), std::pair<std::string, std::string>{"final train kl", "0.0300"}),
-            rows.end());
+  EXPECT_NE(
+      std::find(rows.begin(), rows.end(), std::pair<std::string, std::string>{"final train kl", "0.0300"}),
+      rows.end());
   EXPECT_NE(std::find(rows.begin(), rows.end(),
                       std::pair<std::string, std::string>{"last validation loss_undesirable", "2.5000"}),
             rows.end());
   // An SFT run has no KTO plot.
   write_run(dir.path());
-  EXPECT_EQ(write_plots(read_metrics(dir / "metrics.jsonl"), dir.path(), PlotOptions{.format = "svg"}).size(), 4u);
+  EXPECT_EQ(write_plots(read_metrics(dir / "metrics.jsonl"), dir.path(), PlotOptions{.format = "svg"}).size(),
+            4u);
 }
 
 TEST(PlotsWithoutGnuplot, AreSkippedWithoutFailing) {

@@ -56,7 +56,8 @@ void write_dataset(const fs::path& file, int n, bool labelled = false) {
     const int start = i % 6;
     const bool bad = labelled && i % 3 == 2;
     std::string answer;
-    for (int k = start; k < start + 5; ++k) answer += std::string(k > start ? " " : "") + words[bad ? 9 - k : k];
+    for (int k = start; k < start + 5; ++k)
+      answer += std::string(k > start ? " " : "") + words[bad ? 9 - k : k];
     nlohmann::json rec = {{"messages",
                            {{{"role", "user"}, {"content", std::string("Count on from ") + words[start]}},
                             {{"role", "assistant"}, {"content", answer}}}}};
@@ -78,8 +79,8 @@ fs::path write_recipe(const mlxft::test::TempDir& dir, const std::string& name, 
       "lora:\n  rank: 8\n  alpha: 16\n  dropout: 0.05\n"
       "  target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n" +
       "data:\n  dataset_path: " + data.string() +
-      "\n  min_examples: 10\n  valid_split: 0.125\n  max_seq_length: 64\n" + data_extra +
-      "training:\n" + training + "output:\n  output_dir: " + (dir / name).string() +
+      "\n  min_examples: 10\n  valid_split: 0.125\n  max_seq_length: 64\n" + data_extra + "training:\n" +
+      training + "output:\n  output_dir: " + (dir / name).string() +
       "\n  save_total_limit: 0\n"
       "logging:\n  plots: false\n  progress: plain\n"
       "evaluation:\n  eval_batch_size: 8\n  generate_samples: false\n";
@@ -267,9 +268,9 @@ TEST(TrainE2E, KtoLogsItsMetricsAndResumesBitIdentical) {
   EXPECT_EQ(eval_lines, 3);  // before training, at step 4 and at step 8
 
   const fs::path cut = write_recipe(dir, "cut", kKtoRun, labels_all);
-  const auto stopped = mlxft::test::run_command("MLXFT_TEST_SIGTERM_AFTER_STEP=3 '" +
-                                                mlxft::test::mlxft_binary().string() + "' train --config " +
-                                                cut.string());
+  const auto stopped =
+      mlxft::test::run_command("MLXFT_TEST_SIGTERM_AFTER_STEP=3 '" + mlxft::test::mlxft_binary().string() +
+                               "' train --config " + cut.string());
   ASSERT_EQ(stopped.exit_code, 143) << stopped.output;
   auto b = mlxft::test::run_mlxft("train --config " + cut.string() + " --resume");
   ASSERT_EQ(b.exit_code, 0) << b.output;
@@ -286,8 +287,9 @@ TEST(TrainE2E, KtoOnDataWithoutUndesirableExamplesIsAConfigError) {
   auto refused = mlxft::test::run_mlxft("train --config " + recipe.string());
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.output.find("set data.labels: all"), std::string::npos) << refused.output;
-  mlxft::test::write_file(recipe, std::regex_replace(mlxft::test::read_file(recipe), std::regex("min_examples"),
-                                                     "labels: all\n  min_examples"));
+  mlxft::test::write_file(recipe,
+                          std::regex_replace(mlxft::test::read_file(recipe), std::regex("min_examples"),
+                                             "labels: all\n  min_examples"));
   auto no_bad = mlxft::test::run_mlxft("train --config " + recipe.string());
   EXPECT_NE(no_bad.exit_code, 0);
   EXPECT_NE(no_bad.output.find("training.objective"), std::string::npos) << no_bad.output;

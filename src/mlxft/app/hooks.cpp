@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "mlxft/eval/evaluate.h"
+#include "mlxft/eval/generate.h"
 #include "mlxft/objective/kto.h"
 #include "mlxft/objective/sft.h"
-#include "mlxft/eval/generate.h"
 #include "mlxft/report/run_report.h"
 #include "mlxft/util/error.h"
 
@@ -59,12 +59,12 @@ std::unique_ptr<Objective> make_objective(const TrainRun& run, const LoraAdapter
   const TrainingSection& t = run.recipe.training;
   if (t.objective == "kto") {
     const KtoSection& k = run.recipe.kto;
-    return std::make_unique<KtoObjective>(run.model, layout, run.inputs.split.train,
-                                          KtoOptions{k.beta, k.desirable_weight, k.undesirable_weight,
-                                                     t.gradient_checkpointing});
+    return std::make_unique<KtoObjective>(
+        run.model, layout, run.inputs.split.train,
+        KtoOptions{k.beta, k.desirable_weight, k.undesirable_weight, t.gradient_checkpointing});
   }
-  return std::make_unique<SftObjective>(run.model, layout,
-                                        SftOptions{t.gradient_checkpointing, static_cast<float>(t.label_smoothing)});
+  return std::make_unique<SftObjective>(
+      run.model, layout, SftOptions{t.gradient_checkpointing, static_cast<float>(t.label_smoothing)});
 }
 
 }  // namespace
@@ -76,14 +76,16 @@ std::string check_kto_data(const std::vector<Example>& train, const Recipe& reci
     if (e.label && !*e.label) ++n_u;
   }
   if (n_d == 0 || n_u == 0) {
-    throw Error(ErrorKind::Config, "training.objective",
-                fmt::format("kto needs desirable and undesirable training examples; {} has {} desirable and {} "
-                            "undesirable (label: false)",
-                            recipe.data.dataset_path, n_d, n_u),
-                "use training.objective: sft, or data with both labels (and data.labels: all)");
+    throw Error(
+        ErrorKind::Config, "training.objective",
+        fmt::format("kto needs desirable and undesirable training examples; {} has {} desirable and {} "
+                    "undesirable (label: false)",
+                    recipe.data.dataset_path, n_d, n_u),
+        "use training.objective: sft, or data with both labels (and data.labels: all)");
   }
   const KtoSection& k = recipe.kto;
-  const double ratio = (k.desirable_weight * static_cast<double>(n_d)) / (k.undesirable_weight * static_cast<double>(n_u));
+  const double ratio =
+      (k.desirable_weight * static_cast<double>(n_d)) / (k.undesirable_weight * static_cast<double>(n_u));
   if (ratio >= 1.0 && ratio <= 4.0 / 3.0) return {};
   // Either weight alone brings the ratio into [1, 4/3] (TRL's advice, Eq. 8 of the KTO paper).
   const double d_lo = k.undesirable_weight * static_cast<double>(n_u) / static_cast<double>(n_d);
@@ -92,7 +94,8 @@ std::string check_kto_data(const std::vector<Example>& train, const Recipe& reci
       "kto: {} desirable and {} undesirable training examples with kto.desirable_weight {} and "
       "kto.undesirable_weight {} give a weighted ratio {:.3f}, outside [1, 4/3]; balanced would be EITHER "
       "kto.desirable_weight in [{:.2f}, {:.2f}] OR kto.undesirable_weight in [{:.2f}, {:.2f}]",
-      n_d, n_u, k.desirable_weight, k.undesirable_weight, ratio, d_lo, d_lo * 4.0 / 3.0, u_hi * 3.0 / 4.0, u_hi);
+      n_d, n_u, k.desirable_weight, k.undesirable_weight, ratio, d_lo, d_lo * 4.0 / 3.0, u_hi * 3.0 / 4.0,
+      u_hi);
   spdlog::warn("{}", msg);
   return msg;
 }
@@ -136,8 +139,10 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
 
 EvalResult RunHooks::evaluate_by_label(const LoraAdapters& adapters) const {
   std::vector<Example> desirable, undesirable;
-  for (const Example& e : run_.inputs.split.valid) (e.label.value_or(true) ? desirable : undesirable).push_back(e);
-  if (desirable.empty()) return evaluate(run_.model, &adapters, run_.inputs.split.valid, run_.eval_batch_size());
+  for (const Example& e : run_.inputs.split.valid)
+    (e.label.value_or(true) ? desirable : undesirable).push_back(e);
+  if (desirable.empty())
+    return evaluate(run_.model, &adapters, run_.inputs.split.valid, run_.eval_batch_size());
   EvalResult r = evaluate(run_.model, &adapters, desirable, run_.eval_batch_size());
   r.extra["loss_desirable"] = r.loss;
   if (!undesirable.empty())

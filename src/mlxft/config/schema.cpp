@@ -215,7 +215,8 @@ std::vector<FieldSpec> kto_rows() {
   using R = Recipe;
   return {
       field("kto", "beta", &R::kto, &KtoSection::beta,
-            "KTO beta: how far the policy may move from the reference (TRL's default 0.1)", {.range = above(0)}),
+            "KTO beta: how far the policy may move from the reference (TRL's default 0.1)",
+            {.range = above(0)}),
       field("kto", "desirable_weight", &R::kto, &KtoSection::desirable_weight,
             "Weight of the desirable examples' loss; keep desirable_weight x n_desirable / "
             "(undesirable_weight x n_undesirable) in [1, 4/3]",
@@ -323,8 +324,8 @@ std::vector<FieldSpec> advanced_rows() {
 
 std::vector<FieldSpec> build_schema() {
   std::vector<FieldSpec> rows;
-  for (auto* section : {&model_rows, &lora_rows, &data_rows, &training_rows, &kto_rows, &output_rows, &logging_rows,
-                        &system_rows, &evaluation_rows, &advanced_rows}) {
+  for (auto* section : {&model_rows, &lora_rows, &data_rows, &training_rows, &kto_rows, &output_rows,
+                        &logging_rows, &system_rows, &evaluation_rows, &advanced_rows}) {
     for (auto& row : section()) rows.push_back(std::move(row));
   }
   return rows;
@@ -363,8 +364,8 @@ std::string FieldSpec::allowed() const {
 }
 
 const std::vector<std::string>& recipe_sections() {
-  static const std::vector<std::string> sections = {"model",   "lora",   "data",       "training", "kto", "output",
-                                                    "logging", "system", "evaluation", "advanced"};
+  static const std::vector<std::string> sections = {"model",  "lora",    "data",   "training",   "kto",
+                                                    "output", "logging", "system", "evaluation", "advanced"};
   return sections;
 }
 

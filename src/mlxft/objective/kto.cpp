@@ -30,7 +30,8 @@ mx::array sequence_log_probs(const Model& model, const mx::array& hidden, const 
   const mx::array targets = mx::astype(batch.targets, mx::int32);
   mx::array nll(0.0f);
   if (const auto head = kernel_weight(model, lm_head_name(model))) {
-    nll = kernels::fused_head_ce(hidden, head, targets, m, {.label_smoothing = 0.0f, .grad_in_forward = training});
+    nll = kernels::fused_head_ce(hidden, head, targets, m,
+                                 {.label_smoothing = 0.0f, .grad_in_forward = training});
   } else {
     const mx::array x = mx::astype(lm_head(model, hidden), mx::float32);
     const mx::array picked = mx::squeeze(mx::take_along_axis(x, mx::expand_dims(targets, -1), -1), -1);
@@ -63,8 +64,8 @@ std::vector<Example> kl_pairs(const std::vector<const Example*>& rows) {
 KtoTerms kto_terms(const mx::array& policy, const mx::array& reference, const mx::array& kl_policy,
                    const mx::array& kl_reference, const std::vector<bool>& desirable, const KtoOptions& o) {
   const int n = static_cast<int>(desirable.size());
-  if (policy.size() != desirable.size() || reference.size() != desirable.size() || kl_policy.size() != desirable.size() ||
-      kl_reference.size() != desirable.size()) {
+  if (policy.size() != desirable.size() || reference.size() != desirable.size() ||
+      kl_policy.size() != desirable.size() || kl_reference.size() != desirable.size()) {
     throw Error(ErrorKind::Training, "kto_terms", "log-probabilities and labels differ in length");
   }
   std::vector<float> is_d(n), is_u(n);
@@ -78,11 +79,13 @@ KtoTerms kto_terms(const mx::array& policy, const mx::array& reference, const mx
   t.kl = mx::maximum(mx::stop_gradient(mx::mean(mx::subtract(kl_policy, kl_reference))), mx::array(0.0f));
   const mx::array r = mx::subtract(policy, reference);
   const mx::array beta = scalar(o.beta);
-  const mx::array chosen_loss = mx::subtract(mx::array(1.0f), mx::sigmoid(mx::multiply(beta, mx::subtract(r, t.kl))));
+  const mx::array chosen_loss =
+      mx::subtract(mx::array(1.0f), mx::sigmoid(mx::multiply(beta, mx::subtract(r, t.kl))));
   const mx::array rejected_loss =
       mx::subtract(mx::array(1.0f), mx::sigmoid(mx::multiply(beta, mx::subtract(t.kl, r))));
-  const mx::array weighted = mx::add(mx::multiply(mx::multiply(d, scalar(o.desirable_weight)), chosen_loss),
-                                     mx::multiply(mx::multiply(u, scalar(o.undesirable_weight)), rejected_loss));
+  const mx::array weighted =
+      mx::add(mx::multiply(mx::multiply(d, scalar(o.desirable_weight)), chosen_loss),
+              mx::multiply(mx::multiply(u, scalar(o.undesirable_weight)), rejected_loss));
   t.loss_sum = mx::sum(weighted);
   const mx::array rewards = mx::stop_gradient(mx::multiply(beta, r));
   t.chosen_reward_sum = mx::sum(mx::multiply(rewards, d));
@@ -141,7 +144,8 @@ ObjectiveSums KtoObjective::sums(const std::vector<mx::array>& params, const Bat
   metrics.emplace("kto_loss", MetricSum{mx::stop_gradient(t.loss_sum), mx::array(n)});
   metrics.emplace("kl", MetricSum{t.kl, mx::array(1.0f)});
   metrics.emplace("rewards_chosen", MetricSum{t.chosen_reward_sum, mx::array(static_cast<float>(t.chosen))});
-  metrics.emplace("rewards_rejected", MetricSum{t.rejected_reward_sum, mx::array(static_cast<float>(t.rejected))});
+  metrics.emplace("rewards_rejected",
+                  MetricSum{t.rejected_reward_sum, mx::array(static_cast<float>(t.rejected))});
   const bool both = t.chosen > 0 && t.rejected > 0;
   const mx::array margin =
       both ? mx::subtract(mx::divide(t.chosen_reward_sum, mx::array(static_cast<float>(t.chosen))),

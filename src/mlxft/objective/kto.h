@@ -54,7 +54,8 @@ struct KtoTerms {
   int rejected = 0;
 };
 KtoTerms kto_terms(const mx::array& policy, const mx::array& reference, const mx::array& kl_policy,
-                   const mx::array& kl_reference, const std::vector<bool>& desirable, const KtoOptions& options);
+                   const mx::array& kl_reference, const std::vector<bool>& desirable,
+                   const KtoOptions& options);
 
 class KtoObjective final : public Objective {
  public:

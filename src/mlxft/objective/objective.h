@@ -34,8 +34,8 @@ struct ObjectiveSums {
   ObjectiveSums(LossSum l, std::map<std::string, MetricSum> m = {},
                 std::optional<mlx::core::array> tokens = std::nullopt)
       : loss(std::move(l)), metrics(std::move(m)), trained_tokens(std::move(tokens)) {}
-  LossSum loss;                                 // differentiated: loss sum and its weight
-  std::map<std::string, MetricSum> metrics;     // scalar sums for the logs (may be empty), never differentiated
+  LossSum loss;                              // differentiated: loss sum and its weight
+  std::map<std::string, MetricSum> metrics;  // scalar sums for the logs (may be empty), never differentiated
   std::optional<mlx::core::array> trained_tokens;  // absent: loss.tokens
 };
 

@@ -2,8 +2,8 @@
 
 #include <fstream>
 #include <limits>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "mlxft/util/error.h"
 
@@ -28,28 +28,28 @@ MetricsWriter::MetricsWriter(const fs::path& path, bool append) : path_(path) {
 
 void MetricsWriter::write(const TrainMetrics& m) {
   nlohmann::ordered_json j = {{"type", "train"},
-                                    {"step", m.step},
-                                    {"epoch", m.epoch},
-                                    {"train/loss", m.loss},
-                                    {"train/learning_rate", m.learning_rate},
-                                    {"train/gradient_norm", m.gradient_norm},
-                                    {"train/tokens_per_second", m.tokens_per_second},
-                                    {"train/trained_tokens", m.trained_tokens},
-                                    {"system/memory_gb", m.memory_gb},
-                                    {"system/peak_memory_gb", m.peak_memory_gb},
-                                    {"time_s", m.time_s}};
+                              {"step", m.step},
+                              {"epoch", m.epoch},
+                              {"train/loss", m.loss},
+                              {"train/learning_rate", m.learning_rate},
+                              {"train/gradient_norm", m.gradient_norm},
+                              {"train/tokens_per_second", m.tokens_per_second},
+                              {"train/trained_tokens", m.trained_tokens},
+                              {"system/memory_gb", m.memory_gb},
+                              {"system/peak_memory_gb", m.peak_memory_gb},
+                              {"time_s", m.time_s}};
   for (const auto& [name, v] : m.extra) j["train/" + name] = v;
   write_line(j.dump());
 }
 
 void MetricsWriter::write(const EvalMetrics& m) {
   nlohmann::ordered_json j = {{"type", "eval"},
-                                    {"step", m.step},
-                                    {"epoch", m.epoch},
-                                    {"eval/loss", m.loss},
-                                    {"eval/perplexity", m.perplexity},
-                                    {"eval/tokens", m.tokens},
-                                    {"best", m.best}};
+                              {"step", m.step},
+                              {"epoch", m.epoch},
+                              {"eval/loss", m.loss},
+                              {"eval/perplexity", m.perplexity},
+                              {"eval/tokens", m.tokens},
+                              {"best", m.best}};
   for (const auto& [name, v] : m.extra) j["eval/" + name] = v;
   write_line(j.dump());
 }
@@ -90,10 +90,9 @@ std::string text_of(const nlohmann::json& j, const char* key) {
 
 // The "<prefix><name>" numbers that are not the line's own fields: an objective's metrics.
 std::map<std::string, double> extra_metrics(const nlohmann::json& j, const std::string& prefix) {
-  static const std::set<std::string> own = {"train/loss",          "train/learning_rate",
-                                            "train/gradient_norm", "train/tokens_per_second",
-                                            "train/trained_tokens", "eval/loss",
-                                            "eval/perplexity",     "eval/tokens"};
+  static const std::set<std::string> own = {
+      "train/loss",           "train/learning_rate", "train/gradient_norm", "train/tokens_per_second",
+      "train/trained_tokens", "eval/loss",           "eval/perplexity",     "eval/tokens"};
   std::map<std::string, double> extra;
   for (const auto& [key, v] : j.items()) {
     if (key.rfind(prefix, 0) == 0 && !own.count(key) && v.is_number())

@@ -112,8 +112,9 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
     for (const auto& t : metrics.train) {
       train << t.step << ' ' << cell(t.loss) << ' ' << cell(t.learning_rate) << ' ' << cell(t.gradient_norm)
             << ' ' << cell(t.memory_gb) << ' ' << cell(t.peak_memory_gb) << ' ' << cell(extra(t.extra, "kl"))
-            << ' ' << cell(extra(t.extra, "rewards_chosen")) << ' ' << cell(extra(t.extra, "rewards_rejected"))
-            << ' ' << cell(extra(t.extra, "rewards_margin")) << '\n';
+            << ' ' << cell(extra(t.extra, "rewards_chosen")) << ' '
+            << cell(extra(t.extra, "rewards_rejected")) << ' ' << cell(extra(t.extra, "rewards_margin"))
+            << '\n';
     }
     eval << "# step loss loss_undesirable\n";
     for (const auto& e : metrics.eval)
@@ -131,11 +132,14 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
   const bool kto = is_kto(metrics);
   std::vector<Plot> plots = {
       kto ? Plot{"loss", "Loss", "KTO loss (train, per sequence); NLL per token (validation)",
-                 "TRAIN using 1:2 with lines lw 2 title 'train (KTO)', EVAL using 1:2 with linespoints lw 2 pt 7 "
-                 "title 'validation, desirable', EVAL using 1:3 with linespoints lw 2 pt 5 title 'validation, "
+                 "TRAIN using 1:2 with lines lw 2 title 'train (KTO)', EVAL using 1:2 with linespoints lw 2 "
+                 "pt 7 "
+                 "title 'validation, desirable', EVAL using 1:3 with linespoints lw 2 pt 5 title "
+                 "'validation, "
                  "undesirable'"}
           : Plot{"loss", "Loss", "loss (per target token)",
-                 "TRAIN using 1:2 with lines lw 2 title 'train', EVAL using 1:2 with linespoints lw 2 pt 7 title "
+                 "TRAIN using 1:2 with lines lw 2 title 'train', EVAL using 1:2 with linespoints lw 2 pt 7 "
+                 "title "
                  "'validation'"},
       {"learning_rate", "Learning rate", "learning rate",
        "TRAIN using 1:3 with lines lw 2 title 'learning rate'"},
@@ -145,10 +149,11 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
        "TRAIN using 1:5 with lines lw 2 title 'in use', TRAIN using 1:6 with lines lw 2 dt 2 title 'peak'"},
   };
   if (kto) {
-    plots.push_back({"kto", "KTO rewards (beta x log-ratio to the reference) and KL reference point", "nats x beta",
-                     "TRAIN using 1:8 with lines lw 2 title 'reward, desirable', TRAIN using 1:9 with lines lw 2 "
-                     "title 'reward, undesirable', TRAIN using 1:10 with lines lw 2 dt 2 title 'margin', TRAIN "
-                     "using 1:7 with lines lw 2 title 'KL (nats)'"});
+    plots.push_back(
+        {"kto", "KTO rewards (beta x log-ratio to the reference) and KL reference point", "nats x beta",
+         "TRAIN using 1:8 with lines lw 2 title 'reward, desirable', TRAIN using 1:9 with lines lw 2 "
+         "title 'reward, undesirable', TRAIN using 1:10 with lines lw 2 dt 2 title 'margin', TRAIN "
+         "using 1:7 with lines lw 2 title 'KL (nats)'"});
   }
   const fs::path script_file = work / "plots.gp";
   {

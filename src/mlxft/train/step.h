@@ -31,7 +31,7 @@ namespace mx = mlx::core;
 // The loss sums (and metrics) of one micro-batch as a function of the parameters; `dropout_key` seeds
 // its dropout. A function returning a plain LossSum converts.
 using MicroBatchLoss = std::function<ObjectiveSums(const std::vector<mx::array>& params, const Batch& batch,
-                                             const mx::array& dropout_key)>;
+                                                   const mx::array& dropout_key)>;
 
 // The loss of `objective` as a MicroBatchLoss (the objective must outlive the returned function).
 MicroBatchLoss micro_batch_loss(const Objective& objective);

@@ -1,8 +1,9 @@
 #include "mlxft/train/trainer.h"
 
-#include <cmath>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <cmath>
 
 #include "mlxft/config/recipe.h"
 #include "mlxft/train/signals.h"
@@ -115,7 +116,8 @@ bool Trainer::evaluate_and_track(TrainerState& st) {
     st.best_step = st.step;
   }
   st.evals_without_improvement = improved ? 0 : st.evals_without_improvement + 1;
-  append_metrics(EvalMetrics{st.step, fractional_epoch(st), e.loss, e.perplexity, e.tokens, is_best, e.extra}, st);
+  append_metrics(EvalMetrics{st.step, fractional_epoch(st), e.loss, e.perplexity, e.tokens, is_best, e.extra},
+                 st);
   spdlog::info("step {}: validation loss {:.4f}, perplexity {:.2f}{}", st.step, e.loss, e.perplexity,
                is_best ? " (best)" : "");
   st.last_eval = std::move(e);

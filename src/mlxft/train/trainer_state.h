@@ -40,7 +40,7 @@ struct TrainerState {
   double window_norm = 0.0;
   int64_t window_steps = 0;
   double window_seconds = 0.0;
-  double window_weight = 0.0;                           // loss weights (= tokens for SFT)
+  double window_weight = 0.0;                         // loss weights (= tokens for SFT)
   std::map<std::string, MetricTotal> window_metrics;  // objective metrics (KTO)
 
   // not saved
