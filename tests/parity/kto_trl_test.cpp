@@ -113,5 +113,29 @@ TEST(KtoTrlParity, LossMetricsAndEveryLoraGradientMatchTrl) {
             << "; worst gradient error " << worst << " of the reference's max abs\n";
 }
 
+// A lone row (the short last batch of an epoch) has no mismatched pair: kl = 0 and the loss is the
+// formula with kl = 0, not the row's own log-ratio.
+TEST(KtoTrlParity, ALoneRowGetsAZeroKlPoint) {
+  const auto ref = load_safetensors(test::source_dir() / "tests" / "golden" / "kto_trl" / "golden.safetensors");
+  const Model model = load_model(peft_dir() / "model", mx::float32);
+  const LoraAdapters adapters = load_adapter(peft_dir() / "adapter");
+  const std::vector<Example> examples = golden_examples(ref);
+  const KtoOptions options{.beta = 0.5};
+  const KtoObjective objective(model, adapters, examples, options);
+  int positive = 0;  // rows whose r > 0: paired with themselves they would get kl = r, not 0
+  for (size_t row = 0; row < examples.size(); ++row) {
+    SCOPED_TRACE(row);
+    const ObjectiveSums s = objective.sums(adapters.flatten(), make_batch(examples, {row}), dropout_key(0, 1, 0));
+    const bool good = *examples[row].label;
+    mx::array kl = s.metrics.at("kl").sum, loss = s.loss.nll_sum;
+    mx::array reward = s.metrics.at(good ? "rewards_chosen" : "rewards_rejected").sum;
+    const float r = reward.item<float>();  // beta x log-ratio
+    EXPECT_EQ(kl.item<float>(), 0.0f);
+    EXPECT_NEAR(loss.item<float>(), 1.0 - 1.0 / (1.0 + std::exp(good ? -r : r)), 1e-6);
+    positive += r > 0.0f ? 1 : 0;
+  }
+  EXPECT_GT(positive, 0);
+}
+
 }  // namespace
 }  // namespace mlxft

@@ -65,7 +65,7 @@ KtoTerms kto_terms(const mx::array& policy, const mx::array& reference, const mx
                    const mx::array& kl_reference, const std::vector<bool>& desirable, const KtoOptions& o) {
   const int n = static_cast<int>(desirable.size());
   if (policy.size() != desirable.size() || reference.size() != desirable.size() ||
-      kl_policy.size() != desirable.size() || kl_reference.size() != desirable.size()) {
+      kl_policy.size() != kl_reference.size()) {
     throw Error(ErrorKind::Training, "kto_terms", "log-probabilities and labels differ in length");
   }
   std::vector<float> is_d(n), is_u(n);
@@ -127,16 +127,20 @@ ObjectiveSums KtoObjective::sums(const std::vector<mx::array>& params, const Bat
   }
   LoraAdapters adapters = layout_;
   adapters.assign(params);
-  const std::vector<Example> pairs = kl_pairs(rows);
-  std::vector<size_t> all(pairs.size());
-  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-  const Batch kl_batch = make_batch(pairs, all);
-  const mx::array kl_key = mx::random::split(dropout_key).second;
-
   const mx::array policy = log_probs(batch, &adapters, dropout_key, true);
   const mx::array reference = log_probs(batch, nullptr, dropout_key, false);
-  const mx::array kl_policy = log_probs(kl_batch, &adapters, kl_key, false);
-  const mx::array kl_reference = log_probs(kl_batch, nullptr, kl_key, false);
+  // A lone row (the short last batch of an epoch) has no other completion to pair with: kl = 0, as
+  // TRL without the KL term, rather than the row's own log-ratio.
+  mx::array kl_policy = mx::zeros({1}), kl_reference = mx::zeros({1});
+  if (rows.size() > 1) {
+    const std::vector<Example> pairs = kl_pairs(rows);
+    std::vector<size_t> all(pairs.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    const Batch kl_batch = make_batch(pairs, all);
+    const mx::array kl_key = mx::random::split(dropout_key).second;
+    kl_policy = log_probs(kl_batch, &adapters, kl_key, false);
+    kl_reference = log_probs(kl_batch, nullptr, kl_key, false);
+  }
   const KtoTerms t = kto_terms(policy, reference, kl_policy, kl_reference, desirable, options_);
 
   const float n = static_cast<float>(desirable.size());

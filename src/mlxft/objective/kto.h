@@ -16,8 +16,8 @@
 //   and the metrics kto_loss, kl (mean over micro-batches), rewards_chosen / rewards_rejected (mean of
 //   beta r over the desirable / undesirable sequences) and rewards_margin (their difference per
 //   micro-batch that has both, averaged).
-// - Every row needs a label (Example::label); a micro-batch of one row makes the KL pair the example
-//   itself (TRL refuses batch size 1; config validation does the same before training).
+// - Every row needs a label (Example::label). training.batch_size 1 is refused by config validation
+//   (as TRL refuses it); a lone row (the short last batch of an epoch) gets kl = 0.
 #pragma once
 
 #include <vector>
@@ -44,7 +44,8 @@ mx::array sequence_log_probs(const Model& model, const mx::array& hidden, const 
 // its first trained token on). Labels and indices are those of rows[i].
 std::vector<Example> kl_pairs(const std::vector<const Example*>& rows);
 
-// The KTO loss terms from sequence log-probabilities ([B] each; kl_* over the mismatched pairs).
+// The KTO loss terms from sequence log-probabilities (policy, reference: [B]; kl_*: over the
+// mismatched pairs, any equal length).
 struct KtoTerms {
   mx::array loss_sum;             // sum of the weighted per-sequence losses (differentiable)
   mx::array kl;                   // the detached, clamped reference point
