@@ -116,7 +116,8 @@ TEST(KtoTrlParity, LossMetricsAndEveryLoraGradientMatchTrl) {
 // A lone row (the short last batch of an epoch) has no mismatched pair: kl = 0 and the loss is the
 // formula with kl = 0, not the row's own log-ratio.
 TEST(KtoTrlParity, ALoneRowGetsAZeroKlPoint) {
-  const auto ref = load_safetensors(test::source_dir() / "tests" / "golden" / "kto_trl" / "golden.safetensors");
+  const auto ref =
+      load_safetensors(test::source_dir() / "tests" / "golden" / "kto_trl" / "golden.safetensors");
   const Model model = load_model(peft_dir() / "model", mx::float32);
   const LoraAdapters adapters = load_adapter(peft_dir() / "adapter");
   const std::vector<Example> examples = golden_examples(ref);
@@ -125,7 +126,8 @@ TEST(KtoTrlParity, ALoneRowGetsAZeroKlPoint) {
   int positive = 0;  // rows whose r > 0: paired with themselves they would get kl = r, not 0
   for (size_t row = 0; row < examples.size(); ++row) {
     SCOPED_TRACE(row);
-    const ObjectiveSums s = objective.sums(adapters.flatten(), make_batch(examples, {row}), dropout_key(0, 1, 0));
+    const ObjectiveSums s =
+        objective.sums(adapters.flatten(), make_batch(examples, {row}), dropout_key(0, 1, 0));
     const bool good = *examples[row].label;
     mx::array kl = s.metrics.at("kl").sum, loss = s.loss.nll_sum;
     mx::array reward = s.metrics.at(good ? "rewards_chosen" : "rewards_rejected").sum;
