@@ -34,9 +34,15 @@ TEST(MetricsWriter, WritesTheAgreedLines) {
                          .trained_tokens = 12345,
                          .memory_gb = 1.23,
                          .peak_memory_gb = 1.5,
-                         .time_s = 12.3});
-    w.write(
-        EvalMetrics{.step = 50, .epoch = 1.7, .loss = 1.9, .perplexity = 6.7, .tokens = 4567, .best = true});
+                         .time_s = 12.3,
+                         .extra = {{"kl", 0.25}, {"rewards_margin", -0.5}}});
+    w.write(EvalMetrics{.step = 50,
+                        .epoch = 1.7,
+                        .loss = 1.9,
+                        .perplexity = 6.7,
+                        .tokens = 4567,
+                        .best = true,
+                        .extra = {{"loss_undesirable", 2.5}}});
     w.write(SkipMetrics{.step = 12, .reason = "nan loss"});
   }
   const auto lines = json_lines(test::read_file(dir / "metrics.jsonl"));
@@ -47,6 +53,13 @@ TEST(MetricsWriter, WritesTheAgreedLines) {
   EXPECT_DOUBLE_EQ(lines[0]["train/learning_rate"].get<double>(), 2e-4);
   EXPECT_EQ(lines[0]["train/trained_tokens"], 12345);
   EXPECT_DOUBLE_EQ(lines[0]["system/peak_memory_gb"].get<double>(), 1.5);
+  EXPECT_DOUBLE_EQ(lines[0]["train/kl"].get<double>(), 0.25);  // an objective's metrics, by name
+  const RunMetrics back = read_metrics(dir / "metrics.jsonl");
+  ASSERT_EQ(back.train.size(), 1u);
+  ASSERT_EQ(back.eval.size(), 1u);
+  EXPECT_EQ(back.eval[0].extra, (std::map<std::string, double>{{"loss_undesirable", 2.5}}));
+  EXPECT_DOUBLE_EQ(lines[1]["eval/loss_undesirable"].get<double>(), 2.5);
+  EXPECT_EQ(back.train[0].extra, (std::map<std::string, double>{{"kl", 0.25}, {"rewards_margin", -0.5}}));
   EXPECT_EQ(lines[1]["type"], "eval");
   EXPECT_DOUBLE_EQ(lines[1]["eval/perplexity"].get<double>(), 6.7);
   EXPECT_EQ(lines[1]["best"], true);

@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "mlxft/report/html.h"
@@ -32,14 +33,16 @@ void write_run(const fs::path& dir) {
                          .trained_tokens = 100 * step,
                          .memory_gb = 1.0,
                          .peak_memory_gb = 1.0 + s / 10,
-                         .time_s = s});
+                         .time_s = s,
+                         .extra = {}});
     if (step % 4 == 0) {
       w.write(EvalMetrics{.step = step,
                           .epoch = s / 8,
                           .loss = 2.5 - 0.1 * s,
                           .perplexity = std::exp(2.5 - 0.1 * s),
                           .tokens = 777,
-                          .best = true});
+                          .best = true,
+                          .extra = {}});
     }
   }
   w.write(SkipMetrics{.step = 5, .reason = "nan loss <at> step"});
@@ -122,7 +125,7 @@ TEST(ToolCallMetricsInARun, RoundTripAndArePlotted) {
   test::TempDir dir;
   {
     MetricsWriter w(dir / "metrics.jsonl", false);
-    w.write(TrainMetrics{.step = 2, .loss = 2.0});
+    w.write(TrainMetrics{.step = 2, .loss = 2.0, .extra = {}});
     for (int64_t step : {0, 2}) {
       w.write(EvalMetrics{.step = step,
                           .loss = 2.0,
@@ -146,6 +149,44 @@ TEST(ToolCallMetricsInARun, RoundTripAndArePlotted) {
   EXPECT_EQ(plots.size(), 5u);
   ASSERT_TRUE(fs::exists(dir / "tool_calls.svg"));
   EXPECT_THAT(test::read_file(dir / "tool_calls.svg"), HasSubstr("arguments exact"));
+}
+
+TEST(Plots, AKtoRunGetsTheRewardsPlotAndTheUndesirableValidationLoss) {
+  if (find_program("gnuplot").empty()) GTEST_SKIP() << "gnuplot not installed";
+  test::TempDir dir;
+  {
+    MetricsWriter w(dir / "metrics.jsonl", false);
+    for (int64_t step = 1; step <= 3; ++step) {
+      const double s = static_cast<double>(step);
+      w.write(TrainMetrics{.step = step,
+                           .loss = 0.5 - 0.05 * s,
+                           .extra = {{"kto_loss", 0.5 - 0.05 * s},
+                                     {"kl", 0.01 * s},
+                                     {"rewards_chosen", 0.1 * s},
+                                     {"rewards_rejected", -0.2 * s},
+                                     {"rewards_margin", 0.3 * s}}});
+    }
+    w.write(
+        EvalMetrics{.step = 3, .loss = 1.5, .extra = {{"loss_desirable", 1.5}, {"loss_undesirable", 2.5}}});
+  }
+  const auto plots =
+      write_plots(read_metrics(dir / "metrics.jsonl"), dir.path(), PlotOptions{.format = "svg"});
+  ASSERT_EQ(plots.size(), 5u);
+  const std::string kto = test::read_file(dir / "kto.svg");
+  EXPECT_THAT(kto, HasSubstr("reward, undesirable"));
+  EXPECT_THAT(kto, HasSubstr("KL (nats)"));
+  EXPECT_THAT(test::read_file(dir / "loss.svg"), HasSubstr("validation, undesirable"));
+  const KeyValues rows = final_numbers(read_metrics(dir / "metrics.jsonl"));
+  EXPECT_NE(
+      std::find(rows.begin(), rows.end(), std::pair<std::string, std::string>{"final train kl", "0.0300"}),
+      rows.end());
+  EXPECT_NE(std::find(rows.begin(), rows.end(),
+                      std::pair<std::string, std::string>{"last validation loss_undesirable", "2.5000"}),
+            rows.end());
+  // An SFT run has no KTO plot.
+  write_run(dir.path());
+  EXPECT_EQ(write_plots(read_metrics(dir / "metrics.jsonl"), dir.path(), PlotOptions{.format = "svg"}).size(),
+            4u);
 }
 
 TEST(PlotsWithoutGnuplot, AreSkippedWithoutFailing) {

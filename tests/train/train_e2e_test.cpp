@@ -48,33 +48,40 @@ fs::path tiny_model() {
   return out;
 }
 
-void write_dataset(const fs::path& file, int n) {
+// labelled: every third record counts backwards and is labelled false (undesirable); the others true.
+void write_dataset(const fs::path& file, int n, bool labelled = false) {
   static const char* words[] = {"one", "two",   "three", "four", "five",
                                 "six", "seven", "eight", "nine", "ten"};
   std::string text;
   for (int i = 0; i < n; ++i) {
     const int start = i % 6;
+    const bool bad = labelled && i % 3 == 2;
     std::string answer;
-    for (int k = start; k < start + 5; ++k) answer += std::string(k > start ? " " : "") + words[k];
+    for (int k = start; k < start + 5; ++k)
+      answer += std::string(k > start ? " " : "") + words[bad ? 9 - k : k];
     nlohmann::json rec = {{"messages",
                            {{{"role", "user"}, {"content", std::string("Count on from ") + words[start]}},
                             {{"role", "assistant"}, {"content", answer}}}}};
+    if (labelled) rec["label"] = !bad;
     text += rec.dump() + "\n";
   }
   mlxft::test::write_file(file, text);
 }
 
-// A recipe for the tiny model; `extra` is appended to the training section.
-fs::path write_recipe(const mlxft::test::TempDir& dir, const std::string& name, const std::string& training) {
-  const fs::path data = dir / "data.jsonl";
-  if (!fs::exists(data)) write_dataset(data, 64);
+// A recipe for the tiny model; `training` is the training section; `data_extra` is appended to the
+// data section, and a labelled dataset (write_dataset) is used when it is not empty.
+fs::path write_recipe(const mlxft::test::TempDir& dir, const std::string& name, const std::string& training,
+                      const std::string& data_extra = "") {
+  const bool labelled = !data_extra.empty();
+  const fs::path data = dir / (labelled ? "labelled.jsonl" : "data.jsonl");
+  if (!fs::exists(data)) write_dataset(data, 64, labelled);
   const std::string yaml =
       "model:\n  path: " + tiny_model().string() + "\n  dtype: float32\n" +
       "lora:\n  rank: 8\n  alpha: 16\n  dropout: 0.05\n"
       "  target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n" +
       "data:\n  dataset_path: " + data.string() +
-      "\n  min_examples: 10\n  valid_split: 0.125\n  max_seq_length: 64\n" + "training:\n" + training +
-      "output:\n  output_dir: " + (dir / name).string() +
+      "\n  min_examples: 10\n  valid_split: 0.125\n  max_seq_length: 64\n" + data_extra + "training:\n" +
+      training + "output:\n  output_dir: " + (dir / name).string() +
       "\n  save_total_limit: 0\n"
       "logging:\n  plots: false\n  progress: plain\n"
       "evaluation:\n  eval_batch_size: 8\n  generate_samples: false\n";
@@ -210,6 +217,85 @@ TEST(TrainE2E, SigtermThenResumeIsBitIdentical) {
   ASSERT_EQ(b.exit_code, 0) << b.output;
   EXPECT_NE(b.output.find("resumed from"), std::string::npos) << b.output;
   expect_bit_identical(dir / "full", dir / "cut");
+}
+
+// The "train/<kto metric>" and "train/loss" numbers of every train line, in order.
+std::vector<double> kto_numbers(const fs::path& run) {
+  std::vector<double> out;
+  std::istringstream lines(mlxft::test::read_file(run / "metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j["type"] != "train") continue;
+    for (const char* key : {"train/loss", "train/kl", "train/rewards_chosen", "train/rewards_rejected"})
+      out.push_back(j[key].get<double>());
+  }
+  return out;
+}
+
+const char* kKtoRun =
+    "  objective: kto\n  max_steps: 8\n  batch_size: 4\n  gradient_accumulation_steps: 2\n"
+    "  learning_rate: 5.0e-3\n  warmup_steps: 1\n  logging_steps: 2\n  eval_steps: 4\n  save_steps: 2\n"
+    "  seed: 5\n";
+
+// KTO through the whole train command: its metrics reach metrics.jsonl (train/kl, rewards...) and the
+// validation loss per label, and a run stopped by SIGTERM resumes to bit-identical adapters.
+TEST(TrainE2E, KtoLogsItsMetricsAndResumesBitIdentical) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  const std::string labels_all = "  labels: all\n";
+  const fs::path full = write_recipe(dir, "full", kKtoRun, labels_all);
+  auto a = mlxft::test::run_mlxft("train --config " + full.string());
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  int train_lines = 0, eval_lines = 0;
+  std::istringstream lines(mlxft::test::read_file(dir / "full" / "metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j["type"] == "train") {
+      ++train_lines;
+      for (const char* key : {"train/kto_loss", "train/kl", "train/rewards_chosen", "train/rewards_rejected",
+                              "train/rewards_margin"}) {
+        ASSERT_TRUE(j.contains(key) && j[key].is_number()) << key << " missing in " << line;
+      }
+      EXPECT_GE(j["train/kl"].get<double>(), 0.0);  // clamped
+      EXPECT_NEAR(j["train/loss"].get<double>(), j["train/kto_loss"].get<double>(), 1e-6);
+      EXPECT_LT(j["train/loss"].get<double>(), 2.5);  // a KTO loss (weights 1), not a token cross-entropy
+    } else if (j["type"] == "eval") {
+      ++eval_lines;
+      EXPECT_TRUE(j.contains("eval/loss_desirable") && j.contains("eval/loss_undesirable")) << line;
+      EXPECT_DOUBLE_EQ(j["eval/loss"].get<double>(), j["eval/loss_desirable"].get<double>());
+    }
+  }
+  EXPECT_EQ(train_lines, 4);
+  EXPECT_EQ(eval_lines, 3);  // before training, at step 4 and at step 8
+
+  const fs::path cut = write_recipe(dir, "cut", kKtoRun, labels_all);
+  const auto stopped =
+      mlxft::test::run_command("MLXFT_TEST_SIGTERM_AFTER_STEP=3 '" + mlxft::test::mlxft_binary().string() +
+                               "' train --config " + cut.string());
+  ASSERT_EQ(stopped.exit_code, 143) << stopped.output;
+  auto b = mlxft::test::run_mlxft("train --config " + cut.string() + " --resume");
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  expect_bit_identical(dir / "full", dir / "cut");
+  // The resumed run logs the same KTO numbers (the step-3 stop falls inside the logging window 3-4).
+  EXPECT_EQ(kto_numbers(dir / "full"), kto_numbers(dir / "cut"));
+}
+
+// Data without undesirable examples cannot serve KTO: one configuration error before training.
+TEST(TrainE2E, KtoOnDataWithoutUndesirableExamplesIsAConfigError) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  const fs::path recipe = write_recipe(dir, "run", kKtoRun);  // the unlabelled data, data.labels default
+  auto refused = mlxft::test::run_mlxft("train --config " + recipe.string());
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("set data.labels: all"), std::string::npos) << refused.output;
+  mlxft::test::write_file(recipe,
+                          std::regex_replace(mlxft::test::read_file(recipe), std::regex("min_examples"),
+                                             "labels: all\n  min_examples"));
+  auto no_bad = mlxft::test::run_mlxft("train --config " + recipe.string());
+  EXPECT_NE(no_bad.exit_code, 0);
+  EXPECT_NE(no_bad.output.find("training.objective"), std::string::npos) << no_bad.output;
+  EXPECT_NE(no_bad.output.find("0 undesirable"), std::string::npos) << no_bad.output;
+  EXPECT_FALSE(fs::exists(dir / "run" / "metrics.jsonl"));
 }
 
 TEST(TrainE2E, SigkillDuringCheckpointWritesRecovers) {

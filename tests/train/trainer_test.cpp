@@ -63,7 +63,7 @@ mlxft::EvalResult toy_eval(const std::vector<mx::array>& p) {
   mlxft::Batch b = toy_batch(rows);
   auto l = mlxft::masked_cross_entropy(mx::take(p[0], b.inputs, 0), b.targets, b.mask);
   const double loss = l.nll_sum.item<float>() / l.tokens.item<float>();
-  return {loss, std::exp(loss), static_cast<int64_t>(l.tokens.item<float>()), {}};
+  return {loss, std::exp(loss), static_cast<int64_t>(l.tokens.item<float>()), {}, {}};
 }
 
 // The data order: a permutation of the examples drawn from util/prng.h with (seed 7, epoch), cut
@@ -289,7 +289,7 @@ TEST(TrainTrainer, EarlyStoppingAfterPatience) {
   h.evaluate = [&evals](const std::vector<mx::array>&) {
     ++evals;
     const double loss = evals == 1 ? 1.0 : 1.0 + 0.1 * evals;  // never improves after the first
-    return mlxft::EvalResult{loss, std::exp(loss), 10, {}};
+    return mlxft::EvalResult{loss, std::exp(loss), 10, {}, {}};
   };
   mlxft::Trainer t(s, h, {"w"}, init());
   auto out = t.run();

@@ -11,6 +11,8 @@
 #include "mlxft/eval/evaluate.h"
 #include "mlxft/eval/generate.h"
 #include "mlxft/eval/tool_eval.h"
+#include "mlxft/objective/kto.h"
+#include "mlxft/objective/sft.h"
 #include "mlxft/report/run_report.h"
 #include "mlxft/util/error.h"
 
@@ -55,8 +57,7 @@ void add_test_stop(TrainerHooks& hooks) {
 }
 
 // The tool-call metrics (eval/tool_eval.h) as extra evaluation metrics, logged.
-std::vector<std::pair<std::string, double>> tool_call_metrics(const TrainRun& run,
-                                                              const LoraAdapters& adapters) {
+std::map<std::string, double> tool_call_metrics(const TrainRun& run, const LoraAdapters& adapters) {
   const EvaluationSection& ev = run.recipe.evaluation;
   ToolEvalOptions o;
   o.max_examples = ev.tool_call_examples;
@@ -73,19 +74,60 @@ std::vector<std::pair<std::string, double>> tool_call_metrics(const TrainRun& ru
       {"tool_valid_call_rate", m.valid_call_rate},  {"tool_no_call_accuracy", m.no_call_accuracy}};
 }
 
+std::unique_ptr<Objective> make_objective(const TrainRun& run, const LoraAdapters& layout) {
+  const TrainingSection& t = run.recipe.training;
+  if (t.objective == "kto") {
+    const KtoSection& k = run.recipe.kto;
+    return std::make_unique<KtoObjective>(
+        run.model, layout, run.inputs.split.train,
+        KtoOptions{k.beta, k.desirable_weight, k.undesirable_weight, t.gradient_checkpointing});
+  }
+  return std::make_unique<SftObjective>(
+      run.model, layout, SftOptions{t.gradient_checkpointing, static_cast<float>(t.label_smoothing)});
+}
+
 }  // namespace
+
+std::string check_kto_data(const std::vector<Example>& train, const Recipe& recipe) {
+  int64_t n_d = 0, n_u = 0;
+  for (const Example& e : train) {
+    if (e.label && *e.label) ++n_d;
+    if (e.label && !*e.label) ++n_u;
+  }
+  if (n_d == 0 || n_u == 0) {
+    throw Error(
+        ErrorKind::Config, "training.objective",
+        fmt::format("kto needs desirable and undesirable training examples; {} has {} desirable and {} "
+                    "undesirable (label: false)",
+                    recipe.data.dataset_path, n_d, n_u),
+        "use training.objective: sft, or data with both labels (and data.labels: all)");
+  }
+  const KtoSection& k = recipe.kto;
+  const double ratio =
+      (k.desirable_weight * static_cast<double>(n_d)) / (k.undesirable_weight * static_cast<double>(n_u));
+  if (ratio >= 1.0 && ratio <= 4.0 / 3.0) return {};
+  // Either weight alone brings the ratio into [1, 4/3] (TRL's advice, Eq. 8 of the KTO paper).
+  const double d_lo = k.undesirable_weight * static_cast<double>(n_u) / static_cast<double>(n_d);
+  const double u_hi = k.desirable_weight * static_cast<double>(n_d) / static_cast<double>(n_u);
+  const std::string msg = fmt::format(
+      "kto: {} desirable and {} undesirable training examples with kto.desirable_weight {} and "
+      "kto.undesirable_weight {} give a weighted ratio {:.3f}, outside [1, 4/3]; balanced would be EITHER "
+      "kto.desirable_weight in [{:.2f}, {:.2f}] OR kto.undesirable_weight in [{:.2f}, {:.2f}]",
+      n_d, n_u, k.desirable_weight, k.undesirable_weight, ratio, d_lo, d_lo * 4.0 / 3.0, u_hi * 3.0 / 4.0,
+      u_hi);
+  spdlog::warn("{}", msg);
+  return msg;
+}
 
 RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
     : run_(run),
       layout_(layout),
-      objective_(run.model, layout,
-                 {run.recipe.training.gradient_checkpointing,
-                  static_cast<float>(run.recipe.training.label_smoothing)}),
+      objective_(make_objective(run, layout)),
       plan_(run.inputs.split.train, run.settings.batch_size, run.settings.seed),
       progress_(std::cerr, progress_mode(run.recipe.logging.progress, stderr_is_terminal()),
                 run.settings.logging_steps) {
   const Split& split = run.inputs.split;
-  hooks_.loss = micro_batch_loss(objective_);
+  hooks_.loss = micro_batch_loss(*objective_);
   hooks_.epoch_batches = [this](int64_t epoch) {
     std::vector<std::vector<int64_t>> batches;
     for (const auto& rows : plan_.epoch_batches(static_cast<int>(epoch)))
@@ -99,8 +141,12 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
     hooks_.evaluate = [this](const std::vector<mx::array>& params) {
       LoraAdapters a = layout_;
       a.assign(params);
-      EvalResult r = evaluate(run_.model, &a, run_.inputs.split.valid, run_.eval_batch_size());
-      if (run_.recipe.evaluation.tool_calls) r.extra = tool_call_metrics(run_, a);
+      EvalResult r = run_.recipe.training.objective == "kto"
+                         ? evaluate_by_label(a)
+                         : evaluate(run_.model, &a, run_.inputs.split.valid, run_.eval_batch_size());
+      if (run_.recipe.evaluation.tool_calls) {
+        for (auto& [name, value] : tool_call_metrics(run_, a)) r.extra[name] = value;
+      }
       return r;
     };
   }
@@ -115,6 +161,19 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
   hooks_.on_train_log = [this](const TrainMetrics& m, int64_t total) { show_progress(m, total); };
   hooks_.after_step = plot_refresh(run);
   add_test_stop(hooks_);
+}
+
+EvalResult RunHooks::evaluate_by_label(const LoraAdapters& adapters) const {
+  std::vector<Example> desirable, undesirable;
+  for (const Example& e : run_.inputs.split.valid)
+    (e.label.value_or(true) ? desirable : undesirable).push_back(e);
+  if (desirable.empty())
+    return evaluate(run_.model, &adapters, run_.inputs.split.valid, run_.eval_batch_size());
+  EvalResult r = evaluate(run_.model, &adapters, desirable, run_.eval_batch_size());
+  r.extra["loss_desirable"] = r.loss;
+  if (!undesirable.empty())
+    r.extra["loss_undesirable"] = evaluate(run_.model, &adapters, undesirable, run_.eval_batch_size()).loss;
+  return r;
 }
 
 void RunHooks::write_samples(const std::vector<mx::array>& params, int64_t step) const {

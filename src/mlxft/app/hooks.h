@@ -4,9 +4,15 @@
 // Contract:
 // - RunHooks owns everything the hooks use (the objective, the batch plan, the progress display)
 //   and must outlive the Trainer that gets hooks().
-// - loss: objective/sft.h on the adapters' layout; epoch_batches: data/batching.h BatchPlan seeded
+// - loss: training.objective on the adapters' layout: objective/sft.h, or objective/kto.h on the
+//   training split (check_kto_data() first: both labels present, else a Config error naming
+//   data.labels; a warning with balancing weights when the weighted class ratio is outside
+//   [1, 4/3], as TRL warns); epoch_batches: data/batching.h BatchPlan seeded
 //   by training.seed; evaluate (when there is a validation set): token-weighted loss over the whole
-//   set, eval_batch_size at a time, no dropout; with evaluation.tool_calls also the tool-call metrics
+//   set, eval_batch_size at a time, no dropout; for KTO the loss over the desirable validation
+//   examples (what best checkpoint and early stopping follow), with loss_desirable and
+//   loss_undesirable as extra losses (the whole set when it has no desirable example);
+//   with evaluation.tool_calls also the tool-call metrics
 //   (eval/tool_eval.h) of the first tool_call_examples validation conversations, greedy, as the
 //   extra metrics tool_turns, tool_call_turns, tool_name_accuracy, tool_arguments_exact,
 //   tool_valid_call_rate and tool_no_call_accuracy.
@@ -22,10 +28,14 @@
 
 #include "mlxft/app/run_parts.h"
 #include "mlxft/data/batching.h"
-#include "mlxft/objective/sft.h"
+#include "mlxft/objective/objective.h"
 #include "mlxft/util/progress.h"
 
 namespace mlxft {
+
+// Throws a Config error unless `train` has desirable and undesirable examples; warns (and returns the
+// message) when desirable_weight x n_d / (undesirable_weight x n_u) is outside [1, 4/3].
+std::string check_kto_data(const std::vector<Example>& train, const Recipe& recipe);
 
 class RunHooks {
  public:
@@ -38,11 +48,12 @@ class RunHooks {
 
  private:
   void write_samples(const std::vector<mlx::core::array>& params, int64_t step) const;
+  EvalResult evaluate_by_label(const LoraAdapters& adapters) const;
   void show_progress(const TrainMetrics& line, int64_t total_steps);
 
   const TrainRun& run_;
   LoraAdapters layout_;
-  SftObjective objective_;
+  std::unique_ptr<Objective> objective_;
   BatchPlan plan_;
   ProgressReporter progress_;
   TrainerHooks hooks_;

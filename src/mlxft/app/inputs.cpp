@@ -85,7 +85,8 @@ Model load_base_model(const Recipe& r) {
   return model;
 }
 
-LoraAdapters build_adapters(const Recipe& r, const Model& model, const std::string& init_adapter) {
+LoraAdapters build_adapters(const Recipe& r, const Model& model, const std::string& init_adapter_flag) {
+  const std::string& init_adapter = init_adapter_flag.empty() ? r.training.init_adapter : init_adapter_flag;
   if (init_adapter.empty())
     return init_lora(model.config, lora_config(r.lora), static_cast<uint64_t>(r.training.seed));
   LoraAdapters adapters = load_adapter(init_adapter);

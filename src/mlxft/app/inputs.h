@@ -2,13 +2,14 @@
 //
 // Contract:
 // - load_inputs() resolves model.path into a model source (model/source.h), loads its tokenizer
-//   (tokenizer/load.h) and the Mistral v3 chat format, and the dataset with the recipe's data options; with data.valid_path the whole dataset trains and valid comes from that
-//   file, else the dataset is split by data.valid_split / test_split and data.seed; data.test_path
-//   replaces the test split. Skipped records are a warning; each data warning is logged at debug.
-//   No training example after the split is a Data error.
+//   (tokenizer/load.h) and the Mistral v3 chat format, and the dataset with the recipe's data options; with
+//   data.valid_path the whole dataset trains and valid comes from that file, else the dataset is split by
+//   data.valid_split / test_split and data.seed; data.test_path replaces the test split. Skipped records are
+//   a warning; each data warning is logged at debug. No training example after the split is a Data error.
 // - load_base_model() loads model.path in model.dtype ("auto": the device's default).
 // - build_adapters() returns new adapters initialised as PEFT does from training.seed, or the
-//   --init-adapter directory (PEFT or mlx-lm format, checked against the model) with lora.dropout.
+//   --init-adapter (else training.init_adapter) directory (PEFT or mlx-lm format, checked against the
+//   model) with lora.dropout.
 #pragma once
 
 #include <memory>

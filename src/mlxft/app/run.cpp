@@ -61,6 +61,7 @@ int run_training(const TrainRequest& req) {
   (void)apply_system_settings(req.recipe.system, req.threads);
   start_logging(req);
   const RunInputs inputs = load_inputs(r);
+  if (r.training.objective == "kto" && !req.eval_only) (void)check_kto_data(inputs.split.train, r);
   const Model model = load_base_model(r);
   LoraAdapters adapters = build_adapters(r, model, req.init_adapter);
   const TrainerSettings settings = trainer_settings_from(r, static_cast<int64_t>(inputs.split.train.size()));

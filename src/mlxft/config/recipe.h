@@ -86,7 +86,17 @@ struct TrainingSection {
   int64_t logging_steps = 10;
   int64_t eval_steps = 50;   // 0 = evaluate only at the end of each epoch
   int64_t save_steps = 100;  // 0 = save only at the end of each epoch
+  std::string objective = "sft";  // sft | kto (objective/kto.h: needs data.labels all, batch_size >= 2)
+  std::string init_adapter;       // "" = fresh LoRA; else a PEFT / mlx-lm adapter dir to start from
   bool operator==(const TrainingSection&) const = default;
+};
+
+// training.objective kto (objective/kto.h).
+struct KtoSection {
+  double beta = 0.1;
+  double desirable_weight = 1.0;
+  double undesirable_weight = 1.0;
+  bool operator==(const KtoSection&) const = default;
 };
 
 struct OutputSection {
@@ -146,6 +156,7 @@ struct Recipe {
   LoraSection lora;
   DataSection data;
   TrainingSection training;
+  KtoSection kto;
   OutputSection output;
   LoggingSection logging;
   SystemSection system;

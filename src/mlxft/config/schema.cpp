@@ -199,6 +199,30 @@ std::vector<FieldSpec> training_rows() {
       field("training", "save_steps", &R::training, &TrainingSection::save_steps,
             "Save a checkpoint every N optimizer steps; 0: at the end of each epoch only",
             {.range = at_least(0)}),
+      field("training", "objective", &R::training, &TrainingSection::objective,
+            "What is minimised: sft (cross-entropy on the trained tokens) or kto (KTO on desirable and "
+            "undesirable examples; needs data.labels all and batch_size >= 2, see the kto section)",
+            {.choices = {"sft", "kto"}}),
+      field("training", "init_adapter", &R::training, &TrainingSection::init_adapter,
+            "Start from this adapter (a PEFT or mlx-lm directory, e.g. an SFT run's adapter) instead of a "
+            "fresh LoRA; --init-adapter overrides it",
+            {.nullable = true, .path = true}),
+  };
+}
+
+// The rows of the `kto:` section (training.objective kto).
+std::vector<FieldSpec> kto_rows() {
+  using R = Recipe;
+  return {
+      field("kto", "beta", &R::kto, &KtoSection::beta,
+            "KTO beta: how far the policy may move from the reference (TRL's default 0.1)",
+            {.range = above(0)}),
+      field("kto", "desirable_weight", &R::kto, &KtoSection::desirable_weight,
+            "Weight of the desirable examples' loss; keep desirable_weight x n_desirable / "
+            "(undesirable_weight x n_undesirable) in [1, 4/3]",
+            {.range = above(0)}),
+      field("kto", "undesirable_weight", &R::kto, &KtoSection::undesirable_weight,
+            "Weight of the undesirable examples' loss", {.range = above(0)}),
   };
 }
 
@@ -312,8 +336,8 @@ std::vector<FieldSpec> advanced_rows() {
 
 std::vector<FieldSpec> build_schema() {
   std::vector<FieldSpec> rows;
-  for (auto* section : {&model_rows, &lora_rows, &data_rows, &training_rows, &output_rows, &logging_rows,
-                        &system_rows, &evaluation_rows, &advanced_rows}) {
+  for (auto* section : {&model_rows, &lora_rows, &data_rows, &training_rows, &kto_rows, &output_rows,
+                        &logging_rows, &system_rows, &evaluation_rows, &advanced_rows}) {
     for (auto& row : section()) rows.push_back(std::move(row));
   }
   return rows;
@@ -352,8 +376,8 @@ std::string FieldSpec::allowed() const {
 }
 
 const std::vector<std::string>& recipe_sections() {
-  static const std::vector<std::string> sections = {"model",   "lora",   "data",       "training", "output",
-                                                    "logging", "system", "evaluation", "advanced"};
+  static const std::vector<std::string> sections = {"model",  "lora",    "data",   "training",   "kto",
+                                                    "output", "logging", "system", "evaluation", "advanced"};
   return sections;
 }
 

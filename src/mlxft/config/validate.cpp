@@ -52,6 +52,19 @@ std::vector<std::string> validate_recipe(const Recipe& recipe) {
     errors.push_back(fmt::format("data.valid_split + data.test_split is {}, must be below 1 (the rest trains)",
                                  d.valid_split + d.test_split));
   }
+  if (recipe.training.objective == "kto") {
+    if (d.labels != "all") {
+      errors.push_back(fmt::format(
+          "data.labels is {}, but training.objective kto learns from desirable and undesirable examples: "
+          "set data.labels: all",
+          d.labels));
+    }
+    if (recipe.training.batch_size < 2) {
+      errors.push_back(
+          "training.batch_size must be >= 2 for training.objective kto (the KL reference point pairs each "
+          "prompt with another example's completion in the same micro-batch)");
+    }
+  }
   if (recipe.evaluation.early_stopping_patience > 0 && d.valid_path.empty() && d.valid_split <= 0.0) {
     errors.push_back(
         "evaluation.early_stopping_patience needs validation data: set data.valid_split > 0 "

@@ -5,13 +5,14 @@
 // - loss is token-weighted: the sum of every example's NLL sum over its trained tokens, divided by
 //   the number of trained tokens in the whole set; perplexity = exp(loss).
 // - per_example, when filled, lists every example in input order (by Example::index).
-// - extra holds further named metrics of the same evaluation (the tool-call metrics, eval/tool_eval.h),
-//   which metrics.jsonl writes as "eval/<name>".
+// - extra holds further named metrics of the same evaluation, logged as "eval/<name>": the tool-call
+//   metrics (eval/tool_eval.h) and, for KTO runs, loss_desirable and loss_undesirable (the
+//   token-weighted loss over each label's examples).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace mlxft {
@@ -27,7 +28,7 @@ struct EvalResult {
   double perplexity = 0.0;
   int64_t tokens = 0;  // trained tokens over the whole set
   std::vector<ExampleLoss> per_example;
-  std::vector<std::pair<std::string, double>> extra = {};
+  std::map<std::string, double> extra;
 };
 
 }  // namespace mlxft

@@ -7,14 +7,16 @@
 //   sums that are reported, never differentiated.
 // - The same parameters, batch and dropout key give the same sums (dropout is drawn from the key).
 // - train/step.h micro_batch_loss() adapts an Objective to the trainer's MicroBatchLoss hook.
-// - SFT (objective/sft.h) is the implementation today; a preference objective (KTO) is the next one:
-//   it needs whole-batch sequence log-probabilities, a reference pass without the adapter and extra
-//   metrics, which is why metrics are named sums and not a fixed struct.
+// - trained_tokens counts the tokens the micro-batch trained on (throughput and trained_tokens in the
+//   logs); when absent it is the loss weight (SFT: they are the same).
+// - Metrics are named (sum, count) pairs: the logs show sum / count over the logging window.
+// - SFT (objective/sft.h) and KTO (objective/kto.h) implement it.
 #pragma once
 
 #include <mlx/mlx.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,9 +25,18 @@
 
 namespace mlxft {
 
+struct MetricSum {
+  mlx::core::array sum;
+  mlx::core::array count;
+};
+
 struct ObjectiveSums {
-  LossSum loss;                                     // differentiated: loss sum and its weight
-  std::map<std::string, mlx::core::array> metrics;  // scalar sums for the logs (may be empty)
+  ObjectiveSums(LossSum l, std::map<std::string, MetricSum> m = {},
+                std::optional<mlx::core::array> tokens = std::nullopt)
+      : loss(std::move(l)), metrics(std::move(m)), trained_tokens(std::move(tokens)) {}
+  LossSum loss;                              // differentiated: loss sum and its weight
+  std::map<std::string, MetricSum> metrics;  // scalar sums for the logs (may be empty), never differentiated
+  std::optional<mlx::core::array> trained_tokens;  // absent: loss.tokens
 };
 
 class Objective {

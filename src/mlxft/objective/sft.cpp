@@ -27,7 +27,7 @@ LossSum SftObjective::loss(const std::vector<mx::array>& params, const Batch& ba
 
 ObjectiveSums SftObjective::sums(const std::vector<mx::array>& params, const Batch& batch,
                                  const mx::array& dropout_key) const {
-  return ObjectiveSums{loss(params, batch, dropout_key), {}};
+  return ObjectiveSums(loss(params, batch, dropout_key));
 }
 
 }  // namespace mlxft

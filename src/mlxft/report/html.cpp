@@ -81,6 +81,7 @@ KeyValues final_numbers(const RunMetrics& m) {
     rows.emplace_back("optimizer steps", std::to_string(last.step));
     rows.emplace_back("epochs", number(last.epoch, "{:.2f}"));
     rows.emplace_back("final train loss", number(last.loss));
+    for (const auto& [name, v] : last.extra) rows.emplace_back("final train " + name, number(v));  // KTO
     rows.emplace_back("trained tokens", std::to_string(last.trained_tokens));
     rows.emplace_back("tokens per second (last)", number(last.tokens_per_second, "{:.1f}"));
     rows.emplace_back("peak memory (GB)", number(peak, "{:.2f}"));
@@ -96,6 +97,7 @@ KeyValues final_numbers(const RunMetrics& m) {
     rows.emplace_back("last validation loss",
                       fmt::format("{} (perplexity {}, step {})", number(m.eval.back().loss),
                                   number(m.eval.back().perplexity, "{:.3f}"), m.eval.back().step));
+    for (const auto& [name, v] : m.eval.back().extra) rows.emplace_back("last validation " + name, number(v));
   }
   rows.emplace_back("skipped steps", std::to_string(m.skips.size()));
   return rows;

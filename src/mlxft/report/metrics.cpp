@@ -4,6 +4,7 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "mlxft/util/error.h"
 
@@ -33,17 +34,18 @@ MetricsWriter::MetricsWriter(const fs::path& path, bool append) : path_(path) {
 }
 
 void MetricsWriter::write(const TrainMetrics& m) {
-  const nlohmann::ordered_json j = {{"type", "train"},
-                                    {"step", m.step},
-                                    {"epoch", m.epoch},
-                                    {"train/loss", m.loss},
-                                    {"train/learning_rate", m.learning_rate},
-                                    {"train/gradient_norm", m.gradient_norm},
-                                    {"train/tokens_per_second", m.tokens_per_second},
-                                    {"train/trained_tokens", m.trained_tokens},
-                                    {"system/memory_gb", m.memory_gb},
-                                    {"system/peak_memory_gb", m.peak_memory_gb},
-                                    {"time_s", m.time_s}};
+  nlohmann::ordered_json j = {{"type", "train"},
+                              {"step", m.step},
+                              {"epoch", m.epoch},
+                              {"train/loss", m.loss},
+                              {"train/learning_rate", m.learning_rate},
+                              {"train/gradient_norm", m.gradient_norm},
+                              {"train/tokens_per_second", m.tokens_per_second},
+                              {"train/trained_tokens", m.trained_tokens},
+                              {"system/memory_gb", m.memory_gb},
+                              {"system/peak_memory_gb", m.peak_memory_gb},
+                              {"time_s", m.time_s}};
+  for (const auto& [name, v] : m.extra) j["train/" + name] = v;
   write_line(j.dump());
 }
 
@@ -55,7 +57,7 @@ void MetricsWriter::write(const EvalMetrics& m) {
                               {"eval/perplexity", m.perplexity},
                               {"eval/tokens", m.tokens},
                               {"best", m.best}};
-  for (const auto& [name, value] : m.extra) j["eval/" + name] = value;
+  for (const auto& [name, v] : m.extra) j["eval/" + name] = v;
   write_line(j.dump());
 }
 
@@ -93,16 +95,17 @@ std::string text_of(const nlohmann::json& j, const char* key) {
   return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
 }
 
-// The eval/<name> numbers of a line beyond the fixed ones.
-std::vector<std::pair<std::string, double>> extra_of(const nlohmann::json& j) {
-  static const std::vector<std::string> fixed = {"eval/loss", "eval/perplexity", "eval/tokens"};
-  std::vector<std::pair<std::string, double>> out;
-  for (const auto& [key, value] : j.items()) {
-    if (key.rfind("eval/", 0) != 0 || !value.is_number()) continue;
-    if (std::find(fixed.begin(), fixed.end(), key) == fixed.end())
-      out.emplace_back(key.substr(5), value.get<double>());
+// The "<prefix><name>" numbers that are not the line's own fields: an objective's metrics.
+std::map<std::string, double> extra_metrics(const nlohmann::json& j, const std::string& prefix) {
+  static const std::set<std::string> own = {
+      "train/loss",           "train/learning_rate", "train/gradient_norm", "train/tokens_per_second",
+      "train/trained_tokens", "eval/loss",           "eval/perplexity",     "eval/tokens"};
+  std::map<std::string, double> extra;
+  for (const auto& [key, v] : j.items()) {
+    if (key.rfind(prefix, 0) == 0 && !own.count(key) && v.is_number())
+      extra[key.substr(prefix.size())] = v.get<double>();
   }
-  return out;
+  return extra;
 }
 
 // Appends `line`, first dropping the earlier lines it supersedes (same or later step: a resumed run).
@@ -134,7 +137,8 @@ RunMetrics read_metrics(const std::filesystem::path& path) {
                                          .trained_tokens = integer(j, "train/trained_tokens"),
                                          .memory_gb = number(j, "system/memory_gb"),
                                          .peak_memory_gb = number(j, "system/peak_memory_gb"),
-                                         .time_s = number(j, "time_s")});
+                                         .time_s = number(j, "time_s"),
+                                         .extra = extra_metrics(j, "train/")});
     } else if (type == "eval" && j.contains("step")) {
       append(metrics.eval, EvalMetrics{.step = integer(j, "step"),
                                        .epoch = number(j, "epoch"),
@@ -142,7 +146,7 @@ RunMetrics read_metrics(const std::filesystem::path& path) {
                                        .perplexity = number(j, "eval/perplexity"),
                                        .tokens = integer(j, "eval/tokens"),
                                        .best = flag(j, "best"),
-                                       .extra = extra_of(j)});
+                                       .extra = extra_metrics(j, "eval/")});
     } else if (type == "skip" && j.contains("step")) {
       append(metrics.skips, SkipMetrics{.step = integer(j, "step"), .reason = text_of(j, "reason")});
     } else {

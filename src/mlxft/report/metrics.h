@@ -5,9 +5,10 @@
 //   the line being written (appending after a torn last line starts a new line). The lines:
 //     {"type": "train", "step", "epoch", "train/loss", "train/learning_rate", "train/gradient_norm",
 //      "train/tokens_per_second", "train/trained_tokens", "system/memory_gb",
-//      "system/peak_memory_gb", "time_s"}
-//     {"type": "eval", "step", "epoch", "eval/loss", "eval/perplexity", "eval/tokens", "best",
-//      and "eval/<name>" for each extra metric, e.g. eval/tool_name_accuracy}
+//      "system/peak_memory_gb", "time_s", and the objective's metrics "train/<name>" (KTO: kto_loss,
+//      kl, rewards_chosen, rewards_rejected, rewards_margin)}
+//     {"type": "eval", "step", "epoch", "eval/loss", "eval/perplexity", "eval/tokens", "best", and
+//      "eval/<name>" for each extra metric (eval/tool_name_accuracy, ...; KTO: loss_desirable, ...)}
 //     {"type": "skip", "step", "reason"}
 //   step is the optimizer step (1-based, after the update); epoch the fractional epochs completed.
 //   An unopenable or unwritable file is an Io error.
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +41,7 @@ struct TrainMetrics {
   double memory_gb = 0.0;
   double peak_memory_gb = 0.0;
   double time_s = 0.0;  // since the start of the run
+  std::map<std::string, double> extra;  // objective metrics, written as "train/<name>" (KTO: kl, ...)
 };
 
 // One evaluation line.
@@ -48,8 +51,8 @@ struct EvalMetrics {
   double loss = 0.0;  // token-weighted mean over the validation set
   double perplexity = 0.0;
   int64_t tokens = 0;
-  bool best = false;                                  // lowest validation loss so far
-  std::vector<std::pair<std::string, double>> extra = {};  // written as "eval/<name>"
+  bool best = false;                    // lowest validation loss so far
+  std::map<std::string, double> extra;  // written as "eval/<name>" (tool-call metrics, KTO losses)
   // The extra metric called `name`, NaN when the line has none.
   double extra_value(const std::string& name) const;
 };

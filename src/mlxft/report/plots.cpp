@@ -54,6 +54,18 @@ struct Plot {
   std::string commands;  // the plot command(s), with TRAIN and EVAL standing for the data files
 };
 
+double extra(const std::map<std::string, double>& m, const char* name) {
+  const auto it = m.find(name);
+  return it != m.end() ? it->second : std::nan("");
+}
+
+bool is_kto(const RunMetrics& metrics) {
+  for (const auto& t : metrics.train) {
+    if (t.extra.count("kl") != 0) return true;
+  }
+  return false;
+}
+
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
     s.replace(pos, from.size(), to);
@@ -101,18 +113,23 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
   const fs::path train_file = work / "train.dat", eval_file = work / "eval.dat";
   {
     std::ofstream train(train_file), eval(eval_file);
-    train << "# step loss learning_rate gradient_norm memory_gb peak_memory_gb\n";
+    train << "# step loss learning_rate gradient_norm memory_gb peak_memory_gb kl rewards_chosen "
+             "rewards_rejected rewards_margin\n";
     for (const auto& t : metrics.train) {
       train << t.step << ' ' << cell(t.loss) << ' ' << cell(t.learning_rate) << ' ' << cell(t.gradient_norm)
-            << ' ' << cell(t.memory_gb) << ' ' << cell(t.peak_memory_gb) << '\n';
+            << ' ' << cell(t.memory_gb) << ' ' << cell(t.peak_memory_gb) << ' ' << cell(extra(t.extra, "kl"))
+            << ' ' << cell(extra(t.extra, "rewards_chosen")) << ' '
+            << cell(extra(t.extra, "rewards_rejected")) << ' ' << cell(extra(t.extra, "rewards_margin"))
+            << '\n';
     }
-    eval << "# step loss tool_name_accuracy tool_arguments_exact\n";
+    eval << "# step loss loss_undesirable tool_name_accuracy tool_arguments_exact\n";
     for (const auto& e : metrics.eval) {
-      eval << e.step << ' ' << cell(e.loss) << ' ' << cell(e.extra_value("tool_name_accuracy")) << ' '
-           << cell(e.extra_value("tool_arguments_exact")) << '\n';
+      eval << e.step << ' ' << cell(e.loss) << ' ' << cell(e.extra_value("loss_undesirable")) << ' '
+           << cell(e.extra_value("tool_name_accuracy")) << ' ' << cell(e.extra_value("tool_arguments_exact"))
+           << '\n';
     }
     // gnuplot cannot plot a file without points; a lone NaN row keeps the command valid.
-    if (metrics.eval.empty()) eval << "NaN NaN NaN NaN\n";
+    if (metrics.eval.empty()) eval << "NaN NaN NaN NaN NaN\n";
     train.flush();
     eval.flush();
     if (!train || !eval) {
@@ -121,10 +138,18 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
       return written;
     }
   }
+  const bool kto = is_kto(metrics);
   std::vector<Plot> plots = {
-      {"loss", "Loss", "loss (per target token)",
-       "TRAIN using 1:2 with lines lw 2 title 'train', EVAL using 1:2 with linespoints lw 2 pt 7 title "
-       "'validation'"},
+      kto ? Plot{"loss", "Loss", "KTO loss (train, per sequence); NLL per token (validation)",
+                 "TRAIN using 1:2 with lines lw 2 title 'train (KTO)', EVAL using 1:2 with linespoints lw 2 "
+                 "pt 7 "
+                 "title 'validation, desirable', EVAL using 1:3 with linespoints lw 2 pt 5 title "
+                 "'validation, "
+                 "undesirable'"}
+          : Plot{"loss", "Loss", "loss (per target token)",
+                 "TRAIN using 1:2 with lines lw 2 title 'train', EVAL using 1:2 with linespoints lw 2 pt 7 "
+                 "title "
+                 "'validation'"},
       {"learning_rate", "Learning rate", "learning rate",
        "TRAIN using 1:3 with lines lw 2 title 'learning rate'"},
       {"gradient_norm", "Gradient norm (before clipping)", "global L2 norm",
@@ -135,8 +160,15 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
   if (has_tool_calls(metrics)) {
     plots.push_back({"tool_calls", "Tool calls (validation, greedy; step 0: before training)",
                      "share of call turns",
-                     "EVAL using 1:3 with linespoints lw 2 pt 7 title 'name accuracy', EVAL using 1:4 with "
+                     "EVAL using 1:4 with linespoints lw 2 pt 7 title 'name accuracy', EVAL using 1:5 with "
                      "linespoints lw 2 pt 5 title 'arguments exact'"});
+  }
+  if (kto) {
+    plots.push_back(
+        {"kto", "KTO rewards (beta x log-ratio to the reference) and KL reference point", "nats x beta",
+         "TRAIN using 1:8 with lines lw 2 title 'reward, desirable', TRAIN using 1:9 with lines lw 2 "
+         "title 'reward, undesirable', TRAIN using 1:10 with lines lw 2 dt 2 title 'margin', TRAIN "
+         "using 1:7 with lines lw 2 title 'KL (nats)'"});
   }
   const fs::path script_file = work / "plots.gp";
   {

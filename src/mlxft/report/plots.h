@@ -1,9 +1,12 @@
 // Plots of a run's metrics, drawn by gnuplot (Debian's gnuplot-nox) run as a subprocess.
 //
 // Contract: write_plots() writes into `dir` loss.<fmt> (train loss and validation loss vs step),
-// learning_rate.<fmt>, gradient_norm.<fmt>, memory.<fmt> (memory and peak memory vs step) and, when
-// eval lines carry tool-call metrics, tool_calls.<fmt> (eval/tool_name_accuracy and
-// eval/tool_arguments_exact vs step, the step-0 baseline included), each
+// learning_rate.<fmt>, gradient_norm.<fmt>, memory.<fmt> (memory and peak memory vs step), when
+// eval lines carry tool-call metrics tool_calls.<fmt> (eval/tool_name_accuracy and
+// eval/tool_arguments_exact vs step, the step-0 baseline included), and for a KTO run (train lines
+// with a "kl" metric) kto.<fmt> (rewards of desirable and undesirable examples, their margin and the
+// KL reference point vs step; the loss plot then also shows the validation loss of the undesirable
+// examples), each
 // drawn to a temporary name and renamed when gnuplot succeeds, and returns the files written. With
 // no train lines there is nothing to plot. When gnuplot is missing or fails it logs a warning and
 // returns what it has; it never throws for that: plots must not fail a run.

@@ -9,7 +9,7 @@ namespace mlxft {
 
 MicroBatchLoss micro_batch_loss(const Objective& objective) {
   return [&objective](const std::vector<mx::array>& params, const Batch& batch, const mx::array& key) {
-    return objective.sums(params, batch, key).loss;
+    return objective.sums(params, batch, key);
   };
 }
 
@@ -20,31 +20,46 @@ Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<
   for (size_t i = 0; i < params.size(); ++i) argnums[i] = static_cast<int>(i);
 
   std::vector<mx::array> grad_sum;
-  mx::array nll_total(0.0f), token_total(0.0f);
+  mx::array nll_total(0.0f), weight_total(0.0f), token_total(0.0f);
+  Gradients out;
   for (size_t micro = 0; micro < micro_batches.size(); ++micro) {
     const Batch& batch = micro_batches[micro];
+    std::vector<std::string> names;
     auto fn = [&](const std::vector<mx::array>& p) {
-      LossSum l = loss_fn(p, batch, dropout_keys.at(micro));
-      return std::vector<mx::array>{l.nll_sum, l.tokens};
+      ObjectiveSums s = loss_fn(p, batch, dropout_keys.at(micro));
+      std::vector<mx::array> v{s.loss.nll_sum, s.loss.tokens, s.trained_tokens.value_or(s.loss.tokens)};
+      names.clear();
+      for (auto& [name, m] : s.metrics) {
+        names.push_back(name);
+        v.push_back(m.sum);
+        v.push_back(m.count);
+      }
+      return v;
     };
     auto [values, grads] = mx::value_and_grad(fn, argnums)(params);
     nll_total = mx::add(nll_total, values[0]);
-    token_total = mx::add(token_total, values[1]);
+    weight_total = mx::add(weight_total, values[1]);
+    token_total = mx::add(token_total, values[2]);
     if (grad_sum.empty()) {
       grad_sum = grads;
     } else {
       for (size_t i = 0; i < grads.size(); ++i) grad_sum[i] = mx::add(grad_sum[i], grads[i]);
     }
     std::vector<mx::array> to_eval = grad_sum;
-    to_eval.push_back(nll_total);
-    to_eval.push_back(token_total);
+    to_eval.insert(to_eval.end(), {nll_total, weight_total, token_total});
+    to_eval.insert(to_eval.end(), values.begin() + 3, values.end());
     mx::eval(to_eval);
+    for (size_t k = 0; k < names.size(); ++k) {
+      MetricTotal& t = out.metrics[names[k]];
+      t.sum += static_cast<double>(mx::astype(values[3 + 2 * k], mx::float32).item<float>());
+      t.count += static_cast<double>(mx::astype(values[4 + 2 * k], mx::float32).item<float>());
+    }
   }
-  Gradients out;
-  const float tokens = token_total.item<float>();
-  out.tokens = static_cast<int64_t>(tokens);
-  out.loss = tokens > 0 ? static_cast<double>(nll_total.item<float>()) / tokens : std::nan("");
-  const mx::array inv = mx::array(tokens > 0 ? 1.0f / tokens : 0.0f);
+  const float weight = weight_total.item<float>();
+  out.weight = weight;
+  out.tokens = static_cast<int64_t>(token_total.item<float>());
+  out.loss = weight > 0 ? static_cast<double>(nll_total.item<float>()) / weight : std::nan("");
+  const mx::array inv = mx::array(weight > 0 ? 1.0f / weight : 0.0f);
   for (auto& g : grad_sum) out.grads.push_back(mx::multiply(g, inv));
   mx::eval(out.grads);
   return out;

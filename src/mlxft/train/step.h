@@ -1,10 +1,11 @@
 // One optimizer step: gradient accumulation over micro-batches, then a guarded update.
 //
 // Contract: accumulate_gradients() runs value_and_grad of the micro-batch loss with respect to the
-// flat parameter list for each micro-batch, sums the token-loss sums, the token counts and the
-// gradients of the loss *sums*, evaluating after each micro-batch (memory stays that of one), and
-// divides by the total token count at the end. So the result is the gradient of the mean token
-// loss over every trained token of the step: 4 micro-batches of 2 give the gradient of 1 batch of 8.
+// flat parameter list for each micro-batch, sums the loss sums, their weights (trained tokens for
+// SFT, sequences for KTO), the trained tokens, the metric sums and counts and the gradients of the
+// loss *sums*, evaluating after each micro-batch (memory stays that of one), and divides by the
+// total weight at the end. So for SFT the result is the gradient of the mean token loss over every
+// trained token of the step: 4 micro-batches of 2 give the gradient of 1 batch of 8.
 // apply_update() clips by global norm and then updates through the optimizer, unless the loss or
 // the gradient norm is not finite (or no token was trained): then nothing changes (parameters and
 // optimizer state untouched) and the reason is returned. Everything is evaluated on return.
@@ -14,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,17 +28,26 @@ namespace mlxft {
 
 namespace mx = mlx::core;
 
-// The loss sums of one micro-batch as a function of the parameters; `dropout_key` seeds its dropout.
-using MicroBatchLoss = std::function<LossSum(const std::vector<mx::array>& params, const Batch& batch,
-                                             const mx::array& dropout_key)>;
+// The loss sums (and metrics) of one micro-batch as a function of the parameters; `dropout_key` seeds
+// its dropout. A function returning a plain LossSum converts.
+using MicroBatchLoss = std::function<ObjectiveSums(const std::vector<mx::array>& params, const Batch& batch,
+                                                   const mx::array& dropout_key)>;
 
 // The loss of `objective` as a MicroBatchLoss (the objective must outlive the returned function).
 MicroBatchLoss micro_batch_loss(const Objective& objective);
 
+// A metric over a step or a logging window: shown as sum / count.
+struct MetricTotal {
+  double sum = 0.0;
+  double count = 0.0;
+};
+
 struct Gradients {
-  std::vector<mx::array> grads;  // of the mean token loss
-  double loss = 0.0;             // mean token loss of the step
+  std::vector<mx::array> grads;  // of the mean loss (loss sum / weight)
+  double loss = 0.0;             // mean loss of the step
   int64_t tokens = 0;            // trained tokens of the step
+  double weight = 0.0;           // the loss denominator (= tokens for SFT)
+  std::map<std::string, MetricTotal> metrics;
 };
 
 // dropout_keys[i] goes with micro_batches[i].

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+
 #include "mlxft/config/recipe.h"
 #include "mlxft/train/signals.h"
 #include "mlxft/util/error.h"
@@ -145,8 +147,13 @@ double Trainer::train_step(TrainerState& st, const std::vector<std::vector<int64
   if (u.applied) {
     st.consecutive_skips = 0;
     st.trained_tokens += g.tokens;
-    st.window_nll += g.loss * static_cast<double>(g.tokens);
+    st.window_nll += g.loss * g.weight;
+    st.window_weight += g.weight;
     st.window_tokens += g.tokens;
+    for (const auto& [name, t] : g.metrics) {
+      st.window_metrics[name].sum += t.sum;
+      st.window_metrics[name].count += t.count;
+    }
     st.window_norm += u.grad_norm;
     ++st.window_steps;
     return lr;
@@ -170,19 +177,22 @@ void Trainer::flush_log_window(TrainerState& st, double lr, int64_t total) {
   st.window_seconds += std::chrono::duration<double>(now - window_start_).count();
   window_start_ = now;
   if (st.window_steps > 0) {
-    const double loss = st.window_nll / static_cast<double>(std::max<int64_t>(st.window_tokens, 1));
+    const double loss = st.window_nll / std::max(st.window_weight, 1e-12);
     const double tps = static_cast<double>(st.window_tokens) / std::max(st.window_seconds, 1e-9);
     const double norm = st.window_norm / static_cast<double>(st.window_steps);
-    const TrainMetrics line{st.step,
-                            fractional_epoch(st),
-                            loss,
-                            lr,
-                            norm,
-                            tps,
-                            st.trained_tokens,
-                            gigabytes(mx::get_active_memory()),
-                            gigabytes(mx::get_peak_memory()),
-                            elapsed()};
+    TrainMetrics line{st.step,
+                      fractional_epoch(st),
+                      loss,
+                      lr,
+                      norm,
+                      tps,
+                      st.trained_tokens,
+                      gigabytes(mx::get_active_memory()),
+                      gigabytes(mx::get_peak_memory()),
+                      elapsed(),
+                      {}};
+    for (const auto& [name, t] : st.window_metrics)
+      line.extra[name] = t.count > 0 ? t.sum / t.count : std::nan("");
     append_metrics(line, st);
     if (hooks_.on_train_log) {
       hooks_.on_train_log(line, total);
@@ -192,8 +202,9 @@ void Trainer::flush_log_window(TrainerState& st, double lr, int64_t total) {
     }
     health_.check(st.step, loss, norm);
   }
-  st.window_nll = st.window_norm = st.window_seconds = 0.0;
+  st.window_nll = st.window_norm = st.window_seconds = st.window_weight = 0.0;
   st.window_tokens = st.window_steps = 0;
+  st.window_metrics.clear();
 }
 
 bool Trainer::after_step(TrainerState& st, bool epoch_end, bool last_step) {

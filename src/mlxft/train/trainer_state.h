@@ -13,11 +13,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
 #include "mlxft/eval/result.h"
+#include "mlxft/train/step.h"
 
 namespace mlxft {
 
@@ -38,6 +40,8 @@ struct TrainerState {
   double window_norm = 0.0;
   int64_t window_steps = 0;
   double window_seconds = 0.0;
+  double window_weight = 0.0;                         // loss weights (= tokens for SFT)
+  std::map<std::string, MetricTotal> window_metrics;  // objective metrics (KTO)
 
   // not saved
   std::optional<EvalResult> last_eval;

@@ -1,0 +1,80 @@
+// KTO (Kahneman-Tversky Optimisation, Ethayarajh et al. 2024) with LoRA: learning from unpaired
+// desirable and undesirable examples, TRL's KTOTrainer formulation (loss_type "kto").
+//
+// Contract:
+// - The completion of an example is its trained tokens (the assistant spans of the loss mask); its
+//   sequence log-probability is the sum of log p(token) over them. The policy is the base model with
+//   the adapters (dropout drawn from the key), the reference the same base without them (no second
+//   copy of the weights), computed in the same call under stop_gradient: a pure function of the
+//   batch, so accumulation, checkpoints and exact resume work as for SFT.
+// - r = log p_policy - log p_reference. The KL reference point is the mean of the same log-ratio over
+//   mismatched pairs of the micro-batch (kl_pairs: the prompt of row i followed by the completion of
+//   row i-1, TRL's rotation by one), detached and clamped at 0.
+// - Per sequence: desirable w_d (1 - sigmoid(beta (r - kl))), undesirable w_u (1 - sigmoid(beta (kl - r))).
+//   sums() returns their sum with weight = number of sequences (the trainer's division gives TRL's mean
+//   over the batch, and over all sequences of an accumulated step), trained_tokens = completion tokens,
+//   and the metrics kto_loss, kl (mean over micro-batches), rewards_chosen / rewards_rejected (mean of
+//   beta r over the desirable / undesirable sequences) and rewards_margin (their difference per
+//   micro-batch that has both, averaged).
+// - Every row needs a label (Example::label). training.batch_size 1 is refused by config validation
+//   (as TRL refuses it); a lone row (the short last batch of an epoch) gets kl = 0.
+#pragma once
+
+#include <vector>
+
+#include "mlxft/model/llama.h"
+#include "mlxft/model/lora.h"
+#include "mlxft/objective/objective.h"
+
+namespace mlxft {
+
+struct KtoOptions {
+  double beta = 0.1;
+  double desirable_weight = 1.0;
+  double undesirable_weight = 1.0;
+  bool checkpoint_layers = false;
+};
+
+// Sum over each row's trained positions of log p(target | prefix), from final hidden states: [B] float32.
+mx::array sequence_log_probs(const Model& model, const mx::array& hidden, const Batch& batch,
+                             bool training = true);
+
+// The mismatched pairs of a batch of examples (in row order): row i = the prompt of rows[i] (its ids
+// before the first trained token) followed by the completion of rows[i-1 mod n] (its ids and mask from
+// its first trained token on). Labels and indices are those of rows[i].
+std::vector<Example> kl_pairs(const std::vector<const Example*>& rows);
+
+// The KTO loss terms from sequence log-probabilities (policy, reference: [B]; kl_*: over the
+// mismatched pairs, any equal length).
+struct KtoTerms {
+  mx::array loss_sum;             // sum of the weighted per-sequence losses (differentiable)
+  mx::array kl;                   // the detached, clamped reference point
+  mx::array chosen_reward_sum;    // sum of beta r over desirable rows (detached)
+  mx::array rejected_reward_sum;  // over undesirable rows
+  int chosen = 0;
+  int rejected = 0;
+};
+KtoTerms kto_terms(const mx::array& policy, const mx::array& reference, const mx::array& kl_policy,
+                   const mx::array& kl_reference, const std::vector<bool>& desirable,
+                   const KtoOptions& options);
+
+class KtoObjective final : public Objective {
+ public:
+  // `examples` are the rows the batches index into by Example::index (the training split); they and
+  // the model must outlive the objective.
+  KtoObjective(const Model& model, LoraAdapters layout, const std::vector<Example>& examples,
+               KtoOptions options = {});
+  std::string name() const override { return "kto"; }
+  ObjectiveSums sums(const std::vector<mx::array>& params, const Batch& batch,
+                     const mx::array& dropout_key) const override;
+
+ private:
+  mx::array log_probs(const Batch& batch, const LoraAdapters* lora, const mx::array& key, bool grad) const;
+
+  const Model& model_;
+  LoraAdapters layout_;
+  std::unordered_map<int64_t, const Example*> by_index_;
+  KtoOptions options_;
+};
+
+}  // namespace mlxft
