@@ -16,6 +16,7 @@
 #include "mlxft/tokenizer/bpe_load.h"
 #include "mlxft/tokenizer/load.h"
 #include "mlxft/util/error.h"
+#include "export/export_test_util.h"
 #include "support/test_support.h"
 #include "tokenizer/bpe_test_support.h"
 
@@ -25,17 +26,9 @@ namespace mx = mlx::core;
 namespace mlxft {
 namespace {
 
-const mx::array kIds = mx::array({1, 17, 300, 9, 41, 5, 2000, 77}, {1, 8}, mx::int32);
-
-ForwardOptions with(const LoraAdapters& lora) {
-  ForwardOptions o;
-  o.lora = &lora;
-  return o;
-}
-
-float max_diff(const mx::array& a, const mx::array& b) {
-  return mx::max(mx::abs(a - b)).item<float>();
-}
+using export_test::kIds;
+using export_test::max_diff;
+using export_test::with;
 
 TEST(Fuse, FusedDirectoryGivesTheLogitsOfBasePlusAdapter) {
   MLXFT_REQUIRE_FILE(test::v3_tokenizer().string(), "Mistral v3 tokenizer (mistral-common)");

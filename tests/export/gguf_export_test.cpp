@@ -18,6 +18,7 @@
 #include "mlxft/model/source.h"
 #include "mlxft/tokenizer/load.h"
 #include "mlxft/util/error.h"
+#include "export/export_test_util.h"
 #include "support/test_support.h"
 #include "tokenizer/bpe_test_support.h"
 
@@ -27,17 +28,9 @@ namespace mx = mlx::core;
 namespace mlxft {
 namespace {
 
-const mx::array kIds = mx::array({1, 17, 300, 9, 41, 5, 2000, 77}, {1, 8}, mx::int32);
-
-ForwardOptions with(const LoraAdapters& lora) {
-  ForwardOptions o;
-  o.lora = &lora;
-  return o;
-}
-
-float max_diff(const mx::array& a, const mx::array& b) {
-  return mx::max(mx::abs(a - b)).item<float>();
-}
+using export_test::kIds;
+using export_test::max_diff;
+using export_test::with;
 
 struct Fixture {
   test::TempDir tmp;
