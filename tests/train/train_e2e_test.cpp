@@ -20,85 +20,18 @@
 #include "mlxft/model/llama.h"
 #include "mlxft/train/checkpoint.h"
 #include "support/test_support.h"
+#include "train/train_e2e_util.h"
 
 namespace fs = std::filesystem;
 namespace mx = mlx::core;
 
 namespace {
 
-// A tiny random model directory (created once per process) with the real v3 tokenizer. Its LM head
-// is scaled from std 0.02 to 0.3: with the preset's 0.02 the frozen head bounds every logit near
-// 1.3 (RMS-normed hidden of norm 8 times a row of norm 0.16), so no adapter could lower the loss
-// much below ln(32768); 0.3 leaves room to learn while the weights stay random.
-fs::path tiny_model() {
-  static mlxft::test::TempDir dir;
-  const fs::path out = dir / "tiny";
-  if (!fs::exists(out / "config.json")) {
-    mlxft::InitOptions o;
-    o.config = mlxft::preset_config("tiny", 32768);
-    o.tokenizer = mlxft::test::v3_tokenizer();
-    o.seed = 1;
-    o.out = out;
-    mlxft::write_model(o);
-    const std::string file = (out / "model.safetensors").string();
-    auto [weights, meta] = mx::load_safetensors(file);
-    weights.insert_or_assign("lm_head.weight", mx::multiply(weights.at("lm_head.weight"), mx::array(15.0f)));
-    mx::save_safetensors(file, weights, meta);
-  }
-  return out;
-}
-
-// labelled: every third record counts backwards and is labelled false (undesirable); the others true.
-void write_dataset(const fs::path& file, int n, bool labelled = false) {
-  static const char* words[] = {"one", "two",   "three", "four", "five",
-                                "six", "seven", "eight", "nine", "ten"};
-  std::string text;
-  for (int i = 0; i < n; ++i) {
-    const int start = i % 6;
-    const bool bad = labelled && i % 3 == 2;
-    std::string answer;
-    for (int k = start; k < start + 5; ++k)
-      answer += std::string(k > start ? " " : "") + words[bad ? 9 - k : k];
-    nlohmann::json rec = {{"messages",
-                           {{{"role", "user"}, {"content", std::string("Count on from ") + words[start]}},
-                            {{"role", "assistant"}, {"content", answer}}}}};
-    if (labelled) rec["label"] = !bad;
-    text += rec.dump() + "\n";
-  }
-  mlxft::test::write_file(file, text);
-}
-
-// A recipe for the tiny model; `training` is the training section; `data_extra` is appended to the
-// data section, and a labelled dataset (write_dataset) is used when it is not empty.
-fs::path write_recipe(const mlxft::test::TempDir& dir, const std::string& name, const std::string& training,
-                      const std::string& data_extra = "") {
-  const bool labelled = !data_extra.empty();
-  const fs::path data = dir / (labelled ? "labelled.jsonl" : "data.jsonl");
-  if (!fs::exists(data)) write_dataset(data, 64, labelled);
-  const std::string yaml =
-      "model:\n  path: " + tiny_model().string() + "\n  dtype: float32\n" +
-      "lora:\n  rank: 8\n  alpha: 16\n  dropout: 0.05\n"
-      "  target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n" +
-      "data:\n  dataset_path: " + data.string() +
-      "\n  min_examples: 10\n  valid_split: 0.125\n  max_seq_length: 64\n" + data_extra + "training:\n" +
-      training + "output:\n  output_dir: " + (dir / name).string() +
-      "\n  save_total_limit: 0\n"
-      "logging:\n  plots: false\n  progress: plain\n"
-      "evaluation:\n  eval_batch_size: 8\n  generate_samples: false\n";
-  const fs::path recipe = dir / (name + ".yaml");
-  mlxft::test::write_file(recipe, yaml);
-  return recipe;
-}
+using namespace mlxft::test::e2e;
 
 const char* kShortRun =
     "  max_steps: 12\n  batch_size: 4\n  gradient_accumulation_steps: 2\n  learning_rate: 5.0e-3\n"
     "  warmup_steps: 2\n  logging_steps: 2\n  eval_steps: 6\n  save_steps: 2\n  seed: 5\n";
-
-std::map<std::string, mx::array> final_arrays(const fs::path& run) {
-  auto [arrays, meta] =
-      mx::load_safetensors((run / "final_model" / "peft" / "adapter_model.safetensors").string());
-  return {arrays.begin(), arrays.end()};
-}
 
 void expect_bit_identical(const fs::path& a, const fs::path& b) {
   auto x = final_arrays(a), y = final_arrays(b);
@@ -110,31 +43,6 @@ void expect_bit_identical(const fs::path& a, const fs::path& b) {
     ASSERT_EQ(p.nbytes(), q.nbytes()) << name;
     EXPECT_EQ(std::memcmp(p.data<char>(), q.data<char>(), p.nbytes()), 0) << name << " differs";
   }
-}
-
-// Starts `mlxft train ...` in the background; output to `log`.
-pid_t spawn_train(const fs::path& recipe, const fs::path& log, const std::vector<std::string>& extra = {}) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::freopen(log.c_str(), "w", stdout);
-    (void)f;
-    dup2(fileno(stdout), fileno(stderr));
-    std::vector<std::string> args = {mlxft::test::mlxft_binary().string(), "train", "--config",
-                                     recipe.string()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& s : args) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 bool has_checkpoint(const fs::path& run) {
@@ -419,8 +327,8 @@ TEST(TrainE2E, OutputExportChoosesWhatFinalModelReceives) {
   EXPECT_NE(r.output.find("(mlx/, fused/, model.gguf, adapter.gguf)"), std::string::npos) << r.output;
   const fs::path final_dir = dir / "run" / "final_model";
   EXPECT_FALSE(fs::exists(final_dir / "peft"));
-  for (const char* f : {"mlx/adapters.safetensors", "fused/config.json", "fused/model.safetensors", "model.gguf",
-                        "model.Modelfile", "adapter.gguf", "adapter.Modelfile"}) {
+  for (const char* f : {"mlx/adapters.safetensors", "fused/config.json", "fused/model.safetensors",
+                        "model.gguf", "model.Modelfile", "adapter.gguf", "adapter.Modelfile"}) {
     EXPECT_TRUE(fs::exists(final_dir / f)) << f;
   }
   // The fused directory and the f16 GGUF hold the same model.

@@ -153,13 +153,17 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
   const EvaluationSection& ev = run.recipe.evaluation;
   if (ev.tool_calls && split.valid.empty())
     spdlog::warn("evaluation.tool_calls is set but there is no validation set: no tool-call metrics");
-  if (!split.valid.empty() && ev.generate_samples && ev.num_samples > 0) {
+  if (!split.valid.empty() && ev.generate_samples && ev.num_samples > 0 && run.group.is_main()) {
     hooks_.write_samples = [this](const std::vector<mx::array>& params, int64_t step) {
       write_samples(params, step);
     };
   }
-  hooks_.on_train_log = [this](const TrainMetrics& m, int64_t total) { show_progress(m, total); };
-  hooks_.after_step = plot_refresh(run);
+  if (run.group.is_main()) {  // rank 0 shows the progress and writes the plots
+    hooks_.on_train_log = [this](const TrainMetrics& m, int64_t total) { show_progress(m, total); };
+    hooks_.after_step = plot_refresh(run);
+  } else {
+    hooks_.on_train_log = [](const TrainMetrics&, int64_t) {};
+  }
   add_test_stop(hooks_);
 }
 

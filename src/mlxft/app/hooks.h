@@ -19,6 +19,7 @@
 // - write_samples (evaluation.generate_samples, num_samples > 0): generates from the first
 //   num_samples validation prompts and appends {"step","index","prompt","generated"} lines to
 //   <out>/samples.jsonl; a failed write is an Io error.
+// - Data parallel: only rank 0 writes samples, shows progress and refreshes plots.
 // - after_step (logging.plots and plots_per_epoch > 0): refreshes the plots and report that many
 //   times per epoch; a failure there is a warning. For tests, the environment variable
 //   MLXFT_TEST_SIGTERM_AFTER_STEP=N raises SIGTERM after step N (a deterministic graceful stop).

@@ -1,6 +1,9 @@
 #include "mlxft/app/run.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
 
 #include "mlxft/app/finish.h"
 #include "mlxft/app/hooks.h"
@@ -11,6 +14,7 @@
 #include "mlxft/config/load.h"
 #include "mlxft/report/data_summary.h"
 #include "mlxft/train/signals.h"
+#include "mlxft/util/error.h"
 #include "mlxft/util/logging.h"
 
 namespace fs = std::filesystem;
@@ -19,9 +23,14 @@ namespace mlxft {
 
 namespace {
 
-void start_logging(const TrainRequest& req) {
+// Rank 0 owns the output directory and the log file; the other ranks log warnings and errors only.
+void start_logging(const TrainRequest& req, const DistributedGroup& group) {
   const Recipe& r = req.recipe;
   const fs::path out(r.output.output_dir);
+  if (!group.is_main()) {
+    setup_logging(req.debug ? "debug" : "warn");
+    return;
+  }
   fs::path log_file;
   if (!req.eval_only) {
     lock_output_dir(out);
@@ -31,27 +40,47 @@ void start_logging(const TrainRequest& req) {
   setup_logging(req.debug ? "debug" : r.logging.level, log_file);
 }
 
-int train(const TrainRun& run, LoraAdapters adapters) {
-  const Recipe& r = run.recipe;
-  write_effective_config(r, run.out / "effective_config.yaml");
+void write_run_files(const TrainRun& run) {
+  write_effective_config(run.recipe, run.out / "effective_config.yaml");
   const Split& split = run.inputs.split;
   write_data_summary(run.out, summarize_data(run.inputs.report, static_cast<int64_t>(split.train.size()),
                                              static_cast<int64_t>(split.valid.size()),
                                              static_cast<int64_t>(split.test.size())));
+}
+
+// A rank stopped because another rank got the signal exits as if it had got SIGTERM.
+int stopped(const TrainRun& run, const StopSignals& stop, const TrainOutcome& outcome) {
+  const int sig = stop.signal_number() != 0 ? stop.signal_number() : SIGTERM;
+  if (!run.group.is_main()) return 128 + sig;
+  fmt::print(
+      "\nstopped by signal {} at step {}; checkpoint {}\nresume with: mlxft train --config {} --resume "
+      "latest\n",
+      sig, outcome.step, outcome.last_checkpoint.string(),
+      run.request.recipe_path.empty() ? "RECIPE.yaml" : run.request.recipe_path);
+  return 128 + sig;
+}
+
+int train(const TrainRun& run, LoraAdapters adapters) {
+  if (run.group.is_main()) write_run_files(run);
   RunHooks hooks(run, adapters);
   Trainer trainer(run.settings, hooks.hooks(), parameter_names(adapters), adapters.flatten());
+  trainer.use_group(run.group);
   StopSignals stop;
   const TrainOutcome outcome = trainer.run(run.request.resume, &stop);
   hooks.finish_progress();
-  if (outcome.stopped_by_signal) {
-    fmt::print(
-        "\nstopped by signal {} at step {}; checkpoint {}\nresume with: mlxft train --config {} --resume "
-        "latest\n",
-        stop.signal_number(), outcome.step, outcome.last_checkpoint.string(),
-        run.request.recipe_path.empty() ? "RECIPE.yaml" : run.request.recipe_path);
-    return stop.exit_code();
-  }
+  if (outcome.stopped_by_signal) return stopped(run, stop, outcome);
+  if (!run.group.is_main()) return 0;  // rank 0 writes the exports and the report
   return finish_run(run, std::move(adapters), trainer.params(), outcome);
+}
+
+void check_shards(const Recipe& r, const DistributedGroup& group) {
+  if (!group.active() || r.training.batch_size % group.size() == 0) return;
+  throw Error(
+      ErrorKind::Config, "training.batch_size",
+      fmt::format("{} is the global micro-batch, cut into {} equal rank shards: it must be a multiple of "
+                  "{}",
+                  r.training.batch_size, group.size(), group.size()),
+      fmt::format("set training.batch_size to {} (x the batch per rank)", group.size()));
 }
 
 }  // namespace
@@ -59,15 +88,18 @@ int train(const TrainRun& run, LoraAdapters adapters) {
 int run_training(const TrainRequest& req) {
   const Recipe& r = req.recipe;
   (void)apply_system_settings(req.recipe.system, req.threads);
-  start_logging(req);
+  const DistributedGroup group = DistributedGroup::join(r.system.distributed, r.system.distributed_timeout_s);
+  check_shards(r, group);
+  start_logging(req, group);
+  if (group.active()) spdlog::info("rank {} of {} ({} backend)", group.rank(), group.size(), group.backend());
   const RunInputs inputs = load_inputs(r);
   if (r.training.objective == "kto" && !req.eval_only) (void)check_kto_data(inputs.split.train, r);
   const Model model = load_base_model(r);
   LoraAdapters adapters = build_adapters(r, model, req.init_adapter);
   const TrainerSettings settings = trainer_settings_from(r, static_cast<int64_t>(inputs.split.train.size()));
-  const TrainRun run{req, r, fs::path(r.output.output_dir), inputs, model, settings};
-  print_run_summary(r, model, adapters, inputs.split, settings);
-  if (req.eval_only) return run_eval_only(run, std::move(adapters));
+  const TrainRun run{req, r, fs::path(r.output.output_dir), inputs, model, settings, group};
+  if (group.is_main()) print_run_summary(r, model, adapters, inputs.split, settings, group.size());
+  if (req.eval_only) return group.is_main() ? run_eval_only(run, std::move(adapters)) : 0;
   return train(run, std::move(adapters));
 }
 

@@ -6,6 +6,11 @@
 //   given, system.memory_limit_gb as MLX's memory limit), then, for a training run, locks and
 //   prepares the output directory and sets up logging first (console and <out>/logging.log_file;
 //   --debug overrides logging.level), so the log has the data warnings and the memory advice.
+// - Data parallel (train/distributed.h): joins the group a launcher started (system.distributed);
+//   training.batch_size is the global micro-batch and must be a multiple of the world size. Only rank
+//   0 locks and prepares the output directory, writes the log file, the summary, the exports and the
+//   report; the other ranks log warnings and errors and end with status 0 after training. A rank
+//   stopped because another rank got a signal exits with 143.
 // - Then the phases, each in its own file: inputs.h (tokenizer, data split, model, adapters),
 //   settings.h (TrainerSettings from the recipe), summary.h (what is about to run, memory check),
 //   hooks.h (the trainer hooks), finish.h (eval-only, exports, report, test evaluation).

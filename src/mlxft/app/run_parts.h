@@ -5,6 +5,7 @@
 
 #include "mlxft/app/inputs.h"
 #include "mlxft/app/run.h"
+#include "mlxft/train/distributed.h"
 #include "mlxft/train/trainer.h"
 
 namespace mlxft {
@@ -16,6 +17,7 @@ struct TrainRun {
   const RunInputs& inputs;
   const Model& model;
   const TrainerSettings& settings;
+  const DistributedGroup& group;  // a group of one unless launched data-parallel
   int eval_batch_size() const { return std::max(1, recipe.evaluation.eval_batch_size); }
 };
 

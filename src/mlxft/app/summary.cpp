@@ -15,19 +15,19 @@ namespace mlxft {
 namespace {
 
 MemoryEstimate estimate(const Recipe& r, const Model& model, const LoraAdapters& adapters, const Split& split,
-                        const TrainerSettings& s) {
+                        const TrainerSettings& s, int ranks) {
   int max_len = 0;
   for (const auto& e : split.train) max_len = std::max(max_len, static_cast<int>(e.ids.size()));
   return estimate_training_memory(model.config, static_cast<int>(mx::size_of(model.dtype)),
-                                  adapters.parameter_count(), s.batch_size, max_len,
+                                  adapters.parameter_count(), std::max(1, s.batch_size / ranks), max_len,
                                   r.training.gradient_checkpointing, quantized_base(model));
 }
 
 }  // namespace
 
 void print_run_summary(const Recipe& r, const Model& model, const LoraAdapters& adapters, const Split& split,
-                       const TrainerSettings& s) {
-  const MemoryEstimate mem = estimate(r, model, adapters, split, s);
+                       const TrainerSettings& s, int ranks) {
+  const MemoryEstimate mem = estimate(r, model, adapters, split, s, ranks);
   const double machine = machine_memory_bytes();
   const int64_t total = model.config.parameter_count();
   const int64_t trainable = adapters.parameter_count();
@@ -44,10 +44,17 @@ void print_run_summary(const Recipe& r, const Model& model, const LoraAdapters& 
       "steps:       {} micro-batches of {} per epoch, accumulation {}, {} optimizer steps per epoch, {} in "
       "all\n",
       s.micro_batches_per_epoch(), s.batch_size, s.accumulation_steps, s.steps_per_epoch(), s.total_steps());
+  if (ranks > 1) {
+    fmt::print(
+        "ranks:       {} processes (data parallel), micro-batch {} per rank = {} global; {} examples per "
+        "optimizer step\n",
+        ranks, s.batch_size / ranks, s.batch_size, s.batch_size * s.accumulation_steps);
+  }
   fmt::print(
       "memory:      estimated peak {:.2f} GB = weights {:.2f} + adapters/grads/optimizer {:.3f} + "
-      "activations {:.2f}; machine {:.1f} GB\n",
-      mem.total() / gb, mem.weights / gb, mem.adapter_state / gb, mem.activations / gb, machine / gb);
+      "activations {:.2f}{}; machine {:.1f} GB\n",
+      mem.total() / gb, mem.weights / gb, mem.adapter_state / gb, mem.activations / gb,
+      ranks > 1 ? " per rank" : "", machine / gb);
   if (auto warning = check_memory_fit(r, mem.total() / gb, machine / gb)) spdlog::warn("{}", *warning);
   for (const auto& w : recipe_warnings(r, s.total_steps())) spdlog::warn("{}", w);
 }

@@ -3,7 +3,9 @@
 // Contract:
 // - print_run_summary() prints (stdout) the model (name, type, layers, hidden size, dtype), the
 //   parameters (total, trainable, percent, LoRA rank/alpha/targets), the data counts, the steps per
-//   epoch and in all, and the peak-memory estimate by part against the machine's memory.
+//   epoch and in all, and the peak-memory estimate by part against the machine's memory. With
+//   `ranks` > 1 (data parallel) also the world size, the per-rank and the global batch; the memory
+//   estimate is that of one rank (its share of each micro-batch).
 // - It then runs config/advice.h: a run that cannot fit the budget stops with a Memory error unless
 //   system.force (the budget is system.memory_limit_gb when set and smaller), near-fits and
 //   suspicious settings are logged as warnings.
@@ -18,6 +20,6 @@
 namespace mlxft {
 
 void print_run_summary(const Recipe& recipe, const Model& model, const LoraAdapters& adapters,
-                       const Split& split, const TrainerSettings& settings);
+                       const Split& split, const TrainerSettings& settings, int ranks = 1);
 
 }  // namespace mlxft

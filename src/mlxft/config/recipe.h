@@ -84,8 +84,8 @@ struct TrainingSection {
   bool gradient_checkpointing = false;
   int seed = 42;  // LoRA init, dropout, shuffling (seed + epoch)
   int64_t logging_steps = 10;
-  int64_t eval_steps = 50;   // 0 = evaluate only at the end of each epoch
-  int64_t save_steps = 100;  // 0 = save only at the end of each epoch
+  int64_t eval_steps = 50;        // 0 = evaluate only at the end of each epoch
+  int64_t save_steps = 100;       // 0 = save only at the end of each epoch
   std::string objective = "sft";  // sft | kto (objective/kto.h: needs data.labels all, batch_size >= 2)
   std::string init_adapter;       // "" = fresh LoRA; else a PEFT / mlx-lm adapter dir to start from
   bool operator==(const TrainingSection&) const = default;
@@ -121,9 +121,11 @@ struct LoggingSection {
 };
 
 struct SystemSection {
-  int threads = 0;               // CPU threads for BLAS in `mlxft train` (--threads wins); 0 = all cores
-  double memory_limit_gb = 0.0;  // mx::set_memory_limit and the memory-check budget; 0 = no cap
-  bool force = false;            // start even when the memory estimate does not fit
+  int threads = 0;                   // CPU threads for BLAS in `mlxft train` (--threads wins); 0 = all cores
+  double memory_limit_gb = 0.0;      // mx::set_memory_limit and the memory-check budget; 0 = no cap
+  bool force = false;                // start even when the memory estimate does not fit
+  std::string distributed = "auto";  // auto: join the group a launcher started | off
+  double distributed_timeout_s = 600.0;  // a collective waiting longer ends the run (a lost rank)
   bool operator==(const SystemSection&) const = default;
 };
 

@@ -280,6 +280,14 @@ std::vector<FieldSpec> system_rows() {
             {.range = at_least(0)}),
       field("system", "force", &R::system, &SystemSection::force,
             "Start even when the memory estimate exceeds the budget"),
+      field("system", "distributed", &R::system, &SystemSection::distributed,
+            "Data-parallel training: auto joins the group when launched by mlx.launch (ring), mpirun or the "
+            "NCCL launcher; off always trains in one process",
+            {.choices = {"auto", "off"}}),
+      field("system", "distributed_timeout_s", &R::system, &SystemSection::distributed_timeout_s,
+            "Seconds a rank waits in a gradient exchange before it ends the run with an error (a peer is "
+            "lost or stuck)",
+            {.range = at_least(1)}),
   };
 }
 

@@ -13,9 +13,30 @@ MicroBatchLoss micro_batch_loss(const Objective& objective) {
   };
 }
 
+namespace {
+
+// Sums the step's gradient sums, totals and metrics over the ranks (data-parallel).
+void sum_across(const SumAcrossRanks& across, std::vector<mx::array>& grad_sum, float& nll, float& weight,
+                float& tokens, std::map<std::string, MetricTotal>& metrics) {
+  std::vector<double> totals{nll, weight, tokens};
+  for (const auto& [name, t] : metrics) totals.insert(totals.end(), {t.sum, t.count});
+  across(grad_sum, totals);
+  nll = static_cast<float>(totals[0]);
+  weight = static_cast<float>(totals[1]);
+  tokens = static_cast<float>(totals[2]);
+  size_t k = 3;
+  for (auto& [name, t] : metrics) {
+    t.sum = totals[k++];
+    t.count = totals[k++];
+  }
+}
+
+}  // namespace
+
 Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<mx::array>& params,
                                const std::vector<Batch>& micro_batches,
-                               const std::vector<mx::array>& dropout_keys) {
+                               const std::vector<mx::array>& dropout_keys, const std::vector<bool>& counts,
+                               const SumAcrossRanks& across) {
   std::vector<int> argnums(params.size());
   for (size_t i = 0; i < params.size(); ++i) argnums[i] = static_cast<int>(i);
 
@@ -33,6 +54,9 @@ Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<
         names.push_back(name);
         v.push_back(m.sum);
         v.push_back(m.count);
+      }
+      if (!counts.empty() && !counts[micro]) {
+        for (auto& x : v) x = mx::multiply(x, mx::array(0.0f));
       }
       return v;
     };
@@ -55,10 +79,12 @@ Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<
       t.count += static_cast<double>(mx::astype(values[4 + 2 * k], mx::float32).item<float>());
     }
   }
-  const float weight = weight_total.item<float>();
+  float nll = nll_total.item<float>(), weight = weight_total.item<float>(),
+        tokens = token_total.item<float>();
+  if (across) sum_across(across, grad_sum, nll, weight, tokens, out.metrics);
   out.weight = weight;
-  out.tokens = static_cast<int64_t>(token_total.item<float>());
-  out.loss = weight > 0 ? static_cast<double>(nll_total.item<float>()) / weight : std::nan("");
+  out.tokens = static_cast<int64_t>(tokens);
+  out.loss = weight > 0 ? static_cast<double>(nll) / weight : std::nan("");
   const mx::array inv = mx::array(weight > 0 ? 1.0f / weight : 0.0f);
   for (auto& g : grad_sum) out.grads.push_back(mx::multiply(g, inv));
   mx::eval(out.grads);

@@ -6,6 +6,9 @@
 // loss *sums*, evaluating after each micro-batch (memory stays that of one), and divides by the
 // total weight at the end. So for SFT the result is the gradient of the mean token loss over every
 // trained token of the step: 4 micro-batches of 2 give the gradient of 1 batch of 8.
+// Data-parallel: `across` (when given) sums the gradient sums and the totals over the ranks before
+// the division, so each rank gets the gradient of the mean loss over the global step; a micro-batch
+// whose `counts` entry is false is computed (every rank runs the same exchanges) but counts nothing.
 // apply_update() clips by global norm and then updates through the optimizer, unless the loss or
 // the gradient norm is not finite (or no token was trained): then nothing changes (parameters and
 // optimizer state untouched) and the reason is returned. Everything is evaluated on return.
@@ -50,10 +53,16 @@ struct Gradients {
   std::map<std::string, MetricTotal> metrics;
 };
 
-// dropout_keys[i] goes with micro_batches[i].
+// Sums a step's gradient sums and totals across data-parallel ranks in place. totals: the loss sum,
+// the weight, the trained tokens, then each metric's sum and count in name order.
+using SumAcrossRanks = std::function<void(std::vector<mx::array>& grad_sums, std::vector<double>& totals)>;
+
+// dropout_keys[i] goes with micro_batches[i]; counts[i] == false makes micro-batch i count nothing
+// (empty counts: all count).
 Gradients accumulate_gradients(const MicroBatchLoss& loss_fn, const std::vector<mx::array>& params,
                                const std::vector<Batch>& micro_batches,
-                               const std::vector<mx::array>& dropout_keys);
+                               const std::vector<mx::array>& dropout_keys,
+                               const std::vector<bool>& counts = {}, const SumAcrossRanks& across = nullptr);
 
 // The dropout key of micro-batch `micro` of optimizer step `step` (1-based) of a run seeded `seed`:
 // a pure function of the three, so a resumed run draws the same masks.

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "mlxft/config/recipe.h"
+#include "mlxft/train/distributed.h"
 #include "mlxft/train/signals.h"
 #include "mlxft/util/error.h"
 
@@ -76,9 +77,23 @@ std::vector<std::vector<int64_t>> Trainer::epoch_order(int64_t epoch) const {
   return batches;
 }
 
+bool Trainer::is_main() const {
+  return group_ == nullptr || group_->is_main();
+}
+
+bool Trainer::distributed() const {
+  return group_ != nullptr && group_->active();
+}
+
+// A stop signal on any rank stops every rank after the same step.
+bool Trainer::stop_requested(const StopSignals* stop) const {
+  const bool here = stop != nullptr && stop->requested();
+  return distributed() ? group_->any(here, "stop decision exchange") : here;
+}
+
 template <typename Line>
 void Trainer::append_metrics(const Line& line, TrainerState& st) {
-  metrics_->write(line);
+  if (metrics_) metrics_->write(line);  // rank 0 only
   ++st.metrics_lines;
 }
 
@@ -131,12 +146,26 @@ double Trainer::train_step(TrainerState& st, const std::vector<std::vector<int64
   const int64_t micro_per_epoch = s_.micro_batches_per_epoch();
   std::vector<Batch> micro;
   std::vector<mx::array> keys;
+  std::vector<bool> counts;
   const int64_t step_number = st.step + 1;
+  const int ranks = distributed() ? group_->size() : 1, rank = distributed() ? group_->rank() : 0;
   for (int m = 0; m < s_.accumulation_steps && st.position < micro_per_epoch; ++m, ++st.position) {
-    micro.push_back(hooks_.make_batch(order[static_cast<size_t>(st.position)]));
-    keys.push_back(dropout_key(s_.seed, step_number, m));
+    const std::vector<int64_t>& rows = order[static_cast<size_t>(st.position)];
+    std::vector<int64_t> shard = distributed() ? group_->shard(rows) : rows;
+    counts.push_back(!shard.empty());
+    if (shard.empty()) shard = {rows.front()};  // computed for the exchange, counts nothing
+    micro.push_back(hooks_.make_batch(shard));
+    keys.push_back(dropout_key(s_.seed, step_number, m * ranks + rank));
   }
-  Gradients g = accumulate_gradients(hooks_.loss, params_, micro, keys);
+  SumAcrossRanks across;
+  if (distributed()) {
+    across = [this](std::vector<mx::array>& grads, std::vector<double>& totals) {
+      grads = group_->sum(grads, "gradient exchange");
+      totals = group_->sum(totals, "gradient exchange");
+    };
+  }
+  Gradients g = accumulate_gradients(hooks_.loss, params_, micro, keys,
+                                     distributed() ? counts : std::vector<bool>{}, across);
   st.step = step_number;
   if (st.position >= micro_per_epoch) {
     ++st.epoch;
@@ -200,7 +229,7 @@ void Trainer::flush_log_window(TrainerState& st, double lr, int64_t total) {
       spdlog::info("step {}/{} epoch {:.2f}: loss {:.4f} lr {:.3g} grad norm {:.3f} {:.0f} tok/s", st.step,
                    total, fractional_epoch(st), loss, lr, norm, tps);
     }
-    health_.check(st.step, loss, norm);
+    if (is_main()) health_.check(st.step, loss, norm);
   }
   st.window_nll = st.window_norm = st.window_seconds = st.window_weight = 0.0;
   st.window_tokens = st.window_steps = 0;
@@ -226,7 +255,7 @@ bool Trainer::after_step(TrainerState& st, bool epoch_end, bool last_step) {
 
 TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
   std::error_code ec;
-  fs::create_directories(s_.output_dir, ec);
+  if (is_main()) fs::create_directories(s_.output_dir, ec);
   if (ec)
     throw Error(ErrorKind::Io, s_.output_dir.string(), "cannot create the output directory: " + ec.message());
   TrainerState st;
@@ -242,7 +271,7 @@ TrainOutcome Trainer::run(const std::string& resume, const StopSignals* stop) {
   int64_t order_epoch = -1;
   window_start_ = Clock::now();
   while (st.step < total) {
-    if (stop && stop->requested()) {
+    if (stop_requested(stop)) {
       if (st.last_save_step != st.step) save(st);
       out.stopped_by_signal = true;
       break;

@@ -17,6 +17,14 @@
 //   checkpoint ends bit-identical to an uninterrupted run.
 // - metrics.jsonl gets the train/eval/skip lines of report/metrics.h; on resume it is cut back
 //   (atomically) to the lines the checkpoint had seen.
+// - Data parallel (use_group() with a DistributedGroup of N > 1 ranks, distributed.h): every rank runs
+//   this loop on the same data order; each micro-batch is cut into rank shards (group.shard()), the
+//   gradient sums, loss sums and token counts of the step are summed over the ranks before the
+//   division, so every rank applies the same update of the mean loss over all trained tokens of the
+//   global step (tokens in metrics and progress are global). Dropout keys also depend on the rank. A
+//   stop signal on any rank stops every rank after the same step (an exchanged flag per step). Only
+//   rank 0 writes checkpoints and metrics; on resume rank 0 reads the checkpoint and sends it to the
+//   others, so their output directories need not be shared. Every rank evaluates (same numbers).
 // - Health warnings (health.h) are logged, never fatal. advanced.max_consecutive_nan skipped steps
 //   in a row throw a Training error (nothing is saved after the last good checkpoint).
 #pragma once
@@ -36,6 +44,7 @@
 #include "mlxft/data/example.h"
 #include "mlxft/eval/result.h"
 #include "mlxft/report/metrics.h"
+#include "mlxft/train/checkpoint.h"
 #include "mlxft/train/health.h"
 #include "mlxft/train/optimizer.h"
 #include "mlxft/train/schedule.h"
@@ -45,6 +54,7 @@
 namespace mlxft {
 
 class StopSignals;
+class DistributedGroup;
 
 struct TrainerSettings {
   int64_t num_train_examples = 0;
@@ -115,12 +125,20 @@ class Trainer {
   // (a fresh start when there is none); anything else = that checkpoint directory.
   TrainOutcome run(const std::string& resume = {}, const StopSignals* stop = nullptr);
 
+  // Trains data-parallel in `group` (which must outlive run()); without it: one process.
+  void use_group(const DistributedGroup& group) { group_ = &group; }
+
   const std::vector<mx::array>& params() const { return params_; }
   const TrainerSettings& settings() const { return s_; }
 
  private:
   using Clock = std::chrono::steady_clock;
+  using Found = std::optional<std::pair<StoredCheckpoint, CheckpointContent>>;
+  bool is_main() const;
+  bool distributed() const;
+  bool stop_requested(const StopSignals* stop) const;
   void restore(const std::string& resume, TrainerState& st);
+  Found share_checkpoint(const Found& found) const;
   void cut_metrics_back(TrainerState& st);
   std::filesystem::path save_checkpoint(const TrainerState& st);
   std::vector<std::vector<int64_t>> epoch_order(int64_t epoch) const;
@@ -143,6 +161,7 @@ class Trainer {
   TrainerHooks hooks_;
   std::vector<std::string> names_;
   std::vector<mx::array> params_;
+  const DistributedGroup* group_ = nullptr;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<MetricsWriter> metrics_;
   HealthMonitor health_;

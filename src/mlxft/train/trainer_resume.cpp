@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "mlxft/train/checkpoint.h"
+#include "mlxft/train/distributed.h"
 #include "mlxft/train/trainer.h"
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
@@ -22,29 +23,77 @@ int64_t count_lines(const fs::path& file) {
   return n;
 }
 
+std::vector<int> dims(const mx::array& a) {
+  return {a.shape().begin(), a.shape().end()};
+}
+
+mx::array zeros_of(const nlohmann::json& dims) {
+  const auto v = dims.get<std::vector<int>>();
+  return mx::zeros(mx::Shape(v.begin(), v.end()), mx::float32);
+}
+
 }  // namespace
 
 fs::path Trainer::save_checkpoint(const TrainerState& st) {
+  CheckpointStore store(s_.output_dir / "checkpoints");
+  if (!is_main()) return store.root() / CheckpointStore::dir_name(st.step);  // rank 0 writes it
   CheckpointContent c;
   for (size_t i = 0; i < params_.size(); ++i) c.adapters.emplace(names_[i], params_[i]);
   c.optimizer = optimizer_->state();
   c.state = st.to_json(s_.seed, config_hash(s_.config_yaml));
   c.config_yaml = s_.config_yaml;
-  CheckpointStore store(s_.output_dir / "checkpoints");
   const fs::path dir = store.save(st.step, c);
   store.rotate(s_.save_total_limit, s_.save_best ? st.best_step : std::nullopt);
   spdlog::info("checkpoint saved: {}", dir.string());
   return dir;
 }
 
+// Rank 0's checkpoint (or none) on every rank: its directory, state and array shapes as JSON, then
+// the arrays (float32, as the trainer keeps them).
+Trainer::Found Trainer::share_checkpoint(const Found& found) const {
+  nlohmann::json head = nlohmann::json::object();
+  if (found) {
+    head["dir"] = found->first.dir.string();
+    head["step"] = found->first.step;
+    head["state"] = found->second.state;
+    for (const auto& [name, a] : found->second.adapters) head["adapters"].push_back({name, dims(a)});
+    for (const auto& [name, a] : found->second.optimizer) head["optimizer"].push_back({name, dims(a)});
+  }
+  head = group_->broadcast(head, "checkpoint exchange");
+  if (!head.contains("dir")) return std::nullopt;
+  std::vector<mx::array> arrays;
+  for (const char* part : {"adapters", "optimizer"}) {
+    for (const auto& entry : head.value(part, nlohmann::json::array())) {
+      const auto name = entry[0].get<std::string>();
+      const auto& mine = part[0] == 'a' ? found->second.adapters : found->second.optimizer;
+      arrays.push_back(is_main() ? mine.at(name) : zeros_of(entry[1]));
+    }
+  }
+  arrays = group_->broadcast(arrays, "checkpoint exchange");
+  std::pair<StoredCheckpoint, CheckpointContent> out{
+      StoredCheckpoint{head["step"].get<int64_t>(), head["dir"].get<std::string>()}, {}};
+  out.second.state = head["state"];
+  size_t k = 0;
+  for (const char* part : {"adapters", "optimizer"}) {
+    auto& into = part[0] == 'a' ? out.second.adapters : out.second.optimizer;
+    for (const auto& entry : head.value(part, nlohmann::json::array()))
+      into.insert_or_assign(entry[0].get<std::string>(), arrays[k++]);
+  }
+  return out;
+}
+
 void Trainer::restore(const std::string& resume, TrainerState& st) {
   CheckpointStore store(s_.output_dir / "checkpoints");
-  const auto found = store.resolve(resume);
-  if (!found && resume == "latest")
-    spdlog::warn("--resume latest: no valid checkpoint in {}; starting from step 0", store.root().string());
-  store.clean_temporaries();
+  Found found;
+  if (is_main()) {
+    found = store.resolve(resume);
+    if (!found && resume == "latest")
+      spdlog::warn("--resume latest: no valid checkpoint in {}; starting from step 0", store.root().string());
+    store.clean_temporaries();
+  }
+  if (distributed() && !resume.empty()) found = share_checkpoint(found);
   if (!found) {
-    metrics_ = std::make_unique<MetricsWriter>(s_.output_dir / s_.metrics_file, false);
+    if (is_main()) metrics_ = std::make_unique<MetricsWriter>(s_.output_dir / s_.metrics_file, false);
     return;
   }
   const auto& [where, content] = *found;
@@ -63,6 +112,10 @@ void Trainer::restore(const std::string& resume, TrainerState& st) {
     st.from_json(content.state);
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorKind::Checkpoint, (where.dir / "state.json").string(), e.what());
+  }
+  if (!is_main()) {
+    st.last_checkpoint = where.dir;
+    return;
   }
   if (content.state.value("seed", s_.seed) != s_.seed) {
     spdlog::warn("the checkpoint was written with training.seed {}, this run has {}: the data order changes",
