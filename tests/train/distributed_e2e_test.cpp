@@ -6,7 +6,9 @@
 //   gradient sums are added in another order);
 // - both ranks killed (SIGKILL) and resumed end bit-identical to the uninterrupted 2-rank run;
 // - SIGTERM on one rank stops both after the same step with one checkpoint, and they resume;
-// - a rank killed makes the other exit with an error naming the lost rank, within a bound.
+// - a rank killed makes the other exit with an error naming the lost rank at once; a rank stopped
+//   (SIGSTOP) makes it exit after system.distributed_timeout_s;
+// - batches that do not shard are configuration errors on every rank.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -17,6 +19,7 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "mlxft/train/distributed.h"
@@ -217,4 +220,37 @@ TEST(DistributedE2E, ALostRankEndsTheOtherWithAnErrorNamingIt) {
   EXPECT_NE(out.find("rank 1 is lost"), std::string::npos) << out;
   EXPECT_NE(out.find("rank 0 of 2"), std::string::npos) << out;
   std::cout << "rank 0 ended " << seconds << " s after rank 1 was killed\n";
+}
+
+// A rank that stops answering (SIGSTOP: alive, its sockets open) is caught by the watchdog.
+TEST(DistributedE2E, AStuckRankEndsTheOtherAfterTheTimeout) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  const fs::path recipe = write_recipe(dir, "run", kRun);
+  TwoRanks run(dir, recipe, "run", {"--set", "system.distributed_timeout_s=3"});
+  ASSERT_TRUE(wait_for(dir / "run" / "checkpoints" / "step-000002" / "MANIFEST", 300)) << run.output(0);
+  kill(run.pid[1], SIGSTOP);
+  EXPECT_EQ(run.wait(0, 120), 1) << run.output(0);
+  kill(run.pid[1], SIGKILL);
+  const std::string out = run.output(0);
+  EXPECT_NE(out.find("got no answer within 3 s: rank 1 is lost or stuck"), std::string::npos) << out;
+}
+
+// Configuration checks that need the world size: a global micro-batch that does not split evenly,
+// and KTO with fewer than 2 examples per rank (its KL reference pairs examples within a micro-batch).
+TEST(DistributedE2E, BatchesThatDoNotShardAreConfigErrorsOnEveryRank) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  const fs::path odd =
+      write_recipe(dir, "odd", std::regex_replace(kRun, std::regex("batch_size: 2"), "batch_size: 3"));
+  TwoRanks a(dir, odd, "odd");
+  EXPECT_EQ(a.wait(0, 120), 2) << a.output(0);
+  EXPECT_EQ(a.wait(1, 120), 2) << a.output(1);
+  EXPECT_NE(a.output(0).find("must be a multiple of 2"), std::string::npos) << a.output(0);
+  const fs::path kto = write_recipe(dir, "kto", std::string(kRun) + "  objective: kto\n", "  labels: all\n");
+  TwoRanks b(dir, kto, "kto");
+  EXPECT_EQ(b.wait(0, 120), 2) << b.output(0);
+  EXPECT_EQ(b.wait(1, 120), 2) << b.output(1);
+  EXPECT_NE(b.output(1).find("set training.batch_size to at least 4"), std::string::npos) << b.output(1);
+  EXPECT_FALSE(fs::exists(dir / "kto" / "metrics.jsonl"));
 }

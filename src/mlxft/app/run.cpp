@@ -74,7 +74,16 @@ int train(const TrainRun& run, LoraAdapters adapters) {
 }
 
 void check_shards(const Recipe& r, const DistributedGroup& group) {
-  if (!group.active() || r.training.batch_size % group.size() == 0) return;
+  if (!group.active()) return;
+  const int per_rank = r.training.batch_size / group.size();
+  if (r.training.objective == "kto" && per_rank < 2) {
+    throw Error(ErrorKind::Config, "training.batch_size",
+                fmt::format("kto pairs examples within a rank's micro-batch (the KL reference point), but {} "
+                            "over {} ranks leaves {} per rank",
+                            r.training.batch_size, group.size(), per_rank),
+                fmt::format("set training.batch_size to at least {}", 2 * group.size()));
+  }
+  if (r.training.batch_size % group.size() == 0) return;
   throw Error(
       ErrorKind::Config, "training.batch_size",
       fmt::format("{} is the global micro-batch, cut into {} equal rank shards: it must be a multiple of "
