@@ -89,7 +89,7 @@ void check_shards(const Recipe& r, const DistributedGroup& group) {
       fmt::format("{} is the global micro-batch, cut into {} equal rank shards: it must be a multiple of "
                   "{}",
                   r.training.batch_size, group.size(), group.size()),
-      fmt::format("set training.batch_size to {} (x the batch per rank)", group.size()));
+      fmt::format("set training.batch_size to {} x the micro-batch you want per rank", group.size()));
 }
 
 }  // namespace
