@@ -1,9 +1,9 @@
 // Data-parallel `mlxft train` on this machine: two processes joined by MLX's ring backend over
 // loopback (the environment mlx.launch would give them: MLX_RANK and an MLX_HOSTFILE of free ports).
 // - 2 ranks x micro-batch 1 x accumulation 2 train like 1 process x micro-batch 2 x accumulation 2
-//   on the same data and seed: the same loss at every step and the same final adapters within
-//   float32 tolerance (not bit-identical: each rank pads and multiplies its own row, and the
-//   gradient sums are added in another order);
+//   on the same data and seed: the same loss at every step (1e-6 relative; measured 1e-7) and the
+//   same final adapters (1e-6; measured 1.5e-8), not bit-identical: each rank multiplies its own
+//   row (other matmul shapes) and the float32 gradient sums are added in another order;
 // - both ranks killed (SIGKILL) and resumed end bit-identical to the uninterrupted 2-rank run;
 // - SIGTERM on one rank stops both after the same step with one checkpoint, and they resume;
 // - a rank killed makes the other exit with an error naming the lost rank at once; a rank stopped
@@ -32,13 +32,15 @@ using namespace mlxft::test::e2e;
 
 namespace {
 
-// Global micro-batch 2, accumulation 2, no dropout (its masks depend on the batch shape), one BLAS
+// Global micro-batch 2, accumulation 2, no dropout (its masks depend on the batch shape), float32
+// compute (bfloat16 kernels round differently for other batch shapes: ~1e-5 of the loss), one BLAS
 // thread per process, a line per step, a checkpoint per step.
 const char* kRun =
     "  max_steps: 6\n  batch_size: 2\n  gradient_accumulation_steps: 2\n  learning_rate: 1.0e-3\n"
     "  warmup_steps: 1\n  logging_steps: 1\n  eval_steps: 3\n  save_steps: 1\n  seed: 7\n";
 const std::vector<std::string> kFlags = {
-    "--set", "lora.dropout=0", "--set", "system.threads=1", "--set", "system.distributed_timeout_s=60"};
+    "--set", "lora.dropout=0",   "--set", "model.compute_dtype=float32",
+    "--set", "system.threads=1", "--set", "system.distributed_timeout_s=60"};
 
 int free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -141,6 +143,25 @@ TEST(DistributedGroup, AloneItIsAGroupOfOneWithIdentityOperations) {
   EXPECT_TRUE(g.any(true, "test"));
 }
 
+// The shards of a micro-batch cover it in order, each row once, sizes differing by at most one.
+TEST(DistributedGroup, ShardsCoverTheMicroBatchInOrder) {
+  using G = mlxft::DistributedGroup;
+  const std::vector<int64_t> rows = {7, 3, 9, 1, 4};
+  EXPECT_EQ(G::shard_of(rows, 0, 2), (std::vector<int64_t>{7, 3}));
+  EXPECT_EQ(G::shard_of(rows, 1, 2), (std::vector<int64_t>{9, 1, 4}));
+  for (int size : {1, 2, 3, 4, 5, 8}) {
+    std::vector<int64_t> joined;
+    for (int r = 0; r < size; ++r) {
+      const auto part = G::shard_of(rows, r, size);
+      EXPECT_LE(part.size(), rows.size() / static_cast<size_t>(size) + 1) << size;
+      joined.insert(joined.end(), part.begin(), part.end());
+    }
+    EXPECT_EQ(joined, rows) << size;
+  }
+  EXPECT_TRUE(G::shard_of({5}, 0, 2).empty());  // a rank may get nothing (the last micro-batch)
+  EXPECT_EQ(G::shard_of({5}, 1, 2), (std::vector<int64_t>{5}));
+}
+
 TEST(DistributedE2E, TwoRanksTrainLikeOneProcessAndResumeAfterBothAreKilled) {
   MLXFT_REQUIRE_TOKENIZER();
   mlxft::test::TempDir dir;
@@ -163,13 +184,13 @@ TEST(DistributedE2E, TwoRanksTrainLikeOneProcessAndResumeAfterBothAreKilled) {
   for (size_t i = 0; i < l1.size(); ++i) {
     std::cout << std::setprecision(10) << "step " << i + 1 << " loss: 1 process " << l1[i] << ", 2 ranks "
               << l2[i] << "\n";
-    EXPECT_NEAR(l1[i], l2[i], 1e-5 * l1[i]) << "step " << i + 1;
+    EXPECT_NEAR(l1[i], l2[i], 1e-6 * l1[i]) << "step " << i + 1;
   }
   EXPECT_EQ(train_tokens(dir / "one"), train_tokens(dir / "two"));  // global tokens
 
   const double diff = max_adapter_diff(dir / "one", dir / "two");
   std::cout << "max |adapter difference| 1 process vs 2 ranks: " << diff << "\n";
-  EXPECT_LT(diff, 1e-5);
+  EXPECT_LT(diff, 1e-6);
 
   // Both ranks killed once step 3 is checkpointed; resumed, they end as the uninterrupted run.
   const fs::path killed = write_recipe(dir, "killed", kRun);
@@ -253,4 +274,38 @@ TEST(DistributedE2E, BatchesThatDoNotShardAreConfigErrorsOnEveryRank) {
   EXPECT_EQ(b.wait(1, 120), 2) << b.output(1);
   EXPECT_NE(b.output(1).find("set training.batch_size to at least 4"), std::string::npos) << b.output(1);
   EXPECT_FALSE(fs::exists(dir / "kto" / "metrics.jsonl"));
+}
+
+// An odd number of training examples: the epoch's last micro-batch has one row, so rank 1's shard is
+// empty (it computes a row with weight zero for the exchange). Still the same losses and adapters.
+// (SGD here, Adam in the test above: the update rule does not matter.)
+TEST(DistributedE2E, AnEmptyShardAtTheEpochEndCountsNothing) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  write_dataset(dir / "data.jsonl", 72);  // 63 train, 9 validation: 32 micro-batches, the last of 1
+  const std::string epoch =
+      "  num_epochs: 1\n  batch_size: 2\n  gradient_accumulation_steps: 2\n  learning_rate: 5.0e-3\n"
+      "  optimizer: sgd\n"
+      "  warmup_steps: 1\n  logging_steps: 1\n  eval_steps: 100\n  save_steps: 100\n  seed: 7\n";
+  const fs::path one = write_recipe(dir, "one", epoch);
+  std::string cmd = "train --config " + one.string();
+  for (const auto& f : kFlags) cmd += " " + f;
+  auto single = mlxft::test::run_mlxft(cmd);
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  ASSERT_NE(single.output.find("63 train"), std::string::npos) << single.output;
+  TwoRanks run(dir, write_recipe(dir, "two", epoch), "two");
+  ASSERT_EQ(run.wait(0), 0) << run.output(0);
+  ASSERT_EQ(run.wait(1), 0) << run.output(1);
+  const auto l1 = train_losses(dir / "one"), l2 = train_losses(dir / "two");
+  ASSERT_EQ(l1.size(), 16u);
+  ASSERT_EQ(l2.size(), 16u);
+  for (size_t i = 0; i < l1.size(); ++i) {
+    std::cout << std::setprecision(10) << "step " << i + 1 << " loss: 1 process " << l1[i] << ", 2 ranks "
+              << l2[i] << "\n";
+    EXPECT_NEAR(l1[i], l2[i], 1e-6 * l1[i]) << "step " << i + 1;
+  }
+  EXPECT_EQ(train_tokens(dir / "one"), train_tokens(dir / "two"));
+  const double diff = max_adapter_diff(dir / "one", dir / "two");
+  std::cout << "max |adapter difference|: " << diff << "\n";
+  EXPECT_LT(diff, 1e-6);
 }

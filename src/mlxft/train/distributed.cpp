@@ -138,10 +138,10 @@ std::string DistributedGroup::lost_peer_text() const {
                      (rank_ + size_ - 1) % size_, (rank_ + 1) % size_);
 }
 
-std::vector<int64_t> DistributedGroup::shard(const std::vector<int64_t>& rows) const {
+std::vector<int64_t> DistributedGroup::shard_of(const std::vector<int64_t>& rows, int rank, int size) {
   const size_t n = rows.size();
-  const size_t begin = n * static_cast<size_t>(rank_) / static_cast<size_t>(size_);
-  const size_t end = n * static_cast<size_t>(rank_ + 1) / static_cast<size_t>(size_);
+  const size_t begin = n * static_cast<size_t>(rank) / static_cast<size_t>(size);
+  const size_t end = n * static_cast<size_t>(rank + 1) / static_cast<size_t>(size);
   return {rows.begin() + static_cast<std::ptrdiff_t>(begin), rows.begin() + static_cast<std::ptrdiff_t>(end)};
 }
 

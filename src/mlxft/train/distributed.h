@@ -50,7 +50,9 @@ class DistributedGroup {
   const std::string& backend() const { return backend_; }
 
   // The rows of a global micro-batch that this rank trains (possibly none).
-  std::vector<int64_t> shard(const std::vector<int64_t>& rows) const;
+  std::vector<int64_t> shard(const std::vector<int64_t>& rows) const { return shard_of(rows, rank_, size_); }
+  // Rank `rank`'s part of `rows` among `size` ranks: rows [rank*n/size, (rank+1)*n/size).
+  static std::vector<int64_t> shard_of(const std::vector<int64_t>& rows, int rank, int size);
 
   // Sums the arrays across ranks, evaluated; the shapes must agree on every rank. `what` names the
   // exchange in errors.
