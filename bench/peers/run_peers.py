@@ -1,0 +1,161 @@
+"""Peer comparison: mlxft's LoRA training throughput and memory beside PEFT+torch and mlx-lm.
+
+  python bench/peers/run_peers.py [--train-bench build/bench/train_bench] [--seqs 512,1024]
+                                  [--batch 2] [--steps 3] [--threads 2] [--only NAME,...]
+                                  [--json build/bench/peers.json]
+
+Run it with a Python that has torch, transformers, peft and mlx-lm (make bench-peers builds
+.venv-bench for it, or MLXFT_BENCH_PYTHON names an existing one). Every run is its own process,
+one after the other, on the same shape: mlxft's `small` preset architecture (126M parameters,
+random weights, see shape.py), batch x seq random tokens, LoRA r16 alpha 32 on q_proj/v_proj,
+AdamW, one warm-up step then --steps timed optimizer steps. Runs:
+  mlxft bf16         bench/train_bench, bf16 weights, model.compute_dtype auto (bf16 where AMX/
+                     AVX512-BF16 make it fast, else float32), mlxft's default threads (all cores)
+  mlxft fp32         bench/train_bench, float32 weights and compute
+  peft fp32          PEFT + torch, float32 (peft_torch.py)
+  peft bf16-weights  PEFT + torch, the model in bf16, adapters float32 (PEFT's default)
+  peft bf16-autocast PEFT + torch, float32 weights under torch.autocast(cpu, bf16) (HF Trainer bf16=True)
+  mlx-lm fp32        mlx-lm's model, LoRA layers and compiled trainer step (mlx_lm_lora.py)
+mlx-lm in bf16 is not run by default (--only mlx-lm-bf16): MLX's CPU bf16 matmul has no BLAS
+path and takes minutes per step at this size.
+Measured: trained tokens/s (batch x seq per optimizer step over the timed steps), seconds per step,
+peak RSS of the process (ru_maxrss from wait4: the whole process, model build and warm-up
+included) and, for MLX-based runs, MLX's peak allocation over the timed steps (mx peak).
+Torch gets torch.set_num_threads(--threads); mlxft and MLX keep their own defaults.
+Prints a table and the ratios of mlxft's tokens/s over each peer's; writes all of it as JSON.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def runs(args):
+    """(name, command) of every run at one sequence length, in order."""
+    tb = [args.train_bench, "--preset", "small", "--seq", "{seq}", "--batch", str(args.batch),
+          "--steps", str(args.steps)]
+    py = [args.python]
+    shape = ["--seq", "{seq}", "--batch", str(args.batch), "--steps", str(args.steps),
+             "--threads", str(args.threads)]
+    peft = py + [os.path.join(HERE, "peft_torch.py")] + shape
+    mlxlm = py + [os.path.join(HERE, "mlx_lm_lora.py")] + shape
+    return [
+        ("mlxft-bf16", tb + ["--dtype", "bfloat16", "--compute-dtype", "auto"]),
+        ("mlxft-fp32", tb + ["--dtype", "float32", "--compute-dtype", "float32"]),
+        ("peft-fp32", peft + ["--precision", "fp32"]),
+        ("peft-bf16-weights", peft + ["--precision", "bf16-weights"]),
+        ("peft-bf16-autocast", peft + ["--precision", "bf16-autocast"]),
+        ("mlx-lm-fp32", mlxlm + ["--dtype", "float32"]),
+        ("mlx-lm-bf16", mlxlm + ["--dtype", "bfloat16"]),
+    ]
+
+
+DEFAULT_RUNS = "mlxft-bf16,mlxft-fp32,peft-fp32,peft-bf16-weights,peft-bf16-autocast,mlx-lm-fp32"
+
+
+def parse_train_bench(text):
+    """The numbers of train_bench's report (see bench/train_bench.cpp)."""
+    def number(label):
+        m = re.search(re.escape(label) + r"\s+([0-9.]+)", text)
+        if not m:
+            raise RuntimeError(f"train_bench output has no '{label}':\n{text}")
+        return float(m.group(1))
+    m = re.search(r"compute (kernels \w+|mlx)", text)
+    return dict(tokens_per_s=number("trained tokens/s:"), s_per_step=number("seconds / step:"),
+                mx_peak_mb=number("peak memory:") * 1e9 / 2**20, loss=number("loss"),
+                compute=m.group(1) if m else "?")
+
+
+def run_one(name, command):
+    """Runs one benchmark process; its result with the process's peak RSS (from wait4)."""
+    print(f"  {name}: {' '.join(command)}", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile(mode="w+") as err_file:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err_file, text=True, cwd=HERE)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)  # wait4: this child's own rusage
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err_file.seek(0)
+        err = err_file.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} failed ({proc.returncode}): {' '.join(command)}\n{out}\n{err}")
+    result = (parse_train_bench(out) if name.startswith("mlxft")
+              else json.loads(out.strip().splitlines()[-1]))
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024.0
+    result["wall_s"] = time.perf_counter() - t0
+    return result
+
+
+def machine():
+    """The CPU model and core count (lscpu), the load average when the run started."""
+    model = platform.processor()
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        model = re.search(r"Model name:\s*(.+)", lscpu).group(1).strip()
+    except (OSError, AttributeError):
+        pass
+    return dict(cpu=model, cores=os.cpu_count(), loadavg=os.getloadavg())
+
+
+def print_table(seq, results, baseline_names):
+    print(f"\nseq {seq}:")
+    print(f"  {'run':20s} {'tokens/s':>9s} {'s/step':>8s} {'peak RSS MB':>12s} {'mx peak MB':>11s}")
+    for name, r in results.items():
+        mx_peak = f"{r['mx_peak_mb']:.0f}" if "mx_peak_mb" in r else "-"
+        print(f"  {name:20s} {r['tokens_per_s']:9.1f} {r['s_per_step']:8.2f} {r['peak_rss_mb']:12.0f} "
+              f"{mx_peak:>11s}")
+    for mine in baseline_names:
+        if mine not in results:
+            continue
+        ratios = {n: results[mine]["tokens_per_s"] / r["tokens_per_s"]
+                  for n, r in results.items() if not n.startswith("mlxft")}
+        if ratios:
+            print(f"  {mine} / peer tokens/s: " + ", ".join(f"{n} {v:.2f}x" for n, v in ratios.items()))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train-bench", default=os.path.join(HERE, "..", "..", "build", "bench", "train_bench"))
+    parser.add_argument("--python", default=sys.executable, help="Python of the peer workers")
+    parser.add_argument("--seqs", default="512,1024")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads")
+    parser.add_argument("--only", default=DEFAULT_RUNS, help="comma-separated run names")
+    parser.add_argument("--json", default=os.path.join(HERE, "..", "..", "build", "bench", "peers.json"))
+    args = parser.parse_args()
+    args.train_bench = os.path.abspath(args.train_bench)
+    wanted = args.only.split(",")
+    known = [n for n, _ in runs(args)]
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        sys.exit(f"run_peers: unknown run {unknown}; use {known}")
+
+    report = dict(machine=machine(), batch=args.batch, steps=args.steps, threads=args.threads, seqs={})
+    print(f"machine: {report['machine']}", flush=True)
+    for seq in [int(s) for s in args.seqs.split(",")]:
+        results = {}
+        for name, command in runs(args):
+            if name in wanted:
+                results[name] = run_one(name, [c.format(seq=seq) for c in command])
+        report["seqs"][seq] = results
+        print_table(seq, results, ["mlxft-bf16", "mlxft-fp32"])
+    report["loadavg_end"] = os.getloadavg()
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json + ".tmp", "w") as f:
+        json.dump(report, f, indent=2)
+    os.replace(args.json + ".tmp", args.json)
+    print(f"\nload average at start {report['machine']['loadavg']}, at end {report['loadavg_end']}")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
