@@ -77,12 +77,12 @@ def main():
 
     one_step()  # warm-up (and compilation)
     mx.reset_peak_memory()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         loss = one_step()
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
     trainable = sum(v.size for _, v in tree_flatten(model.trainable_parameters()))
-    shape.print_result(args, seconds, loss, mx_peak_mb=mx.get_peak_memory() / 2**20,
+    shape.print_result(args, seconds, cpu_seconds, loss, mx_peak_mb=mx.get_peak_memory() / 2**20,
                        mlx=mx.__version__, mlx_lm=mlx_lm.__version__, trainable=trainable)
 
 

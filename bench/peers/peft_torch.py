@@ -59,12 +59,12 @@ def main():
         return loss.item()
 
     one_step()  # warm-up
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         loss = one_step()
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
     dtypes = sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()})
-    shape.print_result(args, seconds, loss, torch=torch.__version__, param_dtypes=dtypes,
+    shape.print_result(args, seconds, cpu_seconds, loss, torch=torch.__version__, param_dtypes=dtypes,
                        trainable=sum(p.numel() for p in params))
 
 

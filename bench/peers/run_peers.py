@@ -9,16 +9,20 @@ Run it with a Python that has torch, transformers, peft and mlx-lm (make bench-p
 one after the other, on the same shape: mlxft's `small` preset architecture (126M parameters,
 random weights, see shape.py), batch x seq random tokens, LoRA r16 alpha 32 on q_proj/v_proj,
 AdamW, one warm-up step then --steps timed optimizer steps. Runs:
-  mlxft bf16         bench/train_bench, bf16 weights, model.compute_dtype auto (bf16 where AMX/
-                     AVX512-BF16 make it fast, else float32), mlxft's default threads (all cores)
-  mlxft fp32         bench/train_bench, float32 weights and compute
-  peft fp32          PEFT + torch, float32 (peft_torch.py)
-  peft bf16-weights  PEFT + torch, the model in bf16, adapters float32 (PEFT's default)
-  peft bf16-autocast PEFT + torch, float32 weights under torch.autocast(cpu, bf16) (HF Trainer bf16=True)
-  mlx-lm fp32        mlx-lm's model, LoRA layers and compiled trainer step (mlx_lm_lora.py)
+  mlxft-auto         bench/train_bench with mlxft's CPU defaults: float32 weights, model.compute_dtype
+                     auto (the frozen matmuls in bf16 where AMX/AVX512-BF16 make it fast, else
+                     float32), all cores
+  mlxft-fp32         the same with compute_dtype float32
+  mlxft-bf16-weights bf16 base weights, compute auto (not run by default)
+  peft-fp32          PEFT + torch, float32 (peft_torch.py)
+  peft-bf16-weights  PEFT + torch, the model in bf16, adapters float32 (PEFT's default)
+  peft-bf16-autocast PEFT + torch, float32 weights under torch.autocast(cpu, bf16) (HF Trainer bf16=True)
+  mlx-lm-fp32        mlx-lm's model, LoRA layers and compiled trainer step (mlx_lm_lora.py)
 mlx-lm in bf16 is not run by default (--only mlx-lm-bf16): MLX's CPU bf16 matmul has no BLAS
 path and takes minutes per step at this size.
 Measured: trained tokens/s (batch x seq per optimizer step over the timed steps), seconds per step,
+CPU seconds per step (user + system of every thread of the process over the timed steps: other
+processes on the machine change it far less than the wall time; spin-waiting threads count),
 peak RSS of the process (ru_maxrss from wait4: the whole process, model build and warm-up
 included) and, for MLX-based runs, MLX's peak allocation over the timed steps (mx peak).
 Torch gets torch.set_num_threads(--threads); mlxft and MLX keep their own defaults.
@@ -48,8 +52,9 @@ def runs(args):
     peft = py + [os.path.join(HERE, "peft_torch.py")] + shape
     mlxlm = py + [os.path.join(HERE, "mlx_lm_lora.py")] + shape
     return [
-        ("mlxft-bf16", tb + ["--dtype", "bfloat16", "--compute-dtype", "auto"]),
+        ("mlxft-auto", tb + ["--dtype", "float32", "--compute-dtype", "auto"]),
         ("mlxft-fp32", tb + ["--dtype", "float32", "--compute-dtype", "float32"]),
+        ("mlxft-bf16-weights", tb + ["--dtype", "bfloat16", "--compute-dtype", "auto"]),
         ("peft-fp32", peft + ["--precision", "fp32"]),
         ("peft-bf16-weights", peft + ["--precision", "bf16-weights"]),
         ("peft-bf16-autocast", peft + ["--precision", "bf16-autocast"]),
@@ -58,7 +63,7 @@ def runs(args):
     ]
 
 
-DEFAULT_RUNS = "mlxft-bf16,mlxft-fp32,peft-fp32,peft-bf16-weights,peft-bf16-autocast,mlx-lm-fp32"
+DEFAULT_RUNS = "mlxft-auto,mlxft-fp32,peft-fp32,peft-bf16-weights,peft-bf16-autocast,mlx-lm-fp32"
 
 
 def parse_train_bench(text):
@@ -70,6 +75,7 @@ def parse_train_bench(text):
         return float(m.group(1))
     m = re.search(r"compute (kernels \w+|mlx)", text)
     return dict(tokens_per_s=number("trained tokens/s:"), s_per_step=number("seconds / step:"),
+                cpu_s_per_step=number("CPU seconds / step:"),
                 mx_peak_mb=number("peak memory:") * 1e9 / 2**20, loss=number("loss"),
                 compute=m.group(1) if m else "?")
 
@@ -105,21 +111,39 @@ def machine():
     return dict(cpu=model, cores=os.cpu_count(), loadavg=os.getloadavg())
 
 
+def tokens_per_cpu_s(r):
+    """Trained tokens per CPU second (every thread): the measure a shared machine disturbs least."""
+    return r["tokens_per_s"] * r["s_per_step"] / r["cpu_s_per_step"]
+
+
 def print_table(seq, results, baseline_names):
     print(f"\nseq {seq}:")
-    print(f"  {'run':20s} {'tokens/s':>9s} {'s/step':>8s} {'peak RSS MB':>12s} {'mx peak MB':>11s}")
+    print(f"  {'run':20s} {'tokens/s':>9s} {'s/step':>8s} {'CPU s/step':>10s} {'tok/CPU-s':>9s} "
+          f"{'peak RSS MB':>12s} {'mx peak MB':>11s}")
     for name, r in results.items():
         mx_peak = f"{r['mx_peak_mb']:.0f}" if "mx_peak_mb" in r else "-"
-        print(f"  {name:20s} {r['tokens_per_s']:9.1f} {r['s_per_step']:8.2f} {r['peak_rss_mb']:12.0f} "
-              f"{mx_peak:>11s}")
+        per_cpu = tokens_per_cpu_s(r)
+        print(f"  {name:20s} {r['tokens_per_s']:9.1f} {r['s_per_step']:8.2f} {r['cpu_s_per_step']:10.2f} "
+              f"{per_cpu:9.1f} {r['peak_rss_mb']:12.0f} {mx_peak:>11s}")
     for mine in baseline_names:
         if mine not in results:
             continue
         ratios = {n: results[mine]["tokens_per_s"] / r["tokens_per_s"]
                   for n, r in results.items() if not n.startswith("mlxft")}
+        cpu_ratios = {n: tokens_per_cpu_s(results[mine]) / tokens_per_cpu_s(r)
+                      for n, r in results.items() if not n.startswith("mlxft")}
         if ratios:
-            print(f"  {mine} / peer tokens/s: " + ", ".join(f"{n} {v:.2f}x" for n, v in ratios.items()))
-
+            print(f"  {mine} / peer, tokens/s:     " + ", ".join(f"{n} {v:.2f}x" for n, v in ratios.items()))
+            print(f"  {mine} / peer, tokens/CPU-s: " + ", ".join(f"{n} {v:.2f}x" for n, v in cpu_ratios.items()))
+            results[mine]["ratios"] = ratios
+            results[mine]["cpu_ratios"] = cpu_ratios
+    bf16 = [n for n in results if n.startswith("peft-bf16")]
+    if "mlxft-auto" in results and bf16:
+        mine = results["mlxft-auto"]
+        wall = mine["tokens_per_s"] / max(results[n]["tokens_per_s"] for n in bf16)
+        cpu = tokens_per_cpu_s(mine) / max(tokens_per_cpu_s(results[n]) for n in bf16)
+        print(f"  goal (issue 12, wanted >= 1.30x): mlxft-auto / fastest PEFT+torch bf16 = {wall:.2f}x "
+              f"in tokens/s, {cpu:.2f}x in tokens/CPU-s")
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -147,7 +171,7 @@ def main():
             if name in wanted:
                 results[name] = run_one(name, [c.format(seq=seq) for c in command])
         report["seqs"][seq] = results
-        print_table(seq, results, ["mlxft-bf16", "mlxft-fp32"])
+        print_table(seq, results, ["mlxft-auto", "mlxft-fp32", "mlxft-bf16-weights"])
     report["loadavg_end"] = os.getloadavg()
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json + ".tmp", "w") as f:

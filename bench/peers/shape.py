@@ -42,10 +42,12 @@ def own_peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def print_result(args, seconds, loss, **extra):
-    """Prints the worker's result line: trained tokens/s counts batch x seq per optimizer step."""
+def print_result(args, seconds, cpu_seconds, loss, **extra):
+    """Prints the worker's result line: trained tokens/s counts batch x seq per optimizer step;
+    cpu_seconds is the process's CPU time (every thread, time.process_time) over the timed steps."""
     step_s = seconds / args.steps
-    out = dict(tokens_per_s=args.batch * args.seq / step_s, s_per_step=step_s, loss=float(loss),
+    out = dict(tokens_per_s=args.batch * args.seq / step_s, s_per_step=step_s,
+               cpu_s_per_step=cpu_seconds / args.steps, loss=float(loss),
                worker_peak_rss_mb=own_peak_rss_mb())
     out.update(extra)
     print(json.dumps(out), flush=True)
