@@ -17,9 +17,13 @@ AdamW, one warm-up step then --steps timed optimizer steps. Runs:
   peft-fp32          PEFT + torch, float32 (peft_torch.py)
   peft-bf16-weights  PEFT + torch, the model in bf16, adapters float32 (PEFT's default)
   peft-bf16-autocast PEFT + torch, float32 weights under torch.autocast(cpu, bf16) (HF Trainer bf16=True)
-  mlx-lm-fp32        mlx-lm's model, LoRA layers and compiled trainer step (mlx_lm_lora.py)
-mlx-lm in bf16 is not run by default (--only mlx-lm-bf16): MLX's CPU bf16 matmul has no BLAS
-path and takes minutes per step at this size.
+  mlx-lm-fp32        mlx-lm's model, LoRA layers and compiled trainer step (mlx_lm_lora.py), with
+                     the system's OpenBLAS preloaded under the MLX wheel (LD_PRELOAD, and
+                     OPENBLAS_CORETYPE as mlxft sets it), the BLAS mlxft's build links
+Not run by default (--only NAME): mlx-lm-fp32-wheel-blas (the wheel as installed: its bundled
+reference BLAS is about 70x slower, minutes per step here) and mlx-lm-bf16 (MLX's CPU bf16 matmul
+has no BLAS path: minutes per step). A run that fails or outlives --timeout is reported as failed
+and the others go on.
 Measured: trained tokens/s (batch x seq per optimizer step over the timed steps), seconds per step,
 CPU seconds per step (user + system of every thread of the process over the timed steps: other
 processes on the machine change it far less than the wall time; spin-waiting threads count),
@@ -30,6 +34,7 @@ Prints a table and the ratios of mlxft's tokens/s over each peer's; writes all o
 """
 
 import argparse
+import ctypes.util
 import json
 import os
 import platform
@@ -42,8 +47,22 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def openblas_env():
+    """The environment that puts OpenBLAS under MLX's Python wheel, as mlxft's build does for mlxft:
+    LD_PRELOAD of libopenblas (its cblas_sgemm interposes on the wheel's reference BLAS) and, on
+    AVX-512 CPUs, OPENBLAS_CORETYPE as mlxft sets it (src/mlxft/util/blas.cpp). {} without OpenBLAS."""
+    lib = ctypes.util.find_library("openblas")
+    if not lib:
+        return {}
+    env = {"LD_PRELOAD": lib}
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    if "OPENBLAS_CORETYPE" not in os.environ and " avx512f" in flags:
+        env["OPENBLAS_CORETYPE"] = "Cooperlake" if " avx512_bf16" in flags else "SkylakeX"
+    return env
+
+
 def runs(args):
-    """(name, command) of every run at one sequence length, in order."""
+    """(name, command, extra environment) of every run at one sequence length, in order."""
     tb = [args.train_bench, "--preset", "small", "--seq", "{seq}", "--batch", str(args.batch),
           "--steps", str(args.steps)]
     py = [args.python]
@@ -51,17 +70,18 @@ def runs(args):
              "--threads", str(args.threads)]
     peft = py + [os.path.join(HERE, "peft_torch.py")] + shape
     mlxlm = py + [os.path.join(HERE, "mlx_lm_lora.py")] + shape
+    blas = openblas_env()
     return [
-        ("mlxft-auto", tb + ["--dtype", "float32", "--compute-dtype", "auto"]),
-        ("mlxft-fp32", tb + ["--dtype", "float32", "--compute-dtype", "float32"]),
-        ("mlxft-bf16-weights", tb + ["--dtype", "bfloat16", "--compute-dtype", "auto"]),
-        ("peft-fp32", peft + ["--precision", "fp32"]),
-        ("peft-bf16-weights", peft + ["--precision", "bf16-weights"]),
-        ("peft-bf16-autocast", peft + ["--precision", "bf16-autocast"]),
-        ("mlx-lm-fp32", mlxlm + ["--dtype", "float32"]),
-        ("mlx-lm-bf16", mlxlm + ["--dtype", "bfloat16"]),
+        ("mlxft-auto", tb + ["--dtype", "float32", "--compute-dtype", "auto"], {}),
+        ("mlxft-fp32", tb + ["--dtype", "float32", "--compute-dtype", "float32"], {}),
+        ("mlxft-bf16-weights", tb + ["--dtype", "bfloat16", "--compute-dtype", "auto"], {}),
+        ("peft-fp32", peft + ["--precision", "fp32"], {}),
+        ("peft-bf16-weights", peft + ["--precision", "bf16-weights"], {}),
+        ("peft-bf16-autocast", peft + ["--precision", "bf16-autocast"], {}),
+        ("mlx-lm-fp32", mlxlm + ["--dtype", "float32"], blas),
+        ("mlx-lm-fp32-wheel-blas", mlxlm + ["--dtype", "float32"], {}),
+        ("mlx-lm-bf16", mlxlm + ["--dtype", "bfloat16"], blas),
     ]
-
 
 DEFAULT_RUNS = "mlxft-auto,mlxft-fp32,peft-fp32,peft-bf16-weights,peft-bf16-autocast,mlx-lm-fp32"
 
@@ -80,25 +100,37 @@ def parse_train_bench(text):
                 compute=m.group(1) if m else "?")
 
 
-def run_one(name, command):
-    """Runs one benchmark process; its result with the process's peak RSS (from wait4)."""
-    print(f"  {name}: {' '.join(command)}", file=sys.stderr, flush=True)
+def run_one(name, command, env, timeout):
+    """Runs one benchmark process; its result with the process's peak RSS (from wait4), or
+    {"error": ...} when it fails or outlives `timeout` seconds (the other runs go on)."""
+    print(f"  {name}: {' '.join(f'{k}={v}' for k, v in env.items())} {' '.join(command)}",
+          file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    with tempfile.TemporaryFile(mode="w+") as err_file:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err_file, text=True, cwd=HERE)
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)  # wait4: this child's own rusage
+    with tempfile.TemporaryFile(mode="w+") as out_file, tempfile.TemporaryFile(mode="w+") as err_file:
+        proc = subprocess.Popen(command, stdout=out_file, stderr=err_file, text=True, cwd=HERE,
+                                env={**os.environ, **env})
+        while True:  # wait4, not wait: this child's own rusage
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - t0 > timeout:
+                proc.kill()
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.2)
         proc.returncode = os.waitstatus_to_exitcode(status)
+        out_file.seek(0)
         err_file.seek(0)
-        err = err_file.read()
+        out, err = out_file.read(), err_file.read()
+    wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"{name} failed ({proc.returncode}): {' '.join(command)}\n{out}\n{err}")
+        why = f"timed out after {timeout} s" if wall > timeout else f"exit status {proc.returncode}"
+        print(f"  {name} failed ({why}):\n{out[-2000:]}\n{err[-2000:]}", file=sys.stderr, flush=True)
+        return {"error": why, "env": env, "wall_s": wall}
     result = (parse_train_bench(out) if name.startswith("mlxft")
               else json.loads(out.strip().splitlines()[-1]))
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024.0
-    result["wall_s"] = time.perf_counter() - t0
+    result.update(peak_rss_mb=usage.ru_maxrss / 1024.0, wall_s=wall, env=env)
     return result
-
 
 def machine():
     """The CPU model and core count (lscpu), the load average when the run started."""
@@ -116,8 +148,12 @@ def tokens_per_cpu_s(r):
     return r["tokens_per_s"] * r["s_per_step"] / r["cpu_s_per_step"]
 
 
-def print_table(seq, results, baseline_names):
+def print_table(seq, all_results, baseline_names):
     print(f"\nseq {seq}:")
+    for name, r in all_results.items():
+        if "error" in r:
+            print(f"  {name:20s} failed: {r['error']}")
+    results = {n: r for n, r in all_results.items() if "error" not in r}
     print(f"  {'run':20s} {'tokens/s':>9s} {'s/step':>8s} {'CPU s/step':>10s} {'tok/CPU-s':>9s} "
           f"{'peak RSS MB':>12s} {'mx peak MB':>11s}")
     for name, r in results.items():
@@ -153,12 +189,13 @@ def main():
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds one run may take")
     parser.add_argument("--only", default=DEFAULT_RUNS, help="comma-separated run names")
     parser.add_argument("--json", default=os.path.join(HERE, "..", "..", "build", "bench", "peers.json"))
     args = parser.parse_args()
     args.train_bench = os.path.abspath(args.train_bench)
     wanted = args.only.split(",")
-    known = [n for n, _ in runs(args)]
+    known = [n for n, _, _ in runs(args)]
     unknown = [n for n in wanted if n not in known]
     if unknown:
         sys.exit(f"run_peers: unknown run {unknown}; use {known}")
@@ -167,9 +204,9 @@ def main():
     print(f"machine: {report['machine']}", flush=True)
     for seq in [int(s) for s in args.seqs.split(",")]:
         results = {}
-        for name, command in runs(args):
+        for name, command, env in runs(args):
             if name in wanted:
-                results[name] = run_one(name, [c.format(seq=seq) for c in command])
+                results[name] = run_one(name, [c.format(seq=seq) for c in command], env, args.timeout)
         report["seqs"][seq] = results
         print_table(seq, results, ["mlxft-auto", "mlxft-fp32", "mlxft-bf16-weights"])
     report["loadavg_end"] = os.getloadavg()
