@@ -50,7 +50,7 @@ double cpu_seconds() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  mlxft::fix_openblas_coretype(argv);
+  mlxft::fix_cpu_runtime_env(argv);
   CLI::App app{"LoRA training throughput on a preset model"};
   std::string preset = "tiny", dtype_name = "float32", compute_name;
   int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0;

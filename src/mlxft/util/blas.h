@@ -12,9 +12,16 @@
 // the pure decision: given whether OPENBLAS_CORETYPE is set, the core OpenBLAS
 // reports and the CPU's AVX-512 flags, the core type to force ("Cooperlake" with
 // AVX512-BF16, else "SkylakeX": the newest AVX-512 cores 0.3.21 accepts), or
-// nothing. fix_openblas_coretype(argv) applies it: it sets the variable and
-// re-executes the program once (/proc/self/exe, same argv and environment);
-// it returns only when nothing needs fixing or the exec failed. Call it first in
+// nothing.
+// OpenMP wait policy: oneDNN (the CPU kernels' matmuls) runs on libgomp, whose idle threads
+// spin for a while after each parallel region; OpenBLAS's threads and mlxft's own
+// parallel_for need those cores meanwhile. choose_omp_wait_policy() is the decision:
+// "PASSIVE" (idle OpenMP threads sleep) unless OMP_WAIT_POLICY is set or oneDNN is absent.
+// Measured on the 2-core Xeon, train_bench --preset small --seq 512 --batch 2, shared machine,
+// two interleaved pairs: 5.6 and 6.1 -> 4.1 and 3.9 CPU s/step, 125 and 147 -> 166 and 189 tokens/s.
+// fix_cpu_runtime_env(argv) applies both: libgomp and OpenBLAS read their variables once, when
+// loaded, so it sets them and re-executes the program once (/proc/self/exe, same argv and
+// environment); it returns only when nothing needs fixing or the exec failed. Call it first in
 // main(). On other platforms (Accelerate on macOS, CUDA) all of this is a no-op.
 #pragma once
 
@@ -40,7 +47,11 @@ struct BlasCpu {
 // core OpenBLAS chose already uses AVX-512).
 std::optional<std::string> choose_openblas_coretype(const BlasCpu& cpu);
 
-// Re-executes the program with OPENBLAS_CORETYPE set when choose_openblas_coretype() says so.
-void fix_openblas_coretype(char** argv);
+// The OMP_WAIT_POLICY to set, or nothing (set by the user, or no oneDNN in this build).
+std::optional<std::string> choose_omp_wait_policy(bool env_set, bool have_onednn);
+
+// Re-executes the program once with OPENBLAS_CORETYPE and OMP_WAIT_POLICY set where
+// choose_openblas_coretype() and choose_omp_wait_policy() say so.
+void fix_cpu_runtime_env(char** argv);
 
 }  // namespace mlxft
