@@ -17,8 +17,10 @@
 // spin for a while after each parallel region; OpenBLAS's threads and mlxft's own
 // parallel_for need those cores meanwhile. choose_omp_wait_policy() is the decision:
 // "PASSIVE" (idle OpenMP threads sleep) unless OMP_WAIT_POLICY is set or oneDNN is absent.
-// Measured on the 2-core Xeon, train_bench --preset small --seq 512 --batch 2, shared machine,
-// two interleaved pairs: 5.6 and 6.1 -> 4.1 and 3.9 CPU s/step, 125 and 147 -> 166 and 189 tokens/s.
+// Measured on the 2-core Xeon, train_bench --preset small --batch 2, compute auto, a machine shared
+// with other work (load 7-10), interleaved pairs, default -> passive: at 512 tokens 5.6, 6.1 and
+// 5.5 -> 4.1, 3.9 and 4.5 CPU s/step (125, 147, 89 -> 166, 189, 98 tokens/s); at 1024 tokens one
+// pair, 10.5 -> 11.2 CPU s/step (90 -> 88 tokens/s): no gain there, within the noise.
 // fix_cpu_runtime_env(argv) applies both: libgomp and OpenBLAS read their variables once, when
 // loaded, so it sets them and re-executes the program once (/proc/self/exe, same argv and
 // environment); it returns only when nothing needs fixing or the exec failed. Call it first in
