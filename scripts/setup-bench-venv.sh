@@ -5,12 +5,13 @@
 # .venv-ref (the reference scripts'); CI never installs it. Idempotent.
 # Usage: scripts/setup-bench-venv.sh [--dry-run]   (--dry-run: pip resolves, installs nothing)
 #   MLXFT_BENCH_VENV   the venv's directory (default .venv-bench)
-#   MLXFT_TORCH_INDEX  where torch comes from (default https://download.pytorch.org/whl/cpu)
+#   MLXFT_TORCH_INDEX  where torch comes from (default PyPI, the only registry set-up may reach; a user
+#                      elsewhere may point it at https://download.pytorch.org/whl/cpu for the smaller CPU wheel)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=${MLXFT_BENCH_VENV:-.venv-bench}
-torch_index=${MLXFT_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}
+torch_index=${MLXFT_TORCH_INDEX:-https://pypi.org/simple}
 dry=()
 [ "${1:-}" = "--dry-run" ] && dry=(--dry-run)
 stamp="$venv/.mlxft-bench"
@@ -21,7 +22,7 @@ python=${PYTHON:-python3}
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check "${dry[@]}")
 [ ${#dry[@]} -eq 0 ] && "${pip[@]}" --upgrade pip
-# torch first, from its CPU index only; the rest from PyPI then finds torch satisfied.
+# torch first (from MLXFT_TORCH_INDEX); the rest from PyPI then finds torch satisfied.
 "${pip[@]}" --index-url "$torch_index" -r requirements/bench-torch.txt
 "${pip[@]}" -r requirements/bench.txt
 if [ ${#dry[@]} -eq 0 ]; then
