@@ -7,6 +7,7 @@
 #   make coverage  line coverage of src/ (build-coverage/coverage.txt)
 #   make asan      the suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench     the benchmarks in bench/ (numbers, no assertions)
+#   make bench-peers  LoRA training tokens/s and memory of mlxft beside PEFT+torch and mlx-lm
 #   make fuzz      libFuzzer on the data readers (FUZZ_SECONDS each, default 60)
 #   make demo      a complete small fine-tuning, end to end (scripts/demo.sh)
 #   make format    clang-format the sources
@@ -19,7 +20,7 @@ PYTHON    := $(VENV)/bin/python
 CMAKE_GEN := -G Ninja -DMLXFT_PYTHON=$(PYTHON)
 CTEST     := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all setup deps venv build test coverage asan bench format clean demo fuzz reference-venv export-check
+.PHONY: all setup deps venv build test coverage asan bench bench-peers format clean demo fuzz reference-venv export-check
 
 all: build
 
@@ -64,6 +65,16 @@ coverage: setup build-coverage/build.ninja
 bench: build
 	build/bench/matmul_bench_wheel_blas --benchmark_filter='threads:1'
 	build/bench/matmul_bench
+
+# Opt-in, never in `make test`: installs torch (CPU wheel), transformers, PEFT and mlx-lm into
+# .venv-bench (scripts/setup-bench-venv.sh), unless MLXFT_BENCH_PYTHON names a Python that has them,
+# then trains the same LoRA shapes with each (bench/peers/run_peers.py; PEERS_ARGS passes options,
+# e.g. PEERS_ARGS='--seqs 512 --steps 5'). About 15 minutes on 2 cores.
+BENCH_PYTHON = $(or $(MLXFT_BENCH_PYTHON),$(CURDIR)/.venv-bench/bin/python)
+bench-peers: setup build/build.ninja
+	cmake --build build -j $(JOBS) --target train_bench
+	@[ -n "$(MLXFT_BENCH_PYTHON)" ] || scripts/setup-bench-venv.sh
+	$(BENCH_PYTHON) bench/peers/run_peers.py --train-bench build/bench/train_bench $(PEERS_ARGS)
 
 FUZZ_SECONDS ?= 60
 fuzz: setup

@@ -6,8 +6,10 @@
 //
 // Runs one warm-up step, then S optimizer steps of one micro-batch [B, N] of random tokens (LoRA
 // on q_proj and v_proj of every layer, AdamW), and prints trained tokens/s, seconds per optimizer
-// step, peak memory (mx::get_peak_memory) and model FLOPs utilisation against --peak-gflops
-// (default 442: the measured fp32 AVX-512 FMA peak of this 2-core machine).
+// step, the process's CPU seconds (user + system, every thread) per step, peak memory
+// (mx::get_peak_memory) and model FLOPs utilisation against --peak-gflops (default 442: the
+// measured fp32 AVX-512 FMA peak of this 2-core machine). CPU seconds per step hardly change when
+// other processes share the cores, wall seconds do; threads spinning while they wait count in both.
 // --compute-dtype is model.compute_dtype (the CPU kernels' matmul dtype; default: --dtype). The
 // environment variable MLXFT_KERNELS=0 runs MLX's own ops instead of the CPU kernels (the "before").
 // Model FLOPs per trained token, LoRA (no weight gradients, so the backward pass costs one
@@ -20,6 +22,8 @@
 #include <mlx/mlx.h>
 
 #include <CLI/CLI.hpp>
+#include <sys/resource.h>
+
 #include <chrono>
 
 #include "mlxft/model/init.h"
@@ -33,8 +37,20 @@
 
 namespace mx = mlx::core;
 
+namespace {
+
+// User + system CPU seconds of this process so far, every thread included.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  mlxft::fix_openblas_coretype(argv);
+  mlxft::fix_cpu_runtime_env(argv);
   CLI::App app{"LoRA training throughput on a preset model"};
   std::string preset = "tiny", dtype_name = "float32", compute_name;
   int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0;
@@ -84,9 +100,11 @@ int main(int argc, char** argv) {
   one_step(0);  // warm-up
   mx::reset_peak_memory();
   const auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = cpu_seconds();
   double last_loss = 0;
   for (int s = 1; s <= steps; ++s) last_loss = one_step(s);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu_step_s = (cpu_seconds() - cpu0) / steps;
 
   const auto& c = model.config;
   const double embedding = static_cast<double>(c.vocab_size) * c.hidden_size;
@@ -110,6 +128,7 @@ int main(int argc, char** argv) {
   fmt::print("loss {:.4f}\n", last_loss);
   fmt::print("trained tokens/s:      {:.1f}\n", tokens / step_s);
   fmt::print("seconds / step:        {:.3f}\n", step_s);
+  fmt::print("CPU seconds / step:    {:.3f}\n", cpu_step_s);
   fmt::print("peak memory:           {:.3f} GB\n", static_cast<double>(mx::get_peak_memory()) / 1e9);
   fmt::print("model GFLOP / token:   {:.3f} (4 N_matmul + 12 L T d_attn)\n", flops_per_token / 1e9);
   fmt::print("achieved GFLOP/s:      {:.1f}\n", achieved);

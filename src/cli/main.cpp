@@ -17,7 +17,7 @@
 #include "mlxft/util/error.h"
 
 int main(int argc, char** argv) {
-  mlxft::fix_openblas_coretype(argv);  // may re-exec once with the right OpenBLAS kernels
+  mlxft::fix_cpu_runtime_env(argv);  // may re-exec once with the right OpenBLAS kernels, OpenMP waits
   CLI::App app{"mlxft: LoRA fine-tuning of Llama/Mistral models on MLX"};
   app.require_subcommand(1);
   app.fallthrough();  // --debug and --threads work after the subcommand too (`mlxft train ... --debug`)

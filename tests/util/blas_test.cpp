@@ -20,6 +20,14 @@ TEST(OpenBlasCoretype, NothingChangesWhenSetKnownOrNotApplicable) {
   EXPECT_EQ(choose_openblas_coretype({false, "", true, true}), std::nullopt);            // no OpenBLAS
 }
 
+// Idle OpenMP (oneDNN) threads sleep instead of spinning on the cores OpenBLAS and parallel_for need,
+// unless the user chose a policy or there is no oneDNN (no OpenMP threads of ours).
+TEST(OmpWaitPolicy, PassiveUnlessSetOrWithoutOnednn) {
+  EXPECT_EQ(mlxft::choose_omp_wait_policy(false, true), "PASSIVE");
+  EXPECT_EQ(mlxft::choose_omp_wait_policy(true, true), std::nullopt);
+  EXPECT_EQ(mlxft::choose_omp_wait_policy(false, false), std::nullopt);
+}
+
 TEST(OpenBlasCoretype, TheDescriptionNamesTheCore) {
   const std::string core = mlxft::openblas_core();
   if (core.empty()) GTEST_SKIP() << "no OpenBLAS in this build";

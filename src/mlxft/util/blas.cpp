@@ -56,16 +56,25 @@ std::optional<std::string> choose_openblas_coretype(const BlasCpu& cpu) {
   return std::string(cpu.avx512_bf16 ? "Cooperlake" : "SkylakeX");
 }
 
-void fix_openblas_coretype(char** argv) {
+std::optional<std::string> choose_omp_wait_policy(bool env_set, bool have_onednn) {
+  if (env_set || !have_onednn) return std::nullopt;
+  return std::string("PASSIVE");
+}
+
+void fix_cpu_runtime_env(char** argv) {
 #if defined(MLXFT_HAVE_OPENBLAS) && defined(__linux__)
   const kernels::CpuFeatures& f = kernels::cpu_features();
   const BlasCpu cpu{std::getenv("OPENBLAS_CORETYPE") != nullptr, openblas_core(), f.avx512f, f.avx512_bf16};
   const std::optional<std::string> coretype = choose_openblas_coretype(cpu);
-  if (!coretype || argv == nullptr) return;
-  // Once set, the variable stops a second re-exec whatever OpenBLAS then picks.
-  if (setenv("OPENBLAS_CORETYPE", coretype->c_str(), 1) != 0) return;
-  execv("/proc/self/exe", argv);  // returns only on failure: run on with the slow core
-  unsetenv("OPENBLAS_CORETYPE");
+  const std::optional<std::string> wait =
+      choose_omp_wait_policy(std::getenv("OMP_WAIT_POLICY") != nullptr, kernels::kernels_have_dnnl());
+  if ((!coretype && !wait) || argv == nullptr) return;
+  // Once set, the variables stop a second re-exec whatever the libraries then pick.
+  if (coretype && setenv("OPENBLAS_CORETYPE", coretype->c_str(), 1) != 0) return;
+  if (wait && setenv("OMP_WAIT_POLICY", wait->c_str(), 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only on failure: run on as loaded
+  if (coretype) unsetenv("OPENBLAS_CORETYPE");
+  if (wait) unsetenv("OMP_WAIT_POLICY");
 #else
   (void)argv;
 #endif

@@ -12,9 +12,18 @@
 // the pure decision: given whether OPENBLAS_CORETYPE is set, the core OpenBLAS
 // reports and the CPU's AVX-512 flags, the core type to force ("Cooperlake" with
 // AVX512-BF16, else "SkylakeX": the newest AVX-512 cores 0.3.21 accepts), or
-// nothing. fix_openblas_coretype(argv) applies it: it sets the variable and
-// re-executes the program once (/proc/self/exe, same argv and environment);
-// it returns only when nothing needs fixing or the exec failed. Call it first in
+// nothing.
+// OpenMP wait policy: oneDNN (the CPU kernels' matmuls) runs on libgomp, whose idle threads
+// spin for a while after each parallel region; OpenBLAS's threads and mlxft's own
+// parallel_for need those cores meanwhile. choose_omp_wait_policy() is the decision:
+// "PASSIVE" (idle OpenMP threads sleep) unless OMP_WAIT_POLICY is set or oneDNN is absent.
+// Measured on the 2-core Xeon, train_bench --preset small --batch 2, compute auto, a machine shared
+// with other work (load 7-10), interleaved pairs, default -> passive: at 512 tokens 5.6, 6.1 and
+// 5.5 -> 4.1, 3.9 and 4.5 CPU s/step (125, 147, 89 -> 166, 189, 98 tokens/s); at 1024 tokens one
+// pair, 10.5 -> 11.2 CPU s/step (90 -> 88 tokens/s): no gain there, within the noise.
+// fix_cpu_runtime_env(argv) applies both: libgomp and OpenBLAS read their variables once, when
+// loaded, so it sets them and re-executes the program once (/proc/self/exe, same argv and
+// environment); it returns only when nothing needs fixing or the exec failed. Call it first in
 // main(). On other platforms (Accelerate on macOS, CUDA) all of this is a no-op.
 #pragma once
 
@@ -40,7 +49,11 @@ struct BlasCpu {
 // core OpenBLAS chose already uses AVX-512).
 std::optional<std::string> choose_openblas_coretype(const BlasCpu& cpu);
 
-// Re-executes the program with OPENBLAS_CORETYPE set when choose_openblas_coretype() says so.
-void fix_openblas_coretype(char** argv);
+// The OMP_WAIT_POLICY to set, or nothing (set by the user, or no oneDNN in this build).
+std::optional<std::string> choose_omp_wait_policy(bool env_set, bool have_onednn);
+
+// Re-executes the program once with OPENBLAS_CORETYPE and OMP_WAIT_POLICY set where
+// choose_openblas_coretype() and choose_omp_wait_policy() say so.
+void fix_cpu_runtime_env(char** argv);
 
 }  // namespace mlxft

@@ -1,0 +1,72 @@
+"""PEFT + torch worker of bench/peers/run_peers.py: LoRA training steps of the `small` shape.
+
+  python peft_torch.py --precision fp32|bf16-weights|bf16-autocast --seq N --batch B --steps S --threads T
+
+fp32:          float32 weights and compute.
+bf16-weights:  the model loaded in bfloat16 (torch_dtype=bfloat16, what from_pretrained(...,
+               dtype=torch.bfloat16) gives); PEFT keeps the adapter weights float32 (its default
+               autocast_adapter_dtype=True).
+bf16-autocast: float32 weights under torch.autocast("cpu", dtype=torch.bfloat16), what the HF
+               Trainer does on CPU with bf16=True.
+A LlamaForCausalLM with random weights (no download), attention "sdpa" (transformers' default),
+labels = inputs (transformers shifts them: the loss covers seq - 1 positions of each row).
+"""
+
+import argparse
+import contextlib
+import time
+
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import LlamaConfig, LlamaForCausalLM
+
+import shape
+
+
+def build_model(precision):
+    config = LlamaConfig(**shape.SMALL, attention_bias=False, mlp_bias=False)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    if precision == "bf16-weights":
+        model = model.to(torch.bfloat16)
+    lora = LoraConfig(r=shape.LORA_RANK, lora_alpha=shape.LORA_ALPHA, lora_dropout=0.0,
+                      target_modules=shape.LORA_TARGETS, bias="none", task_type="CAUSAL_LM")
+    return get_peft_model(model, lora)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--precision", choices=["fp32", "bf16-weights", "bf16-autocast"], required=True)
+    shape.add_run_args(parser)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    model = build_model(args.precision)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=shape.LEARNING_RATE, weight_decay=shape.WEIGHT_DECAY)
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(3, shape.SMALL["vocab_size"], (args.batch, args.seq), generator=gen)
+    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if args.precision == "bf16-autocast"
+                else contextlib.nullcontext())
+
+    def one_step():
+        with autocast:
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss.item()
+
+    one_step()  # warm-up
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for _ in range(args.steps):
+        loss = one_step()
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
+    dtypes = sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()})
+    shape.print_result(args, seconds, cpu_seconds, loss, torch=torch.__version__, param_dtypes=dtypes,
+                       trainable=sum(p.numel() for p in params))
+
+
+if __name__ == "__main__":
+    main()

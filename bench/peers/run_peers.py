@@ -1,0 +1,222 @@
+"""Peer comparison: mlxft's LoRA training throughput and memory beside PEFT+torch and mlx-lm.
+
+  python bench/peers/run_peers.py [--train-bench build/bench/train_bench] [--seqs 512,1024]
+                                  [--batch 2] [--steps 3] [--threads 2] [--only NAME,...]
+                                  [--json build/bench/peers.json]
+
+Run it with a Python that has torch, transformers, peft and mlx-lm (make bench-peers builds
+.venv-bench for it, or MLXFT_BENCH_PYTHON names an existing one). Every run is its own process,
+one after the other, on the same shape: mlxft's `small` preset architecture (126M parameters,
+random weights, see shape.py), batch x seq random tokens, LoRA r16 alpha 32 on q_proj/v_proj,
+AdamW, one warm-up step then --steps timed optimizer steps. Runs:
+  mlxft-auto         bench/train_bench with mlxft's CPU defaults: float32 weights, model.compute_dtype
+                     auto (the frozen matmuls in bf16 where AMX/AVX512-BF16 make it fast, else
+                     float32), all cores
+  mlxft-fp32         the same with compute_dtype float32
+  mlxft-bf16-weights bf16 base weights, compute auto (not run by default)
+  peft-fp32          PEFT + torch, float32 (peft_torch.py)
+  peft-bf16-weights  PEFT + torch, the model in bf16, adapters float32 (PEFT's default)
+  peft-bf16-autocast PEFT + torch, float32 weights under torch.autocast(cpu, bf16) (HF Trainer bf16=True)
+  mlx-lm-fp32        mlx-lm's model, LoRA layers and compiled trainer step (mlx_lm_lora.py), with
+                     the system's OpenBLAS preloaded under the MLX wheel (LD_PRELOAD, and
+                     OPENBLAS_CORETYPE as mlxft sets it), the BLAS mlxft's build links
+Not run by default (--only NAME): mlx-lm-fp32-wheel-blas (the wheel as installed: its bundled
+reference BLAS is about 70x slower, minutes per step here) and mlx-lm-bf16 (MLX's CPU bf16 matmul
+has no BLAS path: minutes per step). A run that fails or outlives --timeout is reported as failed
+and the others go on.
+Measured: trained tokens/s (batch x seq per optimizer step over the timed steps), seconds per step,
+CPU seconds per step (user + system of every thread of the process over the timed steps: other
+processes on the machine change it far less than the wall time; spin-waiting threads count),
+peak RSS of the process (ru_maxrss from wait4: the whole process, model build and warm-up
+included) and, for MLX-based runs, MLX's peak allocation over the timed steps (mx peak).
+Torch gets torch.set_num_threads(--threads); mlxft and MLX keep their own defaults.
+Prints a table and the ratios of mlxft's tokens/s over each peer's; writes all of it as JSON.
+"""
+
+import argparse
+import ctypes.util
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def openblas_env():
+    """The environment that puts OpenBLAS under MLX's Python wheel, as mlxft's build does for mlxft:
+    LD_PRELOAD of libopenblas (its cblas_sgemm interposes on the wheel's reference BLAS) and, on
+    AVX-512 CPUs, OPENBLAS_CORETYPE as mlxft sets it (src/mlxft/util/blas.cpp). {} without OpenBLAS."""
+    lib = ctypes.util.find_library("openblas")
+    if not lib:
+        return {}
+    env = {"LD_PRELOAD": lib}
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    if "OPENBLAS_CORETYPE" not in os.environ and " avx512f" in flags:
+        env["OPENBLAS_CORETYPE"] = "Cooperlake" if " avx512_bf16" in flags else "SkylakeX"
+    return env
+
+
+def runs(args):
+    """(name, command, extra environment) of every run at one sequence length, in order."""
+    tb = [args.train_bench, "--preset", "small", "--seq", "{seq}", "--batch", str(args.batch),
+          "--steps", str(args.steps)]
+    py = [args.python]
+    shape = ["--seq", "{seq}", "--batch", str(args.batch), "--steps", str(args.steps),
+             "--threads", str(args.threads)]
+    peft = py + [os.path.join(HERE, "peft_torch.py")] + shape
+    mlxlm = py + [os.path.join(HERE, "mlx_lm_lora.py")] + shape
+    blas = openblas_env()
+    return [
+        ("mlxft-auto", tb + ["--dtype", "float32", "--compute-dtype", "auto"], {}),
+        ("mlxft-fp32", tb + ["--dtype", "float32", "--compute-dtype", "float32"], {}),
+        ("mlxft-bf16-weights", tb + ["--dtype", "bfloat16", "--compute-dtype", "auto"], {}),
+        ("peft-fp32", peft + ["--precision", "fp32"], {}),
+        ("peft-bf16-weights", peft + ["--precision", "bf16-weights"], {}),
+        ("peft-bf16-autocast", peft + ["--precision", "bf16-autocast"], {}),
+        ("mlx-lm-fp32", mlxlm + ["--dtype", "float32"], blas),
+        ("mlx-lm-fp32-wheel-blas", mlxlm + ["--dtype", "float32"], {}),
+        ("mlx-lm-bf16", mlxlm + ["--dtype", "bfloat16"], blas),
+    ]
+
+DEFAULT_RUNS = "mlxft-auto,mlxft-fp32,peft-fp32,peft-bf16-weights,peft-bf16-autocast,mlx-lm-fp32"
+
+
+def parse_train_bench(text):
+    """The numbers of train_bench's report (see bench/train_bench.cpp)."""
+    def number(label):
+        m = re.search(re.escape(label) + r"\s+([0-9.]+)", text)
+        if not m:
+            raise RuntimeError(f"train_bench output has no '{label}':\n{text}")
+        return float(m.group(1))
+    m = re.search(r"compute (kernels \w+|mlx)", text)
+    return dict(tokens_per_s=number("trained tokens/s:"), s_per_step=number("seconds / step:"),
+                cpu_s_per_step=number("CPU seconds / step:"),
+                mx_peak_mb=number("peak memory:") * 1e9 / 2**20, loss=number("loss"),
+                compute=m.group(1) if m else "?")
+
+
+def run_one(name, command, env, timeout):
+    """Runs one benchmark process; its result with the process's peak RSS (from wait4), or
+    {"error": ...} when it fails or outlives `timeout` seconds (the other runs go on)."""
+    print(f"  {name}: {' '.join(f'{k}={v}' for k, v in env.items())} {' '.join(command)}",
+          file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile(mode="w+") as out_file, tempfile.TemporaryFile(mode="w+") as err_file:
+        proc = subprocess.Popen(command, stdout=out_file, stderr=err_file, text=True, cwd=HERE,
+                                env={**os.environ, **env})
+        while True:  # wait4, not wait: this child's own rusage
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - t0 > timeout:
+                proc.kill()
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.2)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        why = f"timed out after {timeout} s" if wall > timeout else f"exit status {proc.returncode}"
+        print(f"  {name} failed ({why}):\n{out[-2000:]}\n{err[-2000:]}", file=sys.stderr, flush=True)
+        return {"error": why, "env": env, "wall_s": wall}
+    result = (parse_train_bench(out) if name.startswith("mlxft")
+              else json.loads(out.strip().splitlines()[-1]))
+    result.update(peak_rss_mb=usage.ru_maxrss / 1024.0, wall_s=wall, env=env)
+    return result
+
+def machine():
+    """The CPU model and core count (lscpu), the load average when the run started."""
+    model = platform.processor()
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        model = re.search(r"Model name:\s*(.+)", lscpu).group(1).strip()
+    except (OSError, AttributeError):
+        pass
+    return dict(cpu=model, cores=os.cpu_count(), loadavg=os.getloadavg())
+
+
+def tokens_per_cpu_s(r):
+    """Trained tokens per CPU second (every thread): the measure a shared machine disturbs least."""
+    return r["tokens_per_s"] * r["s_per_step"] / r["cpu_s_per_step"]
+
+
+def print_table(seq, all_results, baseline_names):
+    print(f"\nseq {seq}:")
+    for name, r in all_results.items():
+        if "error" in r:
+            print(f"  {name:20s} failed: {r['error']}")
+    results = {n: r for n, r in all_results.items() if "error" not in r}
+    print(f"  {'run':20s} {'tokens/s':>9s} {'s/step':>8s} {'CPU s/step':>10s} {'tok/CPU-s':>9s} "
+          f"{'peak RSS MB':>12s} {'mx peak MB':>11s}")
+    for name, r in results.items():
+        mx_peak = f"{r['mx_peak_mb']:.0f}" if "mx_peak_mb" in r else "-"
+        per_cpu = tokens_per_cpu_s(r)
+        print(f"  {name:20s} {r['tokens_per_s']:9.1f} {r['s_per_step']:8.2f} {r['cpu_s_per_step']:10.2f} "
+              f"{per_cpu:9.1f} {r['peak_rss_mb']:12.0f} {mx_peak:>11s}")
+    for mine in baseline_names:
+        if mine not in results:
+            continue
+        ratios = {n: results[mine]["tokens_per_s"] / r["tokens_per_s"]
+                  for n, r in results.items() if not n.startswith("mlxft")}
+        cpu_ratios = {n: tokens_per_cpu_s(results[mine]) / tokens_per_cpu_s(r)
+                      for n, r in results.items() if not n.startswith("mlxft")}
+        if ratios:
+            print(f"  {mine} / peer, tokens/s:     " + ", ".join(f"{n} {v:.2f}x" for n, v in ratios.items()))
+            print(f"  {mine} / peer, tokens/CPU-s: " + ", ".join(f"{n} {v:.2f}x" for n, v in cpu_ratios.items()))
+            results[mine]["ratios"] = ratios
+            results[mine]["cpu_ratios"] = cpu_ratios
+    bf16 = [n for n in results if n.startswith("peft-bf16")]
+    if "mlxft-auto" in results and bf16:
+        mine = results["mlxft-auto"]
+        wall = mine["tokens_per_s"] / max(results[n]["tokens_per_s"] for n in bf16)
+        cpu = tokens_per_cpu_s(mine) / max(tokens_per_cpu_s(results[n]) for n in bf16)
+        print(f"  goal (issue 12, wanted >= 1.30x): mlxft-auto / fastest PEFT+torch bf16 = {wall:.2f}x "
+              f"in tokens/s, {cpu:.2f}x in tokens/CPU-s")
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train-bench", default=os.path.join(HERE, "..", "..", "build", "bench", "train_bench"))
+    parser.add_argument("--python", default=sys.executable, help="Python of the peer workers")
+    parser.add_argument("--seqs", default="512,1024")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds one run may take")
+    parser.add_argument("--only", default=DEFAULT_RUNS, help="comma-separated run names")
+    parser.add_argument("--json", default=os.path.join(HERE, "..", "..", "build", "bench", "peers.json"))
+    args = parser.parse_args()
+    args.train_bench = os.path.abspath(args.train_bench)
+    wanted = args.only.split(",")
+    known = [n for n, _, _ in runs(args)]
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        sys.exit(f"run_peers: unknown run {unknown}; use {known}")
+
+    report = dict(machine=machine(), batch=args.batch, steps=args.steps, threads=args.threads, seqs={})
+    print(f"machine: {report['machine']}", flush=True)
+    for seq in [int(s) for s in args.seqs.split(",")]:
+        results = {}
+        for name, command, env in runs(args):
+            if name in wanted:
+                results[name] = run_one(name, [c.format(seq=seq) for c in command], env, args.timeout)
+        report["seqs"][seq] = results
+        print_table(seq, results, ["mlxft-auto", "mlxft-fp32", "mlxft-bf16-weights"])
+    report["loadavg_end"] = os.getloadavg()
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json + ".tmp", "w") as f:
+        json.dump(report, f, indent=2)
+    os.replace(args.json + ".tmp", args.json)
+    print(f"\nload average at start {report['machine']['loadavg']}, at end {report['loadavg_end']}")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
