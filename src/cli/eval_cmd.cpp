@@ -35,6 +35,7 @@ namespace {
 struct EvalArgs {
   std::string model, adapter, data, per_example, tokenizer, dtype;
   int batch_size = 4;
+  int tool_batch = 8;
   DataFlags data_flags;
   bool tool_calls = false;
   int max_examples = 0, max_new_tokens = 256;
@@ -117,9 +118,10 @@ void run_tool_eval(const EvalArgs& a, const ModelSession& session, const Dataset
   ToolEvalOptions o;
   o.max_examples = a.max_examples;
   o.max_new_tokens = a.max_new_tokens;
+  o.batch_size = a.tool_batch;
   o.lora = session.adapters ? &*session.adapters : nullptr;
   o.progress = [](size_t done, size_t total) {
-    std::cerr << fmt::format("\rturn {}/{}", done, total) << (done == total ? "\n" : "") << std::flush;
+    std::cerr << fmt::format("\rturns {}/{}", done, total) << (done == total ? "\n" : "") << std::flush;
   };
   const ToolEvalResult r = evaluate_tool_calls(session.model, *session.chat, ds.examples, o);
   const size_t examples = a.max_examples > 0
@@ -173,6 +175,9 @@ void add_eval_command(CLI::App& app, const GlobalOptions& /*global*/) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--out", a->out, "With --tool-calls: write the metrics to this JSON file");
+  cmd->add_option("--tool-batch", a->tool_batch, "With --tool-calls: turns generated together")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "Examples per forward pass")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

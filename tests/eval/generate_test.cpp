@@ -1,12 +1,14 @@
 // Generation: KV-cached greedy decoding equals recomputing the whole sequence
 // each step; seeded sampling is reproducible; top-p keeps the nucleus;
 // streaming text equals the full decode and never splits a UTF-8 character;
-// the chat prompt is BOS [INST] text [/INST] as ids.
+// the chat prompt is BOS [INST] text [/INST] as ids; a left-padded batch of prompts generates what
+// each prompt generates alone.
 #include "mlxft/eval/generate.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "mlxft/chat/mistral_v3.h"
@@ -68,6 +70,70 @@ TEST(Generate, GreedyWithKvCacheEqualsFullRecompute) {
     // Not a degenerate repetition of one token: the comparison exercises many positions.
     EXPECT_GT(std::set<int32_t>(cached.begin(), cached.end()).size(), 1u) << "seed " << seed;
   }
+}
+
+// Prompts of different lengths, left-padded into one batch, generate what each generates alone; rows
+// that stop early (EOS, the token bound) leave the batch without disturbing the others.
+TEST(Generate, BatchOfPromptsEqualsEachAlone) {
+  const Model m = tiny_model(3);
+  const std::vector<std::vector<int32_t>> prompts = {
+      {1, 17, 300, 42, 9, 250}, {1, 5}, {1, 88, 120, 7}, {1, 17, 300, 42, 9, 250, 33, 61, 2, 400, 12}, {3}};
+  GenerateOptions o;
+  o.max_tokens = 12;
+  std::vector<std::vector<int32_t>> alone;
+  for (const auto& p : prompts) alone.push_back(generate(m, p, o));
+  EXPECT_EQ(generate_batch(m, prompts, o), alone);
+  // A stop id that ends some rows early (the third token of the first prompt's run).
+  ASSERT_GE(alone[0].size(), 3u);
+  o.stop_ids = {alone[0][2]};
+  std::vector<std::vector<int32_t>> stopped;
+  size_t shortened = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    stopped.push_back(generate(m, prompts[i], o));
+    shortened += stopped.back().size() < alone[i].size() ? 1 : 0;
+  }
+  ASSERT_GE(shortened, 1u);
+  ASSERT_LT(shortened, prompts.size()) << "every row stops: the test would not mix stopped and running rows";
+  EXPECT_EQ(generate_batch(m, prompts, o), stopped);
+  // The logits of a padded row equal the row alone (RoPE is relative; padding is masked).
+  KVCache cache;
+  cache.left_pad = {3, 0};
+  const std::vector<int32_t> ids = {0, 0, 0, 1, 5, 6, 1, 9, 8, 7, 6, 5};
+  const mx::array batched = forward(m, mx::array(ids.data(), {2, 6}, mx::int32), {}, &cache);
+  const std::vector<int32_t> short_row = {1, 5, 6};
+  const mx::array single = forward(m, mx::array(short_row.data(), {1, 3}, mx::int32));
+  const mx::array tail = mx::slice(batched, {0, 3, 0}, {1, 6, batched.shape(2)});
+  EXPECT_LT(mx::max(mx::abs(mx::subtract(tail, single))).item<float>(), 1e-3f);
+}
+
+// The same with MLX's own attention (masked scaled_dot_product_attention), where the CPU kernels are off.
+TEST(Generate, BatchOfPromptsEqualsEachAloneWithMlxOps) {
+  const char* before = std::getenv("MLXFT_KERNELS");
+  const std::string saved = before ? before : "";
+  setenv("MLXFT_KERNELS", "0", 1);
+  const Model m = tiny_model(2);
+  const std::vector<std::vector<int32_t>> prompts = {{1, 17, 300, 42, 9, 250}, {1, 5}, {1, 88, 120, 7}};
+  GenerateOptions o;
+  o.max_tokens = 10;
+  std::vector<std::vector<int32_t>> alone;
+  for (const auto& p : prompts) alone.push_back(generate(m, p, o));
+  const auto batched = generate_batch(m, prompts, o);
+  if (before) setenv("MLXFT_KERNELS", saved.c_str(), 1); else unsetenv("MLXFT_KERNELS");
+  EXPECT_EQ(batched, alone);
+}
+
+TEST(Generate, EmptyBatchAndSampledBatchesAreReproducible) {
+  const Model m = tiny_model(2);
+  GenerateOptions o;
+  EXPECT_TRUE(generate_batch(m, {}, o).empty());
+  o.max_tokens = 16;
+  o.sampling = {1.5f, 1.0f};
+  o.seed = 7;
+  const std::vector<std::vector<int32_t>> prompts = {{1, 5, 6}, {1, 5, 6, 9, 10}};
+  const auto a = generate_batch(m, prompts, o);
+  EXPECT_EQ(a, generate_batch(m, prompts, o));
+  EXPECT_NE(a[0], a[1]);
+  EXPECT_THROW(generate_batch(m, {{1, 2}, {}}, o), Error);
 }
 
 TEST(Generate, StopsAtEosWithoutReturningIt) {

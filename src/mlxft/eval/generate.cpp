@@ -15,17 +15,15 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Logits of the last position of a [1, T, V] forward result, as [V].
-mx::array last_logits(const mx::array& logits) {
-  const int T = logits.shape(1);
-  return mx::reshape(mx::slice(logits, {0, T - 1, 0}, {1, T, logits.shape(2)}), {-1});
+// float32 logits [B, 1, V] of the last position only: the LM head runs on one hidden state per row
+// (a prompt's other positions would cost T times the head's work).
+mx::array last_logits(const Model& model, const mx::array& tokens, const ForwardOptions& fwd, KVCache& cache) {
+  const mx::array h = forward_hidden(model, tokens, fwd, &cache);
+  const int B = h.shape(0), T = h.shape(1), E = h.shape(2);
+  return lm_head(model, mx::slice(h, {0, T - 1, 0}, {B, T, E}));
 }
 
-}  // namespace
-
-std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& prompt,
-                              const GenerateOptions& options, const std::function<void(int32_t)>& on_token,
-                              GenerateStats* stats) {
+void check_prompt(const Model& model, const std::vector<int32_t>& prompt) {
   const ModelConfig& c = model.config;
   if (prompt.empty()) throw Error(ErrorKind::Usage, "--prompt", "the prompt has no tokens");
   for (int32_t id : prompt) {
@@ -36,12 +34,114 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
                   "the tokenizer does not belong to this model");
     }
   }
-  const int prompt_len = static_cast<int>(prompt.size());
-  if (prompt_len >= c.max_position_embeddings) {
+  if (static_cast<int>(prompt.size()) >= c.max_position_embeddings) {
     throw Error(ErrorKind::Usage, "--prompt",
-                "the prompt has " + std::to_string(prompt_len) + " tokens; the model's context is " +
+                "the prompt has " + std::to_string(prompt.size()) + " tokens; the model's context is " +
                     std::to_string(c.max_position_embeddings));
   }
+}
+
+bool is_stop(const Model& model, const GenerateOptions& options, int32_t token) {
+  return token == model.config.eos_token_id ||
+         std::find(options.stop_ids.begin(), options.stop_ids.end(), token) != options.stop_ids.end();
+}
+
+// The next token of each row from the last position's logits [n, 1, V]: greedy as one argmax, else
+// each row with its own key (keys[rows[r]]).
+std::vector<int32_t> next_tokens(const mx::array& logits, const GenerateOptions& options,
+                                 const std::vector<mx::array>& keys, const std::vector<size_t>& rows) {
+  const int n = logits.shape(0), T = logits.shape(1), V = logits.shape(2);
+  const mx::array last = mx::reshape(mx::slice(logits, {0, T - 1, 0}, {n, T, V}), {n, V});
+  mx::array chosen(0);
+  if (options.sampling.temperature <= 0.0f) {
+    chosen = mx::astype(mx::argmax(last, -1), mx::int32);
+  } else {
+    std::vector<mx::array> picks;
+    for (int r = 0; r < n; ++r) {
+      const mx::array row = mx::reshape(mx::slice(last, {r, 0}, {r + 1, V}), {V});
+      picks.push_back(sample_token(row, options.sampling, keys[rows[static_cast<size_t>(r)]]));
+    }
+    chosen = mx::astype(mx::stack(picks), mx::int32);
+  }
+  mx::eval(chosen);
+  return {chosen.data<int32_t>(), chosen.data<int32_t>() + n};
+}
+
+// Keeps the batch rows `keep` of the cache (indices into the current batch).
+void keep_rows(KVCache& cache, const std::vector<int32_t>& keep) {
+  const mx::array idx(keep.data(), {static_cast<int>(keep.size())}, mx::int32);
+  for (auto& k : cache.keys) k = mx::take(k, idx, 0);
+  for (auto& v : cache.values) v = mx::take(v, idx, 0);
+  std::vector<int> pad;
+  for (int32_t r : keep) pad.push_back(cache.left_pad[static_cast<size_t>(r)]);
+  cache.left_pad = std::move(pad);
+}
+
+// Left-pads the prompts into one [B, longest] id block; cache.left_pad gets each row's padding.
+mx::array padded_batch(const std::vector<std::vector<int32_t>>& prompts, KVCache& cache) {
+  size_t longest = 0;
+  for (const auto& p : prompts) longest = std::max(longest, p.size());
+  std::vector<int32_t> ids(prompts.size() * longest, 0);
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    const size_t pad = longest - prompts[b].size();
+    std::copy(prompts[b].begin(), prompts[b].end(), ids.begin() + static_cast<std::ptrdiff_t>(b * longest + pad));
+    cache.left_pad.push_back(static_cast<int>(pad));
+  }
+  return mx::array(ids.data(), {static_cast<int>(prompts.size()), static_cast<int>(longest)}, mx::int32);
+}
+
+}  // namespace
+
+std::vector<std::vector<int32_t>> generate_batch(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                                                 const GenerateOptions& options) {
+  std::vector<std::vector<int32_t>> out(prompts.size());
+  if (prompts.empty()) return out;
+  for (const auto& p : prompts) check_prompt(model, p);
+  KVCache cache;
+  const mx::array ids = padded_batch(prompts, cache);
+  std::vector<mx::array> keys;  // one per prompt
+  mx::array key = mx::random::key(options.seed);
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    auto [row_key, rest] = mx::random::split(key);
+    keys.push_back(row_key);
+    key = rest;
+  }
+  ForwardOptions fwd;
+  fwd.lora = options.lora;
+  std::vector<size_t> rows(prompts.size());  // batch row -> prompt
+  for (size_t b = 0; b < rows.size(); ++b) rows[b] = b;
+  mx::array logits = last_logits(model, ids, fwd, cache);
+  while (true) {
+    const std::vector<int32_t> tokens = next_tokens(logits, options, keys, rows);
+    std::vector<int32_t> keep, fed;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      if (is_stop(model, options, tokens[r])) continue;
+      auto& o = out[rows[r]];
+      o.push_back(tokens[r]);
+      if (static_cast<int>(o.size()) >= options.max_tokens) continue;
+      keep.push_back(static_cast<int32_t>(r));
+      fed.push_back(tokens[r]);
+    }
+    if (keep.empty() || cache.offset >= model.config.max_position_embeddings) break;
+    if (keep.size() < rows.size()) {
+      keep_rows(cache, keep);
+      std::vector<size_t> kept;
+      for (int32_t r : keep) kept.push_back(rows[static_cast<size_t>(r)]);
+      rows = std::move(kept);
+    }
+    if (options.sampling.temperature > 0.0f)  // a fresh key per row and step
+      for (size_t r : rows) keys[r] = mx::random::split(keys[r]).second;
+    logits = last_logits(model, mx::array(fed.data(), {static_cast<int>(fed.size()), 1}, mx::int32), fwd, cache);
+  }
+  return out;
+}
+
+std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& prompt,
+                              const GenerateOptions& options, const std::function<void(int32_t)>& on_token,
+                              GenerateStats* stats) {
+  const ModelConfig& c = model.config;
+  check_prompt(model, prompt);
+  const int prompt_len = static_cast<int>(prompt.size());
   GenerateStats local;
   GenerateStats& st = stats ? *stats : local;
   st = GenerateStats{};
@@ -55,7 +155,7 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
   auto next = [&](const mx::array& logits) {
     auto [step_key, rest] = mx::random::split(key);
     key = rest;
-    mx::array token = sample_token(last_logits(logits), options.sampling, step_key);
+    mx::array token = sample_token(mx::reshape(logits, {-1}), options.sampling, step_key);
     mx::eval(token);
     return token.item<int32_t>();
   };
@@ -63,13 +163,12 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
   std::vector<int32_t> out;
   auto t0 = std::chrono::steady_clock::now();
   const mx::array prompt_ids = mx::array(prompt.data(), {1, prompt_len}, mx::int32);
-  int32_t token = next(forward(model, prompt_ids, fwd, &cache));
+  int32_t token = next(last_logits(model, prompt_ids, fwd, cache));
   st.prompt_seconds = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
   while (true) {
-    if (token == c.eos_token_id ||
-        std::find(options.stop_ids.begin(), options.stop_ids.end(), token) != options.stop_ids.end()) {
+    if (is_stop(model, options, token)) {
       st.stopped_at_eos = true;
       break;
     }
@@ -77,7 +176,7 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
     if (on_token) on_token(token);
     if (static_cast<int>(out.size()) >= options.max_tokens || cache.offset >= c.max_position_embeddings)
       break;
-    token = next(forward(model, mx::array(&token, {1, 1}, mx::int32), fwd, &cache));
+    token = next(last_logits(model, mx::array(&token, {1, 1}, mx::int32), fwd, cache));
     ++st.decode_steps;
   }
   st.generate_seconds = seconds_since(t0);

@@ -47,6 +47,14 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
                               const std::function<void(int32_t)>& on_token = {},
                               GenerateStats* stats = nullptr);
 
+// Several prompts at once: left-padded into one batch (KVCache::left_pad), one forward pass per step
+// for every row still generating; a row that stops leaves the batch. Row i of the result is what
+// generate(model, prompts[i], options) returns, up to float rounding in the batched matmuls (greedy
+// picks can differ only where two logits tie within that rounding). Rows sample with keys split from
+// options.seed (row i: the i-th key), so sampled text differs from generate()'s.
+std::vector<std::vector<int32_t>> generate_batch(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                                                 const GenerateOptions& options);
+
 // BOS (when tokenizer.adds_bos()) + encode(text).
 std::vector<int32_t> plain_prompt(const Tokenizer& tokenizer, const std::string& text);
 // One user turn in `format`, ready for the assistant's answer (Mistral v3: BOS [INST] encode(text) [/INST]).

@@ -1,5 +1,6 @@
 #include "mlxft/eval/tool_eval.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "mlxft/eval/generate.h"
@@ -84,25 +85,32 @@ ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
   go.max_tokens = options.max_new_tokens;
   go.lora = options.lora;
   go.stop_ids = format.stop_ids();
+  // Batches of turns with similar prompt lengths (little padding); outcomes return to turn order.
+  std::vector<size_t> order(turns.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return turns[a].prompt.size() < turns[b].prompt.size(); });
+  std::vector<std::vector<int32_t>> generated(turns.size());
+  const size_t batch = static_cast<size_t>(std::max(1, options.batch_size));
   ToolEvalResult r;
   const auto start = std::chrono::steady_clock::now();
+  for (size_t first = 0; first < order.size(); first += batch) {
+    const size_t last = std::min(order.size(), first + batch);
+    std::vector<std::vector<int32_t>> prompts;
+    for (size_t j = first; j < last; ++j) prompts.push_back(turns[order[j]].prompt);
+    auto ids = generate_batch(model, prompts, go);
+    for (size_t j = first; j < last; ++j) generated[order[j]] = std::move(ids[j - first]);
+    if (options.progress) options.progress(last, turns.size());
+  }
   for (size_t i = 0; i < turns.size(); ++i) {
     ToolTurn& t = turns[i];
-    const std::vector<int32_t> ids = generate(model, t.prompt, go);
-    ToolTurnOutcome o{t.example_index,
-                      t.message_index,
-                      std::move(t.prompt),
-                      t.expected_call,
-                      std::move(t.expected),
-                      {},
-                      {},
-                      0};
-    o.generated = text_keeping_controls(format.tokenizer(), ids);
+    ToolTurnOutcome o{t.example_index, t.message_index, std::move(t.prompt), t.expected_call,
+                      std::move(t.expected), {}, {}, 0};
+    o.generated = text_keeping_controls(format.tokenizer(), generated[i]);
     o.got = parse_tool_calls(o.generated, format.name());
-    o.generated_tokens = static_cast<int>(ids.size());
+    o.generated_tokens = static_cast<int>(generated[i].size());
     r.generated_tokens += o.generated_tokens;
     r.outcomes.push_back(std::move(o));
-    if (options.progress) options.progress(i + 1, turns.size());
   }
   r.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.metrics = tool_metrics(r.outcomes);

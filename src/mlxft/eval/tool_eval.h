@@ -8,7 +8,8 @@
 // - evaluate_tool_calls() generates greedily for each turn of the first max_examples examples
 //   (0: all) with their Conversation (data/example.h), up to max_new_tokens, stopping at the
 //   format's stop_ids(), parses the output in the format (tool_calls.h) and returns every outcome
-//   and the metrics. progress, when set, is called after each turn with (done, total).
+//   (in turn order) and the metrics. Turns of similar prompt length are generated batch_size at a
+//   time (generate_batch). progress, when set, is called after each batch with (done, total).
 // - tool_metrics() is pure. Over call turns (the reference makes a call): name_accuracy (the first
 //   call names the right tool), arguments_exact (the calls parsed, valid, equal in count, names and
 //   JSON-equal arguments, in order). valid_call_rate: over turns where the model made a call, the
@@ -57,6 +58,7 @@ struct ToolCallMetrics {
 struct ToolEvalOptions {
   int max_examples = 0;  // 0: every example
   int max_new_tokens = 256;
+  int batch_size = 8;  // turns generated together (generate_batch), in order of prompt length
   const LoraAdapters* lora = nullptr;
   std::function<void(size_t done, size_t total)> progress;
 };

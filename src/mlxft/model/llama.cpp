@@ -76,13 +76,37 @@ mx::array linear(const mx::array& x, const FrozenWeight& w, const BlockLora& lor
 // softmax(q k^T scale + causal mask) v with the scores' softmax as one CPU kernel (kernels/causal_softmax.h):
 // MLX's CPU softmax is scalar and single-threaded. q [B, H, T, D], k and v [B, K, S, D], H a multiple of K:
 // each KV head's G = H / K query heads go through one [G T, D] x [D, S] product.
-mx::array causal_attention_cpu(const mx::array& q, const mx::array& k, const mx::array& v, float scale) {
+// key_bias [B, 1, 1, 1, S], when given, is added to the scores first (padding_bias()).
+mx::array causal_attention_cpu(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+                               const std::optional<mx::array>& key_bias = {}) {
   const int B = q.shape(0), H = q.shape(1), T = q.shape(2), D = q.shape(3);
   const int K = k.shape(1), S = k.shape(2), G = H / K;
   const mx::array scores = mx::matmul(mx::reshape(q, {B, K, G * T, D}), mx::transpose(k, {0, 1, 3, 2}));
-  const mx::array p = kernels::causal_softmax(mx::reshape(scores, {B, K, G, T, S}), scale);
+  mx::array s5 = mx::reshape(scores, {B, K, G, T, S});
+  if (key_bias) s5 = mx::add(s5, mx::astype(*key_bias, s5.dtype()));
+  const mx::array p = kernels::causal_softmax(s5, scale);
   const mx::array o = mx::matmul(mx::astype(mx::reshape(p, {B, K, G * T, S}), v.dtype()), v);
   return mx::reshape(o, {B, H, T, D});
+}
+
+// [B, 1, T, S] booleans for left-padded rows: query t (position offset + t) of row b sees key s when
+// pad[b] <= s <= offset + t. A padding query also sees itself, so no row of the softmax is empty.
+mx::array padding_mask(const std::vector<int>& pad, int offset, int T, int S) {
+  const int B = static_cast<int>(pad.size());
+  const mx::array key_pos = mx::reshape(mx::arange(S, mx::int32), {1, 1, 1, S});
+  const mx::array query_pos = mx::reshape(mx::arange(offset, offset + T, mx::int32), {1, 1, T, 1});
+  const mx::array first = mx::reshape(mx::array(pad.data(), {B}, mx::int32), {B, 1, 1, 1});
+  const mx::array visible = mx::logical_and(mx::less_equal(key_pos, query_pos), mx::greater_equal(key_pos, first));
+  return mx::logical_or(visible, mx::equal(key_pos, query_pos));
+}
+
+// [B, 1, 1, 1, S]: -1e30 on row b's padding keys (s < pad[b]), 0 elsewhere; the causal kernel adds the
+// causal mask. A padding query sees only padding keys: its (unused) row stays finite, never NaN.
+mx::array padding_bias(const std::vector<int>& pad, int S) {
+  const int B = static_cast<int>(pad.size());
+  const mx::array key_pos = mx::reshape(mx::arange(S, mx::int32), {1, 1, 1, 1, S});
+  const mx::array first = mx::reshape(mx::array(pad.data(), {B}, mx::int32), {B, 1, 1, 1, 1});
+  return mx::where(mx::less(key_pos, first), mx::array(-1e30f), mx::array(0.0f));
 }
 
 // Causal self-attention with grouped KV heads and RoPE.   x [B, T, E] -> [B, T, E]
@@ -120,8 +144,14 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
   // MLX's "causal" mask aligns the last query with the last key, so it holds for T new tokens
   // after `offset` cached ones; a single new token needs no mask.
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  mx::array o = T > 1 && cpu_kernels_enabled() ? causal_attention_cpu(q, k, v, scale)
-                                               : mx::fast::scaled_dot_product_attention(q, k, v, scale, T > 1 ? "causal" : "");
+  const bool padded = cache && !cache->left_pad.empty();
+  mx::array o = padded && cpu_kernels_enabled()
+                    ? causal_attention_cpu(q, k, v, scale, padding_bias(cache->left_pad, k.shape(2)))
+                : padded ? mx::fast::scaled_dot_product_attention(q, k, v, scale, "array",
+                                                                  padding_mask(cache->left_pad, offset, T, k.shape(2)))
+                : T > 1 && cpu_kernels_enabled()
+                    ? causal_attention_cpu(q, k, v, scale)
+                    : mx::fast::scaled_dot_product_attention(q, k, v, scale, T > 1 ? "causal" : "");
   o = mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, T, c.num_attention_heads * D});
   return linear(o, frozen(m, p, Projection::O), lora, Projection::O);
 }

@@ -68,9 +68,13 @@ Model load_model(const std::filesystem::path& path, std::optional<mlx::core::Dty
                  std::optional<QuantSpec> quantize = {});
 
 // Per-layer keys/values [B, n_kv_heads, offset, head_dim], filled by forward().
+// left_pad (batched generation of prompts of different lengths): row b's first left_pad[b] positions
+// are padding that no other position attends to. RoPE depends only on relative positions, so a row
+// shifted right by its padding gets the logits it would get alone. Empty: no padding.
 struct KVCache {
   std::vector<mlx::core::array> keys, values;
   int offset = 0;  // positions already cached
+  std::vector<int> left_pad;
 };
 
 struct ForwardOptions {
