@@ -2,14 +2,22 @@
 //
 //   train_bench --preset tiny|small|mistral-7b-shape --seq N --batch B [--steps S] [--rank R]
 //               [--dtype float32|bfloat16] [--compute-dtype float32|bfloat16] [--checkpointing]
-//               [--peak-gflops G]
+//               [--peak-gflops G] [--bits 4|8 [--group 32|64|128]] [--warmup W]
 //
-// Runs one warm-up step, then S optimizer steps of one micro-batch [B, N] of random tokens (LoRA
-// on q_proj and v_proj of every layer, AdamW), and prints trained tokens/s, seconds per optimizer
+// Runs W warm-up steps (default 1), then S optimizer steps of one micro-batch [B, N] of random tokens
+// (LoRA on q_proj and v_proj of every layer, AdamW), and prints trained tokens/s, seconds per optimizer
 // step, the process's CPU seconds (user + system, every thread) per step, peak memory
-// (mx::get_peak_memory) and model FLOPs utilisation against --peak-gflops (default 442: the
-// measured fp32 AVX-512 FMA peak of this 2-core machine). CPU seconds per step hardly change when
-// other processes share the cores, wall seconds do; threads spinning while they wait count in both.
+// (mx::get_peak_memory over the whole run, and the process's resident high-water
+// mark VmHWM), mlxft's memory estimate (train/memory.h, what `mlxft train` prints before training)
+// and model FLOPs utilisation against --peak-gflops (default 442: the measured fp32 AVX-512 FMA peak
+// of this 2-core machine). CPU seconds per step hardly change when other processes share the cores,
+// wall seconds do; threads spinning while they wait count in both.
+// --bits quantizes the base (embedding, projections, head) as `model.quantize` does, module by module
+// while the random weights are drawn: no more than one float matrix exists at a time, so a 4-bit
+// mistral-7b-shape base is built in ~4 GB without ever holding its 29 GB of float32 weights. Drawing
+// and quantizing 7 B normal values takes ~15 minutes on 2 cores, so each distinct matrix shape is drawn
+// and quantized once and every further module of that shape gets its own copy of that triplet (its
+// own buffers: memory and time are those of a model with distinct weights; the values repeat).
 // --compute-dtype is model.compute_dtype (the CPU kernels' matmul dtype; default: --dtype). The
 // environment variable MLXFT_KERNELS=0 runs MLX's own ops instead of the CPU kernels (the "before").
 // Model FLOPs per trained token, LoRA (no weight gradients, so the backward pass costs one
@@ -25,12 +33,19 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
+#include "mlxft/model/quant.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/objective/sft.h"
+#include "mlxft/train/memory.h"
 #include "mlxft/train/optimizer.h"
 #include "mlxft/train/step.h"
 #include "mlxft/util/blas.h"
@@ -47,13 +62,57 @@ double cpu_seconds() {
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
+// The resident-set high-water mark of this process (VmHWM in /proc/self/status), bytes; 0 if unknown.
+double resident_high_water_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmHWM:")) return std::stod(line.substr(6)) * 1024.0;  // "VmHWM:  1234 kB"
+  }
+  return 0.0;
+}
+
+// A copy of evaluated, contiguous `a` in a buffer of its own (mx::copy may share the buffer).
+mx::array own_copy(const mx::array& a) {
+  mx::array out(mx::allocator::malloc(a.nbytes()), a.shape(), a.dtype());
+  std::memcpy(out.data<uint8_t>(), a.data<uint8_t>(), a.nbytes());
+  return out;
+}
+
+// The random base with every quantizable module quantized (see the header comment): one draw per shape,
+// in bfloat16 as mlx-community quantizes bf16 checkpoints (so scales and biases are bfloat16, as a
+// real 4-bit base loaded by mlxft keeps them); the norms stay in model.dtype.
+mlxft::QuantMap quantize_random_base(mlxft::Model& model, const mlxft::QuantSpec& spec) {
+  const auto bf16 = mlxft::random_weights(model.config, 0, mx::bfloat16);  // lazy: drawn when quantized
+  std::map<std::vector<int>, std::vector<mx::array>> drawn;  // [out, in] -> the triplet quantized once
+  mlxft::QuantMap done;
+  for (const std::string& module : mlxft::quantizable_modules(model.config)) {
+    const mx::array& w = bf16.at(module + ".weight");
+    const std::vector<int> shape(w.shape().begin(), w.shape().end());
+    auto it = drawn.find(shape);
+    std::vector<mx::array> t;
+    if (it == drawn.end()) {
+      t = mx::quantize(w, spec.group_size, spec.bits);
+      drawn.emplace(shape, t);
+    } else {
+      for (const mx::array& a : it->second) t.push_back(own_copy(a));
+    }
+    mx::eval(t);
+    model.weights.insert_or_assign(module + ".weight", t[0]);
+    model.weights.insert_or_assign(module + ".scales", t[1]);
+    model.weights.insert_or_assign(module + ".biases", t[2]);
+    done[module] = spec;
+  }
+  return done;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   mlxft::fix_cpu_runtime_env(argv);
   CLI::App app{"LoRA training throughput on a preset model"};
   std::string preset = "tiny", dtype_name = "float32", compute_name;
-  int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0;
+  int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0, bits = 0, group = 64, warmup = 1;
   bool checkpointing = false;
   double peak_gflops = 442.0;
   app.add_option("--preset", preset, "tiny | small | mistral-7b-shape");
@@ -66,6 +125,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "BLAS threads (0 = all cores)");
   app.add_flag("--checkpointing", checkpointing, "per-layer gradient checkpointing");
   app.add_option("--peak-gflops", peak_gflops, "peak GFLOP/s of the machine for MFU");
+  app.add_option("--bits", bits, "quantize the base: 4 | 8 (0 = float)");
+  app.add_option("--group", group, "quantization group size: 32 | 64 | 128");
+  app.add_option("--warmup", warmup, "untimed steps before the timed ones");
   CLI11_PARSE(app, argc, argv);
   mlxft::set_blas_threads(threads);
 
@@ -73,8 +135,12 @@ int main(int argc, char** argv) {
   model.config = mlxft::preset_config(preset, 32768);
   model.dtype = dtype_name == "bfloat16" ? mx::bfloat16 : mx::float32;
   if (!compute_name.empty()) model.compute_dtype = mlxft::resolve_compute_dtype(compute_name);
-  model.weights = mlxft::random_weights(model.config, 0, model.dtype);
+  model.weights = mlxft::random_weights(model.config, 0, model.dtype);  // lazy: drawn when evaluated
+  const auto built0 = std::chrono::steady_clock::now();
+  if (bits > 0) model.quantization = quantize_random_base(model, {bits, group});
   for (auto& [name, w] : model.weights) mx::eval(w);
+  const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - built0).count();
+  const double weight_bytes = static_cast<double>(mx::get_active_memory());
   mlxft::LoraConfig lc;
   lc.rank = rank;
   lc.alpha = 2.0f * static_cast<float>(rank);
@@ -97,8 +163,18 @@ int main(int argc, char** argv) {
     return g.loss;
   };
 
-  one_step(0);  // warm-up
-  mx::reset_peak_memory();
+  const mlxft::MemoryEstimate estimate = mlxft::estimate_training_memory(
+      model.config, static_cast<int>(mx::size_of(model.dtype)), adapters.parameter_count(), batch, seq,
+      checkpointing, mlxft::quantized_base(model));
+  fmt::print("built the base in {:.1f} s: {:.3f} GB held\n", build_s, weight_bytes / 1e9);
+  fmt::print(
+      "estimated peak:        {:.3f} GB = weights {:.3f} + adapters/grads/optimizer {:.3f} + activations "
+      "{:.3f}\n",
+      estimate.total() / 1e9, estimate.weights / 1e9, estimate.adapter_state / 1e9,
+      estimate.activations / 1e9);
+  std::fflush(stdout);
+
+  for (int s = 0; s < warmup; ++s) one_step(1000 + s);  // untimed; another step number than the timed ones
   const auto t0 = std::chrono::steady_clock::now();
   const double cpu0 = cpu_seconds();
   double last_loss = 0;
@@ -118,18 +194,22 @@ int main(int argc, char** argv) {
   const double step_s = seconds / steps;
   const double achieved = flops_per_token * tokens / step_s / 1e9;
   fmt::print(
-      "preset {} ({} params, {} trainable), dtype {}, compute {}, seq {}, batch {}, rank {}, checkpointing "
-      "{}, {} steps\n",
+      "preset {} ({} params, {} trainable), dtype {}, base {}, compute {}, seq {}, batch {}, rank {}, "
+      "checkpointing {}, {} warm-up + {} timed steps\n",
       preset, c.parameter_count(), adapters.parameter_count(), dtype_name,
+      bits > 0 ? fmt::format("{}-bit group {}", bits, group) : std::string("float"),
       mlxft::cpu_kernels_enabled() ? "kernels " + mlxft::dtype_name(model.kernel_dtype())
                                    : std::string("mlx"),
-      seq, batch, rank, checkpointing ? "on" : "off", steps);
+      seq, batch, rank, checkpointing ? "on" : "off", warmup, steps);
   fmt::print("{}\n", mlxft::blas_description());
   fmt::print("loss {:.4f}\n", last_loss);
   fmt::print("trained tokens/s:      {:.1f}\n", tokens / step_s);
   fmt::print("seconds / step:        {:.3f}\n", step_s);
   fmt::print("CPU seconds / step:    {:.3f}\n", cpu_step_s);
-  fmt::print("peak memory:           {:.3f} GB\n", static_cast<double>(mx::get_peak_memory()) / 1e9);
+  const double peak = static_cast<double>(mx::get_peak_memory());
+  fmt::print("peak memory (MLX):     {:.3f} GB (base as built {:.3f} GB)\n", peak / 1e9, weight_bytes / 1e9);
+  fmt::print("peak resident (VmHWM): {:.3f} GB\n", resident_high_water_bytes() / 1e9);
+  fmt::print("estimate / MLX peak:   {:.3f}\n", estimate.total() / peak);
   fmt::print("model GFLOP / token:   {:.3f} (4 N_matmul + 12 L T d_attn)\n", flops_per_token / 1e9);
   fmt::print("achieved GFLOP/s:      {:.1f}\n", achieved);
   fmt::print("MFU:                   {:.1f} % of {:.0f} GFLOP/s\n", 100.0 * achieved / peak_gflops,

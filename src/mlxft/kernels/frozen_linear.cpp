@@ -30,13 +30,7 @@ Operand weight_operand(const FrozenLinearWeight::Impl& w, bool transposed) {
   }
   // Quantized, dequantized for this call into a transient [out, in] buffer.
   const Buffer buf = scratch(static_cast<size_t>(w.out) * w.in * mx::size_of(w.compute));
-  const AffineQuantized q{w.wq->data<uint32_t>(),
-                          w.scales_f32->data<float>(),
-                          w.biases_f32->data<float>(),
-                          w.out,
-                          w.in,
-                          w.group,
-                          w.bits};
+  const AffineQuantized q = affine_view(w);
   if (w.compute == mx::bfloat16) {
     dequantize(q, buf.as<uint16_t>());
   } else {

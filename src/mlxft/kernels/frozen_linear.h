@@ -11,7 +11,8 @@
 // than on the packed copy (bench/kernels_bench), and packing costs another copy of W.
 // Quantized weights (MLX affine: packed uint32 w, scales, biases, group 32/64/128, 4 or 8 bits) are
 // either dequantized once at load (speed; 2 bytes a parameter in bf16) or dequantized per call into
-// a transient [out, in] buffer (memory; ~0.56 bytes a parameter at rest for 4-bit).
+// a transient [out, in] buffer (memory; ~0.56 bytes a parameter at rest for 4-bit, group 64). Float32
+// and bfloat16 scales/biases are read as stored (no copy); float16 ones are copied to float32 once.
 // Off the CPU, or in builds without oneDNN, frozen_linear() is plain MLX ops (matmul or
 // quantized_matmul) with the same result (bf16 outputs rounded as MLX rounds them) and MLX's own
 // gradient.

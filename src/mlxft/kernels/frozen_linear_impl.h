@@ -4,8 +4,10 @@
 
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
+#include "mlxft/kernels/dequantize.h"
 #include "mlxft/kernels/frozen_linear.h"
 #include "mlxft/kernels/onednn.h"
 
@@ -49,9 +51,14 @@ struct FrozenLinearWeight::Impl {
   bool dnnl = false;
   // W [out, in] in the compute dtype: dense weights, and quantized ones dequantized once.
   std::optional<mx::array> dense;
-  // Quantized weights: MLX's triplet (for the MLX fallback) and float32 scales/biases (the kernel's).
+  // Quantized weights: MLX's triplet (for the MLX fallback) and the scales/biases the dequantizing kernel
+  // reads: the stored arrays themselves when float32 or bfloat16 (no copy), else float32 copies. The
+  // few-row product (quantized_rows) takes float32 ones, made on its first use (rows_scales()), so a
+  // run that never decodes does not hold a float32 copy of bfloat16 scales and biases.
   bool quantized = false;
-  std::optional<mx::array> wq, scales, biases, scales_f32, biases_f32;
+  std::optional<mx::array> wq, scales, biases, kernel_scales, kernel_biases;
+  mutable std::optional<mx::array> scales_f32, biases_f32;
+  mutable std::mutex rows_mutex;
   int group = 0;
   int bits = 0;
 #ifdef MLXFT_HAVE_DNNL
@@ -65,7 +72,12 @@ struct FrozenLinearWeight::Impl {
   }
   // The arrays the primitive takes after x (keeps them alive and orders their evaluation).
   std::vector<mx::array> arrays() const;
+  // Quantized: float32 scales and biases (evaluated; the kernel's own when float32), made once.
+  std::pair<mx::array, mx::array> rows_scales() const;
 };
+
+// The dequantizing kernel's view of a quantized weight (its packed w, kernel scales and biases).
+AffineQuantized affine_view(const FrozenLinearWeight::Impl& w);
 
 #ifdef MLXFT_HAVE_DNNL
 // The B operand of a matmul with W: W^T [in, out] (forward) or W [out, in] (transposed, dx = dy W):

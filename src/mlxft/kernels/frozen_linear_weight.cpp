@@ -42,8 +42,31 @@ void finish(FrozenLinearWeight::Impl& impl) {
 }  // namespace
 
 std::vector<mx::array> FrozenLinearWeight::Impl::arrays() const {
-  if (per_call()) return {*wq, *scales_f32, *biases_f32};
+  if (per_call()) return {*wq, *kernel_scales, *kernel_biases};
   return {*dense};
+}
+
+std::pair<mx::array, mx::array> FrozenLinearWeight::Impl::rows_scales() const {
+  if (kernel_scales->dtype() == mx::float32) return {*kernel_scales, *kernel_biases};
+  std::lock_guard<std::mutex> lock(rows_mutex);
+  if (!scales_f32) {
+    scales_f32 = mx::astype(*kernel_scales, mx::float32);
+    biases_f32 = mx::astype(*kernel_biases, mx::float32);
+    mx::eval({*scales_f32, *biases_f32});
+  }
+  return {*scales_f32, *biases_f32};
+}
+
+AffineQuantized affine_view(const FrozenLinearWeight::Impl& w) {
+  AffineQuantized q{w.wq->data<uint32_t>(), nullptr, nullptr, w.out, w.in, w.group, w.bits};
+  if (w.kernel_scales->dtype() == mx::bfloat16) {
+    q.scales_bf16 = w.kernel_scales->data<uint16_t>();
+    q.biases_bf16 = w.kernel_biases->data<uint16_t>();
+  } else {
+    q.scales = w.kernel_scales->data<float>();
+    q.biases = w.kernel_biases->data<float>();
+  }
+  return q;
 }
 
 FrozenLinearWeight::FrozenLinearWeight(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -68,6 +91,10 @@ bool FrozenLinearWeight::uses_dnnl() const {
 size_t FrozenLinearWeight::resident_bytes() const {
   size_t n = 0;
   for (const auto& a : impl_->arrays()) n += a.nbytes();
+  {
+    std::lock_guard<std::mutex> lock(impl_->rows_mutex);
+    if (impl_->scales_f32) n += impl_->scales_f32->nbytes() + impl_->biases_f32->nbytes();
+  }
 #ifdef MLXFT_HAVE_DNNL
   if (impl_->forward) n += impl_->forward->data.owner.nbytes();
   std::lock_guard<std::mutex> lock(impl_->backward_mutex);
@@ -124,17 +151,16 @@ FrozenLinearWeightPtr make_frozen_linear_weight(const mx::array& wq, const mx::a
   impl->wq = mx::contiguous(wq);
   impl->scales = scales;
   impl->biases = biases;
-  impl->scales_f32 = mx::contiguous(mx::astype(scales, mx::float32));
-  impl->biases_f32 = mx::contiguous(mx::astype(biases, mx::float32));
-  mx::eval({*impl->wq, *impl->scales_f32, *impl->biases_f32});
+  // The kernel reads float32 and bfloat16 scales as stored (no copy: contiguous() of a contiguous
+  // array shares its buffer); float16 ones become float32 once.
+  const bool as_stored =
+      (scales.dtype() == mx::float32 || scales.dtype() == mx::bfloat16) && biases.dtype() == scales.dtype();
+  const mx::Dtype kd = as_stored ? scales.dtype() : mx::float32;
+  impl->kernel_scales = mx::contiguous(mx::astype(scales, kd));
+  impl->kernel_biases = mx::contiguous(mx::astype(biases, kd));
+  mx::eval({*impl->wq, *impl->kernel_scales, *impl->kernel_biases});
   if (mode == QuantizedMode::DequantizeOnce) {
-    const AffineQuantized q{impl->wq->data<uint32_t>(),
-                            impl->scales_f32->data<float>(),
-                            impl->biases_f32->data<float>(),
-                            impl->out,
-                            impl->in,
-                            group_size,
-                            bits};
+    const AffineQuantized q = affine_view(*impl);
     mx::array dense(
         mx::allocator::malloc(static_cast<size_t>(impl->out) * impl->in * mx::size_of(impl->compute)),
         {impl->out, impl->in}, impl->compute);
@@ -147,8 +173,8 @@ FrozenLinearWeightPtr make_frozen_linear_weight(const mx::array& wq, const mx::a
     impl->wq.reset();
     impl->scales.reset();
     impl->biases.reset();
-    impl->scales_f32.reset();
-    impl->biases_f32.reset();
+    impl->kernel_scales.reset();
+    impl->kernel_biases.reset();
   }
   finish(*impl);
   return std::make_shared<const FrozenLinearWeight>(std::move(impl));

@@ -203,7 +203,8 @@ mx::array quantized_rows_matmul(const mx::array& x, const mx::array& w, const mx
 mx::array quantized_rows_matmul(const mx::array& x, const FrozenLinearWeight& w, mx::StreamOrDevice s) {
   const FrozenLinearWeight::Impl& q = w.impl();
   if (!q.quantized) throw std::invalid_argument("quantized_rows_matmul: the weight is not quantized");
-  return quantized_rows_matmul(x, *q.wq, *q.scales_f32, *q.biases_f32, q.group, q.bits, s);
+  const auto [scales, biases] = q.rows_scales();
+  return quantized_rows_matmul(x, *q.wq, scales, biases, q.group, q.bits, s);
 }
 
 }  // namespace mlxft::kernels

@@ -8,9 +8,12 @@
 //   ByteLevel or null; added_tokens (special -> Special, else UserDefined). A tokenizer_config.json
 //   beside it, when present, gives bos/eos/pad tokens, add_bos_token and chat_template.
 //   Anything else is an mlxft::Error (Model) naming the file and the key.
-// - tokenizer_vocab_from_gguf(): the tokenizer.* keys of a GGUF file as a plain struct. It reads
-//   with MLX's load_gguf for now (which also reads the tensors); the validating GGUF reader will
-//   replace it behind this one function.
+// - tokenizer_vocab_from_gguf(): the tokenizer.* keys of a GGUF file as a plain struct, read by the
+//   validating GGUF reader (model/gguf_file.h: a malformed file is the same Model error there as when
+//   the model loads). A key of the wrong type (a string where an array of strings belongs, a float
+//   token id, a non-bool flag), an integer that does not fit, or scores / token types of another
+//   length than the tokens is a Model error naming the file and key; a special token id outside the
+//   vocabulary is ignored with a warning (as llama.cpp does).
 // - bpe_vocab_from_gguf(): a "gpt2" vocabulary: token_type 3 -> Special, 4 -> UserDefined,
 //   5 -> Unused; tokenizer.ggml.pre picks the pre-tokenizer family (pretokenize.h).
 #pragma once

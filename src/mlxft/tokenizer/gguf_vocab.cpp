@@ -1,68 +1,107 @@
-// GGUF tokenizer metadata -> GgufTokenizerVocab (through MLX's load_gguf for now) -> BpeVocab.
-#include <mlx/io.h>
-#include <mlx/ops.h>
-#include <mlx/transforms.h>
+// GGUF tokenizer metadata (through the validating reader, model/gguf_file.h) -> GgufTokenizerVocab ->
+// BpeVocab.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include <limits>
+#include <type_traits>
+
+#include "mlxft/model/gguf_file.h"
 #include "mlxft/tokenizer/bpe_load.h"
 #include "mlxft/util/error.h"
-
-namespace mx = mlx::core;
 
 namespace mlxft {
 
 namespace {
 
-using Metadata = std::unordered_map<std::string, mx::GGUFMetaData>;
-
-const mx::GGUFMetaData* find(const Metadata& meta, const std::string& key) {
-  auto it = meta.find(key);
-  return it == meta.end() || std::holds_alternative<std::monostate>(it->second) ? nullptr : &it->second;
-}
-
 [[noreturn]] void bad_key(const std::string& source, const std::string& key, const std::string& what) {
-  throw Error(ErrorKind::Model, source + ": " + key, what);
+  throw Error(ErrorKind::Model, source + ": " + key, what,
+              "re-convert the model with llama.cpp's convert_hf_to_gguf.py");
 }
 
-std::string get_string(const Metadata& meta, const std::string& source, const std::string& key) {
-  const auto* v = find(meta, key);
-  if (!v) return {};
-  if (auto s = std::get_if<std::string>(v)) return *s;
-  bad_key(source, key, "expected a string");
+std::string type_of(const GgufValue& v) {
+  return v.type == GgufValueType::Array ? fmt::format("an array of {}", to_string(v.element_type))
+                                        : fmt::format("a {}", to_string(v.type));
 }
 
-std::vector<std::string> get_strings(const Metadata& meta, const std::string& source,
-                                     const std::string& key) {
-  const auto* v = find(meta, key);
-  if (!v) return {};
-  if (auto s = std::get_if<std::vector<std::string>>(v)) return *s;
-  bad_key(source, key, "expected an array of strings");
+bool is_number(GgufValueType t) {
+  return t != GgufValueType::String && t != GgufValueType::Array && t != GgufValueType::Bool;
 }
 
-// A numeric array (or scalar) converted to T; empty when absent.
-template <typename T>
-std::vector<T> get_numbers(const Metadata& meta, const std::string& source, const std::string& key) {
-  const auto* v = find(meta, key);
+std::string get_string(const GgufFile& f, const std::string& key) {
+  const GgufValue* v = f.find(key);
   if (!v) return {};
-  const auto* a = std::get_if<mx::array>(v);
-  if (!a) bad_key(source, key, "expected a number or an array of numbers");
-  mx::array converted = mx::astype(mx::flatten(*a), std::is_floating_point_v<T> ? mx::float32 : mx::int64);
-  mx::eval(converted);
-  std::vector<T> out(converted.size());
-  if constexpr (std::is_floating_point_v<T>) {
-    const float* data = converted.data<float>();
-    for (size_t i = 0; i < out.size(); ++i) out[i] = T(data[i]);
-  } else {
-    const int64_t* data = converted.data<int64_t>();
-    for (size_t i = 0; i < out.size(); ++i) out[i] = T(data[i]);
-  }
+  if (v->type != GgufValueType::String) bad_key(f.source, key, "expected a string, found " + type_of(*v));
+  return std::get<std::string>(v->scalar);
+}
+
+std::vector<std::string> get_strings(const GgufFile& f, const std::string& key) {
+  const GgufValue* v = f.find(key);
+  if (!v) return {};
+  if (v->type != GgufValueType::Array || v->element_type != GgufValueType::String)
+    bad_key(f.source, key, "expected an array of strings, found " + type_of(*v));
+  std::vector<std::string> out;
+  out.reserve(v->array.size());
+  for (const GgufScalar& s : v->array) out.push_back(std::get<std::string>(s));
   return out;
 }
 
+// A number as T; an error naming `key` (and the element) when it does not fit T.
 template <typename T>
-void get_scalar(const Metadata& meta, const std::string& source, const std::string& key, T& value) {
-  auto v = get_numbers<int64_t>(meta, source, key);
-  if (v.size() > 1) bad_key(source, key, "expected a single value");
-  if (v.size() == 1) value = T(v[0]);
+T number_as(const GgufScalar& s, const std::string& source, const std::string& key) {
+  const double d = std::visit(
+      [](const auto& x) -> double {
+        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) {
+          return 0.0;  // not reached: strings are rejected by type before
+        } else {
+          return static_cast<double>(x);
+        }
+      },
+      s);
+  if constexpr (std::is_integral_v<T>) {
+    if (!(d >= static_cast<double>(std::numeric_limits<T>::min()) &&
+          d <= static_cast<double>(std::numeric_limits<T>::max())) ||
+        d != static_cast<double>(static_cast<int64_t>(d)))
+      bad_key(source, key, fmt::format("{} is not a {}-bit integer", d, 8 * sizeof(T)));
+  }
+  return static_cast<T>(d);
+}
+
+// A numeric array converted to T; empty when absent.
+template <typename T>
+std::vector<T> get_numbers(const GgufFile& f, const std::string& key) {
+  const GgufValue* v = f.find(key);
+  if (!v) return {};
+  if (v->type != GgufValueType::Array || !is_number(v->element_type))
+    bad_key(f.source, key, "expected an array of numbers, found " + type_of(*v));
+  std::vector<T> out;
+  out.reserve(v->array.size());
+  for (size_t i = 0; i < v->array.size(); ++i)
+    out.push_back(number_as<T>(v->array[i], f.source, fmt::format("{}[{}]", key, i)));
+  return out;
+}
+
+// A token id: an integer; `value` is kept when the key is absent. An id outside [0, n_tokens) is
+// ignored with a warning, as llama.cpp does ("bad special token"), so files llama.cpp loads load here.
+void get_id(const GgufFile& f, const std::string& key, size_t n_tokens, int32_t& value) {
+  const GgufValue* v = f.find(key);
+  if (!v) return;
+  if (!is_number(v->type) || v->type == GgufValueType::F32 || v->type == GgufValueType::F64)
+    bad_key(f.source, key, "expected an integer token id, found " + type_of(*v));
+  const auto id = number_as<int64_t>(v->scalar, f.source, key);
+  if (id < 0 || static_cast<size_t>(id) >= n_tokens) {
+    spdlog::warn("{}: {}: token id {} is outside the vocabulary of {} tokens; ignored", f.source, key, id,
+                 n_tokens);
+    return;
+  }
+  value = static_cast<int32_t>(id);
+}
+
+void get_flag(const GgufFile& f, const std::string& key, bool& value) {
+  const GgufValue* v = f.find(key);
+  if (!v) return;
+  if (v->type != GgufValueType::Bool) bad_key(f.source, key, "expected a bool, found " + type_of(*v));
+  value = std::get<bool>(v->scalar);
 }
 
 }  // namespace
@@ -72,35 +111,31 @@ GgufTokenizerVocab tokenizer_vocab_from_gguf(const std::filesystem::path& gguf) 
   std::error_code ec;
   if (!std::filesystem::is_regular_file(gguf, ec))
     throw Error(ErrorKind::Model, source, "GGUF file not found");
-  Metadata meta;
-  try {
-    meta = mx::load_gguf(source, mx::Device::cpu).second;
-  } catch (const std::exception& e) {
-    throw Error(ErrorKind::Model, source, std::string("cannot read the GGUF file: ") + e.what());
-  }
+  const GgufFile f = read_gguf(gguf);
   GgufTokenizerVocab v;
   v.source = source;
-  v.model = get_string(meta, source, "tokenizer.ggml.model");
+  v.model = get_string(f, "tokenizer.ggml.model");
   if (v.model.empty()) bad_key(source, "tokenizer.ggml.model", "missing: the GGUF file has no tokenizer");
-  v.pre = get_string(meta, source, "tokenizer.ggml.pre");
-  v.tokens = get_strings(meta, source, "tokenizer.ggml.tokens");
+  v.pre = get_string(f, "tokenizer.ggml.pre");
+  v.tokens = get_strings(f, "tokenizer.ggml.tokens");
   if (v.tokens.empty()) bad_key(source, "tokenizer.ggml.tokens", "missing or empty");
-  v.scores = get_numbers<float>(meta, source, "tokenizer.ggml.scores");
-  v.token_types = get_numbers<int32_t>(meta, source, "tokenizer.ggml.token_type");
-  v.merges = get_strings(meta, source, "tokenizer.ggml.merges");
-  get_scalar(meta, source, "tokenizer.ggml.bos_token_id", v.bos_id);
-  get_scalar(meta, source, "tokenizer.ggml.eos_token_id", v.eos_id);
-  get_scalar(meta, source, "tokenizer.ggml.unknown_token_id", v.unk_id);
-  get_scalar(meta, source, "tokenizer.ggml.padding_token_id", v.pad_id);
-  get_scalar(meta, source, "tokenizer.ggml.add_bos_token", v.add_bos);
-  get_scalar(meta, source, "tokenizer.ggml.add_eos_token", v.add_eos);
-  get_scalar(meta, source, "tokenizer.ggml.add_space_prefix", v.add_space_prefix);
-  v.chat_template = get_string(meta, source, "tokenizer.chat_template");
+  v.scores = get_numbers<float>(f, "tokenizer.ggml.scores");
+  v.token_types = get_numbers<int32_t>(f, "tokenizer.ggml.token_type");
+  v.merges = get_strings(f, "tokenizer.ggml.merges");
   const size_t n = v.tokens.size();
+  get_id(f, "tokenizer.ggml.bos_token_id", n, v.bos_id);
+  get_id(f, "tokenizer.ggml.eos_token_id", n, v.eos_id);
+  get_id(f, "tokenizer.ggml.unknown_token_id", n, v.unk_id);
+  get_id(f, "tokenizer.ggml.padding_token_id", n, v.pad_id);
+  get_flag(f, "tokenizer.ggml.add_bos_token", v.add_bos);
+  get_flag(f, "tokenizer.ggml.add_eos_token", v.add_eos);
+  get_flag(f, "tokenizer.ggml.add_space_prefix", v.add_space_prefix);
+  v.chat_template = get_string(f, "tokenizer.chat_template");
   if (!v.scores.empty() && v.scores.size() != n)
-    bad_key(source, "tokenizer.ggml.scores", "length differs from tokens");
+    bad_key(source, "tokenizer.ggml.scores", fmt::format("{} scores for {} tokens", v.scores.size(), n));
   if (!v.token_types.empty() && v.token_types.size() != n)
-    bad_key(source, "tokenizer.ggml.token_type", "length differs from tokens");
+    bad_key(source, "tokenizer.ggml.token_type",
+            fmt::format("{} token types for {} tokens", v.token_types.size(), n));
   return v;
 }
 
