@@ -127,5 +127,25 @@ TEST(KtoConfig, DataWithOneLabelIsAConfigErrorAndAnImbalanceIsWarnedWithWeights)
   EXPECT_EQ(check_kto_data(train, r), "");
 }
 
+TEST(KtoConfig, TheReferenceAdapterFollowsKtoReferenceAndAMissingOneNamesTheKey) {
+  Recipe r;
+  EXPECT_EQ(kto_reference_adapter(r, ""), "");  // auto, no init adapter: the base
+  r.training.init_adapter = "sft/peft";
+  EXPECT_EQ(kto_reference_adapter(r, ""), "sft/peft");          // auto: the adapter training starts from
+  EXPECT_EQ(kto_reference_adapter(r, "other/peft"), "other/peft");  // --init-adapter wins
+  r.kto.reference = "base";
+  EXPECT_EQ(kto_reference_adapter(r, "other/peft"), "");
+  r.kto.reference = "init_adapter";
+  r.training.init_adapter.clear();
+  try {
+    (void)kto_reference_adapter(r, "");
+    FAIL() << "init_adapter without an init adapter must be an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Config);
+    EXPECT_THAT(e.what(), HasSubstr("kto.reference"));
+    EXPECT_THAT(e.what(), HasSubstr("training.init_adapter"));
+  }
+}
+
 }  // namespace
 }  // namespace mlxft

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -111,6 +112,41 @@ TEST(KtoTrlParity, LossMetricsAndEveryLoraGradientMatchTrl) {
   EXPECT_EQ(compared, 16);
   std::cout << std::setprecision(9) << "loss mlxft " << g.loss << " TRL " << value(ref, "loss")
             << "; worst gradient error " << worst << " of the reference's max abs\n";
+}
+
+// kto.reference init_adapter: the reference model applies a frozen adapter. With the policy's own
+// starting adapter as the reference every log-ratio is 0 (r = 0, kl = 0, loss 1 - sigmoid(0) = 0.5 per
+// row) while the base as reference gives the nonzero rewards above; a different reference adapter
+// gives other rewards (the reference really is the adapter, not the base).
+TEST(KtoTrlParity, AReferenceAdapterIsWhatTheLogRatioIsMeasuredAgainst) {
+  const auto ref =
+      load_safetensors(test::source_dir() / "tests" / "golden" / "kto_trl" / "golden.safetensors");
+  const Model model = load_model(peft_dir() / "model", mx::float32);
+  LoraAdapters adapters = load_adapter(peft_dir() / "adapter");
+  adapters.config.dropout = 0.0f;  // the policy without dropout equals the reference exactly
+  const std::vector<Example> examples = golden_examples(ref);
+  const Batch batch = make_batch(examples, {0, 1, 2, 3});
+  const KtoOptions options{.beta = 0.5};
+  const auto sums = [&](std::optional<LoraAdapters> reference) {
+    const KtoObjective objective(model, adapters, examples, options, std::move(reference));
+    return objective.sums(adapters.flatten(), batch, dropout_key(0, 1, 0));
+  };
+  const auto val = [](mx::array a) { return a.item<float>(); };  // evaluates a copy
+  const ObjectiveSums self = sums(adapters);
+  EXPECT_EQ(val(self.metrics.at("rewards_chosen").sum), 0.0f);
+  EXPECT_EQ(val(self.metrics.at("rewards_rejected").sum), 0.0f);
+  EXPECT_EQ(val(self.metrics.at("kl").sum), 0.0f);
+  EXPECT_NEAR(val(self.loss.nll_sum), 4 * 0.5, 1e-6);
+
+  const float base_reward = val(sums(std::nullopt).metrics.at("rewards_chosen").sum);
+  EXPECT_GT(std::abs(base_reward), 1e-4f);
+  LoraAdapters half = adapters;
+  std::vector<mx::array> scaled;
+  for (const mx::array& p : adapters.flatten()) scaled.push_back(mx::multiply(p, mx::array(0.5f)));
+  half.assign(scaled);
+  const float half_reward = val(sums(half).metrics.at("rewards_chosen").sum);
+  EXPECT_GT(std::abs(half_reward), 1e-5f);
+  EXPECT_GT(std::abs(half_reward - base_reward), 1e-5f);
 }
 
 // A lone row (the short last batch of an epoch) has no mismatched pair: kl = 0 and the loss is the

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "mlxft/adapters/adapter_io.h"
 #include "mlxft/eval/evaluate.h"
 #include "mlxft/eval/generate.h"
 #include "mlxft/eval/tool_eval.h"
@@ -78,15 +79,33 @@ std::unique_ptr<Objective> make_objective(const TrainRun& run, const LoraAdapter
   const TrainingSection& t = run.recipe.training;
   if (t.objective == "kto") {
     const KtoSection& k = run.recipe.kto;
+    std::optional<LoraAdapters> reference;
+    const std::string path = kto_reference_adapter(run.recipe, run.request.init_adapter);
+    if (!path.empty()) {
+      reference = load_adapter(path);  // the file as it was given: the same reference after a resume
+      spdlog::info("kto: the reference model is the base with {} (frozen)", path);
+    }
     return std::make_unique<KtoObjective>(
         run.model, layout, run.inputs.split.train,
-        KtoOptions{k.beta, k.desirable_weight, k.undesirable_weight, t.gradient_checkpointing});
+        KtoOptions{k.beta, k.desirable_weight, k.undesirable_weight, t.gradient_checkpointing},
+        std::move(reference));
   }
   return std::make_unique<SftObjective>(
       run.model, layout, SftOptions{t.gradient_checkpointing, static_cast<float>(t.label_smoothing)});
 }
 
 }  // namespace
+
+std::string kto_reference_adapter(const Recipe& recipe, const std::string& init_adapter_flag) {
+  const std::string& init = init_adapter_flag.empty() ? recipe.training.init_adapter : init_adapter_flag;
+  const std::string& mode = recipe.kto.reference;
+  if (mode == "init_adapter" && init.empty()) {
+    throw Error(ErrorKind::Config, "kto.reference",
+                "kto.reference is init_adapter, but training starts from no adapter",
+                "set training.init_adapter (or --init-adapter) to the SFT adapter, or kto.reference: base");
+  }
+  return mode == "base" ? std::string() : init;
+}
 
 std::string check_kto_data(const std::vector<Example>& train, const Recipe& recipe) {
   int64_t n_d = 0, n_u = 0;

@@ -5,7 +5,8 @@
 // - RunHooks owns everything the hooks use (the objective, the batch plan, the progress display)
 //   and must outlive the Trainer that gets hooks().
 // - loss: training.objective on the adapters' layout: objective/sft.h, or objective/kto.h on the
-//   training split (check_kto_data() first: both labels present, else a Config error naming
+//   training split, its reference the base or the base with the init adapter (kto_reference_adapter());
+//   (check_kto_data() first: both labels present, else a Config error naming
 //   data.labels; a warning with balancing weights when the weighted class ratio is outside
 //   [1, 4/3], as TRL warns); epoch_batches: data/batching.h BatchPlan seeded
 //   by training.seed; evaluate (when there is a validation set): token-weighted loss over the whole
@@ -37,6 +38,11 @@ namespace mlxft {
 // Throws a Config error unless `train` has desirable and undesirable examples; warns (and returns the
 // message) when desirable_weight x n_d / (undesirable_weight x n_u) is outside [1, 4/3].
 std::string check_kto_data(const std::vector<Example>& train, const Recipe& recipe);
+
+// The adapter directory KTO's reference model applies (kto.reference; init_adapter_flag is --init-adapter,
+// else training.init_adapter): "" for the base alone. A Config error naming kto.reference when it asks
+// for init_adapter and training starts from none.
+std::string kto_reference_adapter(const Recipe& recipe, const std::string& init_adapter_flag);
 
 class RunHooks {
  public:

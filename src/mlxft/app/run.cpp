@@ -102,7 +102,10 @@ int run_training(const TrainRequest& req) {
   start_logging(req, group);
   if (group.active()) spdlog::info("rank {} of {} ({} backend)", group.rank(), group.size(), group.backend());
   const RunInputs inputs = load_inputs(r);
-  if (r.training.objective == "kto" && !req.eval_only) (void)check_kto_data(inputs.split.train, r);
+  if (r.training.objective == "kto" && !req.eval_only) {
+    (void)check_kto_data(inputs.split.train, r);
+    (void)kto_reference_adapter(r, req.init_adapter);  // a Config error before the model loads
+  }
   const Model model = load_base_model(r);
   LoraAdapters adapters = build_adapters(r, model, req.init_adapter);
   const TrainerSettings settings = trainer_settings_from(r, static_cast<int64_t>(inputs.split.train.size()));

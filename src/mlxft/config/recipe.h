@@ -96,6 +96,8 @@ struct KtoSection {
   double beta = 0.1;
   double desirable_weight = 1.0;
   double undesirable_weight = 1.0;
+  // auto: base + the init adapter (frozen) when training starts from one, else the base alone
+  std::string reference = "auto";  // auto | base | init_adapter
   bool operator==(const KtoSection&) const = default;
 };
 

@@ -223,6 +223,11 @@ std::vector<FieldSpec> kto_rows() {
             {.range = above(0)}),
       field("kto", "undesirable_weight", &R::kto, &KtoSection::undesirable_weight,
             "Weight of the undesirable examples' loss", {.range = above(0)}),
+      field("kto", "reference", &R::kto, &KtoSection::reference,
+            "The reference model: base (the base without adapters, TRL's default with PEFT), init_adapter "
+            "(the base with training.init_adapter frozen, the SFT model; TRL's ref_adapter_name), auto "
+            "(init_adapter when training starts from one, else base). Both share the base's weights",
+            {.choices = {"auto", "base", "init_adapter"}}),
   };
 }
 

@@ -94,8 +94,8 @@ KtoTerms kto_terms(const mx::array& policy, const mx::array& reference, const mx
 }
 
 KtoObjective::KtoObjective(const Model& model, LoraAdapters layout, const std::vector<Example>& examples,
-                           KtoOptions options)
-    : model_(model), layout_(std::move(layout)), options_(options) {
+                           KtoOptions options, std::optional<LoraAdapters> reference)
+    : model_(model), layout_(std::move(layout)), options_(options), reference_(std::move(reference)) {
   for (const Example& e : examples) by_index_[e.index] = &e;
 }
 
@@ -110,6 +110,16 @@ mx::array KtoObjective::log_probs(const Batch& batch, const LoraAdapters* lora, 
   if (!grad) hidden = mx::stop_gradient(hidden);
   const mx::array logps = sequence_log_probs(model_, hidden, batch, grad);
   return grad ? logps : mx::stop_gradient(logps);
+}
+
+// The reference model's sequence log-probabilities: the base, with the frozen reference adapter if any
+// (no dropout: the reference is evaluated, not trained).
+mx::array KtoObjective::reference_log_probs(const Batch& batch) const {
+  ForwardOptions fo;
+  fo.lora = reference_ ? &*reference_ : nullptr;
+  fo.train = false;
+  const mx::array hidden = mx::stop_gradient(forward_hidden(model_, batch.inputs, fo));
+  return mx::stop_gradient(sequence_log_probs(model_, hidden, batch, false));
 }
 
 ObjectiveSums KtoObjective::sums(const std::vector<mx::array>& params, const Batch& batch,
@@ -128,7 +138,7 @@ ObjectiveSums KtoObjective::sums(const std::vector<mx::array>& params, const Bat
   LoraAdapters adapters = layout_;
   adapters.assign(params);
   const mx::array policy = log_probs(batch, &adapters, dropout_key, true);
-  const mx::array reference = log_probs(batch, nullptr, dropout_key, false);
+  const mx::array reference = reference_log_probs(batch);
   // A lone row (the short last batch of an epoch) has no other completion to pair with: kl = 0, as
   // TRL without the KL term, rather than the row's own log-ratio.
   mx::array kl_policy = mx::zeros({1}), kl_reference = mx::zeros({1});
@@ -139,7 +149,7 @@ ObjectiveSums KtoObjective::sums(const std::vector<mx::array>& params, const Bat
     const Batch kl_batch = make_batch(pairs, all);
     const mx::array kl_key = mx::random::split(dropout_key).second;
     kl_policy = log_probs(kl_batch, &adapters, kl_key, false);
-    kl_reference = log_probs(kl_batch, nullptr, kl_key, false);
+    kl_reference = reference_log_probs(kl_batch);
   }
   const KtoTerms t = kto_terms(policy, reference, kl_policy, kl_reference, desirable, options_);
 

@@ -4,8 +4,8 @@
 // Contract:
 // - The completion of an example is its trained tokens (the assistant spans of the loss mask); its
 //   sequence log-probability is the sum of log p(token) over them. The policy is the base model with
-//   the adapters (dropout drawn from the key), the reference the same base without them (no second
-//   copy of the weights), computed in the same call under stop_gradient: a pure function of the
+//   the adapters (dropout drawn from the key), the reference the same base without them, or with a
+//   frozen reference adapter (the SFT adapter KTO starts from; no second copy of the base weights), computed in the same call under stop_gradient: a pure function of the
 //   batch, so accumulation, checkpoints and exact resume work as for SFT.
 // - r = log p_policy - log p_reference. The KL reference point is the mean of the same log-ratio over
 //   mismatched pairs of the micro-batch (kl_pairs: the prompt of row i followed by the completion of
@@ -20,6 +20,7 @@
 //   (as TRL refuses it); a lone row (the short last batch of an epoch) gets kl = 0.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "mlxft/model/llama.h"
@@ -62,19 +63,23 @@ class KtoObjective final : public Objective {
  public:
   // `examples` are the rows the batches index into by Example::index (the training split); they and
   // the model must outlive the objective.
+  // `reference`, when given, is an adapter the reference model applies (frozen; e.g. the SFT adapter
+  // training started from); without it the reference is the base alone.
   KtoObjective(const Model& model, LoraAdapters layout, const std::vector<Example>& examples,
-               KtoOptions options = {});
+               KtoOptions options = {}, std::optional<LoraAdapters> reference = {});
   std::string name() const override { return "kto"; }
   ObjectiveSums sums(const std::vector<mx::array>& params, const Batch& batch,
                      const mx::array& dropout_key) const override;
 
  private:
   mx::array log_probs(const Batch& batch, const LoraAdapters* lora, const mx::array& key, bool grad) const;
+  mx::array reference_log_probs(const Batch& batch) const;
 
   const Model& model_;
   LoraAdapters layout_;
   std::unordered_map<int64_t, const Example*> by_index_;
   KtoOptions options_;
+  std::optional<LoraAdapters> reference_;
 };
 
 }  // namespace mlxft
