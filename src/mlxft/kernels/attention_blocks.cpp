@@ -92,6 +92,7 @@ MLXFT_AVX512_TARGET void column_panel(int64_t M, int64_t K, const float* A, int6
                                       float* C, int64_t ldc, bool acc, __mmask16 last) {
   int64_t i = 0;
   for (; i + 6 <= M; i += 6) tile<6, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc, last);
+  for (; i + 4 <= M; i += 4) tile<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc, last);
   for (; i + 2 <= M; i += 2) tile<2, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc, last);
   for (; i < M; ++i) tile<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc, last);
 }
