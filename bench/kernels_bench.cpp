@@ -1,6 +1,6 @@
 // The CPU kernels (src/mlxft/kernels) against MLX's own ops, side by side in one run.
 //
-//   kernels_bench [--reps R] [--only linear|quant|decode|ce] [--threads T]
+//   kernels_bench [--reps R] [--only linear|quant|decode|ce|attn] [--threads T]
 //
 // Prints, per case, the median and best of R timed runs (after one warm-up), GFLOP/s and the ratio
 // to the MLX float32 baseline of the same table, both from the best run (the machines are shared:
@@ -8,14 +8,20 @@
 // what was live before the case (mx::get_peak_memory). Linear: y = x W^T with x [M, K], W [N, K]
 // (M x K x N), forward and dx = dy W. Quantized: 4-bit group 64. Cross-entropy: N tokens, hidden
 // E, vocabulary V, 30 % of the tokens masked, forward (loss) and forward + backward (loss and dh).
+// Attention: causal, q [B, H, T, D], k and v [B, K, T, D]; the baseline is the path before the fused
+// kernel (float32 matmuls over [B, K, G T, T] around kernels::causal_softmax), GFLOP/s counts the causal
+// half only (forward 2 B H T^2 D, forward + backward 3.5 times that without the recomputation).
 #include <fmt/format.h>
 #include <mlx/mlx.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <functional>
 
+#include "mlxft/kernels/causal_attention.h"
+#include "mlxft/kernels/causal_softmax.h"
 #include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/fused_head_ce.h"
 #include "mlxft/kernels/parallel.h"
@@ -202,6 +208,50 @@ void bench_decode(int M, int K, int N) {
   row("kernels::quantized_rows_matmul", ours, gflop, base.best_ms);
 }
 
+// The attention before the fused kernel (model/llama.cpp's causal_attention_cpu, MLXFT_ATTN_KERNEL=0).
+mx::array softmax_kernel_attention(const mx::array& q, const mx::array& k, const mx::array& v, float scale) {
+  const int B = q.shape(0), H = q.shape(1), T = q.shape(2), D = q.shape(3);
+  const int K = k.shape(1), S = k.shape(2), G = H / K;
+  const mx::array scores = mx::matmul(mx::reshape(q, {B, K, G * T, D}), mx::transpose(k, {0, 1, 3, 2}));
+  const mx::array p = k::causal_softmax(mx::reshape(scores, {B, K, G, T, S}), scale);
+  const mx::array o = mx::matmul(mx::astype(mx::reshape(p, {B, K, G * T, S}), v.dtype()), v);
+  return mx::reshape(o, {B, H, T, D});
+}
+
+// bf16: also the bfloat16 inputs (MLX's CPU bf16 matmuls make the baselines take a minute at 7B shapes).
+void bench_attention(int B, int H, int K, int T, int D, bool bf16) {
+  header(fmt::format("causal attention B={} H={} K={} T={} D={}", B, H, K, T, D), true);
+  const double fwd = 2.0 * B * H * T * static_cast<double>(T) * D * 1e-9;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  using Attn = std::function<mx::array(const mx::array&, const mx::array&, const mx::array&)>;
+  const std::vector<std::pair<std::string, Attn>> paths = {
+      {"matmuls + causal_softmax", [&](auto& a, auto& b, auto& c) { return softmax_kernel_attention(a, b, c, scale); }},
+      {"MLX sdpa causal", [&](auto& a, auto& b, auto& c) {
+         return mx::fast::scaled_dot_product_attention(a, b, c, scale, "causal"); }},
+      {"kernels::causal_attention", [&](auto& a, auto& b, auto& c) { return k::causal_attention(a, b, c, scale); }}};
+  for (mx::Dtype dt : {mx::float32, mx::bfloat16}) {
+    if (dt == mx::bfloat16 && !bf16) continue;
+    const std::string tn = dt == mx::float32 ? "f32 " : "bf16";
+    const mx::array q = mx::astype(randn({B, H, T, D}, 1.0f, 11), dt), kk = mx::astype(randn({B, K, T, D}, 1.0f, 12), dt);
+    const mx::array v = mx::astype(randn({B, K, T, D}, 1.0f, 13), dt), w = randn({B, H, T, D}, 1.0f, 14);
+    mx::eval({q, kk, v});
+    double base_f = 0, base_b = 0;
+    for (const auto& [name, f] : paths) {
+      const Timing t = time_it([&, f = f] { return std::vector<mx::array>{f(q, kk, v)}; });
+      if (base_f == 0) base_f = t.best_ms;
+      row("forward  " + tn + " " + name, t, fwd, base_f, true);
+    }
+    for (const auto& [name, f] : paths) {
+      auto loss = [&, f = f](const std::vector<mx::array>& in) {
+        return std::vector<mx::array>{mx::sum(mx::multiply(mx::astype(f(in[0], in[1], in[2]), mx::float32), w))};
+      };
+      const Timing t = time_it([&] { return mx::vjp(loss, {q, kk, v}, {mx::array(1.0f)}).second; });
+      if (base_b == 0) base_b = t.best_ms;
+      row("fwd+bwd  " + tn + " " + name, t, 3.5 * fwd, base_b, true);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -209,7 +259,7 @@ int main(int argc, char** argv) {
   std::string only;
   int threads = 0;
   app.add_option("--reps", g_reps, "timed runs per case");
-  app.add_option("--only", only, "linear | quant | decode | ce");
+  app.add_option("--only", only, "linear | quant | decode | ce | attn");
   app.add_option("--threads", threads, "threads (0 = all cores)");
   CLI11_PARSE(app, argc, argv);
   mlxft::set_blas_threads(threads);
@@ -235,6 +285,11 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "ce") {
     bench_ce(1024, 768, 32768);
     bench_ce(1024, 768, 49152);
+  }
+  if (only.empty() || only == "attn") {
+    bench_attention(2, 12, 4, 512, 64, true);  // the small preset, batch 2
+    bench_attention(2, 12, 4, 1024, 64, true);
+    bench_attention(1, 32, 8, 2048, 128, false);  // Mistral-7B's heads, one row
   }
   return 0;
 }

@@ -8,7 +8,10 @@
 
 #include <array>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
+#include "mlxft/kernels/causal_attention.h"
 #include "mlxft/kernels/causal_softmax.h"
 #include "mlxft/kernels/swiglu.h"
 #include "mlxft/model/linear.h"
@@ -89,6 +92,24 @@ mx::array causal_attention_cpu(const mx::array& q, const mx::array& k, const mx:
   return mx::reshape(o, {B, H, T, D});
 }
 
+// The fused attention kernel (kernels/causal_attention.h) is on unless MLXFT_ATTN_KERNEL=0, which brings back
+// causal_attention_cpu() above (two float32 matmuls around the softmax kernel): the before/after switch of
+// the benchmarks.
+bool attention_kernel_enabled() {
+  static const bool on = [] {
+    const char* env = std::getenv("MLXFT_ATTN_KERNEL");
+    return env == nullptr || std::strcmp(env, "0") != 0;
+  }();
+  return on;
+}
+
+// The CPU attention for T > 1 or padded rows: the fused kernel, or the older softmax-kernel path.
+mx::array attention_on_cpu(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+                           const std::optional<mx::array>& key_bias = {}) {
+  if (attention_kernel_enabled()) return kernels::causal_attention(q, k, v, scale, key_bias);
+  return causal_attention_cpu(q, k, v, scale, key_bias);
+}
+
 // [B, 1, T, S] booleans for left-padded rows: query t (position offset + t) of row b sees key s when
 // pad[b] <= s <= offset + t. A padding query also sees itself, so no row of the softmax is empty.
 mx::array padding_mask(const std::vector<int>& pad, int offset, int T, int S) {
@@ -146,11 +167,11 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const bool padded = cache && !cache->left_pad.empty();
   mx::array o = padded && cpu_kernels_enabled()
-                    ? causal_attention_cpu(q, k, v, scale, padding_bias(cache->left_pad, k.shape(2)))
+                    ? attention_on_cpu(q, k, v, scale, padding_bias(cache->left_pad, k.shape(2)))
                 : padded ? mx::fast::scaled_dot_product_attention(q, k, v, scale, "array",
                                                                   padding_mask(cache->left_pad, offset, T, k.shape(2)))
                 : T > 1 && cpu_kernels_enabled()
-                    ? causal_attention_cpu(q, k, v, scale)
+                    ? attention_on_cpu(q, k, v, scale)
                     : mx::fast::scaled_dot_product_attention(q, k, v, scale, T > 1 ? "causal" : "");
   o = mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, T, c.num_attention_heads * D});
   return linear(o, frozen(m, p, Projection::O), lora, Projection::O);

@@ -1,0 +1,263 @@
+// The fused attention's block math (see attention_blocks.h).
+#include "mlxft/kernels/attention_blocks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "mlxft/kernels/cpu_features.h"
+#include "mlxft/kernels/row_math.h"
+#include "mlxft/kernels/simd_exp.h"
+
+namespace mlxft::kernels::attention {
+namespace {
+
+// ---- portable --------------------------------------------------------------------------------
+
+void gemm_portable(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                   float* C, int64_t ldc, bool accumulate) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    if (!accumulate) std::fill(c, c + N, 0.0f);
+    for (int64_t k = 0; k < K; ++k) {
+      const float a = A[i * lda + k];
+      const float* b = B + k * ldb;
+      for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
+    }
+  }
+}
+
+float online_row_portable(float* s, int64_t nv, int64_t n, float scale, const float* bias, float& m, float& l) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int64_t v = 0; v < nv; ++v) mx = std::max(mx, s[v] = scale * s[v] + (bias ? bias[v] : 0.0f));
+  const float m_new = std::max(m, mx), alpha = std::exp(m - m_new);
+  float sum = 0.0f;
+  for (int64_t v = 0; v < nv; ++v) sum += (s[v] = std::exp(s[v] - m_new));
+  std::fill(s + nv, s + n, 0.0f);
+  l = l * alpha + sum;
+  m = m_new;
+  return alpha;
+}
+
+void backward_row_portable(float* st, float* dpt, int64_t first, int64_t n, float scale, float bias,
+                           const float* lse, const float* delta) {
+  std::fill(st, st + first, 0.0f);
+  std::fill(dpt, dpt + first, 0.0f);
+  for (int64_t i = first; i < n; ++i) {
+    const float p = std::exp(scale * st[i] + bias - lse[i]);
+    st[i] = p;
+    dpt[i] = p * (dpt[i] - delta[i]);
+  }
+}
+
+// ---- AVX-512 ---------------------------------------------------------------------------------
+#if defined(__x86_64__)
+
+MLXFT_AVX512_TARGET inline __mmask16 lanes(int64_t left) {
+  return left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+// One RM x (16 NV) tile of C; the last vector's columns are `last`.
+template <int RM, int NV>
+MLXFT_AVX512_TARGET inline void tile(int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                                     int64_t ldc, bool accumulate, __mmask16 last) {
+  __m512 c[RM][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      c[r][v] = accumulate ? _mm512_maskz_loadu_ps(v == NV - 1 ? last : 0xffff, C + r * ldc + 16 * v)
+                           : _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    __m512 b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? last : 0xffff, B + k * ldb + 16 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) {
+      const __m512 a = _mm512_set1_ps(A[r * lda + k]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(C + r * ldc + 16 * v, v == NV - 1 ? last : 0xffff, c[r][v]);
+}
+
+template <int NV>
+MLXFT_AVX512_TARGET void column_panel(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                                      float* C, int64_t ldc, bool acc, __mmask16 last) {
+  int64_t i = 0;
+  for (; i + 6 <= M; i += 6) tile<6, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc, last);
+  for (; i + 4 <= M; i += 4) tile<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc, last);
+  for (; i + 2 <= M; i += 2) tile<2, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc, last);
+  for (; i < M; ++i) tile<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc, last);
+}
+
+MLXFT_AVX512_TARGET void gemm_avx512(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                                     int64_t ldb, float* C, int64_t ldc, bool acc) {
+  for (int64_t n0 = 0; n0 < N; n0 += 64) {
+    const int64_t w = std::min<int64_t>(64, N - n0);
+    const __mmask16 last = lanes(w - 16 * ((w - 1) / 16));
+    const float* b = B + n0;
+    float* c = C + n0;
+    switch ((w + 15) / 16) {
+      case 1: column_panel<1>(M, K, A, lda, b, ldb, c, ldc, acc, last); break;
+      case 2: column_panel<2>(M, K, A, lda, b, ldb, c, ldc, acc, last); break;
+      case 3: column_panel<3>(M, K, A, lda, b, ldb, c, ldc, acc, last); break;
+      default: column_panel<4>(M, K, A, lda, b, ldb, c, ldc, acc, last); break;
+    }
+  }
+}
+
+MLXFT_AVX512_TARGET inline __m512 load16(const void* src, bool bf16, int64_t at, __mmask16 k) {
+  if (!bf16) return _mm512_maskz_loadu_ps(k, static_cast<const float*>(src) + at);
+  const __m256i h = _mm256_maskz_loadu_epi16(k, static_cast<const uint16_t*>(src) + at);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+MLXFT_AVX512_TARGET void load_block_avx512(const void* src, bool bf16, int64_t rows, int64_t D, float* dst) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t d = 0; d < D; d += 16) {
+      const __mmask16 k = lanes(D - d);
+      _mm512_mask_storeu_ps(dst + r * D + d, k, load16(src, bf16, r * D + d, k));
+    }
+}
+
+MLXFT_AVX512_TARGET void store_block_avx512(const float* src, int64_t rows, int64_t D, float mul, void* dst,
+                                            bool bf16) {
+  const __m512 bm = _mm512_set1_ps(mul);
+  for (int64_t i = 0; i < rows * D; i += 16) {
+    const __mmask16 k = lanes(rows * D - i);
+    const __m512 x = _mm512_mul_ps(bm, _mm512_maskz_loadu_ps(k, src + i));
+    if (!bf16) {
+      _mm512_mask_storeu_ps(static_cast<float*>(dst) + i, k, x);
+    } else {  // round to nearest even: add 0x7fff + the kept lowest bit, keep the high half
+      const __m512i b = _mm512_castps_si512(x);
+      const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+      const __m512i r = _mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+      _mm256_mask_storeu_epi16(static_cast<uint16_t*>(dst) + i, k, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    }
+  }
+}
+
+MLXFT_AVX512_TARGET float online_row_avx512(float* s, int64_t nv, int64_t n, float scale, const float* bias,
+                                            float& m, float& l) {
+  const __m512 bs = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 vm = ninf;
+  for (int64_t v = 0; v < nv; v += 16) {
+    const __mmask16 k = lanes(nv - v);
+    __m512 z = _mm512_mul_ps(bs, _mm512_maskz_loadu_ps(k, s + v));
+    if (bias) z = _mm512_add_ps(z, _mm512_maskz_loadu_ps(k, bias + v));
+    _mm512_mask_storeu_ps(s + v, k, z);
+    vm = _mm512_mask_max_ps(vm, k, vm, z);
+  }
+  const float m_new = std::max(m, _mm512_reduce_max_ps(vm));
+  const float alpha = std::exp(m - m_new);
+  const __m512 bm = _mm512_set1_ps(m_new);
+  __m512 vz = _mm512_setzero_ps();
+  for (int64_t v = 0; v < n; v += 16) {
+    const __mmask16 k = lanes(n - v), valid = lanes(nv - v);
+    const __m512 e = _mm512_maskz_mov_ps(valid, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(valid, s + v), bm)));
+    vz = _mm512_add_ps(vz, e);
+    _mm512_mask_storeu_ps(s + v, k, e);
+  }
+  l = l * alpha + _mm512_reduce_add_ps(vz);
+  m = m_new;
+  return alpha;
+}
+
+MLXFT_AVX512_TARGET void backward_row_avx512(float* st, float* dpt, int64_t first, int64_t n, float scale,
+                                             float bias, const float* lse, const float* delta) {
+  const __m512 bs = _mm512_set1_ps(scale), bb = _mm512_set1_ps(bias);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = lanes(n - i), valid = static_cast<__mmask16>(k & ~lanes(first - i));
+    const __m512 z = _mm512_fmadd_ps(bs, _mm512_maskz_loadu_ps(valid, st + i), bb);
+    const __m512 p = _mm512_maskz_mov_ps(valid, exp512(_mm512_sub_ps(z, _mm512_maskz_loadu_ps(valid, lse + i))));
+    const __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(valid, dpt + i), _mm512_maskz_loadu_ps(valid, delta + i));
+    _mm512_mask_storeu_ps(st + i, k, p);
+    _mm512_mask_storeu_ps(dpt + i, k, _mm512_mul_ps(p, d));
+  }
+}
+
+bool use_avx512() {
+  static const bool yes = cpu_features().avx512f;
+  return yes;
+}
+#else
+bool use_avx512() {
+  return false;
+}
+#endif
+
+float element(const void* src, bool bf16, int64_t at) {
+  return bf16 ? from_bf16_bits(static_cast<const uint16_t*>(src)[at]) : static_cast<const float*>(src)[at];
+}
+
+}  // namespace
+
+void block_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                int64_t ldc, bool accumulate) {
+#if defined(__x86_64__)
+  if (use_avx512()) return gemm_avx512(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+#endif
+  gemm_portable(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+void load_block(const void* src, bool bf16, int64_t rows, int64_t D, int64_t rows_padded, float* dst) {
+  std::fill(dst + rows * D, dst + rows_padded * D, 0.0f);
+#if defined(__x86_64__)
+  if (use_avx512()) return load_block_avx512(src, bf16, rows, D, dst);
+#endif
+  if (!bf16) {
+    std::memcpy(dst, src, static_cast<size_t>(rows * D) * sizeof(float));
+    return;
+  }
+  for (int64_t i = 0; i < rows * D; ++i) dst[i] = element(src, true, i);
+}
+
+void load_block_t(const void* src, bool bf16, int64_t rows, int64_t D, int64_t cols_padded, float* dst) {
+  for (int64_t d = 0; d < D; ++d) {
+    float* row = dst + d * cols_padded;
+    for (int64_t r = 0; r < rows; ++r) row[r] = element(src, bf16, r * D + d);
+    std::fill(row + rows, row + cols_padded, 0.0f);
+  }
+}
+
+void store_block(const float* src, int64_t rows, int64_t D, float mul, void* dst, bool bf16) {
+#if defined(__x86_64__)
+  if (use_avx512()) return store_block_avx512(src, rows, D, mul, dst, bf16);
+#endif
+  for (int64_t i = 0; i < rows * D; ++i) {
+    if (bf16) {
+      static_cast<uint16_t*>(dst)[i] = to_bf16_bits(mul * src[i]);
+    } else {
+      static_cast<float*>(dst)[i] = mul * src[i];
+    }
+  }
+}
+
+float online_softmax_row(float* s, int64_t nv, int64_t n, float scale, const float* bias, float& m, float& l) {
+  if (nv <= 0) {
+    std::fill(s, s + n, 0.0f);
+    return 1.0f;
+  }
+#if defined(__x86_64__)
+  if (use_avx512()) return online_row_avx512(s, nv, n, scale, bias, m, l);
+#endif
+  return online_row_portable(s, nv, n, scale, bias, m, l);
+}
+
+void backward_row(float* st, float* dpt, int64_t first, int64_t n, float scale, float bias, const float* lse,
+                  const float* delta) {
+  first = std::clamp<int64_t>(first, 0, n);
+#if defined(__x86_64__)
+  if (use_avx512()) return backward_row_avx512(st, dpt, first, n, scale, bias, lse, delta);
+#endif
+  backward_row_portable(st, dpt, first, n, scale, bias, lse, delta);
+}
+
+}  // namespace mlxft::kernels::attention

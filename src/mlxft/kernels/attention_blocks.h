@@ -1,0 +1,35 @@
+// The block-level math of the fused causal attention (kernels/causal_attention.h); internal to kernels/.
+//
+// Contract (all float32, row-major, leading dimensions in elements):
+//   block_gemm:   C[M, N] = A[M, K] B[K, N]  (accumulate: C += A B)
+//   load_block:   dst[r, 0..D) = src[r, 0..D) as float32 for r < rows, 0 for rows <= r < rows_padded
+//                 (src float32 or bfloat16 bits, rows D apart)
+//   load_block_t: the transpose: dst[d, r] (dst rows cols_padded apart), zero for rows <= r < cols_padded
+//   store_block:  dst[r, d] = mul * src[r, d] as float32 or bfloat16 (round to nearest even)
+//   online_softmax_row: one query row of FlashAttention's forward. s[0..n) holds the raw scores q.k of one key
+//                 block; z = scale s + bias (bias may be null), only z[0..nv) is visible. With m_new =
+//                 max(m, max z), it writes s[v] = exp(z[v] - m_new) (0 for v >= nv), sets
+//                 l = l exp(m - m_new) + sum s, m = m_new and returns exp(m - m_new) (the factor that rescales
+//                 the row's output). nv <= 0: s = 0, returns 1.
+//   backward_row: one key row of the backward. For queries i in [first, n): st[i] (the score k.q_i) becomes
+//                 p = exp(scale st[i] + bias - lse[i]) and dpt[i] (dO_i.v) becomes p (dpt[i] - delta[i]);
+//                 both are 0 for i < first.
+// Runtime dispatch: AVX-512 where the CPU has it (16 lanes, polynomial exp), portable loops elsewhere.
+#pragma once
+
+#include <cstdint>
+
+namespace mlxft::kernels::attention {
+
+void block_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                int64_t ldc, bool accumulate);
+
+void load_block(const void* src, bool bf16, int64_t rows, int64_t D, int64_t rows_padded, float* dst);
+void load_block_t(const void* src, bool bf16, int64_t rows, int64_t D, int64_t cols_padded, float* dst);
+void store_block(const float* src, int64_t rows, int64_t D, float mul, void* dst, bool bf16);
+
+float online_softmax_row(float* s, int64_t nv, int64_t n, float scale, const float* bias, float& m, float& l);
+void backward_row(float* st, float* dpt, int64_t first, int64_t n, float scale, float bias, const float* lse,
+                  const float* delta);
+
+}  // namespace mlxft::kernels::attention

@@ -1,0 +1,291 @@
+// The fused causal attention primitives (see causal_attention.h).
+#include "mlxft/kernels/causal_attention.h"
+
+#include <mlx/backend/cpu/encoder.h>
+#include <mlx/primitives.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "mlxft/kernels/attention_blocks.h"
+#include "mlxft/kernels/parallel.h"
+#include "mlxft/util/error.h"
+
+namespace mlxft::kernels {
+namespace {
+
+namespace ab = attention;
+
+constexpr int64_t kQueryBlock = 64;  // Br: query rows per block
+constexpr int64_t kKeyBlock = 64;    // Bc: keys per block
+
+// The sizes of one call; element offsets into the contiguous arrays.
+struct Dims {
+  int64_t B, H, K, T, S, D;
+  int64_t G() const { return H / K; }
+  int64_t off() const { return S - T; }  // query t sees keys s <= t + off
+  int64_t q_row(int64_t b, int64_t h, int64_t t) const { return ((b * H + h) * T + t) * D; }
+  int64_t k_row(int64_t b, int64_t kv, int64_t s) const { return ((b * K + kv) * S + s) * D; }
+};
+
+Dims dims_of(const mx::array& q, const mx::array& k) {
+  return {q.shape(0), q.shape(1), k.shape(1), q.shape(2), k.shape(2), q.shape(3)};
+}
+
+// Byte pointer to element `at` of a float32 or bfloat16 buffer.
+const void* element_ptr(const void* base, bool bf16, int64_t i) {
+  return static_cast<const char*>(base) + i * (bf16 ? 2 : 4);
+}
+void* element_ptr(void* base, bool bf16, int64_t i) {
+  return static_cast<char*>(base) + i * (bf16 ? 2 : 4);
+}
+
+// One thread's blocks.
+struct Scratch {
+  explicit Scratch(int64_t D)
+      : a(kQueryBlock * D), at(D * kQueryBlock), b(kKeyBlock * D), bt(D * kKeyBlock), c(kQueryBlock * D),
+        ct(D * kQueryBlock), s(kQueryBlock * kKeyBlock), s2(kQueryBlock * kKeyBlock),
+        s3(kQueryBlock * kKeyBlock), o(kQueryBlock * D), m(kQueryBlock), l(kQueryBlock) {}
+  std::vector<float> a, at, b, bt, c, ct, s, s2, s3, o, m, l;
+};
+
+struct Forward {
+  Dims d;
+  float scale;
+  bool bf16;
+  const void *q, *k, *v;
+  const float* bias;  // [B, S] or null
+  void* o;
+  float* lse;
+
+  // One (batch, head, query block).
+  void task(int64_t index, Scratch& w) const {
+    const int64_t nqb = (d.T + kQueryBlock - 1) / kQueryBlock, D = d.D;
+    const int64_t q0 = index % nqb * kQueryBlock, h = index / nqb % d.H, b = index / nqb / d.H;
+    const int64_t rows = std::min(kQueryBlock, d.T - q0), kv = h / d.G();
+    ab::load_block(element_ptr(q, bf16, d.q_row(b, h, q0)), bf16, rows, D, rows, w.a.data());
+    std::fill(w.m.begin(), w.m.end(), -std::numeric_limits<float>::infinity());
+    std::fill(w.l.begin(), w.l.end(), 0.0f);
+    std::fill(w.o.begin(), w.o.end(), 0.0f);
+    const int64_t key_end = std::min(d.S, q0 + rows + d.off());  // keys past it are above the diagonal
+    for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
+      const int64_t cols = std::min(kKeyBlock, d.S - k0);
+      ab::load_block_t(element_ptr(k, bf16, d.k_row(b, kv, k0)), bf16, cols, D, kKeyBlock, w.bt.data());
+      ab::load_block(element_ptr(v, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols, w.b.data());
+      ab::block_gemm(rows, kKeyBlock, D, w.a.data(), D, w.bt.data(), kKeyBlock, w.s.data(), kKeyBlock, false);
+      for (int64_t i = 0; i < rows; ++i) {
+        const int64_t nv = std::min(cols, q0 + i + d.off() - k0 + 1);
+        const float alpha = ab::online_softmax_row(w.s.data() + i * kKeyBlock, nv, kKeyBlock, scale,
+                                                   bias ? bias + b * d.S + k0 : nullptr, w.m[i], w.l[i]);
+        if (alpha != 1.0f)
+          for (int64_t e = 0; e < D; ++e) w.o[i * D + e] *= alpha;
+      }
+      ab::block_gemm(rows, D, cols, w.s.data(), kKeyBlock, w.b.data(), D, w.o.data(), D, true);
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      ab::store_block(w.o.data() + i * D, 1, D, 1.0f / w.l[i], element_ptr(o, bf16, d.q_row(b, h, q0 + i)), bf16);
+      lse[(b * d.H + h) * d.T + q0 + i] = w.m[i] + std::log(w.l[i]);
+    }
+  }
+};
+
+struct Backward {
+  Dims d;
+  float scale;
+  bool bf16;
+  const void *q, *k, *v, *o, *dout;
+  const float* lse;
+  const float* bias;
+  void *dq, *dk, *dv;
+
+  // delta[g T + t] = sum_e dO[t, e] o[t, e] for the query heads g of KV head kv.
+  std::vector<float> deltas(int64_t b, int64_t kv, Scratch& w) const {
+    std::vector<float> delta(static_cast<size_t>(d.G() * d.T));
+    for (int64_t g = 0; g < d.G(); ++g)
+      for (int64_t t = 0; t < d.T; ++t) {
+        const int64_t row = d.q_row(b, kv * d.G() + g, t);
+        ab::load_block(element_ptr(o, bf16, row), bf16, 1, d.D, 1, w.a.data());
+        ab::load_block(element_ptr(dout, bf16, row), bf16, 1, d.D, 1, w.c.data());
+        float sum = 0.0f;
+        for (int64_t e = 0; e < d.D; ++e) sum += w.a[e] * w.c[e];
+        delta[g * d.T + t] = sum;
+      }
+    return delta;
+  }
+
+  // One query block of query head g against the key block at k0 (cols keys in w.b = K, w.s2 holds V):
+  // accumulates dK (dk_acc), dV (dv_acc) and dQ (dq_acc, [G T, D]).
+  void pair(int64_t b, int64_t kv, int64_t g, int64_t q0, int64_t k0, int64_t cols, const float* delta,
+            float* dk_acc, float* dv_acc, float* dq_acc, Scratch& w) const {
+    const int64_t D = d.D, rows = std::min(kQueryBlock, d.T - q0), h = kv * d.G() + g;
+    const int64_t qrow = d.q_row(b, h, q0);
+    ab::load_block(element_ptr(q, bf16, qrow), bf16, rows, D, rows, w.a.data());
+    ab::load_block_t(element_ptr(q, bf16, qrow), bf16, rows, D, kQueryBlock, w.at.data());
+    ab::load_block(element_ptr(dout, bf16, qrow), bf16, rows, D, rows, w.c.data());
+    ab::load_block_t(element_ptr(dout, bf16, qrow), bf16, rows, D, kQueryBlock, w.ct.data());
+    float* st = w.s.data();  // [cols, Br]: P^T after backward_row
+    float* dst = w.s2.data();  // [cols, Br]: dS^T after backward_row
+    ab::block_gemm(cols, kQueryBlock, D, w.b.data(), D, w.at.data(), kQueryBlock, st, kQueryBlock, false);
+    ab::block_gemm(cols, kQueryBlock, D, w.bt.data(), D, w.ct.data(), kQueryBlock, dst, kQueryBlock, false);
+    const float* lrow = lse + (b * d.H + h) * d.T + q0;
+    for (int64_t j = 0; j < cols; ++j) {
+      const int64_t first = k0 + j - d.off() - q0;  // earlier queries do not see key k0 + j
+      ab::backward_row(st + j * kQueryBlock, dst + j * kQueryBlock, first, rows, scale,
+                       bias ? bias[b * d.S + k0 + j] : 0.0f, lrow, delta + g * d.T + q0);
+    }
+    ab::block_gemm(cols, D, rows, st, kQueryBlock, w.c.data(), D, dv_acc, D, true);
+    ab::block_gemm(cols, D, rows, dst, kQueryBlock, w.a.data(), D, dk_acc, D, true);
+    float* ds = w.s3.data();  // dS [rows, Bc]
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) ds[i * kKeyBlock + j] = dst[j * kQueryBlock + i];
+    ab::block_gemm(rows, D, cols, ds, kKeyBlock, w.b.data(), D, dq_acc + (g * d.T + q0) * D, D, true);
+  }
+
+  // One (batch, KV head): its dK, dV and the dQ of its G query heads.
+  void task(int64_t index, Scratch& w) const {
+    const int64_t b = index / d.K, kv = index % d.K, D = d.D, G = d.G();
+    const std::vector<float> delta = deltas(b, kv, w);
+    std::vector<float> dq_acc(static_cast<size_t>(G * d.T * D), 0.0f), dk_acc(kKeyBlock * D), dv_acc(kKeyBlock * D);
+    for (int64_t k0 = 0; k0 < d.S; k0 += kKeyBlock) {
+      const int64_t cols = std::min(kKeyBlock, d.S - k0);
+      ab::load_block(element_ptr(k, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols, w.b.data());
+      ab::load_block(element_ptr(v, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols, w.bt.data());  // V, row-major
+      std::fill(dk_acc.begin(), dk_acc.end(), 0.0f);
+      std::fill(dv_acc.begin(), dv_acc.end(), 0.0f);
+      const int64_t q_first = std::max<int64_t>(0, k0 - d.off()) / kQueryBlock * kQueryBlock;
+      for (int64_t g = 0; g < G; ++g)
+        for (int64_t q0 = q_first; q0 < d.T; q0 += kQueryBlock)
+          pair(b, kv, g, q0, k0, cols, delta.data(), dk_acc.data(), dv_acc.data(), dq_acc.data(), w);
+      ab::store_block(dk_acc.data(), cols, D, scale, element_ptr(dk, bf16, d.k_row(b, kv, k0)), bf16);
+      ab::store_block(dv_acc.data(), cols, D, 1.0f, element_ptr(dv, bf16, d.k_row(b, kv, k0)), bf16);
+    }
+    for (int64_t g = 0; g < G; ++g)
+      ab::store_block(dq_acc.data() + g * d.T * D, d.T, D, scale, element_ptr(dq, bf16, d.q_row(b, kv * G + g, 0)), bf16);
+  }
+};
+
+// Forward: in = {q, k, v[, bias]}, out = {o, lse}. Backward: in = {q, k, v, o, lse, dO[, bias]},
+// out = {dq, dk, dv}. q, k, v, o, dO contiguous in one dtype (float32 or bfloat16); lse, bias float32.
+class CausalAttentionPrimitive : public mx::Primitive {
+ public:
+  CausalAttentionPrimitive(mx::Stream s, float scale, bool has_bias, bool backward)
+      : mx::Primitive(s), scale_(scale), has_bias_(has_bias), backward_(backward) {}
+
+  void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override {
+    auto& encoder = mx::cpu::get_command_encoder(stream());
+    for (auto& a : out) a.set_data(mx::allocator::malloc(a.nbytes()));
+    for (const auto& a : in) encoder.set_input_array(a);
+    for (auto& a : out) encoder.set_output_array(a);
+    encoder.dispatch([scale = scale_, bias = has_bias_, bwd = backward_, in, out]() mutable {
+      const Dims d = dims_of(in[0], in[1]);
+      const bool bf16 = in[0].dtype() == mx::bfloat16;
+      const float* key_bias = bias ? in.back().data<float>() : nullptr;
+      const auto run = [&](const auto& job, int64_t tasks) {
+        parallel_for(tasks, [&](int64_t lo, int64_t hi) {
+          Scratch w(d.D);
+          for (int64_t i = lo; i < hi; ++i) job.task(i, w);
+        });
+      };
+      if (bwd) {
+        const Backward job{d, scale, bf16, in[0].data<void>(), in[1].data<void>(), in[2].data<void>(),
+                           in[3].data<void>(), in[5].data<void>(), in[4].data<float>(), key_bias,
+                           out[0].data<void>(), out[1].data<void>(), out[2].data<void>()};
+        run(job, d.B * d.K);
+      } else {
+        const Forward job{d, scale, bf16, in[0].data<void>(), in[1].data<void>(), in[2].data<void>(), key_bias,
+                          out[0].data<void>(), out[1].data<float>()};
+        run(job, d.B * d.H * ((d.T + kQueryBlock - 1) / kQueryBlock));
+      }
+    });
+  }
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("CausalAttention has no GPU kernel: causal_attention() uses MLX ops there");
+  }
+
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override {
+    if (backward_) throw std::runtime_error("CausalAttentionBackward: no second derivative");
+    const mx::Dtype dtype = primals[0].dtype();
+    const mx::array dout = mx::contiguous(mx::astype(cotangents[0], dtype, stream()), false, stream());
+    std::vector<mx::array> in{primals[0], primals[1], primals[2], outputs[0], outputs[1], dout};
+    if (has_bias_) in.push_back(primals[3]);
+    auto prim = std::make_shared<CausalAttentionPrimitive>(stream(), scale_, has_bias_, true);
+    const auto grads = mx::array::make_arrays({primals[0].shape(), primals[1].shape(), primals[2].shape()},
+                                              {dtype, dtype, dtype}, prim, in);
+    std::vector<mx::array> result;
+    for (int i : argnums) result.push_back(i < 3 ? grads[static_cast<size_t>(i)] : mx::zeros_like(primals[3]));
+    return result;
+  }
+
+  const char* name() const override {
+    return backward_ ? "CausalAttentionBackward" : "CausalAttention";
+  }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    const auto* o = dynamic_cast<const CausalAttentionPrimitive*>(&other);
+    return o && o->scale_ == scale_ && o->has_bias_ == has_bias_ && o->backward_ == backward_;
+  }
+
+ private:
+  float scale_;
+  bool has_bias_;
+  bool backward_;
+};
+
+void check(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+           const std::optional<mx::array>& key_bias) {
+  const auto fail = [](const std::string& what) { throw Error(ErrorKind::Training, "causal_attention", what); };
+  if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4) fail("q, k and v must be [B, heads, tokens, head_dim]");
+  if (k.shape() != v.shape()) fail("k and v must have one shape [B, K, S, D]");
+  if (k.shape(0) != q.shape(0) || k.shape(3) != q.shape(3)) fail("q and k must agree on batch and head_dim");
+  if (k.shape(1) == 0 || q.shape(1) % k.shape(1) != 0) fail("query heads must be a multiple of KV heads");
+  if (k.shape(2) < q.shape(2)) fail("need S >= T (keys cover every query)");
+  if (!(scale > 0.0f)) fail("scale must be positive");
+  if (q.dtype() != k.dtype() || q.dtype() != v.dtype() || !mx::issubdtype(q.dtype(), mx::floating))
+    fail("q, k and v must share one float dtype");
+  if (key_bias && static_cast<int64_t>(key_bias->size()) != static_cast<int64_t>(k.shape(0)) * k.shape(2))
+    fail("key_bias must hold B * S values ([B, S] or [B, 1, 1, 1, S])");
+}
+
+}  // namespace
+
+mx::array causal_attention_reference(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+                                     const std::optional<mx::array>& key_bias, mx::StreamOrDevice s) {
+  check(q, k, v, scale, key_bias);
+  const int B = q.shape(0), H = q.shape(1), T = q.shape(2), D = q.shape(3);
+  const int K = k.shape(1), S = k.shape(2), G = H / K;
+  const mx::array qg = mx::reshape(mx::astype(q, mx::float32, s), {B, K, G * T, D}, s);
+  const mx::array kt = mx::transpose(mx::astype(k, mx::float32, s), {0, 1, 3, 2}, s);
+  mx::array z = mx::multiply(mx::reshape(mx::matmul(qg, kt, s), {B, K, G, T, S}, s), mx::array(scale), s);
+  if (key_bias) z = mx::add(z, mx::reshape(mx::astype(*key_bias, mx::float32, s), {B, 1, 1, 1, S}, s), s);
+  const mx::array rows = mx::reshape(mx::arange(T, s), {T, 1}, s);
+  const mx::array cols = mx::reshape(mx::arange(S, s), {1, S}, s);
+  const mx::array visible = mx::less_equal(cols, mx::add(rows, mx::array(S - T), s), s);
+  z = mx::where(visible, z, mx::array(-std::numeric_limits<float>::infinity()), s);
+  const mx::array p = mx::reshape(mx::softmax(z, -1, true, s), {B, K, G * T, S}, s);
+  const mx::array o = mx::matmul(p, mx::astype(v, mx::float32, s), s);
+  return mx::astype(mx::reshape(o, {B, H, T, D}, s), q.dtype(), s);
+}
+
+mx::array causal_attention(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+                           const std::optional<mx::array>& key_bias, mx::StreamOrDevice s) {
+  check(q, k, v, scale, key_bias);
+  const mx::Stream stream = mx::to_stream(s);
+  if (stream.device.type != mx::Device::DeviceType::cpu) return causal_attention_reference(q, k, v, scale, key_bias, s);
+  const mx::Dtype dtype = q.dtype() == mx::bfloat16 ? mx::bfloat16 : mx::float32;  // float16 runs in float32
+  auto prep = [&](const mx::array& a) { return mx::contiguous(mx::astype(a, dtype, stream), false, stream); };
+  std::vector<mx::array> in{prep(q), prep(k), prep(v)};
+  if (key_bias) {
+    in.push_back(mx::contiguous(
+        mx::reshape(mx::astype(*key_bias, mx::float32, stream), {k.shape(0), k.shape(2)}, stream), false, stream));
+  }
+  auto prim = std::make_shared<CausalAttentionPrimitive>(stream, scale, key_bias.has_value(), false);
+  const auto outs = mx::array::make_arrays({q.shape(), {q.shape(0), q.shape(1), q.shape(2)}}, {dtype, mx::float32},
+                                           prim, in);
+  return mx::astype(outs[0], q.dtype(), stream);
+}
+
+}  // namespace mlxft::kernels

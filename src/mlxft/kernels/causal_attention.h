@@ -1,0 +1,37 @@
+// Fused causal attention (FlashAttention-2 style) with its gradient, as CPU kernels.
+//
+// Contract: q [B, H, T, D], k and v [B, K, S, D] with H a multiple of K (query head h reads KV head
+// h / (H / K)), S >= T, one float dtype; scale > 0; key_bias (optional) holds B * S float values, [B, S]
+// or [B, 1, 1, 1, S], added to the scaled scores of batch row b's key s (padding_bias() in llama.cpp).
+// Returns o [B, H, T, D] in q's dtype with
+//   o[b, h, t] = sum_s P[t, s] v[b, h / G, s],   P[t, :] = softmax_s(scale q_t . k_s + key_bias[b, s])
+// over the keys s <= t + S - T (MLX's "causal" mask: T new tokens after S - T cached ones).
+// Gradients flow to q, k and v (not to key_bias).
+//
+// On a CPU stream the forward walks key blocks with an online softmax and skips the blocks above the
+// causal diagonal: no [T, S] array is ever made, only per-thread 64 x 64 blocks; it keeps the rows'
+// log-sum-exp [B, H, T] (float32) as a second output, from which the backward recomputes P block by
+// block (dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO o)), dQ = scale dS K, dK = scale dS^T Q, dK and
+// dV summed over a KV head's query heads). bfloat16 inputs are widened to float32 per block; all sums
+// are float32. Threads: the forward splits (batch, head, query block), the backward (batch, KV head).
+// AVX-512 where the CPU has it, portable loops elsewhere (kernels/attention_blocks.h).
+// Elsewhere (GPU) it is MLX ops: causal_attention_reference().
+#pragma once
+
+#include <mlx/mlx.h>
+
+#include <optional>
+
+namespace mlxft::kernels {
+
+namespace mx = mlx::core;
+
+mx::array causal_attention(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+                           const std::optional<mx::array>& key_bias = {}, mx::StreamOrDevice s = {});
+
+// The same quantity with MLX ops (float32 scores, explicit mask and softmax): the GPU path and the tests'
+// reference.
+mx::array causal_attention_reference(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+                                     const std::optional<mx::array>& key_bias = {}, mx::StreamOrDevice s = {});
+
+}  // namespace mlxft::kernels
