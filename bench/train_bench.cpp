@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
 
   const mlxft::MemoryEstimate estimate = mlxft::estimate_training_memory(
       model.config, static_cast<int>(mx::size_of(model.dtype)), adapters.parameter_count(), batch, seq,
-      checkpointing, mlxft::quantized_base(model));
+      checkpointing, mlxft::quantized_base(model), mlxft::fused_attention_active());
   fmt::print("built the base in {:.1f} s: {:.3f} GB held\n", build_s, weight_bytes / 1e9);
   fmt::print(
       "estimated peak:        {:.3f} GB = weights {:.3f} + adapters/grads/optimizer {:.3f} + activations "

@@ -23,6 +23,10 @@ TEST(TrainMemory, Mistral7bSeedRecipeParts) {
   const auto ckpt = mlxft::estimate_training_memory(c, 2, trainable, 2, 2048, true);
   EXPECT_LT(ckpt.activations, bf16.activations / 5);  // checkpointing keeps one layer's activations
   EXPECT_GT(bf16.total(), 16e9);                      // the seed's "under 16 GB" does not hold in bf16
+  // The fused CPU attention holds no [B, H, T, S] scores: one layer's 2 x 2048 x 32 x 2048 bf16 fewer.
+  const auto fused = mlxft::estimate_training_memory(c, 2, trainable, 2, 2048, true, std::nullopt, true);
+  EXPECT_DOUBLE_EQ(ckpt.activations - fused.activations, 2.0 * 2048 * 32 * 2048 * 2);
+  EXPECT_EQ(fused.weights, ckpt.weights);
 }
 
 // The machine's memory is /proc/meminfo's MemTotal (Linux), the number `free` shows.

@@ -240,6 +240,10 @@ mx::array checkpointed_block(const Model& m, int layer, const mx::array& x, cons
 
 }  // namespace
 
+bool fused_attention_active() {
+  return cpu_kernels_enabled() && attention_kernel_enabled();
+}
+
 const mx::array& Model::weight(const std::string& name) const {
   return weights.at(name);
 }

@@ -33,7 +33,7 @@ std::optional<QuantizedBase> quantized_base(const Model& model) {
 
 MemoryEstimate estimate_training_memory(const ModelConfig& m, int dtype_bytes, int64_t trainable_params,
                                         int batch_size, int seq_len, bool checkpoint_layers,
-                                        const std::optional<QuantizedBase>& quantized) {
+                                        const std::optional<QuantizedBase>& quantized, bool fused_attention) {
   MemoryEstimate e;
   e.weights = static_cast<double>(m.parameter_count()) * dtype_bytes;
   if (quantized) {
@@ -47,7 +47,7 @@ MemoryEstimate estimate_training_memory(const ModelConfig& m, int dtype_bytes, i
   const double q = static_cast<double>(m.num_attention_heads) * m.head_dim;
   const double kv = static_cast<double>(m.num_key_value_heads) * m.head_dim;
   const double per_layer_token = 4.0 * m.hidden_size + 2.0 * q + 2.0 * kv + 4.0 * m.intermediate_size +
-                                 static_cast<double>(m.num_attention_heads) * seq_len;
+                                 (fused_attention ? 0.0 : static_cast<double>(m.num_attention_heads) * seq_len);
   const double layers = checkpoint_layers ? 1.0 : static_cast<double>(m.num_hidden_layers);
   const double kept = checkpoint_layers ? static_cast<double>(m.num_hidden_layers) * m.hidden_size : 0.0;
   e.activations =

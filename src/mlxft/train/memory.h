@@ -6,7 +6,8 @@
 //                   micro-batch, the accumulated gradient, AdamW's m and v);
 //   activations  = what the backward pass keeps for one micro-batch of batch x seq tokens: per layer
 //                  and token, about 4 hidden + 2 q + 2 kv + 4 intermediate values plus
-//                  heads x seq attention scores, in the compute dtype (with per-layer checkpointing:
+//                  heads x seq attention scores (none with fused_attention: the CPU kernel,
+//                  fused_attention_active() in model/llama.h, never holds them), in the compute dtype (with per-layer checkpointing:
 //                  one hidden vector per layer plus one layer's full set), plus 3 float32 logits of
 //                  vocab size per token (logits, softmax, their gradient).
 // With a quantized base (QuantizedBase, from quantized_base()), weights = the bytes the model holds
@@ -43,7 +44,8 @@ std::optional<QuantizedBase> quantized_base(const Model& model);
 
 MemoryEstimate estimate_training_memory(const ModelConfig& model, int dtype_bytes, int64_t trainable_params,
                                         int batch_size, int seq_len, bool checkpoint_layers,
-                                        const std::optional<QuantizedBase>& quantized = {});
+                                        const std::optional<QuantizedBase>& quantized = {},
+                                        bool fused_attention = false);
 
 double machine_memory_bytes();
 
