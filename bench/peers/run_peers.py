@@ -96,7 +96,7 @@ def parse_train_bench(text):
     m = re.search(r"compute (kernels \w+|mlx)", text)
     return dict(tokens_per_s=number("trained tokens/s:"), s_per_step=number("seconds / step:"),
                 cpu_s_per_step=number("CPU seconds / step:"),
-                mx_peak_mb=number("peak memory:") * 1e9 / 2**20, loss=number("loss"),
+                mx_peak_mb=number("peak memory (MLX):") * 1e9 / 2**20, loss=number("loss"),
                 compute=m.group(1) if m else "?")
 
 
