@@ -183,14 +183,6 @@ MLXFT_AVX512_TARGET void backward_row_avx512(float* st, float* dpt, int64_t firs
   }
 }
 
-bool use_avx512() {
-  static const bool yes = cpu_features().avx512f;
-  return yes;
-}
-#else
-bool use_avx512() {
-  return false;
-}
 #endif
 
 float element(const void* src, bool bf16, int64_t at) {
@@ -202,7 +194,7 @@ float element(const void* src, bool bf16, int64_t at) {
 void block_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
                 int64_t ldc, bool accumulate) {
 #if defined(__x86_64__)
-  if (use_avx512()) return gemm_avx512(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+  if (cpu_features().avx512f) return gemm_avx512(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 #endif
   gemm_portable(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
@@ -210,7 +202,7 @@ void block_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, co
 void load_block(const void* src, bool bf16, int64_t rows, int64_t D, int64_t rows_padded, float* dst) {
   std::fill(dst + rows * D, dst + rows_padded * D, 0.0f);
 #if defined(__x86_64__)
-  if (use_avx512()) return load_block_avx512(src, bf16, rows, D, dst);
+  if (cpu_features().avx512f) return load_block_avx512(src, bf16, rows, D, dst);
 #endif
   if (!bf16) {
     std::memcpy(dst, src, static_cast<size_t>(rows * D) * sizeof(float));
@@ -229,7 +221,7 @@ void load_block_t(const void* src, bool bf16, int64_t rows, int64_t D, int64_t c
 
 void store_block(const float* src, int64_t rows, int64_t D, float mul, void* dst, bool bf16) {
 #if defined(__x86_64__)
-  if (use_avx512()) return store_block_avx512(src, rows, D, mul, dst, bf16);
+  if (cpu_features().avx512f) return store_block_avx512(src, rows, D, mul, dst, bf16);
 #endif
   for (int64_t i = 0; i < rows * D; ++i) {
     if (bf16) {
@@ -246,7 +238,7 @@ float online_softmax_row(float* s, int64_t nv, int64_t n, float scale, const flo
     return 1.0f;
   }
 #if defined(__x86_64__)
-  if (use_avx512()) return online_row_avx512(s, nv, n, scale, bias, m, l);
+  if (cpu_features().avx512f) return online_row_avx512(s, nv, n, scale, bias, m, l);
 #endif
   return online_row_portable(s, nv, n, scale, bias, m, l);
 }
@@ -255,7 +247,7 @@ void backward_row(float* st, float* dpt, int64_t first, int64_t n, float scale, 
                   const float* delta) {
   first = std::clamp<int64_t>(first, 0, n);
 #if defined(__x86_64__)
-  if (use_avx512()) return backward_row_avx512(st, dpt, first, n, scale, bias, lse, delta);
+  if (cpu_features().avx512f) return backward_row_avx512(st, dpt, first, n, scale, bias, lse, delta);
 #endif
   backward_row_portable(st, dpt, first, n, scale, bias, lse, delta);
 }

@@ -162,21 +162,13 @@ MLXFT_AVX512_TARGET void softmax_backward_avx512(const float* p, const float* g,
   for (int64_t v = nv; v < n; ++v) out[v] = 0.0f;
 }
 
-bool use_avx512() {
-  static const bool yes = cpu_features().avx512f;
-  return yes;
-}
-#else
-bool use_avx512() {
-  return false;
-}
 #endif
 
 }  // namespace
 
 RowStats row_stats(const float* x, int64_t n) {
 #if defined(__x86_64__)
-  if (use_avx512()) return stats_avx512(x, n);
+  if (cpu_features().avx512f) return stats_avx512(x, n);
 #endif
   return stats_portable(x, n);
 }
@@ -184,7 +176,7 @@ RowStats row_stats(const float* x, int64_t n) {
 void row_softmax_grad(const float* x, int64_t n, float lse, float e, int64_t target, float scale,
                       float* out) {
 #if defined(__x86_64__)
-  if (use_avx512()) return grad_avx512<false>(x, n, lse, e, target, scale, out);
+  if (cpu_features().avx512f) return grad_avx512<false>(x, n, lse, e, target, scale, out);
 #endif
   grad_portable(x, n, lse, e, target, scale, out, store_f32);
 }
@@ -192,28 +184,28 @@ void row_softmax_grad(const float* x, int64_t n, float lse, float e, int64_t tar
 void row_softmax_grad(const float* x, int64_t n, float lse, float e, int64_t target, float scale,
                       uint16_t* out_bf16) {
 #if defined(__x86_64__)
-  if (use_avx512()) return grad_avx512<true>(x, n, lse, e, target, scale, out_bf16);
+  if (cpu_features().avx512f) return grad_avx512<true>(x, n, lse, e, target, scale, out_bf16);
 #endif
   grad_portable(x, n, lse, e, target, scale, out_bf16, store_bf16);
 }
 
 void row_masked_softmax(const float* x, int64_t n_valid, int64_t n, float scale, float* out) {
 #if defined(__x86_64__)
-  if (use_avx512()) return masked_softmax_avx512(x, n_valid, n, scale, out);
+  if (cpu_features().avx512f) return masked_softmax_avx512(x, n_valid, n, scale, out);
 #endif
   masked_softmax_portable(x, n_valid, n, scale, out);
 }
 
 void row_softmax_backward(const float* p, const float* g, int64_t n_valid, int64_t n, float scale, float* out) {
 #if defined(__x86_64__)
-  if (use_avx512()) return softmax_backward_avx512(p, g, n_valid, n, scale, out);
+  if (cpu_features().avx512f) return softmax_backward_avx512(p, g, n_valid, n, scale, out);
 #endif
   softmax_backward_portable(p, g, n_valid, n, scale, out);
 }
 
 void to_bf16(const float* x, int64_t n, uint16_t* out) {
 #if defined(__x86_64__)
-  if (use_avx512()) return to_bf16_avx512(x, n, out);
+  if (cpu_features().avx512f) return to_bf16_avx512(x, n, out);
 #endif
   for (int64_t i = 0; i < n; ++i) out[i] = to_bf16_bits(x[i]);
 }
