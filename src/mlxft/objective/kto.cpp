@@ -99,12 +99,12 @@ KtoObjective::KtoObjective(const Model& model, LoraAdapters layout, const std::v
   for (const Example& e : examples) by_index_[e.index] = &e;
 }
 
-mx::array KtoObjective::log_probs(const Batch& batch, const LoraAdapters* lora, const mx::array& key,
+mx::array KtoObjective::log_probs(const Batch& batch, const LoraAdapters& lora, const mx::array& key,
                                   bool grad) const {
   ForwardOptions fo;
-  fo.lora = lora;
-  fo.train = lora != nullptr;
-  if (lora != nullptr) fo.dropout_key = key;
+  fo.lora = &lora;
+  fo.train = true;
+  fo.dropout_key = key;
   fo.checkpoint_layers = grad && options_.checkpoint_layers;
   mx::array hidden = forward_hidden(model_, batch.inputs, fo);
   if (!grad) hidden = mx::stop_gradient(hidden);
@@ -137,7 +137,7 @@ ObjectiveSums KtoObjective::sums(const std::vector<mx::array>& params, const Bat
   }
   LoraAdapters adapters = layout_;
   adapters.assign(params);
-  const mx::array policy = log_probs(batch, &adapters, dropout_key, true);
+  const mx::array policy = log_probs(batch, adapters, dropout_key, true);
   const mx::array reference = reference_log_probs(batch);
   // A lone row (the short last batch of an epoch) has no other completion to pair with: kl = 0, as
   // TRL without the KL term, rather than the row's own log-ratio.
@@ -148,7 +148,7 @@ ObjectiveSums KtoObjective::sums(const std::vector<mx::array>& params, const Bat
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;
     const Batch kl_batch = make_batch(pairs, all);
     const mx::array kl_key = mx::random::split(dropout_key).second;
-    kl_policy = log_probs(kl_batch, &adapters, kl_key, false);
+    kl_policy = log_probs(kl_batch, adapters, kl_key, false);
     kl_reference = reference_log_probs(kl_batch);
   }
   const KtoTerms t = kto_terms(policy, reference, kl_policy, kl_reference, desirable, options_);

@@ -72,7 +72,8 @@ class KtoObjective final : public Objective {
                      const mx::array& dropout_key) const override;
 
  private:
-  mx::array log_probs(const Batch& batch, const LoraAdapters* lora, const mx::array& key, bool grad) const;
+  // The policy's (base + `lora`, dropout from `key`); without a gradient unless `grad`.
+  mx::array log_probs(const Batch& batch, const LoraAdapters& lora, const mx::array& key, bool grad) const;
   mx::array reference_log_probs(const Batch& batch) const;
 
   const Model& model_;
