@@ -42,6 +42,11 @@ Operand weight_operand(const FrozenLinearWeight::Impl& w, bool transposed) {
   onednn::reorder(plain, buf.ptr, to, packed.ptr);
   return {to, packed.ptr, {packed}};
 }
+
+Operand transposed_operand(const FrozenLinearWeight::Impl& w, const Operand& forward) {
+  if (!w.per_call() || w.options.pack) return weight_operand(w, true);
+  return {onednn::plain_ab(w.out, w.in, dnnl_type(w.compute)), forward.ptr, forward.keep};
+}
 #endif
 
 namespace {

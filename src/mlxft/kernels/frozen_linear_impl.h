@@ -89,6 +89,9 @@ struct Operand {
   std::vector<Buffer> keep;
 };
 Operand weight_operand(const FrozenLinearWeight::Impl& w, bool transposed);
+// The transposed operand next to `forward` (weight_operand(w, false)): a per-call dequantized weight
+// is read through the same buffer in the other layout (one transient [out, in], not two).
+Operand transposed_operand(const FrozenLinearWeight::Impl& w, const Operand& forward);
 #endif
 
 }  // namespace mlxft::kernels

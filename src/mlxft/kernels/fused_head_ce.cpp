@@ -104,7 +104,7 @@ void run_ce(const CeJob& j) {
   if (j.dh) dhc = scratch(static_cast<size_t>(C * j.E) * 4);
   const Operand fw = weight_operand(*j.w, false);
   std::optional<Operand> bw;
-  if (j.dh) bw = weight_operand(*j.w, true);
+  if (j.dh) bw = transposed_operand(*j.w, fw);
   const onednn::dt cdt = dnnl_type(j.w->compute);
   for (size_t c0 = 0; c0 < rows.size(); c0 += static_cast<size_t>(C)) {
     const int64_t n = std::min<int64_t>(C, static_cast<int64_t>(rows.size() - c0));
