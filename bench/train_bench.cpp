@@ -2,22 +2,23 @@
 //
 //   train_bench --preset tiny|small|mistral-7b-shape --seq N --batch B [--steps S] [--rank R]
 //               [--dtype float32|bfloat16] [--compute-dtype float32|bfloat16] [--checkpointing]
-//               [--peak-gflops G] [--bits 4|8 [--group 32|64|128]] [--warmup W]
+//               [--peak-gflops G] [--bits 4|8 [--group 32|64|128]] [--warmup W] [--layers L]
 //
 // Runs W warm-up steps (default 1), then S optimizer steps of one micro-batch [B, N] of random tokens
 // (LoRA on q_proj and v_proj of every layer, AdamW), and prints trained tokens/s, seconds per optimizer
-// step, the process's CPU seconds (user + system, every thread) per step, peak memory
-// (mx::get_peak_memory over the whole run, and the process's resident high-water
-// mark VmHWM), mlxft's memory estimate (train/memory.h, what `mlxft train` prints before training)
-// and model FLOPs utilisation against --peak-gflops (default 442: the measured fp32 AVX-512 FMA peak
-// of this 2-core machine). CPU seconds per step hardly change when other processes share the cores,
-// wall seconds do; threads spinning while they wait count in both.
+// step, the process's CPU seconds (user + system, every thread) per step, peak memory of the
+// training (mx::get_peak_memory and the process's resident high-water mark VmHWM, both reset once
+// the base is built; the base stays in memory, so both include it), mlxft's memory estimate (train/memory.h,
+// what `mlxft train` prints before training) and model FLOPs utilisation against --peak-gflops (default 442:
+// the measured fp32 AVX-512 FMA peak of this 2-core machine). CPU seconds per step hardly change when other
+// processes share the cores, wall seconds do; threads spinning while they wait count in both.
 // --bits quantizes the base (embedding, projections, head) as `model.quantize` does, module by module
 // while the random weights are drawn: no more than one float matrix exists at a time, so a 4-bit
 // mistral-7b-shape base is built in ~4 GB without ever holding its 29 GB of float32 weights. Drawing
 // and quantizing 7 B normal values takes ~15 minutes on 2 cores, so each distinct matrix shape is drawn
 // and quantized once and every further module of that shape gets its own copy of that triplet (its
 // own buffers: memory and time are those of a model with distinct weights; the values repeat).
+// --layers overrides the preset's layer count: a quick proxy when studying memory by parts.
 // --compute-dtype is model.compute_dtype (the CPU kernels' matmul dtype; default: --dtype). The
 // environment variable MLXFT_KERNELS=0 runs MLX's own ops instead of the CPU kernels (the "before").
 // Model FLOPs per trained token, LoRA (no weight gradients, so the backward pass costs one
@@ -28,10 +29,9 @@
 // --checkpointing is not counted (model FLOPs, not hardware FLOPs).
 #include <fmt/format.h>
 #include <mlx/mlx.h>
-
-#include <CLI/CLI.hpp>
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -58,7 +58,9 @@ namespace {
 double cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec);
+  };
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
@@ -70,6 +72,11 @@ double resident_high_water_bytes() {
     if (line.starts_with("VmHWM:")) return std::stod(line.substr(6)) * 1024.0;  // "VmHWM:  1234 kB"
   }
   return 0.0;
+}
+
+// Starts VmHWM afresh at the current resident size (Linux: clear_refs 5); no effect elsewhere.
+void reset_resident_high_water() {
+  std::ofstream("/proc/self/clear_refs") << "5";
 }
 
 // A copy of evaluated, contiguous `a` in a buffer of its own (mx::copy may share the buffer).
@@ -112,7 +119,7 @@ int main(int argc, char** argv) {
   mlxft::fix_cpu_runtime_env(argv);
   CLI::App app{"LoRA training throughput on a preset model"};
   std::string preset = "tiny", dtype_name = "float32", compute_name;
-  int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0, bits = 0, group = 64, warmup = 1;
+  int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0, bits = 0, group = 64, warmup = 1, layers = 0;
   bool checkpointing = false;
   double peak_gflops = 442.0;
   app.add_option("--preset", preset, "tiny | small | mistral-7b-shape");
@@ -128,11 +135,14 @@ int main(int argc, char** argv) {
   app.add_option("--bits", bits, "quantize the base: 4 | 8 (0 = float)");
   app.add_option("--group", group, "quantization group size: 32 | 64 | 128");
   app.add_option("--warmup", warmup, "untimed steps before the timed ones");
+  app.add_option("--layers", layers,
+                 "override the preset's layer count (0 = as the preset; a quick memory proxy)");
   CLI11_PARSE(app, argc, argv);
   mlxft::set_blas_threads(threads);
 
   mlxft::Model model;
   model.config = mlxft::preset_config(preset, 32768);
+  if (layers > 0) model.config.num_hidden_layers = layers;
   model.dtype = dtype_name == "bfloat16" ? mx::bfloat16 : mx::float32;
   if (!compute_name.empty()) model.compute_dtype = mlxft::resolve_compute_dtype(compute_name);
   model.weights = mlxft::random_weights(model.config, 0, model.dtype);  // lazy: drawn when evaluated
@@ -165,7 +175,7 @@ int main(int argc, char** argv) {
 
   const mlxft::MemoryEstimate estimate = mlxft::estimate_training_memory(
       model.config, static_cast<int>(mx::size_of(model.dtype)), adapters.parameter_count(), batch, seq,
-      checkpointing, mlxft::quantized_base(model), mlxft::fused_attention_active());
+      checkpointing, mlxft::quantized_base(model), mlxft::kernel_paths(model));
   fmt::print("built the base in {:.1f} s: {:.3f} GB held\n", build_s, weight_bytes / 1e9);
   fmt::print(
       "estimated peak:        {:.3f} GB = weights {:.3f} + adapters/grads/optimizer {:.3f} + activations "
@@ -174,6 +184,9 @@ int main(int argc, char** argv) {
       estimate.activations / 1e9);
   std::fflush(stdout);
 
+  // The peaks below are the training's: the base's construction (random draws, quantization) is not.
+  mx::reset_peak_memory();
+  reset_resident_high_water();
   for (int s = 0; s < warmup; ++s) one_step(1000 + s);  // untimed; another step number than the timed ones
   const auto t0 = std::chrono::steady_clock::now();
   const double cpu0 = cpu_seconds();

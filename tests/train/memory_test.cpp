@@ -24,9 +24,36 @@ TEST(TrainMemory, Mistral7bSeedRecipeParts) {
   EXPECT_LT(ckpt.activations, bf16.activations / 5);  // checkpointing keeps one layer's activations
   EXPECT_GT(bf16.total(), 16e9);                      // the seed's "under 16 GB" does not hold in bf16
   // The fused CPU attention holds no [B, H, T, S] scores: one layer's 2 x 2048 x 32 x 2048 bf16 fewer.
-  const auto fused = mlxft::estimate_training_memory(c, 2, trainable, 2, 2048, true, std::nullopt, true);
+  const auto fused =
+      mlxft::estimate_training_memory(c, 2, trainable, 2, 2048, true, std::nullopt, {.attention = true});
   EXPECT_DOUBLE_EQ(ckpt.activations - fused.activations, 2.0 * 2048 * 32 * 2048 * 2);
   EXPECT_EQ(fused.weights, ckpt.weights);
+  // Two more bytes per value: one layer's saved values and backward gradients (6 + 2 hidden, 3 q, 2 kv,
+  // 2 + 3 intermediate, 32 heads x 2048 scores per token) and each of the 32 checkpointed inputs.
+  const auto ckpt_f32 = mlxft::estimate_training_memory(c, 4, trainable, 2, 2048, true);
+  const double per_token = 8.0 * 4096 + 3.0 * 4096 + 2.0 * 1024 + 5.0 * 14336 + 32.0 * 2048;
+  EXPECT_DOUBLE_EQ(ckpt_f32.activations - ckpt.activations, 4096.0 * (per_token + 32.0 * 4096) * 2);
+  // The fused head + CE holds one 256-row float32 chunk of logits (x 1.5 for its bf16 gradient), its
+  // float32 input and hidden-state gradient ([4096, 4096] each) instead of 3 float32 [4096, 32768] logits.
+  const auto head = mlxft::estimate_training_memory(c, 2, trainable, 2, 2048, true, std::nullopt,
+                                                    {.attention = true, .head_ce = true});
+  EXPECT_DOUBLE_EQ(fused.activations - head.activations,
+                   4096.0 * 32768 * 12 - (4096.0 * 4096 * 8 + 256.0 * 32768 * 6));
+}
+
+// Float weights on kernels of another compute dtype are held twice: as loaded and as the kernels'
+// copy (every projection and the head; not the norms, not an untied embedding).
+TEST(TrainMemory, KernelCopiesInAnotherComputeDtypeAreCounted) {
+  const mlxft::ModelConfig c = mlxft::preset_config("small", 32768);
+  const double params = static_cast<double>(c.parameter_count());
+  const auto same = mlxft::estimate_training_memory(c, 4, 0, 1, 16, false, std::nullopt,
+                                                    {.frozen_linear = true, .compute_bytes = 4});
+  EXPECT_DOUBLE_EQ(same.weights, params * 4);
+  const auto bf16 = mlxft::estimate_training_memory(c, 4, 0, 1, 16, false, std::nullopt,
+                                                    {.frozen_linear = true, .compute_bytes = 2});
+  const double norms = (2.0 * c.num_hidden_layers + 1) * c.hidden_size;
+  const double untied = c.tie_word_embeddings ? 0.0 : static_cast<double>(c.vocab_size) * c.hidden_size;
+  EXPECT_DOUBLE_EQ(bf16.weights, params * 4 + (params - norms - untied) * 2);
 }
 
 // The machine's memory is /proc/meminfo's MemTotal (Linux), the number `free` shows.
@@ -57,6 +84,7 @@ TEST(TrainMemory, QuantizedBaseCountsPackedBytesAndDequantizedCopies) {
   EXPECT_DOUBLE_EQ(q->head_float, 256.0 * 64 * 4);  // lm_head [256, 64] (tiny is untied)
   EXPECT_DOUBLE_EQ(q->largest_layer_float, (2.0 * 64 * 64 + 2.0 * 32 * 64 + 3.0 * 128 * 64) * 4);
   EXPECT_DOUBLE_EQ(q->all_layers_float, 2 * q->largest_layer_float);
+  EXPECT_DOUBLE_EQ(q->largest_matrix_params, 256.0 * 64);  // the head is tiny's largest matrix
   auto cpu = *q;
   cpu.dequantizes_on_use = true;
   const auto ckpt = mlxft::estimate_training_memory(m.config, 4, 1000, 1, 16, true, cpu);
@@ -66,5 +94,9 @@ TEST(TrainMemory, QuantizedBaseCountsPackedBytesAndDequantizedCopies) {
   auto gpu = *q;
   gpu.dequantizes_on_use = false;
   EXPECT_DOUBLE_EQ(mlxft::estimate_training_memory(m.config, 4, 1000, 1, 16, true, gpu).weights, q->stored);
+  // On the CPU kernels one matrix at a time is dequantized, into the compute dtype, and not kept.
+  const mlxft::KernelPaths kernels{.frozen_linear = true, .compute_bytes = 2};
+  EXPECT_DOUBLE_EQ(mlxft::estimate_training_memory(m.config, 4, 1000, 1, 16, false, cpu, kernels).weights,
+                   q->stored + 256.0 * 64 * 2);
   EXPECT_LT(q->stored, float_bytes / 4);
 }

@@ -20,7 +20,8 @@ MemoryEstimate estimate(const Recipe& r, const Model& model, const LoraAdapters&
   for (const auto& e : split.train) max_len = std::max(max_len, static_cast<int>(e.ids.size()));
   return estimate_training_memory(model.config, static_cast<int>(mx::size_of(model.dtype)),
                                   adapters.parameter_count(), std::max(1, s.batch_size / ranks), max_len,
-                                  r.training.gradient_checkpointing, quantized_base(model), fused_attention_active());
+                                  r.training.gradient_checkpointing, quantized_base(model),
+                                  kernel_paths(model));
 }
 
 }  // namespace

@@ -4,16 +4,25 @@
 //   weights      = every base parameter x the compute dtype's size;
 //   adapter state = trainable parameters x 4 bytes x 5 (the float32 adapters, the gradient of a
 //                   micro-batch, the accumulated gradient, AdamW's m and v);
-//   activations  = what the backward pass keeps for one micro-batch of batch x seq tokens: per layer
-//                  and token, about 4 hidden + 2 q + 2 kv + 4 intermediate values plus
-//                  heads x seq attention scores (none with fused_attention: the CPU kernel,
-//                  fused_attention_active() in model/llama.h, never holds them), in the compute dtype (with per-layer checkpointing:
-//                  one hidden vector per layer plus one layer's full set), plus 3 float32 logits of
-//                  vocab size per token (logits, softmax, their gradient).
+//   activations  = what the backward pass holds for one micro-batch of batch x seq tokens, per token:
+//                  what each layer's forward saves (6 hidden + 3 q + 2 kv + 2 intermediate values,
+//                  plus heads x seq attention scores) for every layer (with per-layer checkpointing:
+//                  for the one layer being recomputed, plus per layer its input and about one float32
+//                  hidden vector, measured) and one layer's backward gradients (3 intermediate + 2
+//                  hidden), in the weights' dtype; plus the LM head's loss: 3 float32 logits of vocab
+//                  size per token (logits, softmax, their gradient).
+// The CPU kernels a run uses (KernelPaths, from kernel_paths()) change three terms:
+//   attention: the fused causal attention never holds the [B, H, T, T] scores (no score term);
+//   head_ce:   the fused head + cross-entropy holds one chunk of logits (chunk_rows x vocab x 6
+//              bytes), its float32 input and the hidden-state gradient it computes in the forward
+//              (2 x [tokens, hidden] float32) instead of the [B, T, vocab] logits;
+//   frozen_linear: float weights are copied once into the compute dtype where it differs from the
+//              weights' (every projection and the head); quantized ones are dequantized per call
+//              into one transient matrix (the largest projection or the head) instead of layers.
 // With a quantized base (QuantizedBase, from quantized_base()), weights = the bytes the model holds
-// (packed weights, scales, biases, float tensors) plus, where the CPU path dequantizes layers
-// before use (linear.h), the float copies the backward pass keeps: one layer's quantized
-// projections with per-layer checkpointing, every layer's without, and the head's.
+// (packed weights, scales, biases, float tensors) plus, where the CPU path without kernels
+// dequantizes layers before use (linear.h), the float copies the backward pass keeps: one layer's
+// quantized projections with per-layer checkpointing, every layer's without, and the head's.
 // It is an estimate for a go/no-go check, not a measurement (bench/train_bench measures).
 // machine_memory_bytes() is the physical memory (sysconf), 0 if unknown.
 #pragma once
@@ -32,20 +41,33 @@ struct MemoryEstimate {
 };
 
 struct QuantizedBase {
-  double stored = 0;               // bytes of every weight as held (packed + scales + biases + floats)
-  double largest_layer_float = 0;  // one layer's quantized projections dequantized, compute dtype
-  double all_layers_float = 0;     // every layer's quantized projections dequantized, compute dtype
-  double head_float = 0;           // the LM head (or tied embedding) dequantized, when quantized
-  bool dequantizes_on_use = true;  // the CPU path; false where quantized_matmul runs (GPU)
+  double stored = 0;                 // bytes of every weight as held (packed + scales + biases + floats)
+  double largest_layer_float = 0;    // one layer's quantized projections dequantized, compute dtype
+  double all_layers_float = 0;       // every layer's quantized projections dequantized, compute dtype
+  double head_float = 0;             // the LM head (or tied embedding) dequantized, when quantized
+  double largest_matrix_params = 0;  // elements of the largest quantized matrix (a projection or the head)
+  bool dequantizes_on_use = true;    // the CPU path; false where quantized_matmul runs (GPU)
+};
+
+// The CPU kernels a training run of a model goes through (all false off the kernel path).
+struct KernelPaths {
+  bool frozen_linear = false;  // frozen projections and the head on kernels::frozen_linear
+  int compute_bytes = 0;       // their compute dtype's size (model.compute_dtype)
+  bool attention = false;      // kernels::causal_attention
+  bool head_ce = false;        // kernels::fused_head_ce
+  int head_chunk_rows = 256;   // its rows per logit block
 };
 
 // The quantized-base figures of a loaded model (nullopt when nothing is quantized).
 std::optional<QuantizedBase> quantized_base(const Model& model);
 
+// The kernels a training run of `model` uses on this device and build.
+KernelPaths kernel_paths(const Model& model);
+
 MemoryEstimate estimate_training_memory(const ModelConfig& model, int dtype_bytes, int64_t trainable_params,
                                         int batch_size, int seq_len, bool checkpoint_layers,
                                         const std::optional<QuantizedBase>& quantized = {},
-                                        bool fused_attention = false);
+                                        const KernelPaths& kernels = {});
 
 double machine_memory_bytes();
 
