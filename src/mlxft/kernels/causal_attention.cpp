@@ -44,47 +44,13 @@ void* element_ptr(void* base, bool bf16, int64_t i) {
   return static_cast<char*>(base) + i * (bf16 ? 2 : 4);
 }
 
-int64_t padded(int64_t n) {
-  return (n + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
-}
-
 // One thread's blocks.
 struct Scratch {
   explicit Scratch(int64_t D)
-      : a(kQueryBlock * D),
-        at(D * kKeyBlock),
-        b(kKeyBlock * D),
-        bt(kKeyBlock * D),
-        c(kQueryBlock * D),
-        s(kQueryBlock * kKeyBlock),
-        s2(kQueryBlock * kKeyBlock),
-        o(kQueryBlock * D),
-        m(kQueryBlock),
-        l(kQueryBlock) {}
-  std::vector<float> a, at, b, bt, c, s, s2, o, m, l;
-};
-
-// A [rows, D] row-major matrix as float32 twice: as is [rows, D] and transposed [D, padded(rows)]
-// (zero columns past rows), so that block products read both without per-block copies.
-struct BothLayouts {
-  std::vector<float> rows, cols;
-  int64_t ld = 0;  // row length of `cols`
-  void load(const void* src, bool bf16, int64_t n, int64_t D) {
-    ld = padded(n);
-    rows.resize(static_cast<size_t>(n * D));
-    cols.resize(static_cast<size_t>(D * ld));
-    ab::load_block(src, bf16, n, D, n, rows.data());
-    ab::load_block_t(src, bf16, n, D, ld, cols.data());
-  }
-};
-
-// Every (batch, KV head)'s keys transposed [D, S_pad] and values [S_pad, D] as float32, zero past S:
-// made once per forward call (linear in S) instead of per (query block, key block).
-struct KeysValues {
-  int64_t S_pad = 0, D = 0;
-  std::vector<float> kt, vf;
-  const float* keys_t(int64_t bk) const { return kt.data() + bk * D * S_pad; }
-  const float* values(int64_t bk) const { return vf.data() + bk * S_pad * D; }
+      : a(kQueryBlock * D), at(D * kQueryBlock), b(kKeyBlock * D), bt(D * kKeyBlock), c(kQueryBlock * D),
+        ct(D * kQueryBlock), s(kQueryBlock * kKeyBlock), s2(kQueryBlock * kKeyBlock),
+        s3(kQueryBlock * kKeyBlock), o(kQueryBlock * D), m(kQueryBlock), l(kQueryBlock) {}
+  std::vector<float> a, at, b, bt, c, ct, s, s2, s3, o, m, l;
 };
 
 struct Forward {
@@ -95,24 +61,12 @@ struct Forward {
   const float* bias;  // [B, S] or null
   void* o;
   float* lse;
-  const KeysValues* kvs;
-
-  // One (batch, KV head): its keys and values into kvs (the pre-pass).
-  void prepare(int64_t bk, KeysValues& out) const {
-    const int64_t row = bk * d.S * d.D;
-    ab::load_block_t(element_ptr(k, bf16, row), bf16, d.S, d.D, out.S_pad,
-                     out.kt.data() + bk * d.D * out.S_pad);
-    ab::load_block(element_ptr(v, bf16, row), bf16, d.S, d.D, out.S_pad,
-                   out.vf.data() + bk * out.S_pad * d.D);
-  }
 
   // One (batch, head, query block).
   void task(int64_t index, Scratch& w) const {
     const int64_t nqb = (d.T + kQueryBlock - 1) / kQueryBlock, D = d.D;
     const int64_t q0 = index % nqb * kQueryBlock, h = index / nqb % d.H, b = index / nqb / d.H;
     const int64_t rows = std::min(kQueryBlock, d.T - q0), kv = h / d.G();
-    const float* kt = kvs->keys_t(b * d.K + kv);
-    const float* vf = kvs->values(b * d.K + kv);
     ab::load_block(element_ptr(q, bf16, d.q_row(b, h, q0)), bf16, rows, D, rows, w.a.data());
     std::fill(w.m.begin(), w.m.end(), -std::numeric_limits<float>::infinity());
     std::fill(w.l.begin(), w.l.end(), 0.0f);
@@ -120,7 +74,9 @@ struct Forward {
     const int64_t key_end = std::min(d.S, q0 + rows + d.off());  // keys past it are above the diagonal
     for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
       const int64_t cols = std::min(kKeyBlock, d.S - k0);
-      ab::block_gemm(rows, kKeyBlock, D, w.a.data(), D, kt + k0, kvs->S_pad, w.s.data(), kKeyBlock, false);
+      ab::load_block_t(element_ptr(k, bf16, d.k_row(b, kv, k0)), bf16, cols, D, kKeyBlock, w.bt.data());
+      ab::load_block(element_ptr(v, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols, w.b.data());
+      ab::block_gemm(rows, kKeyBlock, D, w.a.data(), D, w.bt.data(), kKeyBlock, w.s.data(), kKeyBlock, false);
       for (int64_t i = 0; i < rows; ++i) {
         const int64_t nv = std::min(cols, q0 + i + d.off() - k0 + 1);
         const float alpha = ab::online_softmax_row(w.s.data() + i * kKeyBlock, nv, kKeyBlock, scale,
@@ -128,11 +84,10 @@ struct Forward {
         if (alpha != 1.0f)
           for (int64_t e = 0; e < D; ++e) w.o[i * D + e] *= alpha;
       }
-      ab::block_gemm(rows, D, cols, w.s.data(), kKeyBlock, vf + k0 * D, D, w.o.data(), D, true);
+      ab::block_gemm(rows, D, cols, w.s.data(), kKeyBlock, w.b.data(), D, w.o.data(), D, true);
     }
     for (int64_t i = 0; i < rows; ++i) {
-      ab::store_block(w.o.data() + i * D, 1, D, 1.0f / w.l[i], element_ptr(o, bf16, d.q_row(b, h, q0 + i)),
-                      bf16);
+      ab::store_block(w.o.data() + i * D, 1, D, 1.0f / w.l[i], element_ptr(o, bf16, d.q_row(b, h, q0 + i)), bf16);
       lse[(b * d.H + h) * d.T + q0 + i] = w.m[i] + std::log(w.l[i]);
     }
   }
@@ -147,85 +102,69 @@ struct Backward {
   const float* bias;
   void *dq, *dk, *dv;
 
-  // One KV head's query heads as float32 in both layouts, and the transposed dQ being summed.
-  struct Heads {
-    std::vector<BothLayouts> q, dout;
-    std::vector<float> delta;  // [G T]: sum_e dO[t, e] o[t, e]
-    std::vector<float> dq_t;   // [G, D, T_pad]
-  };
-
-  Heads heads(int64_t b, int64_t kv, Scratch& w) const {
-    const int64_t G = d.G(), D = d.D;
-    Heads x{std::vector<BothLayouts>(static_cast<size_t>(G)),
-            std::vector<BothLayouts>(static_cast<size_t>(G)),
-            std::vector<float>(static_cast<size_t>(G * d.T)),
-            {}};
-    for (int64_t g = 0; g < G; ++g) {
-      const int64_t row = d.q_row(b, kv * G + g, 0);
-      x.q[g].load(element_ptr(q, bf16, row), bf16, d.T, D);
-      x.dout[g].load(element_ptr(dout, bf16, row), bf16, d.T, D);
+  // delta[g T + t] = sum_e dO[t, e] o[t, e] for the query heads g of KV head kv.
+  std::vector<float> deltas(int64_t b, int64_t kv, Scratch& w) const {
+    std::vector<float> delta(static_cast<size_t>(d.G() * d.T));
+    for (int64_t g = 0; g < d.G(); ++g)
       for (int64_t t = 0; t < d.T; ++t) {
-        ab::load_block(element_ptr(o, bf16, row + t * D), bf16, 1, D, 1, w.a.data());
-        const float* dt = x.dout[g].rows.data() + t * D;
+        const int64_t row = d.q_row(b, kv * d.G() + g, t);
+        ab::load_block(element_ptr(o, bf16, row), bf16, 1, d.D, 1, w.a.data());
+        ab::load_block(element_ptr(dout, bf16, row), bf16, 1, d.D, 1, w.c.data());
         float sum = 0.0f;
-        for (int64_t e = 0; e < D; ++e) sum += w.a[e] * dt[e];
-        x.delta[g * d.T + t] = sum;
+        for (int64_t e = 0; e < d.D; ++e) sum += w.a[e] * w.c[e];
+        delta[g * d.T + t] = sum;
       }
-    }
-    x.dq_t.assign(static_cast<size_t>(G * D * padded(d.T)), 0.0f);
-    return x;
+    return delta;
   }
 
-  // One query block of query head g against the key block at k0 (cols keys: w.b = K, w.at = K^T,
-  // w.bt = V): accumulates dK (dk_acc), dV (dv_acc) and dQ^T (x.dq_t).
-  void pair(int64_t b, int64_t kv, int64_t g, int64_t q0, int64_t k0, int64_t cols, Heads& x, float* dk_acc,
-            float* dv_acc, Scratch& w) const {
+  // One query block of query head g against the key block at k0 (cols keys in w.b = K, w.s2 holds V):
+  // accumulates dK (dk_acc), dV (dv_acc) and dQ (dq_acc, [G T, D]).
+  void pair(int64_t b, int64_t kv, int64_t g, int64_t q0, int64_t k0, int64_t cols, const float* delta,
+            float* dk_acc, float* dv_acc, float* dq_acc, Scratch& w) const {
     const int64_t D = d.D, rows = std::min(kQueryBlock, d.T - q0), h = kv * d.G() + g;
-    const BothLayouts &qg = x.q[g], &dg = x.dout[g];
-    float* st = w.s.data();    // [cols, Br]: P^T after backward_row
+    const int64_t qrow = d.q_row(b, h, q0);
+    ab::load_block(element_ptr(q, bf16, qrow), bf16, rows, D, rows, w.a.data());
+    ab::load_block_t(element_ptr(q, bf16, qrow), bf16, rows, D, kQueryBlock, w.at.data());
+    ab::load_block(element_ptr(dout, bf16, qrow), bf16, rows, D, rows, w.c.data());
+    ab::load_block_t(element_ptr(dout, bf16, qrow), bf16, rows, D, kQueryBlock, w.ct.data());
+    float* st = w.s.data();  // [cols, Br]: P^T after backward_row
     float* dst = w.s2.data();  // [cols, Br]: dS^T after backward_row
-    ab::block_gemm(cols, kQueryBlock, D, w.b.data(), D, qg.cols.data() + q0, qg.ld, st, kQueryBlock, false);
-    ab::block_gemm(cols, kQueryBlock, D, w.bt.data(), D, dg.cols.data() + q0, dg.ld, dst, kQueryBlock, false);
+    ab::block_gemm(cols, kQueryBlock, D, w.b.data(), D, w.at.data(), kQueryBlock, st, kQueryBlock, false);
+    ab::block_gemm(cols, kQueryBlock, D, w.bt.data(), D, w.ct.data(), kQueryBlock, dst, kQueryBlock, false);
     const float* lrow = lse + (b * d.H + h) * d.T + q0;
     for (int64_t j = 0; j < cols; ++j) {
       const int64_t first = k0 + j - d.off() - q0;  // earlier queries do not see key k0 + j
       ab::backward_row(st + j * kQueryBlock, dst + j * kQueryBlock, first, rows, scale,
-                       bias ? bias[b * d.S + k0 + j] : 0.0f, lrow, x.delta.data() + g * d.T + q0);
+                       bias ? bias[b * d.S + k0 + j] : 0.0f, lrow, delta + g * d.T + q0);
     }
-    ab::block_gemm(cols, D, rows, st, kQueryBlock, dg.rows.data() + q0 * D, D, dv_acc, D, true);
-    ab::block_gemm(cols, D, rows, dst, kQueryBlock, qg.rows.data() + q0 * D, D, dk_acc, D, true);
-    // dQ^T [D, rows] += K^T [D, cols] dS^T [cols, rows]
-    ab::block_gemm(D, rows, cols, w.at.data(), kKeyBlock, dst, kQueryBlock,
-                   x.dq_t.data() + g * D * qg.ld + q0, qg.ld, true);
+    ab::block_gemm(cols, D, rows, st, kQueryBlock, w.c.data(), D, dv_acc, D, true);
+    ab::block_gemm(cols, D, rows, dst, kQueryBlock, w.a.data(), D, dk_acc, D, true);
+    float* ds = w.s3.data();  // dS [rows, Bc]
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) ds[i * kKeyBlock + j] = dst[j * kQueryBlock + i];
+    ab::block_gemm(rows, D, cols, ds, kKeyBlock, w.b.data(), D, dq_acc + (g * d.T + q0) * D, D, true);
   }
 
   // One (batch, KV head): its dK, dV and the dQ of its G query heads.
   void task(int64_t index, Scratch& w) const {
     const int64_t b = index / d.K, kv = index % d.K, D = d.D, G = d.G();
-    Heads x = heads(b, kv, w);
-    std::vector<float> dk_acc(kKeyBlock * D), dv_acc(kKeyBlock * D);
+    const std::vector<float> delta = deltas(b, kv, w);
+    std::vector<float> dq_acc(static_cast<size_t>(G * d.T * D), 0.0f), dk_acc(kKeyBlock * D), dv_acc(kKeyBlock * D);
     for (int64_t k0 = 0; k0 < d.S; k0 += kKeyBlock) {
       const int64_t cols = std::min(kKeyBlock, d.S - k0);
-      const void* krow = element_ptr(k, bf16, d.k_row(b, kv, k0));
-      ab::load_block(krow, bf16, cols, D, cols, w.b.data());
-      ab::load_block_t(krow, bf16, cols, D, kKeyBlock, w.at.data());
-      ab::load_block(element_ptr(v, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols,
-                     w.bt.data());  // V, row-major
+      ab::load_block(element_ptr(k, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols, w.b.data());
+      ab::load_block(element_ptr(v, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols, w.bt.data());  // V, row-major
       std::fill(dk_acc.begin(), dk_acc.end(), 0.0f);
       std::fill(dv_acc.begin(), dv_acc.end(), 0.0f);
       const int64_t q_first = std::max<int64_t>(0, k0 - d.off()) / kQueryBlock * kQueryBlock;
       for (int64_t g = 0; g < G; ++g)
         for (int64_t q0 = q_first; q0 < d.T; q0 += kQueryBlock)
-          pair(b, kv, g, q0, k0, cols, x, dk_acc.data(), dv_acc.data(), w);
+          pair(b, kv, g, q0, k0, cols, delta.data(), dk_acc.data(), dv_acc.data(), dq_acc.data(), w);
       ab::store_block(dk_acc.data(), cols, D, scale, element_ptr(dk, bf16, d.k_row(b, kv, k0)), bf16);
       ab::store_block(dv_acc.data(), cols, D, 1.0f, element_ptr(dv, bf16, d.k_row(b, kv, k0)), bf16);
     }
-    const int64_t ld = padded(d.T);
     for (int64_t g = 0; g < G; ++g)
-      for (int64_t t = 0; t < d.T; ++t) {
-        for (int64_t e = 0; e < D; ++e) w.c[e] = x.dq_t[(g * D + e) * ld + t];
-        ab::store_block(w.c.data(), 1, D, scale, element_ptr(dq, bf16, d.q_row(b, kv * G + g, t)), bf16);
-      }
+      ab::store_block(dq_acc.data() + g * d.T * D, d.T, D, scale, element_ptr(dq, bf16, d.q_row(b, kv * G + g, 0)), bf16);
   }
 };
 
@@ -252,37 +191,13 @@ class CausalAttentionPrimitive : public mx::Primitive {
         });
       };
       if (bwd) {
-        const Backward job{d,
-                           scale,
-                           bf16,
-                           in[0].data<void>(),
-                           in[1].data<void>(),
-                           in[2].data<void>(),
-                           in[3].data<void>(),
-                           in[5].data<void>(),
-                           in[4].data<float>(),
-                           key_bias,
-                           out[0].data<void>(),
-                           out[1].data<void>(),
-                           out[2].data<void>()};
+        const Backward job{d, scale, bf16, in[0].data<void>(), in[1].data<void>(), in[2].data<void>(),
+                           in[3].data<void>(), in[5].data<void>(), in[4].data<float>(), key_bias,
+                           out[0].data<void>(), out[1].data<void>(), out[2].data<void>()};
         run(job, d.B * d.K);
       } else {
-        KeysValues kvs{padded(d.S), d.D, {}, {}};
-        kvs.kt.resize(static_cast<size_t>(d.B * d.K * d.D * kvs.S_pad));
-        kvs.vf.resize(kvs.kt.size());
-        const Forward job{d,
-                          scale,
-                          bf16,
-                          in[0].data<void>(),
-                          in[1].data<void>(),
-                          in[2].data<void>(),
-                          key_bias,
-                          out[0].data<void>(),
-                          out[1].data<float>(),
-                          &kvs};
-        parallel_for(d.B * d.K, [&](int64_t lo, int64_t hi) {
-          for (int64_t i = lo; i < hi; ++i) job.prepare(i, kvs);
-        });
+        const Forward job{d, scale, bf16, in[0].data<void>(), in[1].data<void>(), in[2].data<void>(), key_bias,
+                          out[0].data<void>(), out[1].data<float>()};
         run(job, d.B * d.H * ((d.T + kQueryBlock - 1) / kQueryBlock));
       }
     });
@@ -292,8 +207,7 @@ class CausalAttentionPrimitive : public mx::Primitive {
   }
 
   std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
-                             const std::vector<int>& argnums,
-                             const std::vector<mx::array>& outputs) override {
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override {
     if (backward_) throw std::runtime_error("CausalAttentionBackward: no second derivative");
     const mx::Dtype dtype = primals[0].dtype();
     const mx::array dout = mx::contiguous(mx::astype(cotangents[0], dtype, stream()), false, stream());
@@ -303,12 +217,13 @@ class CausalAttentionPrimitive : public mx::Primitive {
     const auto grads = mx::array::make_arrays({primals[0].shape(), primals[1].shape(), primals[2].shape()},
                                               {dtype, dtype, dtype}, prim, in);
     std::vector<mx::array> result;
-    for (int i : argnums)
-      result.push_back(i < 3 ? grads[static_cast<size_t>(i)] : mx::zeros_like(primals[3]));
+    for (int i : argnums) result.push_back(i < 3 ? grads[static_cast<size_t>(i)] : mx::zeros_like(primals[3]));
     return result;
   }
 
-  const char* name() const override { return backward_ ? "CausalAttentionBackward" : "CausalAttention"; }
+  const char* name() const override {
+    return backward_ ? "CausalAttentionBackward" : "CausalAttention";
+  }
   bool is_equivalent(const mx::Primitive& other) const override {
     const auto* o = dynamic_cast<const CausalAttentionPrimitive*>(&other);
     return o && o->scale_ == scale_ && o->has_bias_ == has_bias_ && o->backward_ == backward_;
@@ -322,11 +237,8 @@ class CausalAttentionPrimitive : public mx::Primitive {
 
 void check(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
            const std::optional<mx::array>& key_bias) {
-  const auto fail = [](const std::string& what) {
-    throw Error(ErrorKind::Training, "causal_attention", what);
-  };
-  if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4)
-    fail("q, k and v must be [B, heads, tokens, head_dim]");
+  const auto fail = [](const std::string& what) { throw Error(ErrorKind::Training, "causal_attention", what); };
+  if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4) fail("q, k and v must be [B, heads, tokens, head_dim]");
   if (k.shape() != v.shape()) fail("k and v must have one shape [B, K, S, D]");
   if (k.shape(0) != q.shape(0) || k.shape(3) != q.shape(3)) fail("q and k must agree on batch and head_dim");
   if (k.shape(1) == 0 || q.shape(1) % k.shape(1) != 0) fail("query heads must be a multiple of KV heads");
@@ -362,19 +274,17 @@ mx::array causal_attention(const mx::array& q, const mx::array& k, const mx::arr
                            const std::optional<mx::array>& key_bias, mx::StreamOrDevice s) {
   check(q, k, v, scale, key_bias);
   const mx::Stream stream = mx::to_stream(s);
-  if (stream.device.type != mx::Device::DeviceType::cpu)
-    return causal_attention_reference(q, k, v, scale, key_bias, s);
+  if (stream.device.type != mx::Device::DeviceType::cpu) return causal_attention_reference(q, k, v, scale, key_bias, s);
   const mx::Dtype dtype = q.dtype() == mx::bfloat16 ? mx::bfloat16 : mx::float32;  // float16 runs in float32
   auto prep = [&](const mx::array& a) { return mx::contiguous(mx::astype(a, dtype, stream), false, stream); };
   std::vector<mx::array> in{prep(q), prep(k), prep(v)};
   if (key_bias) {
     in.push_back(mx::contiguous(
-        mx::reshape(mx::astype(*key_bias, mx::float32, stream), {k.shape(0), k.shape(2)}, stream), false,
-        stream));
+        mx::reshape(mx::astype(*key_bias, mx::float32, stream), {k.shape(0), k.shape(2)}, stream), false, stream));
   }
   auto prim = std::make_shared<CausalAttentionPrimitive>(stream, scale, key_bias.has_value(), false);
-  const auto outs = mx::array::make_arrays({q.shape(), {q.shape(0), q.shape(1), q.shape(2)}},
-                                           {dtype, mx::float32}, prim, in);
+  const auto outs = mx::array::make_arrays({q.shape(), {q.shape(0), q.shape(1), q.shape(2)}}, {dtype, mx::float32},
+                                           prim, in);
   return mx::astype(outs[0], q.dtype(), stream);
 }
 

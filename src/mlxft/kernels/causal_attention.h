@@ -12,10 +12,8 @@
 // causal diagonal: no [T, S] array is ever made, only per-thread 64 x 64 blocks; it keeps the rows'
 // log-sum-exp [B, H, T] (float32) as a second output, from which the backward recomputes P block by
 // block (dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO o)), dQ = scale dS K, dK = scale dS^T Q, dK and
-// dV summed over a KV head's query heads). bfloat16 inputs are widened to float32 once per call
-// (forward: every KV head's K^T and V, [B, K, D, S] and [B, K, S, D] float32; backward: per thread
-// one KV head's Q, dO and their transposes); all sums are float32. No block is transposed twice.
-// Threads: the forward splits (batch, head, query block), the backward (batch, KV head).
+// dV summed over a KV head's query heads). bfloat16 inputs are widened to float32 per block; all sums
+// are float32. Threads: the forward splits (batch, head, query block), the backward (batch, KV head).
 // AVX-512 where the CPU has it, portable loops elsewhere (kernels/attention_blocks.h).
 // Elsewhere (GPU) it is MLX ops: causal_attention_reference().
 #pragma once
@@ -34,7 +32,6 @@ mx::array causal_attention(const mx::array& q, const mx::array& k, const mx::arr
 // The same quantity with MLX ops (float32 scores, explicit mask and softmax): the GPU path and the tests'
 // reference.
 mx::array causal_attention_reference(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
-                                     const std::optional<mx::array>& key_bias = {},
-                                     mx::StreamOrDevice s = {});
+                                     const std::optional<mx::array>& key_bias = {}, mx::StreamOrDevice s = {});
 
 }  // namespace mlxft::kernels
