@@ -248,11 +248,16 @@ const mx::array& Model::weight(const std::string& name) const {
   return weights.at(name);
 }
 
+bool cpu_kernels_apply(const Model& m) {
+  const mx::Dtype compute = m.kernel_dtype();
+  return m.kernel_cache && cpu_kernels_enabled() &&
+         (compute == mx::float32 || compute == mx::bfloat16);  // float16: MLX ops
+}
+
 kernels::FrozenLinearWeightPtr kernel_weight(const Model& m, const std::string& name) {
-  if (!m.kernel_cache || !cpu_kernels_enabled()) return nullptr;
+  if (!cpu_kernels_apply(m)) return nullptr;
   const mx::array& w = m.weight(name);
   const mx::Dtype compute = m.kernel_dtype();
-  if (compute != mx::float32 && compute != mx::bfloat16) return nullptr;  // float16: MLX ops
   const std::string module = name.substr(0, name.rfind('.'));
   if (const auto q = m.quantization.find(module); q != m.quantization.end()) {
     FrozenWeight fw{w};

@@ -60,6 +60,9 @@ struct Model {
 // The CPU kernel weight of the weight `name` (float, or a quantized module's packed weight), made on
 // first use; null when the kernels do not apply (cpu_kernels_enabled() false, float16 compute).
 kernels::FrozenLinearWeightPtr kernel_weight(const Model& model, const std::string& name);
+// Whether kernel_weight() gives kernels for this model at all (cache, CPU kernels on, compute dtype
+// float32 or bfloat16): the one owner of that condition.
+bool cpu_kernels_apply(const Model& model);
 // Whether attention runs through the fused CPU kernel (kernels/causal_attention.h), which never holds the
 // [B, H, T, S] scores: cpu_kernels_enabled() and not MLXFT_ATTN_KERNEL=0.
 bool fused_attention_active();

@@ -6,8 +6,6 @@
 #include <map>
 #include <string>
 
-#include "mlxft/kernels/fused_head_ce.h"
-
 namespace mx = mlx::core;
 
 namespace mlxft {
@@ -37,14 +35,11 @@ std::optional<QuantizedBase> quantized_base(const Model& model) {
 
 KernelPaths kernel_paths(const Model& model) {
   KernelPaths k;
-  const mx::Dtype compute = model.kernel_dtype();
-  k.frozen_linear =
-      model.kernel_cache && cpu_kernels_enabled() && (compute == mx::float32 || compute == mx::bfloat16);
+  k.frozen_linear = cpu_kernels_apply(model);
   if (!k.frozen_linear) return k;
-  k.compute_bytes = static_cast<int>(mx::size_of(compute));
+  k.compute_bytes = static_cast<int>(mx::size_of(model.kernel_dtype()));
   k.attention = fused_attention_active();
   k.head_ce = true;  // the objectives take the fused head + CE wherever the head has a kernel weight
-  k.head_chunk_rows = kernels::FusedHeadCEOptions{}.chunk_rows;
   return k;
 }
 

@@ -1,7 +1,8 @@
 // Peak-memory estimate of a LoRA training run, and the machine's memory.
 //
 // Contract: estimate_training_memory() adds three parts, in bytes:
-//   weights      = every base parameter x the compute dtype's size;
+//   weights      = every base parameter x the weights' dtype size (dtype_bytes; see the kernel and
+//                  quantized terms below);
 //   adapter state = trainable parameters x 4 bytes x 5 (the float32 adapters, the gradient of a
 //                   micro-batch, the accumulated gradient, AdamW's m and v);
 //   activations  = what the backward pass holds for one micro-batch of batch x seq tokens, per token:
@@ -30,6 +31,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "mlxft/kernels/fused_head_ce.h"
 #include "mlxft/model/config.h"
 #include "mlxft/model/llama.h"
 
@@ -55,7 +57,7 @@ struct KernelPaths {
   int compute_bytes = 0;       // their compute dtype's size (model.compute_dtype)
   bool attention = false;      // kernels::causal_attention
   bool head_ce = false;        // kernels::fused_head_ce
-  int head_chunk_rows = 256;   // its rows per logit block
+  int head_chunk_rows = kernels::FusedHeadCEOptions{}.chunk_rows;  // its rows per logit block
 };
 
 // The quantized-base figures of a loaded model (nullopt when nothing is quantized).
