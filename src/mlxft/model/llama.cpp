@@ -15,6 +15,7 @@
 #include "mlxft/kernels/causal_softmax.h"
 #include "mlxft/kernels/swiglu.h"
 #include "mlxft/model/linear.h"
+#include "mlxft/model/lora_branch.h"
 #include "mlxft/model/rope.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
@@ -72,7 +73,7 @@ mx::array linear(const mx::array& x, const FrozenWeight& w, const BlockLora& lor
     const mx::array keep = mx::random::bernoulli(mx::array(1.0f - lora.dropout), x.shape(), *key);
     xd = mx::multiply(x, mx::astype(keep, x.dtype())) * mx::array(1.0f / (1.0f - lora.dropout), x.dtype());
   }
-  const mx::array z = mx::matmul(mx::matmul(xd, mx::transpose(pair->a)), mx::transpose(pair->b));
+  const mx::array z = lora_branch(xd, pair->a, pair->b);
   return mx::add(y, mx::astype(mx::multiply(mx::array(lora.scale), z), y.dtype()));
 }
 
@@ -213,7 +214,7 @@ BlockLora block_lora(const ForwardOptions& o, int layer, const std::optional<mx:
   return b;
 }
 
-// Runs a block under mx::checkpoint: its activations are recomputed in the backward pass. The
+// Runs a block under a checkpoint: its activations are recomputed in the backward pass. The
 // adapters go in as explicit inputs so gradients reach them.
 mx::array checkpointed_block(const Model& m, int layer, const mx::array& x, const BlockLora& lora) {
   std::vector<mx::array> inputs = {x};
@@ -235,7 +236,13 @@ mx::array checkpointed_block(const Model& m, int layer, const mx::array& x, cons
     }
     return std::vector<mx::array>{block(*model, layer, in[0], local, nullptr)};
   };
-  return mx::checkpoint(fn)(inputs)[0];
+  // MLX's checkpoint orders the recomputation after the forward's output only, so its scheduler may
+  // run it long before the backward reaches this layer; after the cotangent, it runs just in time.
+  auto vjp_fn = [fn](const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                     const std::vector<mx::array>&) {
+    return mx::vjp(fn, mx::depends(primals, cotangents), cotangents).second;
+  };
+  return mx::custom_vjp(fn, vjp_fn)(inputs)[0];
 }
 
 }  // namespace
