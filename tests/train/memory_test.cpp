@@ -41,6 +41,16 @@ TEST(TrainMemory, Mistral7bSeedRecipeParts) {
                    4096.0 * 32768 * 12 - (4096.0 * 4096 * 8 + 256.0 * 32768 * 6));
 }
 
+// With per-layer checkpointing each further layer holds only its input (batch x seq hidden vectors in the
+// weights' dtype): measured by bench/train_bench --layers since the LoRA branch frees its inputs early.
+TEST(TrainMemory, ACheckpointedLayerHoldsItsInput) {
+  mlxft::ModelConfig c = mlxft::preset_config("mistral-7b-shape", 32768);
+  const auto full = mlxft::estimate_training_memory(c, 2, 0, 2, 2048, true);
+  c.num_hidden_layers = 16;
+  const auto half = mlxft::estimate_training_memory(c, 2, 0, 2, 2048, true);
+  EXPECT_DOUBLE_EQ(full.activations - half.activations, 16.0 * 4096 * 4096 * 2);
+}
+
 // Float weights on kernels of another compute dtype are held twice: as loaded and as the kernels'
 // copy (every projection and the head; not the norms, not an untied embedding).
 TEST(TrainMemory, KernelCopiesInAnotherComputeDtypeAreCounted) {

@@ -83,10 +83,9 @@ MemoryEstimate estimate_training_memory(const ModelConfig& m, int dtype_bytes, i
                        (k.attention ? 0.0 : static_cast<double>(m.num_attention_heads) * seq_len);
   const double backward = 3.0 * F + 2.0 * E;
   const double layers = checkpoint_layers ? 1.0 : static_cast<double>(m.num_hidden_layers);
-  // Per checkpointed layer: its input in the weights' dtype plus about one float32 hidden vector more
-  // (measured, bench/train_bench --layers: 1.4-1.6 float32 hidden vectors a layer on the small and
-  // mistral-7b shapes, in both dtypes).
-  const double kept = checkpoint_layers ? m.num_hidden_layers * E * (dtype_bytes + 4.0) : 0.0;
+  // Per checkpointed layer: its input, in the weights' dtype (measured, bench/train_bench --layers:
+  // 1.0 input a layer on the small shape in float32 and bfloat16, since lora_branch.h).
+  const double kept = checkpoint_layers ? m.num_hidden_layers * E * dtype_bytes : 0.0;
   const double head = k.head_ce
                           ? tokens * E * 4.0 * 2.0 +
                                 std::min(tokens, static_cast<double>(k.head_chunk_rows)) * m.vocab_size * 6.0

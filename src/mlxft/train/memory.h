@@ -8,8 +8,8 @@
 //   activations  = what the backward pass holds for one micro-batch of batch x seq tokens, per token:
 //                  what each layer's forward saves (6 hidden + 3 q + 2 kv + 2 intermediate values,
 //                  plus heads x seq attention scores) for every layer (with per-layer checkpointing:
-//                  for the one layer being recomputed, plus per layer its input and about one float32
-//                  hidden vector, measured) and one layer's backward gradients (3 intermediate + 2
+//                  for the one layer being recomputed, plus per layer its input) and one layer's
+//                  backward gradients (3 intermediate + 2
 //                  hidden), in the weights' dtype; plus the LM head's loss: 3 float32 logits of vocab
 //                  size per token (logits, softmax, their gradient).
 // The CPU kernels a run uses (KernelPaths, from kernel_paths()) change three terms:
