@@ -49,16 +49,17 @@ float rel_diff(const mx::array& a, const mx::array& b) {
   return max_abs_diff(a, b) / std::max(0.1f, max_abs(b));
 }
 
-void expect_matches(const Case& c, mx::Dtype dtype, float tol, uint64_t seed) {
+void expect_matches(const Case& c, mx::Dtype dtype, float tol, uint64_t seed, bool bf16_products = false) {
   SCOPED_TRACE(::testing::Message() << "B" << c.B << " H" << c.H << " K" << c.K << " T" << c.T << " S" << c.S
-                                    << " D" << c.D << (dtype == mx::bfloat16 ? " bf16" : " f32"));
+                                    << " D" << c.D << (dtype == mx::bfloat16 ? " bf16" : " f32")
+                                    << (bf16_products ? " bf16 products" : ""));
   const mx::array q = mx::astype(normal({c.B, c.H, c.T, c.D}, 1.0f, seed), dtype);
   const mx::array k = mx::astype(normal({c.B, c.K, c.S, c.D}, 1.0f, seed + 1), dtype);
   const mx::array v = mx::astype(normal({c.B, c.K, c.S, c.D}, 1.0f, seed + 2), dtype);
   const mx::array w = normal({c.B, c.H, c.T, c.D}, 1.0f, seed + 3);
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.D));
-  const auto ours = value_and_grads([&](auto& a, auto& b, auto& d) { return causal_attention(a, b, d, scale); },
-                                    q, k, v, w);
+  const auto ours = value_and_grads(
+      [&](auto& a, auto& b, auto& d) { return causal_attention(a, b, d, scale, {}, bf16_products); }, q, k, v, w);
   // Reference in float32 on the same (rounded) inputs.
   const auto f32 = [](const mx::array& a) { return mx::astype(a, mx::float32); };
   const auto ref = value_and_grads([&](auto& a, auto& b, auto& d) { return mlx_attention(a, b, d, scale); },
@@ -94,6 +95,18 @@ TEST(KernelCausalAttention, Bfloat16MatchesMlx) {
   expect_matches({2, 6, 2, 100, 100, 64}, mx::bfloat16, tol, 9);
   expect_matches({1, 4, 4, 70, 135, 128}, mx::bfloat16, tol, 10);
   expect_matches({2, 3, 1, 1, 20, 64}, mx::bfloat16, tol, 11);
+}
+
+// float32 inputs, bfloat16 block products (model.compute_dtype bfloat16): bfloat16's tolerance, and not
+// the float32 result, which a product that ignored the flag would give.
+TEST(KernelCausalAttention, Bfloat16ProductsOnFloat32Inputs) {
+  expect_matches({2, 6, 2, 100, 100, 64}, mx::float32, 1e-2f, 12, true);
+  expect_matches({1, 2, 1, 130, 130, 128}, mx::float32, 1e-2f, 13, true);
+  const mx::array q = normal({1, 2, 40, 64}, 1.0f, 14), k = normal({1, 2, 40, 64}, 1.0f, 15);
+  const mx::array v = normal({1, 2, 40, 64}, 1.0f, 16);
+  const mx::array exact = causal_attention(q, k, v, 0.125f), rounded = causal_attention(q, k, v, 0.125f, {}, true);
+  EXPECT_EQ(rounded.dtype(), mx::float32);
+  EXPECT_GT(max_abs_diff(exact, rounded), 1e-5f);
 }
 
 TEST(KernelCausalAttention, ReferenceMatchesMlx) {

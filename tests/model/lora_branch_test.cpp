@@ -25,7 +25,8 @@ float max_rel_diff(const mx::array& got, const mx::array& want) {
   return mx::divide(err, scale).item<float>();
 }
 
-void expect_matches_autodiff(const mx::Shape& x_shape, int in, int rank, int out, mx::Dtype x_dtype, float tol) {
+void expect_matches_autodiff(const mx::Shape& x_shape, int in, int rank, int out, mx::Dtype x_dtype,
+                             float tol) {
   const mx::array x = mx::astype(mx::random::normal(x_shape, mx::float32, mx::random::key(1)), x_dtype);
   const mx::array a = mx::random::normal({rank, in}, mx::float32, mx::random::key(2));
   const mx::array b = mx::random::normal({out, rank}, mx::float32, mx::random::key(3));

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/row_math.h"
@@ -183,7 +184,129 @@ MLXFT_AVX512_TARGET void backward_row_avx512(float* st, float* dpt, int64_t firs
   }
 }
 
+// ---- AVX512-BF16: A and B rounded to bfloat16, pairs of products summed by vdpbf16ps ----------
+#define MLXFT_AVX512BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+
+// x rounded to bfloat16 (nearest even), its bits in the high half of each 32-bit lane.
+MLXFT_AVX512_TARGET inline __m512i round_bf16_high(__m512 x) {
+  const __m512i b = _mm512_castps_si512(x);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  return _mm512_and_si512(_mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))),
+                          _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
+}
+
+// The packed operands of one product (per thread, reused): A as [M][K2] pairs (k, k+1) of a row,
+// B as [K2][N] pairs of rows (k, k+1) per column; K2 = ceil(K / 2), the odd tail paired with 0.
+struct Bf16Panels {
+  std::vector<uint32_t> a, b;
+};
+
+MLXFT_AVX512_TARGET void pack_pairs(int64_t rows, int64_t K, const float* src, int64_t ld, int64_t cols,
+                                    bool a_side, uint32_t* dst) {
+  const int64_t K2 = (K + 1) / 2;
+  if (a_side) {  // dst[r][k2] = (A[r][2 k2], A[r][2 k2 + 1])
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k2 = 0; k2 < K2; k2 += 16) {
+        const __mmask16 m = lanes(K2 - k2);
+        // 32 floats of the row as two vectors of even/odd pairs: load 2 x 16, split by lane parity.
+        const __mmask16 lo_m = lanes(K - 2 * k2), hi_m = lanes(K - 2 * k2 - 16);
+        const __m512 x0 = _mm512_maskz_loadu_ps(lo_m, src + r * ld + 2 * k2);
+        const __m512 x1 = _mm512_maskz_loadu_ps(hi_m, src + r * ld + 2 * k2 + 16);
+        const __m512i idx_even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i idx_odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        const __m512 ev = _mm512_permutex2var_ps(x0, idx_even, x1), od = _mm512_permutex2var_ps(x0, idx_odd, x1);
+        const __m512i pair = _mm512_or_si512(_mm512_srli_epi32(round_bf16_high(ev), 16), round_bf16_high(od));
+        _mm512_mask_storeu_epi32(dst + r * K2 + k2, m, pair);
+      }
+    return;
+  }
+  for (int64_t k2 = 0; k2 < K2; ++k2) {  // dst[k2][n] = (B[2 k2][n], B[2 k2 + 1][n])
+    const float* r0 = src + 2 * k2 * ld;
+    const bool has_odd = 2 * k2 + 1 < K;
+    for (int64_t n = 0; n < cols; n += 16) {
+      const __mmask16 m = lanes(cols - n);
+      const __m512i lo = _mm512_srli_epi32(round_bf16_high(_mm512_maskz_loadu_ps(m, r0 + n)), 16);
+      const __m512i hi = has_odd ? round_bf16_high(_mm512_maskz_loadu_ps(m, r0 + ld + n)) : _mm512_setzero_si512();
+      _mm512_mask_storeu_epi32(dst + k2 * cols + n, m, _mm512_or_si512(lo, hi));
+    }
+  }
+}
+
+template <int RM, int NV>
+MLXFT_AVX512BF16_TARGET inline void tile_bf16(int64_t K2, const uint32_t* A, const uint32_t* B, int64_t ldb,
+                                              float* C, int64_t ldc, bool accumulate, __mmask16 last) {
+  __m512 c[RM][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      c[r][v] = accumulate ? _mm512_maskz_loadu_ps(v == NV - 1 ? last : 0xffff, C + r * ldc + 16 * v)
+                           : _mm512_setzero_ps();
+  for (int64_t k = 0; k < K2; ++k) {
+    __m512bh b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      b[v] = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(v == NV - 1 ? last : 0xffff, B + k * ldb + 16 * v));
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) {
+      const __m512bh a = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(A[r * K2 + k])));
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) c[r][v] = _mm512_dpbf16_ps(c[r][v], a, b[v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(C + r * ldc + 16 * v, v == NV - 1 ? last : 0xffff, c[r][v]);
+}
+
+template <int NV>
+MLXFT_AVX512BF16_TARGET void panel_bf16(int64_t M, int64_t K2, const uint32_t* A, const uint32_t* B, int64_t ldb,
+                                        float* C, int64_t ldc, bool acc, __mmask16 last) {
+  int64_t i = 0;
+  for (; i + 6 <= M; i += 6) tile_bf16<6, NV>(K2, A + i * K2, B, ldb, C + i * ldc, ldc, acc, last);
+  for (; i + 4 <= M; i += 4) tile_bf16<4, NV>(K2, A + i * K2, B, ldb, C + i * ldc, ldc, acc, last);
+  for (; i + 2 <= M; i += 2) tile_bf16<2, NV>(K2, A + i * K2, B, ldb, C + i * ldc, ldc, acc, last);
+  for (; i < M; ++i) tile_bf16<1, NV>(K2, A + i * K2, B, ldb, C + i * ldc, ldc, acc, last);
+}
+
+MLXFT_AVX512BF16_TARGET void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                                        int64_t ldb, float* C, int64_t ldc, bool acc) {
+  thread_local Bf16Panels p;
+  const int64_t K2 = (K + 1) / 2;
+  p.a.resize(static_cast<size_t>(M * K2));
+  p.b.resize(static_cast<size_t>(K2 * N));
+  pack_pairs(M, K, A, lda, 0, true, p.a.data());
+  pack_pairs(0, K, B, ldb, N, false, p.b.data());
+  for (int64_t n0 = 0; n0 < N; n0 += 64) {
+    const int64_t w = std::min<int64_t>(64, N - n0);
+    const __mmask16 last = lanes(w - 16 * ((w - 1) / 16));
+    const uint32_t* b = p.b.data() + n0;
+    float* c = C + n0;
+    switch ((w + 15) / 16) {
+      case 1: panel_bf16<1>(M, K2, p.a.data(), b, N, c, ldc, acc, last); break;
+      case 2: panel_bf16<2>(M, K2, p.a.data(), b, N, c, ldc, acc, last); break;
+      case 3: panel_bf16<3>(M, K2, p.a.data(), b, N, c, ldc, acc, last); break;
+      default: panel_bf16<4>(M, K2, p.a.data(), b, N, c, ldc, acc, last); break;
+    }
+  }
+}
+
 #endif
+
+// The portable bfloat16 product: the operands rounded, then the float32 product.
+void gemm_bf16_portable(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                        float* C, int64_t ldc, bool accumulate) {
+  const auto rounded = [](const float* src, int64_t rows, int64_t cols, int64_t ld) {
+    std::vector<float> out(static_cast<size_t>(rows * cols));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = from_bf16_bits(to_bf16_bits(src[r * ld + c]));
+    return out;
+  };
+  const std::vector<float> a = rounded(A, M, K, lda), b = rounded(B, K, N, ldb);
+  gemm_portable(M, N, K, a.data(), K, b.data(), N, C, ldc, accumulate);
+}
 
 float element(const void* src, bool bf16, int64_t at) {
   return bf16 ? from_bf16_bits(static_cast<const uint16_t*>(src)[at]) : static_cast<const float*>(src)[at];
@@ -197,6 +320,14 @@ void block_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, co
   if (cpu_features().avx512f) return gemm_avx512(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 #endif
   gemm_portable(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+void block_gemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                     float* C, int64_t ldc, bool accumulate) {
+#if defined(__x86_64__)
+  if (cpu_features().avx512_bf16) return gemm_bf16(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+#endif
+  gemm_bf16_portable(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
 void load_block(const void* src, bool bf16, int64_t rows, int64_t D, int64_t rows_padded, float* dst) {

@@ -2,6 +2,9 @@
 //
 // Contract (all float32, row-major, leading dimensions in elements):
 //   block_gemm:   C[M, N] = A[M, K] B[K, N]  (accumulate: C += A B)
+//   block_gemm_bf16: the same product with A and B rounded to bfloat16 (nearest even) and the products
+//                 summed in float32 (vdpbf16ps, two products a step, on AVX512-BF16; elsewhere the rounded
+//                 operands through block_gemm's loops). For bfloat16 attention, whose inputs are bfloat16.
 //   load_block:   dst[r, 0..D) = src[r, 0..D) as float32 for r < rows, 0 for rows <= r < rows_padded
 //                 (src float32 or bfloat16 bits, rows D apart)
 //   load_block_t: the transpose: dst[d, r] (dst rows cols_padded apart), zero for rows <= r < cols_padded
@@ -23,6 +26,9 @@ namespace mlxft::kernels::attention {
 
 void block_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
                 int64_t ldc, bool accumulate);
+
+void block_gemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                     float* C, int64_t ldc, bool accumulate);
 
 void load_block(const void* src, bool bf16, int64_t rows, int64_t D, int64_t rows_padded, float* dst);
 void load_block_t(const void* src, bool bf16, int64_t rows, int64_t D, int64_t cols_padded, float* dst);

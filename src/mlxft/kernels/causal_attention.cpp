@@ -44,6 +44,14 @@ void* element_ptr(void* base, bool bf16, int64_t i) {
   return static_cast<char*>(base) + i * (bf16 ? 2 : 4);
 }
 
+// The block product: in bfloat16 (two products a step on AVX512-BF16; the probabilities and score
+// gradients are rounded to bfloat16 too) or in float32.
+void gemm(bool bf16, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+          float* C, int64_t ldc, bool accumulate) {
+  if (bf16) return ab::block_gemm_bf16(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+  ab::block_gemm(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
 // One thread's blocks.
 struct Scratch {
   explicit Scratch(int64_t D)
@@ -56,7 +64,8 @@ struct Scratch {
 struct Forward {
   Dims d;
   float scale;
-  bool bf16;
+  bool bf16;           // q, k, v, o in bfloat16 (else float32)
+  bool bf16_products;  // the block products in bfloat16
   const void *q, *k, *v;
   const float* bias;  // [B, S] or null
   void* o;
@@ -76,7 +85,7 @@ struct Forward {
       const int64_t cols = std::min(kKeyBlock, d.S - k0);
       ab::load_block_t(element_ptr(k, bf16, d.k_row(b, kv, k0)), bf16, cols, D, kKeyBlock, w.bt.data());
       ab::load_block(element_ptr(v, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols, w.b.data());
-      ab::block_gemm(rows, kKeyBlock, D, w.a.data(), D, w.bt.data(), kKeyBlock, w.s.data(), kKeyBlock, false);
+      gemm(bf16_products, rows, kKeyBlock, D, w.a.data(), D, w.bt.data(), kKeyBlock, w.s.data(), kKeyBlock, false);
       for (int64_t i = 0; i < rows; ++i) {
         const int64_t nv = std::min(cols, q0 + i + d.off() - k0 + 1);
         const float alpha = ab::online_softmax_row(w.s.data() + i * kKeyBlock, nv, kKeyBlock, scale,
@@ -84,7 +93,7 @@ struct Forward {
         if (alpha != 1.0f)
           for (int64_t e = 0; e < D; ++e) w.o[i * D + e] *= alpha;
       }
-      ab::block_gemm(rows, D, cols, w.s.data(), kKeyBlock, w.b.data(), D, w.o.data(), D, true);
+      gemm(bf16_products, rows, D, cols, w.s.data(), kKeyBlock, w.b.data(), D, w.o.data(), D, true);
     }
     for (int64_t i = 0; i < rows; ++i) {
       ab::store_block(w.o.data() + i * D, 1, D, 1.0f / w.l[i], element_ptr(o, bf16, d.q_row(b, h, q0 + i)), bf16);
@@ -97,6 +106,7 @@ struct Backward {
   Dims d;
   float scale;
   bool bf16;
+  bool bf16_products;
   const void *q, *k, *v, *o, *dout;
   const float* lse;
   const float* bias;
@@ -129,20 +139,20 @@ struct Backward {
     ab::load_block_t(element_ptr(dout, bf16, qrow), bf16, rows, D, kQueryBlock, w.ct.data());
     float* st = w.s.data();  // [cols, Br]: P^T after backward_row
     float* dst = w.s2.data();  // [cols, Br]: dS^T after backward_row
-    ab::block_gemm(cols, kQueryBlock, D, w.b.data(), D, w.at.data(), kQueryBlock, st, kQueryBlock, false);
-    ab::block_gemm(cols, kQueryBlock, D, w.bt.data(), D, w.ct.data(), kQueryBlock, dst, kQueryBlock, false);
+    gemm(bf16_products, cols, kQueryBlock, D, w.b.data(), D, w.at.data(), kQueryBlock, st, kQueryBlock, false);
+    gemm(bf16_products, cols, kQueryBlock, D, w.bt.data(), D, w.ct.data(), kQueryBlock, dst, kQueryBlock, false);
     const float* lrow = lse + (b * d.H + h) * d.T + q0;
     for (int64_t j = 0; j < cols; ++j) {
       const int64_t first = k0 + j - d.off() - q0;  // earlier queries do not see key k0 + j
       ab::backward_row(st + j * kQueryBlock, dst + j * kQueryBlock, first, rows, scale,
                        bias ? bias[b * d.S + k0 + j] : 0.0f, lrow, delta + g * d.T + q0);
     }
-    ab::block_gemm(cols, D, rows, st, kQueryBlock, w.c.data(), D, dv_acc, D, true);
-    ab::block_gemm(cols, D, rows, dst, kQueryBlock, w.a.data(), D, dk_acc, D, true);
+    gemm(bf16_products, cols, D, rows, st, kQueryBlock, w.c.data(), D, dv_acc, D, true);
+    gemm(bf16_products, cols, D, rows, dst, kQueryBlock, w.a.data(), D, dk_acc, D, true);
     float* ds = w.s3.data();  // dS [rows, Bc]
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < cols; ++j) ds[i * kKeyBlock + j] = dst[j * kQueryBlock + i];
-    ab::block_gemm(rows, D, cols, ds, kKeyBlock, w.b.data(), D, dq_acc + (g * d.T + q0) * D, D, true);
+    gemm(bf16_products, rows, D, cols, ds, kKeyBlock, w.b.data(), D, dq_acc + (g * d.T + q0) * D, D, true);
   }
 
   // One (batch, KV head): its dK, dV and the dQ of its G query heads.
@@ -172,17 +182,19 @@ struct Backward {
 // out = {dq, dk, dv}. q, k, v, o, dO contiguous in one dtype (float32 or bfloat16); lse, bias float32.
 class CausalAttentionPrimitive : public mx::Primitive {
  public:
-  CausalAttentionPrimitive(mx::Stream s, float scale, bool has_bias, bool backward)
-      : mx::Primitive(s), scale_(scale), has_bias_(has_bias), backward_(backward) {}
+  CausalAttentionPrimitive(mx::Stream s, float scale, bool has_bias, bool backward, bool bf16_products)
+      : mx::Primitive(s), scale_(scale), has_bias_(has_bias), backward_(backward), bf16_products_(bf16_products) {}
 
   void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override {
     auto& encoder = mx::cpu::get_command_encoder(stream());
     for (auto& a : out) a.set_data(mx::allocator::malloc(a.nbytes()));
     for (const auto& a : in) encoder.set_input_array(a);
     for (auto& a : out) encoder.set_output_array(a);
-    encoder.dispatch([scale = scale_, bias = has_bias_, bwd = backward_, in, out]() mutable {
+    encoder.dispatch([scale = scale_, bias = has_bias_, bwd = backward_, in, out,
+                      products = bf16_products_]() mutable {
       const Dims d = dims_of(in[0], in[1]);
       const bool bf16 = in[0].dtype() == mx::bfloat16;
+      const bool bf16_products = bf16 || products;
       const float* key_bias = bias ? in.back().data<float>() : nullptr;
       const auto run = [&](const auto& job, int64_t tasks) {
         parallel_for(tasks, [&](int64_t lo, int64_t hi) {
@@ -191,12 +203,12 @@ class CausalAttentionPrimitive : public mx::Primitive {
         });
       };
       if (bwd) {
-        const Backward job{d, scale, bf16, in[0].data<void>(), in[1].data<void>(), in[2].data<void>(),
+        const Backward job{d, scale, bf16, bf16_products, in[0].data<void>(), in[1].data<void>(), in[2].data<void>(),
                            in[3].data<void>(), in[5].data<void>(), in[4].data<float>(), key_bias,
                            out[0].data<void>(), out[1].data<void>(), out[2].data<void>()};
         run(job, d.B * d.K);
       } else {
-        const Forward job{d, scale, bf16, in[0].data<void>(), in[1].data<void>(), in[2].data<void>(), key_bias,
+        const Forward job{d, scale, bf16, bf16_products, in[0].data<void>(), in[1].data<void>(), in[2].data<void>(), key_bias,
                           out[0].data<void>(), out[1].data<float>()};
         run(job, d.B * d.H * ((d.T + kQueryBlock - 1) / kQueryBlock));
       }
@@ -213,7 +225,7 @@ class CausalAttentionPrimitive : public mx::Primitive {
     const mx::array dout = mx::contiguous(mx::astype(cotangents[0], dtype, stream()), false, stream());
     std::vector<mx::array> in{primals[0], primals[1], primals[2], outputs[0], outputs[1], dout};
     if (has_bias_) in.push_back(primals[3]);
-    auto prim = std::make_shared<CausalAttentionPrimitive>(stream(), scale_, has_bias_, true);
+    auto prim = std::make_shared<CausalAttentionPrimitive>(stream(), scale_, has_bias_, true, bf16_products_);
     const auto grads = mx::array::make_arrays({primals[0].shape(), primals[1].shape(), primals[2].shape()},
                                               {dtype, dtype, dtype}, prim, in);
     std::vector<mx::array> result;
@@ -226,13 +238,15 @@ class CausalAttentionPrimitive : public mx::Primitive {
   }
   bool is_equivalent(const mx::Primitive& other) const override {
     const auto* o = dynamic_cast<const CausalAttentionPrimitive*>(&other);
-    return o && o->scale_ == scale_ && o->has_bias_ == has_bias_ && o->backward_ == backward_;
+    return o && o->scale_ == scale_ && o->has_bias_ == has_bias_ && o->backward_ == backward_ &&
+           o->bf16_products_ == bf16_products_;
   }
 
  private:
   float scale_;
   bool has_bias_;
   bool backward_;
+  bool bf16_products_;
 };
 
 void check(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
@@ -271,7 +285,7 @@ mx::array causal_attention_reference(const mx::array& q, const mx::array& k, con
 }
 
 mx::array causal_attention(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
-                           const std::optional<mx::array>& key_bias, mx::StreamOrDevice s) {
+                           const std::optional<mx::array>& key_bias, bool bf16_products, mx::StreamOrDevice s) {
   check(q, k, v, scale, key_bias);
   const mx::Stream stream = mx::to_stream(s);
   if (stream.device.type != mx::Device::DeviceType::cpu) return causal_attention_reference(q, k, v, scale, key_bias, s);
@@ -282,7 +296,7 @@ mx::array causal_attention(const mx::array& q, const mx::array& k, const mx::arr
     in.push_back(mx::contiguous(
         mx::reshape(mx::astype(*key_bias, mx::float32, stream), {k.shape(0), k.shape(2)}, stream), false, stream));
   }
-  auto prim = std::make_shared<CausalAttentionPrimitive>(stream, scale, key_bias.has_value(), false);
+  auto prim = std::make_shared<CausalAttentionPrimitive>(stream, scale, key_bias.has_value(), false, bf16_products);
   const auto outs = mx::array::make_arrays({q.shape(), {q.shape(0), q.shape(1), q.shape(2)}}, {dtype, mx::float32},
                                            prim, in);
   return mx::astype(outs[0], q.dtype(), stream);

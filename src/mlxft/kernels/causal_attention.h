@@ -12,8 +12,10 @@
 // causal diagonal: no [T, S] array is ever made, only per-thread 64 x 64 blocks; it keeps the rows'
 // log-sum-exp [B, H, T] (float32) as a second output, from which the backward recomputes P block by
 // block (dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO o)), dQ = scale dS K, dK = scale dS^T Q, dK and
-// dV summed over a KV head's query heads). bfloat16 inputs are widened to float32 per block; all sums
-// are float32. Threads: the forward splits (batch, head, query block), the backward (batch, KV head).
+// dV summed over a KV head's query heads). The block products multiply bfloat16 values (vdpbf16ps on
+// AVX512-BF16) when the inputs are bfloat16 or bf16_products is set (model.compute_dtype bfloat16 with
+// float32 activations), the probabilities and score gradients rounded to bfloat16 as well, else
+// float32 values; all sums are float32. Threads: the forward splits (batch, head, query block), the backward (batch, KV head).
 // AVX-512 where the CPU has it, portable loops elsewhere (kernels/attention_blocks.h).
 // Elsewhere (GPU) it is MLX ops: causal_attention_reference().
 #pragma once
@@ -27,7 +29,8 @@ namespace mlxft::kernels {
 namespace mx = mlx::core;
 
 mx::array causal_attention(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
-                           const std::optional<mx::array>& key_bias = {}, mx::StreamOrDevice s = {});
+                           const std::optional<mx::array>& key_bias = {}, bool bf16_products = false,
+                           mx::StreamOrDevice s = {});
 
 // The same quantity with MLX ops (float32 scores, explicit mask and softmax): the GPU path and the tests'
 // reference.

@@ -104,10 +104,14 @@ bool attention_kernel_enabled() {
   return on;
 }
 
-// The CPU attention for T > 1 or padded rows: the fused kernel, or the older softmax-kernel path.
-mx::array attention_on_cpu(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+// The CPU attention for T > 1 or padded rows: the fused kernel, its block products in bfloat16 where the
+// model computes in bfloat16 (kernel_dtype()), or the older softmax-kernel path.
+mx::array attention_on_cpu(const Model& m, const mx::array& q, const mx::array& k, const mx::array& v, float scale,
                            const std::optional<mx::array>& key_bias = {}) {
-  if (attention_kernel_enabled()) return kernels::causal_attention(q, k, v, scale, key_bias);
+  if (attention_kernel_enabled()) {
+    const bool bf16_products = cpu_kernels_apply(m) && m.kernel_dtype() == mx::bfloat16;
+    return kernels::causal_attention(q, k, v, scale, key_bias, bf16_products);
+  }
   return causal_attention_cpu(q, k, v, scale, key_bias);
 }
 
@@ -168,11 +172,11 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const bool padded = cache && !cache->left_pad.empty();
   mx::array o = padded && cpu_kernels_enabled()
-                    ? attention_on_cpu(q, k, v, scale, padding_bias(cache->left_pad, k.shape(2)))
+                    ? attention_on_cpu(m, q, k, v, scale, padding_bias(cache->left_pad, k.shape(2)))
                 : padded ? mx::fast::scaled_dot_product_attention(q, k, v, scale, "array",
                                                                   padding_mask(cache->left_pad, offset, T, k.shape(2)))
                 : T > 1 && cpu_kernels_enabled()
-                    ? attention_on_cpu(q, k, v, scale)
+                    ? attention_on_cpu(m, q, k, v, scale)
                     : mx::fast::scaled_dot_product_attention(q, k, v, scale, T > 1 ? "causal" : "");
   o = mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, T, c.num_attention_heads * D});
   return linear(o, frozen(m, p, Projection::O), lora, Projection::O);

@@ -1,0 +1,66 @@
+// The attention's block products: block_gemm_bf16 is the float32 product of the bfloat16-rounded operands.
+#include "mlxft/kernels/attention_blocks.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "mlxft/kernels/row_math.h"
+
+namespace mlxft::kernels::attention {
+namespace {
+
+std::vector<float> random_matrix(int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist;
+  std::vector<float> m(static_cast<size_t>(rows * cols));
+  for (float& x : m) x = dist(gen);
+  return m;
+}
+
+float bf16(float x) {
+  return from_bf16_bits(to_bf16_bits(x));
+}
+
+// C (+)= A B with A [M, K] (leading dimension lda >= K) and B [K, N] (ldb >= N) against float64 sums
+// of the rounded operands; the error bound is relative to sum |a| |b| of each entry.
+void expect_bf16_product(int64_t M, int64_t N, int64_t K, bool accumulate) {
+  SCOPED_TRACE(testing::Message() << M << "x" << N << "x" << K << (accumulate ? " +=" : ""));
+  const int64_t lda = K + 3, ldb = N + 5, ldc = N + 2;
+  const std::vector<float> A = random_matrix(M, lda, 1), B = random_matrix(K, ldb, 2);
+  std::vector<float> C = random_matrix(M, ldc, 3);
+  const std::vector<float> C0 = C;
+  block_gemm_bf16(M, N, K, A.data(), lda, B.data(), ldb, C.data(), ldc, accumulate);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double want = accumulate ? C0[i * ldc + j] : 0.0, bound = std::abs(want);
+      for (int64_t k = 0; k < K; ++k) {
+        const double p = static_cast<double>(bf16(A[i * lda + k])) * bf16(B[k * ldb + j]);
+        want += p;
+        bound += std::abs(p);
+      }
+      ASSERT_NEAR(C[i * ldc + j], want, 1e-5 * bound + 1e-30) << "C[" << i << ", " << j << "]";
+    }
+  for (int64_t i = 0; i < M; ++i)  // the padding between rows is untouched
+    for (int64_t j = N; j < ldc; ++j) ASSERT_EQ(C[i * ldc + j], C0[i * ldc + j]);
+}
+
+TEST(AttentionBlocks, Bfloat16ProductIsTheProductOfRoundedOperands) {
+  expect_bf16_product(64, 64, 64, false);  // one full block
+  expect_bf16_product(7, 37, 13, false);   // odd K: the last pair has one product
+  expect_bf16_product(13, 130, 64, true);  // N past two 64-column panels, accumulating
+  expect_bf16_product(1, 1, 1, true);      // one entry
+}
+
+// Rounding is to nearest even, not truncation: 1 + 2^-8 + 2^-9 rounds up to 1 + 2^-7 in bfloat16.
+TEST(AttentionBlocks, Bfloat16ProductRoundsToNearest) {
+  const float a = 1.0f + 0x1.0p-8f + 0x1.0p-9f, b = 1.0f;
+  float c = 0.0f;
+  block_gemm_bf16(1, 1, 1, &a, 1, &b, 1, &c, 1, false);
+  EXPECT_EQ(c, 1.0f + 0x1.0p-7f);
+}
+
+}  // namespace
+}  // namespace mlxft::kernels::attention
