@@ -78,7 +78,8 @@ std::vector<FieldSpec> model_rows() {
             "Quantize the float base at load (QLoRA), e.g. {bits: 4, group_size: 64}; null: as stored",
             {.nullable = true}),
       field("model", "compute_dtype", &R::model, &ModelSection::compute_dtype,
-            "Dtype of the frozen matmuls and the fused LM head + loss on the CPU kernels (oneDNN): the "
+            "Dtype of the frozen matmuls, the fused LM head + loss and the attention's block products on the "
+            "CPU kernels (oneDNN, AVX512-BF16): the "
             "weights are copied once into it, activations, adapters, gradients and optimizer state keep "
             "their dtypes (auto: bfloat16 where the CPU has AMX or AVX512-BF16, else float32; on a GPU "
             "or without oneDNN the matmuls run in model.dtype)",
