@@ -194,6 +194,8 @@ def main():
     parser.add_argument("--json", default=os.path.join(HERE, "..", "..", "build", "bench", "peers.json"))
     args = parser.parse_args()
     args.train_bench = os.path.abspath(args.train_bench)
+    if os.sep in args.python:  # a path, relative to where the user is: the workers run in bench/peers
+        args.python = os.path.abspath(args.python)
     wanted = args.only.split(",")
     known = [n for n, _, _ in runs(args)]
     unknown = [n for n in wanted if n not in known]
