@@ -21,8 +21,9 @@
 // frozen_linear() (linear.h).
 // CPU kernels: where cpu_kernels_enabled() (linear.h), every frozen projection and the LM head (float,
 // or quantized and dequantized per call, except for a few rows) run through kernels::frozen_linear, and
-// the attention (T > 1, or left-padded rows) through the fused kernels::causal_attention (MLXFT_ATTN_KERNEL=0:
-// the older matmuls around kernels::causal_softmax), with weights prepared once, lazily, in the Model's
+// the attention (T > 1, or left-padded rows) through the fused kernels::causal_attention, its block products
+// in bfloat16 where kernel_dtype() is bfloat16 (MLXFT_ATTN_KERNEL=0: the older matmuls around
+// kernels::causal_softmax), with weights prepared once, lazily, in the Model's
 // kernel_dtype() (compute_dtype, else the weights' dtype) and held by the Model's
 // KernelWeightCache (shared by copies of the Model). kernel_weight() is null elsewhere.
 #pragma once
