@@ -136,11 +136,8 @@ MLXFT_AVX512_TARGET void store_block_avx512(const float* src, int64_t rows, int6
     const __m512 x = _mm512_mul_ps(bm, _mm512_maskz_loadu_ps(k, src + i));
     if (!bf16) {
       _mm512_mask_storeu_ps(static_cast<float*>(dst) + i, k, x);
-    } else {  // round to nearest even: add 0x7fff + the kept lowest bit, keep the high half
-      const __m512i b = _mm512_castps_si512(x);
-      const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-      const __m512i r = _mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
-      _mm256_mask_storeu_epi16(static_cast<uint16_t*>(dst) + i, k, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    } else {
+      _mm256_mask_storeu_epi16(static_cast<uint16_t*>(dst) + i, k, bf16_512(x));
     }
   }
 }
@@ -187,47 +184,42 @@ MLXFT_AVX512_TARGET void backward_row_avx512(float* st, float* dpt, int64_t firs
 // ---- AVX512-BF16: A and B rounded to bfloat16, pairs of products summed by vdpbf16ps ----------
 #define MLXFT_AVX512BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 
-// x rounded to bfloat16 (nearest even), its bits in the high half of each 32-bit lane.
-MLXFT_AVX512_TARGET inline __m512i round_bf16_high(__m512 x) {
-  const __m512i b = _mm512_castps_si512(x);
-  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-  return _mm512_and_si512(_mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))),
-                          _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
-}
-
 // The packed operands of one product (per thread, reused): A as [M][K2] pairs (k, k+1) of a row,
-// B as [K2][N] pairs of rows (k, k+1) per column; K2 = ceil(K / 2), the odd tail paired with 0.
+// B as [K2][N] pairs of rows (k, k+1) per column; K2 = ceil(K / 2), the odd tail paired with 0. A pair
+// is one 32-bit lane: element k's bfloat16 bits low, k + 1's high (vdpbf16ps's order).
 struct Bf16Panels {
   std::vector<uint32_t> a, b;
 };
 
-MLXFT_AVX512_TARGET void pack_pairs(int64_t rows, int64_t K, const float* src, int64_t ld, int64_t cols,
-                                    bool a_side, uint32_t* dst) {
+MLXFT_AVX512_TARGET inline __m512i bf16_pair(__m512 low, __m512 high) {
+  return _mm512_or_si512(_mm512_srli_epi32(bf16_round_lanes(low), 16),
+                         _mm512_and_si512(bf16_round_lanes(high), _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+}
+
+// dst[r][k2] = (A[r][2 k2], A[r][2 k2 + 1]): 32 floats of a row at a time, split by lane parity.
+MLXFT_AVX512_TARGET void pack_a_pairs(int64_t rows, int64_t K, const float* A, int64_t lda, uint32_t* dst) {
   const int64_t K2 = (K + 1) / 2;
-  if (a_side) {  // dst[r][k2] = (A[r][2 k2], A[r][2 k2 + 1])
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t k2 = 0; k2 < K2; k2 += 16) {
-        const __mmask16 m = lanes(K2 - k2);
-        // 32 floats of the row as two vectors of even/odd pairs: load 2 x 16, split by lane parity.
-        const __mmask16 lo_m = lanes(K - 2 * k2), hi_m = lanes(K - 2 * k2 - 16);
-        const __m512 x0 = _mm512_maskz_loadu_ps(lo_m, src + r * ld + 2 * k2);
-        const __m512 x1 = _mm512_maskz_loadu_ps(hi_m, src + r * ld + 2 * k2 + 16);
-        const __m512i idx_even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        const __m512i idx_odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        const __m512 ev = _mm512_permutex2var_ps(x0, idx_even, x1), od = _mm512_permutex2var_ps(x0, idx_odd, x1);
-        const __m512i pair = _mm512_or_si512(_mm512_srli_epi32(round_bf16_high(ev), 16), round_bf16_high(od));
-        _mm512_mask_storeu_epi32(dst + r * K2 + k2, m, pair);
-      }
-    return;
-  }
-  for (int64_t k2 = 0; k2 < K2; ++k2) {  // dst[k2][n] = (B[2 k2][n], B[2 k2 + 1][n])
-    const float* r0 = src + 2 * k2 * ld;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k2 = 0; k2 < K2; k2 += 16) {
+      const float* src = A + r * lda + 2 * k2;
+      const __m512 x0 = _mm512_maskz_loadu_ps(lanes(K - 2 * k2), src);
+      const __m512 x1 = _mm512_maskz_loadu_ps(lanes(K - 2 * k2 - 16), src + 16);
+      const __m512i pair = bf16_pair(_mm512_permutex2var_ps(x0, even, x1), _mm512_permutex2var_ps(x0, odd, x1));
+      _mm512_mask_storeu_epi32(dst + r * K2 + k2, lanes(K2 - k2), pair);
+    }
+}
+
+// dst[k2][n] = (B[2 k2][n], B[2 k2 + 1][n]).
+MLXFT_AVX512_TARGET void pack_b_pairs(int64_t K, int64_t N, const float* B, int64_t ldb, uint32_t* dst) {
+  for (int64_t k2 = 0; k2 < (K + 1) / 2; ++k2) {
+    const float* r0 = B + 2 * k2 * ldb;
     const bool has_odd = 2 * k2 + 1 < K;
-    for (int64_t n = 0; n < cols; n += 16) {
-      const __mmask16 m = lanes(cols - n);
-      const __m512i lo = _mm512_srli_epi32(round_bf16_high(_mm512_maskz_loadu_ps(m, r0 + n)), 16);
-      const __m512i hi = has_odd ? round_bf16_high(_mm512_maskz_loadu_ps(m, r0 + ld + n)) : _mm512_setzero_si512();
-      _mm512_mask_storeu_epi32(dst + k2 * cols + n, m, _mm512_or_si512(lo, hi));
+    for (int64_t n = 0; n < N; n += 16) {
+      const __mmask16 m = lanes(N - n);
+      const __m512 high = has_odd ? _mm512_maskz_loadu_ps(m, r0 + ldb + n) : _mm512_setzero_ps();
+      _mm512_mask_storeu_epi32(dst + k2 * N + n, m, bf16_pair(_mm512_maskz_loadu_ps(m, r0 + n), high));
     }
   }
 }
@@ -277,8 +269,8 @@ MLXFT_AVX512BF16_TARGET void gemm_bf16(int64_t M, int64_t N, int64_t K, const fl
   const int64_t K2 = (K + 1) / 2;
   p.a.resize(static_cast<size_t>(M * K2));
   p.b.resize(static_cast<size_t>(K2 * N));
-  pack_pairs(M, K, A, lda, 0, true, p.a.data());
-  pack_pairs(0, K, B, ldb, N, false, p.b.data());
+  pack_a_pairs(M, K, A, lda, p.a.data());
+  pack_b_pairs(K, N, B, ldb, p.b.data());
   for (int64_t n0 = 0; n0 < N; n0 += 64) {
     const int64_t w = std::min<int64_t>(64, N - n0);
     const __mmask16 last = lanes(w - 16 * ((w - 1) / 16));

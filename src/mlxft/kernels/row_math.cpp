@@ -80,13 +80,6 @@ MLXFT_AVX512_TARGET RowStats stats_avx512(const float* x, int64_t n) {
   return {m, _mm512_reduce_add_ps(ve), _mm512_reduce_add_ps(vs)};
 }
 
-MLXFT_AVX512_TARGET inline __m256i bf16_512(__m512 v) {
-  __m512i b = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-  b = _mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
-  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(b, 16));
-}
-
 template <bool kBf16>
 MLXFT_AVX512_TARGET void grad_avx512(const float* x, int64_t n, float lse, float e, int64_t target,
                                      float scale, void* out) {

@@ -1,5 +1,6 @@
-// The AVX-512 exponential the row and elementwise kernels share (x86-64 only; internal to kernels/).
-// |relative error| < 2e-7 over the float range; inputs are clamped to [-103, 88.7].
+// The AVX-512 helpers the row, attention and elementwise kernels share (x86-64 only; internal to kernels/):
+// exp512, |relative error| < 2e-7 over the float range, inputs clamped to [-103, 88.7]; float32 ->
+// bfloat16 rounding to nearest even (bf16_round_lanes, bf16_512), the vector form of to_bf16_bits().
 #pragma once
 
 #if defined(__x86_64__)
@@ -28,6 +29,18 @@ MLXFT_AVX512_TARGET inline __m512 exp512(__m512 x) {
   return _mm512_scalef_ps(p, k);
 }
 
+
+// x rounded to bfloat16 (nearest even): each 32-bit lane's high half holds the bits, the low half is junk.
+MLXFT_AVX512_TARGET inline __m512i bf16_round_lanes(__m512 x) {
+  const __m512i b = _mm512_castps_si512(x);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  return _mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+}
+
+// The 16 bfloat16 values of x, packed.
+MLXFT_AVX512_TARGET inline __m256i bf16_512(__m512 x) {
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(bf16_round_lanes(x), 16));
+}
 
 }  // namespace mlxft::kernels
 #endif
