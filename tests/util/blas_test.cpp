@@ -28,6 +28,14 @@ TEST(OmpWaitPolicy, PassiveUnlessSetOrWithoutOnednn) {
   EXPECT_EQ(mlxft::choose_omp_wait_policy(false, false), std::nullopt);
 }
 
+// OpenBLAS's idle threads sleep at once instead of polling through the step, unless the user chose
+// a timeout or there is no OpenBLAS.
+TEST(OpenBlasThreadTimeout, SmallestUnlessSetOrWithoutOpenblas) {
+  EXPECT_EQ(mlxft::choose_openblas_thread_timeout(false, true), "4");
+  EXPECT_EQ(mlxft::choose_openblas_thread_timeout(true, true), std::nullopt);
+  EXPECT_EQ(mlxft::choose_openblas_thread_timeout(false, false), std::nullopt);
+}
+
 TEST(OpenBlasCoretype, TheDescriptionNamesTheCore) {
   const std::string core = mlxft::openblas_core();
   if (core.empty()) GTEST_SKIP() << "no OpenBLAS in this build";

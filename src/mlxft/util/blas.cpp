@@ -61,20 +61,34 @@ std::optional<std::string> choose_omp_wait_policy(bool env_set, bool have_onednn
   return std::string("PASSIVE");
 }
 
+std::optional<std::string> choose_openblas_thread_timeout(bool env_set, bool have_openblas) {
+  if (env_set || !have_openblas) return std::nullopt;
+  return std::string("4");  // OpenBLAS's smallest: 2^4 cycles of polling, then the thread sleeps
+}
+
 void fix_cpu_runtime_env(char** argv) {
 #if defined(MLXFT_HAVE_OPENBLAS) && defined(__linux__)
   const kernels::CpuFeatures& f = kernels::cpu_features();
+  const bool have_openblas = !openblas_core().empty();
   const BlasCpu cpu{std::getenv("OPENBLAS_CORETYPE") != nullptr, openblas_core(), f.avx512f, f.avx512_bf16};
-  const std::optional<std::string> coretype = choose_openblas_coretype(cpu);
-  const std::optional<std::string> wait =
-      choose_omp_wait_policy(std::getenv("OMP_WAIT_POLICY") != nullptr, kernels::kernels_have_dnnl());
-  if ((!coretype && !wait) || argv == nullptr) return;
+  const std::pair<const char*, std::optional<std::string>> wanted[] = {
+      {"OPENBLAS_CORETYPE", choose_openblas_coretype(cpu)},
+      {"OMP_WAIT_POLICY",
+       choose_omp_wait_policy(std::getenv("OMP_WAIT_POLICY") != nullptr, kernels::kernels_have_dnnl())},
+      {"OPENBLAS_THREAD_TIMEOUT",
+       choose_openblas_thread_timeout(std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr, have_openblas)},
+  };
+  bool any = false;
+  for (const auto& [name, value] : wanted) any = any || value.has_value();
+  if (!any || argv == nullptr) return;
   // Once set, the variables stop a second re-exec whatever the libraries then pick.
-  if (coretype && setenv("OPENBLAS_CORETYPE", coretype->c_str(), 1) != 0) return;
-  if (wait && setenv("OMP_WAIT_POLICY", wait->c_str(), 1) != 0) return;
+  for (const auto& [name, value] : wanted) {
+    if (value && setenv(name, value->c_str(), 1) != 0) return;
+  }
   execv("/proc/self/exe", argv);  // returns only on failure: run on as loaded
-  if (coretype) unsetenv("OPENBLAS_CORETYPE");
-  if (wait) unsetenv("OMP_WAIT_POLICY");
+  for (const auto& [name, value] : wanted) {
+    if (value) unsetenv(name);
+  }
 #else
   (void)argv;
 #endif
