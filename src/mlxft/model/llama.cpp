@@ -146,14 +146,14 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
   auto heads = [&](const mx::array& y, int n) {
     return mx::transpose(mx::reshape(y, {B, T, n, D}), {0, 2, 1, 3});
   };
-  mx::array q = heads(linear(x, frozen(m, p, Projection::Q), lora, Projection::Q), c.num_attention_heads);
-  mx::array k = heads(linear(x, frozen(m, p, Projection::K), lora, Projection::K), c.num_key_value_heads);
+  // RoPE on q and k, rotate-half (HF) convention: position t rotates the pair (i, i + D/2) by
+  // t * theta^(-2i/D) (frequencies scaled as the config's rope_scaling says).
+  const bool kernel = cpu_kernels_enabled();
+  mx::array q = split_heads_with_rope(linear(x, frozen(m, p, Projection::Q), lora, Projection::Q),
+                                      c.num_attention_heads, c, offset, kernel);
+  mx::array k = split_heads_with_rope(linear(x, frozen(m, p, Projection::K), lora, Projection::K),
+                                      c.num_key_value_heads, c, offset, kernel);
   mx::array v = heads(linear(x, frozen(m, p, Projection::V), lora, Projection::V), c.num_key_value_heads);
-
-  // RoPE, rotate-half (HF) convention: position t rotates the pair (i, i + D/2) by t * theta^(-2i/D)
-  // (frequencies scaled as the config's rope_scaling says).
-  q = apply_rope(q, c, offset);
-  k = apply_rope(k, c, offset);
 
   if (cache) {  // append to [B, K, offset, D]
     auto& ck = cache->keys[static_cast<size_t>(layer)];

@@ -1,6 +1,8 @@
 // RoPE frequencies and rotation (see rope.h for the contract).
 #include "mlxft/model/rope.h"
 
+#include "mlxft/kernels/rope_heads.h"
+
 #include <cmath>
 #include <numbers>
 
@@ -47,6 +49,16 @@ mx::array apply_rope(const mx::array& x, const ModelConfig& c, int offset) {
   for (double f : rope_inverse_frequencies(c)) periods.push_back(static_cast<float>(1.0 / f));
   const mx::array freqs(periods.begin(), {static_cast<int>(periods.size())}, mx::float32);
   return mx::fast::rope(x, D, /*traditional=*/false, std::nullopt, 1.0f, offset, freqs);
+}
+
+mx::array split_heads_with_rope(const mx::array& y, int heads, const ModelConfig& c, int offset, bool cpu_kernel) {
+  const int B = y.shape(0), T = y.shape(1), D = c.head_dim;
+  if (cpu_kernel && y.dtype() == mx::float32) {
+    std::vector<float> inv;
+    for (double f : rope_inverse_frequencies(c)) inv.push_back(static_cast<float>(f));
+    return kernels::rope_heads(y, heads, inv, offset);
+  }
+  return apply_rope(mx::transpose(mx::reshape(y, {B, T, heads, D}), {0, 2, 1, 3}), c, offset);
 }
 
 }  // namespace mlxft
