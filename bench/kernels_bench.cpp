@@ -1,6 +1,6 @@
 // The CPU kernels (src/mlxft/kernels) against MLX's own ops, side by side in one run.
 //
-//   kernels_bench [--reps R] [--only linear|quant|decode|ce|attn] [--threads T]
+//   kernels_bench [--reps R] [--only linear|quant|decode|ce|attn|rows] [--threads T]
 //
 // Prints, per case, the median and best of R timed runs (after one warm-up), GFLOP/s and the ratio
 // to the MLX float32 baseline of the same table, both from the best run (the machines are shared:
@@ -11,6 +11,9 @@
 // Attention: causal, q [B, H, T, D], k and v [B, K, T, D]; the baseline is the path before the fused
 // kernel (float32 matmuls over [B, K, G T, T] around kernels::causal_softmax), GFLOP/s counts the causal
 // half only (forward 2 B H T^2 D, forward + backward 3.5 times that without the recomputation).
+// Rows: RMSNorm over [B, T, E] and RoPE with the split into heads ([B, T, H D] -> [B, H, T, D]), the
+// kernels against MLX's fast::rms_norm and reshape + transpose + fast::rope, forward and the x-gradient
+// alone (MLX evaluates only what the gradient needs; the GFLOP/s column is 0: memory-bound passes).
 #include <fmt/format.h>
 #include <mlx/mlx.h>
 
@@ -26,6 +29,8 @@
 #include "mlxft/kernels/fused_head_ce.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/quantized_rows.h"
+#include "mlxft/kernels/rms_norm.h"
+#include "mlxft/kernels/rope_heads.h"
 #include "mlxft/util/blas.h"
 
 namespace mx = mlx::core;
@@ -252,6 +257,32 @@ void bench_attention(int B, int H, int K, int T, int D, bool bf16) {
   }
 }
 
+void bench_rows(int B, int T, int E, int H) {
+  header(fmt::format("rows B={} T={} E={} heads={}", B, T, E, H));
+  const mx::array x = randn({B, T, E}, 1.0f, 21), w = randn({E}, 1.0f, 22), dy = randn({B, T, E}, 1.0f, 23);
+  const mx::array dh = randn({B, H, T, E / H}, 1.0f, 24);
+  std::vector<float> inv;
+  for (int i = 0; i < E / H / 2; ++i) inv.push_back(std::pow(10000.0f, -2.0f * i / static_cast<float>(E / H)));
+  using Fn = std::function<mx::array(const mx::array&)>;
+  const auto pair = [&](const std::string& what, const Fn& mlx, const Fn& kernel, const mx::array& cot) {
+    double base_f = 0, base_b = 0;
+    for (const auto& [name, f] : {std::pair{"MLX", mlx}, std::pair{"kernel", kernel}}) {
+      const Timing t = time_it([&, f = f] { return std::vector<mx::array>{f(x)}; });
+      if (base_f == 0) base_f = t.best_ms;
+      row("forward  " + what + " " + name, t, 0.0, base_f);
+    }
+    for (const auto& [name, f] : {std::pair{"MLX", mlx}, std::pair{"kernel", kernel}}) {
+      const Timing t = time_it([&, f = f] { return std::vector<mx::array>{dx_of(x, cot, f)}; });
+      if (base_b == 0) base_b = t.best_ms;
+      row("x-grad   " + what + " " + name, t, 0.0, base_b);
+    }
+  };
+  pair("rms_norm", [&](const mx::array& a) { return mx::fast::rms_norm(a, w, 1e-5f); },
+       [&](const mx::array& a) { return k::rms_norm(a, w, 1e-5f); }, dy);
+  pair("rope heads", [&](const mx::array& a) { return k::rope_heads_reference(a, H, inv, 0); },
+       [&](const mx::array& a) { return k::rope_heads(a, H, inv, 0); }, dh);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -259,7 +290,7 @@ int main(int argc, char** argv) {
   std::string only;
   int threads = 0;
   app.add_option("--reps", g_reps, "timed runs per case");
-  app.add_option("--only", only, "linear | quant | decode | ce | attn");
+  app.add_option("--only", only, "linear | quant | decode | ce | attn | rows");
   app.add_option("--threads", threads, "threads (0 = all cores)");
   CLI11_PARSE(app, argc, argv);
   mlxft::set_blas_threads(threads);
@@ -290,6 +321,10 @@ int main(int argc, char** argv) {
     bench_attention(2, 12, 4, 512, 64, true);  // the small preset, batch 2
     bench_attention(2, 12, 4, 1024, 64, true);
     bench_attention(1, 32, 8, 2048, 128, false);  // Mistral-7B's heads, one row
+  }
+  if (only.empty() || only == "rows") {
+    bench_rows(2, 1024, 768, 12);  // the small preset, batch 2
+    bench_rows(1, 2048, 4096, 32);  // Mistral-7B's width, one row
   }
   return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "mlxft/kernels/causal_attention.h"
 #include "mlxft/kernels/causal_softmax.h"
+#include "mlxft/kernels/rms_norm.h"
 #include "mlxft/kernels/swiglu.h"
 #include "mlxft/model/linear.h"
 #include "mlxft/model/lora_branch.h"
@@ -191,15 +192,17 @@ mx::array mlp(const Model& m, int layer, const mx::array& x, const BlockLora& lo
   return linear(h, frozen(m, p, Projection::Down), lora, Projection::Down);
 }
 
+// RMSNorm with the weight `name`: the CPU kernel where the kernels are on, else MLX's fast::rms_norm.
+mx::array norm(const Model& m, const mx::array& x, const std::string& name) {
+  const float eps = m.config.rms_norm_eps;
+  return cpu_kernels_enabled() ? kernels::rms_norm(x, m.weight(name), eps) : mx::fast::rms_norm(x, m.weight(name), eps);
+}
+
 // One pre-norm block: h = x + attn(norm(x)); out = h + mlp(norm(h)).
 mx::array block(const Model& m, int layer, const mx::array& x, const BlockLora& lora, KVCache* cache) {
   const std::string p = "model.layers." + std::to_string(layer) + ".";
-  const float eps = m.config.rms_norm_eps;
-  const mx::array h = mx::add(
-      x,
-      attention(m, layer, mx::fast::rms_norm(x, m.weight(p + "input_layernorm.weight"), eps), lora, cache));
-  return mx::add(
-      h, mlp(m, layer, mx::fast::rms_norm(h, m.weight(p + "post_attention_layernorm.weight"), eps), lora));
+  const mx::array h = mx::add(x, attention(m, layer, norm(m, x, p + "input_layernorm.weight"), lora, cache));
+  return mx::add(h, mlp(m, layer, norm(m, h, p + "post_attention_layernorm.weight"), lora));
 }
 
 BlockLora block_lora(const ForwardOptions& o, int layer, const std::optional<mx::array>& layer_keys) {
@@ -317,7 +320,7 @@ mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardO
                                               : block(m, layer, x, lora, cache);
   }
   if (cache) cache->offset += tokens.shape(1);
-  return mx::fast::rms_norm(x, m.weight("model.norm.weight"), c.rms_norm_eps);
+  return norm(m, x, "model.norm.weight");
 }
 
 mx::array lm_head(const Model& m, const mx::array& hidden) {
