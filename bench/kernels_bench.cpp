@@ -286,6 +286,7 @@ void bench_rows(int B, int T, int E, int H) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mlxft::fix_cpu_runtime_env(argv);  // as mlxft itself runs: OpenBLAS and OpenMP threads sleep when idle
   CLI::App app{"CPU kernels against MLX's ops"};
   std::string only;
   int threads = 0;

@@ -335,10 +335,16 @@ void load_block(const void* src, bool bf16, int64_t rows, int64_t D, int64_t row
 }
 
 void load_block_t(const void* src, bool bf16, int64_t rows, int64_t D, int64_t cols_padded, float* dst) {
-  for (int64_t d = 0; d < D; ++d) {
-    float* row = dst + d * cols_padded;
-    for (int64_t r = 0; r < rows; ++r) row[r] = element(src, bf16, r * D + d);
-    std::fill(row + rows, row + cols_padded, 0.0f);
+  for (int64_t d = 0; d < D; ++d) std::fill(dst + d * cols_padded + rows, dst + (d + 1) * cols_padded, 0.0f);
+  // Source rows in the outer loop: each is read once, in order; the writes go down D columns.
+  for (int64_t r = 0; r < rows; ++r) {
+    if (bf16) {
+      const uint16_t* row = static_cast<const uint16_t*>(src) + r * D;
+      for (int64_t d = 0; d < D; ++d) dst[d * cols_padded + r] = from_bf16_bits(row[d]);
+    } else {
+      const float* row = static_cast<const float*>(src) + r * D;
+      for (int64_t d = 0; d < D; ++d) dst[d * cols_padded + r] = row[d];
+    }
   }
 }
 

@@ -52,22 +52,36 @@ void gemm(bool bf16, int64_t M, int64_t N, int64_t K, const float* A, int64_t ld
   ab::block_gemm(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
+int64_t padded(int64_t n) {
+  return (n + kKeyBlock - 1) / kKeyBlock * kKeyBlock;  // kQueryBlock == kKeyBlock
+}
+
 // One thread's blocks.
 struct Scratch {
   explicit Scratch(int64_t D)
-      : a(kQueryBlock * D), at(D * kQueryBlock), b(kKeyBlock * D), bt(D * kKeyBlock), c(kQueryBlock * D),
-        ct(D * kQueryBlock), s(kQueryBlock * kKeyBlock), s2(kQueryBlock * kKeyBlock),
-        s3(kQueryBlock * kKeyBlock), o(kQueryBlock * D), m(kQueryBlock), l(kQueryBlock) {}
-  std::vector<float> a, at, b, bt, c, ct, s, s2, s3, o, m, l;
+      : a(kQueryBlock * D), b(kKeyBlock * D), bt(D * kKeyBlock), c(kQueryBlock * D), s(kQueryBlock * kKeyBlock),
+        s2(kQueryBlock * kKeyBlock), s3(kQueryBlock * kKeyBlock), o(kQueryBlock * D), m(kQueryBlock), l(kQueryBlock) {}
+  std::vector<float> a, b, bt, c, s, s2, s3, o, m, l;
+  // The backward's query heads of one KV head, as float32 once a task: rows [G][Tp][D] and
+  // transposes [G][D][Tp] of q and dO (Tp = T padded to whole blocks, zeros past T).
+  std::vector<float> q, qt, dout, doutt;
 };
+
+// n rows of D at src (float32 or bfloat16) as float32 rows [padded(n), D] at rows and their
+// transpose [D, padded(n)] at cols, zeros past n: loaded once per head, not once per block pair.
+void load_head(const void* src, bool bf16, int64_t n, int64_t D, float* rows, float* cols) {
+  ab::load_block(src, bf16, n, D, padded(n), rows);
+  ab::load_block_t(src, bf16, n, D, padded(n), cols);
+}
 
 struct Forward {
   Dims d;
   float scale;
   bool bf16;           // q, k, v, o in bfloat16 (else float32)
   bool bf16_products;  // the block products in bfloat16
-  const void *q, *k, *v;
-  const float* bias;  // [B, S] or null
+  const void* q;
+  const float *v, *kt;  // per KV head, float32: V rows [Sp, D] and K^T [D, Sp] (Sp = padded(S))
+  const float* bias;    // [B, S] or null
   void* o;
   float* lse;
 
@@ -81,11 +95,12 @@ struct Forward {
     std::fill(w.l.begin(), w.l.end(), 0.0f);
     std::fill(w.o.begin(), w.o.end(), 0.0f);
     const int64_t key_end = std::min(d.S, q0 + rows + d.off());  // keys past it are above the diagonal
+    const int64_t Sp = padded(d.S), head = b * d.K + kv;
     for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
       const int64_t cols = std::min(kKeyBlock, d.S - k0);
-      ab::load_block_t(element_ptr(k, bf16, d.k_row(b, kv, k0)), bf16, cols, D, kKeyBlock, w.bt.data());
-      ab::load_block(element_ptr(v, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols, w.b.data());
-      gemm(bf16_products, rows, kKeyBlock, D, w.a.data(), D, w.bt.data(), kKeyBlock, w.s.data(), kKeyBlock, false);
+      const float* vb = v + (head * Sp + k0) * D;
+      gemm(bf16_products, rows, kKeyBlock, D, w.a.data(), D, kt + head * D * Sp + k0, Sp, w.s.data(), kKeyBlock,
+           false);
       for (int64_t i = 0; i < rows; ++i) {
         const int64_t nv = std::min(cols, q0 + i + d.off() - k0 + 1);
         const float alpha = ab::online_softmax_row(w.s.data() + i * kKeyBlock, nv, kKeyBlock, scale,
@@ -93,7 +108,7 @@ struct Forward {
         if (alpha != 1.0f)
           for (int64_t e = 0; e < D; ++e) w.o[i * D + e] *= alpha;
       }
-      gemm(bf16_products, rows, D, cols, w.s.data(), kKeyBlock, w.b.data(), D, w.o.data(), D, true);
+      gemm(bf16_products, rows, D, cols, w.s.data(), kKeyBlock, vb, D, w.o.data(), D, true);
     }
     for (int64_t i = 0; i < rows; ++i) {
       ab::store_block(w.o.data() + i * D, 1, D, 1.0f / w.l[i], element_ptr(o, bf16, d.q_row(b, h, q0 + i)), bf16);
@@ -131,24 +146,23 @@ struct Backward {
   // accumulates dK (dk_acc), dV (dv_acc) and dQ (dq_acc, [G T, D]).
   void pair(int64_t b, int64_t kv, int64_t g, int64_t q0, int64_t k0, int64_t cols, const float* delta,
             float* dk_acc, float* dv_acc, float* dq_acc, Scratch& w) const {
-    const int64_t D = d.D, rows = std::min(kQueryBlock, d.T - q0), h = kv * d.G() + g;
-    const int64_t qrow = d.q_row(b, h, q0);
-    ab::load_block(element_ptr(q, bf16, qrow), bf16, rows, D, rows, w.a.data());
-    ab::load_block_t(element_ptr(q, bf16, qrow), bf16, rows, D, kQueryBlock, w.at.data());
-    ab::load_block(element_ptr(dout, bf16, qrow), bf16, rows, D, rows, w.c.data());
-    ab::load_block_t(element_ptr(dout, bf16, qrow), bf16, rows, D, kQueryBlock, w.ct.data());
+    const int64_t D = d.D, rows = std::min(kQueryBlock, d.T - q0), h = kv * d.G() + g, Tp = padded(d.T);
+    const float* qb = w.q.data() + (g * Tp + q0) * D;       // [rows, D]
+    const float* qtb = w.qt.data() + g * D * Tp + q0;       // [D, Br], Tp apart
+    const float* dob = w.dout.data() + (g * Tp + q0) * D;   // [rows, D]
+    const float* dotb = w.doutt.data() + g * D * Tp + q0;   // [D, Br], Tp apart
     float* st = w.s.data();  // [cols, Br]: P^T after backward_row
     float* dst = w.s2.data();  // [cols, Br]: dS^T after backward_row
-    gemm(bf16_products, cols, kQueryBlock, D, w.b.data(), D, w.at.data(), kQueryBlock, st, kQueryBlock, false);
-    gemm(bf16_products, cols, kQueryBlock, D, w.bt.data(), D, w.ct.data(), kQueryBlock, dst, kQueryBlock, false);
+    gemm(bf16_products, cols, kQueryBlock, D, w.b.data(), D, qtb, Tp, st, kQueryBlock, false);
+    gemm(bf16_products, cols, kQueryBlock, D, w.bt.data(), D, dotb, Tp, dst, kQueryBlock, false);
     const float* lrow = lse + (b * d.H + h) * d.T + q0;
     for (int64_t j = 0; j < cols; ++j) {
       const int64_t first = k0 + j - d.off() - q0;  // earlier queries do not see key k0 + j
       ab::backward_row(st + j * kQueryBlock, dst + j * kQueryBlock, first, rows, scale,
                        bias ? bias[b * d.S + k0 + j] : 0.0f, lrow, delta + g * d.T + q0);
     }
-    gemm(bf16_products, cols, D, rows, st, kQueryBlock, w.c.data(), D, dv_acc, D, true);
-    gemm(bf16_products, cols, D, rows, dst, kQueryBlock, w.a.data(), D, dk_acc, D, true);
+    gemm(bf16_products, cols, D, rows, st, kQueryBlock, dob, D, dv_acc, D, true);
+    gemm(bf16_products, cols, D, rows, dst, kQueryBlock, qb, D, dk_acc, D, true);
     float* ds = w.s3.data();  // dS [rows, Bc]
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < cols; ++j) ds[i * kKeyBlock + j] = dst[j * kQueryBlock + i];
@@ -157,8 +171,14 @@ struct Backward {
 
   // One (batch, KV head): its dK, dV and the dQ of its G query heads.
   void task(int64_t index, Scratch& w) const {
-    const int64_t b = index / d.K, kv = index % d.K, D = d.D, G = d.G();
+    const int64_t b = index / d.K, kv = index % d.K, D = d.D, G = d.G(), Tp = padded(d.T);
     const std::vector<float> delta = deltas(b, kv, w);
+    for (auto* panel : {&w.q, &w.qt, &w.dout, &w.doutt}) panel->resize(static_cast<size_t>(G * Tp * D));
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t row = d.q_row(b, kv * G + g, 0);
+      load_head(element_ptr(q, bf16, row), bf16, d.T, D, w.q.data() + g * Tp * D, w.qt.data() + g * D * Tp);
+      load_head(element_ptr(dout, bf16, row), bf16, d.T, D, w.dout.data() + g * Tp * D, w.doutt.data() + g * D * Tp);
+    }
     std::vector<float> dq_acc(static_cast<size_t>(G * d.T * D), 0.0f), dk_acc(kKeyBlock * D), dv_acc(kKeyBlock * D);
     for (int64_t k0 = 0; k0 < d.S; k0 += kKeyBlock) {
       const int64_t cols = std::min(kKeyBlock, d.S - k0);
@@ -208,7 +228,17 @@ class CausalAttentionPrimitive : public mx::Primitive {
                            out[0].data<void>(), out[1].data<void>(), out[2].data<void>()};
         run(job, d.B * d.K);
       } else {
-        const Forward job{d, scale, bf16, bf16_products, in[0].data<void>(), in[1].data<void>(), in[2].data<void>(), key_bias,
+        // K^T and V of every KV head as float32 once, before the query blocks that share them.
+        const int64_t Sp = padded(d.S), panel = Sp * d.D;
+        std::vector<float> kt(static_cast<size_t>(d.B * d.K * panel)), vf(kt.size());
+        parallel_for(d.B * d.K, [&](int64_t lo, int64_t hi) {
+          for (int64_t i = lo; i < hi; ++i) {
+            const int64_t row = d.k_row(i / d.K, i % d.K, 0);
+            ab::load_block_t(element_ptr(in[1].data<void>(), bf16, row), bf16, d.S, d.D, Sp, kt.data() + i * panel);
+            ab::load_block(element_ptr(in[2].data<void>(), bf16, row), bf16, d.S, d.D, Sp, vf.data() + i * panel);
+          }
+        });
+        const Forward job{d, scale, bf16, bf16_products, in[0].data<void>(), vf.data(), kt.data(), key_bias,
                           out[0].data<void>(), out[1].data<float>()};
         run(job, d.B * d.H * ((d.T + kQueryBlock - 1) / kQueryBlock));
       }
