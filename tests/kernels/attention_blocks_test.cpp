@@ -1,10 +1,12 @@
-// The attention's block products: block_gemm_bf16 is the float32 product of the bfloat16-rounded operands.
+// The attention's block products: block_gemm_bf16 is the float32 product of the bfloat16-rounded operands;
+// load_block_t is the transpose, zero-padded, of float32 and bfloat16 rows.
 #include "mlxft/kernels/attention_blocks.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "mlxft/kernels/row_math.h"
@@ -60,6 +62,25 @@ TEST(AttentionBlocks, Bfloat16ProductRoundsToNearest) {
   float c = 0.0f;
   block_gemm_bf16(1, 1, 1, &a, 1, &b, 1, &c, 1, false);
   EXPECT_EQ(c, 1.0f + 0x1.0p-7f);
+}
+
+// dst[d, r] = src[r, d] for r < rows, 0 up to cols_padded: ragged row counts around the 16-row groups.
+TEST(AttentionBlocks, LoadBlockTransposesAndPads) {
+  for (const auto& [rows, D, padded] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 3, 16}, {16, 64, 16}, {37, 20, 48}, {64, 128, 64}}) {
+    SCOPED_TRACE(testing::Message() << rows << "x" << D << " -> " << padded);
+    const std::vector<float> src = random_matrix(rows, D, 7);
+    std::vector<uint16_t> src_bf16(src.size());
+    for (size_t i = 0; i < src.size(); ++i) src_bf16[i] = to_bf16_bits(src[i]);
+    std::vector<float> f32(static_cast<size_t>(D * padded), -1.0f), b16(f32);
+    load_block_t(src.data(), false, rows, D, padded, f32.data());
+    load_block_t(src_bf16.data(), true, rows, D, padded, b16.data());
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t r = 0; r < padded; ++r) {
+        const float want = r < rows ? src[r * D + d] : 0.0f;
+        ASSERT_EQ(f32[d * padded + r], want) << d << "," << r;
+        ASSERT_EQ(b16[d * padded + r], bf16(want)) << d << "," << r;
+      }
+  }
 }
 
 }  // namespace

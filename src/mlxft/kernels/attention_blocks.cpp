@@ -128,6 +128,21 @@ MLXFT_AVX512_TARGET void load_block_avx512(const void* src, bool bf16, int64_t r
     }
 }
 
+// The float32 transpose: 16 source rows at a time, one gather per column d (the 16 rows' d-th
+// values, D apart) stored as 16 consecutive floats of dst row d.
+MLXFT_AVX512_TARGET void load_block_t_avx512(const float* src, int64_t rows, int64_t D, int64_t cols_padded,
+                                             float* dst) {
+  const __m512i step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(static_cast<int>(D)));
+  for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+    const __mmask16 k = lanes(rows - r0);
+    for (int64_t d = 0; d < D; ++d) {
+      const __m512 column = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, step, src + r0 * D + d, 4);
+      _mm512_mask_storeu_ps(dst + d * cols_padded + r0, k, column);
+    }
+  }
+}
+
 MLXFT_AVX512_TARGET void store_block_avx512(const float* src, int64_t rows, int64_t D, float mul, void* dst,
                                             bool bf16) {
   const __m512 bm = _mm512_set1_ps(mul);
@@ -336,6 +351,10 @@ void load_block(const void* src, bool bf16, int64_t rows, int64_t D, int64_t row
 
 void load_block_t(const void* src, bool bf16, int64_t rows, int64_t D, int64_t cols_padded, float* dst) {
   for (int64_t d = 0; d < D; ++d) std::fill(dst + d * cols_padded + rows, dst + (d + 1) * cols_padded, 0.0f);
+#if defined(__x86_64__)
+  if (!bf16 && cpu_features().avx512f && rows * D < (int64_t{1} << 31))
+    return load_block_t_avx512(static_cast<const float*>(src), rows, D, cols_padded, dst);
+#endif
   // Source rows in the outer loop: each is read once, in order; the writes go down D columns.
   for (int64_t r = 0; r < rows; ++r) {
     if (bf16) {
