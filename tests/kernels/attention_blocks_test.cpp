@@ -66,7 +66,11 @@ TEST(AttentionBlocks, Bfloat16ProductRoundsToNearest) {
 
 // dst[d, r] = src[r, d] for r < rows, 0 up to cols_padded: ragged row counts around the 16-row groups.
 TEST(AttentionBlocks, LoadBlockTransposesAndPads) {
-  for (const auto& [rows, D, padded] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 3, 16}, {16, 64, 16}, {37, 20, 48}, {64, 128, 64}}) {
+  for (const auto& [rows, D, padded] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                                        {5, 3, 16},
+                                        {16, 64, 16},
+                                        {37, 20, 48},
+                                        {64, 128, 64}}) {
     SCOPED_TRACE(testing::Message() << rows << "x" << D << " -> " << padded);
     const std::vector<float> src = random_matrix(rows, D, 7);
     std::vector<uint16_t> src_bf16(src.size());
