@@ -9,7 +9,9 @@
 // Gradients flow to q, k and v (not to key_bias).
 //
 // On a CPU stream the forward walks key blocks with an online softmax and skips the blocks above the
-// causal diagonal: no [T, S] array is ever made, only per-thread 64 x 64 blocks; it keeps the rows'
+// causal diagonal: no [T, S] array is ever made, only per-thread 64 x 64 blocks (beside float32 copies
+// made once a call: K^T and V of each KV head for the forward, [B, K, S, D] each; q, dO and their
+// transposes of one KV head's query heads per backward thread, 4 x [H / K, T, D]); it keeps the rows'
 // log-sum-exp [B, H, T] (float32) as a second output, from which the backward recomputes P block by
 // block (dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO o)), dQ = scale dS K, dK = scale dS^T Q, dK and
 // dV summed over a KV head's query heads). The block products multiply bfloat16 values (vdpbf16ps on
