@@ -69,8 +69,8 @@ std::optional<std::string> choose_openblas_thread_timeout(bool env_set, bool hav
 void fix_cpu_runtime_env(char** argv) {
 #if defined(MLXFT_HAVE_OPENBLAS) && defined(__linux__)
   const kernels::CpuFeatures& f = kernels::cpu_features();
-  const bool have_openblas = !openblas_core().empty();
   const BlasCpu cpu{std::getenv("OPENBLAS_CORETYPE") != nullptr, openblas_core(), f.avx512f, f.avx512_bf16};
+  const bool have_openblas = !cpu.core.empty();
   const std::pair<const char*, std::optional<std::string>> wanted[] = {
       {"OPENBLAS_CORETYPE", choose_openblas_coretype(cpu)},
       {"OMP_WAIT_POLICY",
