@@ -1,7 +1,6 @@
 // The fused causal attention primitives (see causal_attention.h).
 #include "mlxft/kernels/causal_attention.h"
 
-#include <mlx/backend/cpu/encoder.h>
 #include <mlx/primitives.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "mlxft/kernels/attention_blocks.h"
+#include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/util/error.h"
 
@@ -206,10 +206,7 @@ class CausalAttentionPrimitive : public mx::Primitive {
       : mx::Primitive(s), scale_(scale), has_bias_(has_bias), backward_(backward), bf16_products_(bf16_products) {}
 
   void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override {
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    for (auto& a : out) a.set_data(mx::allocator::malloc(a.nbytes()));
-    for (const auto& a : in) encoder.set_input_array(a);
-    for (auto& a : out) encoder.set_output_array(a);
+    auto& encoder = prepare_cpu_eval(stream(), in, out);
     encoder.dispatch([scale = scale_, bias = has_bias_, bwd = backward_, in, out,
                       products = bf16_products_]() mutable {
       const Dims d = dims_of(in[0], in[1]);

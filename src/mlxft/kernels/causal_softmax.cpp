@@ -1,12 +1,12 @@
 // The causal softmax primitives (see causal_softmax.h).
 #include "mlxft/kernels/causal_softmax.h"
 
-#include <mlx/backend/cpu/encoder.h>
 #include <mlx/primitives.h>
 
 #include <memory>
 #include <stdexcept>
 
+#include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/row_math.h"
 #include "mlxft/util/error.h"
@@ -26,10 +26,7 @@ class CausalSoftmaxPrimitive : public mx::Primitive {
       : mx::Primitive(s), scale_(scale), backward_(backward) {}
 
   void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override {
-    out[0].set_data(mx::allocator::malloc(out[0].nbytes()));
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    for (const auto& a : in) encoder.set_input_array(a);
-    encoder.set_output_array(out[0]);
+    auto& encoder = prepare_cpu_eval(stream(), in, out);
     encoder.dispatch([scale = scale_, bwd = backward_, in, o = out[0]]() mutable {
       const int64_t S = in[0].shape(-1), T = in[0].shape(-2);
       const int64_t rows = static_cast<int64_t>(in[0].size()) / S;

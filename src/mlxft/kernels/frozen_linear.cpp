@@ -1,8 +1,8 @@
 // The FrozenLinear primitive (see frozen_linear.h): eval_cpu runs oneDNN, vjp/jvp reuse it.
 #include <fmt/format.h>
-#include <mlx/backend/cpu/encoder.h>
 #include <mlx/primitives.h>
 
+#include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/dequantize.h"
 #include "mlxft/kernels/frozen_linear_impl.h"
 #include "mlxft/kernels/parallel.h"
@@ -82,10 +82,7 @@ class FrozenLinearPrimitive : public mx::Primitive {
     const mx::array& x = inputs[0];
     mx::array& out = outputs[0];
     if (!x.flags().row_contiguous) throw std::runtime_error("FrozenLinear: x must be row-contiguous");
-    out.set_data(mx::allocator::malloc(out.nbytes()));
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    for (const auto& a : inputs) encoder.set_input_array(a);
-    encoder.set_output_array(out);
+    auto& encoder = prepare_cpu_eval(stream(), inputs, outputs);
     encoder.dispatch([w = w_, t = transposed_, x, out]() mutable { run(w->impl(), t, x, out); });
 #else
     (void)inputs;

@@ -2,12 +2,12 @@
 #include "mlxft/kernels/fused_head_ce.h"
 
 #include <fmt/format.h>
-#include <mlx/backend/cpu/encoder.h>
 #include <mlx/primitives.h>
 
 #include <cmath>
 #include <cstring>
 
+#include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/frozen_linear_impl.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/row_math.h"
@@ -132,10 +132,7 @@ class FusedHeadCEPrimitive : public mx::Primitive {
 
   void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override {
 #ifdef MLXFT_HAVE_DNNL
-    for (auto& o : out) o.set_data(mx::allocator::malloc(o.nbytes()));
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    for (const auto& a : in) encoder.set_input_array(a);
-    for (auto& o : out) encoder.set_output_array(o);
+    auto& encoder = prepare_cpu_eval(stream(), in, out);
     encoder.dispatch([w = w_, o = o_, bwd = backward_, in, out]() mutable {
       const mx::array& h = in[0];
       CeJob j{

@@ -1,13 +1,13 @@
 // The few-row quantized product (see quantized_rows.h).
 #include "mlxft/kernels/quantized_rows.h"
 
-#include <mlx/backend/cpu/encoder.h>
 #include <mlx/primitives.h>
 
 #include <memory>
 #include <stdexcept>
 #include <vector>
 
+#include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/frozen_linear_impl.h"
 #include "mlxft/kernels/parallel.h"
@@ -135,10 +135,7 @@ class QuantizedRowsPrimitive : public mx::Primitive {
   QuantizedRowsPrimitive(mx::Stream s, int group, int bits) : mx::Primitive(s), group_(group), bits_(bits) {}
 
   void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override {
-    out[0].set_data(mx::allocator::malloc(out[0].nbytes()));
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    for (const auto& a : in) encoder.set_input_array(a);
-    encoder.set_output_array(out[0]);
+    auto& encoder = prepare_cpu_eval(stream(), in, out);
     encoder.dispatch([in, y = out[0], group = group_, bits = bits_]() mutable {
       const int64_t M = in[0].shape(0), K = in[0].shape(1), N = in[1].shape(0), groups = K / group;
       std::vector<float> xsum(static_cast<size_t>(M * groups), 0.0f);

@@ -1,13 +1,13 @@
 // The RMSNorm primitives (see rms_norm.h).
 #include "mlxft/kernels/rms_norm.h"
 
-#include <mlx/backend/cpu/encoder.h>
 #include <mlx/primitives.h>
 
 #include <cmath>
 #include <memory>
 #include <stdexcept>
 
+#include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/util/error.h"
 
@@ -57,10 +57,7 @@ class RmsNormPrimitive : public mx::Primitive {
       : mx::Primitive(s), eps_(eps), backward_(backward) {}
 
   void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override {
-    out[0].set_data(mx::allocator::malloc(out[0].nbytes()));
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    for (const auto& a : in) encoder.set_input_array(a);
-    encoder.set_output_array(out[0]);
+    auto& encoder = prepare_cpu_eval(stream(), in, out);
     encoder.dispatch([in, y = out[0], eps = eps_]() mutable {
       const int64_t E = in[0].shape(-1), n = E == 0 ? 0 : static_cast<int64_t>(in[0].size()) / E;
       const float* dy = in.size() == 3 ? in[2].data<float>() : nullptr;

@@ -1,13 +1,13 @@
 // The fused RoPE-and-heads primitives (see rope_heads.h).
 #include "mlxft/kernels/rope_heads.h"
 
-#include <mlx/backend/cpu/encoder.h>
 #include <mlx/primitives.h>
 
 #include <cmath>
 #include <memory>
 #include <stdexcept>
 
+#include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/util/error.h"
 
@@ -61,10 +61,7 @@ class RopeHeadsPrimitive : public mx::Primitive {
         backward_(backward) {}
 
   void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override {
-    out[0].set_data(mx::allocator::malloc(out[0].nbytes()));
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    encoder.set_input_array(in[0]);
-    encoder.set_output_array(out[0]);
+    auto& encoder = prepare_cpu_eval(stream(), in, out);
     const mx::array& x = in[0];
     const Dims d = backward_ ? Dims{x.shape(0), x.shape(2), x.shape(1), x.shape(3)}
                              : Dims{x.shape(0), x.shape(1), heads_, x.shape(2) / heads_};

@@ -1,13 +1,13 @@
 // The SwiGLU primitives (see swiglu.h).
 #include "mlxft/kernels/swiglu.h"
 
-#include <mlx/backend/cpu/encoder.h>
 #include <mlx/primitives.h>
 
 #include <cmath>
 #include <memory>
 #include <stdexcept>
 
+#include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/simd_exp.h"
@@ -64,10 +64,7 @@ class SwigluPrimitive : public mx::Primitive {
   SwigluPrimitive(mx::Stream s, bool backward) : mx::Primitive(s), backward_(backward) {}
 
   void eval_cpu(const std::vector<mx::array>& in, std::vector<mx::array>& out) override {
-    for (auto& o : out) o.set_data(mx::allocator::malloc(o.nbytes()));
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    for (const auto& a : in) encoder.set_input_array(a);
-    for (auto& o : out) encoder.set_output_array(o);
+    auto& encoder = prepare_cpu_eval(stream(), in, out);
     encoder.dispatch([in, out]() mutable {
       const bool bwd = in.size() == 3;
       const float* g = in[0].data<float>();
