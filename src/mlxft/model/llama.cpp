@@ -74,8 +74,7 @@ mx::array linear(const mx::array& x, const FrozenWeight& w, const BlockLora& lor
     const mx::array keep = mx::random::bernoulli(mx::array(1.0f - lora.dropout), x.shape(), *key);
     xd = mx::multiply(x, mx::astype(keep, x.dtype())) * mx::array(1.0f / (1.0f - lora.dropout), x.dtype());
   }
-  const mx::array z = lora_branch(xd, pair->a, pair->b);
-  return mx::add(y, mx::astype(mx::multiply(mx::array(lora.scale), z), y.dtype()));
+  return lora_add(y, xd, pair->a, pair->b, lora.scale);
 }
 
 // softmax(q k^T scale + causal mask) v with the scores' softmax as one CPU kernel (kernels/causal_softmax.h):

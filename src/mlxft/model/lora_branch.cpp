@@ -1,4 +1,4 @@
-// LoRA's low-rank branch with an eagerly ordered gradient (see lora_branch.h).
+// LoRA's low-rank branch added to the frozen output, with an eagerly ordered gradient (see lora_branch.h).
 #include "mlxft/model/lora_branch.h"
 
 #include <vector>
@@ -10,34 +10,40 @@ namespace {
 
 using Arrays = std::vector<mx::array>;
 
-// in: x, a, b. out: z = (x a^T) b^T and xa = x a^T (kept for b's gradient).
-Arrays branch_forward(const Arrays& in) {
-  mx::array xa = mx::matmul(in[0], mx::transpose(in[1]));
-  mx::array z = mx::matmul(xa, mx::transpose(in[2]));
-  return {z, xa};
+// in: y, x, a, b. out: y + (s x a^T) b^T and xs = s x a^T (kept for b's gradient).
+Arrays add_forward(const Arrays& in, float scale) {
+  const mx::array& y = in[0];
+  const mx::array xs = mx::multiply(mx::matmul(in[1], mx::transpose(in[2])), mx::array(scale));
+  const mx::array bt = mx::transpose(in[3]);
+  if (y.dtype() == mx::float32 && xs.dtype() == mx::float32) return {mx::addmm(y, xs, bt), xs};
+  return {mx::add(y, mx::astype(mx::matmul(xs, bt), y.dtype())), xs};
 }
 
-// dz of z only: xa is an internal output. The rows of every leading dimension are one sum.
-Arrays branch_vjp(const Arrays& primals, const Arrays& cotangents, const Arrays& outputs) {
-  const mx::array& x = primals[0];
-  const mx::array& a = primals[1];
-  const mx::array& b = primals[2];
-  const mx::array& dz = cotangents[0];
-  const mx::array& xa = outputs[1];
+// The cotangent dz of the sum only: xs is an internal output. The rows of every leading dimension
+// are one sum.
+Arrays add_vjp(const Arrays& primals, const Arrays& cotangents, const Arrays& outputs, float scale) {
+  const mx::array& x = primals[1];
+  const mx::array& a = primals[2];
+  const mx::array& b = primals[3];
+  const mx::array dz = mx::astype(cotangents[0], mx::float32);
+  const mx::array& xs = outputs[1];
   const auto rows = [](const mx::array& t) { return mx::reshape(t, {-1, t.shape(-1)}); };
-  const mx::array db = mx::matmul(mx::transpose(rows(dz)), rows(xa));
-  const mx::array g = mx::matmul(dz, b);
+  const mx::array db = mx::matmul(mx::transpose(rows(dz)), rows(xs));
+  const mx::array g = mx::multiply(mx::matmul(dz, mx::astype(b, mx::float32)), mx::array(scale));
   const mx::array da = mx::matmul(mx::transpose(rows(g)), rows(mx::astype(x, g.dtype())));
-  mx::array dx = mx::astype(mx::matmul(g, a), x.dtype());
+  mx::array dx = mx::astype(mx::matmul(g, mx::astype(a, g.dtype())), x.dtype());
   dx = mx::depends({dx}, {da, db})[0];
-  return {dx, mx::astype(da, a.dtype()), mx::astype(db, b.dtype())};
+  return {cotangents[0], dx, mx::astype(da, a.dtype()), mx::astype(db, b.dtype())};
 }
 
 }  // namespace
 
-mx::array lora_branch(const mx::array& x, const mx::array& a, const mx::array& b) {
-  static const auto fn = mx::custom_vjp(branch_forward, branch_vjp);
-  return fn({x, a, b})[0];
+mx::array lora_add(const mx::array& y, const mx::array& x, const mx::array& a, const mx::array& b, float scale) {
+  const auto fn = mx::custom_vjp([scale](const Arrays& in) { return add_forward(in, scale); },
+                                 [scale](const Arrays& p, const Arrays& c, const Arrays& o) {
+                                   return add_vjp(p, c, o, scale);
+                                 });
+  return fn({y, x, a, b})[0];
 }
 
 }  // namespace mlxft
