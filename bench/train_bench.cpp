@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "mlxft/app/settings.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
@@ -117,6 +118,7 @@ mlxft::QuantMap quantize_random_base(mlxft::Model& model, const mlxft::QuantSpec
 
 int main(int argc, char** argv) {
   mlxft::fix_cpu_runtime_env(argv);
+  mlxft::raise_cpu_buffer_cache();  // as `mlxft train` does (app/settings.h)
   CLI::App app{"LoRA training throughput on a preset model"};
   std::string preset = "tiny", dtype_name = "float32", compute_name;
   int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0, bits = 0, group = 64, warmup = 1, layers = 0;

@@ -101,5 +101,23 @@ TEST(AppSettings, SystemKeysTakeEffect) {
   EXPECT_EQ(mlx::core::get_memory_limit(), before);
 }
 
+TEST(SystemSettings, CpuCacheLimitIsAnEighthOfTheMemoryLimitUpTo512MiB) {
+  EXPECT_EQ(cpu_cache_limit(size_t{1500000000}), size_t{187500000});
+  EXPECT_EQ(cpu_cache_limit(size_t{24} << 30), size_t{512} << 20);
+  EXPECT_EQ(cpu_cache_limit(0), 0u);
+}
+
+// This build's MLX is the CPU wheel: the cache limit follows the memory limit in force.
+TEST(SystemSettings, RaisesMlxCpuCacheWithTheMemoryLimit) {
+  ASSERT_FALSE(mlx::core::is_available(mlx::core::Device::gpu));
+  const size_t before = mlx::core::get_memory_limit();
+  const SystemApplied applied = apply_system_settings(SystemSection{.memory_limit_gb = 2.0}, 0);
+  EXPECT_EQ(applied.cpu_cache_bytes, size_t{250000000});
+  EXPECT_EQ(mlx::core::set_cache_limit(size_t{32} << 20), size_t{250000000});  // returns the limit it replaces
+  mlx::core::set_memory_limit(before);
+  EXPECT_EQ(raise_cpu_buffer_cache(), cpu_cache_limit(before));
+  EXPECT_EQ(mlx::core::set_cache_limit(size_t{32} << 20), cpu_cache_limit(before));
+}
+
 }  // namespace
 }  // namespace mlxft

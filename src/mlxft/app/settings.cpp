@@ -2,6 +2,8 @@
 
 #include <mlx/mlx.h>
 
+#include <algorithm>
+
 #include "mlxft/config/load.h"
 #include "mlxft/util/blas.h"
 
@@ -50,7 +52,19 @@ SystemApplied apply_system_settings(const SystemSection& sys, int threads_flag) 
     applied.memory_limit_bytes = static_cast<size_t>(sys.memory_limit_gb * 1e9);
     mlx::core::set_memory_limit(applied.memory_limit_bytes);
   }
+  applied.cpu_cache_bytes = raise_cpu_buffer_cache();
   return applied;
+}
+
+size_t cpu_cache_limit(size_t memory_limit) {
+  return std::min(size_t{512} << 20, memory_limit / 8);
+}
+
+size_t raise_cpu_buffer_cache() {
+  if (mlx::core::is_available(mlx::core::Device::gpu)) return 0;
+  const size_t limit = cpu_cache_limit(mlx::core::get_memory_limit());
+  mlx::core::set_cache_limit(limit);
+  return limit;
 }
 
 }  // namespace mlxft
