@@ -1,6 +1,6 @@
 // The CPU kernels (src/mlxft/kernels) against MLX's own ops, side by side in one run.
 //
-//   kernels_bench [--reps R] [--only linear|quant|decode|ce|attn|rows] [--threads T]
+//   kernels_bench [--reps R] [--only linear|quant|decode|ce|attn|rows] [--threads T] [--kernel-only]
 //
 // Prints, per case, the median and best of R timed runs (after one warm-up), GFLOP/s and the ratio
 // to the MLX float32 baseline of the same table, both from the best run (the machines are shared:
@@ -9,11 +9,12 @@
 // (M x K x N), forward and dx = dy W. Quantized: 4-bit group 64. Cross-entropy: N tokens, hidden
 // E, vocabulary V, 30 % of the tokens masked, forward (loss) and forward + backward (loss and dh).
 // Attention: causal, q [B, H, T, D], k and v [B, K, T, D]; the baseline is the path before the fused
-// kernel (float32 matmuls over [B, K, G T, T] around kernels::causal_softmax), GFLOP/s counts the causal
-// half only (forward 2 B H T^2 D, forward + backward 3.5 times that without the recomputation).
-// Rows: RMSNorm over [B, T, E] and RoPE with the split into heads ([B, T, H D] -> [B, H, T, D]), the
-// kernels against MLX's fast::rms_norm and reshape + transpose + fast::rope, forward and the x-gradient
-// alone (MLX evaluates only what the gradient needs; the GFLOP/s column is 0: memory-bound passes).
+// kernel (float32 matmuls over [B, K, G T, T] around kernels::causal_softmax; --kernel-only skips the
+// baselines, for comparing two builds of the kernel), GFLOP/s counts the causal half only (forward 2 B H T^2
+// D, forward + backward 3.5 times that without the recomputation). Rows: RMSNorm over [B, T, E] and RoPE with
+// the split into heads ([B, T, H D] -> [B, H, T, D]), the kernels against MLX's fast::rms_norm and reshape +
+// transpose + fast::rope, forward and the x-gradient alone (MLX evaluates only what the gradient needs; the
+// GFLOP/s column is 0: memory-bound passes).
 #include <fmt/format.h>
 #include <mlx/mlx.h>
 
@@ -39,6 +40,7 @@ namespace k = mlxft::kernels;
 namespace {
 
 int g_reps = 5;
+bool g_kernel_only = false;
 
 struct Timing {
   double median_ms, best_ms, peak_mb;
@@ -234,6 +236,7 @@ void bench_attention(int B, int H, int K, int T, int D, bool bf16) {
       {"MLX sdpa causal", [&](auto& a, auto& b, auto& c) {
          return mx::fast::scaled_dot_product_attention(a, b, c, scale, "causal"); }},
       {"kernels::causal_attention", [&](auto& a, auto& b, auto& c) { return k::causal_attention(a, b, c, scale); }}};
+  const size_t first = g_kernel_only ? paths.size() - 1 : 0;
   for (mx::Dtype dt : {mx::float32, mx::bfloat16}) {
     if (dt == mx::bfloat16 && !bf16) continue;
     const std::string tn = dt == mx::float32 ? "f32 " : "bf16";
@@ -241,12 +244,14 @@ void bench_attention(int B, int H, int K, int T, int D, bool bf16) {
     const mx::array v = mx::astype(randn({B, K, T, D}, 1.0f, 13), dt), w = randn({B, H, T, D}, 1.0f, 14);
     mx::eval({q, kk, v});
     double base_f = 0, base_b = 0;
-    for (const auto& [name, f] : paths) {
+    for (size_t p = first; p < paths.size(); ++p) {
+      const auto& [name, f] = paths[p];
       const Timing t = time_it([&, f = f] { return std::vector<mx::array>{f(q, kk, v)}; });
       if (base_f == 0) base_f = t.best_ms;
       row("forward  " + tn + " " + name, t, fwd, base_f, true);
     }
-    for (const auto& [name, f] : paths) {
+    for (size_t p = first; p < paths.size(); ++p) {
+      const auto& [name, f] = paths[p];
       auto loss = [&, f = f](const std::vector<mx::array>& in) {
         return std::vector<mx::array>{mx::sum(mx::multiply(mx::astype(f(in[0], in[1], in[2]), mx::float32), w))};
       };
@@ -293,6 +298,8 @@ int main(int argc, char** argv) {
   app.add_option("--reps", g_reps, "timed runs per case");
   app.add_option("--only", only, "linear | quant | decode | ce | attn | rows");
   app.add_option("--threads", threads, "threads (0 = all cores)");
+  app.add_flag("--kernel-only", g_kernel_only,
+               "attention: time the fused kernel only, not the MLX baselines");
   CLI11_PARSE(app, argc, argv);
   mlxft::set_blas_threads(threads);
   if (threads > 0) k::set_kernel_threads(threads);

@@ -1,4 +1,5 @@
 // The attention's block products: block_gemm_bf16 is the float32 product of the bfloat16-rounded operands;
+// Packing's operands packed once serve sub-products (a column range and later k rows of B) in every layout;
 // load_block_t is the transpose, zero-padded, of float32 and bfloat16 rows.
 #include "mlxft/kernels/attention_blocks.h"
 
@@ -62,6 +63,35 @@ TEST(AttentionBlocks, Bfloat16ProductRoundsToNearest) {
   float c = 0.0f;
   block_gemm_bf16(1, 1, 1, &a, 1, &b, 1, &c, 1, false);
   EXPECT_EQ(c, 1.0f + 0x1.0p-7f);
+}
+
+// B [20, 70] packed once; the product of A' [3, K'] with B's rows k0.. and columns n0.. (as the attention
+// uses its packed heads) against float64 sums, in bfloat16 pairs (AVX512-BF16 here), the portable rounded
+// layout and float32. Odd K' (9): the last pair has one product.
+TEST(AttentionBlocks, PackedOperandsServeSubProducts) {
+  const int64_t K = 20, N = 70, k0 = 6, n0 = 5, Kp = 9, Np = 33, M = 3;
+  const std::vector<float> A = random_matrix(M, Kp, 4), B = random_matrix(K, N, 5);
+  for (const auto& [bf16_products, pairs] :
+       {std::pair{true, true}, std::pair{true, false}, std::pair{false, true}}) {
+    SCOPED_TRACE(testing::Message() << (bf16_products ? "bf16" : "f32") << (pairs ? "" : " portable"));
+    const Packing pk(bf16_products, pairs);
+    const auto value = [&](float x) { return bf16_products ? bf16(x) : x; };
+    std::vector<uint32_t> bp(static_cast<size_t>(pk.words(K) * N)), ap(static_cast<size_t>(M * Kp));
+    pk.pack_b(K, N, B.data(), N, bp.data());
+    std::vector<float> C(static_cast<size_t>(M * Np), 7.0f);
+    pk.gemm(M, Np, Kp, pk.pack_a(M, Kp, A.data(), Kp, ap.data()), pk.b_from(bp.data(), k0, N) + n0, N,
+            C.data(), Np, false);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < Np; ++j) {
+        double want = 0.0, bound = 0.0;
+        for (int64_t k = 0; k < Kp; ++k) {
+          const double p = static_cast<double>(value(A[i * Kp + k])) * value(B[(k0 + k) * N + n0 + j]);
+          want += p;
+          bound += std::abs(p);
+        }
+        ASSERT_NEAR(C[i * Np + j], want, 1e-5 * bound + 1e-30) << "C[" << i << ", " << j << "]";
+      }
+  }
 }
 
 // dst[d, r] = src[r, d] for r < rows, 0 up to cols_padded: ragged row counts around the 16-row groups.

@@ -199,13 +199,9 @@ MLXFT_AVX512_TARGET void backward_row_avx512(float* st, float* dpt, int64_t firs
 // ---- AVX512-BF16: A and B rounded to bfloat16, pairs of products summed by vdpbf16ps ----------
 #define MLXFT_AVX512BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 
-// The packed operands of one product (per thread, reused): A as [M][K2] pairs (k, k+1) of a row,
-// B as [K2][N] pairs of rows (k, k+1) per column; K2 = ceil(K / 2), the odd tail paired with 0. A pair
-// is one 32-bit lane: element k's bfloat16 bits low, k + 1's high (vdpbf16ps's order).
-struct Bf16Panels {
-  std::vector<uint32_t> a, b;
-};
-
+// Packed pairs: A as [M][K2] pairs (k, k+1) of a row, B as [K2][N] pairs of rows (k, k+1) per column;
+// K2 = ceil(K / 2), the odd tail paired with 0. A pair is one 32-bit lane: element k's bfloat16 bits
+// low, k + 1's high (vdpbf16ps's order).
 MLXFT_AVX512_TARGET inline __m512i bf16_pair(__m512 low, __m512 high) {
   return _mm512_or_si512(_mm512_srli_epi32(bf16_round_lanes(low), 16),
                          _mm512_and_si512(bf16_round_lanes(high), _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
@@ -226,7 +222,7 @@ MLXFT_AVX512_TARGET void pack_a_pairs(int64_t rows, int64_t K, const float* A, i
     }
 }
 
-// dst[k2][n] = (B[2 k2][n], B[2 k2 + 1][n]).
+// dst[k2][n] = (B[2 k2][n], B[2 k2 + 1][n]), dst rows N apart.
 MLXFT_AVX512_TARGET void pack_b_pairs(int64_t K, int64_t N, const float* B, int64_t ldb, uint32_t* dst) {
   for (int64_t k2 = 0; k2 < (K + 1) / 2; ++k2) {
     const float* r0 = B + 2 * k2 * ldb;
@@ -278,42 +274,24 @@ MLXFT_AVX512BF16_TARGET void panel_bf16(int64_t M, int64_t K2, const uint32_t* A
   for (; i < M; ++i) tile_bf16<1, NV>(K2, A + i * K2, B, ldb, C + i * ldc, ldc, acc, last);
 }
 
-MLXFT_AVX512BF16_TARGET void gemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-                                        int64_t ldb, float* C, int64_t ldc, bool acc) {
-  thread_local Bf16Panels p;
-  const int64_t K2 = (K + 1) / 2;
-  p.a.resize(static_cast<size_t>(M * K2));
-  p.b.resize(static_cast<size_t>(K2 * N));
-  pack_a_pairs(M, K, A, lda, p.a.data());
-  pack_b_pairs(K, N, B, ldb, p.b.data());
+// C [M, N] (+)= A B from packed pairs: A [M][K2], B [K2][N], rows ldb apart.
+MLXFT_AVX512BF16_TARGET void gemm_pairs(int64_t M, int64_t N, int64_t K2, const uint32_t* A,
+                                        const uint32_t* B, int64_t ldb, float* C, int64_t ldc, bool acc) {
   for (int64_t n0 = 0; n0 < N; n0 += 64) {
     const int64_t w = std::min<int64_t>(64, N - n0);
     const __mmask16 last = lanes(w - 16 * ((w - 1) / 16));
-    const uint32_t* b = p.b.data() + n0;
+    const uint32_t* b = B + n0;
     float* c = C + n0;
     switch ((w + 15) / 16) {
-      case 1: panel_bf16<1>(M, K2, p.a.data(), b, N, c, ldc, acc, last); break;
-      case 2: panel_bf16<2>(M, K2, p.a.data(), b, N, c, ldc, acc, last); break;
-      case 3: panel_bf16<3>(M, K2, p.a.data(), b, N, c, ldc, acc, last); break;
-      default: panel_bf16<4>(M, K2, p.a.data(), b, N, c, ldc, acc, last); break;
+      case 1: panel_bf16<1>(M, K2, A, b, ldb, c, ldc, acc, last); break;
+      case 2: panel_bf16<2>(M, K2, A, b, ldb, c, ldc, acc, last); break;
+      case 3: panel_bf16<3>(M, K2, A, b, ldb, c, ldc, acc, last); break;
+      default: panel_bf16<4>(M, K2, A, b, ldb, c, ldc, acc, last); break;
     }
   }
 }
 
 #endif
-
-// The portable bfloat16 product: the operands rounded, then the float32 product.
-void gemm_bf16_portable(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                        float* C, int64_t ldc, bool accumulate) {
-  const auto rounded = [](const float* src, int64_t rows, int64_t cols, int64_t ld) {
-    std::vector<float> out(static_cast<size_t>(rows * cols));
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = from_bf16_bits(to_bf16_bits(src[r * ld + c]));
-    return out;
-  };
-  const std::vector<float> a = rounded(A, M, K, lda), b = rounded(B, K, N, ldb);
-  gemm_portable(M, N, K, a.data(), K, b.data(), N, C, ldc, accumulate);
-}
 
 float element(const void* src, bool bf16, int64_t at) {
   return bf16 ? from_bf16_bits(static_cast<const uint16_t*>(src)[at]) : static_cast<const float*>(src)[at];
@@ -331,10 +309,57 @@ void block_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, co
 
 void block_gemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                      float* C, int64_t ldc, bool accumulate) {
+  const Packing p(true);
+  std::vector<uint32_t> a(static_cast<size_t>(M * p.words(K))), b(static_cast<size_t>(p.words(K) * N));
+  p.pack_b(K, N, B, ldb, b.data());
+  p.gemm(M, N, K, p.pack_a(M, K, A, lda, a.data()), b.data(), N, C, ldc, accumulate);
+}
+
+Packing::Packing(bool bf16_products, bool allow_pairs) {
 #if defined(__x86_64__)
-  if (cpu_features().avx512_bf16) return gemm_bf16(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+  pairs_ = bf16_products && allow_pairs && cpu_features().avx512_bf16;
 #endif
-  gemm_bf16_portable(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+  round_ = bf16_products && !pairs_;
+}
+
+PackedA Packing::pack_a(int64_t M, int64_t K, const float* A, int64_t lda, uint32_t* scratch) const {
+#if defined(__x86_64__)
+  if (pairs_) {
+    pack_a_pairs(M, K, A, lda, scratch);
+    return {scratch, words(K)};
+  }
+#endif
+  if (!round_) return {reinterpret_cast<const uint32_t*>(A), lda};
+  copy_rows(M, K, A, lda, reinterpret_cast<float*>(scratch));
+  return {scratch, K};
+}
+
+void Packing::pack_b(int64_t K, int64_t N, const float* B, int64_t ldb, uint32_t* dst) const {
+#if defined(__x86_64__)
+  if (pairs_) return pack_b_pairs(K, N, B, ldb, dst);
+#endif
+  copy_rows(K, N, B, ldb, reinterpret_cast<float*>(dst));
+}
+
+void Packing::gemm(int64_t M, int64_t N, int64_t K, PackedA A, const uint32_t* B, int64_t ldb, float* C,
+                   int64_t ldc, bool accumulate) const {
+#if defined(__x86_64__)
+  if (pairs_) return gemm_pairs(M, N, words(K), A.p, B, ldb, C, ldc, accumulate);
+#endif
+  block_gemm(M, N, K, reinterpret_cast<const float*>(A.p), A.ld, reinterpret_cast<const float*>(B), ldb, C,
+             ldc, accumulate);
+}
+
+void Packing::copy_rows(int64_t rows, int64_t cols, const float* src, int64_t ld, float* dst) const {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* in = src + r * ld;
+    float* out = dst + r * cols;
+    if (!round_) {
+      std::memcpy(out, in, static_cast<size_t>(cols) * sizeof(float));
+      continue;
+    }
+    for (int64_t c = 0; c < cols; ++c) out[c] = from_bf16_bits(to_bf16_bits(in[c]));
+  }
 }
 
 void load_block(const void* src, bool bf16, int64_t rows, int64_t D, int64_t rows_padded, float* dst) {

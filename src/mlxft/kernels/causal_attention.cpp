@@ -44,44 +44,60 @@ void* element_ptr(void* base, bool bf16, int64_t i) {
   return static_cast<char*>(base) + i * (bf16 ? 2 : 4);
 }
 
-// The block product: in bfloat16 (two products a step on AVX512-BF16; the probabilities and score
-// gradients are rounded to bfloat16 too) or in float32.
-void gemm(bool bf16, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-          float* C, int64_t ldc, bool accumulate) {
-  if (bf16) return ab::block_gemm_bf16(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
-  ab::block_gemm(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
-}
-
 int64_t padded(int64_t n) {
   return (n + kKeyBlock - 1) / kKeyBlock * kKeyBlock;  // kQueryBlock == kKeyBlock
 }
 
-// One thread's blocks.
+// One thread's blocks: float32 staging and packed operands (ab::Packing's words).
 struct Scratch {
   explicit Scratch(int64_t D)
-      : a(kQueryBlock * D), b(kKeyBlock * D), bt(D * kKeyBlock), c(kQueryBlock * D), s(kQueryBlock * kKeyBlock),
-        s2(kQueryBlock * kKeyBlock), s3(kQueryBlock * kKeyBlock), o(kQueryBlock * D), m(kQueryBlock), l(kQueryBlock) {}
-  std::vector<float> a, b, bt, c, s, s2, s3, o, m, l;
-  // The backward's query heads of one KV head, as float32 once a task: rows [G][Tp][D] and
-  // transposes [G][D][Tp] of q and dO (Tp = T padded to whole blocks, zeros past T).
-  std::vector<float> q, qt, dout, doutt;
+      : a(kQueryBlock * D),
+        b(kKeyBlock * D),
+        c(kQueryBlock * D),
+        kt(D * kKeyBlock),
+        s(kQueryBlock * kKeyBlock),
+        s2(kQueryBlock * kKeyBlock),
+        o(kQueryBlock * D),
+        m(kQueryBlock),
+        l(kQueryBlock) {
+    const size_t block = static_cast<size_t>(std::max(kKeyBlock, D) * std::max(kKeyBlock, D));
+    for (auto* p : {&pa, &pb, &pc, &pd}) p->resize(block);
+  }
+  std::vector<float> a, b, c, kt, s, s2, o, m, l;
+  std::vector<uint32_t> pa, pb, pc, pd;
+  // The backward's G query heads of one KV head, once a task: float32 staging (rows [Tp, D], transposes
+  // [D, Tp]; Tp = T padded to whole blocks, zeros past T), the packed B operands (q and dO as rows for
+  // dK and dV, as transposes for the scores), and dQ^T [G][D][Tp].
+  std::vector<float> rows, cols, dqt;
+  std::vector<uint32_t> q_rows, q_cols, do_rows, do_cols;
 };
 
-// n rows of D at src (float32 or bfloat16) as float32 rows [padded(n), D] at rows and their
-// transpose [D, padded(n)] at cols, zeros past n: loaded once per head, not once per block pair.
-void load_head(const void* src, bool bf16, int64_t n, int64_t D, float* rows, float* cols) {
-  ab::load_block(src, bf16, n, D, padded(n), rows);
-  ab::load_block_t(src, bf16, n, D, padded(n), cols);
+// n rows of D at src (float32 or bfloat16) packed as B operands: rows [words(padded(n))][D] into `rows`
+// and the transpose [words(D)][padded(n)] into `cols` (zeros past n; either may be null), staged
+// through w.rows / w.cols.
+void pack_head(const ab::Packing& pk, const void* src, bool bf16, int64_t n, int64_t D, Scratch& w,
+               uint32_t* rows, uint32_t* cols) {
+  const int64_t np = padded(n);
+  if (rows) {
+    w.rows.resize(static_cast<size_t>(np * D));
+    ab::load_block(src, bf16, n, D, np, w.rows.data());
+    pk.pack_b(np, D, w.rows.data(), D, rows);
+  }
+  if (cols) {
+    w.cols.resize(static_cast<size_t>(np * D));
+    ab::load_block_t(src, bf16, n, D, np, w.cols.data());
+    pk.pack_b(D, np, w.cols.data(), np, cols);
+  }
 }
 
 struct Forward {
   Dims d;
   float scale;
-  bool bf16;           // q, k, v, o in bfloat16 (else float32)
-  bool bf16_products;  // the block products in bfloat16
+  bool bf16;  // q, k, v, o in bfloat16 (else float32)
+  const ab::Packing& pk;
   const void* q;
-  const float *v, *kt;  // per KV head, float32: V rows [Sp, D] and K^T [D, Sp] (Sp = padded(S))
-  const float* bias;    // [B, S] or null
+  const uint32_t *v, *kt;  // per KV head, packed B operands: V [words(Sp)][D] and K^T [words(D)][Sp]
+  const float* bias;       // [B, S] or null
   void* o;
   float* lse;
 
@@ -91,16 +107,17 @@ struct Forward {
     const int64_t q0 = index % nqb * kQueryBlock, h = index / nqb % d.H, b = index / nqb / d.H;
     const int64_t rows = std::min(kQueryBlock, d.T - q0), kv = h / d.G();
     ab::load_block(element_ptr(q, bf16, d.q_row(b, h, q0)), bf16, rows, D, rows, w.a.data());
+    const ab::PackedA qa = pk.pack_a(rows, D, w.a.data(), D, w.pa.data());
     std::fill(w.m.begin(), w.m.end(), -std::numeric_limits<float>::infinity());
     std::fill(w.l.begin(), w.l.end(), 0.0f);
     std::fill(w.o.begin(), w.o.end(), 0.0f);
     const int64_t key_end = std::min(d.S, q0 + rows + d.off());  // keys past it are above the diagonal
     const int64_t Sp = padded(d.S), head = b * d.K + kv;
+    const uint32_t* kth = kt + head * pk.words(D) * Sp;
+    const uint32_t* vh = v + head * pk.words(Sp) * D;
     for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
       const int64_t cols = std::min(kKeyBlock, d.S - k0);
-      const float* vb = v + (head * Sp + k0) * D;
-      gemm(bf16_products, rows, kKeyBlock, D, w.a.data(), D, kt + head * D * Sp + k0, Sp, w.s.data(), kKeyBlock,
-           false);
+      pk.gemm(rows, kKeyBlock, D, qa, kth + k0, Sp, w.s.data(), kKeyBlock, false);
       for (int64_t i = 0; i < rows; ++i) {
         const int64_t nv = std::min(cols, q0 + i + d.off() - k0 + 1);
         const float alpha = ab::online_softmax_row(w.s.data() + i * kKeyBlock, nv, kKeyBlock, scale,
@@ -108,7 +125,9 @@ struct Forward {
         if (alpha != 1.0f)
           for (int64_t e = 0; e < D; ++e) w.o[i * D + e] *= alpha;
       }
-      gemm(bf16_products, rows, D, cols, w.s.data(), kKeyBlock, vb, D, w.o.data(), D, true);
+      // P is 0 past the visible keys and V's padded rows are 0: the whole block is one product.
+      const ab::PackedA pa = pk.pack_a(rows, kKeyBlock, w.s.data(), kKeyBlock, w.pb.data());
+      pk.gemm(rows, D, kKeyBlock, pa, pk.b_from(vh, k0, D), D, w.o.data(), D, true);
     }
     for (int64_t i = 0; i < rows; ++i) {
       ab::store_block(w.o.data() + i * D, 1, D, 1.0f / w.l[i], element_ptr(o, bf16, d.q_row(b, h, q0 + i)), bf16);
@@ -121,7 +140,7 @@ struct Backward {
   Dims d;
   float scale;
   bool bf16;
-  bool bf16_products;
+  const ab::Packing& pk;
   const void *q, *k, *v, *o, *dout;
   const float* lse;
   const float* bias;
@@ -142,59 +161,82 @@ struct Backward {
     return delta;
   }
 
-  // One query block of query head g against the key block at k0 (cols keys in w.b = K, w.s2 holds V):
-  // accumulates dK (dk_acc), dV (dv_acc) and dQ (dq_acc, [G T, D]).
-  void pair(int64_t b, int64_t kv, int64_t g, int64_t q0, int64_t k0, int64_t cols, const float* delta,
-            float* dk_acc, float* dv_acc, float* dq_acc, Scratch& w) const {
+  // The key block at k0 (cols keys) packed as the A operands of its products.
+  struct KeyBlock {
+    ab::PackedA k, v, kt;  // K [cols, D], V [cols, D], K^T [D, cols]
+  };
+
+  // One query block of query head g against the key block at k0: accumulates dK (dk_acc), dV (dv_acc)
+  // and dQ^T (w.dqt).
+  void pair(int64_t b, int64_t kv, int64_t g, int64_t q0, int64_t k0, int64_t cols, const KeyBlock& kb,
+            const float* delta, float* dk_acc, float* dv_acc, Scratch& w) const {
     const int64_t D = d.D, rows = std::min(kQueryBlock, d.T - q0), h = kv * d.G() + g, Tp = padded(d.T);
-    const float* qb = w.q.data() + (g * Tp + q0) * D;       // [rows, D]
-    const float* qtb = w.qt.data() + g * D * Tp + q0;       // [D, Br], Tp apart
-    const float* dob = w.dout.data() + (g * Tp + q0) * D;   // [rows, D]
-    const float* dotb = w.doutt.data() + g * D * Tp + q0;   // [D, Br], Tp apart
-    float* st = w.s.data();  // [cols, Br]: P^T after backward_row
+    const int64_t row_panel = pk.words(Tp) * D, col_panel = pk.words(D) * Tp;
+    float* st = w.s.data();    // [cols, Br]: P^T after backward_row
     float* dst = w.s2.data();  // [cols, Br]: dS^T after backward_row
-    gemm(bf16_products, cols, kQueryBlock, D, w.b.data(), D, qtb, Tp, st, kQueryBlock, false);
-    gemm(bf16_products, cols, kQueryBlock, D, w.bt.data(), D, dotb, Tp, dst, kQueryBlock, false);
+    pk.gemm(cols, kQueryBlock, D, kb.k, w.q_cols.data() + g * col_panel + q0, Tp, st, kQueryBlock, false);
+    pk.gemm(cols, kQueryBlock, D, kb.v, w.do_cols.data() + g * col_panel + q0, Tp, dst, kQueryBlock, false);
     const float* lrow = lse + (b * d.H + h) * d.T + q0;
     for (int64_t j = 0; j < cols; ++j) {
       const int64_t first = k0 + j - d.off() - q0;  // earlier queries do not see key k0 + j
       ab::backward_row(st + j * kQueryBlock, dst + j * kQueryBlock, first, rows, scale,
                        bias ? bias[b * d.S + k0 + j] : 0.0f, lrow, delta + g * d.T + q0);
     }
-    gemm(bf16_products, cols, D, rows, st, kQueryBlock, dob, D, dv_acc, D, true);
-    gemm(bf16_products, cols, D, rows, dst, kQueryBlock, qb, D, dk_acc, D, true);
-    float* ds = w.s3.data();  // dS [rows, Bc]
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j) ds[i * kKeyBlock + j] = dst[j * kQueryBlock + i];
-    gemm(bf16_products, rows, D, cols, ds, kKeyBlock, w.b.data(), D, dq_acc + (g * d.T + q0) * D, D, true);
+    // Columns past `rows` of P^T and dS^T are 0 (padded queries), as are the padded rows of q and dO.
+    const ab::PackedA p = pk.pack_a(cols, kQueryBlock, st, kQueryBlock, w.pd.data());
+    pk.gemm(cols, D, kQueryBlock, p, pk.b_from(w.do_rows.data() + g * row_panel, q0, D), D, dv_acc, D, true);
+    const ab::PackedA ds = pk.pack_a(cols, kQueryBlock, dst, kQueryBlock, w.pd.data());
+    pk.gemm(cols, D, kQueryBlock, ds, pk.b_from(w.q_rows.data() + g * row_panel, q0, D), D, dk_acc, D, true);
+    // dQ^T [D, Br] += K^T [D, cols] dS^T [cols, Br]: no transpose of dS.
+    pk.pack_b(cols, kQueryBlock, dst, kQueryBlock, w.pd.data());
+    pk.gemm(D, kQueryBlock, cols, kb.kt, w.pd.data(), kQueryBlock, w.dqt.data() + g * D * Tp + q0, Tp, true);
+  }
+
+  // The packed q and dO of the G query heads of (b, kv), as rows and as transposes.
+  void pack_queries(int64_t b, int64_t kv, Scratch& w) const {
+    const int64_t D = d.D, G = d.G(), Tp = padded(d.T);
+    const int64_t row_panel = pk.words(Tp) * D, col_panel = pk.words(D) * Tp;
+    for (auto* p : {&w.q_rows, &w.do_rows}) p->resize(static_cast<size_t>(G * row_panel));
+    for (auto* p : {&w.q_cols, &w.do_cols}) p->resize(static_cast<size_t>(G * col_panel));
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t row = d.q_row(b, kv * G + g, 0);
+      pack_head(pk, element_ptr(q, bf16, row), bf16, d.T, D, w, w.q_rows.data() + g * row_panel,
+                w.q_cols.data() + g * col_panel);
+      pack_head(pk, element_ptr(dout, bf16, row), bf16, d.T, D, w, w.do_rows.data() + g * row_panel,
+                w.do_cols.data() + g * col_panel);
+    }
   }
 
   // One (batch, KV head): its dK, dV and the dQ of its G query heads.
   void task(int64_t index, Scratch& w) const {
     const int64_t b = index / d.K, kv = index % d.K, D = d.D, G = d.G(), Tp = padded(d.T);
     const std::vector<float> delta = deltas(b, kv, w);
-    for (auto* panel : {&w.q, &w.qt, &w.dout, &w.doutt}) panel->resize(static_cast<size_t>(G * Tp * D));
-    for (int64_t g = 0; g < G; ++g) {
-      const int64_t row = d.q_row(b, kv * G + g, 0);
-      load_head(element_ptr(q, bf16, row), bf16, d.T, D, w.q.data() + g * Tp * D, w.qt.data() + g * D * Tp);
-      load_head(element_ptr(dout, bf16, row), bf16, d.T, D, w.dout.data() + g * Tp * D, w.doutt.data() + g * D * Tp);
-    }
-    std::vector<float> dq_acc(static_cast<size_t>(G * d.T * D), 0.0f), dk_acc(kKeyBlock * D), dv_acc(kKeyBlock * D);
+    pack_queries(b, kv, w);
+    w.dqt.assign(static_cast<size_t>(G * D * Tp), 0.0f);
+    std::vector<float> dk_acc(kKeyBlock * D), dv_acc(kKeyBlock * D);
     for (int64_t k0 = 0; k0 < d.S; k0 += kKeyBlock) {
       const int64_t cols = std::min(kKeyBlock, d.S - k0);
-      ab::load_block(element_ptr(k, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols, w.b.data());
-      ab::load_block(element_ptr(v, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols, w.bt.data());  // V, row-major
+      const void* src = element_ptr(k, bf16, d.k_row(b, kv, k0));
+      ab::load_block(src, bf16, cols, D, cols, w.a.data());
+      ab::load_block(element_ptr(v, bf16, d.k_row(b, kv, k0)), bf16, cols, D, cols, w.b.data());
+      ab::load_block_t(src, bf16, cols, D, kKeyBlock, w.kt.data());
+      const KeyBlock kb{pk.pack_a(cols, D, w.a.data(), D, w.pa.data()),
+                        pk.pack_a(cols, D, w.b.data(), D, w.pb.data()),
+                        pk.pack_a(D, cols, w.kt.data(), kKeyBlock, w.pc.data())};
       std::fill(dk_acc.begin(), dk_acc.end(), 0.0f);
       std::fill(dv_acc.begin(), dv_acc.end(), 0.0f);
       const int64_t q_first = std::max<int64_t>(0, k0 - d.off()) / kQueryBlock * kQueryBlock;
       for (int64_t g = 0; g < G; ++g)
         for (int64_t q0 = q_first; q0 < d.T; q0 += kQueryBlock)
-          pair(b, kv, g, q0, k0, cols, delta.data(), dk_acc.data(), dv_acc.data(), dq_acc.data(), w);
+          pair(b, kv, g, q0, k0, cols, kb, delta.data(), dk_acc.data(), dv_acc.data(), w);
       ab::store_block(dk_acc.data(), cols, D, scale, element_ptr(dk, bf16, d.k_row(b, kv, k0)), bf16);
       ab::store_block(dv_acc.data(), cols, D, 1.0f, element_ptr(dv, bf16, d.k_row(b, kv, k0)), bf16);
     }
-    for (int64_t g = 0; g < G; ++g)
-      ab::store_block(dq_acc.data() + g * d.T * D, d.T, D, scale, element_ptr(dq, bf16, d.q_row(b, kv * G + g, 0)), bf16);
+    w.rows.resize(static_cast<size_t>(Tp * D));
+    for (int64_t g = 0; g < G; ++g) {  // dQ^T [D, Tp] -> rows [T, D]
+      ab::load_block_t(w.dqt.data() + g * D * Tp, false, D, Tp, D, w.rows.data());
+      ab::store_block(w.rows.data(), d.T, D, scale, element_ptr(dq, bf16, d.q_row(b, kv * G + g, 0)), bf16);
+    }
   }
 };
 
@@ -211,7 +253,7 @@ class CausalAttentionPrimitive : public mx::Primitive {
                       products = bf16_products_]() mutable {
       const Dims d = dims_of(in[0], in[1]);
       const bool bf16 = in[0].dtype() == mx::bfloat16;
-      const bool bf16_products = bf16 || products;
+      const ab::Packing pk(bf16 || products);
       const float* key_bias = bias ? in.back().data<float>() : nullptr;
       const auto run = [&](const auto& job, int64_t tasks) {
         parallel_for(tasks, [&](int64_t lo, int64_t hi) {
@@ -220,23 +262,46 @@ class CausalAttentionPrimitive : public mx::Primitive {
         });
       };
       if (bwd) {
-        const Backward job{d, scale, bf16, bf16_products, in[0].data<void>(), in[1].data<void>(), in[2].data<void>(),
-                           in[3].data<void>(), in[5].data<void>(), in[4].data<float>(), key_bias,
-                           out[0].data<void>(), out[1].data<void>(), out[2].data<void>()};
+        const Backward job{d,
+                           scale,
+                           bf16,
+                           pk,
+                           in[0].data<void>(),
+                           in[1].data<void>(),
+                           in[2].data<void>(),
+                           in[3].data<void>(),
+                           in[5].data<void>(),
+                           in[4].data<float>(),
+                           key_bias,
+                           out[0].data<void>(),
+                           out[1].data<void>(),
+                           out[2].data<void>()};
         run(job, d.B * d.K);
       } else {
-        // K^T and V of every KV head as float32 once, before the query blocks that share them.
-        const int64_t Sp = padded(d.S), panel = Sp * d.D;
-        std::vector<float> kt(static_cast<size_t>(d.B * d.K * panel)), vf(kt.size());
+        // K^T and V of every KV head packed once, before the query blocks that share them.
+        const int64_t Sp = padded(d.S), kt_panel = pk.words(d.D) * Sp, v_panel = pk.words(Sp) * d.D;
+        std::vector<uint32_t> kt(static_cast<size_t>(d.B * d.K * kt_panel)),
+            vp(static_cast<size_t>(d.B * d.K * v_panel));
         parallel_for(d.B * d.K, [&](int64_t lo, int64_t hi) {
+          Scratch w(d.D);
           for (int64_t i = lo; i < hi; ++i) {
             const int64_t row = d.k_row(i / d.K, i % d.K, 0);
-            ab::load_block_t(element_ptr(in[1].data<void>(), bf16, row), bf16, d.S, d.D, Sp, kt.data() + i * panel);
-            ab::load_block(element_ptr(in[2].data<void>(), bf16, row), bf16, d.S, d.D, Sp, vf.data() + i * panel);
+            pack_head(pk, element_ptr(in[1].data<void>(), bf16, row), bf16, d.S, d.D, w, nullptr,
+                      kt.data() + i * kt_panel);
+            pack_head(pk, element_ptr(in[2].data<void>(), bf16, row), bf16, d.S, d.D, w,
+                      vp.data() + i * v_panel, nullptr);
           }
         });
-        const Forward job{d, scale, bf16, bf16_products, in[0].data<void>(), vf.data(), kt.data(), key_bias,
-                          out[0].data<void>(), out[1].data<float>()};
+        const Forward job{d,
+                          scale,
+                          bf16,
+                          pk,
+                          in[0].data<void>(),
+                          vp.data(),
+                          kt.data(),
+                          key_bias,
+                          out[0].data<void>(),
+                          out[1].data<float>()};
         run(job, d.B * d.H * ((d.T + kQueryBlock - 1) / kQueryBlock));
       }
     });

@@ -9,16 +9,17 @@
 // Gradients flow to q, k and v (not to key_bias).
 //
 // On a CPU stream the forward walks key blocks with an online softmax and skips the blocks above the
-// causal diagonal: no [T, S] array is ever made, only per-thread 64 x 64 blocks (beside float32 copies
-// made once a call: K^T and V of each KV head for the forward, [B, K, S, D] each; q, dO and their
-// transposes of one KV head's query heads per backward thread, 4 x [H / K, T, D]); it keeps the rows'
-// log-sum-exp [B, H, T] (float32) as a second output, from which the backward recomputes P block by
-// block (dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO o)), dQ = scale dS K, dK = scale dS^T Q, dK and
-// dV summed over a KV head's query heads). The block products multiply bfloat16 values (vdpbf16ps on
-// AVX512-BF16) when the inputs are bfloat16 or bf16_products is set (model.compute_dtype bfloat16 with
-// float32 activations), the probabilities and score gradients rounded to bfloat16 as well, else
-// float32 values; all sums are float32. Threads: the forward splits (batch, head, query block), the backward (batch, KV head).
-// AVX-512 where the CPU has it, portable loops elsewhere (kernels/attention_blocks.h).
+// causal diagonal: no [T, S] array is ever made, only per-thread 64 x 64 blocks (beside operands packed
+// once a call for the block products, attention_blocks.h's Packing: K^T and V of each KV head for the
+// forward, [B, K, S, D] each, half that in bfloat16 pairs; q, dO and their transposes of one KV head's
+// query heads per backward thread, 4 x [H / K, T, D], with float32 staging and dQ^T of the same size);
+// it keeps the rows' log-sum-exp [B, H, T] (float32) as a second output, from which the backward
+// recomputes P block by block (dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO o)), dQ^T = scale K^T dS^T,
+// dK = scale dS^T Q, dK and dV summed over a KV head's query heads). The block products multiply bfloat16
+// values (vdpbf16ps on AVX512-BF16) when the inputs are bfloat16 or bf16_products is set (model.compute_dtype
+// bfloat16 with float32 activations), the probabilities and score gradients rounded to bfloat16 as well, else
+// float32 values; all sums are float32. Threads: the forward splits (batch, head, query block), the backward
+// (batch, KV head). AVX-512 where the CPU has it, portable loops elsewhere (kernels/attention_blocks.h).
 // Elsewhere (GPU) it is MLX ops: causal_attention_reference().
 #pragma once
 
