@@ -4,7 +4,8 @@
 //   block_gemm:   C[M, N] = A[M, K] B[K, N]  (accumulate: C += A B)
 //   block_gemm_bf16: the same product with A and B rounded to bfloat16 (nearest even) and the products
 //                 summed in float32 (vdpbf16ps, two products a step, on AVX512-BF16; elsewhere the rounded
-//                 operands through block_gemm's loops). For bfloat16 attention, whose inputs are bfloat16.
+//                 operands through block_gemm's loops). One-shot: packs both operands through Packing
+//                 (the attention itself packs each operand once for many products).
 //   Packing:      operands packed once for many products. pack_a(M, K, A, lda, scratch) packs A [M, K]
 //                 as [M][words(K)] into scratch (float32 products: returns A itself), pack_b(K, N, B) writes
 //                 B [K, N] as [words(K)][N] (rows N apart; a product may use a column range of it with ldb =
