@@ -30,6 +30,10 @@ processes on the machine change it far less than the wall time; spin-waiting thr
 peak RSS of the process (ru_maxrss from wait4: the whole process, model build and warm-up
 included) and, for MLX-based runs, MLX's peak allocation over the timed steps (mx peak).
 Torch gets torch.set_num_threads(--threads); mlxft and MLX keep their own defaults.
+Before the timed runs, an untimed pass runs every program once (one step at the first length) so
+that none of them pays for reading its libraries back into the page cache: measured on the EPYC,
+whichever run came first after other work used 1.2-1.7 of 2 cores (its CPU seconds per step as
+usual, its wall time up to 50 % longer); --no-warm-pass skips it.
 Prints a table and the ratios of mlxft's tokens/s over each peer's; writes all of it as JSON.
 """
 
@@ -191,6 +195,7 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one run may take")
     parser.add_argument("--only", default=DEFAULT_RUNS, help="comma-separated run names")
+    parser.add_argument("--no-warm-pass", action="store_true", help="skip the untimed pass over every program")
     parser.add_argument("--json", default=os.path.join(HERE, "..", "..", "build", "bench", "peers.json"))
     args = parser.parse_args()
     args.train_bench = os.path.abspath(args.train_bench)
@@ -202,8 +207,16 @@ def main():
     if unknown:
         sys.exit(f"run_peers: unknown run {unknown}; use {known}")
 
-    report = dict(machine=machine(), batch=args.batch, steps=args.steps, threads=args.threads, seqs={})
+    report = dict(machine=machine(), batch=args.batch, steps=args.steps, threads=args.threads,
+                  warm_pass=not args.no_warm_pass, seqs={})
     print(f"machine: {report['machine']}", flush=True)
+    if not args.no_warm_pass:
+        print("untimed pass (one step each):", file=sys.stderr, flush=True)
+        once = argparse.Namespace(**{**vars(args), "steps": 1})
+        seq0 = args.seqs.split(",")[0]
+        for name, command, env in runs(once):
+            if name in wanted:
+                run_one(name, [c.format(seq=seq0) for c in command], env, args.timeout)
     for seq in [int(s) for s in args.seqs.split(",")]:
         results = {}
         for name, command, env in runs(args):
