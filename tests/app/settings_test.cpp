@@ -113,7 +113,8 @@ TEST(SystemSettings, RaisesMlxCpuCacheWithTheMemoryLimit) {
   const size_t before = mlx::core::get_memory_limit();
   const SystemApplied applied = apply_system_settings(SystemSection{.memory_limit_gb = 2.0}, 0);
   EXPECT_EQ(applied.cpu_cache_bytes, size_t{250000000});
-  EXPECT_EQ(mlx::core::set_cache_limit(size_t{32} << 20), size_t{250000000});  // returns the limit it replaces
+  EXPECT_EQ(mlx::core::set_cache_limit(size_t{32} << 20),
+            size_t{250000000});  // returns the limit it replaces
   mlx::core::set_memory_limit(before);
   EXPECT_EQ(raise_cpu_buffer_cache(), cpu_cache_limit(before));
   EXPECT_EQ(mlx::core::set_cache_limit(size_t{32} << 20), cpu_cache_limit(before));

@@ -38,11 +38,11 @@ Arrays add_vjp(const Arrays& primals, const Arrays& cotangents, const Arrays& ou
 
 }  // namespace
 
-mx::array lora_add(const mx::array& y, const mx::array& x, const mx::array& a, const mx::array& b, float scale) {
-  const auto fn = mx::custom_vjp([scale](const Arrays& in) { return add_forward(in, scale); },
-                                 [scale](const Arrays& p, const Arrays& c, const Arrays& o) {
-                                   return add_vjp(p, c, o, scale);
-                                 });
+mx::array lora_add(const mx::array& y, const mx::array& x, const mx::array& a, const mx::array& b,
+                   float scale) {
+  const auto fn = mx::custom_vjp(
+      [scale](const Arrays& in) { return add_forward(in, scale); },
+      [scale](const Arrays& p, const Arrays& c, const Arrays& o) { return add_vjp(p, c, o, scale); });
   return fn({y, x, a, b})[0];
 }
 
