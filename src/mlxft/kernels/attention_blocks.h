@@ -18,10 +18,9 @@
 //                 (src float32 or bfloat16 bits, rows D apart)
 //   load_block_t: the transpose: dst[d, r] (dst rows cols_padded apart), zero for rows <= r < cols_padded
 //   store_block:  dst[r, d] = mul * src[r, d] as float32 or bfloat16 (round to nearest even)
-//   online_softmax_row: one query row of FlashAttention's forward. s[0..n) holds the raw scores q.k of one
-//   key
-//                 block; z = scale s + bias (bias may be null), only z[0..nv) is visible. With m_new =
-//                 max(m, max z), it writes s[v] = exp(z[v] - m_new) (0 for v >= nv), sets
+//   online_softmax_row: one query row of FlashAttention's forward. s[0..n) holds the raw scores q.k
+//                 of one key block; z = scale s + bias (bias may be null), only z[0..nv) is visible.
+//                 With m_new = max(m, max z), it writes s[v] = exp(z[v] - m_new) (0 for v >= nv), sets
 //                 l = l exp(m - m_new) + sum s, m = m_new and returns exp(m - m_new) (the factor that
 //                 rescales the row's output). nv <= 0: s = 0, returns 1.
 //   backward_row: one key row of the backward. For queries i in [first, n): st[i] (the score k.q_i) becomes
