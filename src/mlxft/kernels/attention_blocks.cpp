@@ -128,17 +128,56 @@ MLXFT_AVX512_TARGET void load_block_avx512(const void* src, bool bf16, int64_t r
     }
 }
 
-// The float32 transpose: 16 source rows at a time, one gather per column d (the 16 rows' d-th
-// values, D apart) stored as 16 consecutive floats of dst row d.
-MLXFT_AVX512_TARGET void load_block_t_avx512(const float* src, int64_t rows, int64_t D, int64_t cols_padded,
-                                             float* dst) {
-  const __m512i step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                          _mm512_set1_epi32(static_cast<int>(D)));
+// The 64-bit halves of each 128-bit lane of a and b, interleaved (low halves, or high halves).
+MLXFT_AVX512_TARGET inline __m512 lo64(__m512 a, __m512 b) {
+  return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+}
+MLXFT_AVX512_TARGET inline __m512 hi64(__m512 a, __m512 b) {
+  return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+}
+
+// r[c] becomes column c of the 16 x 16 block whose rows were r[0..15]: 32-bit interleaves of row
+// pairs, 64-bit interleaves of those, then two rounds of 128-bit lane shuffles.
+MLXFT_AVX512_TARGET inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // r[i + j], lane L: column 4 L + j of rows i .. i + 3
+    r[i] = lo64(t[i], t[i + 2]);
+    r[i + 1] = hi64(t[i], t[i + 2]);
+    r[i + 2] = lo64(t[i + 1], t[i + 3]);
+    r[i + 3] = hi64(t[i + 1], t[i + 3]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+// The transpose in 16 x 16 blocks through registers: rows past `rows` load as zeros and are not
+// stored (the caller zeroed dst's padding), columns past D are neither loaded nor stored.
+MLXFT_AVX512_TARGET void load_block_t_avx512(const void* src, bool bf16, int64_t rows, int64_t D,
+                                             int64_t cols_padded, float* dst) {
   for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-    const __mmask16 k = lanes(rows - r0);
-    for (int64_t d = 0; d < D; ++d) {
-      const __m512 column = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, step, src + r0 * D + d, 4);
-      _mm512_mask_storeu_ps(dst + d * cols_padded + r0, k, column);
+    const int64_t nr = std::min<int64_t>(16, rows - r0);
+    const __mmask16 row_mask = lanes(nr);
+    for (int64_t d0 = 0; d0 < D; d0 += 16) {
+      const int64_t nd = std::min<int64_t>(16, D - d0);
+      const __mmask16 col_mask = lanes(nd);
+      __m512 r[16];
+      for (int64_t i = 0; i < 16; ++i)
+        r[i] = i < nr ? load16(src, bf16, (r0 + i) * D + d0, col_mask) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int64_t c = 0; c < nd; ++c)
+        _mm512_mask_storeu_ps(dst + (d0 + c) * cols_padded + r0, row_mask, r[c]);
     }
   }
 }
@@ -377,8 +416,7 @@ void load_block(const void* src, bool bf16, int64_t rows, int64_t D, int64_t row
 void load_block_t(const void* src, bool bf16, int64_t rows, int64_t D, int64_t cols_padded, float* dst) {
   for (int64_t d = 0; d < D; ++d) std::fill(dst + d * cols_padded + rows, dst + (d + 1) * cols_padded, 0.0f);
 #if defined(__x86_64__)
-  if (!bf16 && cpu_features().avx512f && rows * D < (int64_t{1} << 31))
-    return load_block_t_avx512(static_cast<const float*>(src), rows, D, cols_padded, dst);
+  if (cpu_features().avx512f) return load_block_t_avx512(src, bf16, rows, D, cols_padded, dst);
 #endif
   // Source rows in the outer loop: each is read once, in order; the writes go down D columns.
   for (int64_t r = 0; r < rows; ++r) {
