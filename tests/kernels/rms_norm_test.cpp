@@ -61,11 +61,31 @@ TEST(KernelRmsNorm, SameOnOneThreadAndMany) {
   EXPECT_EQ(max_abs_diff(one, many), 0.0f);
 }
 
-TEST(KernelRmsNorm, OtherDtypesUseMlx) {
-  const mx::array x = mx::astype(normal({4, 32}, 1.0f, 7), mx::bfloat16),
-                  w = mx::astype(normal({32}, 1.0f, 8), mx::bfloat16);
-  const mx::array y = rms_norm(x, w, 1e-6f);
+// bfloat16 x (and weight): computed in float32 and rounded once, so exactly the float32 kernel's
+// results on the same values, rounded, gradient included; within bfloat16 rounding of MLX's op.
+TEST(KernelRmsNorm, BfloatSixteenIsTheFloat32ResultRounded) {
+  const auto b16 = [](const mx::array& a) { return mx::astype(a, mx::bfloat16); };
+  const mx::array x = kernel_test::bf16_rounded(normal({5, 777}, 2.0f, 7)),
+                  w = kernel_test::bf16_rounded(normal({777}, 1.0f, 8)),
+                  c = kernel_test::bf16_rounded(normal({5, 777}, 1.0f, 9));
+  const mx::array y = rms_norm(b16(x), b16(w), 1e-6f);
   EXPECT_EQ(y.dtype(), mx::bfloat16);
+  EXPECT_EQ(max_abs_diff(y, b16(rms_norm(x, w, 1e-6f))), 0.0f);
+  EXPECT_LT(max_abs_diff(y, mx::fast::rms_norm(x, w, 1e-6f)), 1.0f / 128 * max_abs(y));
+  auto dx = [&](const mx::array& xx, const mx::array& ww, const mx::array& cc) {
+    return mx::grad([&](const mx::array& in) { return mx::sum(mx::multiply(rms_norm(in, ww, 1e-6f), cc)); })(
+        xx);
+  };
+  const mx::array gb = dx(b16(x), b16(w), b16(c));
+  EXPECT_EQ(gb.dtype(), mx::bfloat16);
+  EXPECT_EQ(max_abs_diff(gb, b16(dx(x, w, c))), 0.0f);
+}
+
+TEST(KernelRmsNorm, OtherDtypesUseMlx) {
+  const mx::array x = mx::astype(normal({4, 32}, 1.0f, 7), mx::float16),
+                  w = mx::astype(normal({32}, 1.0f, 8), mx::float16);
+  const mx::array y = rms_norm(x, w, 1e-6f);
+  EXPECT_EQ(y.dtype(), mx::float16);
   EXPECT_EQ(max_abs_diff(y, mx::fast::rms_norm(x, w, 1e-6f)), 0.0f);
 }
 

@@ -72,6 +72,26 @@ TEST(KernelRopeHeads, SameOnOneThreadAndMany) {
   EXPECT_EQ(max_abs_diff(one, many), 0.0f);
 }
 
+// bfloat16 x: rotated in float32 and rounded once, so exactly the float32 kernel's results on the same
+// values, rounded, gradient included; within bfloat16 rounding of MLX's fast::rope.
+TEST(KernelRopeHeads, BfloatSixteenIsTheFloat32ResultRounded) {
+  const auto b16 = [](const mx::array& a) { return mx::astype(a, mx::bfloat16); };
+  const std::vector<float> inv = inverse_frequencies(64, 10000.0f);
+  const mx::array x = kernel_test::bf16_rounded(normal({2, 37, 3 * 64}, 1.0f, 6)),
+                  w = kernel_test::bf16_rounded(normal({2, 3, 37, 64}, 1.0f, 7));
+  const mx::array y = rope_heads(b16(x), 3, inv, 5);
+  EXPECT_EQ(y.dtype(), mx::bfloat16);
+  EXPECT_EQ(max_abs_diff(y, b16(rope_heads(x, 3, inv, 5))), 0.0f);
+  EXPECT_LT(max_abs_diff(y, rope_heads_reference(x, 3, inv, 5)), 1.0f / 64);
+  auto dx = [&](const mx::array& xx, const mx::array& ww) {
+    return mx::grad(
+        [&](const mx::array& in) { return mx::sum(mx::multiply(rope_heads(in, 3, inv, 5), ww)); })(xx);
+  };
+  const mx::array gb = dx(b16(x), b16(w));
+  EXPECT_EQ(gb.dtype(), mx::bfloat16);
+  EXPECT_EQ(max_abs_diff(gb, b16(dx(x, w))), 0.0f);
+}
+
 TEST(KernelRopeHeads, RejectsBadShapes) {
   EXPECT_THROW(rope_heads(mx::zeros({2, 3}), 1, {1.0f}, 0), mlxft::Error);      // not 3-D
   EXPECT_THROW(rope_heads(mx::zeros({1, 2, 6}), 4, {1.0f}, 0), mlxft::Error);   // 6 not a multiple of 4

@@ -10,6 +10,7 @@
 namespace {
 
 namespace mx = mlx::core;
+using kernel_test::bf16_rounded;
 using kernel_test::max_abs;
 using kernel_test::max_abs_diff;
 using kernel_test::normal;
@@ -53,6 +54,30 @@ TEST(KernelSwiglu, SameOnOneThreadAndMany) {
   mx::eval(many);
   mlxft::kernels::set_kernel_threads(threads);
   EXPECT_EQ(max_abs_diff(one, many), 0.0f);
+}
+
+// bfloat16 inputs: computed in float32 and rounded once, so exactly the float32 kernel's results on the
+// same values, rounded; and within bfloat16 rounding of MLX's ops in float32.
+TEST(KernelSwiglu, BfloatSixteenIsTheFloat32ResultRounded) {
+  const mx::Shape shape{3, 4099};
+  const mx::array g = bf16_rounded(normal(shape, 4.0f, 8)), u = bf16_rounded(normal(shape, 1.0f, 9)),
+                  w = bf16_rounded(normal(shape, 1.0f, 10));
+  const auto b16 = [](const mx::array& a) { return mx::astype(a, mx::bfloat16); };
+  const mx::array y = swiglu(b16(g), b16(u));
+  EXPECT_EQ(y.dtype(), mx::bfloat16);
+  EXPECT_EQ(max_abs_diff(y, b16(swiglu(g, u))), 0.0f);
+  EXPECT_LT(max_abs_diff(y, swiglu_reference(g, u)), 1.0f / 128 * max_abs(y));
+  auto grads = [&](const mx::array& gg, const mx::array& uu, const mx::array& ww) {
+    auto f = [&](const std::vector<mx::array>& in) {
+      return mx::sum(mx::multiply(swiglu(in[0], in[1]), ww));
+    };
+    return mx::grad(f, std::vector<int>{0, 1})({gg, uu});
+  };
+  const auto gb = grads(b16(g), b16(u), b16(w)), gf = grads(g, u, w);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(gb[i].dtype(), mx::bfloat16) << i;
+    EXPECT_EQ(max_abs_diff(gb[i], b16(gf[i])), 0.0f) << i;
+  }
 }
 
 TEST(KernelSwiglu, RejectsMismatchedShapes) {

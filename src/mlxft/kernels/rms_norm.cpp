@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "mlxft/kernels/cpu_encoder.h"
+#include "mlxft/kernels/f32_span.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/util/error.h"
 
@@ -32,25 +33,20 @@ float inv_rms(const float* x, int64_t E, float eps) {
   return 1.0f / std::sqrt(dot(x, x, E) / static_cast<float>(E) + eps);
 }
 
-// Rows [lo, hi): y = x r w, or with dy: dx = r (w dy) - x r^3 mean(w dy x) (g holds w dy).
-void rows(const float* x, const float* w, const float* dy, int64_t E, float eps, float* out, float* g,
-          int64_t lo, int64_t hi) {
-  for (int64_t row = lo; row < hi; ++row) {
-    const float* xr = x + row * E;
-    float* o = out + row * E;
-    const float r = inv_rms(xr, E, eps);
-    if (!dy) {
-      for (int64_t i = 0; i < E; ++i) o[i] = xr[i] * r * w[i];
-      continue;
-    }
-    const float* d = dy + row * E;
-    for (int64_t i = 0; i < E; ++i) g[i] = w[i] * d[i];
-    const float c = r * r * r * dot(g, xr, E) / static_cast<float>(E);
-    for (int64_t i = 0; i < E; ++i) o[i] = r * g[i] - c * xr[i];
+// One row: y = x r w, or with dy: dx = r (w dy) - x r^3 mean(w dy x) (g holds w dy).
+void row(const float* x, const float* w, const float* dy, int64_t E, float eps, float* o, float* g) {
+  const float r = inv_rms(x, E, eps);
+  if (!dy) {
+    for (int64_t i = 0; i < E; ++i) o[i] = x[i] * r * w[i];
+    return;
   }
+  for (int64_t i = 0; i < E; ++i) g[i] = w[i] * dy[i];
+  const float c = r * r * r * dot(g, x, E) / static_cast<float>(E);
+  for (int64_t i = 0; i < E; ++i) o[i] = r * g[i] - c * x[i];
 }
 
-// Forward: in {x, w}, out {y}. Backward: in {x, w, dy}, out {dx}. float32, contiguous.
+// Forward: in {x, w}, out {y}. Backward: in {x, w, dy}, out {dx}. Contiguous; w float32, x, dy and
+// the output all float32 or all bfloat16 (computed in float32 a row at a time).
 class RmsNormPrimitive : public mx::Primitive {
  public:
   RmsNormPrimitive(mx::Stream s, float eps, bool backward)
@@ -60,12 +56,17 @@ class RmsNormPrimitive : public mx::Primitive {
     auto& encoder = prepare_cpu_eval(stream(), in, out);
     encoder.dispatch([in, y = out[0], eps = eps_]() mutable {
       const int64_t E = in[0].shape(-1), n = E == 0 ? 0 : static_cast<int64_t>(in[0].size()) / E;
-      const float* dy = in.size() == 3 ? in[2].data<float>() : nullptr;
+      const bool bwd = in.size() == 3;
       parallel_for(
           n,
           [&](int64_t lo, int64_t hi) {
-            std::vector<float> g(dy ? static_cast<size_t>(E) : 0);
-            rows(in[0].data<float>(), in[1].data<float>(), dy, E, eps, y.data<float>(), g.data(), lo, hi);
+            std::vector<float> g(bwd ? static_cast<size_t>(E) : 0);
+            F32Span x, dy, o;
+            for (int64_t r = lo; r < hi; ++r) {
+              row(x.read(in[0], r * E, E), in[1].data<float>(), bwd ? dy.read(in[2], r * E, E) : nullptr, E,
+                  eps, o.write(y, r * E, E), g.data());
+              o.commit(y, r * E, E);
+            }
           },
           8);
     });
@@ -78,19 +79,20 @@ class RmsNormPrimitive : public mx::Primitive {
                              const std::vector<int>& argnums, const std::vector<mx::array>&) override {
     if (backward_) throw std::runtime_error("RmsNormBackward: no second derivative");
     const mx::array& x = primals[0];
-    const mx::array dy = mx::contiguous(mx::astype(cotangents[0], mx::float32, stream()), false, stream());
+    const mx::array dy = mx::contiguous(mx::astype(cotangents[0], x.dtype(), stream()), false, stream());
     std::vector<mx::array> grads;
     for (int i : argnums) {
       if (i == 0) {
         auto prim = std::make_shared<RmsNormPrimitive>(stream(), eps_, true);
-        grads.push_back(mx::array(x.shape(), mx::float32, prim, {x, primals[1], dy}));
+        grads.push_back(mx::array(x.shape(), x.dtype(), prim, {x, primals[1], dy}));
         continue;
       }
-      const mx::array r =
-          mx::rsqrt(mx::add(mx::mean(mx::square(x, stream()), -1, true, stream()), mx::array(eps_), stream()),
-                    stream());
-      const mx::array per_row =
-          mx::reshape(mx::multiply(mx::multiply(dy, x, stream()), r, stream()), {-1, x.shape(-1)}, stream());
+      const mx::array xf = mx::astype(x, mx::float32, stream()), dyf = mx::astype(dy, mx::float32, stream());
+      const mx::array r = mx::rsqrt(
+          mx::add(mx::mean(mx::square(xf, stream()), -1, true, stream()), mx::array(eps_), stream()),
+          stream());
+      const mx::array per_row = mx::reshape(mx::multiply(mx::multiply(dyf, xf, stream()), r, stream()),
+                                            {-1, x.shape(-1)}, stream());
       grads.push_back(mx::sum(per_row, 0, false, stream()));
     }
     return grads;
@@ -113,11 +115,11 @@ mx::array rms_norm(const mx::array& x, const mx::array& w, float eps, mx::Stream
   if (x.ndim() < 1 || w.ndim() != 1 || w.shape(0) != x.shape(-1))
     throw Error(ErrorKind::Training, "rms_norm", "the weight must be [E] for x [..., E]");
   const mx::Stream stream = mx::to_stream(s);
-  if (stream.device.type != mx::Device::DeviceType::cpu || x.dtype() != mx::float32 ||
-      w.dtype() != mx::float32)
+  if (stream.device.type != mx::Device::DeviceType::cpu || !f32_or_bf16(x.dtype()) || !f32_or_bf16(w.dtype()))
     return mx::fast::rms_norm(x, w, eps, stream);
-  return mx::array(x.shape(), mx::float32, std::make_shared<RmsNormPrimitive>(stream, eps, false),
-                   {mx::contiguous(x, false, stream), mx::contiguous(w, false, stream)});
+  return mx::array(
+      x.shape(), x.dtype(), std::make_shared<RmsNormPrimitive>(stream, eps, false),
+      {mx::contiguous(x, false, stream), mx::contiguous(mx::astype(w, mx::float32, stream), false, stream)});
 }
 
 }  // namespace mlxft::kernels

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "mlxft/kernels/cpu_encoder.h"
+#include "mlxft/kernels/f32_span.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/util/error.h"
 
@@ -28,24 +29,28 @@ void angles(int64_t p, const std::vector<float>& inv_freq, float* c, float* s) {
 }
 
 // Rows [lo, hi) of B * T. Forward: x [B, T, H, D] -> y [B, H, T, D] rotated by +a. Backward: dy
-// [B, H, T, D] -> dx [B, T, H, D] rotated by -a.
-void rows(const Dims& d, const std::vector<float>& inv_freq, int64_t offset, bool backward, const float* in,
-          float* out, int64_t lo, int64_t hi) {
+// [B, H, T, D] -> dx [B, T, H, D] rotated by -a. in and out float32 or bfloat16 (any mix).
+void rows(const Dims& d, const std::vector<float>& inv_freq, int64_t offset, bool backward,
+          const mx::array& in, mx::array& out, int64_t lo, int64_t hi) {
   const int64_t h2 = d.D / 2;
   std::vector<float> c(static_cast<size_t>(h2)), s(static_cast<size_t>(h2));
+  F32Span src_span, dst_span;
   for (int64_t r = lo; r < hi; ++r) {
     const int64_t b = r / d.T, t = r % d.T;
     angles(offset + t, inv_freq, c.data(), s.data());
     const float sign = backward ? -1.0f : 1.0f;
     for (int64_t h = 0; h < d.H; ++h) {
       const int64_t token_major = (r * d.H + h) * d.D, head_major = ((b * d.H + h) * d.T + t) * d.D;
-      const float* src = in + (backward ? head_major : token_major);
-      float* dst = out + (backward ? token_major : head_major);
+      const int64_t src_at = backward ? head_major : token_major,
+                    dst_at = backward ? token_major : head_major;
+      const float* src = src_span.read(in, src_at, d.D);
+      float* dst = dst_span.write(out, dst_at, d.D);
       for (int64_t i = 0; i < h2; ++i) {
         const float x0 = src[i], x1 = src[i + h2], sn = sign * s[i];
         dst[i] = x0 * c[i] - x1 * sn;
         dst[i + h2] = x1 * c[i] + x0 * sn;
       }
+      dst_span.commit(out, dst_at, d.D);
     }
   }
 }
@@ -66,10 +71,8 @@ class RopeHeadsPrimitive : public mx::Primitive {
     const Dims d = backward_ ? Dims{x.shape(0), x.shape(2), x.shape(1), x.shape(3)}
                              : Dims{x.shape(0), x.shape(1), heads_, x.shape(2) / heads_};
     encoder.dispatch([d, inv = inv_freq_, offset = offset_, bwd = backward_, x, y = out[0]]() mutable {
-      const float* src = x.data<float>();
-      float* dst = y.data<float>();
       parallel_for(
-          d.B * d.T, [&](int64_t lo, int64_t hi) { rows(d, inv, offset, bwd, src, dst, lo, hi); }, 16);
+          d.B * d.T, [&](int64_t lo, int64_t hi) { rows(d, inv, offset, bwd, x, y, lo, hi); }, 16);
     });
   }
   void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
@@ -79,9 +82,10 @@ class RopeHeadsPrimitive : public mx::Primitive {
   std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
                              const std::vector<int>&, const std::vector<mx::array>&) override {
     if (backward_) throw std::runtime_error("RopeHeadsBackward: no second derivative");
-    const mx::array dy = mx::contiguous(mx::astype(cotangents[0], mx::float32, stream()), false, stream());
+    const mx::Dtype t = primals[0].dtype();
+    const mx::array dy = mx::contiguous(mx::astype(cotangents[0], t, stream()), false, stream());
     auto prim = std::make_shared<RopeHeadsPrimitive>(stream(), heads_, inv_freq_, offset_, true);
-    return {mx::array(primals[0].shape(), mx::float32, prim, {dy})};
+    return {mx::array(primals[0].shape(), t, prim, {dy})};
   }
 
   const char* name() const override { return backward_ ? "RopeHeadsBackward" : "RopeHeads"; }
@@ -124,10 +128,10 @@ mx::array rope_heads(const mx::array& x, int heads, const std::vector<float>& in
                      mx::StreamOrDevice s) {
   check(x, heads, inv_freq, offset);
   const mx::Stream stream = mx::to_stream(s);
-  if (stream.device.type != mx::Device::DeviceType::cpu || x.dtype() != mx::float32)
+  if (stream.device.type != mx::Device::DeviceType::cpu || !f32_or_bf16(x.dtype()))
     return rope_heads_reference(x, heads, inv_freq, offset, stream);
   const int B = x.shape(0), T = x.shape(1), D = x.shape(2) / heads;
-  return mx::array({B, heads, T, D}, mx::float32,
+  return mx::array({B, heads, T, D}, x.dtype(),
                    std::make_shared<RopeHeadsPrimitive>(stream, heads, inv_freq, offset, false),
                    {mx::contiguous(x, false, stream)});
 }

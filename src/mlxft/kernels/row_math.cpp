@@ -113,6 +113,14 @@ MLXFT_AVX512_TARGET void to_bf16_avx512(const float* x, int64_t n, uint16_t* out
   }
 }
 
+MLXFT_AVX512_TARGET void from_bf16_avx512(const uint16_t* x, int64_t n, float* out) {
+  for (int64_t v = 0; v < n; v += 16) {
+    const __mmask16 k = n - v >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - v)) - 1u);
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, x + v));
+    _mm512_mask_storeu_ps(out + v, k, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+  }
+}
+
 MLXFT_AVX512_TARGET inline __mmask16 lanes(int64_t left) {
   return left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
 }
@@ -201,6 +209,13 @@ void to_bf16(const float* x, int64_t n, uint16_t* out) {
   if (cpu_features().avx512f) return to_bf16_avx512(x, n, out);
 #endif
   for (int64_t i = 0; i < n; ++i) out[i] = to_bf16_bits(x[i]);
+}
+
+void from_bf16(const uint16_t* x, int64_t n, float* out) {
+#if defined(__x86_64__)
+  if (cpu_features().avx512f) return from_bf16_avx512(x, n, out);
+#endif
+  for (int64_t i = 0; i < n; ++i) out[i] = from_bf16_bits(x[i]);
 }
 
 }  // namespace mlxft::kernels

@@ -45,5 +45,6 @@ inline float from_bf16_bits(uint16_t h) {
   return f;
 }
 void to_bf16(const float* x, int64_t n, uint16_t* out);
+void from_bf16(const uint16_t* x, int64_t n, float* out);
 
 }  // namespace mlxft::kernels

@@ -9,6 +9,7 @@
 
 #include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/cpu_features.h"
+#include "mlxft/kernels/f32_span.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/simd_exp.h"
 #include "mlxft/util/error.h"
@@ -58,7 +59,8 @@ void span(const float* g, const float* u, const float* dy, int64_t n, float* y, 
   span_portable(g, u, dy, n, y, du);
 }
 
-// Forward: in {g, u}, out {y}. Backward: in {g, u, dy}, out {dg, du}. All float32, contiguous.
+// Forward: in {g, u}, out {y}. Backward: in {g, u, dy}, out {dg, du}. Contiguous, all float32 or all
+// bfloat16 (computed in float32 a chunk at a time).
 class SwigluPrimitive : public mx::Primitive {
  public:
   SwigluPrimitive(mx::Stream s, bool backward) : mx::Primitive(s), backward_(backward) {}
@@ -67,18 +69,21 @@ class SwigluPrimitive : public mx::Primitive {
     auto& encoder = prepare_cpu_eval(stream(), in, out);
     encoder.dispatch([in, out]() mutable {
       const bool bwd = in.size() == 3;
-      const float* g = in[0].data<float>();
-      const float* u = in[1].data<float>();
-      const float* dy = bwd ? in[2].data<float>() : nullptr;
-      float* y = out[0].data<float>();
-      float* du = bwd ? out[1].data<float>() : nullptr;
       constexpr int64_t kChunk = 4096;
       const int64_t n = static_cast<int64_t>(in[0].size()), chunks = (n + kChunk - 1) / kChunk;
       parallel_for(
           chunks,
           [&](int64_t lo, int64_t hi) {
-            const int64_t b = lo * kChunk, e = std::min(n, hi * kChunk);
-            span(g + b, u + b, dy ? dy + b : nullptr, e - b, y + b, du ? du + b : nullptr);
+            F32Span g, u, dy, y, du;
+            for (int64_t b = lo * kChunk; b < std::min(n, hi * kChunk); b += kChunk) {
+              const int64_t m = std::min(kChunk, n - b);
+              float* yp = y.write(out[0], b, m);
+              float* dup = bwd ? du.write(out[1], b, m) : nullptr;
+              span(g.read(in[0], b, m), u.read(in[1], b, m), bwd ? dy.read(in[2], b, m) : nullptr, m, yp,
+                   dup);
+              y.commit(out[0], b, m);
+              if (bwd) du.commit(out[1], b, m);
+            }
           },
           4);
     });
@@ -90,10 +95,11 @@ class SwigluPrimitive : public mx::Primitive {
   std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
                              const std::vector<int>& argnums, const std::vector<mx::array>&) override {
     if (backward_) throw std::runtime_error("SwigluBackward: no second derivative");
-    const mx::array dy = mx::contiguous(mx::astype(cotangents[0], mx::float32, stream()), false, stream());
+    const mx::Dtype t = primals[0].dtype();
+    const mx::array dy = mx::contiguous(mx::astype(cotangents[0], t, stream()), false, stream());
     auto prim = std::make_shared<SwigluPrimitive>(stream(), true);
-    const auto grads = mx::array::make_arrays({primals[0].shape(), primals[0].shape()}, {mx::float32, mx::float32},
-                                              prim, {primals[0], primals[1], dy});
+    const auto grads = mx::array::make_arrays({primals[0].shape(), primals[0].shape()}, {t, t}, prim,
+                                              {primals[0], primals[1], dy});
     std::vector<mx::array> out;
     for (int i : argnums) out.push_back(grads[static_cast<size_t>(i)]);
     return out;
@@ -120,10 +126,10 @@ mx::array swiglu_reference(const mx::array& g, const mx::array& u, mx::StreamOrD
 mx::array swiglu(const mx::array& g, const mx::array& u, mx::StreamOrDevice s) {
   if (g.shape() != u.shape()) throw Error(ErrorKind::Training, "swiglu", "gate and up must have one shape");
   const mx::Stream stream = mx::to_stream(s);
-  if (stream.device.type != mx::Device::DeviceType::cpu || g.dtype() != mx::float32 || u.dtype() != mx::float32)
+  if (stream.device.type != mx::Device::DeviceType::cpu || !f32_or_bf16(g.dtype()) || u.dtype() != g.dtype())
     return swiglu_reference(g, u, stream);
   const mx::array gc = mx::contiguous(g, false, stream), uc = mx::contiguous(u, false, stream);
-  return mx::array(g.shape(), mx::float32, std::make_shared<SwigluPrimitive>(stream, false), {gc, uc});
+  return mx::array(g.shape(), g.dtype(), std::make_shared<SwigluPrimitive>(stream, false), {gc, uc});
 }
 
 }  // namespace mlxft::kernels

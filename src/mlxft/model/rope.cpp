@@ -53,7 +53,7 @@ mx::array apply_rope(const mx::array& x, const ModelConfig& c, int offset) {
 
 mx::array split_heads_with_rope(const mx::array& y, int heads, const ModelConfig& c, int offset, bool cpu_kernel) {
   const int B = y.shape(0), T = y.shape(1), D = c.head_dim;
-  if (cpu_kernel && y.dtype() == mx::float32) {
+  if (cpu_kernel && (y.dtype() == mx::float32 || y.dtype() == mx::bfloat16)) {
     std::vector<float> inv;
     for (double f : rope_inverse_frequencies(c)) inv.push_back(static_cast<float>(f));
     return kernels::rope_heads(y, heads, inv, offset);
