@@ -9,6 +9,7 @@
 
 #include "mlxft/kernels/dequantize.h"
 #include "mlxft/kernels/frozen_linear.h"
+#include "mlxft/kernels/huge_pages.h"
 #include "mlxft/kernels/onednn.h"
 
 namespace mlxft::kernels {
@@ -28,6 +29,7 @@ inline Buffer scratch(size_t bytes) {
   const int pages = static_cast<int>((bytes + 64 + kPage - 1) / kPage);
   mx::array a(mx::allocator::malloc(static_cast<size_t>(pages) * kPage), {pages, static_cast<int>(kPage)},
               mx::uint8);
+  advise_huge_pages(a.data<uint8_t>(), static_cast<size_t>(pages) * kPage);
   const auto p = reinterpret_cast<uintptr_t>(a.data<uint8_t>());
   return {a, reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63})};
 }
