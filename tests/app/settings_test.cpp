@@ -101,9 +101,10 @@ TEST(AppSettings, SystemKeysTakeEffect) {
   EXPECT_EQ(mlx::core::get_memory_limit(), before);
 }
 
-TEST(SystemSettings, CpuCacheLimitIsAnEighthOfTheMemoryLimitUpTo512MiB) {
+TEST(SystemSettings, CpuCacheLimitIsAnEighthOfTheMemoryLimitUpTo4GiB) {
   EXPECT_EQ(cpu_cache_limit(size_t{1500000000}), size_t{187500000});
-  EXPECT_EQ(cpu_cache_limit(size_t{24} << 30), size_t{512} << 20);
+  EXPECT_EQ(cpu_cache_limit(size_t{24} << 30), size_t{3} << 30);
+  EXPECT_EQ(cpu_cache_limit(size_t{64} << 30), size_t{4} << 30);
   EXPECT_EQ(cpu_cache_limit(0), 0u);
 }
 

@@ -57,7 +57,7 @@ SystemApplied apply_system_settings(const SystemSection& sys, int threads_flag) 
 }
 
 size_t cpu_cache_limit(size_t memory_limit) {
-  return std::min(size_t{512} << 20, memory_limit / 8);
+  return std::min(size_t{4} << 30, memory_limit / 8);
 }
 
 size_t raise_cpu_buffer_cache() {
