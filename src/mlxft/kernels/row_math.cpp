@@ -59,12 +59,17 @@ void softmax_backward_portable(const float* p, const float* g, int64_t nv, int64
 // ---- AVX-512 ---------------------------------------------------------------------------------
 #if defined(__x86_64__)
 
+// The first min(left, 16) lanes.
+MLXFT_AVX512_TARGET inline __mmask16 lanes(int64_t left) {
+  return left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+}
+
 MLXFT_AVX512_TARGET RowStats stats_avx512(const float* x, int64_t n) {
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __m512 vm = ninf;
   int64_t v = 0;
   for (; v + 16 <= n; v += 16) vm = _mm512_max_ps(vm, _mm512_loadu_ps(x + v));
-  const __mmask16 tail = static_cast<__mmask16>((1u << (n - v)) - 1u);
+  const __mmask16 tail = lanes(n - v);  // n - v < 16 here
   vm = _mm512_max_ps(vm, _mm512_mask_loadu_ps(ninf, tail, x + v));
   const float m = _mm512_reduce_max_ps(vm);
   const __m512 bm = _mm512_set1_ps(m);
@@ -87,7 +92,7 @@ MLXFT_AVX512_TARGET void grad_avx512(const float* x, int64_t n, float lse, float
   const float xt = target >= 0 ? x[target] : 0.0f;  // read first: out may alias x
   const __m512 bl = _mm512_set1_ps(lse), bu = _mm512_set1_ps(u), bs = _mm512_set1_ps(scale);
   for (int64_t v = 0; v < n; v += 16) {
-    const __mmask16 k = n - v >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - v)) - 1u);
+    const __mmask16 k = lanes(n - v);
     const __m512 xv = _mm512_maskz_loadu_ps(k, x + v);
     const __m512 g = _mm512_mul_ps(bs, _mm512_sub_ps(exp512(_mm512_sub_ps(xv, bl)), bu));
     if constexpr (kBf16) {
@@ -108,21 +113,17 @@ MLXFT_AVX512_TARGET void grad_avx512(const float* x, int64_t n, float lse, float
 
 MLXFT_AVX512_TARGET void to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
   for (int64_t v = 0; v < n; v += 16) {
-    const __mmask16 k = n - v >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - v)) - 1u);
+    const __mmask16 k = lanes(n - v);
     _mm256_mask_storeu_epi16(out + v, k, bf16_512(_mm512_maskz_loadu_ps(k, x + v)));
   }
 }
 
 MLXFT_AVX512_TARGET void from_bf16_avx512(const uint16_t* x, int64_t n, float* out) {
   for (int64_t v = 0; v < n; v += 16) {
-    const __mmask16 k = n - v >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - v)) - 1u);
+    const __mmask16 k = lanes(n - v);
     const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, x + v));
     _mm512_mask_storeu_ps(out + v, k, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
   }
-}
-
-MLXFT_AVX512_TARGET inline __mmask16 lanes(int64_t left) {
-  return left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
 }
 
 MLXFT_AVX512_TARGET void masked_softmax_avx512(const float* x, int64_t nv, int64_t n, float scale, float* out) {
