@@ -100,6 +100,17 @@ void compare(mx::Dtype compute, float label_smoothing) {
   }
   ASSERT_EQ(kern.grads.size(), mlx_ops.grads.size());
   const bool f32 = compute == mx::float32;
+  {  // bfloat16: the head is packed for both products (the plain copy and two blocked ones, padded)
+    const KernelsSwitch on(true);
+    EXPECT_EQ(head_is_packed(s.model), !f32);
+    const size_t plain = 300u * 64 * (f32 ? 4 : 2);
+    const size_t held = kernel_weight(s.model, "lm_head.weight")->resident_bytes();
+    if (f32) {
+      EXPECT_EQ(held, plain);
+    } else {
+      EXPECT_GE(held, 3 * plain);
+    }
+  }
   EXPECT_NEAR(kern.loss, mlx_ops.loss, (f32 ? 1e-5f : 1e-2f) * mlx_ops.loss);
   for (size_t i = 0; i < kern.grads.size(); ++i) {
     if (f32) {

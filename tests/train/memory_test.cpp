@@ -64,6 +64,10 @@ TEST(TrainMemory, KernelCopiesInAnotherComputeDtypeAreCounted) {
   const double norms = (2.0 * c.num_hidden_layers + 1) * c.hidden_size;
   const double untied = c.tie_word_embeddings ? 0.0 : static_cast<double>(c.vocab_size) * c.hidden_size;
   EXPECT_DOUBLE_EQ(bf16.weights, params * 4 + (params - norms - untied) * 2);
+  // A packed head (head_is_packed()) holds two more copies of vocab x hidden in the compute dtype.
+  const auto packed = mlxft::estimate_training_memory(
+      c, 4, 0, 1, 16, false, std::nullopt, {.frozen_linear = true, .compute_bytes = 2, .head_packed = true});
+  EXPECT_DOUBLE_EQ(packed.weights - bf16.weights, 2.0 * c.vocab_size * c.hidden_size * 2);
 }
 
 // The machine's memory is /proc/meminfo's MemTotal (Linux), the number `free` shows.

@@ -46,12 +46,14 @@ mx::Dtype resolve_compute_dtype(const std::string& name) {
 }
 
 kernels::FrozenLinearWeightPtr KernelWeightCache::get(const std::string& name, const mx::array& w,
-                                                      mx::Dtype compute_dtype) {
+                                                      mx::Dtype compute_dtype, bool pack) {
   const std::lock_guard<std::mutex> lock(mutex_);
   const auto id = static_cast<std::uintptr_t>(w.id());
   Entry& e = entries_[name];
-  if (!e.weight || e.id != id || e.weight->compute_dtype() != compute_dtype) {
-    e.weight = kernels::make_frozen_linear_weight(w, {.compute_dtype = compute_dtype});
+  if (!e.weight || e.id != id || e.weight->compute_dtype() != compute_dtype || e.pack != pack) {
+    e.weight = kernels::make_frozen_linear_weight(
+        w, {.compute_dtype = compute_dtype, .pack = pack, .pack_backward = pack});
+    e.pack = pack;
     e.id = id;
   }
   return e.weight;

@@ -58,8 +58,9 @@ mlx::core::Dtype resolve_compute_dtype(const std::string& name);
 class KernelWeightCache {
  public:
   // The kernel weight of float W [out, in] named `name`, made on first use in `compute_dtype`.
+  // pack: W also kept in oneDNN's blocked layouts for x W^T and dy W (two more copies; the LM head).
   kernels::FrozenLinearWeightPtr get(const std::string& name, const mlx::core::array& w,
-                                     mlx::core::Dtype compute_dtype);
+                                     mlx::core::Dtype compute_dtype, bool pack = false);
   // The kernel weight of quantized W (its packed weight, scales and biases), dequantized per call
   // into a transient buffer: the weight stays 4/8-bit at rest, as QLoRA promises.
   kernels::FrozenLinearWeightPtr get_quantized(const std::string& name, const FrozenWeight& w,
@@ -69,6 +70,7 @@ class KernelWeightCache {
   struct Entry {
     std::uintptr_t id = 0;
     kernels::FrozenLinearWeightPtr weight;
+    bool pack = false;
   };
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;

@@ -281,11 +281,17 @@ kernels::FrozenLinearWeightPtr kernel_weight(const Model& m, const std::string& 
     return m.kernel_cache->get_quantized(name, fw, compute);
   }
   if (!mx::issubdtype(w.dtype(), mx::floating) || w.ndim() != 2) return nullptr;
-  return m.kernel_cache->get(name, w, compute);
+  return m.kernel_cache->get(name, w, compute, name == lm_head_name(m) && head_is_packed(m));
 }
 
 std::string lm_head_name(const Model& m) {
   return m.config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+}
+
+bool head_is_packed(const Model& m) {
+  const std::string head = lm_head_name(m);
+  return cpu_kernels_apply(m) && m.kernel_dtype() == mx::bfloat16 &&
+         !m.quantization.contains(head.substr(0, head.rfind('.')));
 }
 
 mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardOptions& options,

@@ -69,6 +69,10 @@ bool cpu_kernels_apply(const Model& model);
 bool fused_attention_active();
 // "lm_head.weight", or the embedding matrix's name when tied.
 std::string lm_head_name(const Model& model);
+// Whether the LM head's kernel weight is also kept in oneDNN's blocked layouts for both of its products
+// (logits and the hidden-state gradient; two more copies of the head): a float head in bfloat16 compute,
+// where the plain layouts cost 10-20 % of the fused head + cross-entropy (bench/kernels_bench --only ce).
+bool head_is_packed(const Model& model);
 
 // Loads and evaluates the weights; `dtype` overrides the default compute dtype; `quantize`
 // quantizes the float projections/embedding/head at load.

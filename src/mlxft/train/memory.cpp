@@ -40,14 +40,15 @@ KernelPaths kernel_paths(const Model& model) {
   k.compute_bytes = static_cast<int>(mx::size_of(model.kernel_dtype()));
   k.attention = fused_attention_active();
   k.head_ce = true;  // the objectives take the fused head + CE wherever the head has a kernel weight
+  k.head_packed = head_is_packed(model);
   return k;
 }
 
 namespace {
 
-// Bytes of the frozen weights as a run holds them (see the header's weights term).
-double weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_layers,
-                    const std::optional<QuantizedBase>& quantized, const KernelPaths& k) {
+// Bytes of the frozen weights as a run holds them, before a packed head (see the header's weights term).
+double held_weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_layers,
+                         const std::optional<QuantizedBase>& quantized, const KernelPaths& k) {
   const double params = static_cast<double>(m.parameter_count());
   if (!quantized) {
     if (!k.frozen_linear || k.compute_bytes == dtype_bytes) return params * dtype_bytes;
@@ -62,6 +63,12 @@ double weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_layer
   if (k.frozen_linear) return quantized->stored + quantized->largest_matrix_params * k.compute_bytes;
   return quantized->stored + quantized->head_float +
          (checkpoint_layers ? quantized->largest_layer_float : quantized->all_layers_float);
+}
+
+double weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_layers,
+                    const std::optional<QuantizedBase>& quantized, const KernelPaths& k) {
+  const double packed_head = k.head_packed ? 2.0 * m.vocab_size * m.hidden_size * k.compute_bytes : 0.0;
+  return held_weight_bytes(m, dtype_bytes, checkpoint_layers, quantized, k) + packed_head;
 }
 
 }  // namespace

@@ -19,7 +19,8 @@
 //              (2 x [tokens, hidden] float32) instead of the [B, T, vocab] logits;
 //   frozen_linear: float weights are copied once into the compute dtype where it differs from the
 //              weights' (every projection and the head); quantized ones are dequantized per call
-//              into one transient matrix (the largest projection or the head) instead of layers.
+//              into one transient matrix (the largest projection or the head) instead of layers;
+//              a packed head (head_is_packed(), llama.h) adds two copies of vocab x hidden in it.
 // With a quantized base (QuantizedBase, from quantized_base()), weights = the bytes the model holds
 // (packed weights, scales, biases, float tensors) plus, where the CPU path without kernels
 // dequantizes layers before use (linear.h), the float copies the backward pass keeps: one layer's
@@ -57,6 +58,7 @@ struct KernelPaths {
   int compute_bytes = 0;       // their compute dtype's size (model.compute_dtype)
   bool attention = false;      // kernels::causal_attention
   bool head_ce = false;        // kernels::fused_head_ce
+  bool head_packed = false;    // the head's weight also held in two packed copies (head_is_packed())
   int head_chunk_rows = kernels::FusedHeadCEOptions{}.chunk_rows;  // its rows per logit block
 };
 
