@@ -232,11 +232,17 @@ void bench_attention(int B, int H, int K, int T, int D, bool bf16) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   using Attn = std::function<mx::array(const mx::array&, const mx::array&, const mx::array&)>;
   const std::vector<std::pair<std::string, Attn>> paths = {
-      {"matmuls + causal_softmax", [&](auto& a, auto& b, auto& c) { return softmax_kernel_attention(a, b, c, scale); }},
-      {"MLX sdpa causal", [&](auto& a, auto& b, auto& c) {
-         return mx::fast::scaled_dot_product_attention(a, b, c, scale, "causal"); }},
-      {"kernels::causal_attention", [&](auto& a, auto& b, auto& c) { return k::causal_attention(a, b, c, scale); }}};
-  const size_t first = g_kernel_only ? paths.size() - 1 : 0;
+      {"matmuls + causal_softmax",
+       [&](auto& a, auto& b, auto& c) { return softmax_kernel_attention(a, b, c, scale); }},
+      {"MLX sdpa causal",
+       [&](auto& a, auto& b, auto& c) {
+         return mx::fast::scaled_dot_product_attention(a, b, c, scale, "causal");
+       }},
+      {"kernels::causal_attention",
+       [&](auto& a, auto& b, auto& c) { return k::causal_attention(a, b, c, scale); }},
+      {"kernels::causal_attention, bf16 products",
+       [&](auto& a, auto& b, auto& c) { return k::causal_attention(a, b, c, scale, std::nullopt, true); }}};
+  const size_t first = g_kernel_only ? paths.size() - 2 : 0;
   for (mx::Dtype dt : {mx::float32, mx::bfloat16}) {
     if (dt == mx::bfloat16 && !bf16) continue;
     const std::string tn = dt == mx::float32 ? "f32 " : "bf16";
@@ -244,13 +250,14 @@ void bench_attention(int B, int H, int K, int T, int D, bool bf16) {
     const mx::array v = mx::astype(randn({B, K, T, D}, 1.0f, 13), dt), w = randn({B, H, T, D}, 1.0f, 14);
     mx::eval({q, kk, v});
     double base_f = 0, base_b = 0;
-    for (size_t p = first; p < paths.size(); ++p) {
+    const size_t end = dt == mx::bfloat16 ? paths.size() - 1 : paths.size();  // bf16 inputs: bf16 products
+    for (size_t p = first; p < end; ++p) {
       const auto& [name, f] = paths[p];
       const Timing t = time_it([&, f = f] { return std::vector<mx::array>{f(q, kk, v)}; });
       if (base_f == 0) base_f = t.best_ms;
       row("forward  " + tn + " " + name, t, fwd, base_f, true);
     }
-    for (size_t p = first; p < paths.size(); ++p) {
+    for (size_t p = first; p < end; ++p) {
       const auto& [name, f] = paths[p];
       auto loss = [&, f = f](const std::vector<mx::array>& in) {
         return std::vector<mx::array>{mx::sum(mx::multiply(mx::astype(f(in[0], in[1], in[2]), mx::float32), w))};
