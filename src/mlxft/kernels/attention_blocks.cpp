@@ -55,10 +55,6 @@ void backward_row_portable(float* st, float* dpt, int64_t first, int64_t n, floa
 // ---- AVX-512 ---------------------------------------------------------------------------------
 #if defined(__x86_64__)
 
-MLXFT_AVX512_TARGET inline __mmask16 lanes(int64_t left) {
-  return left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : static_cast<__mmask16>((1u << left) - 1u);
-}
-
 // One RM x (16 NV) tile of C; the last vector's columns are `last`.
 template <int RM, int NV>
 MLXFT_AVX512_TARGET inline void tile(int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,

@@ -62,7 +62,7 @@ MLXFT_AVX512_TARGET inline __m512 codes16(const uint8_t* bytes, int64_t k) {
 MLXFT_AVX512_TARGET inline float dot_avx512(const float* a, const float* b, int64_t n) {
   __m512 acc = _mm512_setzero_ps();
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 k = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __mmask16 k = lanes(n - i);
     acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), acc);
   }
   return _mm512_reduce_add_ps(acc);

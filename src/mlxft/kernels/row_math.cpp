@@ -59,11 +59,6 @@ void softmax_backward_portable(const float* p, const float* g, int64_t nv, int64
 // ---- AVX-512 ---------------------------------------------------------------------------------
 #if defined(__x86_64__)
 
-// The first min(left, 16) lanes.
-MLXFT_AVX512_TARGET inline __mmask16 lanes(int64_t left) {
-  return left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
-}
-
 MLXFT_AVX512_TARGET RowStats stats_avx512(const float* x, int64_t n) {
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __m512 vm = ninf;

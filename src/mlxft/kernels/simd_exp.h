@@ -1,6 +1,7 @@
 // The AVX-512 helpers the row, attention and elementwise kernels share (x86-64 only; internal to kernels/):
 // exp512, |relative error| < 2e-7 over the float range, inputs clamped to [-103, 88.7]; float32 ->
-// bfloat16 rounding to nearest even (bf16_round_lanes, bf16_512), the vector form of to_bf16_bits().
+// bfloat16 rounding to nearest even (bf16_round_lanes, bf16_512), the vector form of to_bf16_bits();
+// lanes(left), the tail mask of a 16-lane loop.
 #pragma once
 
 #if defined(__x86_64__)
@@ -8,9 +9,18 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+
+#include <cstdint>
 #define MLXFT_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
 namespace mlxft::kernels {
+
+// The first min(left, 16) lanes (none when left <= 0).
+MLXFT_AVX512_TARGET inline __mmask16 lanes(int64_t left) {
+  return left >= 16  ? __mmask16(0xffff)
+         : left <= 0 ? __mmask16(0)
+                     : static_cast<__mmask16>((1u << left) - 1u);
+}
 
 // exp(x) = 2^k * p(r), k = round(x / ln2), r = x - k ln2 (two-part ln2), p: degree-6 Taylor.
 MLXFT_AVX512_TARGET inline __m512 exp512(__m512 x) {

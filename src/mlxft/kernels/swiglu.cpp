@@ -35,7 +35,7 @@ MLXFT_AVX512_TARGET void span_avx512(const float* g, const float* u, const float
                                      float* du) {
   const __m512 one = _mm512_set1_ps(1.0f);
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 k = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __mmask16 k = lanes(n - i);
     const __m512 gv = _mm512_maskz_loadu_ps(k, g + i), uv = _mm512_maskz_loadu_ps(k, u + i);
     const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), gv))));
     const __m512 gs = _mm512_mul_ps(gv, s);
