@@ -3,6 +3,7 @@
 //   train_bench --preset tiny|small|mistral-7b-shape --seq N --batch B [--steps S] [--rank R]
 //               [--dtype float32|bfloat16] [--compute-dtype float32|bfloat16] [--checkpointing]
 //               [--peak-gflops G] [--bits 4|8 [--group 32|64|128]] [--warmup W] [--layers L]
+//               [--pack-weights auto|always|never]
 //
 // Runs W warm-up steps (default 1), then S optimizer steps of one micro-batch [B, N] of random tokens
 // (LoRA on q_proj and v_proj of every layer, AdamW), and prints trained tokens/s, seconds per optimizer
@@ -21,6 +22,8 @@
 // --layers overrides the preset's layer count: a quick proxy when studying memory by parts.
 // --compute-dtype is model.compute_dtype (the CPU kernels' matmul dtype; default: --dtype). The
 // environment variable MLXFT_KERNELS=0 runs MLX's own ops instead of the CPU kernels (the "before").
+// --pack-weights is model.pack_weights, decided as `mlxft train` decides it (auto: when the estimate with
+// the packed projections stays under 90 % of the machine's memory, the default warning fraction).
 // Model FLOPs per trained token, LoRA (no weight gradients, so the backward pass costs one
 // forward, not two):  4 * N_matmul + 12 * L * N * (heads * head_dim)
 // where N_matmul counts every weight used in a matmul (attention, MLP, LM head; not the embedding
@@ -120,7 +123,7 @@ int main(int argc, char** argv) {
   mlxft::fix_cpu_runtime_env(argv);
   mlxft::raise_cpu_buffer_cache();  // as `mlxft train` does (app/settings.h)
   CLI::App app{"LoRA training throughput on a preset model"};
-  std::string preset = "tiny", dtype_name = "float32", compute_name;
+  std::string preset = "tiny", dtype_name = "float32", compute_name, pack_choice = "auto";
   int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0, bits = 0, group = 64, warmup = 1, layers = 0;
   bool checkpointing = false;
   double peak_gflops = 442.0;
@@ -139,6 +142,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "untimed steps before the timed ones");
   app.add_option("--layers", layers,
                  "override the preset's layer count (0 = as the preset; a quick memory proxy)");
+  app.add_option("--pack-weights", pack_choice, "projections in oneDNN's layouts too: auto | always | never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   CLI11_PARSE(app, argc, argv);
   mlxft::set_blas_threads(threads);
 
@@ -175,6 +180,17 @@ int main(int argc, char** argv) {
     return g.loss;
   };
 
+  model.pack_weights = true;  // as choose_weight_packing() (app/summary.h) does for `mlxft train`
+  if (!mlxft::projections_are_packed(model)) {
+    model.pack_weights = false;
+  } else {
+    const double with =
+        mlxft::estimate_training_memory(model.config, static_cast<int>(mx::size_of(model.dtype)),
+                                        adapters.parameter_count(), batch, seq, checkpointing,
+                                        mlxft::quantized_base(model), mlxft::kernel_paths(model))
+            .total();
+    model.pack_weights = mlxft::pack_weights_for_run(pack_choice, with, mlxft::machine_memory_bytes(), 0.9);
+  }
   const mlxft::MemoryEstimate estimate = mlxft::estimate_training_memory(
       model.config, static_cast<int>(mx::size_of(model.dtype)), adapters.parameter_count(), batch, seq,
       checkpointing, mlxft::quantized_base(model), mlxft::kernel_paths(model));
@@ -210,12 +226,12 @@ int main(int argc, char** argv) {
   const double achieved = flops_per_token * tokens / step_s / 1e9;
   fmt::print(
       "preset {} ({} params, {} trainable), dtype {}, base {}, compute {}, seq {}, batch {}, rank {}, "
-      "checkpointing {}, {} warm-up + {} timed steps\n",
+      "checkpointing {}, packed projections {}, {} warm-up + {} timed steps\n",
       preset, c.parameter_count(), adapters.parameter_count(), dtype_name,
       bits > 0 ? fmt::format("{}-bit group {}", bits, group) : std::string("float"),
       mlxft::cpu_kernels_enabled() ? "kernels " + mlxft::dtype_name(model.kernel_dtype())
                                    : std::string("mlx"),
-      seq, batch, rank, checkpointing ? "on" : "off", warmup, steps);
+      seq, batch, rank, checkpointing ? "on" : "off", model.pack_weights ? "yes" : "no", warmup, steps);
   fmt::print("{}\n", mlxft::blas_description());
   fmt::print("loss {:.4f}\n", last_loss);
   fmt::print("trained tokens/s:      {:.1f}\n", tokens / step_s);

@@ -71,5 +71,15 @@ TEST(MemoryFit, NearTheBudgetWarnsAndTheLimitKeyLowersIt) {
   EXPECT_FALSE(check_memory_fit(r, 1000.0, 0.0).has_value());  // nothing known: no judgement
 }
 
+TEST(MemoryFit, BudgetIsTheSmallerOfMachineAndLimit) {
+  Recipe r;
+  EXPECT_DOUBLE_EQ(memory_budget_gb(r, 24.0), 24.0);
+  EXPECT_DOUBLE_EQ(memory_budget_gb(r, 0.0), 0.0);
+  r.system.memory_limit_gb = 16.0;
+  EXPECT_DOUBLE_EQ(memory_budget_gb(r, 24.0), 16.0);
+  EXPECT_DOUBLE_EQ(memory_budget_gb(r, 8.0), 8.0);
+  EXPECT_DOUBLE_EQ(memory_budget_gb(r, 0.0), 16.0);
+}
+
 }  // namespace
 }  // namespace mlxft

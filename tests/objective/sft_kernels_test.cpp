@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <string>
 
 #include "mlxft/kernels/cpu_features.h"
 #include "mlxft/model/init.h"
@@ -129,6 +130,31 @@ TEST(SftKernels, Float32WithLabelSmoothing) {
 }
 TEST(SftKernels, Bfloat16StaysCloseToTheFloat32MlxPath) {
   compare(mx::bfloat16, 0.0f);
+}
+
+// model.pack_weights: the projections' kernel weights hold both packed copies (bfloat16 compute only), and
+// the loss and LoRA gradients are those of the plain layouts (same products; oneDNN may sum in another
+// order, so 1e-3 relative).
+TEST(SftKernels, PackedProjectionsGiveThePlainLayoutsResult) {
+  if (!kernels::kernels_have_dnnl()) GTEST_SKIP() << "no oneDNN";
+  const KernelsSwitch on(true);
+  TinyRun s = make_run();
+  s.model.compute_dtype = mx::bfloat16;
+  // The last layer's: its dx flows back to the first layer's adapters, so both packed copies get made.
+  const std::string q =
+      "model.layers." + std::to_string(s.model.config.num_hidden_layers - 1) + ".self_attn.q_proj.weight";
+  const LossAndGrads plain = run(s, 0.0f);
+  const size_t plain_bytes = kernel_weight(s.model, q)->resident_bytes();
+  s.model.pack_weights = true;
+  ASSERT_TRUE(projections_are_packed(s.model));
+  const LossAndGrads packed = run(s, 0.0f);
+  EXPECT_GE(kernel_weight(s.model, q)->resident_bytes(), 3 * plain_bytes);  // forward and dx copies too
+  EXPECT_NEAR(packed.loss, plain.loss, 1e-3f * plain.loss);
+  for (size_t i = 0; i < packed.grads.size(); ++i) {
+    EXPECT_LT(relative_diff(packed.grads[i], plain.grads[i]), 1e-3f) << "parameter " << i;
+  }
+  s.model.compute_dtype = mx::float32;  // packing is a bfloat16-compute choice
+  EXPECT_FALSE(projections_are_packed(s.model));
 }
 
 TEST(SftKernels, LogitsEqualTheMlxPathInFloat32) {

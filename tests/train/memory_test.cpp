@@ -68,6 +68,25 @@ TEST(TrainMemory, KernelCopiesInAnotherComputeDtypeAreCounted) {
   const auto packed = mlxft::estimate_training_memory(
       c, 4, 0, 1, 16, false, std::nullopt, {.frozen_linear = true, .compute_bytes = 2, .head_packed = true});
   EXPECT_DOUBLE_EQ(packed.weights - bf16.weights, 2.0 * c.vocab_size * c.hidden_size * 2);
+  // Packed projections (projections_are_packed()) two more copies of every layer's projections:
+  // 4 attention (q, o: E x E; k, v: E x kv) and 3 MLP (E x F) matrices a layer.
+  const auto layers = mlxft::estimate_training_memory(
+      c, 4, 0, 1, 16, false, std::nullopt,
+      {.frozen_linear = true, .compute_bytes = 2, .projections_packed = true});
+  const double E = c.hidden_size, kv = static_cast<double>(c.num_key_value_heads) * c.head_dim;
+  const double per_layer =
+      2.0 * E * c.num_attention_heads * c.head_dim + 2.0 * E * kv + 3.0 * E * c.intermediate_size;
+  EXPECT_DOUBLE_EQ(layers.weights - bf16.weights, 2.0 * c.num_hidden_layers * per_layer * 2);
+}
+
+// model.pack_weights: always and never as said; auto packs when the estimate with the packed copies stays
+// within the fraction of the budget, and never when the budget is unknown (0).
+TEST(TrainMemory, PackWeightsAutoPacksOnlyWhatFits) {
+  EXPECT_TRUE(mlxft::pack_weights_for_run("always", 100e9, 10e9, 0.9));
+  EXPECT_FALSE(mlxft::pack_weights_for_run("never", 1e9, 10e9, 0.9));
+  EXPECT_TRUE(mlxft::pack_weights_for_run("auto", 9e9, 10e9, 0.9));
+  EXPECT_FALSE(mlxft::pack_weights_for_run("auto", 9.1e9, 10e9, 0.9));
+  EXPECT_FALSE(mlxft::pack_weights_for_run("auto", 1e9, 0.0, 0.9));
 }
 
 // The machine's memory is /proc/meminfo's MemTotal (Linux), the number `free` shows.

@@ -26,6 +26,26 @@ MemoryEstimate estimate(const Recipe& r, const Model& model, const LoraAdapters&
 
 }  // namespace
 
+void choose_weight_packing(const Recipe& r, Model& model, const LoraAdapters& adapters, const Split& split,
+                           const TrainerSettings& s, int ranks) {
+  model.pack_weights = true;
+  if (!projections_are_packed(model)) {  // packing does not apply to this model here
+    model.pack_weights = false;
+    return;
+  }
+  const double with = estimate(r, model, adapters, split, s, ranks).total();
+  const double budget = memory_budget_gb(r, machine_memory_bytes() / 1e9) * 1e9;
+  const double fraction = r.advanced.memory_warning_fraction;
+  model.pack_weights = pack_weights_for_run(r.model.pack_weights, with, budget, fraction);
+  if (r.model.pack_weights == "auto") {
+    spdlog::info(
+        "model.pack_weights auto: {} the projections (estimate with their packed copies {:.2f} GB, "
+        "{:.0f} % of the {:.1f} GB budget is {:.2f} GB)",
+        model.pack_weights ? "packing" : "not packing", with / 1e9, 100.0 * fraction, budget / 1e9,
+        fraction * budget / 1e9);
+  }
+}
+
 void print_run_summary(const Recipe& r, const Model& model, const LoraAdapters& adapters, const Split& split,
                        const TrainerSettings& s, int ranks) {
   const MemoryEstimate mem = estimate(r, model, adapters, split, s, ranks);

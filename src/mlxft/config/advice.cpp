@@ -40,14 +40,16 @@ std::vector<std::string> recipe_warnings(const Recipe& recipe, int64_t total_opt
   return warnings;
 }
 
+double memory_budget_gb(const Recipe& recipe, double machine_memory_gb) {
+  const double limit = recipe.system.memory_limit_gb;
+  return limit > 0.0 && (machine_memory_gb <= 0.0 || limit < machine_memory_gb) ? limit : machine_memory_gb;
+}
+
 std::optional<std::string> check_memory_fit(const Recipe& recipe, double estimated_peak_gb,
                                             double machine_memory_gb) {
-  double budget = machine_memory_gb;
-  std::string budget_name = "the machine's memory";
-  if (recipe.system.memory_limit_gb > 0.0 && (budget <= 0.0 || recipe.system.memory_limit_gb < budget)) {
-    budget = recipe.system.memory_limit_gb;
-    budget_name = "system.memory_limit_gb";
-  }
+  const double budget = memory_budget_gb(recipe, machine_memory_gb);
+  const std::string budget_name =
+      budget == machine_memory_gb ? "the machine's memory" : "system.memory_limit_gb";
   if (budget <= 0.0) return std::nullopt;
   const std::string numbers = fmt::format("estimated peak memory {:.1f} GB, budget {:.1f} GB ({})",
                                           estimated_peak_gb, budget, budget_name);

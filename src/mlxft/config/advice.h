@@ -6,6 +6,8 @@
 // peak memory with the budget (machine memory, or system.memory_limit_gb when smaller): over the
 // budget it throws a Memory error unless system.force is set, in which case it returns a warning;
 // near the budget (advanced.memory_warning_fraction) it returns a warning; otherwise nothing.
+// memory_budget_gb() is that budget (0: unknown), the one rule both the check and model.pack_weights
+// (app/summary.h) use.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,8 @@
 namespace mlxft {
 
 std::vector<std::string> recipe_warnings(const Recipe& recipe, int64_t total_optimizer_steps);
+
+double memory_budget_gb(const Recipe& recipe, double machine_memory_gb);
 
 std::optional<std::string> check_memory_fit(const Recipe& recipe, double estimated_peak_gb,
                                             double machine_memory_gb);

@@ -32,6 +32,7 @@ struct ModelSection {
   std::string dtype = "auto";  // auto | float32 | bfloat16 | float16 (auto: float32 on CPU, bf16 on GPU)
   std::optional<QuantizeSection> quantize;  // quantize the float base at load (QLoRA); null: as stored
   std::string compute_dtype = "auto";       // auto | float32 | bfloat16: the CPU kernels' matmul dtype
+  std::string pack_weights = "auto";        // auto | always | never: projections in oneDNN's layouts too
   bool operator==(const ModelSection&) const = default;
 };
 

@@ -281,7 +281,8 @@ kernels::FrozenLinearWeightPtr kernel_weight(const Model& m, const std::string& 
     return m.kernel_cache->get_quantized(name, fw, compute);
   }
   if (!mx::issubdtype(w.dtype(), mx::floating) || w.ndim() != 2) return nullptr;
-  return m.kernel_cache->get(name, w, compute, name == lm_head_name(m) && head_is_packed(m));
+  const bool pack = name == lm_head_name(m) ? head_is_packed(m) : projections_are_packed(m);
+  return m.kernel_cache->get(name, w, compute, pack);
 }
 
 std::string lm_head_name(const Model& m) {
@@ -292,6 +293,10 @@ bool head_is_packed(const Model& m) {
   const std::string head = lm_head_name(m);
   return cpu_kernels_apply(m) && m.kernel_dtype() == mx::bfloat16 &&
          !m.quantization.contains(head.substr(0, head.rfind('.')));
+}
+
+bool projections_are_packed(const Model& m) {
+  return m.pack_weights && m.quantization.empty() && cpu_kernels_apply(m) && m.kernel_dtype() == mx::bfloat16;
 }
 
 mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardOptions& options,

@@ -41,12 +41,13 @@ KernelPaths kernel_paths(const Model& model) {
   k.attention = fused_attention_active();
   k.head_ce = true;  // the objectives take the fused head + CE wherever the head has a kernel weight
   k.head_packed = head_is_packed(model);
+  k.projections_packed = projections_are_packed(model);
   return k;
 }
 
 namespace {
 
-// Bytes of the frozen weights as a run holds them, before a packed head (see the header's weights term).
+// Bytes of the frozen weights as a run holds them, before packed copies (see the header's weights term).
 double held_weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_layers,
                          const std::optional<QuantizedBase>& quantized, const KernelPaths& k) {
   const double params = static_cast<double>(m.parameter_count());
@@ -67,8 +68,12 @@ double held_weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_
 
 double weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_layers,
                     const std::optional<QuantizedBase>& quantized, const KernelPaths& k) {
-  const double packed_head = k.head_packed ? 2.0 * m.vocab_size * m.hidden_size * k.compute_bytes : 0.0;
-  return held_weight_bytes(m, dtype_bytes, checkpoint_layers, quantized, k) + packed_head;
+  const double head = static_cast<double>(m.vocab_size) * m.hidden_size;
+  const double norms = (2.0 * m.num_hidden_layers + 1.0) * m.hidden_size;
+  const double projections =
+      static_cast<double>(m.parameter_count()) - norms - head - (m.tie_word_embeddings ? 0.0 : head);
+  const double packed = (k.head_packed ? 2.0 * head : 0.0) + (k.projections_packed ? 2.0 * projections : 0.0);
+  return held_weight_bytes(m, dtype_bytes, checkpoint_layers, quantized, k) + packed * k.compute_bytes;
 }
 
 }  // namespace
@@ -105,6 +110,13 @@ double machine_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page = sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
+
+bool pack_weights_for_run(const std::string& choice, double estimate_packed, double budget_bytes,
+                          double fraction) {
+  if (choice == "always") return true;
+  if (choice != "auto") return false;
+  return budget_bytes > 0.0 && estimate_packed <= fraction * budget_bytes;
 }
 
 }  // namespace mlxft

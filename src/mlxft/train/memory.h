@@ -20,7 +20,8 @@
 //   frozen_linear: float weights are copied once into the compute dtype where it differs from the
 //              weights' (every projection and the head); quantized ones are dequantized per call
 //              into one transient matrix (the largest projection or the head) instead of layers;
-//              a packed head (head_is_packed(), llama.h) adds two copies of vocab x hidden in it.
+//              a packed head (head_is_packed(), llama.h) adds two copies of vocab x hidden in it,
+//              packed projections (projections_are_packed()) two copies of the layers' projections.
 // With a quantized base (QuantizedBase, from quantized_base()), weights = the bytes the model holds
 // (packed weights, scales, biases, float tensors) plus, where the CPU path without kernels
 // dequantizes layers before use (linear.h), the float copies the backward pass keeps: one layer's
@@ -31,6 +32,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "mlxft/kernels/fused_head_ce.h"
 #include "mlxft/model/config.h"
@@ -59,6 +61,7 @@ struct KernelPaths {
   bool attention = false;      // kernels::causal_attention
   bool head_ce = false;        // kernels::fused_head_ce
   bool head_packed = false;    // the head's weight also held in two packed copies (head_is_packed())
+  bool projections_packed = false;  // so are the layers' projections (projections_are_packed())
   int head_chunk_rows = kernels::FusedHeadCEOptions{}.chunk_rows;  // its rows per logit block
 };
 
@@ -74,5 +77,11 @@ MemoryEstimate estimate_training_memory(const ModelConfig& model, int dtype_byte
                                         const KernelPaths& kernels = {});
 
 double machine_memory_bytes();
+
+// model.pack_weights for a training run: "always", "never", or "auto": pack when the run's estimate with
+// the packed copies (`estimate_packed`, bytes) stays within `fraction` of `budget_bytes` (the fraction
+// at which the memory check warns; an unknown budget, 0, never packs).
+bool pack_weights_for_run(const std::string& choice, double estimate_packed, double budget_bytes,
+                          double fraction);
 
 }  // namespace mlxft
