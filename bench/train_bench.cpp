@@ -214,10 +214,8 @@ int main(int argc, char** argv) {
   const double cpu_step_s = (cpu_seconds() - cpu0) / steps;
 
   const auto& c = model.config;
-  const double embedding = static_cast<double>(c.vocab_size) * c.hidden_size;
-  const double matmul_params = static_cast<double>(c.parameter_count()) - embedding -
-                               (2.0 * c.num_hidden_layers + 1.0) * c.hidden_size +
-                               (c.tie_word_embeddings ? embedding : 0.0);
+  const double matmul_params =  // the projections and the head (tied or not)
+      static_cast<double>(c.projection_parameter_count()) + static_cast<double>(c.vocab_size) * c.hidden_size;
   const double attn =
       12.0 * c.num_hidden_layers * seq * static_cast<double>(c.num_attention_heads) * c.head_dim;
   const double flops_per_token = 4.0 * matmul_params + attn;

@@ -170,15 +170,20 @@ json ModelConfig::to_json() const {
   return j;
 }
 
-int64_t ModelConfig::parameter_count() const {
+int64_t ModelConfig::projection_parameter_count() const {
   const int64_t h = hidden_size;
   const int64_t q_out = static_cast<int64_t>(num_attention_heads) * head_dim;
   const int64_t kv_out = static_cast<int64_t>(num_key_value_heads) * head_dim;
   const int64_t attention = h * q_out + 2 * h * kv_out + q_out * h;
   const int64_t mlp = 3 * h * intermediate_size;
-  const int64_t per_layer = attention + mlp + 2 * h;  // + input and post-attention norms
+  return num_hidden_layers * (attention + mlp);
+}
+
+int64_t ModelConfig::parameter_count() const {
+  const int64_t h = hidden_size;
+  const int64_t norms = (2 * static_cast<int64_t>(num_hidden_layers) + 1) * h;  // 2 a layer + the final
   const int64_t embedding = static_cast<int64_t>(vocab_size) * h;
-  return embedding + (tie_word_embeddings ? 0 : embedding) + num_hidden_layers * per_layer + h;
+  return embedding + (tie_word_embeddings ? 0 : embedding) + projection_parameter_count() + norms;
 }
 
 }  // namespace mlxft

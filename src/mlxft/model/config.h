@@ -63,6 +63,9 @@ struct ModelConfig {
   nlohmann::json to_json() const;
 
   int64_t parameter_count() const;  // every base weight, embeddings and head included
+  // The layers' projections (q, k, v, o, gate, up, down of every layer): the frozen matmul weights
+  // besides the LM head; no norms, no embedding.
+  int64_t projection_parameter_count() const;
 };
 
 }  // namespace mlxft

@@ -55,9 +55,8 @@ double held_weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_
     if (!k.frozen_linear || k.compute_bytes == dtype_bytes) return params * dtype_bytes;
     // Every projection and the head copied into the compute dtype; the norms and an untied
     // embedding (gathered, never multiplied) are not.
-    const double embedding = static_cast<double>(m.vocab_size) * m.hidden_size;
-    const double norms = (2.0 * m.num_hidden_layers + 1.0) * m.hidden_size;
-    const double copied = params - norms - (m.tie_word_embeddings ? 0.0 : embedding);
+    const double copied = static_cast<double>(m.projection_parameter_count()) +
+                          static_cast<double>(m.vocab_size) * m.hidden_size;
     return params * dtype_bytes + copied * k.compute_bytes;
   }
   if (!quantized->dequantizes_on_use) return quantized->stored;
@@ -69,9 +68,7 @@ double held_weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_
 double weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_layers,
                     const std::optional<QuantizedBase>& quantized, const KernelPaths& k) {
   const double head = static_cast<double>(m.vocab_size) * m.hidden_size;
-  const double norms = (2.0 * m.num_hidden_layers + 1.0) * m.hidden_size;
-  const double projections =
-      static_cast<double>(m.parameter_count()) - norms - head - (m.tie_word_embeddings ? 0.0 : head);
+  const double projections = static_cast<double>(m.projection_parameter_count());
   const double packed = (k.head_packed ? 2.0 * head : 0.0) + (k.projections_packed ? 2.0 * projections : 0.0);
   return held_weight_bytes(m, dtype_bytes, checkpoint_layers, quantized, k) + packed * k.compute_bytes;
 }
