@@ -180,10 +180,9 @@ int main(int argc, char** argv) {
     return g.loss;
   };
 
-  model.pack_weights = true;  // as choose_weight_packing() (app/summary.h) does for `mlxft train`
-  if (!mlxft::projections_are_packed(model)) {
-    model.pack_weights = false;
-  } else {
+  // As choose_weight_packing() (app/summary.h) decides for `mlxft train`.
+  model.pack_weights = mlxft::projections_can_be_packed(model);  // the estimate counts the packed copies
+  if (model.pack_weights) {
     const double with =
         mlxft::estimate_training_memory(model.config, static_cast<int>(mx::size_of(model.dtype)),
                                         adapters.parameter_count(), batch, seq, checkpointing,

@@ -28,11 +28,8 @@ MemoryEstimate estimate(const Recipe& r, const Model& model, const LoraAdapters&
 
 void choose_weight_packing(const Recipe& r, Model& model, const LoraAdapters& adapters, const Split& split,
                            const TrainerSettings& s, int ranks) {
-  model.pack_weights = true;
-  if (!projections_are_packed(model)) {  // packing does not apply to this model here
-    model.pack_weights = false;
-    return;
-  }
+  model.pack_weights = projections_can_be_packed(model);  // the estimate below counts the packed copies
+  if (!model.pack_weights) return;
   const double with = estimate(r, model, adapters, split, s, ranks).total();
   const double budget = memory_budget_gb(r, machine_memory_bytes() / 1e9) * 1e9;
   const double fraction = r.advanced.memory_warning_fraction;

@@ -295,8 +295,12 @@ bool head_is_packed(const Model& m) {
          !m.quantization.contains(head.substr(0, head.rfind('.')));
 }
 
+bool projections_can_be_packed(const Model& m) {
+  return m.quantization.empty() && cpu_kernels_apply(m) && m.kernel_dtype() == mx::bfloat16;
+}
+
 bool projections_are_packed(const Model& m) {
-  return m.pack_weights && m.quantization.empty() && cpu_kernels_apply(m) && m.kernel_dtype() == mx::bfloat16;
+  return m.pack_weights && projections_can_be_packed(m);
 }
 
 mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardOptions& options,

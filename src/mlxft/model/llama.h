@@ -76,9 +76,11 @@ std::string lm_head_name(const Model& model);
 // (logits and the hidden-state gradient; two more copies of the head): a float head in bfloat16 compute,
 // where the plain layouts cost 10-20 % of the fused head + cross-entropy (bench/kernels_bench --only ce).
 bool head_is_packed(const Model& model);
-// Whether the layers' float projections are packed the same way: pack_weights set, a float base
-// (nothing quantized) in bfloat16 compute on the CPU kernels. Measured on the small preset at 1024
-// tokens (AVX512-BF16, 2 cores): 4-10 % less CPU time a training step, for 2 x 2 bytes a parameter.
+// Whether the layers' float projections can be packed the same way: a float base (nothing quantized)
+// in bfloat16 compute on the CPU kernels. Measured on the small preset at 1024 tokens (AVX512-BF16,
+// 2 cores): 4-10 % less CPU time a training step, for 2 x 2 bytes a parameter.
+bool projections_can_be_packed(const Model& model);
+// Whether they are: pack_weights set (the run's choice) and projections_can_be_packed().
 bool projections_are_packed(const Model& model);
 
 // Loads and evaluates the weights; `dtype` overrides the default compute dtype; `quantize`
