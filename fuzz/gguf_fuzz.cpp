@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "mlxft/model/gguf_file.h"
+#include "mlxft/formats/gguf_file.h"
 #include "mlxft/model/gguf_model.h"
 #include "mlxft/util/error.h"
 

@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/model/llama.h"
-#include "mlxft/model/safetensors.h"
+#include "mlxft/formats/safetensors.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
 

@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "mlxft/model/safetensors.h"
+#include "mlxft/formats/safetensors.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
 

@@ -9,7 +9,7 @@
 
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
-#include "mlxft/model/safetensors.h"
+#include "mlxft/formats/safetensors.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
 

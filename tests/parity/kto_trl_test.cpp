@@ -14,7 +14,7 @@
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/data/batching.h"
 #include "mlxft/model/llama.h"
-#include "mlxft/model/safetensors.h"
+#include "mlxft/formats/safetensors.h"
 #include "mlxft/objective/kto.h"
 #include "mlxft/train/step.h"
 #include "support/test_support.h"

@@ -16,7 +16,7 @@
 
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/model/llama.h"
-#include "mlxft/model/safetensors.h"
+#include "mlxft/formats/safetensors.h"
 #include "mlxft/objective/loss.h"
 #include "support/test_support.h"
 

@@ -6,7 +6,7 @@
 
 #include <fstream>
 
-#include "mlxft/model/gguf_writer.h"
+#include "mlxft/formats/gguf_writer.h"
 #include "mlxft/tokenizer/bpe_load.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"

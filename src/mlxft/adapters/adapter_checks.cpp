@@ -9,7 +9,7 @@
 
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/model/config.h"
-#include "mlxft/model/safetensors.h"
+#include "mlxft/formats/safetensors.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "mlxft/model/gguf_file.h"
+#include "mlxft/formats/gguf_file.h"
 
 namespace mlxft {
 

@@ -12,7 +12,7 @@
 #include "mlxft/export/hf_dir.h"
 #include "mlxft/export/modelfile.h"
 #include "mlxft/model/gguf_model.h"
-#include "mlxft/model/gguf_writer.h"
+#include "mlxft/formats/gguf_writer.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"

@@ -21,7 +21,7 @@
 #include <filesystem>
 #include <string>
 
-#include "mlxft/model/gguf_file.h"
+#include "mlxft/formats/gguf_file.h"
 #include "mlxft/model/lora.h"
 
 namespace mlxft {

@@ -16,7 +16,7 @@
 #pragma once
 
 #include "mlxft/model/config.h"
-#include "mlxft/model/gguf_writer.h"
+#include "mlxft/formats/gguf_writer.h"
 #include "mlxft/model/source.h"
 
 namespace mlxft {

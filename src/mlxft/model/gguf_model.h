@@ -29,7 +29,7 @@
 #include <unordered_map>
 
 #include "mlxft/model/config.h"
-#include "mlxft/model/gguf_file.h"
+#include "mlxft/formats/gguf_file.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/quant.h"
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "mlxft/model/safetensors.h"
+#include "mlxft/formats/safetensors.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/tokenizer/sentencepiece_tokenizer.h"
 #include "mlxft/util/durable_file.h"

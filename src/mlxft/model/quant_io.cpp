@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mlxft/model/llama.h"
-#include "mlxft/model/safetensors.h"
+#include "mlxft/formats/safetensors.h"
 #include "mlxft/model/source.h"
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"

@@ -10,7 +10,7 @@
 #include <set>
 #include <sstream>
 
-#include "mlxft/model/safetensors.h"
+#include "mlxft/formats/safetensors.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;

@@ -9,7 +9,7 @@
 //   beside it, when present, gives bos/eos/pad tokens, add_bos_token and chat_template.
 //   Anything else is an mlxft::Error (Model) naming the file and the key.
 // - tokenizer_vocab_from_gguf(): the tokenizer.* keys of a GGUF file as a plain struct, read by the
-//   validating GGUF reader (model/gguf_file.h: a malformed file is the same Model error there as when
+//   validating GGUF reader (formats/gguf_file.h: a malformed file is the same Model error there as when
 //   the model loads). A key of the wrong type (a string where an array of strings belongs, a float
 //   token id, a non-bool flag), an integer that does not fit, or scores / token types of another
 //   length than the tokens is a Model error naming the file and key; a special token id outside the

@@ -1,4 +1,4 @@
-// GGUF tokenizer metadata (through the validating reader, model/gguf_file.h) -> GgufTokenizerVocab ->
+// GGUF tokenizer metadata (through the validating reader, formats/gguf_file.h) -> GgufTokenizerVocab ->
 // BpeVocab.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -6,7 +6,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "mlxft/model/gguf_file.h"
+#include "mlxft/formats/gguf_file.h"
 #include "mlxft/tokenizer/bpe_load.h"
 #include "mlxft/util/error.h"
 

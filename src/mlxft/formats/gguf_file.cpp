@@ -1,5 +1,5 @@
 // GGUF header validation (see gguf_file.h for the contract).
-#include "mlxft/model/gguf_file.h"
+#include "mlxft/formats/gguf_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -1,5 +1,5 @@
 // GGUF writer (see gguf_writer.h for the contract).
-#include "mlxft/model/gguf_writer.h"
+#include "mlxft/formats/gguf_writer.h"
 
 #include <bit>
 #include <fstream>

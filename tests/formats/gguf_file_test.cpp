@@ -1,15 +1,15 @@
 // The GGUF reader and writer: a round trip of every value type and of tensors
 // of several ggml types, MLX's own loader on a written file, and a Model error
 // naming the field for every truncation and for each lying header field.
-#include "mlxft/model/gguf_file.h"
+#include "mlxft/formats/gguf_file.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 
-#include "mlxft/model/gguf_writer.h"
+#include "mlxft/formats/gguf_writer.h"
 #include "mlxft/util/error.h"
-#include "model/gguf_blocks.h"
+#include "formats/gguf_blocks.h"
 #include "support/test_support.h"
 
 namespace mx = mlx::core;

@@ -1,5 +1,5 @@
 // Safetensors header validation, loading through MLX, atomic saving (see safetensors.h).
-#include "mlxft/model/safetensors.h"
+#include "mlxft/formats/safetensors.h"
 
 #include <fmt/format.h>
 #include <mlx/io/load.h>

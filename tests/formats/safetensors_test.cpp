@@ -1,7 +1,7 @@
 // The safetensors header check: round trip through MLX, and a clear Model
 // error (never a crash or an out-of-bounds read) for truncated, lying and
 // random files. Run under `make asan` to prove the "never out of bounds" part.
-#include "mlxft/model/safetensors.h"
+#include "mlxft/formats/safetensors.h"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 #include <array>
 #include <string>
 
-#include "mlxft/model/gguf_file.h"
+#include "mlxft/formats/gguf_file.h"
 
 namespace mlxft {
 namespace {

@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-#include "mlxft/model/gguf_file.h"
+#include "mlxft/formats/gguf_file.h"
 
 namespace mlxft {
 
