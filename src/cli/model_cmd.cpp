@@ -14,6 +14,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "mlxft/export/random_model.h"
 #include "mlxft/model/config.h"
 #include "mlxft/model/gguf_model.h"
 #include "mlxft/model/init.h"

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "mlxft/export/random_model.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
 #include "support/test_support.h"
