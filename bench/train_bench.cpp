@@ -9,7 +9,7 @@
 // (LoRA on q_proj and v_proj of every layer, AdamW), and prints trained tokens/s, seconds per optimizer
 // step, the process's CPU seconds (user + system, every thread) per step, peak memory of the
 // training (mx::get_peak_memory and the process's resident high-water mark VmHWM, both reset once
-// the base is built; the base stays in memory, so both include it), mlxft's memory estimate (train/memory.h,
+// the base is built; the base stays in memory, so both include it), mlxft's memory estimate (model/memory.h,
 // what `mlxft train` prints before training) and model FLOPs utilisation against --peak-gflops (default 442:
 // the measured fp32 AVX-512 FMA peak of this 2-core machine). CPU seconds per step hardly change when other
 // processes share the cores, wall seconds do; threads spinning while they wait count in both.
@@ -49,7 +49,7 @@
 #include "mlxft/model/quant.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/objective/sft.h"
-#include "mlxft/train/memory.h"
+#include "mlxft/model/memory.h"
 #include "mlxft/train/optimizer.h"
 #include "mlxft/train/step.h"
 #include "mlxft/util/blas.h"

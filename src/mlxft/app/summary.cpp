@@ -6,7 +6,7 @@
 
 #include "mlxft/config/advice.h"
 #include "mlxft/model/weights.h"
-#include "mlxft/train/memory.h"
+#include "mlxft/model/memory.h"
 
 namespace mx = mlx::core;
 

@@ -11,7 +11,7 @@
 //   suspicious settings are logged as warnings.
 // - choose_weight_packing() sets model.pack_weights from the recipe's model.pack_weights before the
 //   summary: always, never, or auto = when the estimate with the packed projections stays under
-//   advanced.memory_warning_fraction of the budget (train/memory.h pack_weights_for_run); it logs
+//   advanced.memory_warning_fraction of the budget (model/memory.h pack_weights_for_run); it logs
 //   what auto chose where packing applies (projections_can_be_packed(), llama.h).
 #pragma once
 

@@ -1,4 +1,4 @@
-#include "mlxft/train/memory.h"
+#include "mlxft/model/memory.h"
 
 #include <unistd.h>
 

@@ -1,5 +1,5 @@
 // The peak-memory estimate by part, on Mistral-7B's shape with the seed's LoRA (r16 on q, v).
-#include "mlxft/train/memory.h"
+#include "mlxft/model/memory.h"
 
 #include <gtest/gtest.h>
 
