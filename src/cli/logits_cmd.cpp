@@ -10,8 +10,8 @@
 
 #include "cli/commands.h"
 #include "mlxft/adapters/adapter_io.h"
-#include "mlxft/model/llama.h"
 #include "mlxft/formats/safetensors.h"
+#include "mlxft/model/llama.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
 

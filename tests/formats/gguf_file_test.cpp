@@ -7,9 +7,9 @@
 
 #include <cstring>
 
+#include "formats/gguf_blocks.h"
 #include "mlxft/formats/gguf_writer.h"
 #include "mlxft/util/error.h"
-#include "formats/gguf_blocks.h"
 #include "support/test_support.h"
 
 namespace mx = mlx::core;

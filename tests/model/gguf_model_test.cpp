@@ -9,12 +9,12 @@
 
 #include <functional>
 
+#include "formats/gguf_blocks.h"
 #include "mlxft/formats/gguf_writer.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/rope.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
-#include "formats/gguf_blocks.h"
 #include "support/test_support.h"
 
 namespace mx = mlx::core;

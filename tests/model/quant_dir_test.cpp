@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "mlxft/formats/safetensors.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/quant_io.h"
-#include "mlxft/formats/safetensors.h"
 #include "mlxft/model/source.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"

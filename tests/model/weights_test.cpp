@@ -7,9 +7,9 @@
 
 #include <fstream>
 
+#include "mlxft/formats/safetensors.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
-#include "mlxft/formats/safetensors.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
 

@@ -6,15 +6,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <optional>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/data/batching.h"
-#include "mlxft/model/llama.h"
 #include "mlxft/formats/safetensors.h"
+#include "mlxft/model/llama.h"
 #include "mlxft/objective/kto.h"
 #include "mlxft/train/step.h"
 #include "support/test_support.h"

@@ -15,8 +15,8 @@
 #include <string>
 
 #include "mlxft/adapters/adapter_io.h"
-#include "mlxft/model/llama.h"
 #include "mlxft/formats/safetensors.h"
+#include "mlxft/model/llama.h"
 #include "mlxft/objective/loss.h"
 #include "support/test_support.h"
 

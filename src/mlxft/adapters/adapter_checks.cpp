@@ -8,8 +8,8 @@
 #include <set>
 
 #include "mlxft/adapters/adapter_io.h"
-#include "mlxft/model/config.h"
 #include "mlxft/formats/safetensors.h"
+#include "mlxft/model/config.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"

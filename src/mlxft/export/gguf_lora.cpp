@@ -6,8 +6,8 @@
 #include "mlxft/export/gguf_export.h"
 #include "mlxft/export/hf_dir.h"
 #include "mlxft/export/modelfile.h"
-#include "mlxft/model/gguf_model.h"
 #include "mlxft/formats/gguf_writer.h"
+#include "mlxft/model/gguf_model.h"
 #include "mlxft/model/source.h"
 #include "mlxft/util/error.h"
 

@@ -15,8 +15,8 @@
 // converter does: llama.cpp takes the vocabulary size from the token list.
 #pragma once
 
-#include "mlxft/model/config.h"
 #include "mlxft/formats/gguf_writer.h"
+#include "mlxft/model/config.h"
 #include "mlxft/model/source.h"
 
 namespace mlxft {

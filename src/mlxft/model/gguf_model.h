@@ -28,8 +28,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "mlxft/model/config.h"
 #include "mlxft/formats/gguf_file.h"
+#include "mlxft/model/config.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/quant.h"
 

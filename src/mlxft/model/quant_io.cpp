@@ -6,8 +6,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "mlxft/model/llama.h"
 #include "mlxft/formats/safetensors.h"
+#include "mlxft/model/llama.h"
 #include "mlxft/model/source.h"
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
