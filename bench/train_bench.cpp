@@ -46,10 +46,10 @@
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
+#include "mlxft/model/memory.h"
 #include "mlxft/model/quant.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/objective/sft.h"
-#include "mlxft/model/memory.h"
 #include "mlxft/train/optimizer.h"
 #include "mlxft/train/step.h"
 #include "mlxft/util/blas.h"
@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
     return g.loss;
   };
 
-  // As choose_weight_packing() (app/summary.h) decides for `mlxft train`.
+  // As choose_weight_packing() (app/settings.h) decides for `mlxft train`.
   model.pack_weights = mlxft::projections_can_be_packed(model);  // the estimate counts the packed copies
   if (model.pack_weights) {
     const double with =

@@ -1,11 +1,10 @@
-// choose_weight_packing(): model.pack_weights always / never as said; auto packs the projections only
-// while the run's estimate with their packed copies stays under the warning fraction of the budget
-// (here system.memory_limit_gb, set below and above the tiny run's estimate); nothing is packed
-// where packing does not apply (float32 compute).
-#include "mlxft/app/summary.h"
-
+// choose_weight_packing() (app/settings.h): the run's model.pack_weights always / never as said; auto packs
+// the projections only while the run's estimate with their packed copies stays under the warning fraction of
+// the budget (here system.memory_limit_gb, set below and above the tiny run's estimate); nothing is packed
+// where packing does not apply (float32 compute); the model it reads is left as it was.
 #include <gtest/gtest.h>
 
+#include "mlxft/app/settings.h"
 #include "mlxft/kernels/cpu_features.h"
 #include "mlxft/model/init.h"
 
@@ -40,8 +39,9 @@ bool packed_with(const std::string& choice, double limit_gb, mx::Dtype compute =
   Recipe r;
   r.model.pack_weights = choice;
   r.system.memory_limit_gb = limit_gb;
-  choose_weight_packing(r, s.model, s.adapters, s.split, s.settings);
-  return s.model.pack_weights;
+  const bool pack = choose_weight_packing(r, s.model, s.adapters, s.split, s.settings);
+  EXPECT_FALSE(s.model.pack_weights);  // the decision is the run's; the model is not changed
+  return pack;
 }
 
 TEST(WeightPacking, FollowsTheRecipeAndTheBudget) {

@@ -13,8 +13,9 @@
 //   report; the other ranks log warnings and errors and end with status 0 after training. A rank
 //   stopped because another rank got a signal exits with 143.
 // - Then the phases, each in its own file: inputs.h (tokenizer, data split, model, adapters),
-//   settings.h (TrainerSettings from the recipe), summary.h (what is about to run, memory check),
-//   hooks.h (the trainer hooks), finish.h (eval-only, exports, report, test evaluation).
+//   settings.h (TrainerSettings and model.pack_weights from the recipe), summary.h (what is about
+//   to run, memory check), hooks.h (the trainer hooks), finish.h (eval-only, exports, report, test
+//   evaluation).
 // - A non-empty output_dir is refused unless output.overwrite_output_dir or a resume. With
 //   eval_only it only reports the validation loss of the base model plus the adapter
 //   (--init-adapter, else the resumed checkpoint) and writes nothing.

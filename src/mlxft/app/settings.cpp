@@ -1,9 +1,11 @@
 #include "mlxft/app/settings.h"
 
 #include <mlx/mlx.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
+#include "mlxft/config/advice.h"
 #include "mlxft/config/load.h"
 #include "mlxft/util/blas.h"
 
@@ -65,6 +67,35 @@ size_t raise_cpu_buffer_cache() {
   const size_t limit = cpu_cache_limit(mlx::core::get_memory_limit());
   mlx::core::set_cache_limit(limit);
   return limit;
+}
+
+bool choose_weight_packing(const Recipe& r, const Model& model, const LoraAdapters& adapters,
+                           const Split& split, const TrainerSettings& s, int ranks) {
+  if (!projections_can_be_packed(model)) return false;
+  KernelPaths packed = kernel_paths(model);
+  packed.projections_packed = true;  // the estimate counts the packed copies
+  const double with = run_memory_estimate(r, model, adapters, split, s, ranks, packed).total();
+  const double budget = memory_budget_gb(r, machine_memory_bytes() / 1e9) * 1e9;
+  const double fraction = r.advanced.memory_warning_fraction;
+  const bool pack = pack_weights_for_run(r.model.pack_weights, with, budget, fraction);
+  if (r.model.pack_weights == "auto") {
+    spdlog::info(
+        "model.pack_weights auto: {} the projections (estimate with their packed copies {:.2f} GB, "
+        "{:.0f} % of the {:.1f} GB budget is {:.2f} GB)",
+        pack ? "packing" : "not packing", with / 1e9, 100.0 * fraction, budget / 1e9,
+        fraction * budget / 1e9);
+  }
+  return pack;
+}
+
+MemoryEstimate run_memory_estimate(const Recipe& r, const Model& model, const LoraAdapters& adapters,
+                                   const Split& split, const TrainerSettings& s, int ranks,
+                                   const KernelPaths& kernels) {
+  int max_len = 0;
+  for (const auto& e : split.train) max_len = std::max(max_len, static_cast<int>(e.ids.size()));
+  return estimate_training_memory(model.config, static_cast<int>(mlx::core::size_of(model.dtype)),
+                                  adapters.parameter_count(), std::max(1, s.batch_size / ranks), max_len,
+                                  r.training.gradient_checkpointing, quantized_base(model), kernels);
 }
 
 }  // namespace mlxft

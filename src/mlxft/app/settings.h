@@ -22,12 +22,25 @@
 //   raise_cpu_buffer_cache() applies it only when MLX has no GPU (the Metal and CUDA allocators cache
 //   up to the memory limit already) and returns the limit set (0: left alone). Call it after the
 //   memory limit is final.
+// - choose_weight_packing() is the run's decision on model.pack_weights, made once where the run is set
+//   up (run_training gives it to the model before the summary): "always", "never", or "auto" = when
+//   the run's estimate with the packed projections stays under advanced.memory_warning_fraction of
+//   the budget (model/memory.h pack_weights_for_run); false wherever packing does not apply
+//   (projections_can_be_packed(), llama.h). It logs what auto chose where packing applies. It reads
+//   the model and never changes it.
+// - run_memory_estimate() is the run's peak-memory estimate (model/memory.h) for one rank's share of a
+//   micro-batch of the longest training example, through the given kernel paths: what the packing
+//   decision and the summary (summary.h) weigh.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "mlxft/config/recipe.h"
+#include "mlxft/data/split.h"
+#include "mlxft/model/llama.h"
+#include "mlxft/model/lora.h"
+#include "mlxft/model/memory.h"
 #include "mlxft/train/trainer.h"
 
 namespace mlxft {
@@ -43,5 +56,12 @@ SystemApplied apply_system_settings(const SystemSection& system, int threads_fla
 
 size_t cpu_cache_limit(size_t memory_limit);
 size_t raise_cpu_buffer_cache();
+
+bool choose_weight_packing(const Recipe& recipe, const Model& model, const LoraAdapters& adapters,
+                           const Split& split, const TrainerSettings& settings, int ranks = 1);
+
+MemoryEstimate run_memory_estimate(const Recipe& recipe, const Model& model, const LoraAdapters& adapters,
+                                   const Split& split, const TrainerSettings& settings, int ranks,
+                                   const KernelPaths& kernels);
 
 }  // namespace mlxft

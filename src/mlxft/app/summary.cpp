@@ -4,48 +4,15 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "mlxft/app/settings.h"
 #include "mlxft/config/advice.h"
 #include "mlxft/model/weights.h"
-#include "mlxft/model/memory.h"
-
-namespace mx = mlx::core;
 
 namespace mlxft {
 
-namespace {
-
-MemoryEstimate estimate(const Recipe& r, const Model& model, const LoraAdapters& adapters, const Split& split,
-                        const TrainerSettings& s, int ranks) {
-  int max_len = 0;
-  for (const auto& e : split.train) max_len = std::max(max_len, static_cast<int>(e.ids.size()));
-  return estimate_training_memory(model.config, static_cast<int>(mx::size_of(model.dtype)),
-                                  adapters.parameter_count(), std::max(1, s.batch_size / ranks), max_len,
-                                  r.training.gradient_checkpointing, quantized_base(model),
-                                  kernel_paths(model));
-}
-
-}  // namespace
-
-void choose_weight_packing(const Recipe& r, Model& model, const LoraAdapters& adapters, const Split& split,
-                           const TrainerSettings& s, int ranks) {
-  model.pack_weights = projections_can_be_packed(model);  // the estimate below counts the packed copies
-  if (!model.pack_weights) return;
-  const double with = estimate(r, model, adapters, split, s, ranks).total();
-  const double budget = memory_budget_gb(r, machine_memory_bytes() / 1e9) * 1e9;
-  const double fraction = r.advanced.memory_warning_fraction;
-  model.pack_weights = pack_weights_for_run(r.model.pack_weights, with, budget, fraction);
-  if (r.model.pack_weights == "auto") {
-    spdlog::info(
-        "model.pack_weights auto: {} the projections (estimate with their packed copies {:.2f} GB, "
-        "{:.0f} % of the {:.1f} GB budget is {:.2f} GB)",
-        model.pack_weights ? "packing" : "not packing", with / 1e9, 100.0 * fraction, budget / 1e9,
-        fraction * budget / 1e9);
-  }
-}
-
 void print_run_summary(const Recipe& r, const Model& model, const LoraAdapters& adapters, const Split& split,
                        const TrainerSettings& s, int ranks) {
-  const MemoryEstimate mem = estimate(r, model, adapters, split, s, ranks);
+  const MemoryEstimate mem = run_memory_estimate(r, model, adapters, split, s, ranks, kernel_paths(model));
   const double machine = machine_memory_bytes();
   const int64_t total = model.config.parameter_count();
   const int64_t trainable = adapters.parameter_count();

@@ -9,10 +9,6 @@
 // - It then runs config/advice.h: a run that cannot fit the budget stops with a Memory error unless
 //   system.force (the budget is system.memory_limit_gb when set and smaller), near-fits and
 //   suspicious settings are logged as warnings.
-// - choose_weight_packing() sets model.pack_weights from the recipe's model.pack_weights before the
-//   summary: always, never, or auto = when the estimate with the packed projections stays under
-//   advanced.memory_warning_fraction of the budget (model/memory.h pack_weights_for_run); it logs
-//   what auto chose where packing applies (projections_can_be_packed(), llama.h).
 #pragma once
 
 #include "mlxft/config/recipe.h"
@@ -22,9 +18,6 @@
 #include "mlxft/train/trainer.h"
 
 namespace mlxft {
-
-void choose_weight_packing(const Recipe& recipe, Model& model, const LoraAdapters& adapters,
-                           const Split& split, const TrainerSettings& settings, int ranks = 1);
 
 void print_run_summary(const Recipe& recipe, const Model& model, const LoraAdapters& adapters,
                        const Split& split, const TrainerSettings& settings, int ranks = 1);

@@ -7,7 +7,7 @@
 // budget it throws a Memory error unless system.force is set, in which case it returns a warning;
 // near the budget (advanced.memory_warning_fraction) it returns a warning; otherwise nothing.
 // memory_budget_gb() is that budget (0: unknown), the one rule both the check and model.pack_weights
-// (app/summary.h) use.
+// (app/settings.h) use.
 #pragma once
 
 #include <cstdint>
