@@ -96,6 +96,14 @@ TEST(RecipeParse, ResolvesFilePathsAgainstTheRecipeDirectory) {
   EXPECT_EQ(abs.model.path, "/m");
 }
 
+TEST(RecipeParse, KeepsAShippedModelNameAsWritten) {
+  const Recipe r =
+      parse_recipe("model:\n  path: shipped:smollm2-135m-instruct-q4_1\ndata:\n  dataset_path: d.jsonl\n",
+                   "/base/configs", "r.yaml");
+  EXPECT_EQ(r.model.path, "shipped:smollm2-135m-instruct-q4_1");
+  EXPECT_EQ(r.data.dataset_path, "/base/configs/d.jsonl");
+}
+
 TEST(RecipeParse, ResolvesOverriddenPathsAgainstTheWorkingDirectory) {
   Overrides cli;
   cli.dataset_path = "cli.jsonl";
