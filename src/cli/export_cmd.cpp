@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/model_path_check.h"
 #include "mlxft/export/gguf_export.h"
 
 namespace mlxft::cli {
@@ -24,7 +25,7 @@ void print(const ExportArgs& a, const GgufExportResult& r, const std::string& wh
 void add_common(CLI::App* cmd, ExportArgs& a) {
   cmd->add_option("--model", a.model, "Base model: HF directory, MLX-quantized directory or .gguf file")
       ->required()
-      ->check(CLI::ExistingPath);
+      ->check(existing_model_path());
   cmd->add_option("--out", a.out, "New .gguf file (must not exist)")->required();
 }
 

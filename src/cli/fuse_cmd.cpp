@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/model_path_check.h"
 #include "mlxft/export/hf_dir.h"
 #include "mlxft/model/weights.h"
 
@@ -19,7 +20,7 @@ void add_fuse_command(CLI::App& app, const GlobalOptions& /*global*/) {
   CLI::App* cmd = app.add_subcommand("fuse", "Merge a LoRA adapter into its model: a Hugging Face directory");
   cmd->add_option("--model", a->model, "Base model: HF directory, MLX-quantized directory or .gguf file")
       ->required()
-      ->check(CLI::ExistingPath);
+      ->check(existing_model_path());
   cmd->add_option("--adapter", a->adapter, "Adapter directory (PEFT or mlx-lm); none: the base, dequantized")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--out", a->out, "New directory (must not exist)")->required();

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/data_options.h"
+#include "cli/model_path_check.h"
 #include "cli/model_session.h"
 #include "mlxft/eval/generate.h"
 #include "mlxft/eval/text_stream.h"
@@ -60,7 +61,7 @@ void add_generate_command(CLI::App& app, const GlobalOptions& /*global*/) {
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a model (KV cache, greedy or top-p)");
   cmd->add_option("--model", a->model, "Model: HF or MLX-quantized directory, or a .gguf file")
       ->required()
-      ->check(CLI::ExistingPath);
+      ->check(existing_model_path());
   cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--prompt", a->prompt, "Prompt text")->required();

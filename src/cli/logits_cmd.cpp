@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/model_path_check.h"
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/formats/safetensors.h"
 #include "mlxft/model/llama.h"
@@ -59,7 +60,7 @@ void add_logits_command(CLI::App& model_app) {
       model_app.add_subcommand("logits", "Logits and greedy continuation of token ids (parity checks)");
   cmd->add_option("--model", a->model, "Model: HF or MLX-quantized directory, or a .gguf file")
       ->required()
-      ->check(CLI::ExistingPath);
+      ->check(existing_model_path());
   cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--ids", a->ids, "Token ids, comma-separated")->required()->delimiter(',');

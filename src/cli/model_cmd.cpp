@@ -14,6 +14,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/model_path_check.h"
 #include "mlxft/export/random_model.h"
 #include "mlxft/model/config.h"
 #include "mlxft/model/gguf_model.h"
@@ -158,7 +159,7 @@ void run_info(const std::string& path) {
   ModelConfig c;
   std::vector<StoredTensor> rows;
   if (s.kind == ModelSourceKind::GgufFile) {
-    const GgufFile header = read_gguf(path);
+    const GgufFile header = read_gguf(s.path);
     c = gguf_model_config(header);
     rows = gguf_tensors(header);
   } else {
@@ -231,8 +232,10 @@ void add_model_command(CLI::App& app, const GlobalOptions& /*global*/) {
 
   auto dir = std::make_shared<std::string>();
   CLI::App* info = model->add_subcommand("info", "Architecture, parameters and storage of a model");
-  auto* positional = info->add_option("dir", *dir, "Model directory or .gguf file")->check(CLI::ExistingPath);
-  auto* named = info->add_option("--model", *dir, "Model directory or .gguf file")->check(CLI::ExistingPath);
+  auto* positional =
+      info->add_option("dir", *dir, "Model directory or .gguf file")->check(existing_model_path());
+  auto* named =
+      info->add_option("--model", *dir, "Model directory or .gguf file")->check(existing_model_path());
   positional->excludes(named);
   info->callback([dir] {
     if (dir->empty()) throw Error(ErrorKind::Usage, "model info", "give a model directory or .gguf file");

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -10,6 +11,7 @@
 #include "mlxft/config/reference.h"
 #include "mlxft/config/schema.h"
 #include "mlxft/config/validate.h"
+#include "mlxft/model/shipped.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
 
@@ -94,6 +96,14 @@ TEST(RecipeParse, ResolvesFilePathsAgainstTheRecipeDirectory) {
   EXPECT_EQ(r.output.output_dir, "/base/runs/x");
   const Recipe abs = parse_recipe("model:\n  path: /m\ndata:\n  dataset_path: /d.jsonl\n", "/base", "r.yaml");
   EXPECT_EQ(abs.model.path, "/m");
+}
+
+TEST(RecipeParse, KeepsAShippedModelNameAsWritten) {
+  const Recipe r =
+      parse_recipe("model:\n  path: shipped:smollm2-135m-instruct-q4_1\ndata:\n  dataset_path: d.jsonl\n",
+                   "/base/configs", "r.yaml");
+  EXPECT_EQ(r.model.path, "shipped:smollm2-135m-instruct-q4_1");
+  EXPECT_EQ(r.data.dataset_path, "/base/configs/d.jsonl");
 }
 
 TEST(RecipeParse, ResolvesOverriddenPathsAgainstTheWorkingDirectory) {
@@ -235,7 +245,14 @@ TEST(ShippedConfigs, EveryFileLoadsAndValidates) {
     SCOPED_TRACE(entry.path().string());
     const Recipe r = load_recipe(entry.path());
     EXPECT_TRUE(validate_recipe(r).empty());
-    EXPECT_TRUE(fs::path(r.model.path).is_absolute());
+    if (is_shipped_model_name(r.model.path)) {
+      const std::string name = r.model.path.substr(kShippedPrefix.size());
+      EXPECT_TRUE(
+          std::ranges::any_of(shipped_models(), [&](const ShippedModel& m) { return m.name == name; }))
+          << r.model.path << " is not a shipped model";
+    } else {
+      EXPECT_TRUE(fs::path(r.model.path).is_absolute());
+    }
     ++count;
   }
   EXPECT_GE(count, 4);

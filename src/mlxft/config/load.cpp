@@ -9,6 +9,7 @@
 
 #include "mlxft/config/schema.h"
 #include "mlxft/config/validate.h"
+#include "mlxft/model/shipped.h"
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
@@ -123,7 +124,7 @@ class RecipeParser {
     for (const auto& field : recipe_schema()) {
       if (!field.path_ref) continue;
       std::string& value = field.path_ref(recipe);
-      if (value.empty()) continue;
+      if (value.empty() || is_shipped_model_name(value)) continue;  // a name, not a path
       const auto it = last.find(field.name());
       const bool from_file = it != last.end() && it->second->from_file;
       value = resolve_path(value, from_file ? base_dir_ : fs::current_path()).string();

@@ -7,7 +7,8 @@
 // out of range or not an allowed choice; missing required key; inconsistent splits) is collected,
 // and all are thrown together as one Config error naming each section.key. Relative paths from the
 // file resolve against the file's directory, those from flags/environment against the working
-// directory. write_effective_config() writes every key (atomically: temp file, then rename) as YAML
+// directory; a shipped model's name (`shipped:NAME`, model/shipped.h) stays as written.
+// write_effective_config() writes every key (atomically: temp file, then rename) as YAML
 // that load_recipe() reads back to an equal Recipe.
 #pragma once
 

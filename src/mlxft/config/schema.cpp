@@ -67,7 +67,8 @@ std::vector<FieldSpec> model_rows() {
   using R = Recipe;
   return {
       field("model", "path", &R::model, &ModelSection::path,
-            "Model: a Hugging Face or MLX-quantized (mlx-community) directory, or a .gguf file",
+            "Model: a Hugging Face or MLX-quantized (mlx-community) directory, a .gguf file, or "
+            "shipped:smollm2-135m-instruct-q4_1 (the GGUF the set-up installs into .venv)",
             {.required = true, .path = true}),
       field("model", "name", &R::model, &ModelSection::name,
             "Name recorded in metadata and reports (null: the directory's name)", {.nullable = true}),

@@ -124,7 +124,7 @@ GgufExportResult write_gguf_model(const GgufExportOptions& o, const LoraAdapters
   const Model model = load_model(o.model, stored_float_dtype(o.model));
   if (adapters)
     check_adapter_fits(*adapters, model.config, o.adapter.empty() ? "the adapter" : o.adapter.string());
-  GgufMetadata metadata = model_metadata(model.config, model_name(o.model), o.type);
+  GgufMetadata metadata = model_metadata(model.config, model_name(source.path), o.type);
   for (auto& kv : gguf_tokenizer_metadata(source, model.config.vocab_size)) metadata.push_back(std::move(kv));
   const auto weights = fused_weights(model, adapters, mx::float32);
   std::vector<GgufTensorPlan> plans;

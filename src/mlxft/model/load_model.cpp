@@ -47,12 +47,12 @@ void cast_floats(Model& m) {
 }  // namespace
 
 Model load_model(const fs::path& path, std::optional<mx::Dtype> dtype, std::optional<QuantSpec> quantize) {
-  const ModelSource source = resolve_model_source(path);
+  const ModelSource source = resolve_model_source(path);  // a shipped name becomes its file
   Model m;
-  m.dir = path;
+  m.dir = source.path;
   m.dtype = dtype.value_or(default_compute_dtype());
   if (source.kind == ModelSourceKind::GgufFile) {
-    GgufModel g = load_gguf_model(path);
+    GgufModel g = load_gguf_model(source.path);
     m.config = std::move(g.config);
     m.weights = std::move(g.weights);
     m.quantization = std::move(g.quantization);
@@ -61,7 +61,7 @@ Model load_model(const fs::path& path, std::optional<mx::Dtype> dtype, std::opti
     if (source.kind == ModelSourceKind::MlxQuantizedDirectory) {
       load_quantized_directory(m, source);
     } else {
-      m.weights = load_weights(path, m.config);
+      m.weights = load_weights(source.path, m.config);
     }
   }
   cast_floats(m);

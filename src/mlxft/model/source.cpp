@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "mlxft/model/shipped.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -70,7 +71,8 @@ const char* to_string(ModelSourceKind kind) {
   return "unknown";
 }
 
-ModelSource resolve_model_source(const fs::path& path) {
+ModelSource resolve_model_source(const fs::path& path_or_name) {
+  const fs::path path = resolve_model_path(path_or_name);
   std::error_code ec;
   if (fs::is_directory(path, ec)) return resolve_directory(path);
   if (fs::is_regular_file(path, ec) && path.extension() == ".gguf") {
@@ -83,7 +85,8 @@ ModelSource resolve_model_source(const fs::path& path) {
       ErrorKind::Model, path.string(),
       fs::exists(path, ec) ? "is neither a model directory nor a .gguf file"
                            : "the model path does not exist",
-      "pass a Hugging Face or MLX-quantized model directory (config.json, *.safetensors) or a .gguf file");
+      "pass a Hugging Face or MLX-quantized model directory (config.json, *.safetensors), a .gguf file or "
+      "a shipped model name (shipped:smollm2-135m-instruct-q4_1)");
 }
 
 void require_supported_source(const ModelSource& /*source*/) {

@@ -11,6 +11,8 @@
 //   - GGUF file: config, weights, tokenizer and chat template are all inside the one file.
 //   - MLX-quantized directory: an HF layout whose config.json has a "quantization" object
 //     ({group_size, bits}); weights come as (weight, scales, biases) triplets.
+// - A shipped model's name (`shipped:NAME`, shipped.h) resolves to its file first; `path` is then
+//   that file.
 // - A missing path or one that is neither a directory nor a .gguf file is a Model error naming it.
 //   Missing parts (config.json, weights) are reported later by the loaders, with their own errors.
 // - require_supported_source() accepts every kind today (each has a loader).
@@ -39,7 +41,7 @@ struct ModelSource {
   std::optional<Quantization> quantization;  // MLX-quantized directories
 };
 
-ModelSource resolve_model_source(const std::filesystem::path& path);
+ModelSource resolve_model_source(const std::filesystem::path& path_or_name);
 
 const char* to_string(ModelSourceKind kind);
 

@@ -17,18 +17,11 @@
 // spin for a while after each parallel region; OpenBLAS's threads and mlxft's own
 // parallel_for need those cores meanwhile. choose_omp_wait_policy() is the decision:
 // "PASSIVE" (idle OpenMP threads sleep) unless OMP_WAIT_POLICY is set or oneDNN is absent.
-// Measured on the 2-core Xeon, train_bench --preset small --batch 2, compute auto, a machine shared
-// with other work (load 7-10), interleaved pairs, default -> passive: at 512 tokens 5.6, 6.1 and
-// 5.5 -> 4.1, 3.9 and 4.5 CPU s/step (125, 147, 89 -> 166, 189, 98 tokens/s); at 1024 tokens one
-// pair, 10.5 -> 11.2 CPU s/step (90 -> 88 tokens/s): no gain there, within the noise.
 // OpenBLAS thread timeout: after each call OpenBLAS's idle threads poll (sched_yield) for 2^28
 // cycles by default before they sleep. With the CPU kernels, OpenBLAS runs only LoRA's small
-// matmuls, a few hundred a step, so its threads polled through the whole step: 15 % of the step's
-// CPU samples (perf, EPYC, train_bench --preset small --seq 1024 --batch 2, compute auto).
+// matmuls, a few hundred a step, so its threads would poll through the whole step.
 // choose_openblas_thread_timeout() says "4" (the smallest: they sleep at once; a big sgemm still
-// uses every thread). Measured there, alternated, tokens/s and CPU s/step: 1024 tokens 476, 456
-// -> 477, 509, 492, 509, 459 tokens/s (8.0, 8.4 -> 7.7, 7.2, 7.4, 7.1, 7.9 CPU s); 512 tokens
-// 496, 509 -> 610, 562, 500, 515, 616 (4.0, 3.9 -> 3.0, 3.2, 3.5, 3.5, 3.0 CPU s).
+// uses every thread). What both switches were measured to be worth: docs/performance.md.
 // fix_cpu_runtime_env(argv) applies all three: libgomp and OpenBLAS read their variables once, when
 // loaded, so it sets them and re-executes the program once (/proc/self/exe, same argv and
 // environment); it returns only when nothing needs fixing or the exec failed. Call it first in
