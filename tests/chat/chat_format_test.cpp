@@ -1,13 +1,16 @@
-// The chat-format seam: the factory, the generation prompt and the stop ids of Mistral v3.
+// The chat-format seam: the factory, the template recognition, the Ollama templates, the generation
+// prompt and the stop ids of Mistral v3.
 #include "mlxft/chat/chat_format.h"
 
 #include <gtest/gtest.h>
 
+#include "mlxft/chat/chatml.h"
 #include "mlxft/chat/mistral_v3.h"
 #include "mlxft/config/schema.h"
 #include "mlxft/tokenizer/sentencepiece_tokenizer.h"
 #include "mlxft/util/error.h"
 #include "support/test_support.h"
+#include "tokenizer/bpe_test_support.h"
 
 namespace mlxft {
 namespace {
@@ -32,6 +35,54 @@ TEST(ChatFormat, FactoryKnowsMistralV3AndNamesTheKeyOfAnUnknownName) {
     EXPECT_EQ(e.where(), "data.chat_format");
     EXPECT_NE(e.hint().find("mistral-v3, chatml"), std::string::npos);
   }
+}
+
+// The strongest evidence wins: ChatML markers backed by the vocabulary beat a bare [INST]; an
+// unknown template names every format's marker.
+TEST(ChatFormat, DetectionTakesTheStrongestMatchAndNamesEveryMarker) {
+  const BpeTokenizer tiny(test::tiny_vocab());
+  EXPECT_EQ(detect_chat_format("<|im_start|>{{ m }} [INST]", tiny, "k"), "chatml");
+  EXPECT_EQ(detect_chat_format("[INST] {{ m }}", tiny, "k"), "mistral-v3");
+  try {
+    (void)detect_chat_format("{{ m }}", tiny, "data.chat_format");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.where(), "data.chat_format");
+    EXPECT_NE(std::string(e.what()).find("(it has neither <|im_start|> nor [INST]): \"{{ m }}\""),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(e.hint().find("one of: mistral-v3, chatml"), std::string::npos);
+  }
+  try {
+    (void)detect_chat_format("", tiny, "k");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("its tokenizer (tiny-vocab) has no [INST] control tokens"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// The Ollama templates as the Modelfile writer wrote them before they moved into the formats.
+TEST(ChatFormat, OllamaTemplatesAreTheFormatsOwn) {
+  const BpeTokenizer tiny(test::tiny_vocab());
+  const OllamaTemplate chatml = ChatMlFormat(tiny).ollama_template();
+  EXPECT_EQ(chatml.text,
+            "{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
+            "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
+            "<|im_start|>assistant\n");
+  EXPECT_EQ(chatml.stops, (std::vector<std::string>{"<|im_end|>"}));  // tiny's EOS is <|im_end|>
+  MLXFT_REQUIRE_TOKENIZER();
+  const auto tok = SentencePieceTokenizer::load(test::v3_tokenizer());
+  const OllamaTemplate mistral = MistralV3Format(tok).ollama_template();
+  EXPECT_EQ(mistral.text,
+            "{{- range $i, $_ := .Messages }}"
+            "{{- if eq .Role \"user\" }}[INST] {{ if and $.System (eq (len (slice $.Messages $i)) 1) }}"
+            "{{ $.System }}\n\n"
+            "{{ end }}{{ .Content }}[/INST]"
+            "{{- else if eq .Role \"assistant\" }} {{ .Content }}</s>"
+            "{{- end }}{{- end }}");
+  EXPECT_EQ(mistral.stops, (std::vector<std::string>{"</s>", "[INST]"}));
 }
 
 // The generation prompt is the conversation so far with nothing after [/INST]; training renders

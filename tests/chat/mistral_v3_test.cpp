@@ -62,7 +62,7 @@ TEST(Render, MaskCoversExactlyTheAssistantTurns) {
   e.id(8, false), e.text(R"({"content": "ok", "call_id": "abcDEF123"})", false), e.id(9, false);
   e.text("Done.", true), e.id(2, true);
 
-  const auto r = render_mistral_v3(c, tok);
+  const auto r = MistralV3Format(tok).render(c);
   EXPECT_EQ(r.ids, e.ids);
   EXPECT_EQ(r.mask, e.mask);
 }
@@ -76,7 +76,7 @@ TEST(Render, UntrainedSpansMaskTheResultTextOnly) {
   const size_t b = a.content.find("Result:");
   a.untrained_spans.emplace_back(b, a.content.find("\n\nAnswer"));
   c.messages.push_back(a);
-  const auto r = render_mistral_v3(c, tok);
+  const auto r = MistralV3Format(tok).render(c);
   std::vector<int32_t> trained, untrained;
   for (size_t i = 0; i < r.ids.size(); ++i) (r.mask[i] ? trained : untrained).push_back(r.ids[i]);
   const auto t = tok.decode(trained);
@@ -95,7 +95,7 @@ TEST(Render, RawTextTrainsEverythingButBos) {
   Conversation c;
   c.raw_text = true;
   c.messages.push_back(msg(Role::Assistant, "plain text"));
-  const auto r = render_mistral_v3(c, tok);
+  const auto r = MistralV3Format(tok).render(c);
   ASSERT_EQ(r.ids.size(), tok.encode("plain text").size() + 2);
   EXPECT_EQ(r.ids.front(), 1);
   EXPECT_EQ(r.mask.front(), 0);

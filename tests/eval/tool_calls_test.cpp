@@ -1,10 +1,11 @@
-// The tool-call parser on each chat format (well-formed, malformed, truncated, garbage, none,
-// several calls), the comparison, what a correct model output in each format parses to (the
+// The tool-call parser of each chat format (ChatFormat::parse_tool_calls) (well-formed, malformed, truncated,
+// garbage, none, several calls), the comparison, what a correct model output in each format parses to (the
 // format's own rendering of the reference turn), and the metrics on hand-made outcomes.
 #include "mlxft/eval/tool_calls.h"
 
 #include <gtest/gtest.h>
 
+#include "mlxft/chat/chat_format.h"
 #include "mlxft/chat/chatml.h"
 #include "mlxft/chat/mistral_v3.h"
 #include "mlxft/eval/tool_eval.h"
@@ -21,8 +22,16 @@ ParsedCall call(const std::string& name, const std::string& args) {
   return {name, OrderedJson::parse(args)};
 }
 
+// The calls in `text` as the format called `format` reads them ("": the plain-text fallback alone).
+// The parsers never use the tokenizer: a tiny one serves every format.
+ParsedCalls parse_calls(std::string_view text, const std::string& format) {
+  static const BpeTokenizer tok(test::tiny_vocab());
+  if (format.empty()) return parse_plain_tool_calls(text);
+  return make_chat_format(format, tok)->parse_tool_calls(text);
+}
+
 TEST(ToolCallParser, MistralReadsTheCallArray) {
-  const auto p = parse_tool_calls(
+  const auto p = parse_calls(
       R"([TOOL_CALLS][{"name": "a", "arguments": {"x": 1}, "id": "abcdefghi"}, {"name": "b", "arguments": {}}])",
       "mistral-v3");
   EXPECT_TRUE(p.made_call);
@@ -32,8 +41,7 @@ TEST(ToolCallParser, MistralReadsTheCallArray) {
   EXPECT_EQ(p.calls[0].arguments, OrderedJson::parse(R"({"x": 1})"));
   EXPECT_EQ(p.calls[1].name, "b");
   // One object instead of an array, arguments as a JSON string (OpenAI style), a kept </s>.
-  const auto one =
-      parse_tool_calls(R"([TOOL_CALLS] {"name": "a", "arguments": "{\"x\": 1}"}</s>)", "mistral-v3");
+  const auto one = parse_calls(R"([TOOL_CALLS] {"name": "a", "arguments": "{\"x\": 1}"}</s>)", "mistral-v3");
   EXPECT_TRUE(one.valid);
   ASSERT_EQ(one.calls.size(), 1u);
   EXPECT_EQ(one.calls[0].arguments, OrderedJson::parse(R"({"x": 1})"));
@@ -46,20 +54,20 @@ TEST(ToolCallParser, MistralMalformedCallsAreInvalidNeverAnError) {
                                  R"([{"name": "a", "arguments": [1]}])",    // arguments not an object
                                  R"([])", "", "\xff\xfe garbage {{{", R"("a")"}) {
     SCOPED_TRACE(body);
-    const auto p = parse_tool_calls("[TOOL_CALLS]" + body, "mistral-v3");
+    const auto p = parse_calls("[TOOL_CALLS]" + body, "mistral-v3");
     EXPECT_TRUE(p.made_call);
     EXPECT_FALSE(p.valid);
   }
   // One good and one bad call: invalid, the good one kept.
   const auto mixed =
-      parse_tool_calls(R"([TOOL_CALLS][{"name": "a", "arguments": {}}, {"name": "b"}])", "mistral-v3");
+      parse_calls(R"([TOOL_CALLS][{"name": "a", "arguments": {}}, {"name": "b"}])", "mistral-v3");
   EXPECT_FALSE(mixed.valid);
   ASSERT_EQ(mixed.calls.size(), 1u);
   EXPECT_EQ(mixed.calls[0].name, "a");
 }
 
 TEST(ToolCallParser, HermesReadsEveryBlock) {
-  const auto p = parse_tool_calls(
+  const auto p = parse_calls(
       "Let me check.\n<tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": [1, 2]}}\n</tool_call>\n"
       "<tool_call>\n{\"name\": \"b\", \"arguments\": {}}\n</tool_call>",
       "chatml");
@@ -69,7 +77,7 @@ TEST(ToolCallParser, HermesReadsEveryBlock) {
   EXPECT_EQ(p.calls[0].name, "a");
   EXPECT_EQ(p.calls[1].name, "b");
   // An unterminated last block still counts when its JSON is whole (the stop token cut it).
-  const auto open = parse_tool_calls("<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n", "chatml");
+  const auto open = parse_calls("<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n", "chatml");
   EXPECT_TRUE(open.valid);
   EXPECT_EQ(open.calls.size(), 1u);
 }
@@ -82,7 +90,7 @@ TEST(ToolCallParser, HermesMalformedBlocksAreInvalid) {
         "<tool_call></tool_call>",
         "<tool_call>\n{\"name\": \"a\", \"arguments\": {}}\n</tool_call><tool_call>{"}) {
     SCOPED_TRACE(text);
-    const auto p = parse_tool_calls(text, "chatml");
+    const auto p = parse_calls(text, "chatml");
     EXPECT_TRUE(p.made_call);
     EXPECT_FALSE(p.valid);
   }
@@ -94,18 +102,18 @@ TEST(ToolCallParser, PlainTextSeedBlocksInAnyFormat) {
       "tool_call: open\narguments: {\"id\": 2}\n\nDone.";
   for (const std::string format : {"mistral-v3", "chatml", ""}) {
     SCOPED_TRACE(format);
-    const auto p = parse_tool_calls(text, format);
+    const auto p = parse_calls(text, format);
     EXPECT_TRUE(p.made_call);
     EXPECT_TRUE(p.valid);
     ASSERT_EQ(p.calls.size(), 2u);
     EXPECT_EQ(p.calls[0].name, "search");
     EXPECT_EQ(p.calls[1].arguments, OrderedJson::parse(R"({"id": 2})"));
   }
-  const auto bad = parse_tool_calls("tool_call: search\narguments: {\"q\": \n\nDone.", "chatml");
+  const auto bad = parse_calls("tool_call: search\narguments: {\"q\": \n\nDone.", "chatml");
   EXPECT_TRUE(bad.made_call);
   EXPECT_FALSE(bad.valid);
   EXPECT_TRUE(bad.calls.empty());
-  const auto no_args = parse_tool_calls("tool_call: search", "mistral-v3");  // cut before the arguments
+  const auto no_args = parse_calls("tool_call: search", "mistral-v3");  // cut before the arguments
   EXPECT_TRUE(no_args.made_call);
   EXPECT_FALSE(no_args.valid);
 }
@@ -114,12 +122,12 @@ TEST(ToolCallParser, NoCallAndGarbage) {
   for (const std::string text : {"", "Sure, here is your note.", "\xff\x00\x01 {\"name\": \"a\"}",
                                  "I will use tool_call: later", "[TOOL_CALLS] mentioned in chatml"}) {
     SCOPED_TRACE(text);
-    const auto p = parse_tool_calls(text, "chatml");
+    const auto p = parse_calls(text, "chatml");
     EXPECT_FALSE(p.made_call);
     EXPECT_FALSE(p.valid);
     EXPECT_TRUE(p.calls.empty());
   }
-  EXPECT_FALSE(parse_tool_calls("<tool_call> is a chatml marker", "mistral-v3").made_call);
+  EXPECT_FALSE(parse_calls("<tool_call> is a chatml marker", "mistral-v3").made_call);
 }
 
 TEST(ToolCallCompare, NamesAndJsonEqualArgumentsInOrder) {
@@ -189,11 +197,11 @@ void expect_round_trip(const ChatFormat& format) {
   EXPECT_EQ(turns[1].prompt, format.generation_prompt(before));
 
   const std::string call_text = text_keeping_controls(format.tokenizer(), reference_output(format, c, 1));
-  const auto got = parse_tool_calls(call_text, format.name());
+  const auto got = format.parse_tool_calls(call_text);
   EXPECT_TRUE(got.valid) << call_text;
   EXPECT_TRUE(same_calls(turns[0].expected, got.calls)) << call_text;
   const std::string reply = text_keeping_controls(format.tokenizer(), reference_output(format, c, 4));
-  EXPECT_FALSE(parse_tool_calls(reply, format.name()).made_call) << reply;
+  EXPECT_FALSE(format.parse_tool_calls(reply).made_call) << reply;
 }
 
 TEST(ToolTurns, MistralV3ReferenceOutputParsesToTheReferenceCalls) {
@@ -230,7 +238,7 @@ ToolTurnOutcome outcome(std::vector<ParsedCall> expected, const std::string& out
   o.expected_call = !expected.empty();
   o.expected = std::move(expected);
   o.generated = output;
-  o.got = parse_tool_calls(output, "chatml");
+  o.got = parse_calls(output, "chatml");
   return o;
 }
 

@@ -8,7 +8,6 @@
 
 #include <cmath>
 
-#include "mlxft/app/hooks.h"
 #include "mlxft/config/validate.h"
 #include "mlxft/util/error.h"
 

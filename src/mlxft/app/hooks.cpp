@@ -8,12 +8,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "mlxft/adapters/adapter_io.h"
 #include "mlxft/eval/evaluate.h"
 #include "mlxft/eval/generate.h"
 #include "mlxft/eval/tool_eval.h"
-#include "mlxft/objective/kto.h"
-#include "mlxft/objective/sft.h"
+#include "mlxft/objective/make_objective.h"
 #include "mlxft/report/run_report.h"
 #include "mlxft/util/error.h"
 
@@ -75,73 +73,13 @@ std::map<std::string, double> tool_call_metrics(const TrainRun& run, const LoraA
       {"tool_valid_call_rate", m.valid_call_rate},  {"tool_no_call_accuracy", m.no_call_accuracy}};
 }
 
-std::unique_ptr<Objective> make_objective(const TrainRun& run, const LoraAdapters& layout) {
-  const TrainingSection& t = run.recipe.training;
-  if (t.objective == "kto") {
-    const KtoSection& k = run.recipe.kto;
-    std::optional<LoraAdapters> reference;
-    const std::string path = kto_reference_adapter(run.recipe, run.request.init_adapter);
-    if (!path.empty()) {
-      reference = load_adapter(path);  // the file as it was given: the same reference after a resume
-      spdlog::info("kto: the reference model is the base with {} (frozen)", path);
-    }
-    return std::make_unique<KtoObjective>(
-        run.model, layout, run.inputs.split.train,
-        KtoOptions{k.beta, k.desirable_weight, k.undesirable_weight, t.gradient_checkpointing},
-        std::move(reference));
-  }
-  return std::make_unique<SftObjective>(
-      run.model, layout, SftOptions{t.gradient_checkpointing, static_cast<float>(t.label_smoothing)});
-}
-
 }  // namespace
-
-std::string kto_reference_adapter(const Recipe& recipe, const std::string& init_adapter_flag) {
-  const std::string& init = init_adapter_flag.empty() ? recipe.training.init_adapter : init_adapter_flag;
-  const std::string& mode = recipe.kto.reference;
-  if (mode == "init_adapter" && init.empty()) {
-    throw Error(ErrorKind::Config, "kto.reference",
-                "kto.reference is init_adapter, but training starts from no adapter",
-                "set training.init_adapter (or --init-adapter) to the SFT adapter, or kto.reference: base");
-  }
-  return mode == "base" ? std::string() : init;
-}
-
-std::string check_kto_data(const std::vector<Example>& train, const Recipe& recipe) {
-  int64_t n_d = 0, n_u = 0;
-  for (const Example& e : train) {
-    if (e.label && *e.label) ++n_d;
-    if (e.label && !*e.label) ++n_u;
-  }
-  if (n_d == 0 || n_u == 0) {
-    throw Error(
-        ErrorKind::Config, "training.objective",
-        fmt::format("kto needs desirable and undesirable training examples; {} has {} desirable and {} "
-                    "undesirable (label: false)",
-                    recipe.data.dataset_path, n_d, n_u),
-        "use training.objective: sft, or data with both labels (and data.labels: all)");
-  }
-  const KtoSection& k = recipe.kto;
-  const double ratio =
-      (k.desirable_weight * static_cast<double>(n_d)) / (k.undesirable_weight * static_cast<double>(n_u));
-  if (ratio >= 1.0 && ratio <= 4.0 / 3.0) return {};
-  // Either weight alone brings the ratio into [1, 4/3] (TRL's advice, Eq. 8 of the KTO paper).
-  const double d_lo = k.undesirable_weight * static_cast<double>(n_u) / static_cast<double>(n_d);
-  const double u_hi = k.desirable_weight * static_cast<double>(n_d) / static_cast<double>(n_u);
-  const std::string msg = fmt::format(
-      "kto: {} desirable and {} undesirable training examples with kto.desirable_weight {} and "
-      "kto.undesirable_weight {} give a weighted ratio {:.3f}, outside [1, 4/3]; balanced would be EITHER "
-      "kto.desirable_weight in [{:.2f}, {:.2f}] OR kto.undesirable_weight in [{:.2f}, {:.2f}]",
-      n_d, n_u, k.desirable_weight, k.undesirable_weight, ratio, d_lo, d_lo * 4.0 / 3.0, u_hi * 3.0 / 4.0,
-      u_hi);
-  spdlog::warn("{}", msg);
-  return msg;
-}
 
 RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
     : run_(run),
       layout_(layout),
-      objective_(make_objective(run, layout)),
+      objective_(make_objective(
+          ObjectiveContext{run.recipe, run.model, layout, run.inputs.split.train, run.request.init_adapter})),
       plan_(run.inputs.split.train, run.settings.batch_size, run.settings.seed),
       progress_(std::cerr, progress_mode(run.recipe.logging.progress, stderr_is_terminal()),
                 run.settings.logging_steps) {
@@ -160,9 +98,10 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
     hooks_.evaluate = [this](const std::vector<mx::array>& params) {
       LoraAdapters a = layout_;
       a.assign(params);
-      EvalResult r = run_.recipe.training.objective == "kto"
-                         ? evaluate_by_label(a)
-                         : evaluate(run_.model, &a, run_.inputs.split.valid, run_.eval_batch_size());
+      const SetLoss loss_over = [&](const std::vector<Example>& examples) {
+        return evaluate(run_.model, &a, examples, run_.eval_batch_size());
+      };
+      EvalResult r = objective_->evaluate(loss_over, run_.inputs.split.valid);
       if (run_.recipe.evaluation.tool_calls) {
         for (auto& [name, value] : tool_call_metrics(run_, a)) r.extra[name] = value;
       }
@@ -184,19 +123,6 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
     hooks_.on_train_log = [](const TrainMetrics&, int64_t) {};
   }
   add_test_stop(hooks_);
-}
-
-EvalResult RunHooks::evaluate_by_label(const LoraAdapters& adapters) const {
-  std::vector<Example> desirable, undesirable;
-  for (const Example& e : run_.inputs.split.valid)
-    (e.label.value_or(true) ? desirable : undesirable).push_back(e);
-  if (desirable.empty())
-    return evaluate(run_.model, &adapters, run_.inputs.split.valid, run_.eval_batch_size());
-  EvalResult r = evaluate(run_.model, &adapters, desirable, run_.eval_batch_size());
-  r.extra["loss_desirable"] = r.loss;
-  if (!undesirable.empty())
-    r.extra["loss_undesirable"] = evaluate(run_.model, &adapters, undesirable, run_.eval_batch_size()).loss;
-  return r;
 }
 
 void RunHooks::write_samples(const std::vector<mx::array>& params, int64_t step) const {

@@ -1,18 +1,13 @@
-// The trainer hooks of a train run: the SFT loss, the length-grouped data order, validation,
+// The trainer hooks of a train run: the objective's loss, the length-grouped data order, validation,
 // samples, progress display and periodic plots.
 //
 // Contract:
 // - RunHooks owns everything the hooks use (the objective, the batch plan, the progress display)
 //   and must outlive the Trainer that gets hooks().
-// - loss: training.objective on the adapters' layout: objective/sft.h, or objective/kto.h on the
-//   training split, its reference the base or the base with the init adapter (kto_reference_adapter());
-//   (check_kto_data() first: both labels present, else a Config error naming
-//   data.labels; a warning with balancing weights when the weighted class ratio is outside
-//   [1, 4/3], as TRL warns); epoch_batches: data/batching.h BatchPlan seeded
-//   by training.seed; evaluate (when there is a validation set): token-weighted loss over the whole
-//   set, eval_batch_size at a time, no dropout; for KTO the loss over the desirable validation
-//   examples (what best checkpoint and early stopping follow), with loss_desirable and
-//   loss_undesirable as extra losses (the whole set when it has no desirable example);
+// - loss: training.objective (objective/make_objective.h) on the adapters' layout and the training
+//   split; epoch_batches: data/batching.h BatchPlan seeded by training.seed; evaluate (when there
+//   is a validation set): the objective's evaluate() over the validation set, each set's loss
+//   token-weighted (eval/evaluate.h), eval_batch_size at a time, no dropout;
 //   with evaluation.tool_calls also the tool-call metrics
 //   (eval/tool_eval.h) of the first tool_call_examples validation conversations, greedy, as the
 //   extra metrics tool_turns, tool_call_turns, tool_name_accuracy, tool_arguments_exact,
@@ -35,15 +30,6 @@
 
 namespace mlxft {
 
-// Throws a Config error unless `train` has desirable and undesirable examples; warns (and returns the
-// message) when desirable_weight x n_d / (undesirable_weight x n_u) is outside [1, 4/3].
-std::string check_kto_data(const std::vector<Example>& train, const Recipe& recipe);
-
-// The adapter directory KTO's reference model applies (kto.reference; init_adapter_flag is --init-adapter,
-// else training.init_adapter): "" for the base alone. A Config error naming kto.reference when it asks
-// for init_adapter and training starts from none.
-std::string kto_reference_adapter(const Recipe& recipe, const std::string& init_adapter_flag);
-
 class RunHooks {
  public:
   RunHooks(const TrainRun& run, const LoraAdapters& layout);
@@ -55,7 +41,6 @@ class RunHooks {
 
  private:
   void write_samples(const std::vector<mlx::core::array>& params, int64_t step) const;
-  EvalResult evaluate_by_label(const LoraAdapters& adapters) const;
   void show_progress(const TrainMetrics& line, int64_t total_steps);
 
   const TrainRun& run_;

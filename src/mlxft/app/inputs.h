@@ -2,7 +2,8 @@
 //
 // Contract:
 // - load_inputs() resolves model.path into a model source (model/source.h), loads its tokenizer
-//   (tokenizer/load.h) and the Mistral v3 chat format, and the dataset with the recipe's data options; with
+//   (tokenizer/load.h) and the chat format data.chat_format names ("auto": the one the model's chat
+//   template calls for, chat/model_format.h), and the dataset with the recipe's data options; with
 //   data.valid_path the whole dataset trains and valid comes from that file, else the dataset is split by
 //   data.valid_split / test_split and data.seed; data.test_path replaces the test split. Skipped records are
 //   a warning; each data warning is logged at debug. No training example after the split is a Data error.
@@ -27,7 +28,7 @@ namespace mlxft {
 struct RunInputs {
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<ChatFormat> chat;  // over *tokenizer
-  DataReport report;  // of data.dataset_path
+  DataReport report;                 // of data.dataset_path
   Split split;
 };
 

@@ -12,6 +12,7 @@
 #include "mlxft/app/settings.h"
 #include "mlxft/app/summary.h"
 #include "mlxft/config/load.h"
+#include "mlxft/objective/make_objective.h"
 #include "mlxft/report/data_summary.h"
 #include "mlxft/train/signals.h"
 #include "mlxft/util/error.h"
@@ -75,14 +76,7 @@ int train(const TrainRun& run, LoraAdapters adapters) {
 
 void check_shards(const Recipe& r, const DistributedGroup& group) {
   if (!group.active()) return;
-  const int per_rank = r.training.batch_size / group.size();
-  if (r.training.objective == "kto" && per_rank < 2) {
-    throw Error(ErrorKind::Config, "training.batch_size",
-                fmt::format("kto pairs examples within a rank's micro-batch (the KL reference point), but {} "
-                            "over {} ranks leaves {} per rank",
-                            r.training.batch_size, group.size(), per_rank),
-                fmt::format("set training.batch_size to at least {}", 2 * group.size()));
-  }
+  check_objective_shards(r, group.size());
   if (r.training.batch_size % group.size() == 0) return;
   throw Error(
       ErrorKind::Config, "training.batch_size",
@@ -102,10 +96,8 @@ int run_training(const TrainRequest& req) {
   start_logging(req, group);
   if (group.active()) spdlog::info("rank {} of {} ({} backend)", group.rank(), group.size(), group.backend());
   const RunInputs inputs = load_inputs(r);
-  if (r.training.objective == "kto" && !req.eval_only) {
-    (void)check_kto_data(inputs.split.train, r);
-    (void)kto_reference_adapter(r, req.init_adapter);  // a Config error before the model loads
-  }
+  if (!req.eval_only)
+    (void)check_objective_data(r, inputs.split.train, req.init_adapter);  // before the model
   Model model = load_base_model(r);
   LoraAdapters adapters = build_adapters(r, model, req.init_adapter);
   const TrainerSettings settings = trainer_settings_from(r, static_cast<int64_t>(inputs.split.train.size()));

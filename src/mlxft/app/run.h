@@ -7,8 +7,8 @@
 //   prepares the output directory and sets up logging first (console and <out>/logging.log_file;
 //   --debug overrides logging.level), so the log has the data warnings and the memory advice.
 // - Data parallel (train/distributed.h): joins the group a launcher started (system.distributed);
-//   training.batch_size is the global micro-batch and must be a multiple of the world size (for kto
-//   at least 2 per rank: its KL reference pairs examples within a micro-batch). Only rank
+//   training.batch_size is the global micro-batch and must be a multiple of the world size, with as
+//   many rows per rank as the objective needs (objective/make_objective.h; kto: 2). Only rank
 //   0 locks and prepares the output directory, writes the log file, the summary, the exports and the
 //   report; the other ranks log warnings and errors and end with status 0 after training. A rank
 //   stopped because another rank got a signal exits with 143.

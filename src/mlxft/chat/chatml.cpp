@@ -20,6 +20,14 @@ constexpr const char* kToolsOutro =
     "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
     "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
     "\"arguments\": <args-json-object>}\n</tool_call>";
+constexpr std::string_view kCallOpen = "<tool_call>";
+constexpr std::string_view kCallClose = "</tool_call>";
+
+// Ollama: a system turn when there is one, every message, then the assistant's turn opened.
+constexpr const char* kOllamaTemplate =
+    "{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
+    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
+    "<|im_start|>assistant\n";
 
 using Spans = std::vector<std::pair<size_t, size_t>>;
 
@@ -53,12 +61,6 @@ struct Builder {
   }
 };
 
-std::string tools_section(const OrderedJson& tools) {
-  std::string s = kToolsIntro;
-  for (const auto& t : tools) s += "\n" + python_json_dumps(t);
-  return s + kToolsOutro;
-}
-
 void assistant_turn(Builder& b, const Message& m) {
   const std::string header = "assistant\n";
   b.push(b.im_start, false);
@@ -91,7 +93,9 @@ void tool_turn(Builder& b, const std::vector<Message>& ms, size_t i, size_t j) {
   b.text("\n", false);
 }
 
-Rendered render_chatml(const Conversation& conv, const Tokenizer& tok, const std::string& default_system) {
+// `extra`: the tools section the first system turn ends with ("" without tools).
+Rendered render_chatml(const Conversation& conv, const Tokenizer& tok, const std::string& default_system,
+                       const std::string& extra) {
   Builder b{tok, tok.require_control_id(kImStart), tok.require_control_id(kImEnd), {}};
   if (conv.raw_text) {
     for (const auto& m : conv.messages) b.text(m.content, true);
@@ -100,7 +104,6 @@ Rendered render_chatml(const Conversation& conv, const Tokenizer& tok, const std
   }
   const auto& ms = conv.messages;
   const bool has_system = !ms.empty() && ms.front().role == Role::System;
-  const std::string extra = conv.tools.empty() ? std::string() : tools_section(conv.tools);
   if (!has_system) b.turn("system", default_system + extra);
   for (size_t i = 0; i < ms.size(); ++i) {
     const auto& m = ms[i];
@@ -120,15 +123,45 @@ Rendered render_chatml(const Conversation& conv, const Tokenizer& tok, const std
   return std::move(b.out);
 }
 
+// Each <tool_call> block from `at` on holds one call; an unterminated last block runs to the end.
+ParsedCalls parse_call_blocks(std::string_view text, size_t at) {
+  ParsedCalls p{true, true, {}};
+  while (at != std::string_view::npos) {
+    const size_t body = at + kCallOpen.size();
+    const size_t close = text.find(kCallClose, body);
+    const size_t end = close == std::string_view::npos ? text.size() : close;
+    std::vector<ParsedCall> one;
+    if (!read_json_calls(text.substr(body, end - body), one) || one.size() != 1) p.valid = false;
+    for (auto& c : one) p.calls.push_back(std::move(c));
+    if (close == std::string_view::npos) break;
+    at = text.find(kCallOpen, close + kCallClose.size());
+  }
+  return p;
+}
+
 }  // namespace
 
+TemplateMatch ChatMlFormat::match_template(const std::string& chat_template, const Tokenizer& tokenizer) {
+  const bool marker = chat_template.find(kTemplateMarker) != std::string::npos;
+  return marker && tokenizer.control_id(kImStart) && tokenizer.control_id(kImEnd)
+             ? TemplateMatch::TemplateAndVocabulary
+             : TemplateMatch::None;
+}
+
+std::string ChatMlFormat::tools_text(const OrderedJson& tools) const {
+  std::string s = kToolsIntro;
+  for (const auto& t : tools) s += "\n" + python_json_dumps(t);
+  return s + kToolsOutro;
+}
+
 Rendered ChatMlFormat::render(const Conversation& conversation) const {
-  return render_chatml(conversation, tokenizer_, default_system_);
+  return render_chatml(conversation, tokenizer_, default_system_,
+                       conversation.tools.empty() ? std::string() : tools_text(conversation.tools));
 }
 
 std::vector<int32_t> ChatMlFormat::generation_prompt(const Conversation& conversation) const {
   if (conversation.raw_text) {
-    Rendered r = render_chatml(conversation, tokenizer_, default_system_);
+    Rendered r = render(conversation);
     if (tokenizer_.eos_id() >= 0) r.ids.pop_back();  // no EOS: the text continues
     return std::move(r.ids);
   }
@@ -136,7 +169,7 @@ std::vector<int32_t> ChatMlFormat::generation_prompt(const Conversation& convers
     throw Error(ErrorKind::Usage, "chat prompt", "the conversation already ends with an assistant turn",
                 "end the prompt conversation with a user or tool message");
   }
-  Rendered r = render_chatml(conversation, tokenizer_, default_system_);
+  Rendered r = render(conversation);
   r.ids.push_back(tokenizer_.require_control_id(kImStart));
   for (int32_t id : tokenizer_.encode("assistant\n")) r.ids.push_back(id);
   return std::move(r.ids);
@@ -146,6 +179,16 @@ std::vector<int32_t> ChatMlFormat::stop_ids() const {
   std::vector<int32_t> ids = {tokenizer_.require_control_id(kImEnd)};
   if (tokenizer_.eos_id() >= 0 && tokenizer_.eos_id() != ids.front()) ids.push_back(tokenizer_.eos_id());
   return ids;
+}
+
+std::optional<ParsedCalls> ChatMlFormat::parse_native_calls(std::string_view text) const {
+  const size_t at = text.find(kCallOpen);
+  if (at == std::string_view::npos) return std::nullopt;
+  return parse_call_blocks(text, at);
+}
+
+OllamaTemplate ChatMlFormat::ollama_template() const {
+  return {kOllamaTemplate, stop_pieces()};
 }
 
 }  // namespace mlxft

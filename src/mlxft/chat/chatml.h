@@ -22,11 +22,18 @@
 // - Raw-text conversations render as text then EOS (no BOS), all trained.
 // - generation_prompt() is the render followed by <|im_start|>assistant\n; stop ids are
 //   <|im_end|> and the tokenizer's EOS.
+// - Tool calls in an output: each "<tool_call>{...}</tool_call>" block holds one {"name",
+//   "arguments"} (an unterminated last block runs to the end of the text).
+// - Recognised from a chat template holding <|im_start|> when the vocabulary has the
+//   <|im_start|>/<|im_end|> special tokens. The Ollama template renders a system turn when there
+//   is one, every message, then the assistant's turn opened; it stops at the stop ids' pieces.
 // - Throws mlxft::Error (Model) naming the tokenizer file if it lacks <|im_start|>/<|im_end|>.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mlxft/chat/chat_format.h"
@@ -39,13 +46,23 @@ inline constexpr const char* kSmolLm2SystemPrompt =
 
 class ChatMlFormat final : public ChatFormat {
  public:
+  static constexpr std::string_view kName = "chatml";
+  static constexpr std::string_view kTemplateMarker = "<|im_start|>";
+  static constexpr std::string_view kVocabularyMarker = "";
+  static TemplateMatch match_template(const std::string& chat_template, const Tokenizer& tokenizer);
+
   explicit ChatMlFormat(const Tokenizer& tokenizer, std::string default_system = kSmolLm2SystemPrompt)
       : tokenizer_(tokenizer), default_system_(std::move(default_system)) {}
   Rendered render(const Conversation& conversation) const override;
+  std::string tools_text(const OrderedJson& tools) const override;
   std::vector<int32_t> generation_prompt(const Conversation& conversation) const override;
   std::vector<int32_t> stop_ids() const override;
-  std::string name() const override { return "chatml"; }
+  OllamaTemplate ollama_template() const override;
+  std::string name() const override { return std::string(kName); }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
+
+ protected:
+  std::optional<ParsedCalls> parse_native_calls(std::string_view text) const override;
 
  private:
   const Tokenizer& tokenizer_;

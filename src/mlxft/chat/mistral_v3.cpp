@@ -10,6 +10,17 @@ namespace mlxft {
 
 namespace {
 
+constexpr std::string_view kCalls = "[TOOL_CALLS]";
+
+// Ollama: [INST] user [/INST] assistant</s>, the system prompt before the last user message.
+constexpr const char* kOllamaTemplate =
+    "{{- range $i, $_ := .Messages }}"
+    "{{- if eq .Role \"user\" }}[INST] {{ if and $.System (eq (len (slice $.Messages $i)) 1) }}{{ $.System "
+    "}}\n\n"
+    "{{ end }}{{ .Content }}[/INST]"
+    "{{- else if eq .Role \"assistant\" }} {{ .Content }}</s>"
+    "{{- end }}{{- end }}";
+
 struct Builder {
   const Tokenizer& tok;
   Rendered out;
@@ -83,9 +94,8 @@ std::string rstrip_spaces(const std::string& s) {
   return e == std::string::npos ? std::string() : s.substr(0, e + 1);
 }
 
-}  // namespace
-
-Rendered render_mistral_v3(const Conversation& conv, const Tokenizer& tok) {
+// `tools`: the [AVAILABLE_TOOLS] body ("" without tools).
+Rendered render_v3(const Conversation& conv, const Tokenizer& tok, const std::string& tools) {
   Builder b{tok, {}};
   b.push(tok.bos_id(), false);
   if (conv.raw_text) {
@@ -108,7 +118,7 @@ Rendered render_mistral_v3(const Conversation& conv, const Tokenizer& tok) {
       case Role::User:
         if (i == last_user && !conv.tools.empty()) {
           b.control("[AVAILABLE_TOOLS]", false);
-          b.text(python_json_dumps(normalized_tools(conv.tools)), false);
+          b.text(tools, false);
           b.control("[/AVAILABLE_TOOLS]", false);
         }
         b.control("[INST]", false);
@@ -140,15 +150,53 @@ Rendered render_mistral_v3(const Conversation& conv, const Tokenizer& tok) {
   return std::move(b.out);
 }
 
+}  // namespace
+
+Rendered MistralV3Format::render(const Conversation& conversation) const {
+  return render_v3(conversation, tokenizer_,
+                   conversation.tools.empty() ? std::string() : tools_text(conversation.tools));
+}
+
 std::vector<int32_t> MistralV3Format::generation_prompt(const Conversation& conversation) const {
   if (!conversation.raw_text && !conversation.messages.empty() &&
       conversation.messages.back().role == Role::Assistant) {
     throw Error(ErrorKind::Usage, "chat prompt", "the conversation already ends with an assistant turn",
                 "end the prompt conversation with a user or tool message");
   }
-  Rendered r = render_mistral_v3(conversation, tokenizer_);
+  Rendered r = render(conversation);
   if (conversation.raw_text) r.ids.pop_back();  // no EOS: the text continues
   return std::move(r.ids);
+}
+
+TemplateMatch MistralV3Format::match_template(const std::string& chat_template, const Tokenizer& tokenizer) {
+  if (chat_template.find(kTemplateMarker) != std::string::npos) return TemplateMatch::TemplateOnly;
+  if (chat_template.empty() && tokenizer.kind() == "sentencepiece" && tokenizer.control_id("[INST]") &&
+      tokenizer.control_id("[/INST]"))
+    return TemplateMatch::VocabularyOnly;
+  return TemplateMatch::None;
+}
+
+// mistral-common's [AVAILABLE_TOOLS] body: each tool normalised to {"type", "function": {"name",
+// "description", "parameters"}}, written as json.dumps does.
+std::string MistralV3Format::tools_text(const OrderedJson& tools) const {
+  return python_json_dumps(normalized_tools(tools));
+}
+
+// Everything after [TOOL_CALLS] up to a control token that ends the turn, if one was kept.
+std::optional<ParsedCalls> MistralV3Format::parse_native_calls(std::string_view text) const {
+  const size_t at = text.find(kCalls);
+  if (at == std::string_view::npos) return std::nullopt;
+  ParsedCalls p{true, false, {}};
+  std::string_view body = text.substr(at + kCalls.size());
+  if (const auto end = body.find("</s>"); end != std::string_view::npos) body = body.substr(0, end);
+  p.valid = read_json_calls(body, p.calls);
+  return p;
+}
+
+OllamaTemplate MistralV3Format::ollama_template() const {
+  OllamaTemplate t{kOllamaTemplate, stop_pieces()};
+  t.stops.emplace_back("[INST]");
+  return t;
 }
 
 }  // namespace mlxft

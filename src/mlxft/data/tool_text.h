@@ -2,10 +2,7 @@
 //
 //   [prose\n\n]tool_call: NAME\narguments: {JSON}\n\nResult: {JSON}\n\n[tool_call: ...]reply
 //
-// Contract: parse_tool_text() finds every block that starts with a line
-// "tool_call: NAME" followed by a line "arguments: ..."; the arguments run to
-// the first blank line (or the end), an optional "Result: ..." part likewise.
-// It never throws and accepts any bytes. convert_tool_text() turns one
+// Contract: the blocks are found by chat/tool_text.h parse_tool_text(). convert_tool_text() turns one
 // assistant message into the messages to render:
 //  - ToolFormat::Text: the message stays text, each "Result: ..." span
 //    untrained;
@@ -25,22 +22,11 @@
 #include <vector>
 
 #include "mlxft/chat/conversation.h"
+#include "mlxft/chat/tool_text.h"
 
 namespace mlxft {
 
 enum class ToolFormat;
-
-struct ToolTextBlock {
-  size_t begin = 0, end = 0;  // the whole block, "tool_call:" to the end of the result (or arguments)
-  std::string name;
-  std::string arguments_text;
-  std::optional<OrderedJson> arguments;  // set when arguments_text is a JSON object
-  bool has_result = false;
-  size_t result_begin = 0, result_end = 0;  // "Result: ..." span (when has_result)
-  std::string result_text;                  // after "Result: "
-};
-
-std::vector<ToolTextBlock> parse_tool_text(std::string_view content);
 
 struct ConvertedAssistant {
   std::vector<Message> messages;  // assistant / tool messages in order

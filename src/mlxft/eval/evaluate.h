@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "mlxft/data/example.h"
-#include "mlxft/eval/result.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
+#include "mlxft/objective/eval_result.h"
 
 namespace mlxft {
 

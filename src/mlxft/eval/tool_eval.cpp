@@ -10,7 +10,7 @@ namespace mlxft {
 namespace {
 
 ParsedCalls expected_calls(const Message& m) {
-  if (m.tool_calls.empty()) return parse_tool_calls(m.content, "");  // the seed's plain-text calls
+  if (m.tool_calls.empty()) return parse_plain_tool_calls(m.content);  // the seed's plain-text calls
   ParsedCalls p{true, true, {}};
   for (const auto& c : m.tool_calls) p.calls.push_back({c.name, c.arguments});
   return p;
@@ -107,7 +107,7 @@ ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
     ToolTurnOutcome o{t.example_index, t.message_index, std::move(t.prompt), t.expected_call,
                       std::move(t.expected), {}, {}, 0};
     o.generated = text_keeping_controls(format.tokenizer(), generated[i]);
-    o.got = parse_tool_calls(o.generated, format.name());
+    o.got = format.parse_tool_calls(o.generated);
     o.generated_tokens = static_cast<int>(generated[i].size());
     r.generated_tokens += o.generated_tokens;
     r.outcomes.push_back(std::move(o));

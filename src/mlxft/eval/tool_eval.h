@@ -4,10 +4,10 @@
 // - tool_turns(conversation, format) lists one turn per assistant message (raw-text conversations
 //   have none; an assistant message right after another is skipped, as no prompt ends before it):
 //   prompt = format.generation_prompt(the messages before it); expected = its native tool calls,
-//   or when it has none the seed's plain-text calls parsed from its content (tool_calls.h).
+//   or when it has none the seed's plain-text calls parsed from its content (chat/tool_call.h).
 // - evaluate_tool_calls() generates greedily for each turn of the first max_examples examples
 //   (0: all) with their Conversation (data/example.h), up to max_new_tokens, stopping at the
-//   format's stop_ids(), parses the output in the format (tool_calls.h) and returns every outcome
+//   format's stop_ids(), parses the output with format.parse_tool_calls() and returns every outcome
 //   (in turn order) and the metrics. Turns of similar prompt length are generated batch_size at a
 //   time (generate_batch). progress, when set, is called after each batch with (done, total).
 // - tool_metrics() is pure. Over call turns (the reference makes a call): name_accuracy (the first

@@ -3,9 +3,9 @@
 // Contract: write_modelfile(gguf, from, adapter, source) writes "<gguf without .gguf>.Modelfile"
 // next to `gguf` (atomically) and returns its path: FROM `from`, ADAPTER `adapter` when given (paths
 // beside the Modelfile are written "./name", others absolute), then, for the chat format mlxft
-// recognises in the model (chat_format.h: chatml or mistral-v3), a TEMPLATE in Ollama's Go
-// template syntax that renders what that format renders, and a PARAMETER stop line for each of its
-// stop tokens. A model whose chat format is not recognised gets FROM/ADAPTER only and a comment.
+// recognises in the model (chat/chat_format.h detect_chat_format()), its TEMPLATE in Ollama's Go
+// template syntax and a PARAMETER stop line for each of its stop strings (ChatFormat::
+// ollama_template()). A model whose chat format is not recognised gets FROM/ADAPTER only and a comment.
 // modelfile_path() is where it goes (the exports refuse to start when it exists).
 #pragma once
 

@@ -5,8 +5,9 @@
 // - The completion of an example is its trained tokens (the assistant spans of the loss mask); its
 //   sequence log-probability is the sum of log p(token) over them. The policy is the base model with
 //   the adapters (dropout drawn from the key), the reference the same base without them, or with a
-//   frozen reference adapter (the SFT adapter KTO starts from; no second copy of the base weights), computed in the same call under stop_gradient: a pure function of the
-//   batch, so accumulation, checkpoints and exact resume work as for SFT.
+//   frozen reference adapter (the SFT adapter KTO starts from; no second copy of the base weights), computed
+//   in the same call under stop_gradient: a pure function of the batch, so accumulation, checkpoints and
+//   exact resume work as for SFT.
 // - r = log p_policy - log p_reference. The KL reference point is the mean of the same log-ratio over
 //   mismatched pairs of the micro-batch (kl_pairs: the prompt of row i followed by the completion of
 //   row i-1, TRL's rotation by one), detached and clamped at 0.
@@ -18,6 +19,13 @@
 //   micro-batch that has both, averaged).
 // - Every row needs a label (Example::label). training.batch_size 1 is refused by config validation
 //   (as TRL refuses it); a lone row (the short last batch of an epoch) gets kl = 0.
+// - evaluate(): the token-weighted loss over the desirable validation examples (what best checkpoint
+//   and early stopping follow), with loss_desirable and loss_undesirable as extra losses; over the
+//   whole set when it has no desirable example.
+// - check_kto_run() (the registry's data check, before the model loads): check_kto_data(), then
+//   kto_reference_adapter(). make_kto_objective(context) builds it from the kto section and
+//   training.gradient_checkpointing, its reference the base or the base with the init adapter
+//   (loaded as given, so a resume gets the same reference).
 #pragma once
 
 #include <optional>
@@ -25,6 +33,7 @@
 
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
+#include "mlxft/objective/make_objective.h"
 #include "mlxft/objective/objective.h"
 
 namespace mlxft {
@@ -70,6 +79,7 @@ class KtoObjective final : public Objective {
   std::string name() const override { return "kto"; }
   ObjectiveSums sums(const std::vector<mx::array>& params, const Batch& batch,
                      const mx::array& dropout_key) const override;
+  EvalResult evaluate(const SetLoss& loss_over, const std::vector<Example>& valid) const override;
 
  private:
   // The policy's (base + `lora`, dropout from `key`); without a gradient unless `grad`.
@@ -82,5 +92,18 @@ class KtoObjective final : public Objective {
   KtoOptions options_;
   std::optional<LoraAdapters> reference_;
 };
+
+// Throws a Config error unless `train` has desirable and undesirable examples; warns (and returns the
+// message) when desirable_weight x n_d / (undesirable_weight x n_u) is outside [1, 4/3], as TRL warns.
+std::string check_kto_data(const std::vector<Example>& train, const Recipe& recipe);
+
+// The adapter directory KTO's reference model applies (kto.reference; init_adapter_flag is --init-adapter,
+// else training.init_adapter): "" for the base alone. A Config error naming kto.reference when it asks
+// for init_adapter and training starts from none.
+std::string kto_reference_adapter(const Recipe& recipe, const std::string& init_adapter_flag);
+
+std::string check_kto_run(const Recipe& recipe, const std::vector<Example>& train,
+                          const std::string& init_adapter);
+std::unique_ptr<Objective> make_kto_objective(const ObjectiveContext& context);
 
 }  // namespace mlxft

@@ -10,17 +10,23 @@
 // - trained_tokens counts the tokens the micro-batch trained on (throughput and trained_tokens in the
 //   logs); when absent it is the loss weight (SFT: they are the same).
 // - Metrics are named (sum, count) pairs: the logs show sum / count over the logging window.
-// - SFT (objective/sft.h) and KTO (objective/kto.h) implement it.
+// - evaluate(loss_over, valid) is the validation result the trainer tracks (best checkpoint, early
+//   stopping). loss_over(examples) is the token-weighted loss of the model being trained over a set
+//   (eval/evaluate.h, bound by the caller to the adapters and batch size: eval/ sits above
+//   objective/); the objective picks the sets and how they combine.
+// - SFT (objective/sft.h) and KTO (objective/kto.h) implement it; make_objective.h picks one.
 #pragma once
 
 #include <mlx/mlx.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "mlxft/data/example.h"
+#include "mlxft/objective/eval_result.h"
 #include "mlxft/objective/loss.h"
 
 namespace mlxft {
@@ -39,12 +45,16 @@ struct ObjectiveSums {
   std::optional<mlx::core::array> trained_tokens;  // absent: loss.tokens
 };
 
+// The token-weighted loss of the model being trained over a set of examples.
+using SetLoss = std::function<EvalResult(const std::vector<Example>& examples)>;
+
 class Objective {
  public:
   virtual ~Objective() = default;
   virtual std::string name() const = 0;  // "sft", ...
   virtual ObjectiveSums sums(const std::vector<mlx::core::array>& params, const Batch& batch,
                              const mlx::core::array& dropout_key) const = 0;
+  virtual EvalResult evaluate(const SetLoss& loss_over, const std::vector<Example>& valid) const = 0;
 };
 
 }  // namespace mlxft

@@ -1,3 +1,4 @@
+// The SFT objective (see sft.h).
 #include "mlxft/objective/sft.h"
 
 #include "mlxft/kernels/fused_head_ce.h"
@@ -28,6 +29,17 @@ LossSum SftObjective::loss(const std::vector<mx::array>& params, const Batch& ba
 ObjectiveSums SftObjective::sums(const std::vector<mx::array>& params, const Batch& batch,
                                  const mx::array& dropout_key) const {
   return ObjectiveSums(loss(params, batch, dropout_key));
+}
+
+std::string check_sft_data(const Recipe&, const std::vector<Example>&, const std::string&) {
+  return {};
+}
+
+std::unique_ptr<Objective> make_sft_objective(const ObjectiveContext& context) {
+  const TrainingSection& t = context.recipe.training;
+  return std::make_unique<SftObjective>(
+      context.model, context.layout,
+      SftOptions{t.gradient_checkpointing, static_cast<float>(t.label_smoothing)});
 }
 
 }  // namespace mlxft

@@ -42,7 +42,7 @@
 #include <vector>
 
 #include "mlxft/data/example.h"
-#include "mlxft/eval/result.h"
+#include "mlxft/objective/eval_result.h"
 #include "mlxft/report/metrics.h"
 #include "mlxft/train/checkpoint.h"
 #include "mlxft/train/health.h"

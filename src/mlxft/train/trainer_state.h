@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "mlxft/eval/result.h"
+#include "mlxft/objective/eval_result.h"
 #include "mlxft/train/step.h"
 
 namespace mlxft {

@@ -1,5 +1,6 @@
 // The result of evaluating a model on a set of examples: the one type for validation and test
-// losses, shared by eval/evaluate.h (which computes it) and the trainer (which tracks it).
+// losses, shared by eval/evaluate.h (which computes it), the objectives (objective.h evaluate(),
+// which pick the sets) and the trainer (which tracks it).
 //
 // Contract:
 // - loss is token-weighted: the sum of every example's NLL sum over its trained tokens, divided by
