@@ -26,13 +26,13 @@
 
 #include "mlxft/kernels/causal_attention.h"
 #include "mlxft/kernels/causal_softmax.h"
-#include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/fused_head_ce.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/quantized_rows.h"
 #include "mlxft/kernels/rms_norm.h"
 #include "mlxft/kernels/rope_heads.h"
 #include "mlxft/util/blas.h"
+#include "mlxft/util/cpu_features.h"
 
 namespace mx = mlx::core;
 namespace k = mlxft::kernels;
@@ -215,7 +215,8 @@ void bench_decode(int M, int K, int N) {
   row("kernels::quantized_rows_matmul", ours, gflop, base.best_ms);
 }
 
-// The attention before the fused kernel (model/llama.cpp's causal_attention_cpu, MLXFT_ATTN_KERNEL=0).
+// The attention before the fused kernel (kernels/self_attention.cpp's softmax_kernel_attention,
+// MLXFT_ATTN_KERNEL=0).
 mx::array softmax_kernel_attention(const mx::array& q, const mx::array& k, const mx::array& v, float scale) {
   const int B = q.shape(0), H = q.shape(1), T = q.shape(2), D = q.shape(3);
   const int K = k.shape(1), S = k.shape(2), G = H / K;
@@ -312,7 +313,7 @@ int main(int argc, char** argv) {
   if (threads > 0) k::set_kernel_threads(threads);
   mx::set_default_device(mx::Device::cpu);
   fmt::print("kernels_bench: isa {}, oneDNN {}, BLAS {}, {} kernel threads, {} reps\n",
-             k::to_string(k::best_cpu_isa()), k::kernels_have_dnnl() ? "yes" : "no",
+             mlxft::to_string(mlxft::best_cpu_isa()), mlxft::have_onednn() ? "yes" : "no",
              mlxft::blas_description(), k::kernel_threads(), g_reps);
   if (only.empty() || only == "linear") {
     bench_linear(1024, 576, 1536);

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "mlxft/app/settings.h"
+#include "mlxft/kernels/switches.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
@@ -226,8 +227,9 @@ int main(int argc, char** argv) {
       "checkpointing {}, packed projections {}, {} warm-up + {} timed steps\n",
       preset, c.parameter_count(), adapters.parameter_count(), dtype_name,
       bits > 0 ? fmt::format("{}-bit group {}", bits, group) : std::string("float"),
-      mlxft::cpu_kernels_enabled() ? "kernels " + mlxft::dtype_name(model.kernel_dtype())
-                                   : std::string("mlx"),
+      mlxft::kernels::cpu_kernels_run_on(mlxft::kernels::default_stream())
+          ? "kernels " + mlxft::dtype_name(model.kernel_dtype())
+          : std::string("mlx"),
       seq, batch, rank, checkpointing ? "on" : "off", model.pack_weights ? "yes" : "no", warmup, steps);
   fmt::print("{}\n", mlxft::blas_description());
   fmt::print("loss {:.4f}\n", last_loss);

@@ -58,8 +58,9 @@ if(MLXFT_DNNL AND CMAKE_SYSTEM_NAME STREQUAL "Linux" AND CMAKE_SYSTEM_PROCESSOR 
   if(DNNL_INCLUDE_DIR AND DNNL_LIBRARY)
     message(STATUS "mlxft: oneDNN ${DNNL_LIBRARY} found: CPU kernels use it")
     target_link_libraries(mlxft_deps INTERFACE ${DNNL_LIBRARY})
-    # Only the kernels see the definition (the rest of the build keeps its flags and its ccache).
+    # Only the kernels (and util/cpu_features.cpp, which reports it) see the definition (the rest of the build keeps its flags and its ccache).
     file(GLOB _mlxft_kernel_sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/mlxft/kernels/*.cpp)
+    list(APPEND _mlxft_kernel_sources ${CMAKE_SOURCE_DIR}/src/mlxft/util/cpu_features.cpp)  # have_onednn()
     set_source_files_properties(${_mlxft_kernel_sources} PROPERTIES COMPILE_DEFINITIONS MLXFT_HAVE_DNNL=1)
     if(NOT DNNL_INCLUDE_DIR IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES)
       set_property(SOURCE ${_mlxft_kernel_sources} APPEND PROPERTY INCLUDE_DIRECTORIES ${DNNL_INCLUDE_DIR})

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "mlxft/app/settings.h"
-#include "mlxft/kernels/cpu_features.h"
 #include "mlxft/model/init.h"
+#include "mlxft/util/cpu_features.h"
 
 namespace mx = mlx::core;
 
@@ -45,7 +45,7 @@ bool packed_with(const std::string& choice, double limit_gb, mx::Dtype compute =
 }
 
 TEST(WeightPacking, FollowsTheRecipeAndTheBudget) {
-  if (!kernels::kernels_have_dnnl()) GTEST_SKIP() << "no oneDNN: nothing is packed";
+  if (!have_onednn()) GTEST_SKIP() << "no oneDNN: nothing is packed";
   EXPECT_TRUE(packed_with("auto", 16.0));    // a tiny run: far under 90 % of 16 GB
   EXPECT_FALSE(packed_with("auto", 1e-6));   // a 1 kB budget: the copies do not fit
   EXPECT_TRUE(packed_with("always", 1e-6));  // the user's word wins (the memory check may still stop it)

@@ -11,8 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "kernels/kernel_test_util.h"
-#include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/quantized_rows.h"
+#include "mlxft/util/cpu_features.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;
@@ -26,7 +26,7 @@ namespace {
 // Tolerance of a float32 result computed in bf16: the kernel accumulates and returns float32,
 // MLX's bf16 matmul (the path without oneDNN) returns bf16.
 float bf16_f32_tol() {
-  return k::kernels_have_dnnl() ? 1e-3f : 2e-2f;
+  return mlxft::have_onednn() ? 1e-3f : 2e-2f;
 }
 
 // y = x W^T and dx = dy W in float32 MLX ops.
@@ -161,7 +161,7 @@ TEST(KernelFrozenLinear, MlxPathMatchesKernel) {
   const mx::array x = normal({9, 65}, 1.0f, 8);
   const auto fw = k::make_frozen_linear_weight(w);
   EXPECT_LT(max_abs_diff(fw->reference(x), k::frozen_linear(x, fw)), 1e-4f);
-  EXPECT_EQ(fw->uses_dnnl(), k::kernels_have_dnnl());
+  EXPECT_EQ(fw->uses_dnnl(), mlxft::have_onednn());
   // Gradients compose with MLX's: d/dx sum(sin(x W^T)) = cos(x W^T) W.
   auto loss = [&](const mx::array& a) { return mx::sum(mx::sin(k::frozen_linear(a, fw))); };
   const mx::array g = mx::grad(loss)(x);
@@ -181,7 +181,7 @@ TEST(KernelFrozenLinear, PackedCopyIsAccounted) {
   EXPECT_EQ(k::make_frozen_linear_weight(w, o)->resident_bytes(), 64u * 128 * 4);
   o.pack = true;
   const size_t packed = k::make_frozen_linear_weight(w, o)->resident_bytes();
-  if (k::kernels_have_dnnl()) {  // the packed copy, page-rounded
+  if (mlxft::have_onednn()) {  // the packed copy, page-rounded
     EXPECT_GE(packed, 2u * 64 * 128 * 4);
     EXPECT_LE(packed, 2u * 64 * 128 * 4 + 8192);
   } else {
@@ -199,12 +199,12 @@ TEST(KernelFrozenLinear, RejectsMismatchedShapes) {
 }
 
 TEST(KernelCpuFeatures, IsaIsConsistent) {
-  const auto& f = k::cpu_features();
+  const auto& f = mlxft::cpu_features();
   if (f.amx_bf16) {
-    EXPECT_EQ(k::best_cpu_isa(), k::CpuIsa::Amx);
+    EXPECT_EQ(mlxft::best_cpu_isa(), mlxft::CpuIsa::Amx);
   }
   if (f.avx512_bf16 || f.amx_bf16) {
     EXPECT_TRUE(f.avx512f);
   }
-  EXPECT_STRNE(k::to_string(k::best_cpu_isa()), "");
+  EXPECT_STRNE(mlxft::to_string(mlxft::best_cpu_isa()), "");
 }

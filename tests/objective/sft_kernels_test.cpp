@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "mlxft/kernels/cpu_features.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/objective/sft.h"
+#include "mlxft/util/cpu_features.h"
 
 namespace mx = mlx::core;
 
@@ -85,7 +85,7 @@ float relative_diff(const mx::array& a, const mx::array& b) {
 }
 
 void compare(mx::Dtype compute, float label_smoothing) {
-  if (!kernels::kernels_have_dnnl()) GTEST_SKIP() << "no oneDNN: the kernels are MLX's own ops";
+  if (!have_onednn()) GTEST_SKIP() << "no oneDNN: the kernels are MLX's own ops";
   TinyRun s = make_run();
   LossAndGrads mlx_ops, kern;
   {
@@ -136,7 +136,7 @@ TEST(SftKernels, Bfloat16StaysCloseToTheFloat32MlxPath) {
 // the loss and LoRA gradients are those of the plain layouts (same products; oneDNN may sum in another
 // order, so 1e-3 relative).
 TEST(SftKernels, PackedProjectionsGiveThePlainLayoutsResult) {
-  if (!kernels::kernels_have_dnnl()) GTEST_SKIP() << "no oneDNN";
+  if (!have_onednn()) GTEST_SKIP() << "no oneDNN";
   const KernelsSwitch on(true);
   TinyRun s = make_run();
   s.model.compute_dtype = mx::bfloat16;
@@ -158,7 +158,7 @@ TEST(SftKernels, PackedProjectionsGiveThePlainLayoutsResult) {
 }
 
 TEST(SftKernels, LogitsEqualTheMlxPathInFloat32) {
-  if (!kernels::kernels_have_dnnl()) GTEST_SKIP() << "no oneDNN";
+  if (!have_onednn()) GTEST_SKIP() << "no oneDNN";
   const TinyRun s = make_run();
   mx::array expected(0.0f), got(0.0f);
   {
@@ -178,7 +178,7 @@ TEST(SftKernels, LogitsEqualTheMlxPathInFloat32) {
 TEST(SftKernels, ResolveComputeDtype) {
   EXPECT_EQ(resolve_compute_dtype("float32"), mx::float32);
   EXPECT_EQ(resolve_compute_dtype("bfloat16"), mx::bfloat16);
-  EXPECT_EQ(resolve_compute_dtype("auto"), kernels::bf16_matmul_is_fast() ? mx::bfloat16 : mx::float32);
+  EXPECT_EQ(resolve_compute_dtype("auto"), bf16_matmul_is_fast() ? mx::bfloat16 : mx::float32);
   EXPECT_ANY_THROW(resolve_compute_dtype("float16"));
 }
 

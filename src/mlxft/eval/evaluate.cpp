@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "mlxft/data/batching.h"
-#include "mlxft/kernels/fused_head_ce.h"
 #include "mlxft/objective/loss.h"
 #include "mlxft/util/error.h"
 
@@ -13,30 +12,17 @@ namespace mx = mlx::core;
 namespace mlxft {
 namespace {
 
-// Per row of the batch: its NLL sum and trained-token count, interleaved. Through the fused LM head +
-// cross-entropy kernel where the CPU kernels apply (no [B, T, V] logits), else the full logits.
+// Per row of the batch: its NLL sum and trained-token count, interleaved (token_nll: the fused LM head +
+// cross-entropy where its kernel runs, no [B, T, V] logits).
 std::vector<mx::array> row_sums(const Model& model, const mx::array& hidden, const Batch& batch) {
-  const int B = batch.inputs.shape(0), T = batch.inputs.shape(1);
+  const int B = batch.inputs.shape(0);
+  const mx::array m = mx::astype(batch.mask, mx::float32);
+  const mx::array nll = token_nll(model, hidden, batch, {.training = false});
+  const mx::array nll_rows = mx::sum(mx::multiply(nll, m), 1), token_rows = mx::sum(m, 1);
   std::vector<mx::array> sums;
-  if (const auto head = kernel_weight(model, lm_head_name(model))) {
-    const mx::array m = mx::astype(batch.mask, mx::float32);
-    const mx::array nll = kernels::fused_head_ce(hidden, head, mx::astype(batch.targets, mx::int32), m,
-                                                 {.grad_in_forward = false});
-    const mx::array nll_rows = mx::sum(mx::multiply(nll, m), 1), token_rows = mx::sum(m, 1);
-    for (int b = 0; b < B; ++b) {
-      sums.push_back(mx::reshape(mx::slice(nll_rows, {b}, {b + 1}), {}));
-      sums.push_back(mx::reshape(mx::slice(token_rows, {b}, {b + 1}), {}));
-    }
-    return sums;
-  }
-  const mx::array logits = lm_head(model, hidden);  // [B, T, V]
-  const int V = logits.shape(2);
   for (int b = 0; b < B; ++b) {
-    const LossSum row = masked_cross_entropy(mx::slice(logits, {b, 0, 0}, {b + 1, T, V}),
-                                             mx::slice(batch.targets, {b, 0}, {b + 1, T}),
-                                             mx::slice(batch.mask, {b, 0}, {b + 1, T}));
-    sums.push_back(row.nll_sum);
-    sums.push_back(row.tokens);
+    sums.push_back(mx::reshape(mx::slice(nll_rows, {b}, {b + 1}), {}));
+    sums.push_back(mx::reshape(mx::slice(token_rows, {b}, {b + 1}), {}));
   }
   return sums;
 }

@@ -3,12 +3,11 @@
 //
 // Contract: evaluate() runs the forward pass (no dropout, no gradients) over
 // `examples` in length-grouped batches of `batch_size` built by make_batch, and
-// scores each example with masked_cross_entropy, the training loss: nll_sum is
+// scores each example with token_nll (objective/loss.h), the training loss: nll_sum is
 // the summed NLL over its trained tokens. The set's loss is token-weighted,
 // sum of nll_sum / sum of tokens (so long examples count by their tokens, as in
 // training), and perplexity = exp(loss). per_example lists every example in
-// input order. Empty input or no trained token at all is a Data error. Where the CPU kernels apply
-// (model/linear.h) the LM head and the loss run fused (kernels/fused_head_ce.h, same quantity).
+// input order. Empty input or no trained token at all is a Data error.
 #pragma once
 
 #include <cstdint>

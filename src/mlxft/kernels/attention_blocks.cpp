@@ -7,9 +7,9 @@
 #include <limits>
 #include <vector>
 
-#include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/row_math.h"
 #include "mlxft/kernels/simd_exp.h"
+#include "mlxft/util/cpu_features.h"
 
 namespace mlxft::kernels::attention {
 namespace {

@@ -13,6 +13,7 @@
 #include "mlxft/kernels/attention_blocks.h"
 #include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/parallel.h"
+#include "mlxft/kernels/switches.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::kernels {
@@ -380,7 +381,7 @@ mx::array causal_attention(const mx::array& q, const mx::array& k, const mx::arr
                            const std::optional<mx::array>& key_bias, bool bf16_products, mx::StreamOrDevice s) {
   check(q, k, v, scale, key_bias);
   const mx::Stream stream = mx::to_stream(s);
-  if (stream.device.type != mx::Device::DeviceType::cpu) return causal_attention_reference(q, k, v, scale, key_bias, s);
+  if (!cpu_kernels_run_on(stream)) return causal_attention_reference(q, k, v, scale, key_bias, s);
   const mx::Dtype dtype = q.dtype() == mx::bfloat16 ? mx::bfloat16 : mx::float32;  // float16 runs in float32
   auto prep = [&](const mx::array& a) { return mx::contiguous(mx::astype(a, dtype, stream), false, stream); };
   std::vector<mx::array> in{prep(q), prep(k), prep(v)};

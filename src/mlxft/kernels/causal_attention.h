@@ -20,7 +20,8 @@
 // bfloat16 with float32 activations), the probabilities and score gradients rounded to bfloat16 as well, else
 // float32 values; all sums are float32. Threads: the forward splits (batch, head, query block), the backward
 // (batch, KV head). AVX-512 where the CPU has it, portable loops elsewhere (kernels/attention_blocks.h).
-// Elsewhere (GPU) it is MLX ops: causal_attention_reference().
+// Where cpu_kernels_run_on() is false (switches.h: GPU, MLXFT_KERNELS=0) it is MLX ops:
+// causal_attention_reference(). The model calls self_attention.h, which picks this kernel.
 #pragma once
 
 #include <mlx/mlx.h>

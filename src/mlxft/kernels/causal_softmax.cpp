@@ -9,6 +9,7 @@
 #include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/row_math.h"
+#include "mlxft/kernels/switches.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::kernels {
@@ -99,7 +100,7 @@ mx::array causal_softmax_reference(const mx::array& scores, float scale, mx::Str
 mx::array causal_softmax(const mx::array& scores, float scale, mx::StreamOrDevice s) {
   check(scores, scale);
   const mx::Stream stream = mx::to_stream(s);
-  if (stream.device.type != mx::Device::DeviceType::cpu) return causal_softmax_reference(scores, scale, stream);
+  if (!cpu_kernels_run_on(stream)) return causal_softmax_reference(scores, scale, stream);
   const mx::array x = mx::contiguous(mx::astype(scores, mx::float32, stream), false, stream);
   auto prim = std::make_shared<CausalSoftmaxPrimitive>(stream, scale, false);
   return mx::array(x.shape(), mx::float32, prim, {x});

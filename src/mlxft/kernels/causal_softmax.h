@@ -6,9 +6,9 @@
 // (the last query sees every key: T new tokens after S - T cached ones, as MLX's "causal" mask).
 // S >= T is required. Its gradient with respect to scores is scale * P * (dP - sum_s dP P) per row.
 // On a CPU stream the forward and the backward are one multithreaded pass each over the rows
-// (kernels/row_math.h: AVX-512 where the CPU has it); MLX's own softmax on this CPU is scalar and
-// single-threaded, and in the attention of a small model with long sequences it was half the step.
-// Elsewhere (GPU) it is MLX ops: causal_softmax_reference().
+// (kernels/row_math.h: AVX-512 where the CPU has it), where MLX's own CPU softmax is scalar and
+// single-threaded. Where cpu_kernels_run_on() is false (switches.h: GPU, MLXFT_KERNELS=0) it is MLX
+// ops: causal_softmax_reference().
 #pragma once
 
 #include <mlx/mlx.h>

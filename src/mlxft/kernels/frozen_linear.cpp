@@ -7,6 +7,7 @@
 #include "mlxft/kernels/frozen_linear_impl.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/row_math.h"
+#include "mlxft/kernels/switches.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::kernels {
@@ -149,7 +150,7 @@ mx::array frozen_linear(const mx::array& x, const FrozenLinearWeightPtr& w, mx::
   if (x.dtype() != mx::float32 && x.dtype() != mx::bfloat16)
     throw Error(ErrorKind::Model, "frozen_linear", "x must be float32 or bfloat16");
   const mx::Stream stream = mx::to_stream(s);
-  if (stream.device.type != mx::Device::DeviceType::cpu || !w->uses_dnnl()) return w->reference(x, stream);
+  if (!cpu_kernels_run_on(stream) || !w->uses_dnnl()) return w->reference(x, stream);
   if (x.dtype() == mx::bfloat16 && w->compute_dtype() == mx::float32)
     return mx::astype(frozen_linear(mx::astype(x, mx::float32, stream), w, stream), mx::bfloat16, stream);
   mx::Shape shape = x.shape();

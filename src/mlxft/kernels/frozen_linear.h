@@ -6,14 +6,14 @@
 // to x, dx = dy W [..., in], runs through the same primitive; W gets none.
 // A FrozenLinearWeight is made once when the model is loaded and shared by every call: it holds W
 // in the compute dtype (no copy when W already has it) and, with `pack`, a copy reordered once into
-// oneDNN's preferred blocked layout. Packing is off by default: on the AMX Xeon it was measured on
-// (shared, loaded), oneDNN 2.6's bf16 matmul on plain W was neither consistently faster nor slower
-// than on the packed copy (bench/kernels_bench), and packing costs another copy of W.
+// oneDNN's preferred blocked layout. Packing is off by default: it costs another copy of W and did not
+// pay consistently on the machines measured (docs/performance.md, bench/kernels_bench).
 // Quantized weights (MLX affine: packed uint32 w, scales, biases, group 32/64/128, 4 or 8 bits) are
 // either dequantized once at load (speed; 2 bytes a parameter in bf16) or dequantized per call into
 // a transient [out, in] buffer (memory; ~0.56 bytes a parameter at rest for 4-bit, group 64). Float32
 // and bfloat16 scales/biases are read as stored (no copy); float16 ones are copied to float32 once.
-// Off the CPU, or in builds without oneDNN, frozen_linear() is plain MLX ops (matmul or
+// Where cpu_kernels_run_on() is false (switches.h: GPU, no oneDNN, MLXFT_KERNELS=0), or for a weight
+// without oneDNN, frozen_linear() is plain MLX ops (matmul or
 // quantized_matmul) with the same result (bf16 outputs rounded as MLX rounds them) and MLX's own
 // gradient.
 // Use: a model makes one FrozenLinearWeight per frozen projection at load (compute dtype from

@@ -1,9 +1,9 @@
 // Construction of FrozenLinearWeight: conversion to the compute dtype, dequantization, packing.
 #include <fmt/format.h>
 
-#include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/dequantize.h"
 #include "mlxft/kernels/frozen_linear_impl.h"
+#include "mlxft/util/cpu_features.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::kernels {
@@ -29,7 +29,7 @@ PackedMatrix pack(const dnnl::memory::desc& from, const void* src, int64_t K, in
 #endif
 
 void finish(FrozenLinearWeight::Impl& impl) {
-  impl.dnnl = kernels_have_dnnl();
+  impl.dnnl = have_onednn();
 #ifdef MLXFT_HAVE_DNNL
   if (impl.options.pack && impl.dense) {
     const auto& w = *impl.dense;

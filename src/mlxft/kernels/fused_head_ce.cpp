@@ -11,6 +11,7 @@
 #include "mlxft/kernels/frozen_linear_impl.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/row_math.h"
+#include "mlxft/kernels/switches.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::kernels {
@@ -204,9 +205,9 @@ std::vector<mx::array> FusedHeadCEPrimitive::vjp(const std::vector<mx::array>& p
 
 }  // namespace
 
-mx::array head_ce_reference(const mx::array& h, const FrozenLinearWeightPtr& head, const mx::array& targets,
-                            const mx::array& mask, float label_smoothing, mx::StreamOrDevice s) {
-  const mx::array z = mx::astype(head->reference(h, s), mx::float32, s);
+mx::array token_cross_entropy(const mx::array& logits, const mx::array& targets, const mx::array& mask,
+                              float label_smoothing, mx::StreamOrDevice s) {
+  const mx::array z = mx::astype(logits, mx::float32, s);
   const mx::array lse = mx::logsumexp(z, -1, false, s);
   const mx::array idx = mx::expand_dims(mx::astype(targets, mx::int32, s), -1, s);
   const mx::array zt = mx::squeeze(mx::take_along_axis(z, idx, -1, s), -1, s);
@@ -217,6 +218,11 @@ mx::array head_ce_reference(const mx::array& h, const FrozenLinearWeightPtr& hea
         mx::multiply(mx::array(label_smoothing), mx::subtract(lse, mx::mean(z, -1, false, s), s), s), s);
   }
   return mx::where(mx::not_equal(mask, mx::array(0.0f), s), nll, mx::array(0.0f), s);
+}
+
+mx::array head_ce_reference(const mx::array& h, const FrozenLinearWeightPtr& head, const mx::array& targets,
+                            const mx::array& mask, float label_smoothing, mx::StreamOrDevice s) {
+  return token_cross_entropy(head->reference(h, s), targets, mask, label_smoothing, s);
 }
 
 mx::array fused_head_ce(const mx::array& h, const FrozenLinearWeightPtr& head, const mx::array& targets,
@@ -231,7 +237,7 @@ mx::array fused_head_ce(const mx::array& h, const FrozenLinearWeightPtr& head, c
   if (options.label_smoothing < 0.0f || options.label_smoothing >= 1.0f)
     fail("label_smoothing outside [0, 1)");
   const mx::Stream stream = mx::to_stream(s);
-  if (stream.device.type != mx::Device::DeviceType::cpu || !head->uses_dnnl())
+  if (!cpu_kernels_run_on(stream) || !head->uses_dnnl())
     return head_ce_reference(h, head, targets, mask, options.label_smoothing, stream);
   const int E = head->in_features();
   mx::array h2 = mx::reshape(h, {-1, E}, stream);
@@ -246,6 +252,15 @@ mx::array fused_head_ce(const mx::array& h, const FrozenLinearWeightPtr& head, c
   auto prim = std::make_shared<FusedHeadCEPrimitive>(stream, head, options, false);
   auto outs = mx::array::make_arrays({{N}, aux}, {mx::float32, mx::float32}, prim, in);
   return mx::reshape(outs[0], lead, stream);
+}
+
+mx::array head_token_nll(const mx::array& h, const FrozenLinearWeightPtr& head,
+                         const HeadLogits& plain_logits, const mx::array& targets, const mx::array& mask,
+                         const FusedHeadCEOptions& options, mx::StreamOrDevice s) {
+  const mx::Stream stream = mx::to_stream(s);
+  if (head && head->uses_dnnl() && cpu_kernels_run_on(stream))
+    return fused_head_ce(h, head, targets, mask, options, stream);
+  return token_cross_entropy(plain_logits(h), targets, mask, options.label_smoothing, stream);
 }
 
 }  // namespace mlxft::kernels

@@ -12,8 +12,14 @@
 // about C x V x 6 bytes whatever N is. grad_in_forward (Liger's choice) computes dh with
 // g = 1 during the forward and keeps it ([N, E] float32) for the backward, which only scales it:
 // 3 matmul passes per step instead of 4 (recompute), at the cost of a gradient pass when only
-// the loss is wanted (evaluation: set it false). Elsewhere (GPU, no oneDNN) it is MLX ops.
+// the loss is wanted (evaluation: set it false). The kernel runs where cpu_kernels_run_on() the stream
+// (switches.h) and the head uses oneDNN; elsewhere fused_head_ce() is head_ce_reference().
+// token_cross_entropy(): the same nll from float logits z [..., V] with MLX ops (computed in float32).
+// head_token_nll() is the op that picks, for callers that hold the model's own head too: fused_head_ce()
+// where its kernel runs (head set), else token_cross_entropy(plain_logits(h)), the model's full logits.
 #pragma once
+
+#include <functional>
 
 #include "mlxft/kernels/frozen_linear.h"
 
@@ -28,6 +34,14 @@ struct FusedHeadCEOptions {
 mx::array fused_head_ce(const mx::array& h, const FrozenLinearWeightPtr& head, const mx::array& targets,
                         const mx::array& mask, const FusedHeadCEOptions& options = {},
                         mx::StreamOrDevice s = {});
+
+using HeadLogits = std::function<mx::array(const mx::array& h)>;
+mx::array head_token_nll(const mx::array& h, const FrozenLinearWeightPtr& head,
+                         const HeadLogits& plain_logits, const mx::array& targets, const mx::array& mask,
+                         const FusedHeadCEOptions& options = {}, mx::StreamOrDevice s = {});
+
+mx::array token_cross_entropy(const mx::array& logits, const mx::array& targets, const mx::array& mask,
+                              float label_smoothing = 0.0f, mx::StreamOrDevice s = {});
 
 // The same quantity with MLX ops (the full logits): the fallback and the tests' reference.
 mx::array head_ce_reference(const mx::array& h, const FrozenLinearWeightPtr& head, const mx::array& targets,

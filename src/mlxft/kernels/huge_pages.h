@@ -3,8 +3,8 @@
 // Contract: advise_huge_pages(p, bytes) asks Linux to back the 2 MiB-aligned interior of [p, p + bytes)
 // with transparent huge pages (madvise MADV_HUGEPAGE) when bytes >= 4 MiB; a no-op elsewhere, for
 // smaller buffers, and when the kernel refuses (THP off). Call it before the first write: fresh
-// buffers from malloc are mmap'd pages that fault in 4 KiB at a time (at the 7B shape, ~45 million
-// faults a step); huge pages fault in 2 MiB at a time. Contents and sizes do not change.
+// buffers from malloc are mmap'd pages that fault in 4 KiB at a time; huge pages fault in 2 MiB at a
+// time. Contents and sizes do not change.
 #pragma once
 
 #include <cstddef>

@@ -8,10 +8,11 @@
 #include <vector>
 
 #include "mlxft/kernels/cpu_encoder.h"
-#include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/frozen_linear_impl.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/simd_exp.h"
+#include "mlxft/kernels/switches.h"
+#include "mlxft/util/cpu_features.h"
 
 namespace mlxft::kernels {
 namespace {
@@ -176,8 +177,8 @@ class QuantizedRowsPrimitive : public mx::Primitive {
 
 }  // namespace
 
-bool quantized_rows_supported(const mx::array& x, int group_size, int bits) {
-  if (mx::default_device() != mx::Device::cpu || x.ndim() < 1) return false;
+bool quantized_rows_supported(const mx::array& x, int group_size, int bits, mx::StreamOrDevice s) {
+  if (!cpu_kernels_run_on(mx::to_stream(s)) || x.ndim() < 1) return false;
   const int64_t rows = static_cast<int64_t>(x.size()) / x.shape(-1);
   return rows <= kMaxRows && (bits == 4 || bits == 8) && group_size % 32 == 0 &&
          (x.dtype() == mx::float32 || x.dtype() == mx::bfloat16);
@@ -186,6 +187,11 @@ bool quantized_rows_supported(const mx::array& x, int group_size, int bits) {
 mx::array quantized_rows_matmul(const mx::array& x, const mx::array& w, const mx::array& scales,
                                 const mx::array& biases, int group_size, int bits, mx::StreamOrDevice s) {
   const mx::Stream stream = mx::to_stream(s);
+  if (!quantized_rows_supported(x, group_size, bits, stream)) {
+    return mx::quantized_matmul(x, w, mx::astype(scales, x.dtype(), stream),
+                                mx::astype(biases, x.dtype(), stream), true, group_size, bits, "affine",
+                                stream);
+  }
   const int K = x.shape(-1);
   auto f32 = [&](const mx::array& a) { return mx::contiguous(mx::astype(a, mx::float32, stream), false, stream); };
   const mx::array x2 = f32(mx::reshape(x, {-1, K}, stream));
@@ -202,6 +208,20 @@ mx::array quantized_rows_matmul(const mx::array& x, const FrozenLinearWeight& w,
   if (!q.quantized) throw std::invalid_argument("quantized_rows_matmul: the weight is not quantized");
   const auto [scales, biases] = q.rows_scales();
   return quantized_rows_matmul(x, *q.wq, scales, biases, q.group, q.bits, s);
+}
+
+mx::array quantized_matmul(const mx::array& x, const mx::array& w, const mx::array& scales,
+                           const mx::array& biases, int group_size, int bits,
+                           const FrozenLinearWeight* prepared, mx::StreamOrDevice s) {
+  const mx::Stream stream = mx::to_stream(s);
+  if (quantized_rows_supported(x, group_size, bits, stream)) {
+    if (prepared && prepared->quantized()) return quantized_rows_matmul(x, *prepared, stream);
+    return quantized_rows_matmul(x, w, scales, biases, group_size, bits, stream);
+  }
+  auto as_x = [&](const mx::array& a) {
+    return a.dtype() == x.dtype() ? a : mx::astype(a, x.dtype(), stream);
+  };
+  return mx::quantized_matmul(x, w, as_x(scales), as_x(biases), true, group_size, bits, "affine", stream);
 }
 
 }  // namespace mlxft::kernels

@@ -6,9 +6,14 @@
 //   y[m, n] = sum_g scales[n, g] sum_{k in g} q(n, k) x[m, k] + biases[n, g] sum_{k in g} x[m, k]
 // with W's 4/8-bit codes unpacked in registers (AVX-512 where the CPU has it; portable loops else),
 // the N outputs split over kernel_threads(). Each step reads W once at its packed size, where
-// MLX's CPU quantized_matmul was scalar and single-threaded (2.5 tokens/s on SmolLM2-135M).
-// The gradient with respect to x is MLX's quantized_matmul (dy W); W gets none. Off the CPU, or for
-// other bit widths, group sizes or dtypes, quantized_rows_supported() is false: use MLX's op.
+// MLX's CPU quantized_matmul is scalar and single-threaded.
+// The gradient with respect to x is MLX's quantized_matmul (dy W); W gets none.
+// Where quantized_rows_supported() is false, quantized_rows_matmul() is MLX's quantized_matmul.
+// quantized_rows_supported(): x has at most 8 rows, bits 4 or 8, group a multiple of 32, x float32 or
+// bfloat16, on a stream where cpu_kernels_run_on() (switches.h).
+// quantized_matmul() is the op that picks: quantized_rows_matmul() where quantized_rows_supported()
+// (through `prepared`'s float32 scales when it is a quantized kernel weight), else MLX's quantized_matmul
+// with the scales and biases cast to x's dtype (any stream, any number of rows).
 #pragma once
 
 #include <mlx/mlx.h>
@@ -19,11 +24,15 @@ namespace mlxft::kernels {
 
 namespace mx = mlx::core;
 
-bool quantized_rows_supported(const mx::array& x, int group_size, int bits);
+bool quantized_rows_supported(const mx::array& x, int group_size, int bits, mx::StreamOrDevice s = {});
 mx::array quantized_rows_matmul(const mx::array& x, const mx::array& w, const mx::array& scales,
                                 const mx::array& biases, int group_size, int bits, mx::StreamOrDevice s = {});
 // The same with a prepared quantized kernel weight, whose float32 scales and biases are made once
-// (casting float16 scales on every decode step was a tenth of its time).
+// (not cast again on every decode step).
 mx::array quantized_rows_matmul(const mx::array& x, const FrozenLinearWeight& w, mx::StreamOrDevice s = {});
+
+mx::array quantized_matmul(const mx::array& x, const mx::array& w, const mx::array& scales,
+                           const mx::array& biases, int group_size, int bits,
+                           const FrozenLinearWeight* prepared = nullptr, mx::StreamOrDevice s = {});
 
 }  // namespace mlxft::kernels

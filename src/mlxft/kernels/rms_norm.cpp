@@ -10,6 +10,7 @@
 #include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/f32_span.h"
 #include "mlxft/kernels/parallel.h"
+#include "mlxft/kernels/switches.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::kernels {
@@ -115,7 +116,7 @@ mx::array rms_norm(const mx::array& x, const mx::array& w, float eps, mx::Stream
   if (x.ndim() < 1 || w.ndim() != 1 || w.shape(0) != x.shape(-1))
     throw Error(ErrorKind::Training, "rms_norm", "the weight must be [E] for x [..., E]");
   const mx::Stream stream = mx::to_stream(s);
-  if (stream.device.type != mx::Device::DeviceType::cpu || !f32_or_bf16(x.dtype()) || !f32_or_bf16(w.dtype()))
+  if (!cpu_kernels_run_on(stream) || !f32_or_bf16(x.dtype()) || !f32_or_bf16(w.dtype()))
     return mx::fast::rms_norm(x, w, eps, stream);
   return mx::array(
       x.shape(), x.dtype(), std::make_shared<RmsNormPrimitive>(stream, eps, false),

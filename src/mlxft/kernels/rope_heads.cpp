@@ -10,6 +10,7 @@
 #include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/f32_span.h"
 #include "mlxft/kernels/parallel.h"
+#include "mlxft/kernels/switches.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::kernels {
@@ -128,12 +129,27 @@ mx::array rope_heads(const mx::array& x, int heads, const std::vector<float>& in
                      mx::StreamOrDevice s) {
   check(x, heads, inv_freq, offset);
   const mx::Stream stream = mx::to_stream(s);
-  if (stream.device.type != mx::Device::DeviceType::cpu || !f32_or_bf16(x.dtype()))
+  if (!cpu_kernels_run_on(stream) || !f32_or_bf16(x.dtype()))
     return rope_heads_reference(x, heads, inv_freq, offset, stream);
   const int B = x.shape(0), T = x.shape(1), D = x.shape(2) / heads;
   return mx::array({B, heads, T, D}, x.dtype(),
                    std::make_shared<RopeHeadsPrimitive>(stream, heads, inv_freq, offset, false),
                    {mx::contiguous(x, false, stream)});
+}
+
+mx::array rope_heads(const mx::array& x, int heads, const std::vector<double>& inv_freq,
+                     std::optional<float> base, int offset, mx::StreamOrDevice s) {
+  const mx::Stream stream = mx::to_stream(s);
+  const std::vector<float> inv(inv_freq.begin(), inv_freq.end());
+  if (cpu_kernels_run_on(stream) && f32_or_bf16(x.dtype())) return rope_heads(x, heads, inv, offset, stream);
+  check(x, heads, inv, offset);
+  const int B = x.shape(0), T = x.shape(1), D = x.shape(2) / heads;
+  const mx::array split = mx::transpose(mx::reshape(x, {B, T, heads, D}, stream), {0, 2, 1, 3}, stream);
+  if (base) return mx::fast::rope(split, D, /*traditional=*/false, *base, 1.0f, offset, std::nullopt, stream);
+  std::vector<float> periods;  // fast::rope's `freqs` are periods: position t turns by t / freqs[i]
+  for (double f : inv_freq) periods.push_back(static_cast<float>(1.0 / f));
+  const mx::array freqs(periods.begin(), {static_cast<int>(periods.size())}, mx::float32);
+  return mx::fast::rope(split, D, /*traditional=*/false, std::nullopt, 1.0f, offset, freqs, stream);
 }
 
 }  // namespace mlxft::kernels

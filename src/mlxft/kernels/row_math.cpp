@@ -3,9 +3,8 @@
 #include <cmath>
 #include <limits>
 
-#include "mlxft/kernels/cpu_features.h"
-
 #include "mlxft/kernels/simd_exp.h"
+#include "mlxft/util/cpu_features.h"
 
 namespace mlxft::kernels {
 namespace {

@@ -8,10 +8,11 @@
 #include <stdexcept>
 
 #include "mlxft/kernels/cpu_encoder.h"
-#include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/f32_span.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/simd_exp.h"
+#include "mlxft/kernels/switches.h"
+#include "mlxft/util/cpu_features.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft::kernels {
@@ -126,7 +127,7 @@ mx::array swiglu_reference(const mx::array& g, const mx::array& u, mx::StreamOrD
 mx::array swiglu(const mx::array& g, const mx::array& u, mx::StreamOrDevice s) {
   if (g.shape() != u.shape()) throw Error(ErrorKind::Training, "swiglu", "gate and up must have one shape");
   const mx::Stream stream = mx::to_stream(s);
-  if (stream.device.type != mx::Device::DeviceType::cpu || !f32_or_bf16(g.dtype()) || u.dtype() != g.dtype())
+  if (!cpu_kernels_run_on(stream) || !f32_or_bf16(g.dtype()) || u.dtype() != g.dtype())
     return swiglu_reference(g, u, stream);
   const mx::array gc = mx::contiguous(g, false, stream), uc = mx::contiguous(u, false, stream);
   return mx::array(g.shape(), g.dtype(), std::make_shared<SwigluPrimitive>(stream, false), {gc, uc});

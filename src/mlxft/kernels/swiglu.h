@@ -3,9 +3,9 @@
 // Contract: g and u of one shape; returns silu(g) u = g sigmoid(g) u in their dtype. Gradients:
 // dg = dy u s (1 + g (1 - s)), du = dy g s, with s = sigmoid(g). On a CPU stream with float32 or
 // bfloat16 inputs (both of one dtype) the forward and the backward are each one multithreaded pass
-// (AVX-512 exp where the CPU has it), computed in float32, bfloat16 results rounded to nearest even:
-// MLX's CPU sigmoid is scalar and single-threaded, a fifth of a small model's forward (more in
-// bfloat16). Elsewhere (GPU, other dtypes) it is MLX ops: swiglu_reference().
+// (AVX-512 exp where the CPU has it), computed in float32, bfloat16 results rounded to nearest even,
+// where MLX's CPU sigmoid is scalar and single-threaded. Where cpu_kernels_run_on() is false
+// (switches.h: GPU, MLXFT_KERNELS=0) and for other dtypes it is MLX ops: swiglu_reference().
 #pragma once
 
 #include <mlx/mlx.h>

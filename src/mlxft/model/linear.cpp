@@ -1,11 +1,8 @@
 // The frozen projection kernel (see linear.h).
 #include "mlxft/model/linear.h"
 
-#include <cstdlib>
-#include <cstring>
-
-#include "mlxft/kernels/cpu_features.h"
 #include "mlxft/kernels/quantized_rows.h"
+#include "mlxft/util/cpu_features.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;
@@ -28,12 +25,6 @@ mx::array frozen_linear(const mx::array& x, const FrozenWeight& w) {
   return float_linear(x, w);
 }
 
-bool cpu_kernels_enabled() {
-  if (!kernels::kernels_have_dnnl() || mx::default_device() != mx::Device::cpu) return false;
-  const char* env = std::getenv("MLXFT_KERNELS");
-  return env == nullptr || std::strcmp(env, "0") != 0;
-}
-
 mx::Dtype resolve_compute_dtype(const std::string& name) {
   if (name == "float32") return mx::float32;
   if (name == "bfloat16") return mx::bfloat16;
@@ -42,7 +33,7 @@ mx::Dtype resolve_compute_dtype(const std::string& name) {
                 "use auto, float32 or bfloat16");
   }
   if (mx::default_device() != mx::Device::cpu) return mx::bfloat16;
-  return kernels::bf16_matmul_is_fast() ? mx::bfloat16 : mx::float32;
+  return bf16_matmul_is_fast() ? mx::bfloat16 : mx::float32;
 }
 
 kernels::FrozenLinearWeightPtr KernelWeightCache::get(const std::string& name, const mx::array& w,
@@ -77,21 +68,16 @@ mx::array quantized_linear(const mx::array& x, const FrozenWeight& w) {
   if (!w.scales || !w.biases) {
     throw Error(ErrorKind::Model, "frozen_linear", "a quantized weight needs its scales and biases");
   }
-  auto as_x = [&](const mx::array& a) { return a.dtype() == x.dtype() ? a : mx::astype(a, x.dtype()); };
-  const mx::array scales = as_x(*w.scales), biases = as_x(*w.biases);
-  // A few rows (decoding): the whole layer's dequantization would cost more than MLX's per-row
-  // quantized product (measured crossover near 8 rows on SmolLM2's shapes).
+  // A few rows (decoding): the whole layer's dequantization would cost more than a per-row quantized
+  // product (measured crossover near 8 rows on SmolLM2's shapes).
   const int64_t rows = x.ndim() > 0 ? static_cast<int64_t>(x.size()) / x.shape(-1) : 1;
-  if (rows <= kQuantizedMatmulMaxCpuRows && cpu_kernels_enabled() &&
-      kernels::quantized_rows_supported(x, w.group_size, w.bits)) {
-    if (w.prepared && w.prepared->quantized()) return kernels::quantized_rows_matmul(x, *w.prepared);
-    return kernels::quantized_rows_matmul(x, w.weight, *w.scales, *w.biases, w.group_size, w.bits);
-  }
   if (mx::default_device() == mx::Device::gpu || rows <= kQuantizedMatmulMaxCpuRows) {
-    return mx::quantized_matmul(x, w.weight, scales, biases, true, w.group_size, w.bits);
+    return kernels::quantized_matmul(x, w.weight, *w.scales, *w.biases, w.group_size, w.bits,
+                                     w.prepared.get());
   }
   if (w.prepared) return kernels::frozen_linear(x, w.prepared);
-  const mx::array dense = mx::dequantize(w.weight, scales, biases, w.group_size, w.bits);
+  auto as_x = [&](const mx::array& a) { return a.dtype() == x.dtype() ? a : mx::astype(a, x.dtype()); };
+  const mx::array dense = mx::dequantize(w.weight, as_x(*w.scales), as_x(*w.biases), w.group_size, w.bits);
   return mx::matmul(x, mx::transpose(dense));
 }
 

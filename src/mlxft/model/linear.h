@@ -8,19 +8,18 @@
 //   kernels::frozen_linear instead of MLX's matmul.
 // - frozen_linear(x, w) = x W^T for x [..., in] -> [..., out], in x's dtype. It is
 //   differentiable with respect to x (LoRA gradients flow through it); W is a constant.
-// - A quantized FrozenWeight goes through quantized_linear(): on a GPU MLX's quantized_matmul;
-//   on the CPU (where MLX's quantized_matmul is ~30-100x slower than BLAS) the layer is
-//   dequantized into x's dtype just before use and multiplied with matmul (memory of the
-//   quantized model, speed of a float one), except for x of at most 8 rows (decoding), where
-//   dequantizing the whole layer costs more than quantized_matmul's per-row product. Scales and biases are
-//   cast to x's dtype first, so a float32 run dequantizes exactly as dequantize_module(.., float32) does.
-//   Both are differentiable with respect to x.
+// - A quantized FrozenWeight goes through quantized_linear(): on a GPU, and for x of at most 8 rows
+//   (decoding, where dequantizing the whole layer costs more than a per-row product),
+//   kernels::quantized_matmul (the CPU rows kernel or MLX's quantized_matmul); otherwise, on the CPU
+//   (where MLX's quantized_matmul is much slower than BLAS), the layer is dequantized into x's dtype just
+//   before use and multiplied with matmul (memory of the quantized model, speed of a float one), through
+//   the prepared kernel weight when there is one. Scales and biases are cast to x's dtype first, so a
+//   float32 run dequantizes exactly as dequantize_module(.., float32) does. Both are differentiable with
+//   respect to x.
 // - KernelWeightCache: the prepared kernel weights of one model, built lazily on first use and
 //   keyed by weight name and array identity (a replaced array gets a fresh entry). Thread-safe.
-// - cpu_kernels_enabled(): the CPU kernels apply (oneDNN build, default device CPU, and the
-//   environment variable MLXFT_KERNELS is not "0": the switch benchmarks use for the MLX path).
 // - resolve_compute_dtype("auto" | "float32" | "bfloat16"): model.compute_dtype as a dtype; auto is
-//   bfloat16 on a GPU and on a CPU where kernels::bf16_matmul_is_fast() (AMX, AVX512-BF16), else
+//   bfloat16 on a GPU and on a CPU where bf16_matmul_is_fast() (util/cpu_features.h), else
 //   float32. Anything else is a Config error.
 #pragma once
 
@@ -52,7 +51,6 @@ struct FrozenWeight {
 mlx::core::array frozen_linear(const mlx::core::array& x, const FrozenWeight& w);
 mlx::core::array quantized_linear(const mlx::core::array& x, const FrozenWeight& w);
 
-bool cpu_kernels_enabled();
 mlx::core::Dtype resolve_compute_dtype(const std::string& name);
 
 class KernelWeightCache {

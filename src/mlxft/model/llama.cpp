@@ -8,13 +8,11 @@
 
 #include <array>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 
-#include "mlxft/kernels/causal_attention.h"
-#include "mlxft/kernels/causal_softmax.h"
 #include "mlxft/kernels/rms_norm.h"
+#include "mlxft/kernels/self_attention.h"
 #include "mlxft/kernels/swiglu.h"
+#include "mlxft/kernels/switches.h"
 #include "mlxft/model/linear.h"
 #include "mlxft/model/lora_branch.h"
 #include "mlxft/model/rope.h"
@@ -77,64 +75,6 @@ mx::array linear(const mx::array& x, const FrozenWeight& w, const BlockLora& lor
   return lora_add(y, xd, pair->a, pair->b, lora.scale);
 }
 
-// softmax(q k^T scale + causal mask) v with the scores' softmax as one CPU kernel (kernels/causal_softmax.h):
-// MLX's CPU softmax is scalar and single-threaded. q [B, H, T, D], k and v [B, K, S, D], H a multiple of K:
-// each KV head's G = H / K query heads go through one [G T, D] x [D, S] product.
-// key_bias [B, 1, 1, 1, S], when given, is added to the scores first (padding_bias()).
-mx::array causal_attention_cpu(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
-                               const std::optional<mx::array>& key_bias = {}) {
-  const int B = q.shape(0), H = q.shape(1), T = q.shape(2), D = q.shape(3);
-  const int K = k.shape(1), S = k.shape(2), G = H / K;
-  const mx::array scores = mx::matmul(mx::reshape(q, {B, K, G * T, D}), mx::transpose(k, {0, 1, 3, 2}));
-  mx::array s5 = mx::reshape(scores, {B, K, G, T, S});
-  if (key_bias) s5 = mx::add(s5, mx::astype(*key_bias, s5.dtype()));
-  const mx::array p = kernels::causal_softmax(s5, scale);
-  const mx::array o = mx::matmul(mx::astype(mx::reshape(p, {B, K, G * T, S}), v.dtype()), v);
-  return mx::reshape(o, {B, H, T, D});
-}
-
-// The fused attention kernel (kernels/causal_attention.h) is on unless MLXFT_ATTN_KERNEL=0, which brings back
-// causal_attention_cpu() above (two float32 matmuls around the softmax kernel): the before/after switch of
-// the benchmarks.
-bool attention_kernel_enabled() {
-  static const bool on = [] {
-    const char* env = std::getenv("MLXFT_ATTN_KERNEL");
-    return env == nullptr || std::strcmp(env, "0") != 0;
-  }();
-  return on;
-}
-
-// The CPU attention for T > 1 or padded rows: the fused kernel, its block products in bfloat16 where the
-// model computes in bfloat16 (kernel_dtype()), or the older softmax-kernel path.
-mx::array attention_on_cpu(const Model& m, const mx::array& q, const mx::array& k, const mx::array& v, float scale,
-                           const std::optional<mx::array>& key_bias = {}) {
-  if (attention_kernel_enabled()) {
-    const bool bf16_products = cpu_kernels_apply(m) && m.kernel_dtype() == mx::bfloat16;
-    return kernels::causal_attention(q, k, v, scale, key_bias, bf16_products);
-  }
-  return causal_attention_cpu(q, k, v, scale, key_bias);
-}
-
-// [B, 1, T, S] booleans for left-padded rows: query t (position offset + t) of row b sees key s when
-// pad[b] <= s <= offset + t. A padding query also sees itself, so no row of the softmax is empty.
-mx::array padding_mask(const std::vector<int>& pad, int offset, int T, int S) {
-  const int B = static_cast<int>(pad.size());
-  const mx::array key_pos = mx::reshape(mx::arange(S, mx::int32), {1, 1, 1, S});
-  const mx::array query_pos = mx::reshape(mx::arange(offset, offset + T, mx::int32), {1, 1, T, 1});
-  const mx::array first = mx::reshape(mx::array(pad.data(), {B}, mx::int32), {B, 1, 1, 1});
-  const mx::array visible = mx::logical_and(mx::less_equal(key_pos, query_pos), mx::greater_equal(key_pos, first));
-  return mx::logical_or(visible, mx::equal(key_pos, query_pos));
-}
-
-// [B, 1, 1, 1, S]: -1e30 on row b's padding keys (s < pad[b]), 0 elsewhere; the causal kernel adds the
-// causal mask. A padding query sees only padding keys: its (unused) row stays finite, never NaN.
-mx::array padding_bias(const std::vector<int>& pad, int S) {
-  const int B = static_cast<int>(pad.size());
-  const mx::array key_pos = mx::reshape(mx::arange(S, mx::int32), {1, 1, 1, 1, S});
-  const mx::array first = mx::reshape(mx::array(pad.data(), {B}, mx::int32), {B, 1, 1, 1, 1});
-  return mx::where(mx::less(key_pos, first), mx::array(-1e30f), mx::array(0.0f));
-}
-
 // Causal self-attention with grouped KV heads and RoPE.   x [B, T, E] -> [B, T, E]
 mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLora& lora, KVCache* cache) {
   const ModelConfig& c = m.config;
@@ -148,11 +88,10 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
   };
   // RoPE on q and k, rotate-half (HF) convention: position t rotates the pair (i, i + D/2) by
   // t * theta^(-2i/D) (frequencies scaled as the config's rope_scaling says).
-  const bool kernel = cpu_kernels_enabled();
   mx::array q = split_heads_with_rope(linear(x, frozen(m, p, Projection::Q), lora, Projection::Q),
-                                      c.num_attention_heads, c, offset, kernel);
+                                      c.num_attention_heads, c, offset);
   mx::array k = split_heads_with_rope(linear(x, frozen(m, p, Projection::K), lora, Projection::K),
-                                      c.num_key_value_heads, c, offset, kernel);
+                                      c.num_key_value_heads, c, offset);
   mx::array v = heads(linear(x, frozen(m, p, Projection::V), lora, Projection::V), c.num_key_value_heads);
 
   if (cache) {  // append to [B, K, offset, D]
@@ -166,18 +105,13 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
     cv = v;
   }
 
-  // softmax(q k^T / sqrt(D) + causal mask) v, each group of H/K query heads sharing one KV head.
-  // MLX's "causal" mask aligns the last query with the last key, so it holds for T new tokens
-  // after `offset` cached ones; a single new token needs no mask.
+  // softmax(q k^T / sqrt(D) + causal mask) v, each group of H/K query heads sharing one KV head, the T
+  // new tokens after `offset` cached ones; left-padded cache rows mask their padding keys. The fused
+  // kernel's block products are bfloat16 where the model computes in bfloat16 (kernel_dtype()).
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const bool padded = cache && !cache->left_pad.empty();
-  mx::array o = padded && cpu_kernels_enabled()
-                    ? attention_on_cpu(m, q, k, v, scale, padding_bias(cache->left_pad, k.shape(2)))
-                : padded ? mx::fast::scaled_dot_product_attention(q, k, v, scale, "array",
-                                                                  padding_mask(cache->left_pad, offset, T, k.shape(2)))
-                : T > 1 && cpu_kernels_enabled()
-                    ? attention_on_cpu(m, q, k, v, scale)
-                    : mx::fast::scaled_dot_product_attention(q, k, v, scale, T > 1 ? "causal" : "");
+  const std::vector<int> no_pad;
+  const bool bf16_products = m.kernel_cache && m.kernel_dtype() == mx::bfloat16;
+  mx::array o = kernels::self_attention(q, k, v, scale, cache ? cache->left_pad : no_pad, bf16_products);
   o = mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, T, c.num_attention_heads * D});
   return linear(o, frozen(m, p, Projection::O), lora, Projection::O);
 }
@@ -187,14 +121,13 @@ mx::array mlp(const Model& m, int layer, const mx::array& x, const BlockLora& lo
   const std::string p = "model.layers." + std::to_string(layer) + ".mlp.";
   const mx::array gate = linear(x, frozen(m, p, Projection::Gate), lora, Projection::Gate);
   const mx::array up = linear(x, frozen(m, p, Projection::Up), lora, Projection::Up);
-  const mx::array h = cpu_kernels_enabled() ? kernels::swiglu(gate, up) : kernels::swiglu_reference(gate, up);
+  const mx::array h = kernels::swiglu(gate, up);
   return linear(h, frozen(m, p, Projection::Down), lora, Projection::Down);
 }
 
-// RMSNorm with the weight `name`: the CPU kernel where the kernels are on, else MLX's fast::rms_norm.
+// RMSNorm with the weight `name` (kernels::rms_norm: the CPU kernel or MLX's fast::rms_norm).
 mx::array norm(const Model& m, const mx::array& x, const std::string& name) {
-  const float eps = m.config.rms_norm_eps;
-  return cpu_kernels_enabled() ? kernels::rms_norm(x, m.weight(name), eps) : mx::fast::rms_norm(x, m.weight(name), eps);
+  return kernels::rms_norm(x, m.weight(name), m.config.rms_norm_eps);
 }
 
 // One pre-norm block: h = x + attn(norm(x)); out = h + mlp(norm(h)).
@@ -254,7 +187,7 @@ mx::array checkpointed_block(const Model& m, int layer, const mx::array& x, cons
 }  // namespace
 
 bool fused_attention_active() {
-  return cpu_kernels_enabled() && attention_kernel_enabled();
+  return kernels::fused_attention_runs_on(kernels::default_stream());
 }
 
 const mx::array& Model::weight(const std::string& name) const {
@@ -263,7 +196,7 @@ const mx::array& Model::weight(const std::string& name) const {
 
 bool cpu_kernels_apply(const Model& m) {
   const mx::Dtype compute = m.kernel_dtype();
-  return m.kernel_cache && cpu_kernels_enabled() &&
+  return m.kernel_cache && kernels::cpu_kernels_run_on(kernels::default_stream()) &&
          (compute == mx::float32 || compute == mx::bfloat16);  // float16: MLX ops
 }
 

@@ -19,13 +19,14 @@
 // forward() = lm_head(forward_hidden()): the split lets a fused head + loss
 // kernel take the final hidden states. Every frozen projection goes through
 // frozen_linear() (linear.h).
-// CPU kernels: where cpu_kernels_enabled() (linear.h), every frozen projection and the LM head (float,
-// or quantized and dequantized per call, except for a few rows) run through kernels::frozen_linear, and
-// the attention (T > 1, or left-padded rows) through the fused kernels::causal_attention, its block products
-// in bfloat16 where kernel_dtype() is bfloat16 (MLXFT_ATTN_KERNEL=0: the older matmuls around
-// kernels::causal_softmax), with weights prepared once, lazily, in the Model's
-// kernel_dtype() (compute_dtype, else the weights' dtype) and held by the Model's
-// KernelWeightCache (shared by copies of the Model). kernel_weight() is null elsewhere.
+// Kernels: the forward calls the ops of kernels/ (rms_norm, rope_heads, self_attention, swiglu,
+// frozen_linear), each of which picks its CPU kernel or MLX's own op by the stream it runs on and
+// kernels/switches.h. Where the CPU kernels run on the default stream (cpu_kernels_apply()), the frozen
+// projections and the LM head (float, or quantized and dequantized per call, except for a few rows)
+// get kernel weights prepared once, lazily, in the Model's kernel_dtype() (compute_dtype, else the
+// weights' dtype) and held by the Model's KernelWeightCache (shared by copies of the Model); the
+// attention's block products are bfloat16 where kernel_dtype() is bfloat16. kernel_weight() is null
+// elsewhere.
 #pragma once
 
 #include <mlx/mlx.h>
@@ -62,13 +63,13 @@ struct Model {
 };
 
 // The CPU kernel weight of the weight `name` (float, or a quantized module's packed weight), made on
-// first use; null when the kernels do not apply (cpu_kernels_enabled() false, float16 compute).
+// first use; null when the kernels do not apply (cpu_kernels_apply() false).
 kernels::FrozenLinearWeightPtr kernel_weight(const Model& model, const std::string& name);
-// Whether kernel_weight() gives kernels for this model at all (cache, CPU kernels on, compute dtype
-// float32 or bfloat16): the one owner of that condition.
+// Whether kernel_weight() gives kernels for this model at all (cache, CPU kernels on the default
+// stream (kernels/switches.h), compute dtype float32 or bfloat16): the one owner of that condition.
 bool cpu_kernels_apply(const Model& model);
 // Whether attention runs through the fused CPU kernel (kernels/causal_attention.h), which never holds the
-// [B, H, T, S] scores: cpu_kernels_enabled() and not MLXFT_ATTN_KERNEL=0.
+// [B, H, T, S] scores: kernels::fused_attention_runs_on() the default stream.
 bool fused_attention_active();
 // "lm_head.weight", or the embedding matrix's name when tied.
 std::string lm_head_name(const Model& model);

@@ -51,14 +51,10 @@ mx::array apply_rope(const mx::array& x, const ModelConfig& c, int offset) {
   return mx::fast::rope(x, D, /*traditional=*/false, std::nullopt, 1.0f, offset, freqs);
 }
 
-mx::array split_heads_with_rope(const mx::array& y, int heads, const ModelConfig& c, int offset, bool cpu_kernel) {
-  const int B = y.shape(0), T = y.shape(1), D = c.head_dim;
-  if (cpu_kernel && (y.dtype() == mx::float32 || y.dtype() == mx::bfloat16)) {
-    std::vector<float> inv;
-    for (double f : rope_inverse_frequencies(c)) inv.push_back(static_cast<float>(f));
-    return kernels::rope_heads(y, heads, inv, offset);
-  }
-  return apply_rope(mx::transpose(mx::reshape(y, {B, T, heads, D}), {0, 2, 1, 3}), c, offset);
+mx::array split_heads_with_rope(const mx::array& y, int heads, const ModelConfig& c, int offset) {
+  const std::optional<float> base =
+      c.rope_scaling.type == "default" ? std::optional<float>(c.rope_theta) : std::nullopt;
+  return kernels::rope_heads(y, heads, rope_inverse_frequencies(c), base, offset);
 }
 
 }  // namespace mlxft

@@ -7,8 +7,8 @@
 // positions offset .. offset + T - 1; with no scaling it is MLX's fast::rope
 // with base theta, otherwise fast::rope with those frequencies.
 // split_heads_with_rope() takes a projection's output y [B, T, heads * D] to rotated heads
-// [B, heads, T, D]: with cpu_kernel and float32 y through kernels/rope_heads.h (one pass, its own
-// gradient; float32 angles of the frequencies above), else reshape, transpose and apply_rope().
+// [B, heads, T, D] through kernels::rope_heads(), which picks the CPU kernel (float32 angles of the
+// frequencies above) or MLX's reshape, transpose and fast::rope exactly as apply_rope() does.
 #pragma once
 
 #include <mlx/mlx.h>
@@ -23,7 +23,7 @@ std::vector<double> rope_inverse_frequencies(const ModelConfig& config);
 
 mlx::core::array apply_rope(const mlx::core::array& x, const ModelConfig& config, int offset);
 
-mlx::core::array split_heads_with_rope(const mlx::core::array& y, int heads, const ModelConfig& config, int offset,
-                                       bool cpu_kernel);
+mlx::core::array split_heads_with_rope(const mlx::core::array& y, int heads, const ModelConfig& config,
+                                       int offset);
 
 }  // namespace mlxft

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "mlxft/data/batching.h"
-#include "mlxft/kernels/fused_head_ce.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;
@@ -26,18 +25,8 @@ mx::array scalar(double v) {
 }  // namespace
 
 mx::array sequence_log_probs(const Model& model, const mx::array& hidden, const Batch& batch, bool training) {
-  const mx::array m = mx::astype(batch.mask, mx::float32);
-  const mx::array targets = mx::astype(batch.targets, mx::int32);
-  mx::array nll(0.0f);
-  if (const auto head = kernel_weight(model, lm_head_name(model))) {
-    nll = kernels::fused_head_ce(hidden, head, targets, m,
-                                 {.label_smoothing = 0.0f, .grad_in_forward = training});
-  } else {
-    const mx::array x = mx::astype(lm_head(model, hidden), mx::float32);
-    const mx::array picked = mx::squeeze(mx::take_along_axis(x, mx::expand_dims(targets, -1), -1), -1);
-    nll = mx::subtract(mx::logsumexp(x, -1, false), picked);
-  }
-  return mx::negative(mx::sum(mx::multiply(nll, m), 1));
+  const mx::array nll = token_nll(model, hidden, batch, {.training = training});
+  return mx::negative(mx::sum(mx::multiply(nll, mx::astype(batch.mask, mx::float32)), 1));
 }
 
 std::vector<Example> kl_pairs(const std::vector<const Example*>& rows) {

@@ -8,14 +8,18 @@
 // float dtype; the log-softmax is computed in float32. With label smoothing e
 // the per-token loss is (1 - e) * nll + e * mean_v(-log p_v) (PyTorch's
 // definition). Shapes are checked: a mismatch is a Training error.
-// fused_masked_cross_entropy() is the same LossSum from the final hidden states h [B,T,E] and the
-// LM head as a CPU kernel weight (kernels/fused_head_ce.h): the [B,T,V] logits are never
-// materialised; its gradient flows to h. Same checks.
+// token_nll() is the one per-token loss of SFT, KTO and evaluation: from the model's final hidden
+// states [B,T,E] and a batch, the nll [B,T] float32 of each target token (label smoothing as above;
+// 0 where the mask is 0) through kernels::head_token_nll, which fuses the LM head and the
+// cross-entropy (no [B,T,V] logits) where its CPU kernel runs and takes the model's full logits
+// elsewhere. training = false (evaluation, reference models) skips the fused kernel's gradient pass.
+// masked_sum(nll, mask) is the LossSum of such per-token values.
 #pragma once
 
 #include <mlx/mlx.h>
 
-#include "mlxft/kernels/frozen_linear.h"
+#include "mlxft/data/example.h"
+#include "mlxft/model/llama.h"
 
 namespace mlxft {
 
@@ -31,9 +35,13 @@ struct LossSum {
 LossSum masked_cross_entropy(const mx::array& logits /*[B,T,V]*/, const mx::array& targets /*[B,T]*/,
                              const mx::array& mask /*[B,T] float*/, float label_smoothing = 0.0f);
 
-LossSum fused_masked_cross_entropy(const mx::array& hidden /*[B,T,E]*/,
-                                   const kernels::FrozenLinearWeightPtr& head,
-                                   const mx::array& targets /*[B,T]*/, const mx::array& mask /*[B,T] float*/,
-                                   float label_smoothing = 0.0f, bool training = true);
+struct TokenNllOptions {
+  float label_smoothing = 0.0f;
+  bool training = true;
+};
+
+mx::array token_nll(const Model& model, const mx::array& hidden /*[B,T,E]*/, const Batch& batch,
+                    const TokenNllOptions& options = {});
+LossSum masked_sum(const mx::array& nll /*[B,T]*/, const mx::array& mask /*[B,T]*/);
 
 }  // namespace mlxft

@@ -1,8 +1,6 @@
 // The SFT objective (see sft.h).
 #include "mlxft/objective/sft.h"
 
-#include "mlxft/kernels/fused_head_ce.h"
-
 namespace mx = mlx::core;
 
 namespace mlxft {
@@ -20,10 +18,8 @@ LossSum SftObjective::loss(const std::vector<mx::array>& params, const Batch& ba
   fo.dropout_key = dropout_key;
   fo.checkpoint_layers = options_.checkpoint_layers;
   const mx::array hidden = forward_hidden(model_, batch.inputs, fo);
-  if (const auto head = kernel_weight(model_, lm_head_name(model_))) {
-    return fused_masked_cross_entropy(hidden, head, batch.targets, batch.mask, options_.label_smoothing);
-  }
-  return masked_cross_entropy(lm_head(model_, hidden), batch.targets, batch.mask, options_.label_smoothing);
+  return masked_sum(token_nll(model_, hidden, batch, {.label_smoothing = options_.label_smoothing}),
+                    batch.mask);
 }
 
 ObjectiveSums SftObjective::sums(const std::vector<mx::array>& params, const Batch& batch,

@@ -4,7 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
-#include "mlxft/kernels/cpu_features.h"
+#include "mlxft/util/cpu_features.h"
 
 #if defined(MLXFT_HAVE_OPENBLAS) && defined(__linux__)
 #include <unistd.h>
@@ -68,13 +68,12 @@ std::optional<std::string> choose_openblas_thread_timeout(bool env_set, bool hav
 
 void fix_cpu_runtime_env(char** argv) {
 #if defined(MLXFT_HAVE_OPENBLAS) && defined(__linux__)
-  const kernels::CpuFeatures& f = kernels::cpu_features();
+  const CpuFeatures& f = cpu_features();
   const BlasCpu cpu{std::getenv("OPENBLAS_CORETYPE") != nullptr, openblas_core(), f.avx512f, f.avx512_bf16};
   const bool have_openblas = !cpu.core.empty();
   const std::pair<const char*, std::optional<std::string>> wanted[] = {
       {"OPENBLAS_CORETYPE", choose_openblas_coretype(cpu)},
-      {"OMP_WAIT_POLICY",
-       choose_omp_wait_policy(std::getenv("OMP_WAIT_POLICY") != nullptr, kernels::kernels_have_dnnl())},
+      {"OMP_WAIT_POLICY", choose_omp_wait_policy(std::getenv("OMP_WAIT_POLICY") != nullptr, have_onednn())},
       {"OPENBLAS_THREAD_TIMEOUT",
        choose_openblas_thread_timeout(std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr, have_openblas)},
   };

@@ -1,4 +1,4 @@
-#include "mlxft/kernels/cpu_features.h"
+#include "mlxft/util/cpu_features.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
@@ -9,7 +9,7 @@
 #define MLXFT_X86 1
 #endif
 
-namespace mlxft::kernels {
+namespace mlxft {
 namespace {
 
 #ifdef MLXFT_X86
@@ -83,10 +83,10 @@ const char* to_string(CpuIsa isa) {
 }
 
 bool bf16_matmul_is_fast() {
-  return kernels_have_dnnl() && (cpu_features().amx_bf16 || cpu_features().avx512_bf16);
+  return have_onednn() && (cpu_features().amx_bf16 || cpu_features().avx512_bf16);
 }
 
-bool kernels_have_dnnl() {
+bool have_onednn() {
 #ifdef MLXFT_HAVE_DNNL
   return true;
 #else
@@ -94,4 +94,4 @@ bool kernels_have_dnnl() {
 #endif
 }
 
-}  // namespace mlxft::kernels
+}  // namespace mlxft

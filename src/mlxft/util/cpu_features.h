@@ -1,13 +1,15 @@
-// What the CPU can do, detected once at run time (cpuid + the OS's saved-state mask).
+// What the CPU can do, detected once at run time (cpuid + the OS's saved-state mask), and whether this
+// build links oneDNN.
 //
 // Contract: cpu_features() reports the x86 extensions the kernels dispatch on; every flag is false
 // on other architectures. best_cpu_isa() orders them: AMX (bf16 tiles) > AVX512-BF16 > AVX-512 >
-// portable. bf16_matmul_is_fast() is true where a bf16 matmul beats float32 (AMX or AVX512-BF16):
-// what `model.compute_dtype: auto` should pick on a CPU. kernels_have_dnnl() says whether this build
-// has oneDNN (without it the kernels run MLX's own ops).
+// portable. have_onednn() is a build-time fact (MLXFT_HAVE_DNNL, set by cmake/Dependencies.cmake for
+// the kernels and this file): without oneDNN the kernels run MLX's own ops. bf16_matmul_is_fast() is
+// true where a bf16 matmul beats float32 (oneDNN with AMX or AVX512-BF16): what
+// `model.compute_dtype: auto` should pick on a CPU.
 #pragma once
 
-namespace mlxft::kernels {
+namespace mlxft {
 
 struct CpuFeatures {
   bool avx2 = false;
@@ -21,7 +23,7 @@ enum class CpuIsa { Portable, Avx512, Avx512Bf16, Amx };
 const CpuFeatures& cpu_features();
 CpuIsa best_cpu_isa();
 const char* to_string(CpuIsa isa);
+bool have_onednn();
 bool bf16_matmul_is_fast();
-bool kernels_have_dnnl();
 
-}  // namespace mlxft::kernels
+}  // namespace mlxft
