@@ -320,3 +320,48 @@ TEST(TrainTrainer, StepCountsAndWarmupRatio) {
   s.max_steps = 50;
   EXPECT_EQ(s.total_steps(), 50);
 }
+
+namespace {
+
+// A metrics sink that keeps what it is given, as "type:step" strings (resume: "resume:step").
+class RecordingSink final : public mlxft::MetricsSink {
+ public:
+  std::vector<std::string> seen;
+  void on_train(const mlxft::TrainMetrics& m) override { seen.push_back("train:" + std::to_string(m.step)); }
+  void on_eval(const mlxft::EvalMetrics& m) override { seen.push_back("eval:" + std::to_string(m.step)); }
+  void on_skip(const mlxft::SkipMetrics& m) override { seen.push_back("skip:" + std::to_string(m.step)); }
+  void on_resume(int64_t step) override { seen.push_back("resume:" + std::to_string(step)); }
+};
+
+std::vector<std::string> jsonl_records(const fs::path& file) {
+  std::vector<std::string> out;
+  for (const auto& l : read_metrics(file))
+    out.push_back(l["type"].get<std::string>() + ":" + std::to_string(l["step"].get<int64_t>()));
+  return out;
+}
+
+}  // namespace
+
+TEST(TrainTrainer, MetricsSinksGetTheRecordsOfMetricsJsonlAndTheResume) {
+  mlxft::test::TempDir a, b;
+  auto sink = std::make_shared<RecordingSink>();
+  auto h = hooks();
+  h.metrics_sinks = {sink};
+  mlxft::Trainer full(settings(a.path()), h, {"w"}, init());
+  full.run();
+  EXPECT_EQ(sink->seen, jsonl_records(a / "metrics.jsonl"));
+
+  // Resumed from step 9: the sink hears of it, then gets the records of steps 10-12 again.
+  mlxft::Trainer first(settings(b.path()), hooks(), {"w"}, init());
+  first.run();
+  auto again = std::make_shared<RecordingSink>();
+  h.metrics_sinks = {again};
+  mlxft::Trainer resumed(settings(b.path()), h, {"w"}, init());
+  resumed.run((b / "checkpoints" / "step-000009").string());
+  std::vector<std::string> expected = {"resume:9"};
+  for (const auto& r : jsonl_records(b / "metrics.jsonl")) {
+    if (std::stoll(r.substr(r.find(':') + 1)) > 9) expected.push_back(r);
+  }
+  EXPECT_EQ(again->seen, expected);
+  EXPECT_EQ(jsonl_records(b / "metrics.jsonl"), jsonl_records(a / "metrics.jsonl"));
+}

@@ -93,6 +93,17 @@ std::pair<std::string, std::string> split_adapter_key(const std::string& key, co
       fmt::format("expected LoRA tensors named like '{}' on q/k/v/o_proj or gate/up/down_proj", expected));
 }
 
+std::string tensor_names_group(AdapterKind kind, AdapterNameField format) {
+  std::string group;
+  for (const auto& names : adapter_tensors(kind)) group += (group.empty() ? "(" : "|") + names.*format;
+  return group + ")";
+}
+
+std::optional<mx::array>& read_slot(ReadModule& module, AdapterKind kind, AdapterNameField format,
+                                    const std::string& name) {
+  return name == adapter_tensors(kind).front().*format ? module.a : module.b;
+}
+
 LoraAdapters assemble_adapters(std::map<std::string, ReadModule>& read, LoraConfig config,
                                const fs::path& file, bool transposed,
                                const std::function<std::string(const std::string&, char)>& name_of) {

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/lora.h"
 
 namespace mlxft::adapters {
@@ -64,6 +65,14 @@ struct ReadModule {
   std::optional<mlx::core::array> a;  // [rank, in]
   std::optional<mlx::core::array> b;  // [out, rank]
 };
+
+// A format's names of the kind's tensors (adapter_tensors(), `format` one of AdapterTensorNames' fields):
+// as a regex group "(lora_A|lora_B)", and the slot of a module that the name read from a file fills
+// (the first tensor: a, the second: b).
+using AdapterNameField = std::string AdapterTensorNames::*;
+std::string tensor_names_group(AdapterKind kind, AdapterNameField format);
+std::optional<mlx::core::array>& read_slot(ReadModule& module, AdapterKind kind, AdapterNameField format,
+                                           const std::string& name);
 
 // Splits a tensor key with `re` (groups: layer, block, target, part) into (module path, part), or
 // fails naming the key and an `expected` example.

@@ -43,8 +43,10 @@ int mlx_num_layers(const LoraAdapters& adapters, const fs::path& dir, int model_
 LoraConfig read_mlx_config(const fs::path& config_file) {
   using adapters::config_value;
   const json j = adapters::read_adapter_config(config_file);
-  const auto type = config_value<std::string>(j, config_file, "fine_tune_type", std::string("lora"));
-  if (type != "lora") {
+  const auto type =
+      config_value<std::string>(j, config_file, "fine_tune_type", adapter_kind_name(AdapterKind::lora));
+  const std::optional<AdapterKind> kind = adapter_kind_named(type);
+  if (!kind) {
     adapters::adapter_error(config_file,
                             "fine_tune_type is '" + type + "'; only LoRA adapters are supported");
   }
@@ -54,6 +56,7 @@ LoraConfig read_mlx_config(const fs::path& config_file) {
   }
   const json& params = *params_it;
   LoraConfig config;
+  config.kind = *kind;
   config.rank = config_value<int>(params, config_file, "rank");
   if (config.rank < 1) {
     adapters::adapter_error(config_file,
@@ -71,14 +74,18 @@ void save_adapter_mlx(const LoraAdapters& adapters, const fs::path& dir, int mod
   adapters::check_saveable(adapters, dir);
   const int num_layers = mlx_num_layers(adapters, dir, model_layers);
   std::unordered_map<std::string, mx::array> tensors;
+  const auto& names = adapter_tensors(adapters.config.kind);
   for (const auto& [path, pair] : adapters.modules) {
-    tensors.emplace(path + ".lora_a", mx::contiguous(mx::transpose(mx::astype(pair.a, mx::float32))));
-    tensors.emplace(path + ".lora_b", mx::contiguous(mx::transpose(mx::astype(pair.b, mx::float32))));
+    const auto arrays = pair.arrays();
+    for (size_t i = 0; i < arrays.size(); ++i) {
+      tensors.emplace(path + "." + names[i].mlx_lm,
+                      mx::contiguous(mx::transpose(mx::astype(arrays[i], mx::float32))));
+    }
   }
   std::vector<std::string> keys;
   for (const auto& t : adapters::adapted_targets(adapters)) keys.push_back(layer_key(t));
   const json config = {
-      {"fine_tune_type", "lora"},
+      {"fine_tune_type", adapter_kind_name(adapters.config.kind)},
       {"num_layers", num_layers},
       {"lora_parameters",
        {{"rank", adapters.config.rank},
@@ -95,17 +102,20 @@ void save_adapter_mlx(const LoraAdapters& adapters, const fs::path& dir, int mod
 LoraAdapters load_mlx_adapter(const fs::path& dir) {
   const fs::path weights = dir / kMlxWeightsFile;
   const LoraConfig config = read_mlx_config(dir / adapters::kConfigFile);
-  static const std::regex re(R"(model\.layers\.(\d{1,6})\.(\w+)\.(\w+)\.lora_(a|b))");
+  constexpr auto field = &AdapterTensorNames::mlx_lm;
+  const auto& names = adapter_tensors(config.kind);
+  const std::regex re(R"(model\.layers\.(\d{1,6})\.(\w+)\.(\w+)\.)" +
+                      adapters::tensor_names_group(config.kind, field));
   std::map<std::string, adapters::ReadModule> read;
   for (auto& [key, tensor] : adapters::read_adapter_tensors(weights)) {
     const auto [path, part] =
-        adapters::split_adapter_key(key, re, weights, "model.layers.0.self_attn.q_proj.lora_a");
+        adapters::split_adapter_key(key, re, weights, "model.layers.0.self_attn.q_proj." + names[0].mlx_lm);
     if (tensor.ndim() == 2) tensor = mx::transpose(tensor);  // mlx-lm stores A^T and B^T
-    (part == "a" ? read[path].a : read[path].b) = tensor;
+    adapters::read_slot(read[path], config.kind, field, part) = tensor;
   }
   auto result = adapters::assemble_adapters(
       read, config, weights, true,
-      [](const std::string& path, char part) { return path + (part == 'a' ? ".lora_a" : ".lora_b"); });
+      [&](const std::string& path, char part) { return path + "." + names[part == 'a' ? 0 : 1].mlx_lm; });
   std::vector<mx::array> flat = result.flatten();
   for (auto& a : flat) a = mx::contiguous(a);
   mx::eval(flat);

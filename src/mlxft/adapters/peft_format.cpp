@@ -75,9 +75,12 @@ LoraConfig read_peft_config(const fs::path& config_file) {
 void save_adapter_peft(const LoraAdapters& adapters, const fs::path& dir, const std::string& base_model) {
   adapters::check_saveable(adapters, dir);
   std::unordered_map<std::string, mx::array> tensors;
+  const auto& names = adapter_tensors(adapters.config.kind);
   for (const auto& [path, pair] : adapters.modules) {
-    tensors.emplace(kPeftPrefix + path + ".lora_A.weight", mx::astype(pair.a, mx::float32));
-    tensors.emplace(kPeftPrefix + path + ".lora_B.weight", mx::astype(pair.b, mx::float32));
+    const auto arrays = pair.arrays();
+    for (size_t i = 0; i < arrays.size(); ++i)
+      tensors.emplace(kPeftPrefix + path + "." + names[i].peft + ".weight",
+                      mx::astype(arrays[i], mx::float32));
   }
   StagedDirectory staged(dir);
   adapters::write_adapter_safetensors(staged.path() / kPeftWeightsFile, tensors);
@@ -88,16 +91,18 @@ void save_adapter_peft(const LoraAdapters& adapters, const fs::path& dir, const 
 LoraAdapters load_peft_adapter(const fs::path& dir) {
   const fs::path weights = dir / kPeftWeightsFile;
   const LoraConfig config = read_peft_config(dir / adapters::kConfigFile);
-  static const std::regex re(
-      R"(base_model\.model\.model\.layers\.(\d{1,6})\.(\w+)\.(\w+)\.lora_(A|B)\.weight)");
+  constexpr auto field = &AdapterTensorNames::peft;
+  const auto& names = adapter_tensors(config.kind);
+  const std::regex re(R"(base_model\.model\.model\.layers\.(\d{1,6})\.(\w+)\.(\w+)\.)" +
+                      adapters::tensor_names_group(config.kind, field) + R"(\.weight)");
   std::map<std::string, adapters::ReadModule> read;
   for (auto& [key, tensor] : adapters::read_adapter_tensors(weights)) {
     const auto [path, part] = adapters::split_adapter_key(
-        key, re, weights, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
-    (part == "A" ? read[path].a : read[path].b) = tensor;
+        key, re, weights, "base_model.model.model.layers.0.self_attn.q_proj." + names[0].peft + ".weight");
+    adapters::read_slot(read[path], config.kind, field, part) = tensor;
   }
-  return adapters::assemble_adapters(read, config, weights, false, [](const std::string& path, char part) {
-    return kPeftPrefix + path + (part == 'a' ? ".lora_A.weight" : ".lora_B.weight");
+  return adapters::assemble_adapters(read, config, weights, false, [&](const std::string& path, char part) {
+    return kPeftPrefix + path + "." + names[part == 'a' ? 0 : 1].peft + ".weight";
   });
 }
 

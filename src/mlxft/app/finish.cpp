@@ -6,9 +6,10 @@
 
 #include <cmath>
 
+#include "mlxft/adapters/adapter_io.h"
 #include "mlxft/app/final_exports.h"
 #include "mlxft/eval/evaluate.h"
-#include "mlxft/adapters/adapter_io.h"
+#include "mlxft/model/adapted_linear.h"
 #include "mlxft/report/run_report.h"
 #include "mlxft/train/checkpoint.h"
 #include "mlxft/util/error.h"
@@ -20,8 +21,7 @@ namespace mlxft {
 std::vector<std::string> parameter_names(const LoraAdapters& a) {
   std::vector<std::string> names;
   for (const auto& [path, pair] : a.modules) {
-    names.push_back(path + ".lora_A");
-    names.push_back(path + ".lora_B");
+    for (const auto& tensor : adapter_tensors(a.config.kind)) names.push_back(path + "." + tensor.peft);
   }
   return names;
 }

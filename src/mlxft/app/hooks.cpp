@@ -22,6 +22,16 @@ namespace mlxft {
 
 namespace {
 
+// The progress display as a metrics sink: each train line moves it.
+class ProgressSink final : public MetricsSink {
+ public:
+  explicit ProgressSink(std::function<void(const TrainMetrics&)> show) : show_(std::move(show)) {}
+  void on_train(const TrainMetrics& line) override { show_(line); }
+
+ private:
+  std::function<void(const TrainMetrics&)> show_;
+};
+
 // The prompt of an example's first trained turn: its ids up to the first trained token.
 std::vector<int32_t> prompt_of(const Example& e) {
   size_t end = 0;
@@ -116,12 +126,10 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
       write_samples(params, step);
     };
   }
-  if (run.group.is_main()) {  // rank 0 shows the progress and writes the plots
-    hooks_.on_train_log = [this](const TrainMetrics& m, int64_t total) { show_progress(m, total); };
-    hooks_.after_step = plot_refresh(run);
-  } else {
-    hooks_.on_train_log = [](const TrainMetrics&, int64_t) {};
-  }
+  // Rank 0 shows the progress (sinks are fed there only; on the others the sink keeps the log quiet).
+  hooks_.metrics_sinks.push_back(std::make_shared<ProgressSink>(
+      [this](const TrainMetrics& m) { show_progress(m, run_.settings.total_steps()); }));
+  if (run.group.is_main()) hooks_.after_step = plot_refresh(run);  // rank 0 writes the plots
   add_test_stop(hooks_);
 }
 

@@ -1,6 +1,7 @@
 // Fused (merged) weights (see fuse.h).
 #include "mlxft/export/fuse.h"
 
+#include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/quant.h"
 #include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"
@@ -29,12 +30,11 @@ mx::array base_float_weight(const Model& model, const std::string& module) {
 std::unordered_map<std::string, mx::array> fused_weights(const Model& model, const LoraAdapters* adapters,
                                                          mx::Dtype dtype) {
   std::unordered_map<std::string, mx::array> out;
-  const float scale = adapters ? adapters->config.scale() : 0.0f;
   for (const auto& [name, shape] : expected_weights(model.config)) {
     const std::string module = name.substr(0, name.size() - 7);  // minus ".weight"
     mx::array w = base_float_weight(model, module);
     if (const LoraPair* pair = adapters ? adapters->find(module) : nullptr) {
-      w = mx::add(w, mx::multiply(mx::array(scale), mx::matmul(pair->b, pair->a)));
+      w = merged_weight(w, *pair, adapters->config);
     }
     out.insert_or_assign(name, w.dtype() == dtype ? w : mx::astype(w, dtype));
   }

@@ -7,6 +7,7 @@
 #include "mlxft/export/hf_dir.h"
 #include "mlxft/export/modelfile.h"
 #include "mlxft/formats/gguf_writer.h"
+#include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/gguf_model.h"
 #include "mlxft/model/source.h"
 #include "mlxft/util/error.h"
@@ -48,22 +49,25 @@ GgufExportResult write_gguf_lora(const GgufExportOptions& o, const LoraAdapters&
       {"general.architecture", GgufValue::string("llama")},
       {"general.type", GgufValue::string("adapter")},
       {"general.name", GgufValue::string(o.out.stem().string())},
-      {"adapter.type", GgufValue::string("lora")},
+      {"adapter.type", GgufValue::string(adapter_kind_name(adapters.config.kind))},
       {"adapter.lora.alpha", GgufValue::f32(adapters.config.scale() * static_cast<float>(rank))},
   };
   std::vector<GgufTensorPlan> plans;
   std::vector<mx::array> arrays;
+  const auto& names = adapter_tensors(adapters.config.kind);
   for (const auto& [module, pair] : adapters.modules) {
     const std::string name = gguf_tensor_name(module + ".weight");
     const LoraModulePath path = parse_module_path(module);
     const int heads = path.target == "q_proj"   ? config.num_attention_heads
                       : path.target == "k_proj" ? config.num_key_value_heads
                                                 : 0;
-    plans.push_back(
-        {name + ".lora_a", {pair.a.shape(0), pair.a.shape(1)}, static_cast<uint32_t>(GgmlType::F32)});
+    plans.push_back({name + "." + names[0].gguf,
+                     {pair.a.shape(0), pair.a.shape(1)},
+                     static_cast<uint32_t>(GgmlType::F32)});
     arrays.push_back(pair.a);
-    plans.push_back(
-        {name + ".lora_b", {pair.b.shape(0), pair.b.shape(1)}, static_cast<uint32_t>(GgmlType::F32)});
+    plans.push_back({name + "." + names[1].gguf,
+                     {pair.b.shape(0), pair.b.shape(1)},
+                     static_cast<uint32_t>(GgmlType::F32)});
     arrays.push_back(heads ? permute_qk_rows(pair.b, heads) : pair.b);
   }
   save_gguf_streamed(o.out, metadata, plans,

@@ -13,8 +13,8 @@
 #include "mlxft/kernels/self_attention.h"
 #include "mlxft/kernels/swiglu.h"
 #include "mlxft/kernels/switches.h"
+#include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/linear.h"
-#include "mlxft/model/lora_branch.h"
 #include "mlxft/model/rope.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
@@ -28,8 +28,8 @@ namespace {
 struct BlockLora {
   std::array<std::optional<LoraPair>, kProjectionCount> pairs;          // by Projection
   std::array<std::optional<mx::array>, kProjectionCount> dropout_keys;  // set only when dropout applies
-  float scale = 0.0f;
-  float dropout = 0.0f;
+  // The adapters' kind, scale and dropout (a copy: the checkpoint's backward outlives forward).
+  LoraConfig config;
 };
 
 // The frozen weight of a module ("model.layers.3.self_attn.q_proj"), quantized when it is.
@@ -61,18 +61,13 @@ mx::array embed(const Model& m, const mx::array& tokens) {
   return mx::astype(rows, m.dtype);
 }
 
-// y = x W^T + scale * (dropout(x) A^T) B^T        x [..., in], W [out, in], A [r, in], B [out, r]
+// y = x W^T, adapted (LoRA: + scale * (dropout(x) A^T) B^T)    x [..., in], W [out, in], A [r, in], B [out,
+// r]
 mx::array linear(const mx::array& x, const FrozenWeight& w, const BlockLora& lora, Projection projection) {
   mx::array y = frozen_linear(x, w);
   const auto& pair = lora.pairs[static_cast<size_t>(projection)];
   if (!pair) return y;
-  mx::array xd = x;
-  if (const auto& key = lora.dropout_keys[static_cast<size_t>(projection)]) {
-    // Inverted dropout: keep with probability 1 - p, scale the kept values by 1 / (1 - p).
-    const mx::array keep = mx::random::bernoulli(mx::array(1.0f - lora.dropout), x.shape(), *key);
-    xd = mx::multiply(x, mx::astype(keep, x.dtype())) * mx::array(1.0f / (1.0f - lora.dropout), x.dtype());
-  }
-  return lora_add(y, xd, pair->a, pair->b, lora.scale);
+  return adapted_linear(y, x, *pair, lora.config, lora.dropout_keys[static_cast<size_t>(projection)]);
 }
 
 // Causal self-attention with grouped KV heads and RoPE.   x [B, T, E] -> [B, T, E]
@@ -140,8 +135,7 @@ mx::array block(const Model& m, int layer, const mx::array& x, const BlockLora& 
 BlockLora block_lora(const ForwardOptions& o, int layer, const std::optional<mx::array>& layer_keys) {
   BlockLora b;
   if (!o.lora) return b;
-  b.scale = o.lora->config.scale();
-  b.dropout = o.lora->config.dropout;
+  b.config = o.lora->config;
   for (int j = 0; j < kProjectionCount; ++j) {
     if (const LoraPair* pair =
             o.lora->find(lora_module_path(layer, projection_name(static_cast<Projection>(j))))) {
@@ -159,8 +153,7 @@ mx::array checkpointed_block(const Model& m, int layer, const mx::array& x, cons
   std::vector<mx::array> inputs = {x};
   for (const auto& pair : lora.pairs) {
     if (pair) {
-      inputs.push_back(pair->a);
-      inputs.push_back(pair->b);
+      for (const auto& a : pair->arrays()) inputs.push_back(a);
     }
   }
   const Model* model = &m;
@@ -168,10 +161,7 @@ mx::array checkpointed_block(const Model& m, int layer, const mx::array& x, cons
     BlockLora local = lora;
     size_t i = 1;
     for (auto& pair : local.pairs) {
-      if (pair) {
-        pair->a = in[i++];
-        pair->b = in[i++];
-      }
+      if (pair) i = pair->assign(in, i);
     }
     return std::vector<mx::array>{block(*model, layer, in[0], local, nullptr)};
   };

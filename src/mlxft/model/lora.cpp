@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/config.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/hash.h"
@@ -71,29 +72,28 @@ std::pair<int, int> lora_projection_shape(const ModelConfig& m, const std::strin
 
 std::vector<mx::array> LoraAdapters::flatten() const {
   std::vector<mx::array> flat;
-  flat.reserve(modules.size() * 2);
   for (const auto& [name, pair] : modules) {
-    flat.push_back(pair.a);
-    flat.push_back(pair.b);
+    for (const auto& a : pair.arrays()) flat.push_back(a);
   }
   return flat;
 }
 
 void LoraAdapters::assign(const std::vector<mx::array>& flat) {
-  if (flat.size() != modules.size() * 2) {
-    throw std::logic_error("LoraAdapters::assign: expected " + std::to_string(modules.size() * 2) +
-                           " arrays, got " + std::to_string(flat.size()));
+  size_t expected = 0;
+  for (const auto& [name, pair] : modules) expected += pair.arrays().size();
+  if (flat.size() != expected) {
+    throw std::logic_error("LoraAdapters::assign: expected " + std::to_string(expected) + " arrays, got " +
+                           std::to_string(flat.size()));
   }
   size_t i = 0;
-  for (auto& [name, pair] : modules) {
-    pair.a = flat[i++];
-    pair.b = flat[i++];
-  }
+  for (auto& [name, pair] : modules) i = pair.assign(flat, i);
 }
 
 int64_t LoraAdapters::parameter_count() const {
   int64_t n = 0;
-  for (const auto& [name, pair] : modules) n += static_cast<int64_t>(pair.a.size() + pair.b.size());
+  for (const auto& [name, pair] : modules) {
+    for (const auto& a : pair.arrays()) n += static_cast<int64_t>(a.size());
+  }
   return n;
 }
 
@@ -138,13 +138,10 @@ LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint6
       const std::string path = lora_module_path(layer, target);
       if (adapters.modules.count(path) != 0) continue;
       const auto [in, out] = lora_projection_shape(model, target);
-      const float bound = 1.0f / std::sqrt(static_cast<float>(in));
       // Each module's key depends only on the seed and its path, so its init does not
       // change with which other modules are adapted.
       const auto key = mx::random::key(seed ^ fnv1a64(path, kLoraInitFnvBasis));
-      auto a = mx::random::uniform(-bound, bound, {config.rank, in}, mx::float32, key);
-      auto b = mx::zeros({out, config.rank}, mx::float32);
-      adapters.modules.emplace(path, LoraPair{a, b});
+      adapters.modules.emplace(path, initial_adapter(config, in, out, key));
     }
   }
   return adapters;

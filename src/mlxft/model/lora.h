@@ -44,7 +44,12 @@ struct LoraModulePath {
 // The inverse of lora_module_path(); std::logic_error for any other string (callers check first).
 LoraModulePath parse_module_path(const std::string& path);
 
+// What an adapted projection computes, and so which parameters it has (adapted_linear.h owns each
+// kind's forward, initialisation, merge and tensor names).
+enum class AdapterKind { lora };
+
 struct LoraConfig {
+  AdapterKind kind = AdapterKind::lora;
   int rank = 16;
   float alpha = 32.0f;
   float dropout = 0.0f;
@@ -56,16 +61,26 @@ struct LoraConfig {
   }
 };
 
+// One adapted module's trainable arrays, in PEFT orientation.
 struct LoraPair {
   mlx::core::array a;  // [rank, in]
   mlx::core::array b;  // [out, rank]
+
+  // The arrays in flatten() order (adapter_tensors() names them), and the inverse: takes them from
+  // flat[i...] and returns the index after them.
+  std::vector<mlx::core::array> arrays() const { return {a, b}; }
+  size_t assign(const std::vector<mlx::core::array>& flat, size_t i) {
+    a = flat[i++];
+    b = flat[i++];
+    return i;
+  }
 };
 
 struct LoraAdapters {
   LoraConfig config;
   std::map<std::string, LoraPair> modules;  // module path -> (A, B)
 
-  std::vector<mlx::core::array> flatten() const;           // a, b per module in key order
+  std::vector<mlx::core::array> flatten() const;           // LoraPair::arrays() per module in key order
   void assign(const std::vector<mlx::core::array>& flat);  // inverse of flatten()
   int64_t parameter_count() const;
   const LoraPair* find(const std::string& module_path) const;  // nullptr if not adapted
@@ -77,8 +92,8 @@ std::pair<int, int> lora_projection_shape(const ModelConfig& model, const std::s
 // "model.layers.{layer}.self_attn.q_proj" etc. Throws Config error for an unknown target.
 std::string lora_module_path(int layer, const std::string& target);
 
-// New adapters as PEFT initialises them: A ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming-uniform with
-// a = sqrt(5)), B = 0; deterministic for a given seed. Validates targets/layers/rank (Config error).
+// New adapters, each module as its kind initialises it (initial_adapter(), adapted_linear.h) from a key
+// that depends only on the seed and the module path. Validates targets/layers/rank (Config error).
 LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint64_t seed);
 
 }  // namespace mlxft

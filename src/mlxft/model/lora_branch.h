@@ -6,11 +6,12 @@
 // Differentiable with respect to y, x, a and b (y's gradient is the cotangent itself).
 // The scale multiplies the [..., r] intermediate, not the [..., out] result, and with float32 y the
 // addition is the second matmul's accumulation (MLX's addmm, beta 1): no separate pass over
-// [..., out] each way, which MLX's CPU backend runs on one thread.
+// [..., out] each way.
 // The gradient of x is ordered after the gradients of a and b: MLX's scheduler would otherwise
 // evaluate every layer's adapter gradients at the end of the backward pass (they are outputs of the
-// whole step), and hold each layer's x and dz until then: measured one to three hidden vectors a
-// layer, which gradient checkpointing was meant to free.
+// whole step), and hold each layer's x and dz until then, which gradient checkpointing was meant to
+// free.
+// LoRA's branch primitive; callers go through adapted_linear() (adapted_linear.h).
 #pragma once
 
 #include <mlx/mlx.h>

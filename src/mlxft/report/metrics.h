@@ -1,8 +1,15 @@
-// A run's metrics.jsonl: the writer the trainer uses and the reader the report uses, one module.
+// A run's metrics records: the sink interface the trainer feeds, the metrics.jsonl writer (one sink)
+// and the reader the report uses, one module.
 //
 // Contract:
-// - MetricsWriter appends one JSON object per line, flushing each line so a crash loses at most
-//   the line being written (appending after a torn last line starts a new line). The lines:
+// - MetricsSink receives a run's records in order: train, eval and skip lines (the structs below),
+//   on rank 0 only. A sink overrides the records it wants (the others do nothing). When a run
+//   resumes after optimizer step s, on_resume(s) comes before any record, and the records of the
+//   steps after s come again. A new sink (TensorBoard, ...) is a class here or beside its user plus
+//   one line where the sinks are assembled (TrainerHooks::metrics_sinks, train/trainer.h).
+// - MetricsWriter (a MetricsSink) appends one JSON object per line, flushing each line so a crash
+//   loses at most the line being written (appending after a torn last line starts a new line). The
+//   lines:
 //     {"type": "train", "step", "epoch", "train/loss", "train/learning_rate", "train/gradient_norm",
 //      "train/tokens_per_second", "train/trained_tokens", "system/memory_gb",
 //      "system/peak_memory_gb", "time_s", and the objective's metrics "train/<name>" (KTO: kto_loss,
@@ -23,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,13 +71,26 @@ struct SkipMetrics {
   std::string reason;
 };
 
-class MetricsWriter {
+class MetricsSink {
  public:
-  // append = false starts a new file; true continues one (resume). Io error if it cannot be opened.
+  virtual ~MetricsSink() = default;
+  virtual void on_train(const TrainMetrics& /*line*/) {}
+  virtual void on_eval(const EvalMetrics& /*line*/) {}
+  virtual void on_skip(const SkipMetrics& /*line*/) {}
+  virtual void on_resume(int64_t /*step*/) {}
+};
+
+class MetricsWriter final : public MetricsSink {
+ public:
+  // append = false starts a new file; true continues one (resume: the trainer cuts it back to the
+  // checkpoint's lines first). Io error if it cannot be opened.
   MetricsWriter(const std::filesystem::path& path, bool append);
   void write(const TrainMetrics& m);
   void write(const EvalMetrics& m);
   void write(const SkipMetrics& m);
+  void on_train(const TrainMetrics& m) override { write(m); }
+  void on_eval(const EvalMetrics& m) override { write(m); }
+  void on_skip(const SkipMetrics& m) override { write(m); }
   const std::filesystem::path& path() const { return path_; }
 
  private:

@@ -20,6 +20,17 @@ double gigabytes(size_t bytes) {
   return static_cast<double>(bytes) / 1e9;
 }
 
+// One record to a sink, by its type.
+void feed(MetricsSink& sink, const TrainMetrics& line) {
+  sink.on_train(line);
+}
+void feed(MetricsSink& sink, const EvalMetrics& line) {
+  sink.on_eval(line);
+}
+void feed(MetricsSink& sink, const SkipMetrics& line) {
+  sink.on_skip(line);
+}
+
 }  // namespace
 
 int64_t TrainerSettings::micro_batches_per_epoch() const {
@@ -93,8 +104,13 @@ bool Trainer::stop_requested(const StopSignals* stop) const {
 
 template <typename Line>
 void Trainer::append_metrics(const Line& line, TrainerState& st) {
-  if (metrics_) metrics_->write(line);  // rank 0 only
+  for (const auto& sink : sinks_) feed(*sink, line);  // rank 0 only
   ++st.metrics_lines;
+}
+
+void Trainer::open_sinks(std::shared_ptr<MetricsWriter> jsonl) {
+  sinks_ = {std::move(jsonl)};
+  sinks_.insert(sinks_.end(), hooks_.metrics_sinks.begin(), hooks_.metrics_sinks.end());
 }
 
 double Trainer::elapsed() const {
@@ -223,9 +239,7 @@ void Trainer::flush_log_window(TrainerState& st, double lr, int64_t total) {
     for (const auto& [name, t] : st.window_metrics)
       line.extra[name] = t.count > 0 ? t.sum / t.count : std::nan("");
     append_metrics(line, st);
-    if (hooks_.on_train_log) {
-      hooks_.on_train_log(line, total);
-    } else {
+    if (hooks_.metrics_sinks.empty()) {
       spdlog::info("step {}/{} epoch {:.2f}: loss {:.4f} lr {:.3g} grad norm {:.3f} {:.0f} tok/s", st.step,
                    total, fractional_epoch(st), loss, lr, norm, tps);
     }

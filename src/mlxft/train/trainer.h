@@ -15,8 +15,10 @@
 //   of the run, on a new best evaluation when save_best, and when a stop signal arrives; it holds
 //   the parameters, the optimizer state and state.json (trainer_state.h), so run() from a
 //   checkpoint ends bit-identical to an uninterrupted run.
-// - metrics.jsonl gets the train/eval/skip lines of report/metrics.h; on resume it is cut back
-//   (atomically) to the lines the checkpoint had seen.
+// - Every train/eval/skip record (report/metrics.h) goes to the metrics sinks, in order, on rank 0:
+//   first metrics.jsonl (MetricsWriter, which the trainer opens), then TrainerHooks::metrics_sinks.
+//   On resume metrics.jsonl is cut back (atomically) to the lines the checkpoint had seen, and the
+//   other sinks get on_resume(step). Without metrics_sinks the train lines are logged (spdlog info).
 // - Data parallel (use_group() with a DistributedGroup of N > 1 ranks, distributed.h): every rank runs
 //   this loop on the same data order; each micro-batch is cut into rank shards (group.shard()), the
 //   gradient sums, loss sums and token counts of the step are summed over the ranks before the
@@ -99,8 +101,9 @@ struct TrainerHooks {
   std::function<std::vector<std::vector<int64_t>>(int64_t epoch)> epoch_batches;
   std::function<EvalResult(const std::vector<mx::array>& params)> evaluate;               // optional
   std::function<void(const std::vector<mx::array>& params, int64_t step)> write_samples;  // optional
-  // Called with every train line (progress display); without it the line is logged (spdlog info).
-  std::function<void(const TrainMetrics& line, int64_t total_steps)> on_train_log;  // optional
+  // optional: sinks fed after metrics.jsonl on rank 0 (progress display, ...); given on any rank,
+  // they replace the train lines' log.
+  std::vector<std::shared_ptr<MetricsSink>> metrics_sinks;
   // Called after every optimizer step, once its logging, evaluation and checkpoint are done.
   std::function<void(int64_t step)> after_step;  // optional
 };
@@ -140,6 +143,7 @@ class Trainer {
   void restore(const std::string& resume, TrainerState& st);
   Found share_checkpoint(const Found& found) const;
   void cut_metrics_back(TrainerState& st);
+  void open_sinks(std::shared_ptr<MetricsWriter> jsonl);
   std::filesystem::path save_checkpoint(const TrainerState& st);
   std::vector<std::vector<int64_t>> epoch_order(int64_t epoch) const;
   template <typename Line>
@@ -163,7 +167,7 @@ class Trainer {
   std::vector<mx::array> params_;
   const DistributedGroup* group_ = nullptr;
   std::unique_ptr<Optimizer> optimizer_;
-  std::unique_ptr<MetricsWriter> metrics_;
+  std::vector<std::shared_ptr<MetricsSink>> sinks_;  // rank 0: metrics.jsonl, then hooks_.metrics_sinks
   HealthMonitor health_;
   Clock::time_point run_start_;
   Clock::time_point window_start_;

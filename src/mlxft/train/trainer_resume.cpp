@@ -93,7 +93,7 @@ void Trainer::restore(const std::string& resume, TrainerState& st) {
   }
   if (distributed() && !resume.empty()) found = share_checkpoint(found);
   if (!found) {
-    if (is_main()) metrics_ = std::make_unique<MetricsWriter>(s_.output_dir / s_.metrics_file, false);
+    if (is_main()) open_sinks(std::make_shared<MetricsWriter>(s_.output_dir / s_.metrics_file, false));
     return;
   }
   const auto& [where, content] = *found;
@@ -135,7 +135,8 @@ void Trainer::cut_metrics_back(TrainerState& st) {
   const fs::path metrics = s_.output_dir / s_.metrics_file;
   truncate_lines_atomic(metrics, st.metrics_lines);
   st.metrics_lines = std::min(st.metrics_lines, count_lines(metrics));
-  metrics_ = std::make_unique<MetricsWriter>(metrics, true);
+  open_sinks(std::make_shared<MetricsWriter>(metrics, true));
+  for (const auto& sink : hooks_.metrics_sinks) sink->on_resume(st.step);
 }
 
 }  // namespace mlxft
