@@ -11,6 +11,9 @@
 //   an assistant turn.
 // - stop_ids() are the ids that end an assistant turn; generation stops at any of them.
 // - name() is the name recipes and flags use (chat_format_names()).
+// - call_syntax() says how the format writes tool calls (what constrained decoding enforces,
+//   eval/call_constraint.h): the text that opens them, whether they form one JSON list, and the
+//   text that closes each block ("" when the turn's stop token does).
 // - A format keeps a reference to its tokenizer: the tokenizer must outlive it. Missing special
 //   tokens are a Model error naming the tokenizer file, raised when they are first needed.
 #pragma once
@@ -31,6 +34,12 @@ struct Rendered {
   std::vector<uint8_t> mask;
 };
 
+struct CallSyntax {
+  std::string opener;  // "<tool_call>", "[TOOL_CALLS]"
+  bool list = false;   // the calls are one JSON list ([{...}, {...}]), not one object per block
+  std::string closer;  // "</tool_call>"; "" when the turn's stop token closes the calls
+};
+
 class ChatFormat {
  public:
   virtual ~ChatFormat() = default;
@@ -38,6 +47,7 @@ class ChatFormat {
   virtual std::vector<int32_t> generation_prompt(const Conversation& conversation) const = 0;
   virtual std::vector<int32_t> stop_ids() const = 0;
   virtual std::string name() const = 0;
+  virtual CallSyntax call_syntax() const = 0;
   virtual const Tokenizer& tokenizer() const = 0;
 };
 

@@ -45,6 +45,7 @@ class ChatMlFormat final : public ChatFormat {
   std::vector<int32_t> generation_prompt(const Conversation& conversation) const override;
   std::vector<int32_t> stop_ids() const override;
   std::string name() const override { return "chatml"; }
+  CallSyntax call_syntax() const override { return {"<tool_call>", false, "</tool_call>"}; }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
 
  private:

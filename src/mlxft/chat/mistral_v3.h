@@ -34,6 +34,7 @@ class MistralV3Format final : public ChatFormat {
   std::vector<int32_t> generation_prompt(const Conversation& conversation) const override;
   std::vector<int32_t> stop_ids() const override { return {tokenizer_.eos_id()}; }
   std::string name() const override { return "mistral-v3"; }
+  CallSyntax call_syntax() const override { return {"[TOOL_CALLS]", true, ""}; }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
 
  private:

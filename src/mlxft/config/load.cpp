@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -123,7 +124,8 @@ class RecipeParser {
     for (const auto& field : recipe_schema()) {
       if (!field.path_ref) continue;
       std::string& value = field.path_ref(recipe);
-      if (value.empty()) continue;
+      const auto& words = field.constraint.keywords;
+      if (value.empty() || std::find(words.begin(), words.end(), value) != words.end()) continue;
       const auto it = last.find(field.name());
       const bool from_file = it != last.end() && it->second->from_file;
       value = resolve_path(value, from_file ? base_dir_ : fs::current_path()).string();
