@@ -1,9 +1,10 @@
-// `mlxft data check` and `mlxft data render`: inspect a training file before
-// training. check prints a readable report (records, skipped with reasons and
-// line numbers, labels, formats, tool calls, token lengths, trained tokens,
-// duplicates, padding) and fails when the data is unusable; render writes one
-// JSON line per usable example ({"index", "label", "ids", "mask"}) in input
-// order, through a temporary file renamed into place.
+// `mlxft data check`, `mlxft data render` and `mlxft data tools`: inspect a training file before
+// training. tools infers a tool catalogue from every call in the data (data/tool_catalogue.h) and
+// writes it as a JSON list (to --out through a temporary file, or to standard output). check prints a
+// readable report (records, skipped with reasons and line numbers, labels, formats, tool calls, token
+// lengths, trained tokens, duplicates, padding) and fails when the data is unusable; render writes one JSON
+// line per usable example ({"index", "label", "ids", "mask"}) in input order, through a temporary file
+// renamed into place.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -21,6 +22,7 @@
 #include "mlxft/chat/model_format.h"
 #include "mlxft/data/batching.h"
 #include "mlxft/data/dataset.h"
+#include "mlxft/data/tool_catalogue.h"
 #include "mlxft/model/source.h"
 #include "mlxft/tokenizer/load.h"
 #include "mlxft/util/durable_file.h"
@@ -157,6 +159,34 @@ void run_render(DataArgs& a) {
   spdlog::info("wrote {} examples to {}", ds.examples.size(), out.string());
 }
 
+struct ToolsArgs {
+  std::string data, out;
+  bool compact = false;
+  DataFlags flags;
+};
+
+void run_tools(const ToolsArgs& a) {
+  const auto options = resolve_data_options(a.flags);
+  DataReport report;
+  const auto conversations = read_conversations(a.data, options, &report);
+  OrderedJson catalogue = infer_tool_catalogue(conversations);
+  if (a.compact) catalogue = compact_tool_catalogue(catalogue);
+  if (catalogue.empty()) {
+    throw Error(
+        ErrorKind::Data, a.data, "no tool call found in the data, so there is no tool to describe",
+        "check the file with 'mlxft data check' (calls are native tool_calls or seed 'tool_call:' blocks)");
+  }
+  const std::string text = catalogue.dump(2) + "\n";
+  spdlog::info("{} tools inferred from {} of {} records ({} skipped)", catalogue.size(), conversations.size(),
+               report.records, report.skipped_count());
+  if (a.out.empty()) {
+    std::cout << text << std::flush;
+    return;
+  }
+  write_file_atomic(a.out, text);
+  spdlog::info("wrote {}", a.out);
+}
+
 }  // namespace
 
 void add_data_command(CLI::App& app, const GlobalOptions& /*global*/) {
@@ -178,6 +208,17 @@ void add_data_command(CLI::App& app, const GlobalOptions& /*global*/) {
   add_common_options(render, *args);
   render->add_option("--out", args->out, "Output JSONL")->required();
   render->callback([args] { run_render(*args); });
+
+  auto tools_args = std::make_shared<ToolsArgs>();
+  auto* tools = data->add_subcommand(
+      "tools",
+      "Infer a tool catalogue (names and JSON schemas of the arguments) from every call in the data");
+  tools->add_option("data", tools_args->data, "JSONL data file")->required();
+  tools->add_option("--out", tools_args->out, "Output JSON file (default: standard output)");
+  tools->add_flag("--compact", tools_args->compact,
+                  "Fewer prompt tokens: nested argument objects by their type alone, no empty descriptions");
+  add_data_options(tools, tools_args->flags);
+  tools->callback([tools_args] { run_tools(*tools_args); });
 }
 
 }  // namespace mlxft::cli

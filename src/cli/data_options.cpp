@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "mlxft/chat/chat_format.h"
+#include "mlxft/data/tool_catalogue.h"
 
 namespace mlxft::cli {
 namespace {
@@ -46,6 +47,14 @@ void add_data_options(CLI::App* cmd, DataFlags& a) {
   cmd->add_option("--min-examples", a.options.min_examples, "Fewest usable examples")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--tools", a.tools,
+                  "Tool catalogue (JSON list, e.g. from 'mlxft data tools') offered in the prompt of records "
+                  "without tools of their own")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tools-per-prompt", a.options.tools_per_prompt,
+                  "With --tools: the called tools plus random others, this many in all (0: every tool)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
 DataOptions resolve_data_options(const DataFlags& a) {
@@ -54,6 +63,7 @@ DataOptions resolve_data_options(const DataFlags& a) {
   o.tool_format = tool_format_from_name(a.tool_format, "--tool-format");
   o.labels = label_filter_from_name(a.labels, "--labels");
   o.truncate = truncate_from_name(a.truncate, "--truncate");
+  if (!a.tools.empty()) o.tool_catalogue = std::make_shared<const OrderedJson>(load_tool_catalogue(a.tools));
   return o;
 }
 

@@ -1,6 +1,8 @@
 // The data options shared by the subcommands that read a JSONL file (`mlxft
 // eval`, and `mlxft data` can use them too): --format, --tool-format,
-// --labels, --max-seq-length, --truncate, --max-bad-fraction, --min-examples, --chat-format.
+// --labels, --max-seq-length, --truncate, --max-bad-fraction, --min-examples, --chat-format,
+// --tools FILE (a tool catalogue offered to records without tools, data/tool_catalogue.h) and
+// --tools-per-prompt N.
 //
 // Contract: add_data_options() binds the flags to `args` (whose current
 // values are the defaults shown in --help); resolve_data_options() turns the
@@ -20,6 +22,7 @@ namespace mlxft::cli {
 struct DataFlags {
   std::string tool_format = "native", labels = "desirable", truncate = "drop";
   std::string chat_format = "auto";
+  std::string tools;  // "" : no catalogue
   DataOptions options;
 };
 

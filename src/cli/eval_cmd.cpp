@@ -5,22 +5,30 @@
 // example in input order, through a temporary file renamed into place.
 // With --tool-calls it evaluates tool calls instead (eval/tool_eval.h): a table
 // of the metrics, --out EVAL.json with them, --per-example the mismatched turns
-// {"index", "turn", "prompt_tail", "expected", "got", "generated", ...}.
+// {"index", "turn", "prompt_tail", "expected", "got", "generated", ...}. The tool catalogue
+// offered to conversations without tools of their own is --tools FILE, else the adapter
+// directory's tools.json (what a run trained with data.tools saved), else none (--tools-per-prompt
+// applies to what loss evaluation renders; tool-call prompts get the whole catalogue); with
+// --tool-calls every conversation is evaluated whatever its length (--max-seq-length does not
+// drop any). --ignore-argument-keys K1,K2 leaves those argument keys out of the scores.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/data_options.h"
 #include "cli/model_path_check.h"
 #include "cli/model_session.h"
 #include "mlxft/data/dataset.h"
+#include "mlxft/data/tool_catalogue.h"
 #include "mlxft/eval/evaluate.h"
 #include "mlxft/eval/tool_eval.h"
 #include "mlxft/model/llama.h"
@@ -38,10 +46,24 @@ struct EvalArgs {
   int batch_size = 4;
   int tool_batch = 8;
   DataFlags data_flags;
-  bool tool_calls = false;
+  bool tool_calls = false, constrain_tools = false;
   int max_examples = 0, max_new_tokens = 256;
   std::string out;
+  std::vector<std::string> ignore_argument_keys;
 };
+
+// The data options; with --tool-calls and no --tools, the adapter's tools.json when it has one.
+DataOptions eval_data_options(const EvalArgs& a) {
+  DataOptions o = resolve_data_options(a.data_flags);
+  if (!a.tool_calls) return o;
+  const fs::path saved = fs::path(a.adapter) / "tools.json";
+  if (!o.tool_catalogue && !a.adapter.empty() && fs::is_regular_file(saved)) {
+    spdlog::info("tool catalogue: {} (the adapter's)", saved.string());
+    o.tool_catalogue = std::make_shared<const OrderedJson>(load_tool_catalogue(saved));
+  }
+  o.max_seq_length = std::numeric_limits<int>::max();  // every conversation is evaluated
+  return o;
+}
 
 void write_per_example(const fs::path& out, const EvalResult& r) {
   std::string lines;
@@ -72,6 +94,10 @@ nlohmann::json eval_json(const ToolEvalResult& r, size_t examples, const EvalArg
           {"arguments_exact", m.arguments_exact},
           {"valid_call_rate", m.valid_call_rate},
           {"no_call_accuracy", m.no_call_accuracy},
+          {"arguments_match", m.arguments_match},
+          {"argument_accuracy", m.argument_accuracy},
+          {"ignored_argument_keys", a.ignore_argument_keys},
+          {"constrained", a.constrain_tools},
           {"examples", examples},
           {"max_new_tokens", a.max_new_tokens},
           {"generated_tokens", r.generated_tokens},
@@ -110,13 +136,19 @@ void print_table(const ToolEvalResult& r) {
   row("arguments_exact", m.arguments_exact, m.exact, m.call_turns);
   row("valid_call_rate", m.valid_call_rate, m.valid_calls, m.model_call_turns);
   row("no_call_accuracy", m.no_call_accuracy, m.no_call_correct, m.no_call_turns);
+  row("arguments_match", m.arguments_match, m.arguments_matched, m.call_turns);
+  row("argument_accuracy", m.argument_accuracy, m.argument_pairs_matched, m.argument_pairs);
   std::cout << fmt::format("{:<18} {:>8.2f}  {} tokens\n", "seconds per turn",
                            m.turns == 0 ? 0.0 : r.generate_seconds / static_cast<double>(m.turns),
                            r.generated_tokens);
 }
 
-void run_tool_eval(const EvalArgs& a, const ModelSession& session, const Dataset& ds) {
+void run_tool_eval(const EvalArgs& a, const ModelSession& session, const Dataset& ds,
+                   std::shared_ptr<const OrderedJson> catalogue) {
   ToolEvalOptions o;
+  o.scoring.ignore_keys.insert(a.ignore_argument_keys.begin(), a.ignore_argument_keys.end());
+  o.catalogue = std::move(catalogue);
+  o.constrain = a.constrain_tools;
   o.max_examples = a.max_examples;
   o.max_new_tokens = a.max_new_tokens;
   o.batch_size = a.tool_batch;
@@ -139,13 +171,14 @@ void run_eval(const EvalArgs& a) {
   const Model& model = session.model;
   const std::optional<LoraAdapters>& adapters = session.adapters;
 
-  const Dataset ds = load_dataset(a.data, *session.chat, resolve_data_options(a.data_flags));
+  const DataOptions options = eval_data_options(a);
+  const Dataset ds = load_dataset(a.data, *session.chat, options);
   if (ds.report.skipped_count() > 0) {
     spdlog::warn("{}: skipped {} invalid records (mlxft data check lists them)", a.data,
                  ds.report.skipped_count());
   }
 
-  if (a.tool_calls) return run_tool_eval(a, session, ds);
+  if (a.tool_calls) return run_tool_eval(a, session, ds, options.tool_catalogue);
   const EvalResult r = evaluate(model, adapters ? &*adapters : nullptr, ds.examples, a.batch_size);
   if (!a.per_example.empty()) write_per_example(a.per_example, r);
   std::cout << fmt::format(
@@ -176,6 +209,12 @@ void add_eval_command(CLI::App& app, const GlobalOptions& /*global*/) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--out", a->out, "With --tool-calls: write the metrics to this JSON file");
+  cmd->add_option("--ignore-argument-keys", a->ignore_argument_keys,
+                  "With --tool-calls: argument keys left out of the scores (e.g. context)")
+      ->delimiter(',');
+  cmd->add_flag("--constrain-tools", a->constrain_tools,
+                "With --tool-calls: once the model opens a call, keep it well formed: a catalogue name and "
+                "arguments that fit the tool's schema");
   cmd->add_option("--tool-batch", a->tool_batch, "With --tool-calls: turns generated together")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -1,6 +1,8 @@
 // `mlxft generate`: text from a model (optionally with LoRA adapters), streamed
 // to stdout as it is produced; prompt and generation speed and peak memory go
-// to stderr.
+// to stderr. With --chat, the tool catalogue --tools FILE (default: the adapter's tools.json) is
+// offered in the prompt, and --constrain-tools keeps the calls the model opens well formed
+// (eval/call_constraint.h).
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -13,6 +15,8 @@
 #include "cli/data_options.h"
 #include "cli/model_path_check.h"
 #include "cli/model_session.h"
+#include "mlxft/data/tool_catalogue.h"
+#include "mlxft/eval/call_constraint.h"
 #include "mlxft/eval/generate.h"
 #include "mlxft/eval/text_stream.h"
 #include "mlxft/model/llama.h"
@@ -25,9 +29,20 @@ namespace {
 
 struct GenerateArgs {
   std::string model, adapter, prompt, tokenizer, dtype, chat_format = "auto";
-  bool chat = false;
+  std::string tools;
+  bool chat = false, constrain_tools = false;
   GenerateOptions options;
 };
+
+// --tools, else <adapter>/tools.json when the adapter has one, else none.
+std::shared_ptr<const OrderedJson> catalogue_of(const GenerateArgs& a) {
+  std::filesystem::path path = a.tools;
+  if (path.empty() && !a.adapter.empty() &&
+      std::filesystem::is_regular_file(std::filesystem::path(a.adapter) / "tools.json"))
+    path = std::filesystem::path(a.adapter) / "tools.json";
+  if (path.empty()) return nullptr;
+  return std::make_shared<const OrderedJson>(load_tool_catalogue(path));
+}
 
 void run_generate(const GenerateArgs& a) {
   const ModelSession session = load_model_session(a.model, a.tokenizer, a.dtype, a.adapter, a.chat_format);
@@ -36,8 +51,15 @@ void run_generate(const GenerateArgs& a) {
   GenerateOptions options = a.options;
   if (session.adapters) options.lora = &*session.adapters;
   if (a.chat) options.stop_ids = session.chat->stop_ids();
+  const auto catalogue = a.chat ? catalogue_of(a) : nullptr;
+  if (a.constrain_tools) {
+    if (!a.chat) throw Error(ErrorKind::Usage, "--constrain-tools", "needs --chat", "add --chat");
+    options.constraint = call_constraint_factory(*session.chat, catalogue, model.config.eos_token_id);
+  }
 
-  const auto prompt = a.chat ? chat_prompt(*session.chat, a.prompt) : plain_prompt(tokenizer, a.prompt);
+  const auto prompt =
+      a.chat ? chat_prompt(*session.chat, a.prompt, catalogue ? *catalogue : OrderedJson::array())
+             : plain_prompt(tokenizer, a.prompt);
   TextStream stream(tokenizer);
   GenerateStats stats;
   generate(
@@ -68,6 +90,13 @@ void add_generate_command(CLI::App& app, const GlobalOptions& /*global*/) {
   cmd->add_flag("--chat", a->chat,
                 "Wrap the prompt as one user turn of the chat format and stop at its end-of-turn token");
   add_chat_format_option(cmd, a->chat_format);
+  cmd->add_option("--tools", a->tools,
+                  "With --chat: tool catalogue (JSON list) offered in the prompt (default: the adapter's "
+                  "tools.json, if any)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--constrain-tools", a->constrain_tools,
+                "With --chat: once the model opens a tool call, keep it a catalogue name with arguments that "
+                "fit the tool's schema");
   cmd->add_option("--max-tokens", a->options.max_tokens, "Most tokens to generate")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -308,7 +308,8 @@ TEST(TrainE2E, ToolCallMetricsAreLoggedAtEveryEvaluation) {
     EXPECT_EQ(j["eval/tool_turns"], 4) << line;
     EXPECT_EQ(j["eval/tool_call_turns"], 2) << line;
     for (const char* key : {"eval/tool_name_accuracy", "eval/tool_arguments_exact",
-                            "eval/tool_valid_call_rate", "eval/tool_no_call_accuracy"}) {
+                            "eval/tool_valid_call_rate", "eval/tool_no_call_accuracy", "eval/tool_arguments_match",
+                            "eval/tool_argument_accuracy"}) {
       ASSERT_TRUE(j.contains(key) && j[key].is_number()) << key << " in " << line;
       EXPECT_GE(j[key].get<double>(), 0.0);
       EXPECT_LE(j[key].get<double>(), 1.0);

@@ -13,6 +13,7 @@
 #include "mlxft/model/config.h"
 #include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"
+#include "mlxft/util/durable_file.h"
 
 namespace fs = std::filesystem;
 namespace mx = mlx::core;
@@ -33,13 +34,23 @@ void remove_old(const fs::path& path) {
 
 std::vector<std::string> write_final_exports(const fs::path& final_dir, const fs::path& model_path,
                                              const LoraAdapters& adapters, int num_layers,
-                                             const std::vector<std::string>& formats) {
+                                             const std::vector<std::string>& formats,
+                                             const OrderedJson* catalogue) {
   std::vector<std::string> written;
   fs::create_directories(final_dir);
-  if (wants(formats, "peft"))
-    save_adapter_peft(adapters, final_dir / "peft", model_path.string()), written.push_back("peft/");
-  if (wants(formats, "mlx"))
-    save_adapter_mlx(adapters, final_dir / "mlx", num_layers), written.push_back("mlx/");
+  const auto add_catalogue = [&](const fs::path& dir) {
+    if (catalogue != nullptr) write_file_atomic(dir / "tools.json", catalogue->dump(2) + "\n");
+  };
+  if (wants(formats, "peft")) {
+    save_adapter_peft(adapters, final_dir / "peft", model_path.string());
+    add_catalogue(final_dir / "peft");
+    written.push_back("peft/");
+  }
+  if (wants(formats, "mlx")) {
+    save_adapter_mlx(adapters, final_dir / "mlx", num_layers);
+    add_catalogue(final_dir / "mlx");
+    written.push_back("mlx/");
+  }
   if (wants(formats, "fused")) {
     remove_old(final_dir / "fused");
     write_fused_model({model_path, {}, final_dir / "fused", stored_float_dtype(model_path)}, &adapters);

@@ -58,7 +58,8 @@ int finish_run(const TrainRun& run, LoraAdapters adapters, const std::vector<mx:
   adapters.assign(params);
   const std::vector<std::string> exports =
       write_final_exports(run.out / "final_model", run.recipe.model.path, adapters,
-                          run.model.config.num_hidden_layers, run.recipe.output.export_formats);
+                          run.model.config.num_hidden_layers, run.recipe.output.export_formats,
+                          run.inputs.catalogue.get());
   try {
     const RunReport report = build_run_report(run.out, run_report_options(run.out));
     spdlog::info("report: {}", report.html.string());

@@ -72,15 +72,19 @@ std::map<std::string, double> tool_call_metrics(const TrainRun& run, const LoraA
   o.max_examples = ev.tool_call_examples;
   o.max_new_tokens = ev.tool_call_max_new_tokens;
   o.lora = &adapters;
+  o.catalogue = run.inputs.catalogue;
+  o.scoring.ignore_keys.insert(ev.ignore_argument_keys.begin(), ev.ignore_argument_keys.end());
   const ToolEvalResult r = evaluate_tool_calls(run.model, *run.inputs.chat, run.inputs.split.valid, o);
   const ToolCallMetrics& m = r.metrics;
   spdlog::info(
-      "tool calls: name accuracy {:.3f}, arguments exact {:.3f} over {} call turns ({} turns, {:.1f} s)",
-      m.name_accuracy, m.arguments_exact, m.call_turns, m.turns, r.generate_seconds);
+      "tool calls: name accuracy {:.3f}, arguments match {:.3f}, arguments exact {:.3f} over {} call turns "
+      "({} turns, {:.1f} s)",
+      m.name_accuracy, m.arguments_match, m.arguments_exact, m.call_turns, m.turns, r.generate_seconds);
   return {
       {"tool_turns", static_cast<double>(m.turns)}, {"tool_call_turns", static_cast<double>(m.call_turns)},
       {"tool_name_accuracy", m.name_accuracy},      {"tool_arguments_exact", m.arguments_exact},
-      {"tool_valid_call_rate", m.valid_call_rate},  {"tool_no_call_accuracy", m.no_call_accuracy}};
+      {"tool_valid_call_rate", m.valid_call_rate},  {"tool_no_call_accuracy", m.no_call_accuracy},
+      {"tool_arguments_match", m.arguments_match},  {"tool_argument_accuracy", m.argument_accuracy}};
 }
 
 }  // namespace

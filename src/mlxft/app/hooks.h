@@ -11,7 +11,8 @@
 //   with evaluation.tool_calls also the tool-call metrics
 //   (eval/tool_eval.h) of the first tool_call_examples validation conversations, greedy, as the
 //   extra metrics tool_turns, tool_call_turns, tool_name_accuracy, tool_arguments_exact,
-//   tool_valid_call_rate and tool_no_call_accuracy.
+//   tool_valid_call_rate, tool_no_call_accuracy, tool_arguments_match and tool_argument_accuracy (scored
+//   without evaluation.ignore_argument_keys; prompted with the whole data.tools catalogue, if any).
 // - write_samples (evaluation.generate_samples, num_samples > 0): generates from the first
 //   num_samples validation prompts and appends {"step","index","prompt","generated"} lines to
 //   <out>/samples.jsonl; a failed write is an Io error.

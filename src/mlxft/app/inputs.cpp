@@ -1,9 +1,11 @@
 #include "mlxft/app/inputs.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/chat/model_format.h"
+#include "mlxft/data/tool_catalogue.h"
 #include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/tokenizer/load.h"
@@ -27,6 +29,28 @@ LoraConfig lora_config(const LoraSection& l) {
   return c;
 }
 
+// data.tools: none (null), infer (from the training file's calls) or a catalogue file.
+std::shared_ptr<const OrderedJson> catalogue_for(const DataSection& d, const DataOptions& options) {
+  if (d.tools == "none") return nullptr;
+  OrderedJson catalogue;
+  if (d.tools == "infer") {
+    catalogue = infer_tool_catalogue(read_conversations(d.dataset_path, options));
+    if (catalogue.empty()) {
+      throw Error(
+          ErrorKind::Config, "data.tools",
+          fmt::format("data.tools is infer, but {} has no tool call to infer tools from", d.dataset_path),
+          "use data.tools: none, or a catalogue file");
+    }
+  } else {
+    catalogue = load_tool_catalogue(d.tools);
+  }
+  if (d.tools_compact) catalogue = compact_tool_catalogue(catalogue);
+  spdlog::info("tool catalogue: {} tools ({}{}), {} per prompt", catalogue.size(), d.tools,
+               d.tools_compact ? ", compact" : "",
+               d.tools_per_prompt > 0 ? std::to_string(d.tools_per_prompt) : std::string("all"));
+  return std::make_shared<const OrderedJson>(std::move(catalogue));
+}
+
 std::vector<Example> load_extra(const std::string& path, const ChatFormat& chat, DataOptions options) {
   options.min_examples = 1;
   return load_dataset(path, chat, options).examples;
@@ -43,6 +67,8 @@ DataOptions data_options_from(const DataSection& d) {
   o.truncate = truncate_from_name(d.truncate, "data.truncate");
   o.max_bad_fraction = d.max_bad_fraction;
   o.min_examples = d.min_examples;
+  o.tools_per_prompt = d.tools_per_prompt;
+  o.tools_seed = static_cast<uint64_t>(d.seed);
   return o;
 }
 
@@ -51,7 +77,9 @@ RunInputs load_inputs(const Recipe& r) {
   const ModelSource source = resolve_model_source(r.model.path);
   in.tokenizer = load_tokenizer(source.tokenizer_file);
   in.chat = chat_format_for_model(r.data.chat_format, *in.tokenizer, source, "data.chat_format");
-  const DataOptions options = data_options_from(r.data);
+  DataOptions options = data_options_from(r.data);
+  in.catalogue = catalogue_for(r.data, options);
+  options.tool_catalogue = in.catalogue;
   Dataset data = load_dataset(r.data.dataset_path, *in.chat, options);
   for (const auto& w : data.report.warnings) spdlog::debug("{}", w);
   if (data.report.skipped_count() > 0) {

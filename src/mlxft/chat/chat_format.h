@@ -22,6 +22,9 @@
 // - ollama_template() is an Ollama Modelfile TEMPLATE (Go template syntax) that renders what the
 //   format renders, and the stop strings it needs (the pieces of stop_ids(), then any more).
 // - name() is the name recipes and flags use (chat_format_names()).
+// - call_syntax() says how the format writes tool calls (what constrained decoding enforces,
+//   eval/call_constraint.h): the text that opens them, whether they form one JSON list, and the
+//   text that closes each block ("" when the turn's stop token does).
 // - A format keeps a reference to its tokenizer: the tokenizer must outlive it. Missing special
 //   tokens are a Model error naming the tokenizer file, raised when they are first needed.
 #pragma once
@@ -53,6 +56,12 @@ struct OllamaTemplate {
 // takes the strongest (ties: the earlier registry row).
 enum class TemplateMatch { None, VocabularyOnly, TemplateOnly, TemplateAndVocabulary };
 
+struct CallSyntax {
+  std::string opener;  // "<tool_call>", "[TOOL_CALLS]"
+  bool list = false;   // the calls are one JSON list ([{...}, {...}]), not one object per block
+  std::string closer;  // "</tool_call>"; "" when the turn's stop token closes the calls
+};
+
 class ChatFormat {
  public:
   virtual ~ChatFormat() = default;
@@ -63,6 +72,7 @@ class ChatFormat {
   ParsedCalls parse_tool_calls(std::string_view text) const;
   virtual OllamaTemplate ollama_template() const = 0;
   virtual std::string name() const = 0;
+  virtual CallSyntax call_syntax() const = 0;
   virtual const Tokenizer& tokenizer() const = 0;
 
  protected:

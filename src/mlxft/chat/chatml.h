@@ -59,6 +59,7 @@ class ChatMlFormat final : public ChatFormat {
   std::vector<int32_t> stop_ids() const override;
   OllamaTemplate ollama_template() const override;
   std::string name() const override { return std::string(kName); }
+  CallSyntax call_syntax() const override { return {"<tool_call>", false, "</tool_call>"}; }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
 
  protected:

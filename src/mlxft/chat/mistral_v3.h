@@ -46,6 +46,7 @@ class MistralV3Format final : public ChatFormat {
   std::vector<int32_t> stop_ids() const override { return {tokenizer_.eos_id()}; }
   OllamaTemplate ollama_template() const override;
   std::string name() const override { return std::string(kName); }
+  CallSyntax call_syntax() const override { return {"[TOOL_CALLS]", true, ""}; }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
 
  protected:

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -124,7 +125,9 @@ class RecipeParser {
     for (const auto& field : recipe_schema()) {
       if (!field.path_ref) continue;
       std::string& value = field.path_ref(recipe);
+      const auto& words = field.constraint.keywords;
       if (value.empty() || is_shipped_model_name(value)) continue;  // a name, not a path
+      if (std::find(words.begin(), words.end(), value) != words.end()) continue;  // none, infer, ...
       const auto it = last.find(field.name());
       const bool from_file = it != last.end() && it->second->from_file;
       value = resolve_path(value, from_file ? base_dir_ : fs::current_path()).string();

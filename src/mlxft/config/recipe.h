@@ -61,6 +61,9 @@ struct DataSection {
   double valid_split = 0.1;
   double test_split = 0.0;
   int seed = 42;  // split seed (every split keeps the label ratio); shuffling uses training.seed + epoch
+  std::string tools = "none";  // tool catalogue for records without tools: none | infer | a JSON file
+  int tools_per_prompt = 0;    // > 0: the called tools plus random others, that many in all; 0: all
+  bool tools_compact = false;  // nested argument objects by their type alone (data/tool_catalogue.h)
   bool operator==(const DataSection&) const = default;
 };
 
@@ -142,8 +145,9 @@ struct EvaluationSection {
   double top_p = 0.9;
   int max_new_tokens = 100;
   bool tool_calls = false;             // tool-call metrics (eval/tool_eval.h) at each evaluation
-  int tool_call_examples = 16;         // on the first N validation conversations
+  int tool_call_examples = 0;          // on the first N validation conversations; 0: all
   int tool_call_max_new_tokens = 256;  // tokens generated per assistant turn
+  std::vector<std::string> ignore_argument_keys;  // argument keys the tool-call scores skip
   bool operator==(const EvaluationSection&) const = default;
 };
 

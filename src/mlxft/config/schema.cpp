@@ -36,6 +36,7 @@ FieldSpec field(const char* section, const char* key, S Recipe::*sec, T S::*mem,
            : (!c.choices.empty() && std::is_same_v<T, std::string>) ? "choice"
                                                                     : Codec<T>::type;
   if (c.nullable && std::is_same_v<T, std::string>) f.type += " or null";
+  if (!c.keywords.empty()) f.type = fmt::format("{} or a path", fmt::join(c.keywords, ", "));
   f.constraint = c;
   const bool nullable = c.nullable;
   f.decode = [sec, mem, nullable](Recipe& r, const YAML::Node& n) {
@@ -153,6 +154,18 @@ std::vector<FieldSpec> data_rows() {
             "Fraction for the test set (with test_path set, this share trains instead)",
             {.range = fraction_below_one()}),
       field("data", "seed", &R::data, &DataSection::seed, "Seed of the split", {.range = at_least(0)}),
+      field("data", "tools", &R::data, &DataSection::tools,
+            "Tool catalogue offered in the prompt of every record without tools of its own, at training "
+            "and evaluation (never trained on): none, infer (from every call in dataset_path, as `mlxft "
+            "data tools` does) or a JSON file; saved as tools.json beside the adapters",
+            {.path = true, .keywords = {"none", "infer"}}),
+      field("data", "tools_per_prompt", &R::data, &DataSection::tools_per_prompt,
+            "With data.tools: offer each training record its called tools plus random others, this many "
+            "in all (0: the whole catalogue); evaluation always offers the whole catalogue",
+            {.range = at_least(0)}),
+      field("data", "tools_compact", &R::data, &DataSection::tools_compact,
+            "With data.tools: the compact catalogue (nested argument objects by their type alone, no empty "
+            "descriptions), in fewer prompt tokens"),
   };
 }
 
@@ -330,10 +343,12 @@ std::vector<FieldSpec> evaluation_rows() {
             "At each evaluation (and step 0), generate every assistant turn of the first validation "
             "conversations greedily and score its tool calls (eval/tool_* in metrics.jsonl)"),
       field("evaluation", "tool_call_examples", &R::evaluation, &EvaluationSection::tool_call_examples,
-            "Validation conversations the tool-call metrics use (the first N)", {.range = at_least(1)}),
+            "Validation conversations the tool-call metrics use (the first N; 0: all)", {.range = at_least(0)}),
       field("evaluation", "tool_call_max_new_tokens", &R::evaluation,
             &EvaluationSection::tool_call_max_new_tokens,
             "Tokens generated per assistant turn for the tool-call metrics", {.range = at_least(1)}),
+      field("evaluation", "ignore_argument_keys", &R::evaluation, &EvaluationSection::ignore_argument_keys,
+            "Argument keys the tool-call scores skip (volatile values such as the seed data's context)"),
   };
 }
 

@@ -36,6 +36,7 @@ struct Constraint {
   bool required = false;             // must be set (non-empty)
   bool nullable = false;             // null is a value ("not set")
   bool path = false;                 // a filesystem path, resolved at load
+  std::vector<std::string> keywords;  // for a path: words that stand for themselves, never resolved
 };
 
 struct FieldSpec {

@@ -10,8 +10,10 @@
 #include <unordered_map>
 
 #include "mlxft/data/records.h"
+#include "mlxft/data/tool_catalogue.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/hash.h"
+#include "mlxft/util/prng.h"
 
 namespace mlxft {
 
@@ -84,7 +86,8 @@ std::string fmt_percent(double fraction) {
 // Reads the lines of one JSONL text, one at a time, into a Dataset and its report.
 class LineReader {
  public:
-  LineReader(const std::vector<Line>& lines, const ChatFormat& chat, const DataOptions& options,
+  // chat == nullptr: records are read into conversations only (no rendering, no length limit).
+  LineReader(const std::vector<Line>& lines, const ChatFormat* chat, const DataOptions& options,
              std::optional<RecordFormat> format, Dataset& ds)
       : lines_(lines), chat_(chat), options_(options), format_(format), ds_(ds), r_(ds.report) {}
 
@@ -141,14 +144,20 @@ class LineReader {
       throw RecordError(RecordErrorKind::UnknownShape,
                         "no \"conversations\", \"messages\", \"text\" or \"prompt\"/\"completion\" key");
     auto parsed = parse_record(record, *format_, options_, static_cast<uint64_t>(line.number));
+    offer_catalogue(parsed.conversation, line.number);
     const auto& conv = parsed.conversation;
-    auto rendered = chat_.render(conv);
     Example ex;
     ex.index = line.number - 1;
     ex.label = conv.label;
+    ex.conversation = std::make_shared<const Conversation>(conv);
+    if (chat_ == nullptr) {
+      count(parsed, r_.file + ":" + std::to_string(line.number));
+      if (selected(conv.label, options_.labels)) ds_.examples.push_back(std::move(ex));
+      return;
+    }
+    auto rendered = chat_->render(conv);
     ex.ids = std::move(rendered.ids);
     ex.mask = std::move(rendered.mask);
-    ex.conversation = std::make_shared<const Conversation>(conv);
     if (ex.trained_tokens() == 0)
       throw RecordError(RecordErrorKind::NothingToTrain, "no assistant token to train on");
     count(parsed, r_.file + ":" + std::to_string(line.number));
@@ -161,6 +170,14 @@ class LineReader {
     } else {
       ds_.held_out.push_back(std::move(ex));
     }
+  }
+
+  // A record without tools of its own is offered the catalogue (data.tools), or its per-prompt subset.
+  void offer_catalogue(Conversation& conv, int64_t line_number) const {
+    if (!options_.tool_catalogue || !conv.tools.empty() || conv.raw_text) return;
+    conv.tools = tools_for_prompt(*options_.tool_catalogue, conv, options_.tools_per_prompt,
+                                  mix_seed(options_.tools_seed, static_cast<uint64_t>(line_number)));
+    conv.tools_from_catalogue = true;
   }
 
   void count(const ParsedRecord& parsed, const std::string& where) {
@@ -202,7 +219,7 @@ class LineReader {
   }
 
   const std::vector<Line>& lines_;
-  const ChatFormat& chat_;
+  const ChatFormat* chat_;
   const DataOptions& options_;
   std::optional<RecordFormat> format_;
   Dataset& ds_;
@@ -236,8 +253,10 @@ Dataset load_dataset_unchecked(const std::filesystem::path& file, const ChatForm
   return load_dataset_from_text(read_whole_file(file), file.string(), chat, options);
 }
 
-Dataset load_dataset_from_text(std::string text, const std::string& source_name, const ChatFormat& chat,
-                               const DataOptions& options) {
+namespace {
+
+Dataset read_lines(std::string text, const std::string& source_name, const ChatFormat* chat,
+                   const DataOptions& options) {
   std::optional<RecordFormat> format;
   if (options.format != "auto") {
     format = parse_format_name(options.format);
@@ -266,6 +285,23 @@ Dataset load_dataset_from_text(std::string text, const std::string& source_name,
   r.held_out = static_cast<int64_t>(ds.held_out.size());
   add_data_warnings(r);
   return ds;
+}
+
+}  // namespace
+
+Dataset load_dataset_from_text(std::string text, const std::string& source_name, const ChatFormat& chat,
+                               const DataOptions& options) {
+  return read_lines(std::move(text), source_name, &chat, options);
+}
+
+std::vector<Conversation> read_conversations(const std::filesystem::path& file, const DataOptions& options,
+                                             DataReport* report) {
+  Dataset ds = read_lines(read_whole_file(file), file.string(), nullptr, options);
+  std::vector<Conversation> out;
+  out.reserve(ds.examples.size());
+  for (const auto& e : ds.examples) out.push_back(*e.conversation);
+  if (report != nullptr) *report = std::move(ds.report);
+  return out;
 }
 
 void check_dataset_usable(const DataReport& r, const DataOptions& options) {

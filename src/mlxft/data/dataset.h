@@ -4,7 +4,9 @@
 // reference dataset's "conversations", OpenAI-style "messages" with tools,
 // mlx-lm's "text" and "prompt"/"completion"; detected from the first valid
 // record unless DataOptions::format says otherwise), validates each record,
-// renders it with the given chat format as token ids with a loss mask
+// offers a record without tools of its own the tool catalogue (DataOptions::tool_catalogue,
+// data/tool_catalogue.h tools_for_prompt with tools_per_prompt, seeded by tools_seed and the
+// line), renders it with the given chat format as token ids with a loss mask
 // (chat/chat_format.h) and keeps, in input order, the examples the label
 // filter selects. A record that
 // fails validation is skipped and reported with file:line and the reason.
@@ -73,6 +75,13 @@ Dataset load_dataset_unchecked(const std::filesystem::path& file, const ChatForm
 // messages. Whole-text problems (empty, binary, UTF-16) throw.
 Dataset load_dataset_from_text(std::string text, const std::string& source_name, const ChatFormat& chat,
                                const DataOptions& options);
+
+// The conversations of every valid record the label filter selects, in input order, without
+// rendering (no tokenizer needed; max_seq_length does not apply): what `mlxft data tools` infers a
+// tool catalogue from. Whole-file errors throw as for load_dataset(); report, when given, gets the
+// counts (records, skipped with reasons, format).
+std::vector<Conversation> read_conversations(const std::filesystem::path& file, const DataOptions& options,
+                                             DataReport* report = nullptr);
 
 // Throws the error load_dataset() would throw for this report, if any.
 void check_dataset_usable(const DataReport& report, const DataOptions& options);

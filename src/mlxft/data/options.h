@@ -11,8 +11,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "mlxft/util/json_text.h"
 
 namespace mlxft {
 
@@ -44,6 +48,11 @@ struct DataOptions {
   int min_examples = 100;
   size_t max_message_bytes = 1 << 20;  // one message's content
   size_t max_line_bytes = 16 << 20;    // one JSONL line
+  // The tools offered to records that carry none (data.tools); null: none. The catalogue is prompt,
+  // never trained on. tools_per_prompt > 0: the called tools plus random others, that many in all.
+  std::shared_ptr<const OrderedJson> tool_catalogue;
+  int tools_per_prompt = 0;
+  uint64_t tools_seed = 0;
 };
 
 }  // namespace mlxft

@@ -17,7 +17,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // float32 logits [B, 1, V] of the last position only: the LM head runs on one hidden state per row
 // (a prompt's other positions would cost T times the head's work).
-mx::array last_logits(const Model& model, const mx::array& tokens, const ForwardOptions& fwd, KVCache& cache) {
+mx::array last_logits(const Model& model, const mx::array& tokens, const ForwardOptions& fwd,
+                      KVCache& cache) {
   const mx::array h = forward_hidden(model, tokens, fwd, &cache);
   const int B = h.shape(0), T = h.shape(1), E = h.shape(2);
   return lm_head(model, mx::slice(h, {0, T - 1, 0}, {B, T, E}));
@@ -67,6 +68,32 @@ std::vector<int32_t> next_tokens(const mx::array& logits, const GenerateOptions&
   return {chosen.data<int32_t>(), chosen.data<int32_t>() + n};
 }
 
+// Applies each row's constraint (constraints[rows[r]], when set) to its chosen token and advances it.
+void constrain(std::vector<int32_t>& tokens, const mx::array& logits,
+               std::vector<std::unique_ptr<TokenConstraint>>& constraints, const std::vector<size_t>& rows) {
+  if (constraints.empty()) return;
+  const int n = logits.shape(0), T = logits.shape(1), V = logits.shape(2);
+  for (int r = 0; r < n; ++r) {
+    TokenConstraint* c = constraints[rows[static_cast<size_t>(r)]].get();
+    if (c == nullptr) continue;
+    int32_t& token = tokens[static_cast<size_t>(r)];
+    if (!c->allows(token)) {
+      mx::array row = mx::contiguous(
+          mx::astype(mx::reshape(mx::slice(logits, {r, T - 1, 0}, {r + 1, T, V}), {V}), mx::float32));
+      mx::eval(row);
+      token = constrained_choice(*c, row.data<float>(), static_cast<size_t>(V), token);
+    }
+    c->accept(token);
+  }
+}
+
+std::vector<std::unique_ptr<TokenConstraint>> make_constraints(const GenerateOptions& options, size_t n) {
+  std::vector<std::unique_ptr<TokenConstraint>> out;
+  if (!options.constraint) return out;
+  for (size_t i = 0; i < n; ++i) out.push_back(options.constraint());
+  return out;
+}
+
 // Keeps the batch rows `keep` of the cache (indices into the current batch).
 void keep_rows(KVCache& cache, const std::vector<int32_t>& keep) {
   const mx::array idx(keep.data(), {static_cast<int>(keep.size())}, mx::int32);
@@ -84,7 +111,8 @@ mx::array padded_batch(const std::vector<std::vector<int32_t>>& prompts, KVCache
   std::vector<int32_t> ids(prompts.size() * longest, 0);
   for (size_t b = 0; b < prompts.size(); ++b) {
     const size_t pad = longest - prompts[b].size();
-    std::copy(prompts[b].begin(), prompts[b].end(), ids.begin() + static_cast<std::ptrdiff_t>(b * longest + pad));
+    std::copy(prompts[b].begin(), prompts[b].end(),
+              ids.begin() + static_cast<std::ptrdiff_t>(b * longest + pad));
     cache.left_pad.push_back(static_cast<int>(pad));
   }
   return mx::array(ids.data(), {static_cast<int>(prompts.size()), static_cast<int>(longest)}, mx::int32);
@@ -92,7 +120,8 @@ mx::array padded_batch(const std::vector<std::vector<int32_t>>& prompts, KVCache
 
 }  // namespace
 
-std::vector<std::vector<int32_t>> generate_batch(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+std::vector<std::vector<int32_t>> generate_batch(const Model& model,
+                                                 const std::vector<std::vector<int32_t>>& prompts,
                                                  const GenerateOptions& options) {
   std::vector<std::vector<int32_t>> out(prompts.size());
   if (prompts.empty()) return out;
@@ -111,8 +140,10 @@ std::vector<std::vector<int32_t>> generate_batch(const Model& model, const std::
   std::vector<size_t> rows(prompts.size());  // batch row -> prompt
   for (size_t b = 0; b < rows.size(); ++b) rows[b] = b;
   mx::array logits = last_logits(model, ids, fwd, cache);
+  auto constraints = make_constraints(options, prompts.size());
   while (true) {
-    const std::vector<int32_t> tokens = next_tokens(logits, options, keys, rows);
+    std::vector<int32_t> tokens = next_tokens(logits, options, keys, rows);
+    constrain(tokens, logits, constraints, rows);
     std::vector<int32_t> keep, fed;
     for (size_t r = 0; r < rows.size(); ++r) {
       if (is_stop(model, options, tokens[r])) continue;
@@ -131,7 +162,8 @@ std::vector<std::vector<int32_t>> generate_batch(const Model& model, const std::
     }
     if (options.sampling.temperature > 0.0f)  // a fresh key per row and step
       for (size_t r : rows) keys[r] = mx::random::split(keys[r]).second;
-    logits = last_logits(model, mx::array(fed.data(), {static_cast<int>(fed.size()), 1}, mx::int32), fwd, cache);
+    logits =
+        last_logits(model, mx::array(fed.data(), {static_cast<int>(fed.size()), 1}, mx::int32), fwd, cache);
   }
   return out;
 }
@@ -152,12 +184,15 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
   fwd.lora = options.lora;
   KVCache cache;
   mx::array key = mx::random::key(options.seed);
+  auto constraints = make_constraints(options, 1);
   auto next = [&](const mx::array& logits) {
     auto [step_key, rest] = mx::random::split(key);
     key = rest;
     mx::array token = sample_token(mx::reshape(logits, {-1}), options.sampling, step_key);
     mx::eval(token);
-    return token.item<int32_t>();
+    std::vector<int32_t> picked{token.item<int32_t>()};
+    constrain(picked, logits, constraints, {0});
+    return picked[0];
   };
 
   std::vector<int32_t> out;
@@ -193,8 +228,10 @@ std::vector<int32_t> plain_prompt(const Tokenizer& tokenizer, const std::string&
   return ids;
 }
 
-std::vector<int32_t> chat_prompt(const ChatFormat& format, const std::string& text) {
+std::vector<int32_t> chat_prompt(const ChatFormat& format, const std::string& text,
+                                 const OrderedJson& tools) {
   Conversation conversation;
+  conversation.tools = tools;
   Message user;
   user.role = Role::User;
   user.content = text;

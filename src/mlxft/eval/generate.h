@@ -9,15 +9,20 @@
 // (for streaming). Prompt ids outside the model's vocab are a Model error.
 // chat_prompt() (through a chat format, chat/chat_format.h) and plain_prompt()
 // build the prompt ids the CLI feeds.
+// With options.constraint set, each sequence gets its own TokenConstraint (eval/call_constraint.h):
+// a chosen token the constraint does not allow is replaced by the allowed token with the highest
+// logit (greedy or sampled alike), and every emitted token advances the constraint.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "mlxft/chat/chat_format.h"
+#include "mlxft/eval/call_constraint.h"
 #include "mlxft/eval/sampling.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/tokenizer/tokenizer.h"
@@ -30,6 +35,7 @@ struct GenerateOptions {
   uint64_t seed = 0;
   const LoraAdapters* lora = nullptr;
   std::vector<int32_t> stop_ids;  // besides the model's EOS (a chat format's stop_ids())
+  std::function<std::unique_ptr<TokenConstraint>()> constraint;  // null: unconstrained
 };
 
 struct GenerateStats {
@@ -52,12 +58,15 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
 // generate(model, prompts[i], options) returns, up to float rounding in the batched matmuls (greedy
 // picks can differ only where two logits tie within that rounding). Rows sample with keys split from
 // options.seed (row i: the i-th key), so sampled text differs from generate()'s.
-std::vector<std::vector<int32_t>> generate_batch(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+std::vector<std::vector<int32_t>> generate_batch(const Model& model,
+                                                 const std::vector<std::vector<int32_t>>& prompts,
                                                  const GenerateOptions& options);
 
 // BOS (when tokenizer.adds_bos()) + encode(text).
 std::vector<int32_t> plain_prompt(const Tokenizer& tokenizer, const std::string& text);
 // One user turn in `format`, ready for the assistant's answer (Mistral v3: BOS [INST] encode(text) [/INST]).
-std::vector<int32_t> chat_prompt(const ChatFormat& format, const std::string& text);
+// tools: the catalogue offered with it ([] for none).
+std::vector<int32_t> chat_prompt(const ChatFormat& format, const std::string& text,
+                                 const OrderedJson& tools = OrderedJson::array());
 
 }  // namespace mlxft

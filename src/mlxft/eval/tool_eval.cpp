@@ -46,7 +46,7 @@ bool exact_match(const ToolTurnOutcome& o) {
   return o.expected_call && o.got.valid && same_calls(o.expected, o.got.calls);
 }
 
-ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes) {
+ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes, const ArgumentScoring& scoring) {
   ToolCallMetrics m;
   for (const auto& o : outcomes) {
     ++m.turns;
@@ -54,6 +54,9 @@ ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes) {
       ++m.call_turns;
       m.name_correct += name_matches(o) ? 1 : 0;
       m.exact += exact_match(o) ? 1 : 0;
+      m.arguments_matched += o.got.valid && calls_match(o.expected, o.got.calls, scoring) ? 1 : 0;
+      m.argument_pairs += argument_pairs(o.expected, scoring);
+      m.argument_pairs_matched += matched_argument_pairs(o.expected, o.got.calls, scoring);
     } else {
       ++m.no_call_turns;
       m.no_call_correct += o.got.made_call ? 0 : 1;
@@ -67,6 +70,8 @@ ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes) {
   m.arguments_exact = share(m.exact, m.call_turns);
   m.valid_call_rate = share(m.valid_calls, m.model_call_turns);
   m.no_call_accuracy = share(m.no_call_correct, m.no_call_turns);
+  m.arguments_match = share(m.arguments_matched, m.call_turns);
+  m.argument_accuracy = share(m.argument_pairs_matched, m.argument_pairs);
   return m;
 }
 
@@ -78,13 +83,21 @@ ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
                        : examples.size();
   for (size_t i = 0; i < n; ++i) {
     if (!examples[i].conversation) continue;
-    for (auto& t : tool_turns(*examples[i].conversation, format, examples[i].index))
-      turns.push_back(std::move(t));
+    const Conversation* c = examples[i].conversation.get();
+    Conversation offered;
+    if (options.catalogue && c->tools_from_catalogue) {
+      offered = *c;
+      offered.tools = *options.catalogue;
+      c = &offered;
+    }
+    for (auto& t : tool_turns(*c, format, examples[i].index)) turns.push_back(std::move(t));
   }
   GenerateOptions go;
   go.max_tokens = options.max_new_tokens;
   go.lora = options.lora;
   go.stop_ids = format.stop_ids();
+  if (options.constrain)
+    go.constraint = call_constraint_factory(format, options.catalogue, model.config.eos_token_id);
   // Batches of turns with similar prompt lengths (little padding); outcomes return to turn order.
   std::vector<size_t> order(turns.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -104,8 +117,14 @@ ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
   }
   for (size_t i = 0; i < turns.size(); ++i) {
     ToolTurn& t = turns[i];
-    ToolTurnOutcome o{t.example_index, t.message_index, std::move(t.prompt), t.expected_call,
-                      std::move(t.expected), {}, {}, 0};
+    ToolTurnOutcome o{t.example_index,
+                      t.message_index,
+                      std::move(t.prompt),
+                      t.expected_call,
+                      std::move(t.expected),
+                      {},
+                      {},
+                      0};
     o.generated = text_keeping_controls(format.tokenizer(), generated[i]);
     o.got = format.parse_tool_calls(o.generated);
     o.generated_tokens = static_cast<int>(generated[i].size());
@@ -113,7 +132,7 @@ ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
     r.outcomes.push_back(std::move(o));
   }
   r.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.metrics = tool_metrics(r.outcomes);
+  r.metrics = tool_metrics(r.outcomes, options.scoring);
   return r;
 }
 

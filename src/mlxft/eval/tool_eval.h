@@ -14,16 +14,26 @@
 //   call names the right tool), arguments_exact (the calls parsed, valid, equal in count, names and
 //   JSON-equal arguments, in order). valid_call_rate: over turns where the model made a call, the
 //   share that parsed as valid. no_call_accuracy: over turns whose reference makes no call, the
-//   share where the model made none. A rate over zero turns is 0 (the counts say so).
+//   share where the model made none. arguments_match (eval/argument_match.h, BFCL-style): over
+//   call turns, the share whose calls parsed valid and match the reference's in names and
+//   arguments (any order within the turn, ignore_keys skipped, ints accepted for floats).
+//   argument_accuracy: the share of expected (key, value) pairs, over all call turns, that the
+//   model reproduced. A rate over zero turns is 0 (the counts say so).
+// - A conversation whose tools came from a catalogue (data.tools) is prompted with
+//   ToolEvalOptions::catalogue when that is set (the whole catalogue, not a training subset).
+// - constrain: every turn is generated under a TokenConstraint of the format's call_syntax() and
+//   the catalogue (without one, calls are only kept well-formed JSON).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "mlxft/chat/chat_format.h"
 #include "mlxft/data/example.h"
+#include "mlxft/eval/argument_match.h"
 #include "mlxft/eval/tool_calls.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
@@ -52,7 +62,9 @@ struct ToolTurnOutcome {
 struct ToolCallMetrics {
   int64_t turns = 0, call_turns = 0, no_call_turns = 0, model_call_turns = 0;
   int64_t name_correct = 0, exact = 0, valid_calls = 0, no_call_correct = 0;
+  int64_t arguments_matched = 0, argument_pairs = 0, argument_pairs_matched = 0;
   double name_accuracy = 0.0, arguments_exact = 0.0, valid_call_rate = 0.0, no_call_accuracy = 0.0;
+  double arguments_match = 0.0, argument_accuracy = 0.0;
 };
 
 struct ToolEvalOptions {
@@ -60,6 +72,9 @@ struct ToolEvalOptions {
   int max_new_tokens = 256;
   int batch_size = 8;  // turns generated together (generate_batch), in order of prompt length
   const LoraAdapters* lora = nullptr;
+  ArgumentScoring scoring;                       // keys never compared (evaluation.ignore_argument_keys)
+  std::shared_ptr<const OrderedJson> catalogue;  // prompts of catalogue-offered conversations use it whole
+  bool constrain = false;  // calls constrained to the catalogue's names and schemas (eval/call_constraint.h)
   std::function<void(size_t done, size_t total)> progress;
 };
 
@@ -76,7 +91,8 @@ std::vector<ToolTurn> tool_turns(const Conversation& conversation, const ChatFor
 bool name_matches(const ToolTurnOutcome& o);  // a call turn whose first call names the right tool
 bool exact_match(const ToolTurnOutcome& o);   // a call turn whose calls match exactly
 
-ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes);
+ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes,
+                             const ArgumentScoring& scoring = {});
 
 ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
                                    const std::vector<Example>& examples, const ToolEvalOptions& options);

@@ -122,14 +122,14 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
             << cell(extra(t.extra, "rewards_rejected")) << ' ' << cell(extra(t.extra, "rewards_margin"))
             << '\n';
     }
-    eval << "# step loss loss_undesirable tool_name_accuracy tool_arguments_exact\n";
+    eval << "# step loss loss_undesirable tool_name_accuracy tool_arguments_exact tool_arguments_match\n";
     for (const auto& e : metrics.eval) {
       eval << e.step << ' ' << cell(e.loss) << ' ' << cell(e.extra_value("loss_undesirable")) << ' '
            << cell(e.extra_value("tool_name_accuracy")) << ' ' << cell(e.extra_value("tool_arguments_exact"))
-           << '\n';
+           << ' ' << cell(e.extra_value("tool_arguments_match")) << '\n';
     }
     // gnuplot cannot plot a file without points; a lone NaN row keeps the command valid.
-    if (metrics.eval.empty()) eval << "NaN NaN NaN NaN NaN\n";
+    if (metrics.eval.empty()) eval << "NaN NaN NaN NaN NaN NaN\n";
     train.flush();
     eval.flush();
     if (!train || !eval) {
@@ -161,7 +161,8 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
     plots.push_back({"tool_calls", "Tool calls (validation, greedy; step 0: before training)",
                      "share of call turns",
                      "EVAL using 1:4 with linespoints lw 2 pt 7 title 'name accuracy', EVAL using 1:5 with "
-                     "linespoints lw 2 pt 5 title 'arguments exact'"});
+                     "linespoints lw 2 pt 5 title 'arguments exact', EVAL using 1:6 with linespoints lw 2 pt 9 "
+                     "title 'arguments match'"});
   }
   if (kto) {
     plots.push_back(

@@ -2,8 +2,9 @@
 //
 // Contract: write_plots() writes into `dir` loss.<fmt> (train loss and validation loss vs step),
 // learning_rate.<fmt>, gradient_norm.<fmt>, memory.<fmt> (memory and peak memory vs step), when
-// eval lines carry tool-call metrics tool_calls.<fmt> (eval/tool_name_accuracy and
-// eval/tool_arguments_exact vs step, the step-0 baseline included), and for a KTO run (train lines
+// eval lines carry tool-call metrics tool_calls.<fmt> (eval/tool_name_accuracy,
+// eval/tool_arguments_exact and eval/tool_arguments_match vs step, the step-0 baseline included),
+// and for a KTO run (train lines
 // with a "kl" metric) kto.<fmt> (rewards of desirable and undesirable examples, their margin and the
 // KL reference point vs step; the loss plot then also shows the validation loss of the undesirable
 // examples), each
