@@ -51,6 +51,7 @@ tool_eval() {  # tool_eval NAME [--adapter DIR]
   local name=$1
   shift
   "$bin" eval --model "$model" "$@" --data "$out/heldout.jsonl" --tool-calls --max-examples "$eval_n" \
+    --ignore-argument-keys context \
     --max-new-tokens "$max_new" --out "$out/$name.json" --per-example "$out/$name-examples.jsonl"
 }
 
@@ -75,7 +76,8 @@ python3 - "$out/tool-calls-before.json" "$out/tool-calls-after.json" <<'PY'
 import json, sys
 before, after = (json.load(open(p)) for p in sys.argv[1:3])
 print(f"{'':22}{'base':>10}{'adapted':>10}")
-for key in ("turns", "call_turns", "name_accuracy", "arguments_exact", "valid_call_rate", "no_call_accuracy"):
+for key in ("turns", "call_turns", "name_accuracy", "arguments_match", "argument_accuracy", "arguments_exact",
+            "valid_call_rate", "no_call_accuracy"):
     b, a = before.get(key), after.get(key)
     fmt = (lambda v: f"{v:>10.0f}") if key in ("turns", "call_turns") else (lambda v: f"{100 * v:>9.1f}%")
     print(f"{key:22}{fmt(b) if b is not None else '':>10}{fmt(a) if a is not None else '':>10}")

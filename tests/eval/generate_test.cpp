@@ -72,6 +72,35 @@ TEST(Generate, GreedyWithKvCacheEqualsFullRecompute) {
   }
 }
 
+// A prompt that shares a prefix with the one before (a conversation's next turn, the same tool
+// catalogue) generates from the reused KV cache exactly what it generates from scratch, and only its
+// new positions are computed; a prompt that shares nothing reuses nothing.
+TEST(Generate, ReusedPromptCacheGivesTheTokensOfAFreshRun) {
+  const Model m = tiny_model(2);
+  GenerateOptions o;
+  o.max_tokens = 16;
+  const std::vector<int32_t> catalogue = {1, 17, 300, 42, 9, 250, 33, 61};
+  std::vector<int32_t> first = catalogue, second = catalogue, other = {1, 5, 6};
+  first.insert(first.end(), {400, 12, 7});
+  second.insert(second.end(), {400, 12, 7, 88, 120, 2, 5});  // the first prompt grown by a turn
+  PromptCache cache;
+  GenerateStats stats;
+  EXPECT_EQ(generate(m, first, o, {}, &stats, &cache), generate(m, first, o));
+  EXPECT_EQ(stats.reused_tokens, 0);
+  EXPECT_EQ(cache.ids, first);
+  EXPECT_EQ(generate(m, second, o, {}, &stats, &cache), generate(m, second, o));
+  EXPECT_EQ(stats.reused_tokens, static_cast<int>(first.size()));
+  // Back to a shorter prompt inside the cached one: all but its last token come from the cache.
+  EXPECT_EQ(generate(m, first, o, {}, &stats, &cache), generate(m, first, o));
+  EXPECT_EQ(stats.reused_tokens, static_cast<int>(first.size()) - 1);
+  std::vector<int32_t> sibling = catalogue;  // the same catalogue, another conversation
+  sibling.insert(sibling.end(), {99, 3, 250});
+  EXPECT_EQ(generate(m, sibling, o, {}, &stats, &cache), generate(m, sibling, o));
+  EXPECT_EQ(stats.reused_tokens, static_cast<int>(catalogue.size()));
+  EXPECT_EQ(generate(m, other, o, {}, &stats, &cache), generate(m, other, o));
+  EXPECT_EQ(stats.reused_tokens, 1);  // only BOS is shared
+}
+
 // Prompts of different lengths, left-padded into one batch, generate what each generates alone; rows
 // that stop early (EOS, the token bound) leave the batch without disturbing the others.
 TEST(Generate, BatchOfPromptsEqualsEachAlone) {

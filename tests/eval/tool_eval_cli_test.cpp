@@ -78,6 +78,42 @@ TEST_F(ToolEvalCli, TextFormatTurnsTakeTheirCallsFromTheText) {
   EXPECT_EQ(j["call_turns"], 2);
 }
 
+// The same record offered a catalogue inferred by `mlxft data tools`: turn by turn with the reused
+// prompt cache (--tool-batch 1) generates what the batched path generates, and the constrained run
+// reports itself; EVAL.json carries the argument scores and the ignored keys.
+TEST(ToolEvalSmolLm2, CatalogueReuseAndConstraintInTheCli) {
+  MLXFT_REQUIRE_FILE(test::smollm2_gguf(), "SmolLM2 GGUF");
+  const fs::path seed = test::seed_dataset_any();
+  MLXFT_REQUIRE_FILE(seed, "seed dataset");
+  test::TempDir tmp;
+  std::istringstream all(test::read_file(seed));
+  std::string first;
+  std::getline(all, first);
+  test::write_file(tmp / "one.jsonl", first + "\n");
+  const auto tools = test::run_mlxft("data tools '" + (tmp / "one.jsonl").string() + "' --out '" +
+                                     (tmp / "tools.json").string() + "'");
+  ASSERT_EQ(tools.exit_code, 0) << tools.output;
+  EXPECT_NE(test::read_file(tmp / "tools.json").find("contentManager_readContent"), std::string::npos);
+  const auto eval = [&](const std::string& name, const std::string& flags) {
+    const auto r = test::run_mlxft("eval --tool-calls --max-new-tokens 6 --ignore-argument-keys context --model '" +
+                                   test::smollm2_gguf().string() + "' --data '" + (tmp / "one.jsonl").string() +
+                                   "' --tools '" + (tmp / "tools.json").string() + "' --out '" +
+                                   (tmp / (name + ".json")).string() + "' --per-example '" +
+                                   (tmp / (name + ".jsonl")).string() + "' " + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return nlohmann::json::parse(test::read_file(tmp / (name + ".json")));
+  };
+  const auto batched = eval("batched", "--tool-batch 8");
+  const auto in_order = eval("in_order", "--tool-batch 1");
+  for (const char* key : {"turns", "call_turns", "name_accuracy", "arguments_match", "argument_accuracy",
+                          "valid_call_rate", "no_call_accuracy", "generated_tokens"})
+    EXPECT_EQ(batched[key], in_order[key]) << key;
+  EXPECT_EQ(test::read_file(tmp / "batched.jsonl"), test::read_file(tmp / "in_order.jsonl"));
+  EXPECT_EQ(batched["ignored_argument_keys"], nlohmann::json::parse(R"(["context"])"));
+  EXPECT_EQ(batched["constrained"], false);
+  EXPECT_EQ(eval("constrained", "--constrain-tools")["constrained"], true);
+}
+
 }  // namespace
 }  // namespace mlxft
 

@@ -28,7 +28,7 @@ for f in synthetic.jsonl train.jsonl heldout.jsonl tool-calls-before.json tool-c
   [ -s "$out/demo/$f" ] || fail "missing $f"
 done
 [ "$(wc -l < "$out/demo/train.jsonl")" -gt "$(wc -l < "$out/demo/heldout.jsonl")" ] || fail "bad split"
-for k in turns call_turns name_accuracy arguments_exact valid_call_rate no_call_accuracy; do
+for k in turns call_turns name_accuracy arguments_match argument_accuracy arguments_exact valid_call_rate no_call_accuracy; do
   for f in before after; do
     grep -q "\"$k\"" "$out/demo/tool-calls-$f.json" || fail "tool-calls-$f.json lacks $k"
   done

@@ -94,6 +94,24 @@ std::vector<std::unique_ptr<TokenConstraint>> make_constraints(const GenerateOpt
   return out;
 }
 
+// Takes the longest common prefix of prompt and reuse.ids (at most all but the prompt's last token)
+// from reuse.cache into cache; returns its length.
+int reuse_prefix(const PromptCache& reuse, const std::vector<int32_t>& prompt, KVCache& cache) {
+  const size_t most = std::min(reuse.ids.size(), prompt.size() - 1);
+  size_t n = 0;
+  while (n < most && reuse.ids[n] == prompt[n]) ++n;
+  if (n == 0 || reuse.cache.keys.empty()) return 0;
+  const int len = static_cast<int>(n);
+  for (size_t l = 0; l < reuse.cache.keys.size(); ++l) {
+    const mx::array& k = reuse.cache.keys[l];
+    const mx::array& v = reuse.cache.values[l];
+    cache.keys.push_back(mx::slice(k, {0, 0, 0, 0}, {k.shape(0), k.shape(1), len, k.shape(3)}));
+    cache.values.push_back(mx::slice(v, {0, 0, 0, 0}, {v.shape(0), v.shape(1), len, v.shape(3)}));
+  }
+  cache.offset = len;
+  return len;
+}
+
 // Keeps the batch rows `keep` of the cache (indices into the current batch).
 void keep_rows(KVCache& cache, const std::vector<int32_t>& keep) {
   const mx::array idx(keep.data(), {static_cast<int>(keep.size())}, mx::int32);
@@ -170,7 +188,7 @@ std::vector<std::vector<int32_t>> generate_batch(const Model& model,
 
 std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& prompt,
                               const GenerateOptions& options, const std::function<void(int32_t)>& on_token,
-                              GenerateStats* stats) {
+                              GenerateStats* stats, PromptCache* reuse) {
   const ModelConfig& c = model.config;
   check_prompt(model, prompt);
   const int prompt_len = static_cast<int>(prompt.size());
@@ -183,6 +201,8 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
   ForwardOptions fwd;
   fwd.lora = options.lora;
   KVCache cache;
+  const int reused = reuse ? reuse_prefix(*reuse, prompt, cache) : 0;
+  st.reused_tokens = reused;
   mx::array key = mx::random::key(options.seed);
   auto constraints = make_constraints(options, 1);
   auto next = [&](const mx::array& logits) {
@@ -197,8 +217,9 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
 
   std::vector<int32_t> out;
   auto t0 = std::chrono::steady_clock::now();
-  const mx::array prompt_ids = mx::array(prompt.data(), {1, prompt_len}, mx::int32);
+  const mx::array prompt_ids = mx::array(prompt.data() + reused, {1, prompt_len - reused}, mx::int32);
   int32_t token = next(last_logits(model, prompt_ids, fwd, cache));
+  if (reuse) *reuse = PromptCache{cache, prompt};  // later appends make new arrays: this copy stays
   st.prompt_seconds = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();

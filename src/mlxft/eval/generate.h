@@ -38,8 +38,17 @@ struct GenerateOptions {
   std::function<std::unique_ptr<TokenConstraint>()> constraint;  // null: unconstrained
 };
 
+// The KV cache of one prompt, kept between generate() calls: a later prompt that starts with the same
+// tokens (a conversation's next turn, or any prompt after the same tool catalogue) computes only the
+// positions after their longest common prefix.
+struct PromptCache {
+  KVCache cache;              // batch 1, the positions of ids
+  std::vector<int32_t> ids;  // the prompt whose positions cache holds
+};
+
 struct GenerateStats {
   int prompt_tokens = 0;
+  int reused_tokens = 0;          // prompt positions taken from a PromptCache
   int generated_tokens = 0;       // EOS excluded
   double prompt_seconds = 0.0;    // the prompt's forward pass and the first token
   double generate_seconds = 0.0;  // every later step
@@ -48,10 +57,13 @@ struct GenerateStats {
   bool stopped_at_eos = false;
 };
 
+// With reuse set, the prompt's longest common prefix with reuse->ids (all but its last token at
+// most) comes from reuse->cache, and reuse then holds this prompt's cache: the tokens are those of a
+// run without reuse, up to float rounding in the split prompt pass.
 std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& prompt,
                               const GenerateOptions& options,
                               const std::function<void(int32_t)>& on_token = {},
-                              GenerateStats* stats = nullptr);
+                              GenerateStats* stats = nullptr, PromptCache* reuse = nullptr);
 
 // Several prompts at once: left-padded into one batch (KVCache::left_pad), one forward pass per step
 // for every row still generating; a row that stops leaves the batch. Row i of the result is what

@@ -20,6 +20,40 @@ double share(int64_t part, int64_t whole) {
   return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
 }
 
+// One turn at a time in turn order, each prompt reusing the KV cache of the longest prefix it shares
+// with the one before (the catalogue, the conversation's earlier turns).
+std::vector<std::vector<int32_t>> generate_in_order(const Model& model, const std::vector<ToolTurn>& turns,
+                                                    const GenerateOptions& go,
+                                                    const std::function<void(size_t, size_t)>& progress) {
+  std::vector<std::vector<int32_t>> generated;
+  PromptCache cache;
+  for (const ToolTurn& t : turns) {
+    generated.push_back(generate(model, t.prompt, go, {}, nullptr, &cache));
+    if (progress) progress(generated.size(), turns.size());
+  }
+  return generated;
+}
+
+// Batches of turns with similar prompt lengths (little padding); the results in turn order.
+std::vector<std::vector<int32_t>> generate_batched(const Model& model, const std::vector<ToolTurn>& turns,
+                                                   const GenerateOptions& go, const ToolEvalOptions& options) {
+  std::vector<size_t> order(turns.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return turns[a].prompt.size() < turns[b].prompt.size(); });
+  std::vector<std::vector<int32_t>> generated(turns.size());
+  const size_t batch = static_cast<size_t>(options.batch_size);
+  for (size_t first = 0; first < order.size(); first += batch) {
+    const size_t last = std::min(order.size(), first + batch);
+    std::vector<std::vector<int32_t>> prompts;
+    for (size_t j = first; j < last; ++j) prompts.push_back(turns[order[j]].prompt);
+    auto ids = generate_batch(model, prompts, go);
+    for (size_t j = first; j < last; ++j) generated[order[j]] = std::move(ids[j - first]);
+    if (options.progress) options.progress(last, turns.size());
+  }
+  return generated;
+}
+
 }  // namespace
 
 std::vector<ToolTurn> tool_turns(const Conversation& conversation, const ChatFormat& format,
@@ -98,23 +132,11 @@ ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
   go.stop_ids = format.stop_ids();
   if (options.constrain)
     go.constraint = call_constraint_factory(format, options.catalogue, model.config.eos_token_id);
-  // Batches of turns with similar prompt lengths (little padding); outcomes return to turn order.
-  std::vector<size_t> order(turns.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return turns[a].prompt.size() < turns[b].prompt.size(); });
-  std::vector<std::vector<int32_t>> generated(turns.size());
-  const size_t batch = static_cast<size_t>(std::max(1, options.batch_size));
   ToolEvalResult r;
   const auto start = std::chrono::steady_clock::now();
-  for (size_t first = 0; first < order.size(); first += batch) {
-    const size_t last = std::min(order.size(), first + batch);
-    std::vector<std::vector<int32_t>> prompts;
-    for (size_t j = first; j < last; ++j) prompts.push_back(turns[order[j]].prompt);
-    auto ids = generate_batch(model, prompts, go);
-    for (size_t j = first; j < last; ++j) generated[order[j]] = std::move(ids[j - first]);
-    if (options.progress) options.progress(last, turns.size());
-  }
+  const std::vector<std::vector<int32_t>> generated = options.batch_size <= 1
+                                                          ? generate_in_order(model, turns, go, options.progress)
+                                                          : generate_batched(model, turns, go, options);
   for (size_t i = 0; i < turns.size(); ++i) {
     ToolTurn& t = turns[i];
     ToolTurnOutcome o{t.example_index,

@@ -9,7 +9,9 @@
 //   (0: all) with their Conversation (data/example.h), up to max_new_tokens, stopping at the
 //   format's stop_ids(), parses the output with format.parse_tool_calls() and returns every outcome
 //   (in turn order) and the metrics. Turns of similar prompt length are generated batch_size at a
-//   time (generate_batch). progress, when set, is called after each batch with (done, total).
+//   time (generate_batch); with batch_size 1, one at a time in turn order, each prompt reusing the KV
+//   cache of the prefix it shares with the one before (a PromptCache: the tool catalogue, the
+//   conversation's earlier turns). progress, when set, is called after each batch with (done, total).
 // - tool_metrics() is pure. Over call turns (the reference makes a call): name_accuracy (the first
 //   call names the right tool), arguments_exact (the calls parsed, valid, equal in count, names and
 //   JSON-equal arguments, in order). valid_call_rate: over turns where the model made a call, the
@@ -70,7 +72,7 @@ struct ToolCallMetrics {
 struct ToolEvalOptions {
   int max_examples = 0;  // 0: every example
   int max_new_tokens = 256;
-  int batch_size = 8;  // turns generated together (generate_batch), in order of prompt length
+  int batch_size = 8;  // turns generated together (generate_batch); 1: in order, reusing shared prefixes
   const LoraAdapters* lora = nullptr;
   ArgumentScoring scoring;                       // keys never compared (evaluation.ignore_argument_keys)
   std::shared_ptr<const OrderedJson> catalogue;  // prompts of catalogue-offered conversations use it whole
