@@ -147,7 +147,10 @@ TEST(Generate, BatchOfPromptsEqualsEachAloneWithMlxOps) {
   std::vector<std::vector<int32_t>> alone;
   for (const auto& p : prompts) alone.push_back(generate(m, p, o));
   const auto batched = generate_batch(m, prompts, o);
-  if (before) setenv("MLXFT_KERNELS", saved.c_str(), 1); else unsetenv("MLXFT_KERNELS");
+  if (before)
+    setenv("MLXFT_KERNELS", saved.c_str(), 1);
+  else
+    unsetenv("MLXFT_KERNELS");
   EXPECT_EQ(batched, alone);
 }
 

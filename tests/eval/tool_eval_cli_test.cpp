@@ -95,11 +95,11 @@ TEST(ToolEvalSmolLm2, CatalogueReuseAndConstraintInTheCli) {
   ASSERT_EQ(tools.exit_code, 0) << tools.output;
   EXPECT_NE(test::read_file(tmp / "tools.json").find("contentManager_readContent"), std::string::npos);
   const auto eval = [&](const std::string& name, const std::string& flags) {
-    const auto r = test::run_mlxft("eval --tool-calls --max-new-tokens 6 --ignore-argument-keys context --model '" +
-                                   test::smollm2_gguf().string() + "' --data '" + (tmp / "one.jsonl").string() +
-                                   "' --tools '" + (tmp / "tools.json").string() + "' --out '" +
-                                   (tmp / (name + ".json")).string() + "' --per-example '" +
-                                   (tmp / (name + ".jsonl")).string() + "' " + flags);
+    const auto r = test::run_mlxft(
+        "eval --tool-calls --max-new-tokens 6 --ignore-argument-keys context --model '" +
+        test::smollm2_gguf().string() + "' --data '" + (tmp / "one.jsonl").string() + "' --tools '" +
+        (tmp / "tools.json").string() + "' --out '" + (tmp / (name + ".json")).string() +
+        "' --per-example '" + (tmp / (name + ".jsonl")).string() + "' " + flags);
     EXPECT_EQ(r.exit_code, 0) << r.output;
     return nlohmann::json::parse(test::read_file(tmp / (name + ".json")));
   };

@@ -12,13 +12,8 @@
 //   it set (0: left alone), and raises MLX's CPU buffer cache (below).
 // - cpu_cache_limit(memory_limit) = min(4 GiB, memory_limit / 8): what raise_cpu_buffer_cache() sets.
 //   MLX's CPU allocator (a build without a GPU backend) keeps at most 32 MB of freed buffers; every
-//   other buffer goes back to glibc, which hands big ones back to the kernel, so each step maps them
-//   again as fresh zeroed pages. Measured (EPYC, bench/train_bench --preset small --seq 512 --batch 2,
-//   perf stat -e page-faults, 2 vs 8 steps): 65k page faults a step (256 MB) at 32 MB, 8-18k at 128 MB
-//   to 4 GB; peak resident 1.33 -> 1.35 GB. At the 7B shape (4-bit, batch 2 x 2048, checkpointing,
-//   bfloat16) a layer's buffers are 100-250 MB each: with 512 MiB, 104 s of system time a step (11.6M
-//   page faults) and 558 s a step; with 3 GiB, 21 s (2.2M) and 512 s, resident peak 6.60 -> 8.68 GB
-//   (MLX's peak unchanged); the small preset's resident peak did not move (1.89 GB).
+//   other buffer goes back to glibc, which hands big ones back to the kernel, so each step would map
+//   them again as fresh zeroed pages (the page faults and step times measured: docs/performance.md).
 //   raise_cpu_buffer_cache() applies it only when MLX has no GPU (the Metal and CUDA allocators cache
 //   up to the memory limit already) and returns the limit set (0: left alone). Call it after the
 //   memory limit is final.

@@ -88,7 +88,7 @@ std::vector<FieldSpec> model_rows() {
             {.choices = {"auto", "float32", "bfloat16"}}),
       field("model", "pack_weights", &R::model, &ModelSection::pack_weights,
             "Also keep every float frozen projection reordered once into oneDNN's blocked layouts for its "
-            "two products (bfloat16 compute on the CPU kernels; 4-10 % faster steps, two more copies of the "
+            "two products (bfloat16 compute on the CPU kernels; faster steps, two more copies of the "
             "projections: 2 x 2 bytes a parameter). auto: when the run's memory estimate with them stays "
             "under advanced.memory_warning_fraction of the budget; the LM head is packed in bfloat16 anyway",
             {.choices = {"auto", "always", "never"}}),

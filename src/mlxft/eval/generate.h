@@ -42,7 +42,7 @@ struct GenerateOptions {
 // tokens (a conversation's next turn, or any prompt after the same tool catalogue) computes only the
 // positions after their longest common prefix.
 struct PromptCache {
-  KVCache cache;              // batch 1, the positions of ids
+  KVCache cache;             // batch 1, the positions of ids
   std::vector<int32_t> ids;  // the prompt whose positions cache holds
 };
 

@@ -36,7 +36,8 @@ std::vector<std::vector<int32_t>> generate_in_order(const Model& model, const st
 
 // Batches of turns with similar prompt lengths (little padding); the results in turn order.
 std::vector<std::vector<int32_t>> generate_batched(const Model& model, const std::vector<ToolTurn>& turns,
-                                                   const GenerateOptions& go, const ToolEvalOptions& options) {
+                                                   const GenerateOptions& go,
+                                                   const ToolEvalOptions& options) {
   std::vector<size_t> order(turns.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
@@ -134,9 +135,9 @@ ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
     go.constraint = call_constraint_factory(format, options.catalogue, model.config.eos_token_id);
   ToolEvalResult r;
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<std::vector<int32_t>> generated = options.batch_size <= 1
-                                                          ? generate_in_order(model, turns, go, options.progress)
-                                                          : generate_batched(model, turns, go, options);
+  const std::vector<std::vector<int32_t>> generated =
+      options.batch_size <= 1 ? generate_in_order(model, turns, go, options.progress)
+                              : generate_batched(model, turns, go, options);
   for (size_t i = 0; i < turns.size(); ++i) {
     ToolTurn& t = turns[i];
     ToolTurnOutcome o{t.example_index,

@@ -75,11 +75,10 @@ bool fused_attention_active();
 std::string lm_head_name(const Model& model);
 // Whether the LM head's kernel weight is also kept in oneDNN's blocked layouts for both of its products
 // (logits and the hidden-state gradient; two more copies of the head): a float head in bfloat16 compute,
-// where the plain layouts cost 10-20 % of the fused head + cross-entropy (bench/kernels_bench --only ce).
+// where oneDNN would otherwise re-block the plain layouts on every call (docs/performance.md).
 bool head_is_packed(const Model& model);
 // Whether the layers' float projections can be packed the same way: a float base (nothing quantized)
-// in bfloat16 compute on the CPU kernels. Measured on the small preset at 1024 tokens (AVX512-BF16,
-// 2 cores): 4-10 % less CPU time a training step, for 2 x 2 bytes a parameter.
+// in bfloat16 compute on the CPU kernels, for 2 x 2 bytes a parameter (the gain: docs/performance.md).
 bool projections_can_be_packed(const Model& model);
 // Whether they are: pack_weights set (the run's choice) and projections_can_be_packed().
 bool projections_are_packed(const Model& model);
