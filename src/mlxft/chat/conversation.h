@@ -42,7 +42,7 @@ struct Message {
 struct Conversation {
   std::vector<Message> messages;
   OrderedJson tools = OrderedJson::array();  // [{"type": "function", "function": {...}}]
-  bool tools_from_catalogue = false;          // tools came from data.tools, not from the record
+  bool tools_from_catalogue = false;         // tools came from data.tools, not from the record
   std::optional<bool> label;
   bool raw_text = false;  // {"text"} records: content of the single message is the whole text
   // What plain-text tool calls (the reference dataset's "Tool call:" blocks) became (counted in the report).

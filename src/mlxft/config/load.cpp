@@ -126,7 +126,7 @@ class RecipeParser {
       if (!field.path_ref) continue;
       std::string& value = field.path_ref(recipe);
       const auto& words = field.constraint.keywords;
-      if (value.empty() || is_shipped_model_name(value)) continue;  // a name, not a path
+      if (value.empty() || is_shipped_model_name(value)) continue;                // a name, not a path
       if (std::find(words.begin(), words.end(), value) != words.end()) continue;  // none, infer, ...
       const auto it = last.find(field.name());
       const bool from_file = it != last.end() && it->second->from_file;

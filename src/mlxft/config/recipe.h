@@ -144,9 +144,9 @@ struct EvaluationSection {
   double temperature = 0.7;  // 0 = greedy
   double top_p = 0.9;
   int max_new_tokens = 100;
-  bool tool_calls = false;             // tool-call metrics (eval/tool_eval.h) at each evaluation
-  int tool_call_examples = 0;          // on the first N validation conversations; 0: all
-  int tool_call_max_new_tokens = 256;  // tokens generated per assistant turn
+  bool tool_calls = false;                        // tool-call metrics (eval/tool_eval.h) at each evaluation
+  int tool_call_examples = 0;                     // on the first N validation conversations; 0: all
+  int tool_call_max_new_tokens = 256;             // tokens generated per assistant turn
   std::vector<std::string> ignore_argument_keys;  // argument keys the tool-call scores skip
   bool operator==(const EvaluationSection&) const = default;
 };

@@ -343,7 +343,8 @@ std::vector<FieldSpec> evaluation_rows() {
             "At each evaluation (and step 0), generate every assistant turn of the first validation "
             "conversations greedily and score its tool calls (eval/tool_* in metrics.jsonl)"),
       field("evaluation", "tool_call_examples", &R::evaluation, &EvaluationSection::tool_call_examples,
-            "Validation conversations the tool-call metrics use (the first N; 0: all)", {.range = at_least(0)}),
+            "Validation conversations the tool-call metrics use (the first N; 0: all)",
+            {.range = at_least(0)}),
       field("evaluation", "tool_call_max_new_tokens", &R::evaluation,
             &EvaluationSection::tool_call_max_new_tokens,
             "Tokens generated per assistant turn for the tool-call metrics", {.range = at_least(1)}),

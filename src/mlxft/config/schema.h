@@ -32,10 +32,10 @@ struct Range {
 
 struct Constraint {
   Range range;
-  std::vector<std::string> choices;  // allowed strings (of each element, for string lists)
-  bool required = false;             // must be set (non-empty)
-  bool nullable = false;             // null is a value ("not set")
-  bool path = false;                 // a filesystem path, resolved at load
+  std::vector<std::string> choices;   // allowed strings (of each element, for string lists)
+  bool required = false;              // must be set (non-empty)
+  bool nullable = false;              // null is a value ("not set")
+  bool path = false;                  // a filesystem path, resolved at load
   std::vector<std::string> keywords;  // for a path: words that stand for themselves, never resolved
 };
 

@@ -158,11 +158,11 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
        "TRAIN using 1:5 with lines lw 2 title 'in use', TRAIN using 1:6 with lines lw 2 dt 2 title 'peak'"},
   };
   if (has_tool_calls(metrics)) {
-    plots.push_back({"tool_calls", "Tool calls (validation, greedy; step 0: before training)",
-                     "share of call turns",
-                     "EVAL using 1:4 with linespoints lw 2 pt 7 title 'name accuracy', EVAL using 1:5 with "
-                     "linespoints lw 2 pt 5 title 'arguments exact', EVAL using 1:6 with linespoints lw 2 pt 9 "
-                     "title 'arguments match'"});
+    plots.push_back(
+        {"tool_calls", "Tool calls (validation, greedy; step 0: before training)", "share of call turns",
+         "EVAL using 1:4 with linespoints lw 2 pt 7 title 'name accuracy', EVAL using 1:5 with "
+         "linespoints lw 2 pt 5 title 'arguments exact', EVAL using 1:6 with linespoints lw 2 pt 9 "
+         "title 'arguments match'"});
   }
   if (kto) {
     plots.push_back(
