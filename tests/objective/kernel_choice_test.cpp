@@ -18,41 +18,18 @@
 #include "mlxft/objective/loss.h"
 #include "mlxft/objective/sft.h"
 #include "mlxft/util/cpu_features.h"
+#include "objective/tiny_sft_run.h"
 
 namespace mx = mlx::core;
 
 namespace mlxft {
 namespace {
 
-// Sets MLXFT_KERNELS for one scope ("0": MLX's own ops).
-class KernelsSwitch {
- public:
-  explicit KernelsSwitch(bool on) { setenv("MLXFT_KERNELS", on ? "1" : "0", 1); }
-  ~KernelsSwitch() { unsetenv("MLXFT_KERNELS"); }
-};
-
-struct Tiny {
-  Model model;
-  LoraAdapters adapters;
-  std::vector<mx::array> params;
-  Batch batch;
-};
+using test::KernelsSwitch;
+using Tiny = test::TinySftRun;
 
 Tiny make_tiny() {
-  Tiny s;
-  s.model.config = preset_config("tiny", 300);
-  s.model.weights = random_weights(s.model.config, 5, mx::float32);
-  LoraConfig lc;
-  lc.rank = 4;
-  lc.alpha = 8.0f;
-  s.adapters = init_lora(s.model.config, lc, 1);
-  s.params = s.adapters.flatten();
-  const mx::array ids = mx::random::randint(0, 300, {2, 12}, mx::int32, mx::random::key(2));
-  s.batch.inputs = mx::slice(ids, {0, 0}, {2, 11});
-  s.batch.targets = mx::slice(ids, {0, 1}, {2, 12});
-  s.batch.mask =
-      mx::concatenate({mx::ones({1, 11}), mx::concatenate({mx::zeros({1, 4}), mx::ones({1, 7})}, 1)}, 0);
-  return s;
+  return test::make_tiny_sft_run(false);
 }
 
 // The loss and LoRA gradients of one SFT step, as a lazy graph (nothing evaluated).
@@ -114,7 +91,9 @@ float cosine(const mx::array& a, const mx::array& b) {
 
 // token_nll and its gradient with respect to the hidden states.
 std::pair<mx::array, mx::array> nll_and_grad(const Tiny& s, const mx::array& hidden, bool training) {
-  auto fn = [&](const mx::array& h) { return mx::sum(token_nll(s.model, h, s.batch, {.training = training})); };
+  auto fn = [&](const mx::array& h) {
+    return mx::sum(token_nll(s.model, h, s.batch, {.training = training}));
+  };
   const mx::array nll = token_nll(s.model, hidden, s.batch, {.training = training});
   const mx::array grad = mx::grad(std::function<mx::array(const mx::array&)>(fn))(hidden);
   mx::eval({nll, grad});

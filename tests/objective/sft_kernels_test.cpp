@@ -13,48 +13,18 @@
 #include "mlxft/model/llama.h"
 #include "mlxft/objective/sft.h"
 #include "mlxft/util/cpu_features.h"
+#include "objective/tiny_sft_run.h"
 
 namespace mx = mlx::core;
 
 namespace mlxft {
 namespace {
 
-// Sets MLXFT_KERNELS for one scope ("0": MLX's own ops).
-class KernelsSwitch {
- public:
-  explicit KernelsSwitch(bool on) { setenv("MLXFT_KERNELS", on ? "1" : "0", 1); }
-  ~KernelsSwitch() { unsetenv("MLXFT_KERNELS"); }
-};
+using test::KernelsSwitch;
+using TinyRun = test::TinySftRun;
 
-struct TinyRun {
-  Model model;
-  LoraAdapters adapters;
-  std::vector<mx::array> params;
-  Batch batch;
-};
-
-// vocab 300 and 2 x 11 tokens: not multiples of any block size; one row partly masked.
 TinyRun make_run() {
-  TinyRun s;
-  s.model.config = preset_config("tiny", 300);
-  s.model.weights = random_weights(s.model.config, 5, mx::float32);
-  LoraConfig lc;
-  lc.rank = 4;
-  lc.alpha = 8.0f;
-  s.adapters = init_lora(s.model.config, lc, 1);
-  s.params = s.adapters.flatten();
-  for (size_t i = 0; i < s.params.size(); ++i) {  // B = 0 at init: give every adapter a gradient path
-    s.params[i] = mx::add(
-        s.params[i],
-        mx::multiply(mx::array(0.05f), mx::random::normal(s.params[i].shape(), mx::random::key(10 + i))));
-  }
-  mx::eval(s.params);
-  const mx::array ids = mx::random::randint(0, 300, {2, 12}, mx::int32, mx::random::key(2));
-  s.batch.inputs = mx::slice(ids, {0, 0}, {2, 11});
-  s.batch.targets = mx::slice(ids, {0, 1}, {2, 12});
-  s.batch.mask =
-      mx::concatenate({mx::ones({1, 11}), mx::concatenate({mx::zeros({1, 4}), mx::ones({1, 7})}, 1)}, 0);
-  return s;
+  return test::make_tiny_sft_run(true);
 }
 
 struct LossAndGrads {
