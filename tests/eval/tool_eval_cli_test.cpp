@@ -78,6 +78,42 @@ TEST_F(ToolEvalCli, TextFormatTurnsTakeTheirCallsFromTheText) {
   EXPECT_EQ(j["call_turns"], 2);
 }
 
+}  // namespace
+}  // namespace mlxft
+
+namespace mlxft {
+namespace {
+
+// The first line of the seed file, alone in `out`.
+void write_first_record(const fs::path& seed, const fs::path& out) {
+  std::istringstream all(test::read_file(seed));
+  std::string first;
+  std::getline(all, first);
+  test::write_file(out, first + "\n");
+}
+
+// SmolLM2 (ChatML, Hermes calls) on the seed's first record: a call turn, then the reply after the
+// tool result; the prompts are ChatML's. Four tokens a turn keep it cheap (about 20 s on 2 busy cores).
+TEST(ToolEvalSmolLm2, ScoresTheSeedsFirstRecordInChatMl) {
+  MLXFT_REQUIRE_FILE(test::smollm2_gguf(), "SmolLM2 GGUF");
+  const fs::path seed = test::seed_dataset_any();
+  MLXFT_REQUIRE_FILE(seed, "seed dataset");
+  test::TempDir tmp;
+  write_first_record(seed, tmp / "one.jsonl");
+  const fs::path out = tmp / "EVAL.json", per = tmp / "mismatches.jsonl";
+  const auto r = test::run_mlxft("eval --tool-calls --max-new-tokens 4 --model '" +
+                                 test::smollm2_gguf().string() + "' --data '" + (tmp / "one.jsonl").string() +
+                                 "' --out '" + out.string() + "' --per-example '" + per.string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(test::read_file(out));
+  EXPECT_EQ(j["turns"], 2);
+  EXPECT_EQ(j["call_turns"], 1);
+  EXPECT_EQ(j["arguments_exact"], 0.0);  // four tokens cannot hold the reference call
+  const std::string lines = test::read_file(per);
+  EXPECT_NE(lines.find("<|im_start|>assistant\\n"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("contentManager_readContent"), std::string::npos) << lines;  // the expected call
+}
+
 // The same record offered a catalogue inferred by `mlxft data tools`: turn by turn with the reused
 // prompt cache (--tool-batch 1) generates what the batched path generates, and the constrained run
 // reports itself; EVAL.json carries the argument scores and the ignored keys.
@@ -86,10 +122,7 @@ TEST(ToolEvalSmolLm2, CatalogueReuseAndConstraintInTheCli) {
   const fs::path seed = test::seed_dataset_any();
   MLXFT_REQUIRE_FILE(seed, "seed dataset");
   test::TempDir tmp;
-  std::istringstream all(test::read_file(seed));
-  std::string first;
-  std::getline(all, first);
-  test::write_file(tmp / "one.jsonl", first + "\n");
+  write_first_record(seed, tmp / "one.jsonl");
   const auto tools = test::run_mlxft("data tools '" + (tmp / "one.jsonl").string() + "' --out '" +
                                      (tmp / "tools.json").string() + "'");
   ASSERT_EQ(tools.exit_code, 0) << tools.output;
@@ -112,37 +145,6 @@ TEST(ToolEvalSmolLm2, CatalogueReuseAndConstraintInTheCli) {
   EXPECT_EQ(batched["ignored_argument_keys"], nlohmann::json::parse(R"(["context"])"));
   EXPECT_EQ(batched["constrained"], false);
   EXPECT_EQ(eval("constrained", "--constrain-tools")["constrained"], true);
-}
-
-}  // namespace
-}  // namespace mlxft
-
-namespace mlxft {
-namespace {
-
-// SmolLM2 (ChatML, Hermes calls) on the seed's first record: a call turn, then the reply after the
-// tool result; the prompts are ChatML's. Four tokens a turn keep it cheap (about 20 s on 2 busy cores).
-TEST(ToolEvalSmolLm2, ScoresTheSeedsFirstRecordInChatMl) {
-  MLXFT_REQUIRE_FILE(test::smollm2_gguf(), "SmolLM2 GGUF");
-  const fs::path seed = test::seed_dataset_any();
-  MLXFT_REQUIRE_FILE(seed, "seed dataset");
-  test::TempDir tmp;
-  std::istringstream all(test::read_file(seed));
-  std::string first;
-  std::getline(all, first);
-  test::write_file(tmp / "one.jsonl", first + "\n");
-  const fs::path out = tmp / "EVAL.json", per = tmp / "mismatches.jsonl";
-  const auto r = test::run_mlxft("eval --tool-calls --max-new-tokens 4 --model '" +
-                                 test::smollm2_gguf().string() + "' --data '" + (tmp / "one.jsonl").string() +
-                                 "' --out '" + out.string() + "' --per-example '" + per.string() + "'");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto j = nlohmann::json::parse(test::read_file(out));
-  EXPECT_EQ(j["turns"], 2);
-  EXPECT_EQ(j["call_turns"], 1);
-  EXPECT_EQ(j["arguments_exact"], 0.0);  // four tokens cannot hold the reference call
-  const std::string lines = test::read_file(per);
-  EXPECT_NE(lines.find("<|im_start|>assistant\\n"), std::string::npos) << lines;
-  EXPECT_NE(lines.find("contentManager_readContent"), std::string::npos) << lines;  // the expected call
 }
 
 }  // namespace
