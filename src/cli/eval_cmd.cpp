@@ -56,8 +56,8 @@ struct EvalArgs {
 DataOptions eval_data_options(const EvalArgs& a) {
   DataOptions o = resolve_data_options(a.data_flags);
   if (!a.tool_calls) return o;
-  const fs::path saved = fs::path(a.adapter) / "tools.json";
-  if (!o.tool_catalogue && !a.adapter.empty() && fs::is_regular_file(saved)) {
+  const fs::path saved = adapter_catalogue(a.adapter);
+  if (!o.tool_catalogue && !saved.empty()) {
     spdlog::info("tool catalogue: {} (the adapter's)", saved.string());
     o.tool_catalogue = std::make_shared<const OrderedJson>(load_tool_catalogue(saved));
   }

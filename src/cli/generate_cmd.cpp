@@ -36,10 +36,8 @@ struct GenerateArgs {
 
 // --tools, else <adapter>/tools.json when the adapter has one, else none.
 std::shared_ptr<const OrderedJson> catalogue_of(const GenerateArgs& a) {
-  std::filesystem::path path = a.tools;
-  if (path.empty() && !a.adapter.empty() &&
-      std::filesystem::is_regular_file(std::filesystem::path(a.adapter) / "tools.json"))
-    path = std::filesystem::path(a.adapter) / "tools.json";
+  const std::filesystem::path path =
+      a.tools.empty() ? adapter_catalogue(a.adapter) : std::filesystem::path(a.tools);
   if (path.empty()) return nullptr;
   return std::make_shared<const OrderedJson>(load_tool_catalogue(path));
 }

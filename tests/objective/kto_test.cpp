@@ -130,7 +130,7 @@ TEST(KtoConfig, TheReferenceAdapterFollowsKtoReferenceAndAMissingOneNamesTheKey)
   Recipe r;
   EXPECT_EQ(kto_reference_adapter(r, ""), "");  // auto, no init adapter: the base
   r.training.init_adapter = "sft/peft";
-  EXPECT_EQ(kto_reference_adapter(r, ""), "sft/peft");          // auto: the adapter training starts from
+  EXPECT_EQ(kto_reference_adapter(r, ""), "sft/peft");              // auto: the adapter training starts from
   EXPECT_EQ(kto_reference_adapter(r, "other/peft"), "other/peft");  // --init-adapter wins
   r.kto.reference = "base";
   EXPECT_EQ(kto_reference_adapter(r, "other/peft"), "");

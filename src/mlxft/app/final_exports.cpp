@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "mlxft/adapters/adapter_io.h"
+#include "mlxft/data/tool_catalogue.h"
 #include "mlxft/export/fuse.h"
 #include "mlxft/export/gguf_export.h"
 #include "mlxft/export/hf_dir.h"
@@ -39,7 +40,7 @@ std::vector<std::string> write_final_exports(const fs::path& final_dir, const fs
   std::vector<std::string> written;
   fs::create_directories(final_dir);
   const auto add_catalogue = [&](const fs::path& dir) {
-    if (catalogue != nullptr) write_file_atomic(dir / "tools.json", catalogue->dump(2) + "\n");
+    if (catalogue != nullptr) write_file_atomic(dir / kAdapterCatalogueFile, catalogue->dump(2) + "\n");
   };
   if (wants(formats, "peft")) {
     save_adapter_peft(adapters, final_dir / "peft", model_path.string());

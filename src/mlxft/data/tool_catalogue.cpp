@@ -99,6 +99,13 @@ void for_each_call(const Conversation& c, F&& f) {
 
 }  // namespace
 
+std::filesystem::path adapter_catalogue(const std::filesystem::path& adapter_dir) {
+  if (adapter_dir.empty()) return {};
+  std::error_code ec;
+  const auto path = adapter_dir / kAdapterCatalogueFile;
+  return std::filesystem::is_regular_file(path, ec) ? path : std::filesystem::path();
+}
+
 OrderedJson infer_tool_catalogue(const std::vector<Conversation>& conversations) {
   std::vector<std::string> names;
   std::map<std::string, Shape> shapes;

@@ -36,6 +36,11 @@
 
 namespace mlxft {
 
+// The file beside exported adapters that holds the catalogue a run trained with.
+inline constexpr const char* kAdapterCatalogueFile = "tools.json";
+// <adapter_dir>/tools.json when it exists, else "" (adapter_dir "" : "").
+std::filesystem::path adapter_catalogue(const std::filesystem::path& adapter_dir);
+
 OrderedJson infer_tool_catalogue(const std::vector<Conversation>& conversations);
 OrderedJson compact_tool_catalogue(const OrderedJson& catalogue);
 OrderedJson load_tool_catalogue(const std::filesystem::path& path);
