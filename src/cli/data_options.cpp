@@ -52,7 +52,8 @@ void add_data_options(CLI::App* cmd, DataFlags& a) {
                   "without tools of their own")
       ->check(CLI::ExistingFile);
   cmd->add_option("--tools-per-prompt", a.options.tools_per_prompt,
-                  "With --tools: the called tools plus random others, this many in all (0: every tool)")
+                  "With --tools: the called tools plus random others, this many in all (0: every tool; "
+                  "eval --tool-calls prompts with these subsets instead of the whole catalogue)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
 }

@@ -5,10 +5,11 @@
 // example in input order, through a temporary file renamed into place.
 // With --tool-calls it evaluates tool calls instead (eval/tool_eval.h): a table
 // of the metrics, --out EVAL.json with them, --per-example the mismatched turns
-// {"index", "turn", "prompt_tail", "expected", "got", "generated", ...}. The tool catalogue
+// {"index", "turn", "prompt_tokens", "prompt_tail", "expected", "got", "generated", ...}. The tool catalogue
 // offered to conversations without tools of their own is --tools FILE, else the adapter
-// directory's tools.json (what a run trained with data.tools saved), else none (--tools-per-prompt
-// applies to what loss evaluation renders; tool-call prompts get the whole catalogue); with
+// directory's tools.json (what a run trained with data.tools saved), else none; tool-call prompts
+// get the whole catalogue, or with --tools-per-prompt N each conversation's subset of N (its called
+// tools plus random others, as in training); with
 // --tool-calls every conversation is evaluated whatever its length (--max-seq-length does not
 // drop any). --ignore-argument-keys K1,K2 leaves those argument keys out of the scores.
 #include <fmt/format.h>
@@ -112,6 +113,7 @@ void write_mismatches(const fs::path& out, const ToolEvalResult& r, const Tokeni
     const std::string prompt_tail = tail(text_keeping_controls(tokenizer, o.prompt), 400);
     lines += dump({{"index", o.example_index},
                    {"turn", o.message_index},
+                   {"prompt_tokens", o.prompt.size()},
                    {"prompt_tail", prompt_tail},
                    {"expected", o.expected_call ? nlohmann::json::parse(calls_json(o.expected).dump())
                                                 : nlohmann::json()},
@@ -148,6 +150,7 @@ void run_tool_eval(const EvalArgs& a, const ModelSession& session, const Dataset
   ToolEvalOptions o;
   o.scoring.ignore_keys.insert(a.ignore_argument_keys.begin(), a.ignore_argument_keys.end());
   o.catalogue = std::move(catalogue);
+  o.keep_subsets = a.data_flags.options.tools_per_prompt > 0;
   o.constrain = a.constrain_tools;
   o.max_examples = a.max_examples;
   o.max_new_tokens = a.max_new_tokens;

@@ -147,5 +147,37 @@ TEST(ToolEvalSmolLm2, CatalogueReuseAndConstraintInTheCli) {
   EXPECT_EQ(eval("constrained", "--constrain-tools")["constrained"], true);
 }
 
+// --tools-per-prompt with --tool-calls: each conversation is prompted with its subset (the called
+// tool, here alone) rather than the whole catalogue, so its prompt is shorter by the other tools.
+TEST(ToolEvalSmolLm2, PerPromptSubsetsReplaceTheWholeCatalogue) {
+  MLXFT_REQUIRE_FILE(test::smollm2_gguf(), "SmolLM2 GGUF");
+  const fs::path seed = test::seed_dataset_any();
+  MLXFT_REQUIRE_FILE(seed, "seed dataset");
+  test::TempDir tmp;
+  write_first_record(seed, tmp / "one.jsonl");
+  std::istringstream all(test::read_file(seed));
+  std::string line, twenty;
+  for (int i = 0; i < 20 && std::getline(all, line); ++i) twenty += line + "\n";
+  test::write_file(tmp / "twenty.jsonl", twenty);
+  const auto tools = test::run_mlxft("data tools '" + (tmp / "twenty.jsonl").string() + "' --out '" +
+                                     (tmp / "tools.json").string() + "'");
+  ASSERT_EQ(tools.exit_code, 0) << tools.output;
+  const auto first_prompt = [&](const std::string& name, const std::string& flags) {
+    const fs::path per = tmp / (name + ".jsonl");
+    const auto r = test::run_mlxft("eval --tool-calls --max-new-tokens 1 --model '" + test::smollm2_gguf().string() +
+                                   "' --data '" + (tmp / "one.jsonl").string() + "' --tools '" +
+                                   (tmp / "tools.json").string() + "' --per-example '" + per.string() + "' " + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::istringstream lines(test::read_file(per));
+    std::string first;
+    std::getline(lines, first);
+    return nlohmann::json::parse(first);
+  };
+  const auto whole = first_prompt("whole", "");
+  const auto subset = first_prompt("subset", "--tools-per-prompt 1");
+  EXPECT_EQ(whole["turn"], subset["turn"]);
+  EXPECT_LT(subset["prompt_tokens"].get<int>() + 100, whole["prompt_tokens"].get<int>());
+}
+
 }  // namespace
 }  // namespace mlxft

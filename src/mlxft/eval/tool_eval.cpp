@@ -120,7 +120,7 @@ ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
     if (!examples[i].conversation) continue;
     const Conversation* c = examples[i].conversation.get();
     Conversation offered;
-    if (options.catalogue && c->tools_from_catalogue) {
+    if (options.catalogue && c->tools_from_catalogue && !options.keep_subsets) {
       offered = *c;
       offered.tools = *options.catalogue;
       c = &offered;

@@ -22,7 +22,10 @@
 //   argument_accuracy: the share of expected (key, value) pairs, over all call turns, that the
 //   model reproduced. A rate over zero turns is 0 (the counts say so).
 // - A conversation whose tools came from a catalogue (data.tools) is prompted with
-//   ToolEvalOptions::catalogue when that is set (the whole catalogue, not a training subset).
+//   ToolEvalOptions::catalogue when that is set (the whole catalogue, not a training subset), unless
+//   keep_subsets: then with the subset it was given when loaded (DataOptions::tools_per_prompt: its
+//   called tools plus others drawn at random, as in training; the right tools are always offered,
+//   like BFCL's multiple-function category). The constraint still takes names from the catalogue.
 // - constrain: every turn is generated under a TokenConstraint of the format's call_syntax() and
 //   the catalogue (without one, calls are only kept well-formed JSON).
 #pragma once
@@ -76,6 +79,7 @@ struct ToolEvalOptions {
   const LoraAdapters* lora = nullptr;
   ArgumentScoring scoring;                       // keys never compared (evaluation.ignore_argument_keys)
   std::shared_ptr<const OrderedJson> catalogue;  // prompts of catalogue-offered conversations use it whole
+  bool keep_subsets = false;  // ... unless this is set: then they keep their per-prompt subset
   bool constrain = false;  // calls constrained to the catalogue's names and schemas (eval/call_constraint.h)
   std::function<void(size_t done, size_t total)> progress;
 };
