@@ -66,6 +66,28 @@ TEST(LlamaForward, KvCacheMatchesFullRecompute) {
   EXPECT_LT(max_abs_diff(mx::concatenate(parts, 1), full), 1e-4f);
 }
 
+// The cache grows in steps of 256 positions: a prompt ending just before a step's end, then tokens
+// one at a time across two boundaries (and a chunk that crosses one), give the full pass's logits, and
+// the buffers keep room beyond the offset.
+TEST(LlamaForward, KvCacheAcrossItsGrowthStepsMatchesFullRecompute) {
+  const Model m = tiny_model();
+  const int n = 530;
+  const mx::array tokens = mx::random::randint(0, 256, {1, n}, mx::int32, mx::random::key(8));
+  const mx::array full = forward(m, tokens);
+  KVCache cache;
+  std::vector<mx::array> parts;
+  parts.push_back(forward(m, mx::slice(tokens, {0, 0}, {1, 254}), {}, &cache));
+  for (int t = 254; t < 260; ++t) parts.push_back(forward(m, mx::slice(tokens, {0, t}, {1, t + 1}), {}, &cache));
+  parts.push_back(forward(m, mx::slice(tokens, {0, 260}, {1, 510}), {}, &cache));  // crosses 512
+  for (int t = 510; t < n; ++t) {
+    parts.push_back(forward(m, mx::slice(tokens, {0, t}, {1, t + 1}), {}, &cache));
+    mx::eval(parts.back());
+  }
+  EXPECT_EQ(cache.offset, n);
+  EXPECT_EQ(cache.keys[0].shape(2), 768);
+  EXPECT_LT(max_abs_diff(mx::concatenate(parts, 1), full), 1e-4f);
+}
+
 TEST(LlamaForward, LoraZeroBIsIdentityAndNonZeroBChangesLogits) {
   const Model m = tiny_model();
   LoraConfig lc;

@@ -8,6 +8,8 @@
 
 #include <array>
 #include <cmath>
+#include <tuple>
+#include <utility>
 
 #include "mlxft/kernels/rms_norm.h"
 #include "mlxft/kernels/self_attention.h"
@@ -70,6 +72,34 @@ mx::array linear(const mx::array& x, const FrozenWeight& w, const BlockLora& lor
   return adapted_linear(y, x, *pair, lora.config, lora.dropout_keys[static_cast<size_t>(projection)]);
 }
 
+// Writes the T new positions of k and v [B, K, T, D] at the cache's offset and returns the cached
+// positions 0 .. offset + T as views. The layer's buffers hold whole steps of kKvStep positions and
+// grow (one copy) only when full, so a decoding step writes its one position in place (MLX donates
+// the buffer to slice_update) instead of copying the whole cache as a concatenation would.
+constexpr int kKvStep = 256;
+std::pair<mx::array, mx::array> append_kv(KVCache& cache, size_t layer, const mx::array& k, const mx::array& v) {
+  mx::array& ck = cache.keys[layer];
+  mx::array& cv = cache.values[layer];
+  const int B = k.shape(0), K = k.shape(1), D = k.shape(3);
+  const int offset = cache.offset, end = offset + k.shape(2);
+  if (offset == 0 || ck.ndim() != 4 || ck.shape(2) < end || ck.dtype() != k.dtype()) {
+    const int capacity = (end + kKvStep - 1) / kKvStep * kKvStep;
+    mx::array grown_k = mx::zeros({B, K, capacity, D}, k.dtype());
+    mx::array grown_v = mx::zeros({B, K, capacity, D}, v.dtype());
+    if (offset > 0) {
+      const mx::Shape kept = {B, K, offset, D};
+      grown_k = mx::slice_update(grown_k, mx::astype(mx::slice(ck, {0, 0, 0, 0}, kept), k.dtype()), {0, 0, 0, 0}, kept);
+      grown_v = mx::slice_update(grown_v, mx::astype(mx::slice(cv, {0, 0, 0, 0}, kept), v.dtype()), {0, 0, 0, 0}, kept);
+    }
+    ck = std::move(grown_k);
+    cv = std::move(grown_v);
+  }
+  const mx::Shape stop = {B, K, end, D};
+  ck = mx::slice_update(ck, k, {0, 0, offset, 0}, stop);
+  cv = mx::slice_update(cv, v, {0, 0, offset, 0}, stop);
+  return {mx::slice(ck, {0, 0, 0, 0}, stop), mx::slice(cv, {0, 0, 0, 0}, stop)};
+}
+
 // Causal self-attention with grouped KV heads and RoPE.   x [B, T, E] -> [B, T, E]
 mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLora& lora, KVCache* cache) {
   const ModelConfig& c = m.config;
@@ -89,16 +119,7 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
                                       c.num_key_value_heads, c, offset);
   mx::array v = heads(linear(x, frozen(m, p, Projection::V), lora, Projection::V), c.num_key_value_heads);
 
-  if (cache) {  // append to [B, K, offset, D]
-    auto& ck = cache->keys[static_cast<size_t>(layer)];
-    auto& cv = cache->values[static_cast<size_t>(layer)];
-    if (offset > 0) {
-      k = mx::concatenate({ck, k}, 2);
-      v = mx::concatenate({cv, v}, 2);
-    }
-    ck = k;
-    cv = v;
-  }
+  if (cache) std::tie(k, v) = append_kv(*cache, static_cast<size_t>(layer), k, v);
 
   // softmax(q k^T / sqrt(D) + causal mask) v, each group of H/K query heads sharing one KV head, the T
   // new tokens after `offset` cached ones; left-padded cache rows mask their padding keys. The fused

@@ -88,7 +88,8 @@ bool projections_are_packed(const Model& model);
 Model load_model(const std::filesystem::path& path, std::optional<mlx::core::Dtype> dtype = {},
                  std::optional<QuantSpec> quantize = {});
 
-// Per-layer keys/values [B, n_kv_heads, offset, head_dim], filled by forward().
+// Per-layer keys/values [B, n_kv_heads, capacity, head_dim], filled by forward(): positions before
+// offset are cached, the rest (capacity >= offset, whole steps of 256) is room for the next tokens.
 // left_pad (batched generation of prompts of different lengths): row b's first left_pad[b] positions
 // are padding that no other position attends to. RoPE depends only on relative positions, so a row
 // shifted right by its padding gets the logits it would get alone. Empty: no padding.
