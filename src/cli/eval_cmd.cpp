@@ -5,7 +5,7 @@
 // example in input order, through a temporary file renamed into place.
 // With --tool-calls it evaluates tool calls instead (eval/tool_eval.h): a table
 // of the metrics, --out EVAL.json with them, --per-example the mismatched turns
-// {"index", "turn", "prompt_tokens", "prompt_tail", "expected", "got", "generated", ...}. The tool catalogue
+// {"index", "turn", "mistake", "prompt_tokens", "prompt_tail", "expected", "got", "generated", ...}. The tool catalogue
 // offered to conversations without tools of their own is --tools FILE, else the adapter
 // directory's tools.json (what a run trained with data.tools saved), else none; tool-call prompts
 // get the whole catalogue, or with --tools-per-prompt N each conversation's subset of N (its called
@@ -97,6 +97,12 @@ nlohmann::json eval_json(const ToolEvalResult& r, size_t examples, const EvalArg
           {"no_call_accuracy", m.no_call_accuracy},
           {"arguments_match", m.arguments_match},
           {"argument_accuracy", m.argument_accuracy},
+          {"mistakes",
+           {{"missed_call", m.missed_calls},
+            {"unparsed_call", m.unparsed_calls},
+            {"wrong_tool", m.wrong_tools},
+            {"wrong_arguments", m.wrong_arguments},
+            {"unwanted_call", m.unwanted_calls}}},
           {"ignored_argument_keys", a.ignore_argument_keys},
           {"constrained", a.constrain_tools},
           {"examples", examples},
@@ -106,13 +112,15 @@ nlohmann::json eval_json(const ToolEvalResult& r, size_t examples, const EvalArg
           {"seconds_per_turn", m.turns == 0 ? 0.0 : r.generate_seconds / static_cast<double>(m.turns)}};
 }
 
-void write_mismatches(const fs::path& out, const ToolEvalResult& r, const Tokenizer& tokenizer) {
+void write_mismatches(const fs::path& out, const ToolEvalResult& r, const Tokenizer& tokenizer,
+                      const ArgumentScoring& scoring) {
   std::string lines;
   for (const auto& o : r.outcomes) {
     if (o.expected_call ? exact_match(o) : !o.got.made_call) continue;
     const std::string prompt_tail = tail(text_keeping_controls(tokenizer, o.prompt), 400);
     lines += dump({{"index", o.example_index},
                    {"turn", o.message_index},
+                   {"mistake", mistake_name(turn_mistake(o, scoring))},
                    {"prompt_tokens", o.prompt.size()},
                    {"prompt_tail", prompt_tail},
                    {"expected", o.expected_call ? nlohmann::json::parse(calls_json(o.expected).dump())
@@ -140,6 +148,9 @@ void print_table(const ToolEvalResult& r) {
   row("no_call_accuracy", m.no_call_accuracy, m.no_call_correct, m.no_call_turns);
   row("arguments_match", m.arguments_match, m.arguments_matched, m.call_turns);
   row("argument_accuracy", m.argument_accuracy, m.argument_pairs_matched, m.argument_pairs);
+  std::cout << fmt::format("{:<18} missed call {}, unparsed {}, wrong tool {}, wrong arguments {}, unwanted call {}\n",
+                           "mistakes (turns)", m.missed_calls, m.unparsed_calls, m.wrong_tools, m.wrong_arguments,
+                           m.unwanted_calls);
   std::cout << fmt::format("{:<18} {:>8.2f}  {} tokens\n", "seconds per turn",
                            m.turns == 0 ? 0.0 : r.generate_seconds / static_cast<double>(m.turns),
                            r.generated_tokens);
@@ -164,7 +175,7 @@ void run_tool_eval(const EvalArgs& a, const ModelSession& session, const Dataset
                               ? std::min(ds.examples.size(), static_cast<size_t>(a.max_examples))
                               : ds.examples.size();
   if (!a.out.empty()) write_file_atomic(a.out, dump(eval_json(r, examples, a)) + "\n");
-  if (!a.per_example.empty()) write_mismatches(a.per_example, r, *session.tokenizer);
+  if (!a.per_example.empty()) write_mismatches(a.per_example, r, *session.tokenizer, o.scoring);
   print_table(r);
 }
 

@@ -263,6 +263,22 @@ TEST(ToolMetrics, HandMadeCasesFollowTheDefinitions) {
   EXPECT_DOUBLE_EQ(m.arguments_exact, 1.0 / 5.0);   // turn 1
   EXPECT_DOUBLE_EQ(m.valid_call_rate, 4.0 / 6.0);   // all but turns 4 and 8
   EXPECT_DOUBLE_EQ(m.no_call_accuracy, 1.0 / 3.0);  // turn 6
+  // Each turn under its first mistake: 2 wrong arguments, 3 wrong tool, 4 unparsed, 5 missed, 7 and 8
+  // unwanted (a broken call where none was due is still a call).
+  const std::vector<TurnMistake> mistakes = {
+      TurnMistake::None,       TurnMistake::WrongArguments, TurnMistake::WrongTool,    TurnMistake::UnparsedCall,
+      TurnMistake::MissedCall, TurnMistake::None,           TurnMistake::UnwantedCall, TurnMistake::UnwantedCall};
+  for (size_t i = 0; i < outcomes.size(); ++i) EXPECT_EQ(turn_mistake(outcomes[i]), mistakes[i]) << "turn " << i + 1;
+  EXPECT_EQ(m.wrong_arguments, 1);
+  EXPECT_EQ(m.wrong_tools, 1);
+  EXPECT_EQ(m.unparsed_calls, 1);
+  EXPECT_EQ(m.missed_calls, 1);
+  EXPECT_EQ(m.unwanted_calls, 2);
+  EXPECT_STREQ(mistake_name(TurnMistake::UnwantedCall), "unwanted_call");
+  // An ignored key turns a wrong-arguments turn into a right one.
+  ArgumentScoring ignore_x;
+  ignore_x.ignore_keys.insert("x");
+  EXPECT_EQ(turn_mistake(outcomes[1], ignore_x), TurnMistake::None);
 
   const ToolCallMetrics none = tool_metrics({outcome({}, "Hi")});
   EXPECT_EQ(none.call_turns, 0);

@@ -109,9 +109,15 @@ TEST(ToolEvalSmolLm2, ScoresTheSeedsFirstRecordInChatMl) {
   EXPECT_EQ(j["turns"], 2);
   EXPECT_EQ(j["call_turns"], 1);
   EXPECT_EQ(j["arguments_exact"], 0.0);  // four tokens cannot hold the reference call
+  int mistakes = 0;
+  for (const char* k : {"missed_call", "unparsed_call", "wrong_tool", "wrong_arguments", "unwanted_call"})
+    mistakes += j["mistakes"][k].get<int>();
+  EXPECT_GE(mistakes, 1);  // the call turn at least
+  EXPECT_LE(mistakes, 2);
   const std::string lines = test::read_file(per);
   EXPECT_NE(lines.find("<|im_start|>assistant\\n"), std::string::npos) << lines;
   EXPECT_NE(lines.find("contentManager_readContent"), std::string::npos) << lines;  // the expected call
+  EXPECT_NE(lines.find("\"mistake\":"), std::string::npos) << lines;
 }
 
 // The same record offered a catalogue inferred by `mlxft data tools`: turn by turn with the reused

@@ -81,6 +81,26 @@ bool exact_match(const ToolTurnOutcome& o) {
   return o.expected_call && o.got.valid && same_calls(o.expected, o.got.calls);
 }
 
+const char* mistake_name(TurnMistake mistake) {
+  switch (mistake) {
+    case TurnMistake::None: return "none";
+    case TurnMistake::MissedCall: return "missed_call";
+    case TurnMistake::UnparsedCall: return "unparsed_call";
+    case TurnMistake::WrongTool: return "wrong_tool";
+    case TurnMistake::WrongArguments: return "wrong_arguments";
+    case TurnMistake::UnwantedCall: return "unwanted_call";
+  }
+  return "none";
+}
+
+TurnMistake turn_mistake(const ToolTurnOutcome& o, const ArgumentScoring& scoring) {
+  if (!o.expected_call) return o.got.made_call ? TurnMistake::UnwantedCall : TurnMistake::None;
+  if (!o.got.made_call) return TurnMistake::MissedCall;
+  if (!o.got.valid) return TurnMistake::UnparsedCall;
+  if (!name_matches(o)) return TurnMistake::WrongTool;
+  return calls_match(o.expected, o.got.calls, scoring) ? TurnMistake::None : TurnMistake::WrongArguments;
+}
+
 ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes, const ArgumentScoring& scoring) {
   ToolCallMetrics m;
   for (const auto& o : outcomes) {
@@ -95,6 +115,14 @@ ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes, const
     } else {
       ++m.no_call_turns;
       m.no_call_correct += o.got.made_call ? 0 : 1;
+    }
+    switch (turn_mistake(o, scoring)) {
+      case TurnMistake::None: break;
+      case TurnMistake::MissedCall: ++m.missed_calls; break;
+      case TurnMistake::UnparsedCall: ++m.unparsed_calls; break;
+      case TurnMistake::WrongTool: ++m.wrong_tools; break;
+      case TurnMistake::WrongArguments: ++m.wrong_arguments; break;
+      case TurnMistake::UnwantedCall: ++m.unwanted_calls; break;
     }
     if (o.got.made_call) {
       ++m.model_call_turns;

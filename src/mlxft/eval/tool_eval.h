@@ -20,7 +20,8 @@
 //   call turns, the share whose calls parsed valid and match the reference's in names and
 //   arguments (any order within the turn, ignore_keys skipped, ints accepted for floats).
 //   argument_accuracy: the share of expected (key, value) pairs, over all call turns, that the
-//   model reproduced. A rate over zero turns is 0 (the counts say so).
+//   model reproduced. A rate over zero turns is 0 (the counts say so). Every turn is also counted
+//   under its turn_mistake() (missed, unparsed, wrong tool, wrong arguments, unwanted call).
 // - A conversation whose tools came from a catalogue (data.tools) is prompted with
 //   ToolEvalOptions::catalogue when that is set (the whole catalogue, not a training subset), unless
 //   keep_subsets: then with the subset it was given when loaded (DataOptions::tools_per_prompt: its
@@ -64,12 +65,21 @@ struct ToolTurnOutcome {
   int generated_tokens = 0;
 };
 
+// What went wrong in one turn, first cause first: a call was due and the model answered in text
+// (MissedCall), its call did not parse (UnparsedCall), named another tool first (WrongTool) or did not
+// match the reference's calls and arguments (WrongArguments, arguments_match's definition); a reply
+// was due and the model called (UnwantedCall).
+enum class TurnMistake { None, MissedCall, UnparsedCall, WrongTool, WrongArguments, UnwantedCall };
+const char* mistake_name(TurnMistake mistake);  // "none", "missed_call", ..., "unwanted_call"
+
 struct ToolCallMetrics {
   int64_t turns = 0, call_turns = 0, no_call_turns = 0, model_call_turns = 0;
   int64_t name_correct = 0, exact = 0, valid_calls = 0, no_call_correct = 0;
   int64_t arguments_matched = 0, argument_pairs = 0, argument_pairs_matched = 0;
   double name_accuracy = 0.0, arguments_exact = 0.0, valid_call_rate = 0.0, no_call_accuracy = 0.0;
   double arguments_match = 0.0, argument_accuracy = 0.0;
+  // Turns by their TurnMistake (every turn counted once; None: right).
+  int64_t missed_calls = 0, unparsed_calls = 0, wrong_tools = 0, wrong_arguments = 0, unwanted_calls = 0;
 };
 
 struct ToolEvalOptions {
@@ -96,6 +106,7 @@ std::vector<ToolTurn> tool_turns(const Conversation& conversation, const ChatFor
 
 bool name_matches(const ToolTurnOutcome& o);  // a call turn whose first call names the right tool
 bool exact_match(const ToolTurnOutcome& o);   // a call turn whose calls match exactly
+TurnMistake turn_mistake(const ToolTurnOutcome& o, const ArgumentScoring& scoring = {});
 
 ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes,
                              const ArgumentScoring& scoring = {});
