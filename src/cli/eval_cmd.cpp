@@ -49,7 +49,7 @@ struct EvalArgs {
   DataFlags data_flags;
   bool tool_calls = false, constrain_tools = false;
   int max_examples = 0, max_new_tokens = 256;
-  std::string out;
+  std::string out, constrain_tools_from;
   std::vector<std::string> ignore_argument_keys;
 };
 
@@ -104,7 +104,7 @@ nlohmann::json eval_json(const ToolEvalResult& r, size_t examples, const EvalArg
             {"wrong_arguments", m.wrong_arguments},
             {"unwanted_call", m.unwanted_calls}}},
           {"ignored_argument_keys", a.ignore_argument_keys},
-          {"constrained", a.constrain_tools},
+          {"constrained", a.constrain_tools || !a.constrain_tools_from.empty()},
           {"examples", examples},
           {"max_new_tokens", a.max_new_tokens},
           {"generated_tokens", r.generated_tokens},
@@ -162,7 +162,9 @@ void run_tool_eval(const EvalArgs& a, const ModelSession& session, const Dataset
   o.scoring.ignore_keys.insert(a.ignore_argument_keys.begin(), a.ignore_argument_keys.end());
   o.catalogue = std::move(catalogue);
   o.keep_subsets = a.data_flags.options.tools_per_prompt > 0;
-  o.constrain = a.constrain_tools;
+  o.constrain = a.constrain_tools || !a.constrain_tools_from.empty();
+  if (!a.constrain_tools_from.empty())
+    o.constraint_catalogue = std::make_shared<const OrderedJson>(load_tool_catalogue(a.constrain_tools_from));
   o.max_examples = a.max_examples;
   o.max_new_tokens = a.max_new_tokens;
   o.batch_size = a.tool_batch;
@@ -229,6 +231,10 @@ void add_eval_command(CLI::App& app, const GlobalOptions& /*global*/) {
   cmd->add_flag("--constrain-tools", a->constrain_tools,
                 "With --tool-calls: once the model opens a call, keep it well formed: a catalogue name and "
                 "arguments that fit the tool's schema");
+  cmd->add_option("--constrain-tools-from", a->constrain_tools_from,
+                  "With --tool-calls: --constrain-tools with this catalogue's names and schemas, the prompts "
+                  "unchanged (for a model trained without a catalogue in its prompts)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--tool-batch", a->tool_batch, "With --tool-calls: turns generated together")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -154,8 +154,9 @@ TEST(ToolEvalSmolLm2, CatalogueReuseAndConstraintInTheCli) {
 }
 
 // --tools-per-prompt with --tool-calls: each conversation is prompted with its subset (the called
-// tool, here alone) rather than the whole catalogue, so its prompt is shorter by the other tools.
-TEST(ToolEvalSmolLm2, PerPromptSubsetsReplaceTheWholeCatalogue) {
+// tool, here alone) rather than the whole catalogue, so its prompt is shorter by the other tools;
+// --constrain-tools-from leaves the prompt as it is without a catalogue.
+TEST(ToolEvalSmolLm2, PerPromptSubsetsAndConstraintCatalogueShapeThePrompt) {
   MLXFT_REQUIRE_FILE(test::smollm2_gguf(), "SmolLM2 GGUF");
   const fs::path seed = test::seed_dataset_any();
   MLXFT_REQUIRE_FILE(seed, "seed dataset");
@@ -179,6 +180,25 @@ TEST(ToolEvalSmolLm2, PerPromptSubsetsReplaceTheWholeCatalogue) {
     std::getline(lines, first);
     return nlohmann::json::parse(first);
   };
+  // --constrain-tools-from constrains with the file's tools and leaves the prompt as it was.
+  const auto plain = test::run_mlxft("eval --tool-calls --max-new-tokens 1 --model '" + test::smollm2_gguf().string() +
+                                     "' --data '" + (tmp / "one.jsonl").string() + "' --per-example '" +
+                                     (tmp / "plain.jsonl").string() + "'");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  const auto from = test::run_mlxft("eval --tool-calls --max-new-tokens 1 --model '" + test::smollm2_gguf().string() +
+                                    "' --data '" + (tmp / "one.jsonl").string() + "' --constrain-tools-from '" +
+                                    (tmp / "tools.json").string() + "' --out '" + (tmp / "from.json").string() +
+                                    "' --per-example '" + (tmp / "from.jsonl").string() + "'");
+  ASSERT_EQ(from.exit_code, 0) << from.output;
+  EXPECT_EQ(nlohmann::json::parse(test::read_file(tmp / "from.json"))["constrained"], true);
+  const auto prompt_tokens = [&](const fs::path& f) {
+    std::istringstream lines(test::read_file(f));
+    std::string first;
+    std::getline(lines, first);
+    return nlohmann::json::parse(first)["prompt_tokens"].get<int>();
+  };
+  EXPECT_EQ(prompt_tokens(tmp / "plain.jsonl"), prompt_tokens(tmp / "from.jsonl"));
+
   const auto whole = first_prompt("whole", "");
   const auto subset = first_prompt("subset", "--tools-per-prompt 1");
   EXPECT_EQ(whole["turn"], subset["turn"]);

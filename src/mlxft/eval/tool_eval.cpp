@@ -160,7 +160,9 @@ ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
   go.lora = options.lora;
   go.stop_ids = format.stop_ids();
   if (options.constrain)
-    go.constraint = call_constraint_factory(format, options.catalogue, model.config.eos_token_id);
+    go.constraint = call_constraint_factory(
+        format, options.constraint_catalogue ? options.constraint_catalogue : options.catalogue,
+        model.config.eos_token_id);
   ToolEvalResult r;
   const auto start = std::chrono::steady_clock::now();
   const std::vector<std::vector<int32_t>> generated =

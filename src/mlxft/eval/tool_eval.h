@@ -91,6 +91,8 @@ struct ToolEvalOptions {
   std::shared_ptr<const OrderedJson> catalogue;  // prompts of catalogue-offered conversations use it whole
   bool keep_subsets = false;  // ... unless this is set: then they keep their per-prompt subset
   bool constrain = false;  // calls constrained to the catalogue's names and schemas (eval/call_constraint.h)
+  // When set, the constraint's names and schemas instead (a model prompted without a catalogue).
+  std::shared_ptr<const OrderedJson> constraint_catalogue;
   std::function<void(size_t done, size_t total)> progress;
 };
 
