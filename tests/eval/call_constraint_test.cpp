@@ -84,6 +84,32 @@ TEST(CallGrammar, RefusesWhatBreaksTheCallOrTheSchema) {
   EXPECT_FALSE(takes(kHermes, read + R"("path": "a</tool_call>)"));  // a string never spells the closer
 }
 
+// A string value that repeats one piece (4 copies, 48 characters or more) may only close; shorter
+// repeats, and repeats in keys' names, are left alone.
+TEST(CallGrammar, ALoopingStringValueMayOnlyClose) {
+  const std::string open = "<tool_call>\n{\"name\": \"read\", \"arguments\": {\"path\": \"";
+  std::string loop;
+  for (int i = 0; i < 4; ++i) loop += "No changes. ";  // 48 characters
+  CallGrammar g(kHermes, catalogue());
+  ASSERT_TRUE(g.feed(open + loop));
+  CallGrammar more = g;
+  EXPECT_FALSE(more.feed('N'));
+  CallGrammar escaped = g;
+  EXPECT_FALSE(escaped.feed('\\'));
+  EXPECT_TRUE(g.feed("\"}}\n</tool_call>"));
+  EXPECT_FALSE(g.in_call());
+  // Newlines as escapes loop the same way: 24 copies of the two characters \n.
+  std::string newlines;
+  for (int i = 0; i < 24; ++i) newlines += "\\n";
+  CallGrammar n(kHermes, catalogue());
+  ASSERT_TRUE(n.feed(open + "a" + newlines));
+  EXPECT_FALSE(n.feed('b'));
+  // Three copies, or four of a short piece under 48 characters, may go on; so may varied text.
+  EXPECT_TRUE(takes(kHermes, open + "No changes. No changes. No changes. More"));
+  EXPECT_TRUE(takes(kHermes, open + "|---|---|---|---|---| a"));
+  EXPECT_TRUE(takes(kHermes, open + "# Title\\n\\nSome text that goes on and on without repeating itself at all."));
+}
+
 TEST(CallGrammar, WithoutACatalogueOnlyJsonIsChecked) {
   const std::string open = "<tool_call>";
   EXPECT_TRUE(takes(

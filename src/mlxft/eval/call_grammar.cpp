@@ -76,6 +76,19 @@ bool number_terminal(int state) {
   return state == 1 || state == 2 || state == 4 || state == 7;
 }
 
+// A string value caught in a loop: its last characters are one piece of 1 to 64 characters
+// repeated at least 4 times, 48 characters or more in all ("No changes. No changes. ...").
+bool looping(const std::string& tail) {
+  const size_t n = tail.size();
+  for (size_t p = 1; p <= 64 && 4 * p <= n; ++p) {
+    const std::string_view last(tail.data() + n - p, p);
+    size_t copies = 1;
+    while ((copies + 1) * p <= n && std::string_view(tail.data() + n - (copies + 1) * p, p) == last) ++copies;
+    if (copies >= 4 && copies * p >= 48) return true;
+  }
+  return false;
+}
+
 bool prefix_of_any(const std::string& text, const std::vector<std::string>& candidates) {
   return std::any_of(candidates.begin(), candidates.end(),
                      [&](const std::string& c) { return c.compare(0, text.size(), text) == 0; });
@@ -274,6 +287,11 @@ bool CallGrammar::feed_array(Frame& f, char c) {
 
 bool CallGrammar::feed_string(Frame& f, char c) {
   const bool free_text = f.role == TextRole::Value || f.candidates.empty();
+  if (f.role == TextRole::Value) {  // a value that loops may only close
+    if (f.hex == 0 && !f.escape && c != '"' && looping(f.tail)) return false;
+    f.tail += c;
+    if (f.tail.size() > 512) f.tail.erase(0, f.tail.size() - 256);
+  }
   if (f.hex > 0) {
     if (!is_hex(c)) return false;
     --f.hex;

@@ -10,7 +10,9 @@
 //   tool's JSON schema (parameters): only its properties as keys, each at most once, every
 //   required one before the object closes, each value of a type the property's schema allows
 //   ("integer": no fraction or exponent; nested objects and array items checked the same way; a
-//   property without a type takes any JSON value; no string spells the closer) -- then whitespace
+//   property without a type takes any JSON value; no string spells the closer; a string value whose
+//   last characters are one piece repeated 4 times or more, 48 characters or more, may only close,
+//   so a model caught in a loop still finishes its call) -- then whitespace
 //   and the closer. Whitespace between the parts of a call comes in runs of at most 8 characters.
 //   With an empty catalogue any name and any arguments object are allowed (well-formed JSON only).
 //   After a block's closer the grammar is outside a call again; after a Mistral list it is done
@@ -49,6 +51,7 @@ class CallGrammar {
     std::vector<std::string> used;                            // object: keys so far
     std::string key;                                          // object: the key whose value is read
     std::string text;                                         // string: its text (keys and names)
+    std::string tail;                                         // value string: its last characters, as written
     std::vector<std::string> candidates;  // key and name strings: what the text may become
     bool escape = false;
     int hex = 0;           // string: \u digits still expected
