@@ -14,6 +14,7 @@
 #include "mlxft/data/records.h"
 #include "mlxft/tokenizer/load.h"
 #include "support/test_support.h"
+#include "tokenizer/bpe_test_support.h"
 
 namespace mlxft {
 namespace {
@@ -216,6 +217,19 @@ TEST(RecordShapes, EveryShapeAndConversionRendersTheSeedsIdsAndMask) {
       EXPECT_EQ(got.ids, want.ids) << text << " -> " << to << ": " << written.dump();
       EXPECT_EQ(got.mask, want.mask) << text << " -> " << to;
     }
+  }
+}
+
+// The same in ChatML (Hermes <tool_call> blocks, tools in the system turn), with SmolLM2's tokenizer.
+TEST(RecordShapes, EveryShapeRendersTheSeedsChatMlIdsAndMask) {
+  MLXFT_REQUIRE_FILE(test::smollm2_gguf(), "SmolLM2 GGUF");
+  const auto chat = make_chat_format("chatml", *test::smollm2_tokenizer());
+  const Rendered want = chat->render(parse(seed_record()).conversation);
+  ASSERT_GT(want.ids.size(), 50u);
+  for (const auto& text : {messages_record(), sharegpt_record("observation"), sharegpt_record("tool")}) {
+    const Rendered got = chat->render(parse(text).conversation);
+    EXPECT_EQ(got.ids, want.ids) << text;
+    EXPECT_EQ(got.mask, want.mask) << text;
   }
 }
 
