@@ -116,13 +116,13 @@ class ChatSession {
     TextStream stream(tok);
     if (force_call) std::cout << s_.chat->call_syntax().opener;
     GenerateStats stats;
-    const std::vector<int32_t> generated =
-        generate(s_.model, prompt, o, [&](int32_t id) { std::cout << stream.push(id) << std::flush; }, &stats,
-                 &cache_);
+    const std::vector<int32_t> generated = generate(
+        s_.model, prompt, o, [&](int32_t id) { std::cout << stream.push(id) << std::flush; }, &stats,
+        &cache_);
     std::cout << "\n" << std::flush;
     const double seconds = stats.prompt_seconds + stats.generate_seconds;
-    std::cerr << fmt::format("[{} prompt tokens, {} reused; {} generated, {:.1f} tokens/s]\n", stats.prompt_tokens,
-                             stats.reused_tokens, stats.generated_tokens,
+    std::cerr << fmt::format("[{} prompt tokens, {} reused; {} generated, {:.1f} tokens/s]\n",
+                             stats.prompt_tokens, stats.reused_tokens, stats.generated_tokens,
                              seconds > 0 ? stats.generated_tokens / seconds : 0.0);
     std::vector<int32_t> turn = force_call ? opener_ : std::vector<int32_t>{};
     turn.insert(turn.end(), generated.begin(), generated.end());
@@ -188,7 +188,8 @@ void run_chat(const ChatArgs& a) {
       if (!chat.tool_result(line.size() > 6 ? line.substr(6) : ""))
         std::cerr << "no tool call is waiting for a result\n";
     } else if (!chat.user(line)) {
-      std::cerr << fmt::format("{} tool call(s) wait for a result: /tool RESULT (or /reset)\n", chat.pending());
+      std::cerr << fmt::format("{} tool call(s) wait for a result: /tool RESULT (or /reset)\n",
+                               chat.pending());
     } else if (terminal && chat.pending() > 0) {
       std::cerr << "(give the result with /tool RESULT)\n";
     }
@@ -206,8 +207,9 @@ void add_chat_command(CLI::App& app, const GlobalOptions& /*global*/) {
       ->check(existing_model_path());
   cmd->add_option("--adapter", a->adapter, "LoRA adapter directory (PEFT or mlx-lm)")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--tools", a->tools,
-                  "Tool catalogue (JSON list) offered to the model (default: the adapter's tools.json, if any)")
+  cmd->add_option(
+         "--tools", a->tools,
+         "Tool catalogue (JSON list) offered to the model (default: the adapter's tools.json, if any)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--tool-choice", a->tool_choice,
                   "auto: the model decides; required: every answer to a user turn is a well-formed tool call")
@@ -224,7 +226,8 @@ void add_chat_command(CLI::App& app, const GlobalOptions& /*global*/) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--seed", a->options.seed, "Sampling seed")->capture_default_str();
-  cmd->add_option("--dtype", a->dtype, "Compute dtype: float32 | bfloat16 | float16 (default: float32 on CPU)");
+  cmd->add_option("--dtype", a->dtype,
+                  "Compute dtype: float32 | bfloat16 | float16 (default: float32 on CPU)");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.model (default: the model directory's)")
       ->check(CLI::ExistingFile);
   cmd->callback([a] { run_chat(*a); });

@@ -1,5 +1,5 @@
-// `mlxft data check`, `mlxft data render`, `mlxft data tools` and `mlxft data convert`: inspect a training file before
-// training. tools infers a tool catalogue from every call in the data (data/tool_catalogue.h) and
+// `mlxft data check`, `mlxft data render`, `mlxft data tools` and `mlxft data convert`: inspect a training
+// file before training. tools infers a tool catalogue from every call in the data (data/tool_catalogue.h) and
 // writes it as a JSON list (to --out through a temporary file, or to standard output). check prints a
 // readable report (records, skipped with reasons and line numbers, labels, formats, tool calls, token
 // lengths, trained tokens, duplicates, padding) and fails when the data is unusable; render writes one JSON
@@ -213,10 +213,11 @@ void run_convert(const ConvertArgs& a) {
       refused.push_back(fmt::format("usable record {}: {}", i + 1, e.what()));
     }
   }
-  std::cerr << fmt::format("{}: {} records, format {} ({}); {} written as {}, {} skipped as invalid, {} not "
-                           "expressible as {}\n",
-                           a.data, report.records, report.format, options.format == "auto" ? "detected" : "as --format says",
-                           written, a.to, report.skipped_count(), refused.size(), a.to);
+  std::cerr << fmt::format(
+      "{}: {} records, format {} ({}); {} written as {}, {} skipped as invalid, {} not "
+      "expressible as {}\n",
+      a.data, report.records, report.format, options.format == "auto" ? "detected" : "as --format says",
+      written, a.to, report.skipped_count(), refused.size(), a.to);
   for (size_t i = 0; i < std::min<size_t>(5, report.skipped.size()); ++i)
     std::cerr << fmt::format("  {}:{}: {}\n", a.data, report.skipped[i].line, report.skipped[i].reason);
   for (size_t i = 0; i < std::min<size_t>(5, refused.size()); ++i) std::cerr << "  " << refused[i] << "\n";

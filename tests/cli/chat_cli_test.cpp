@@ -38,15 +38,18 @@ TEST(ChatCli, PipedSessionWithAForcedToolCallResultsResetAndExit) {
   test::TempDir dir;
   const auto init = test::init_tiny_model(dir / "tiny", 1);
   ASSERT_EQ(init.exit_code, 0) << init.output;
-  test::write_file(dir / "tools.json",
-                   R"([{"type": "function", "function": {"name": "get_time", "description": "The current time", )"
-                   R"("parameters": {"type": "object", "properties": {}}}}])");
-  test::write_file(dir / "session.txt",
-                   "What time is it?\nAre you there?\n/tool {\"time\": \"10:00\"}\n/tool {\"time\": \"10:00\"}\n"
-                   "/tool {\"time\": \"10:00\"}\n/tool {\"time\": \"10:00\"}\n/reset\nHello\n/exit\nNever read\n");
-  const auto r = test::run_command("'" + test::mlxft_binary().string() + "' chat --model '" + (dir / "tiny").string() +
-                                   "' --tools '" + (dir / "tools.json").string() +
-                                   "' --tool-choice required --max-tokens 200 < '" + (dir / "session.txt").string() + "'");
+  test::write_file(
+      dir / "tools.json",
+      R"([{"type": "function", "function": {"name": "get_time", "description": "The current time", )"
+      R"("parameters": {"type": "object", "properties": {}}}}])");
+  test::write_file(
+      dir / "session.txt",
+      "What time is it?\nAre you there?\n/tool {\"time\": \"10:00\"}\n/tool {\"time\": \"10:00\"}\n"
+      "/tool {\"time\": \"10:00\"}\n/tool {\"time\": \"10:00\"}\n/reset\nHello\n/exit\nNever read\n");
+  const auto r = test::run_command("'" + test::mlxft_binary().string() + "' chat --model '" +
+                                   (dir / "tiny").string() + "' --tools '" + (dir / "tools.json").string() +
+                                   "' --tool-choice required --max-tokens 200 < '" +
+                                   (dir / "session.txt").string() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string& out = r.output;
   // The first answer: a call the chat format parsed, shown by name and arguments.
@@ -65,7 +68,8 @@ TEST(ChatCli, PipedSessionWithAForcedToolCallResultsResetAndExit) {
   ASSERT_EQ(turns.size(), 3u) << out;
   EXPECT_GT(turns[1].prompt, turns[0].prompt + 4 * calls) << "the history (calls, results) is in the prompt";
   EXPECT_GE(turns[1].reused, turns[0].prompt - 1) << "the first turn's prompt comes from the cache";
-  EXPECT_LT(turns[2].prompt, turns[0].prompt) << "after /reset only the new user turn (shorter) is in the prompt";
+  EXPECT_LT(turns[2].prompt, turns[0].prompt)
+      << "after /reset only the new user turn (shorter) is in the prompt";
   EXPECT_LE(turns[0].generated, 200);
 }
 

@@ -29,30 +29,32 @@ const char* kTools =
 
 // The seed's shape: one assistant message holds both calls, their results and the reply.
 std::string seed_record() {
-  return std::string(R"({"conversations": [{"role": "system", "content": "Be brief."}, )"
-                     R"({"role": "user", "content": "Weather and time in Paris?"}, )"
-                     R"({"role": "assistant", "content": "tool_call: get_weather\narguments: {\"city\": \"Paris\", )"
-                     R"(\"unit\": \"c\"}\n\nResult: {\"temp\": 21}\n\ntool_call: get_time\narguments: {\"tz\": )"
-                     R"(\"CET\"}\n\nResult: {\"time\": \"10:00\"}\n\nIt is 21 C at 10:00."}, )"
-                     R"({"role": "user", "content": "Thanks"}, {"role": "assistant", "content": "You are welcome."}], )"
-                     R"("tools": )") +
+  return std::string(
+             R"({"conversations": [{"role": "system", "content": "Be brief."}, )"
+             R"({"role": "user", "content": "Weather and time in Paris?"}, )"
+             R"({"role": "assistant", "content": "tool_call: get_weather\narguments: {\"city\": \"Paris\", )"
+             R"(\"unit\": \"c\"}\n\nResult: {\"temp\": 21}\n\ntool_call: get_time\narguments: {\"tz\": )"
+             R"(\"CET\"}\n\nResult: {\"time\": \"10:00\"}\n\nIt is 21 C at 10:00."}, )"
+             R"({"role": "user", "content": "Thanks"}, {"role": "assistant", "content": "You are welcome."}], )"
+             R"("tools": )") +
          kTools + "}";
 }
 
 // OpenAI / TRL: ids as OpenAI writes them, arguments once as a JSON string, the second result
 // linked only by the function's name.
 std::string messages_record() {
-  return std::string(R"({"messages": [{"role": "system", "content": "Be brief."}, )"
-                     R"({"role": "user", "content": "Weather and time in Paris?"}, )"
-                     R"({"role": "assistant", "content": null, "tool_calls": [{"id": "call_9fJx2LwQ", "type": "function", )"
-                     R"("function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\", \"unit\": \"c\"}"}}]}, )"
-                     R"({"role": "tool", "tool_call_id": "call_9fJx2LwQ", "content": "{\"temp\": 21}"}, )"
-                     R"({"role": "assistant", "content": "", "tool_calls": [{"id": "call_2", "type": "function", )"
-                     R"("function": {"name": "get_time", "arguments": {"tz": "CET"}}}]}, )"
-                     R"({"role": "tool", "name": "get_time", "content": "{\"time\": \"10:00\"}"}, )"
-                     R"({"role": "assistant", "content": "It is 21 C at 10:00."}, )"
-                     R"({"role": "user", "content": "Thanks"}, {"role": "assistant", "content": "You are welcome."}], )"
-                     R"("tools": )") +
+  return std::string(
+             R"({"messages": [{"role": "system", "content": "Be brief."}, )"
+             R"({"role": "user", "content": "Weather and time in Paris?"}, )"
+             R"({"role": "assistant", "content": null, "tool_calls": [{"id": "call_9fJx2LwQ", "type": "function", )"
+             R"("function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\", \"unit\": \"c\"}"}}]}, )"
+             R"({"role": "tool", "tool_call_id": "call_9fJx2LwQ", "content": "{\"temp\": 21}"}, )"
+             R"({"role": "assistant", "content": "", "tool_calls": [{"id": "call_2", "type": "function", )"
+             R"("function": {"name": "get_time", "arguments": {"tz": "CET"}}}]}, )"
+             R"({"role": "tool", "name": "get_time", "content": "{\"time\": \"10:00\"}"}, )"
+             R"({"role": "assistant", "content": "It is 21 C at 10:00."}, )"
+             R"({"role": "user", "content": "Thanks"}, {"role": "assistant", "content": "You are welcome."}], )"
+             R"("tools": )") +
          kTools + "}";
 }
 
@@ -65,7 +67,8 @@ std::string sharegpt_record(const std::string& result_role) {
       {"system", "Be brief."},
       {"conversations",
        {{{"from", "human"}, {"value", "Weather and time in Paris?"}},
-        {{"from", "function_call"}, {"value", R"({"name": "get_weather", "arguments": {"city": "Paris", "unit": "c"}})"}},
+        {{"from", "function_call"},
+         {"value", R"({"name": "get_weather", "arguments": {"city": "Paris", "unit": "c"}})"}},
         {{"from", result_role}, {"value", R"({"temp": 21})"}},
         {{"from", "function_call"}, {"value", R"({"name": "get_time", "arguments": "{\"tz\": \"CET\"}"})"}},
         {{"from", result_role}, {"value", R"({"time": "10:00"})"}},
@@ -156,16 +159,19 @@ TEST(RecordShapes, AWrittenMistralIdIsKeptAndResultsFollowTheirIds) {
   EXPECT_EQ(m[2].tool_call_id, b);
   EXPECT_EQ(m[3].tool_call_id, "abcDEF123");
   // Deterministic: the same record gives the same ids.
-  EXPECT_EQ(parse(OrderedJson::parse(R"({"messages": [{"role": "user", "content": "Both"}, {"role": "assistant", "tool_calls": [)"
-                                     R"({"id": "abcDEF123", "type": "function", "function": {"name": "a", "arguments": {}}}, )"
-                                     R"({"id": "call_long_openai_id", "type": "function", "function": {"name": "b", "arguments": "{}"}}]}, )"
-                                     R"({"role": "tool", "tool_call_id": "call_long_openai_id", "content": "B"}, )"
-                                     R"({"role": "tool", "tool_call_id": "abcDEF123", "content": "A"}, {"role": "assistant", "content": "done"}]})")
-                      .dump())
-                .conversation.messages[1]
-                .tool_calls[1]
-                .id,
-            b);
+  EXPECT_EQ(
+      parse(
+          OrderedJson::parse(
+              R"({"messages": [{"role": "user", "content": "Both"}, {"role": "assistant", "tool_calls": [)"
+              R"({"id": "abcDEF123", "type": "function", "function": {"name": "a", "arguments": {}}}, )"
+              R"({"id": "call_long_openai_id", "type": "function", "function": {"name": "b", "arguments": "{}"}}]}, )"
+              R"({"role": "tool", "tool_call_id": "call_long_openai_id", "content": "B"}, )"
+              R"({"role": "tool", "tool_call_id": "abcDEF123", "content": "A"}, {"role": "assistant", "content": "done"}]})")
+              .dump())
+          .conversation.messages[1]
+          .tool_calls[1]
+          .id,
+      b);
 }
 
 TEST(RecordShapes, BrokenToolDataIsARecordErrorThatSaysWhy) {
@@ -177,23 +183,30 @@ TEST(RecordShapes, BrokenToolDataIsARecordErrorThatSaysWhy) {
     }
     return std::string("no error");
   };
-  EXPECT_NE(error_of(R"({"conversations": [{"from": "human", "value": "x"}, {"from": "function_call", "value": "not json"}, )"
-                     R"({"from": "observation", "value": "r"}, {"from": "gpt", "value": "y"}]})")
-                .find("message 2: a function_call must be JSON"),
-            std::string::npos);
-  EXPECT_NE(error_of(R"({"conversations": [{"from": "human", "value": "x"}, {"from": "observation", "value": "r"}, )"
-                     R"({"from": "gpt", "value": "y"}]})")
-                .find("message 2: tool result with no tool call"),
-            std::string::npos);
-  EXPECT_NE(error_of(R"({"conversations": [{"from": "human", "value": "x"}, )"
-                     R"({"from": "function_call", "value": "{\"name\": \"f\", \"arguments\": {}}"}, {"from": "gpt", "value": "y"}]})")
-                .find("message 3: tool call(s) not answered"),
-            std::string::npos);
-  EXPECT_NE(error_of(R"({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [)"
-                     R"({"id": "call_1", "type": "function", "function": {"name": "f", "arguments": {}}}]}, )"
-                     R"({"role": "tool", "name": "g", "content": "r"}, {"role": "assistant", "content": "y"}]})")
-                .find("no pending call is named \"g\""),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(
+          R"({"conversations": [{"from": "human", "value": "x"}, {"from": "function_call", "value": "not json"}, )"
+          R"({"from": "observation", "value": "r"}, {"from": "gpt", "value": "y"}]})")
+          .find("message 2: a function_call must be JSON"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(
+          R"({"conversations": [{"from": "human", "value": "x"}, {"from": "observation", "value": "r"}, )"
+          R"({"from": "gpt", "value": "y"}]})")
+          .find("message 2: tool result with no tool call"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(
+          R"({"conversations": [{"from": "human", "value": "x"}, )"
+          R"({"from": "function_call", "value": "{\"name\": \"f\", \"arguments\": {}}"}, {"from": "gpt", "value": "y"}]})")
+          .find("message 3: tool call(s) not answered"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(R"({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [)"
+               R"({"id": "call_1", "type": "function", "function": {"name": "f", "arguments": {}}}]}, )"
+               R"({"role": "tool", "name": "g", "content": "r"}, {"role": "assistant", "content": "y"}]})")
+          .find("no pending call is named \"g\""),
+      std::string::npos);
 }
 
 // Every shape renders to the seed's Mistral v3 ids and mask, and so does every conversion of it.
@@ -254,9 +267,10 @@ TEST(RecordShapes, TheSeedShapeRefusesWhatItCannotExpress) {
 
 TEST(RecordShapes, DataConvertAndCheckNameTheShapes) {
   test::TempDir dir;
-  test::write_file(dir / "sharegpt.jsonl", sharegpt_record("observation") + "\n" + sharegpt_record("tool") + "\n");
-  const auto converted = test::run_mlxft("data convert '" + (dir / "sharegpt.jsonl").string() + "' --to messages --out '" +
-                                         (dir / "messages.jsonl").string() + "'");
+  test::write_file(dir / "sharegpt.jsonl",
+                   sharegpt_record("observation") + "\n" + sharegpt_record("tool") + "\n");
+  const auto converted = test::run_mlxft("data convert '" + (dir / "sharegpt.jsonl").string() +
+                                         "' --to messages --out '" + (dir / "messages.jsonl").string() + "'");
   ASSERT_EQ(converted.exit_code, 0) << converted.output;
   EXPECT_NE(converted.output.find("format sharegpt (detected); 2 written as messages"), std::string::npos)
       << converted.output;
@@ -272,8 +286,9 @@ TEST(RecordShapes, DataConvertAndCheckNameTheShapes) {
   }
   EXPECT_EQ(n, 2);
   if (!test::v3_tokenizer().empty()) {
-    const auto check = test::run_mlxft("data check --data '" + (dir / "sharegpt.jsonl").string() + "' --tokenizer '" +
-                                       test::v3_tokenizer().string() + "' --min-examples 1");
+    const auto check =
+        test::run_mlxft("data check --data '" + (dir / "sharegpt.jsonl").string() + "' --tokenizer '" +
+                        test::v3_tokenizer().string() + "' --min-examples 1");
     EXPECT_NE(check.output.find("format:     sharegpt, detected"), std::string::npos) << check.output;
   }
 }

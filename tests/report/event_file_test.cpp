@@ -1,11 +1,12 @@
 // TensorBoard event files (report/event_file.h): CRC32C, the TFRecord framing and the Event encoding,
 // checked against the bytes TensorBoard's own writer produced (tests/golden/tensorboard/, written by
 // scripts/reference/tensorboard_check.py --golden), and the reader's handling of torn and corrupt files.
+#include "mlxft/report/event_file.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "mlxft/report/event_file.h"
 #include "support/test_support.h"
 
 namespace mlxft {
@@ -40,7 +41,8 @@ TEST(EventFile, EncodesEventsByteForByteAsTensorBoard) {
     e.wall_time = g["wall_time"].get<double>();
     e.step = g["step"].get<int64_t>();
     if (g.contains("file_version")) e.file_version = g["file_version"].get<std::string>();
-    for (const auto& v : g["scalars"]) e.scalars.push_back({v["tag"].get<std::string>(), v["value"].get<float>()});
+    for (const auto& v : g["scalars"])
+      e.scalars.push_back({v["tag"].get<std::string>(), v["value"].get<float>()});
     const std::string record = frame_record(encode_event(e));
     EXPECT_EQ(to_hex(record), g["record_hex"].get<std::string>()) << g.dump();
     const EventFile back = parse_event_records(record);

@@ -1,12 +1,13 @@
 // The TensorBoard sink (report/tensorboard.h): the tags and values of metrics lines, a fresh run
 // clearing an earlier run's files, and resume leaving one value per tag and step.
+#include "mlxft/report/tensorboard.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 #include <utility>
 
-#include "mlxft/report/tensorboard.h"
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
@@ -45,7 +46,8 @@ TEST(TensorBoardSink, WritesEveryScalarOfTheLinesWithTheStep) {
   const fs::path tb = dir / "tensorboard";
   TensorBoardSink sink(tb);
   EXPECT_FALSE(fs::exists(tb));  // nothing before the first record
-  sink.on_eval(EvalMetrics{.step = 0, .epoch = 0.0, .loss = 4.0, .perplexity = 54.6, .tokens = 99, .best = false, .extra = {}});
+  sink.on_eval(EvalMetrics{
+      .step = 0, .epoch = 0.0, .loss = 4.0, .perplexity = 54.6, .tokens = 99, .best = false, .extra = {}});
   sink.on_train(train_line(2));
   sink.on_eval(EvalMetrics{.step = 2,
                            .epoch = 0.2,
@@ -65,11 +67,16 @@ TEST(TensorBoardSink, WritesEveryScalarOfTheLinesWithTheStep) {
   EXPECT_EQ(file.events[2].step, 2);
   std::map<std::string, float> train;
   for (const ScalarValue& v : file.events[2].scalars) train[v.tag] = v.value;
-  const std::map<std::string, float> expected = {
-      {"train/loss", 2.8F},        {"train/learning_rate", 1e-4F},   {"train/gradient_norm", 0.5F},
-      {"train/tokens_per_second", 100.0F}, {"train/trained_tokens", 80.0F}, {"system/memory_gb", 1.0F},
-      {"system/peak_memory_gb", 1.5F},     {"time_s", 2.0F},              {"train/epoch", 0.2F},
-      {"train/kl", 0.25F}};
+  const std::map<std::string, float> expected = {{"train/loss", 2.8F},
+                                                 {"train/learning_rate", 1e-4F},
+                                                 {"train/gradient_norm", 0.5F},
+                                                 {"train/tokens_per_second", 100.0F},
+                                                 {"train/trained_tokens", 80.0F},
+                                                 {"system/memory_gb", 1.0F},
+                                                 {"system/peak_memory_gb", 1.5F},
+                                                 {"time_s", 2.0F},
+                                                 {"train/epoch", 0.2F},
+                                                 {"train/kl", 0.25F}};
   EXPECT_EQ(train, expected);
   const auto all = scalars_of(tb);
   EXPECT_EQ(all.at({"eval/loss", 0}), std::vector<float>{4.0F});

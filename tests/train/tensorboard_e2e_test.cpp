@@ -24,23 +24,24 @@ Scalars expected(const fs::path& run) {
   const mlxft::RunMetrics m = mlxft::read_metrics(run / "metrics.jsonl");
   Scalars out;
   for (const auto& t : m.train) {
-    for (const auto& [tag, v] : std::map<std::string, double>{{"train/loss", t.loss},
-                                                             {"train/learning_rate", t.learning_rate},
-                                                             {"train/gradient_norm", t.gradient_norm},
-                                                             {"train/tokens_per_second", t.tokens_per_second},
-                                                             {"train/trained_tokens", static_cast<double>(t.trained_tokens)},
-                                                             {"system/memory_gb", t.memory_gb},
-                                                             {"system/peak_memory_gb", t.peak_memory_gb},
-                                                             {"time_s", t.time_s},
-                                                             {"train/epoch", t.epoch}})
+    for (const auto& [tag, v] :
+         std::map<std::string, double>{{"train/loss", t.loss},
+                                       {"train/learning_rate", t.learning_rate},
+                                       {"train/gradient_norm", t.gradient_norm},
+                                       {"train/tokens_per_second", t.tokens_per_second},
+                                       {"train/trained_tokens", static_cast<double>(t.trained_tokens)},
+                                       {"system/memory_gb", t.memory_gb},
+                                       {"system/peak_memory_gb", t.peak_memory_gb},
+                                       {"time_s", t.time_s},
+                                       {"train/epoch", t.epoch}})
       out[{tag, t.step}] = static_cast<float>(v);
   }
   for (const auto& e : m.eval) {
     for (const auto& [tag, v] : std::map<std::string, double>{{"eval/loss", e.loss},
-                                                             {"eval/perplexity", e.perplexity},
-                                                             {"eval/tokens", static_cast<double>(e.tokens)},
-                                                             {"eval/epoch", e.epoch},
-                                                             {"eval/best", e.best ? 1.0 : 0.0}})
+                                                              {"eval/perplexity", e.perplexity},
+                                                              {"eval/tokens", static_cast<double>(e.tokens)},
+                                                              {"eval/epoch", e.epoch},
+                                                              {"eval/best", e.best ? 1.0 : 0.0}})
       out[{tag, e.step}] = static_cast<float>(v);
   }
   return out;
@@ -71,9 +72,9 @@ TEST(TensorBoardE2E, ResumedAndRewoundRunsHoldMetricsJsonlOncePerStep) {
   MLXFT_REQUIRE_TOKENIZER();
   mlxft::test::TempDir dir;
   const fs::path recipe = write_recipe(dir, "run", kRun);
-  const auto stopped = mlxft::test::run_command("MLXFT_TEST_SIGTERM_AFTER_STEP=3 '" +
-                                                mlxft::test::mlxft_binary().string() + "' train --tensorboard --config " +
-                                                recipe.string());
+  const auto stopped =
+      mlxft::test::run_command("MLXFT_TEST_SIGTERM_AFTER_STEP=3 '" + mlxft::test::mlxft_binary().string() +
+                               "' train --tensorboard --config " + recipe.string());
   ASSERT_EQ(stopped.exit_code, 143) << stopped.output;
   auto resumed = mlxft::test::run_mlxft("train --tensorboard --config " + recipe.string() + " --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;

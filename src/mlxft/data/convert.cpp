@@ -6,7 +6,9 @@ namespace mlxft {
 
 namespace {
 
-[[noreturn]] void cannot(const std::string& why) { throw RecordError(RecordErrorKind::UnknownShape, why); }
+[[noreturn]] void cannot(const std::string& why) {
+  throw RecordError(RecordErrorKind::UnknownShape, why);
+}
 
 const char* role_name(Role r) {
   switch (r) {
@@ -40,8 +42,9 @@ OrderedJson to_messages(const Conversation& c) {
       j["content"] = "";
       j["tool_calls"] = OrderedJson::array();
       for (const ToolCall& call : m.tool_calls) {
-        j["tool_calls"].push_back(
-            {{"id", call.id}, {"type", "function"}, {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+        j["tool_calls"].push_back({{"id", call.id},
+                                   {"type", "function"},
+                                   {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
       }
     } else {
       j["content"] = m.content;
@@ -74,7 +77,8 @@ OrderedJson to_sharegpt(const Conversation& c) {
       turns.push_back({{"from", "observation"}, {"value", result_text(m)}});
     } else if (!m.tool_calls.empty()) {
       OrderedJson calls = OrderedJson::array();
-      for (const ToolCall& call : m.tool_calls) calls.push_back({{"name", call.name}, {"arguments", call.arguments}});
+      for (const ToolCall& call : m.tool_calls)
+        calls.push_back({{"name", call.name}, {"arguments", call.arguments}});
       turns.push_back({{"from", "function_call"}, {"value", (calls.size() == 1 ? calls[0] : calls).dump()}});
     } else {
       static const char* from[] = {"system", "human", "gpt", "observation"};
@@ -114,10 +118,12 @@ OrderedJson to_seed_conversations(const Conversation& c) {
         text += "\n\nResult: " + result;
         continue;
       }
-      if (had_text) cannot("assistant text before a tool call in one turn; convert it to messages or sharegpt");
+      if (had_text)
+        cannot("assistant text before a tool call in one turn; convert it to messages or sharegpt");
       if (m.tool_calls.size() > 1) cannot("parallel tool calls; convert it to messages or sharegpt");
       const ToolCall& call = m.tool_calls[0];
-      text += std::string(text.empty() ? "" : "\n\n") + "tool_call: " + call.name + "\narguments: " + call.arguments.dump();
+      text += std::string(text.empty() ? "" : "\n\n") + "tool_call: " + call.name +
+              "\narguments: " + call.arguments.dump();
     }
     turns.push_back({{"role", "assistant"}, {"content", text}});
   }

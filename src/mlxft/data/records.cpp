@@ -254,7 +254,8 @@ std::vector<ToolCall> read_function_calls(const OrderedJson& value, const std::s
   std::vector<ToolCall> out;
   for (const auto& c : calls) {
     const std::string cw = where + " call " + std::to_string(out.size() + 1);
-    if (!c.is_object() || !c.contains("name") || !c["name"].is_string() || c["name"].get<std::string>().empty())
+    if (!c.is_object() || !c.contains("name") || !c["name"].is_string() ||
+        c["name"].get<std::string>().empty())
       fail(RecordErrorKind::UnknownShape, cw + ": no function name");
     out.push_back(ToolCall{"", c["name"].get<std::string>(), read_arguments(c, cw)});
   }
@@ -282,7 +283,8 @@ ParsedRecord parse_conversations(const OrderedJson& record, const DataOptions& o
     text_replies.push_back(text_reply);
     input.push_back(std::move(m));
   };
-  if (record.contains("system") && record["system"].is_string() && !is_blank(record["system"].get<std::string>())) {
+  if (record.contains("system") && record["system"].is_string() &&
+      !is_blank(record["system"].get<std::string>())) {
     Message system;
     system.role = Role::System;
     system.content = record["system"].get<std::string>();
@@ -295,7 +297,8 @@ ParsedRecord parse_conversations(const OrderedJson& record, const DataOptions& o
     const char* role_key = m.contains("role") ? "role" : "from";
     const char* content_key = m.contains("content") ? "content" : "value";
     if (!m.contains(content_key)) fail(RecordErrorKind::EmptyContent, where + ": no \"content\"");
-    const std::string role = m.contains(role_key) && m[role_key].is_string() ? m[role_key].get<std::string>() : "";
+    const std::string role =
+        m.contains(role_key) && m[role_key].is_string() ? m[role_key].get<std::string>() : "";
     Message msg;
     if (role == "function_call") {
       msg.role = Role::Assistant;
@@ -392,7 +395,8 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
           ToolCall call;
           call.name = fn["name"].get<std::string>();
           call.arguments = read_arguments(fn, cw);
-          const std::string written = c.contains("id") && c["id"].is_string() ? c["id"].get<std::string>() : "";
+          const std::string written =
+              c.contains("id") && c["id"].is_string() ? c["id"].get<std::string>() : "";
           call.id = ids.call(written, call.name);
           msg.tool_calls.push_back(std::move(call));
         }
@@ -403,15 +407,18 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
     } else if (msg.role == Role::Tool) {
       msg.content = read_text(content, where, options, true);
       std::optional<std::string> written;
-      if (m.contains("tool_call_id") && m["tool_call_id"].is_string()) written = m["tool_call_id"].get<std::string>();
-      const std::string name = m.contains("name") && m["name"].is_string() ? m["name"].get<std::string>() : "";
+      if (m.contains("tool_call_id") && m["tool_call_id"].is_string())
+        written = m["tool_call_id"].get<std::string>();
+      const std::string name =
+          m.contains("name") && m["name"].is_string() ? m["name"].get<std::string>() : "";
       if (!ids.has_pending())
         fail(RecordErrorKind::ToolResultWithoutCall, where + ": tool result with no tool call before it");
       msg.tool_call_id = ids.answer(written, name);
       if (msg.tool_call_id.empty()) {
         fail(RecordErrorKind::UnknownToolCallId,
              where + (written ? ": tool_call_id \"" + *written + "\" answers no pending tool call"
-                              : ": tool message has no tool_call_id and no pending call is named \"" + name + "\""));
+                              : ": tool message has no tool_call_id and no pending call is named \"" + name +
+                                    "\""));
       }
       msg.tool_result = msg.content.empty() ? OrderedJson::object() : json_or_string(msg.content);
     } else {
@@ -480,8 +487,8 @@ const char* to_string(RecordErrorKind kind) {
 }
 
 std::optional<RecordFormat> parse_format_name(std::string_view name) {
-  for (auto f : {RecordFormat::Conversations, RecordFormat::ShareGpt, RecordFormat::Messages, RecordFormat::Text,
-                 RecordFormat::PromptCompletion}) {
+  for (auto f : {RecordFormat::Conversations, RecordFormat::ShareGpt, RecordFormat::Messages,
+                 RecordFormat::Text, RecordFormat::PromptCompletion}) {
     if (name == to_string(f)) return f;
   }
   if (name == "claude") return RecordFormat::Conversations;  // another name, as recipes accept it
@@ -492,7 +499,8 @@ std::optional<RecordFormat> detect_format(const OrderedJson& record) {
   if (!record.is_object()) return std::nullopt;
   if (record.contains("conversations")) {
     const auto& list = record["conversations"];
-    const bool from_value = list.is_array() && !list.empty() && list[0].is_object() && list[0].contains("from");
+    const bool from_value =
+        list.is_array() && !list.empty() && list[0].is_object() && list[0].contains("from");
     return from_value ? RecordFormat::ShareGpt : RecordFormat::Conversations;
   }
   if (record.contains("messages")) return RecordFormat::Messages;
@@ -506,7 +514,9 @@ ParsedRecord parse_record(const OrderedJson& record, RecordFormat format, const 
   if (!record.is_object()) fail(RecordErrorKind::NotAnObject, "the record is not a JSON object");
   const auto shape = detect_format(record);
   // The two shapes under "conversations" are read by one parser, message by message.
-  const auto family = [](RecordFormat f) { return f == RecordFormat::ShareGpt ? RecordFormat::Conversations : f; };
+  const auto family = [](RecordFormat f) {
+    return f == RecordFormat::ShareGpt ? RecordFormat::Conversations : f;
+  };
   if (!shape || family(*shape) != family(format)) {
     fail(
         RecordErrorKind::UnknownShape, std::string("not a \"") + to_string(format) + "\" record (keys: " +

@@ -39,7 +39,8 @@ void put_key(std::string& out, int field, int wire_type) {
 
 template <class T>
 void put_le(std::string& out, T v) {
-  for (size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xFF));
+  for (size_t i = 0; i < sizeof(T); ++i)
+    out.push_back(static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xFF));
 }
 
 void put_bytes(std::string& out, int field, std::string_view bytes) {
@@ -51,7 +52,8 @@ void put_bytes(std::string& out, int field, std::string_view bytes) {
 template <class T>
 T get_le(std::string_view bytes) {
   uint64_t v = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  for (size_t i = 0; i < sizeof(T); ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
   return static_cast<T>(v);
 }
 

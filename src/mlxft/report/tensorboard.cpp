@@ -56,7 +56,8 @@ void TensorBoardSink::open_new_file() {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec)
-    throw Error(ErrorKind::Io, dir_.string(), fmt::format("cannot create the TensorBoard directory: {}", ec.message()),
+    throw Error(ErrorKind::Io, dir_.string(),
+                fmt::format("cannot create the TensorBoard directory: {}", ec.message()),
                 "check that output.output_dir is writable");
   // Named to sort after every file already there: TensorBoard reads a directory's files in name order.
   auto seconds = static_cast<int64_t>(now_seconds());
@@ -104,7 +105,8 @@ void TensorBoardSink::write(int64_t step, std::vector<ScalarValue> scalars) {
   out_ << frame_record(encode_event(e));
   out_.flush();
   if (!out_)
-    throw Error(ErrorKind::Io, path_.string(), "cannot append to the TensorBoard event file", "is the disk full?");
+    throw Error(ErrorKind::Io, path_.string(), "cannot append to the TensorBoard event file",
+                "is the disk full?");
 }
 
 void TensorBoardSink::on_train(const TrainMetrics& m) {
@@ -131,6 +133,8 @@ void TensorBoardSink::on_eval(const EvalMetrics& m) {
   write(m.step, std::move(s));
 }
 
-void TensorBoardSink::on_skip(const SkipMetrics& m) { write(m.step, {{"train/skipped", 1.0F}}); }
+void TensorBoardSink::on_skip(const SkipMetrics& m) {
+  write(m.step, {{"train/skipped", 1.0F}});
+}
 
 }  // namespace mlxft
