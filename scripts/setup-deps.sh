@@ -11,6 +11,7 @@ packages=(
   libfmt-dev libspdlog-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox
+  tmux  # the pseudo-terminal test of `mlxft chat` (tests/scripts/chat_tty_test.sh)
   "$@"
 )
 # oneDNN for the CPU kernels (src/mlxft/kernels): optional, x86-64 only.

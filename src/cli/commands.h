@@ -20,7 +20,9 @@ struct GlobalOptions {
 void add_model_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft generate` (generate_cmd.cpp).
 void add_generate_command(CLI::App& app, const GlobalOptions& global);
-// `mlxft data check|render` (data_cmd.cpp).
+// `mlxft chat` (chat_cmd.cpp).
+void add_chat_command(CLI::App& app, const GlobalOptions& global);
+// `mlxft data check|render|tools|convert` (data_cmd.cpp).
 void add_data_command(CLI::App& app, const GlobalOptions& global);
 // `mlxft data synth` (synth_cmd.cpp), added under the `data` subcommand.
 void add_data_synth_command(CLI::App& data_app);

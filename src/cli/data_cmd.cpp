@@ -1,10 +1,10 @@
-// `mlxft data check`, `mlxft data render` and `mlxft data tools`: inspect a training file before
-// training. tools infers a tool catalogue from every call in the data (data/tool_catalogue.h) and
+// `mlxft data check`, `mlxft data render`, `mlxft data tools` and `mlxft data convert`: inspect a training
+// file before training. tools infers a tool catalogue from every call in the data (data/tool_catalogue.h) and
 // writes it as a JSON list (to --out through a temporary file, or to standard output). check prints a
 // readable report (records, skipped with reasons and line numbers, labels, formats, tool calls, token
 // lengths, trained tokens, duplicates, padding) and fails when the data is unusable; render writes one JSON
 // line per usable example ({"index", "label", "ids", "mask"}) in input order, through a temporary file
-// renamed into place.
+// renamed into place. convert rewrites a file in another record shape (data/convert.h).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -21,7 +21,9 @@
 #include "cli/data_options.h"
 #include "mlxft/chat/model_format.h"
 #include "mlxft/data/batching.h"
+#include "mlxft/data/convert.h"
 #include "mlxft/data/dataset.h"
+#include "mlxft/data/records.h"
 #include "mlxft/data/tool_catalogue.h"
 #include "mlxft/model/source.h"
 #include "mlxft/tokenizer/load.h"
@@ -76,7 +78,8 @@ int64_t percentile(std::vector<int64_t> v, double q) {
 void print_report(const DataReport& r, const DataOptions& o, double padding, int batch_size, bool verbose) {
   auto& out = std::cout;
   out << fmt::format("data:       {}\n", r.file);
-  out << fmt::format("format:     {} (tool calls: {})\n", r.format,
+  out << fmt::format("format:     {}, {} (tool calls: {})\n", r.format,
+                     o.format == "auto" ? "detected" : "as --format says",
                      o.tool_format == ToolFormat::Native ? "native" : "text");
   out << fmt::format("records:    {}\n", r.records);
   out << fmt::format("usable:     {} (label filter: {})\n", r.usable,
@@ -187,6 +190,45 @@ void run_tools(const ToolsArgs& a) {
   spdlog::info("wrote {}", a.out);
 }
 
+struct ConvertArgs {
+  std::string data, out, to;
+  DataFlags flags;
+};
+
+// Every usable record (all labels) as a record of --to, in input order; a record the target
+// cannot express is left out with its reason. Fails when nothing could be converted.
+void run_convert(const ConvertArgs& a) {
+  DataOptions options = resolve_data_options(a.flags);
+  options.labels = LabelFilter::All;
+  DataReport report;
+  const auto conversations = read_conversations(a.data, options, &report);
+  std::ostringstream lines;
+  int64_t written = 0;
+  std::vector<std::string> refused;
+  for (size_t i = 0; i < conversations.size(); ++i) {
+    try {
+      lines << conversation_to_record(conversations[i], a.to).dump() << "\n";
+      ++written;
+    } catch (const RecordError& e) {
+      refused.push_back(fmt::format("usable record {}: {}", i + 1, e.what()));
+    }
+  }
+  std::cerr << fmt::format(
+      "{}: {} records, format {} ({}); {} written as {}, {} skipped as invalid, {} not "
+      "expressible as {}\n",
+      a.data, report.records, report.format, options.format == "auto" ? "detected" : "as --format says",
+      written, a.to, report.skipped_count(), refused.size(), a.to);
+  for (size_t i = 0; i < std::min<size_t>(5, report.skipped.size()); ++i)
+    std::cerr << fmt::format("  {}:{}: {}\n", a.data, report.skipped[i].line, report.skipped[i].reason);
+  for (size_t i = 0; i < std::min<size_t>(5, refused.size()); ++i) std::cerr << "  " << refused[i] << "\n";
+  if (written == 0) {
+    throw Error(ErrorKind::Data, a.data, "no record could be converted to " + a.to,
+                "check the file with 'mlxft data check'; see the reasons above");
+  }
+  write_file_atomic(a.out, lines.str());
+  spdlog::info("wrote {} records to {}", written, a.out);
+}
+
 }  // namespace
 
 void add_data_command(CLI::App& app, const GlobalOptions& /*global*/) {
@@ -219,6 +261,19 @@ void add_data_command(CLI::App& app, const GlobalOptions& /*global*/) {
                   "Fewer prompt tokens: nested argument objects by their type alone, no empty descriptions");
   add_data_options(tools, tools_args->flags);
   tools->callback([tools_args] { run_tools(*tools_args); });
+
+  auto convert_args = std::make_shared<ConvertArgs>();
+  auto* convert = data->add_subcommand(
+      "convert",
+      "Rewrite a data file in another shape (messages: OpenAI/TRL tool_calls; sharegpt: from/value with "
+      "function_call/observation; conversations: the seed's plain-text calls); it renders the same");
+  convert->add_option("data", convert_args->data, "JSONL data file")->required();
+  convert->add_option("--to", convert_args->to, "Target shape")
+      ->required()
+      ->check(CLI::IsMember(convert_target_names()));
+  convert->add_option("--out", convert_args->out, "Output JSONL")->required();
+  add_data_options(convert, convert_args->flags);
+  convert->callback([convert_args] { run_convert(*convert_args); });
 }
 
 }  // namespace mlxft::cli

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   mlxft::cli::add_train_command(app, global);
   mlxft::cli::add_model_command(app, global);
   mlxft::cli::add_generate_command(app, global);
+  mlxft::cli::add_chat_command(app, global);
   mlxft::cli::add_data_command(app, global);
   mlxft::cli::add_data_synth_command(*app.get_subcommand("data"));
   mlxft::cli::add_config_command(app, global);

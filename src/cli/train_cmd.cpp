@@ -1,5 +1,5 @@
 // `mlxft train --config RECIPE.yaml [overrides] [--init-adapter DIR] [--resume [DIR|latest]]
-// [--eval-only]`: LoRA fine-tuning as the recipe says (see src/mlxft/app/run.h).
+// [--eval-only] [--tensorboard]`: LoRA fine-tuning as the recipe says (see src/mlxft/app/run.h).
 // Exit status: 0 done; 1 a run failure; 2 a usage or configuration error; 130 / 143 when SIGINT /
 // SIGTERM stopped the run after it wrote a checkpoint (resume with --resume latest).
 #include <spdlog/spdlog.h>
@@ -22,6 +22,7 @@ struct TrainArgs {
   std::string init_adapter;
   std::string resume;
   bool eval_only = false;
+  bool tensorboard = false;
 };
 
 }  // namespace
@@ -39,9 +40,13 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
       ->default_str("latest");
   cmd->add_flag("--eval-only", args->eval_only,
                 "Only report the validation loss (with --init-adapter or --resume)");
+  cmd->add_flag("--tensorboard", args->tensorboard,
+                "Also write TensorBoard event files to output_dir/tensorboard/ (logging.tensorboard)");
   cmd->callback([args, cmd, &global] {
     TrainRequest req;
-    req.recipe = load_recipe_with_overrides(args->recipe, args->overrides);
+    Overrides overrides = args->overrides;
+    if (args->tensorboard) overrides.set.insert(overrides.set.begin(), "logging.tensorboard=true");
+    req.recipe = load_recipe_with_overrides(args->recipe, overrides);
     req.recipe_path = args->recipe;
     req.init_adapter = args->init_adapter;
     if (cmd->count("--resume") > 0) req.resume = args->resume.empty() ? "latest" : args->resume;

@@ -81,7 +81,7 @@ TEST(DataCli, FormatFlagAcceptsClaudeAsRecipesDo) {
                                  " --format claude --min-examples 1");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   const auto bad = test::run_mlxft("data check --data '" + (dir / "d.jsonl").string() + "'" + tok_arg() +
-                                   " --format sharegpt --min-examples 1");
+                                   " --format alpaca --min-examples 1");  // not a format mlxft reads
   EXPECT_NE(bad.exit_code, 0);
 }
 

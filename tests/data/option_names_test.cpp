@@ -47,5 +47,6 @@ TEST(DataOptionNames, ClaudeIsAnotherNameForConversations) {
   EXPECT_EQ(data_format_from_name("claude", "--format"), "conversations");
   EXPECT_EQ(data_format_from_name("messages", "--format"), "messages");
   EXPECT_EQ(data_format_from_name("auto", "--format"), "auto");
-  EXPECT_THROW((void)data_format_from_name("sharegpt", "--format"), Error);
+  EXPECT_EQ(data_format_from_name("sharegpt", "--format"), "sharegpt");  // from/value conversations
+  EXPECT_THROW((void)data_format_from_name("alpaca", "--format"), Error);
 }

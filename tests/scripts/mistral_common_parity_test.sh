@@ -20,3 +20,24 @@ trap 'rm -rf "$work"' EXIT
 "$mlxft" data render --data "$fixture" --tokenizer "$tokenizer" --format messages --min-examples 1 \
   --out "$work/mlxft.jsonl"
 "$python" "$src/scripts/reference/compare_ids.py" "$work/reference.jsonl" "$work/mlxft.jsonl" --worked-example
+
+# The other shapes of the same conversations (data/records.h): each is rendered by mlxft as it is, and
+# judged against mistral-common's encoding of the messages record mlxft reads it as (written back by
+# `mlxft data convert --to messages`, so the ids compared are mlxft's normalised ones, which
+# mistral-common refuses unless they are 9 alphanumerics). openai: every id rewritten as OpenAI writes
+# them ("call_..."); sharegpt: from/value with function_call/observation; conversations: the seed's
+# plain-text calls (the records it cannot express, such as parallel calls, are left out).
+sed -E 's/"(id|tool_call_id)": "([A-Za-z0-9]{9})"/"\1": "call_\2_openai"/g' "$fixture" > "$work/openai.jsonl"
+grep -q '"call_' "$work/openai.jsonl"
+"$mlxft" data convert "$fixture" --to sharegpt --out "$work/sharegpt.jsonl" --format messages
+"$mlxft" data convert "$fixture" --to conversations --out "$work/conversations.jsonl" --format messages
+for shape in openai sharegpt conversations; do
+  "$mlxft" data convert "$work/$shape.jsonl" --to messages --out "$work/$shape.messages.jsonl"
+  "$python" "$src/scripts/reference/mistral_common_encode.py" "$tokenizer" "$work/$shape.messages.jsonl" \
+    "$work/$shape.reference.jsonl"
+  "$mlxft" data render --data "$work/$shape.jsonl" --tokenizer "$tokenizer" --min-examples 1 \
+    --out "$work/$shape.mlxft.jsonl"
+  [[ $(wc -l < "$work/$shape.mlxft.jsonl") -ge 3 ]]
+  echo "shape $shape: $(wc -l < "$work/$shape.mlxft.jsonl") records"
+  "$python" "$src/scripts/reference/compare_ids.py" "$work/$shape.reference.jsonl" "$work/$shape.mlxft.jsonl"
+done

@@ -13,6 +13,7 @@
 #include "mlxft/eval/tool_eval.h"
 #include "mlxft/objective/make_objective.h"
 #include "mlxft/report/run_report.h"
+#include "mlxft/report/tensorboard.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -133,6 +134,8 @@ RunHooks::RunHooks(const TrainRun& run, const LoraAdapters& layout)
   // Rank 0 shows the progress (sinks are fed there only; on the others the sink keeps the log quiet).
   hooks_.metrics_sinks.push_back(std::make_shared<ProgressSink>(
       [this](const TrainMetrics& m) { show_progress(m, run_.settings.total_steps()); }));
+  if (run.recipe.logging.tensorboard)
+    hooks_.metrics_sinks.push_back(std::make_shared<TensorBoardSink>(run.out / "tensorboard"));
   if (run.group.is_main()) hooks_.after_step = plot_refresh(run);  // rank 0 writes the plots
   add_test_stop(hooks_);
 }

@@ -123,6 +123,7 @@ struct LoggingSection {
   bool plots = true;
   std::string plot_format = "png";  // png | svg
   int plots_per_epoch = 1;          // plot refreshes per epoch; 0 = only at the end
+  bool tensorboard = false;         // TensorBoard event files in <output_dir>/tensorboard/
   bool operator==(const LoggingSection&) const = default;
 };
 

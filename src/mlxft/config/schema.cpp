@@ -291,6 +291,8 @@ std::vector<FieldSpec> logging_rows() {
             {.choices = {"png", "svg"}}),
       field("logging", "plots_per_epoch", &R::logging, &LoggingSection::plots_per_epoch,
             "Plot refreshes per epoch; 0: only at the end", {.range = at_least(0)}),
+      field("logging", "tensorboard", &R::logging, &LoggingSection::tensorboard,
+            "Also write every metric as TensorBoard event files in output_dir/tensorboard/ (--tensorboard)"),
   };
 }
 

@@ -38,7 +38,7 @@ const std::vector<std::string>& truncate_names() {
 }
 
 const std::vector<std::string>& data_format_names() {
-  static const std::vector<std::string> names = {"auto",     "conversations", "claude",
+  static const std::vector<std::string> names = {"auto",     "conversations", "claude",           "sharegpt",
                                                  "messages", "text",          "prompt_completion"};
   return names;
 }

@@ -133,44 +133,67 @@ Role read_role(const OrderedJson& m, const char* key, size_t i) {
   fail(RecordErrorKind::UnknownRole, at_msg(i) + ": unknown role \"" + r + "\"");
 }
 
-ParsedRecord parse_conversations(const OrderedJson& record, const DataOptions& options, uint64_t id_seed) {
-  const auto& list = record["conversations"];
-  if (!list.is_array() || list.empty())
-    fail(RecordErrorKind::UnknownShape, "\"conversations\" must be a non-empty list");
-  ParsedRecord out;
-  out.has_context = record.contains("context") && record["context"].is_object();
-  std::vector<Message> input;
-  for (size_t i = 0; i < list.size(); ++i) {
-    const auto& m = list[i];
-    if (!m.is_object()) fail(RecordErrorKind::UnknownShape, at_msg(i) + " is not an object");
-    const char* role_key = m.contains("role") ? "role" : "from";
-    const char* content_key = m.contains("content") ? "content" : "value";
-    Message msg;
-    msg.role = read_role(m, role_key, i);
-    if (msg.role == Role::Tool)
-      fail(RecordErrorKind::UnknownRole, at_msg(i) + ": tool messages belong in the \"messages\" format");
-    if (!m.contains(content_key)) fail(RecordErrorKind::EmptyContent, at_msg(i) + ": no \"content\"");
-    msg.content = read_text(m[content_key], at_msg(i), options, false);
-    input.push_back(std::move(msg));
-  }
-  check_order(input);
-  auto& conv = out.conversation;
-  for (size_t i = 0; i < input.size(); ++i) {
-    if (input[i].role != Role::Assistant) {
-      conv.messages.push_back(std::move(input[i]));
-      continue;
+// The ids of a record's tool calls. A written id that Mistral v3 accepts (9 characters of
+// [a-zA-Z0-9]) is kept; any other (OpenAI's "call_...", none at all) becomes the id the seed's
+// plain-text conversion gives the same call: make_tool_call_id(mix_seed(mix_seed(id_seed, slot), k)),
+// where slot is the message's index with each run of assistant and tool messages counted as one
+// message (the seed writes such a run as one assistant message) and k the call's number in the run.
+// So one conversation gets the same ids in every shape. Tool results name their call by the id as
+// written; without one, a result answers the oldest unanswered call (of its "name", if it has one).
+class CallIds {
+ public:
+  explicit CallIds(uint64_t id_seed) : id_seed_(id_seed) {}
+
+  // Before each message, with its role: a message that does not continue a run takes the next slot.
+  void at_message(Role role) {
+    const bool run = role == Role::Assistant || role == Role::Tool;
+    if (!(run && in_run_)) {
+      ++slot_;
+      calls_in_run_ = 0;
     }
-    auto converted = convert_tool_text(input[i].content, options.tool_format, mix_seed(id_seed, i));
-    out.tool_calls += converted.native_calls + converted.text_calls;
-    conv.native_calls += converted.native_calls;
-    conv.text_calls += converted.text_calls;
-    conv.dropped_prose += converted.dropped_prose;
-    conv.malformed_calls += converted.malformed_calls;
-    for (auto& w : converted.warnings) conv.warnings.push_back(at_msg(i) + ": " + w);
-    for (auto& m : converted.messages) conv.messages.push_back(std::move(m));
+    in_run_ = run;
   }
-  return out;
-}
+  // The id of the next call of the run; `written` as the record gives it ("" when none).
+  std::string call(const std::string& written, const std::string& name) {
+    std::string id = is_mistral_id(written)
+                         ? written
+                         : make_tool_call_id(mix_seed(mix_seed(id_seed_, static_cast<uint64_t>(slot_)),
+                                                      static_cast<uint64_t>(calls_in_run_)));
+    for (uint64_t k = 1; !is_mistral_id(written) && used_.count(id); ++k)  // never two calls with one id
+      id = make_tool_call_id(mix_seed(id_seed_, 0x9E3779B97F4A7C15ull + k));
+    ++calls_in_run_;
+    used_.insert(id);
+    if (!written.empty()) written_[written] = id;
+    pending_.push_back({id, name});
+    return id;
+  }
+  bool has_pending() const { return !pending_.empty(); }
+  int64_t slot() const { return slot_; }
+  // The call a result answers (and marks answered): by the written id, or the oldest pending one
+  // (of `name` when given). "" when none matches.
+  std::string answer(const std::optional<std::string>& written, const std::string& name) {
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      const auto& [id, call_name] = pending_[i];
+      const bool match = written ? (written_.count(*written) ? written_.at(*written) == id : *written == id)
+                                 : (name.empty() || name == call_name);
+      if (match) {
+        std::string found = id;
+        pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
+        return found;
+      }
+    }
+    return {};
+  }
+
+ private:
+  uint64_t id_seed_;
+  int64_t slot_ = -1;
+  bool in_run_ = false;
+  int calls_in_run_ = 0;
+  std::set<std::string> used_;
+  std::map<std::string, std::string> written_;                // ids as written -> ids rendered
+  std::vector<std::pair<std::string, std::string>> pending_;  // (id, name) not yet answered, in order
+};
 
 OrderedJson read_arguments(const OrderedJson& fn, const std::string& where) {
   if (!fn.contains("arguments") || fn["arguments"].is_null()) return OrderedJson::object();
@@ -186,13 +209,24 @@ OrderedJson read_arguments(const OrderedJson& fn, const std::string& where) {
        where + ": arguments must be a JSON object (or a string holding one), got " + a.dump());
 }
 
+// The record's "tools": a list (or, as ShareGPT sets store it, a string holding one) of
+// {"type": "function", "function": {...}} or of bare {"name", "description", "parameters"} functions,
+// which are wrapped.
 OrderedJson read_tools(const OrderedJson& record) {
   if (!record.contains("tools") || record["tools"].is_null()) return OrderedJson::array();
-  const auto& tools = record["tools"];
+  OrderedJson tools = record["tools"];
+  if (tools.is_string()) {
+    const auto text = tools.get<std::string>();
+    if (is_blank(text)) return OrderedJson::array();
+    tools = OrderedJson::parse(text, nullptr, false);
+    if (tools.is_discarded()) fail(RecordErrorKind::BadTools, "\"tools\" is a string but not valid JSON");
+  }
   if (!tools.is_array()) fail(RecordErrorKind::BadTools, "\"tools\" must be a list");
   for (size_t i = 0; i < tools.size(); ++i) {
-    const auto& t = tools[i];
+    auto& t = tools[i];
     const std::string where = "tool " + std::to_string(i + 1);
+    if (t.is_object() && !t.contains("function") && t.contains("name"))
+      t = OrderedJson{{"type", "function"}, {"function", t}};
     if (!t.is_object() || !t.contains("function") || !t["function"].is_object()) {
       fail(RecordErrorKind::BadTools, where + ": must be {\"type\": \"function\", \"function\": {...}}");
     }
@@ -208,6 +242,116 @@ OrderedJson read_tools(const OrderedJson& record) {
   return tools;
 }
 
+// A ShareGPT function_call value: JSON text (or JSON) of {"name", "arguments"} or a list of them.
+std::vector<ToolCall> read_function_calls(const OrderedJson& value, const std::string& where) {
+  OrderedJson calls = value;
+  if (value.is_string()) calls = OrderedJson::parse(value.get<std::string>(), nullptr, false);
+  if (calls.is_object()) calls = OrderedJson::array({calls});
+  if (calls.is_discarded() || !calls.is_array() || calls.empty()) {
+    fail(RecordErrorKind::BadArguments,
+         where + ": a function_call must be JSON {\"name\", \"arguments\"} or a list of them");
+  }
+  std::vector<ToolCall> out;
+  for (const auto& c : calls) {
+    const std::string cw = where + " call " + std::to_string(out.size() + 1);
+    if (!c.is_object() || !c.contains("name") || !c["name"].is_string() ||
+        c["name"].get<std::string>().empty())
+      fail(RecordErrorKind::UnknownShape, cw + ": no function name");
+    out.push_back(ToolCall{"", c["name"].get<std::string>(), read_arguments(c, cw)});
+  }
+  return out;
+}
+
+// The "conversations" key: the seed's role/content messages (assistant text may hold plain-text tool
+// calls) and ShareGPT's from/value messages (human, gpt, system; function_call and observation, or
+// tool, for tool calls and their results; a top-level "system" and "tools").
+ParsedRecord parse_conversations(const OrderedJson& record, const DataOptions& options, uint64_t id_seed) {
+  const auto& list = record["conversations"];
+  if (!list.is_array() || list.empty())
+    fail(RecordErrorKind::UnknownShape, "\"conversations\" must be a non-empty list");
+  ParsedRecord out;
+  out.has_context = record.contains("context") && record["context"].is_object();
+  auto& conv = out.conversation;
+  conv.tools = read_tools(record);
+  std::vector<Message> input;
+  std::vector<int64_t> slots;      // each input message's slot (CallIds)
+  std::vector<bool> text_replies;  // assistant text, which may hold the seed's plain-text calls
+  CallIds ids(id_seed);
+  auto push = [&](Message m, bool text_reply) {
+    ids.at_message(m.role);
+    slots.push_back(ids.slot());
+    text_replies.push_back(text_reply);
+    input.push_back(std::move(m));
+  };
+  if (record.contains("system") && record["system"].is_string() &&
+      !is_blank(record["system"].get<std::string>())) {
+    Message system;
+    system.role = Role::System;
+    system.content = record["system"].get<std::string>();
+    push(std::move(system), false);
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    const auto& m = list[i];
+    const std::string where = at_msg(i);
+    if (!m.is_object()) fail(RecordErrorKind::UnknownShape, where + " is not an object");
+    const char* role_key = m.contains("role") ? "role" : "from";
+    const char* content_key = m.contains("content") ? "content" : "value";
+    if (!m.contains(content_key)) fail(RecordErrorKind::EmptyContent, where + ": no \"content\"");
+    const std::string role =
+        m.contains(role_key) && m[role_key].is_string() ? m[role_key].get<std::string>() : "";
+    Message msg;
+    if (role == "function_call") {
+      msg.role = Role::Assistant;
+      if (ids.has_pending())
+        fail(RecordErrorKind::UnansweredToolCall, where + ": tool call(s) not answered before this message");
+      ids.at_message(Role::Assistant);
+      msg.tool_calls = read_function_calls(m[content_key], where);
+      for (auto& call : msg.tool_calls) call.id = ids.call("", call.name);
+      out.tool_calls += static_cast<int>(msg.tool_calls.size());
+      slots.push_back(ids.slot());
+      text_replies.push_back(false);
+      input.push_back(std::move(msg));
+      continue;
+    }
+    if (role == "observation" || role == "tool") {
+      msg.role = Role::Tool;
+      msg.content = read_text(m[content_key], where, options, true);
+      if (!ids.has_pending())
+        fail(RecordErrorKind::ToolResultWithoutCall, where + ": tool result with no tool call before it");
+      ids.at_message(Role::Tool);
+      msg.tool_call_id = ids.answer(std::nullopt, "");
+      msg.tool_result = msg.content.empty() ? OrderedJson::object() : json_or_string(msg.content);
+      slots.push_back(ids.slot());
+      text_replies.push_back(false);
+      input.push_back(std::move(msg));
+      continue;
+    }
+    msg.role = read_role(m, role_key, i);
+    msg.content = read_text(m[content_key], where, options, false);
+    if (msg.role == Role::Assistant && ids.has_pending())
+      fail(RecordErrorKind::UnansweredToolCall, where + ": tool call(s) not answered before this message");
+    const bool text_reply = msg.role == Role::Assistant;
+    push(std::move(msg), text_reply);
+  }
+  check_order(input);
+  for (size_t i = 0; i < input.size(); ++i) {
+    if (!text_replies[i]) {
+      conv.messages.push_back(std::move(input[i]));
+      continue;
+    }
+    auto converted = convert_tool_text(input[i].content, options.tool_format,
+                                       mix_seed(id_seed, static_cast<uint64_t>(slots[i])));
+    out.tool_calls += converted.native_calls + converted.text_calls;
+    conv.native_calls += converted.native_calls;
+    conv.text_calls += converted.text_calls;
+    conv.dropped_prose += converted.dropped_prose;
+    conv.malformed_calls += converted.malformed_calls;
+    for (auto& w : converted.warnings) conv.warnings.push_back(at_msg(i) + ": " + w);
+    for (auto& m : converted.messages) conv.messages.push_back(std::move(m));
+  }
+  return out;
+}
+
 ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& options, uint64_t id_seed) {
   const auto& list = record["messages"];
   if (!list.is_array() || list.empty())
@@ -215,20 +359,19 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
   ParsedRecord out;
   auto& conv = out.conversation;
   conv.tools = read_tools(record);
-  std::map<std::string, std::string> id_map;  // ids as written -> 9-character ids
-  std::set<std::string> pending;              // calls of the last tool-call turn not yet answered
-  int call_number = 0;
+  CallIds ids(id_seed);
   for (size_t i = 0; i < list.size(); ++i) {
     const auto& m = list[i];
     const std::string where = at_msg(i);
     if (!m.is_object()) fail(RecordErrorKind::UnknownShape, where + " is not an object");
     Message msg;
     msg.role = read_role(m, "role", i);
+    ids.at_message(msg.role);
     const OrderedJson content = m.contains("content") ? m["content"] : OrderedJson();
     if (msg.role == Role::Assistant) {
       const bool has_calls = m.contains("tool_calls") && !m["tool_calls"].is_null();
       msg.content = read_text(content, where, options, has_calls);
-      if (!pending.empty())
+      if (ids.has_pending())
         fail(RecordErrorKind::UnansweredToolCall, where + ": tool call(s) not answered before this message");
       if (has_calls) {
         const auto& calls = m["tool_calls"];
@@ -254,11 +397,7 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
           call.arguments = read_arguments(fn, cw);
           const std::string written =
               c.contains("id") && c["id"].is_string() ? c["id"].get<std::string>() : "";
-          call.id =
-              is_mistral_id(written) ? written : make_tool_call_id(mix_seed(id_seed, 1000003u + call_number));
-          ++call_number;
-          if (!written.empty()) id_map[written] = call.id;
-          pending.insert(call.id);
+          call.id = ids.call(written, call.name);
           msg.tool_calls.push_back(std::move(call));
         }
         out.tool_calls += static_cast<int>(msg.tool_calls.size());
@@ -267,19 +406,20 @@ ParsedRecord parse_messages(const OrderedJson& record, const DataOptions& option
       }
     } else if (msg.role == Role::Tool) {
       msg.content = read_text(content, where, options, true);
-      if (!m.contains("tool_call_id") || !m["tool_call_id"].is_string()) {
-        fail(RecordErrorKind::UnknownToolCallId, where + ": tool message has no tool_call_id");
-      }
-      const auto written = m["tool_call_id"].get<std::string>();
-      const auto mapped = id_map.count(written) ? id_map[written] : written;
-      if (pending.empty())
+      std::optional<std::string> written;
+      if (m.contains("tool_call_id") && m["tool_call_id"].is_string())
+        written = m["tool_call_id"].get<std::string>();
+      const std::string name =
+          m.contains("name") && m["name"].is_string() ? m["name"].get<std::string>() : "";
+      if (!ids.has_pending())
         fail(RecordErrorKind::ToolResultWithoutCall, where + ": tool result with no tool call before it");
-      if (!pending.count(mapped)) {
+      msg.tool_call_id = ids.answer(written, name);
+      if (msg.tool_call_id.empty()) {
         fail(RecordErrorKind::UnknownToolCallId,
-             where + ": tool_call_id \"" + written + "\" answers no pending tool call");
+             where + (written ? ": tool_call_id \"" + *written + "\" answers no pending tool call"
+                              : ": tool message has no tool_call_id and no pending call is named \"" + name +
+                                    "\""));
       }
-      pending.erase(mapped);
-      msg.tool_call_id = mapped;
       msg.tool_result = msg.content.empty() ? OrderedJson::object() : json_or_string(msg.content);
     } else {
       msg.content = read_text(content, where, options, false);
@@ -315,6 +455,7 @@ ParsedRecord parse_simple(const OrderedJson& record, RecordFormat format, const 
 const char* to_string(RecordFormat format) {
   switch (format) {
     case RecordFormat::Conversations: return "conversations";
+    case RecordFormat::ShareGpt: return "sharegpt";
     case RecordFormat::Messages: return "messages";
     case RecordFormat::Text: return "text";
     case RecordFormat::PromptCompletion: return "prompt_completion";
@@ -346,8 +487,8 @@ const char* to_string(RecordErrorKind kind) {
 }
 
 std::optional<RecordFormat> parse_format_name(std::string_view name) {
-  for (auto f : {RecordFormat::Conversations, RecordFormat::Messages, RecordFormat::Text,
-                 RecordFormat::PromptCompletion}) {
+  for (auto f : {RecordFormat::Conversations, RecordFormat::ShareGpt, RecordFormat::Messages,
+                 RecordFormat::Text, RecordFormat::PromptCompletion}) {
     if (name == to_string(f)) return f;
   }
   if (name == "claude") return RecordFormat::Conversations;  // another name, as recipes accept it
@@ -356,7 +497,12 @@ std::optional<RecordFormat> parse_format_name(std::string_view name) {
 
 std::optional<RecordFormat> detect_format(const OrderedJson& record) {
   if (!record.is_object()) return std::nullopt;
-  if (record.contains("conversations")) return RecordFormat::Conversations;
+  if (record.contains("conversations")) {
+    const auto& list = record["conversations"];
+    const bool from_value =
+        list.is_array() && !list.empty() && list[0].is_object() && list[0].contains("from");
+    return from_value ? RecordFormat::ShareGpt : RecordFormat::Conversations;
+  }
   if (record.contains("messages")) return RecordFormat::Messages;
   if (record.contains("prompt") && record.contains("completion")) return RecordFormat::PromptCompletion;
   if (record.contains("text")) return RecordFormat::Text;
@@ -367,7 +513,11 @@ ParsedRecord parse_record(const OrderedJson& record, RecordFormat format, const 
                           uint64_t id_seed) {
   if (!record.is_object()) fail(RecordErrorKind::NotAnObject, "the record is not a JSON object");
   const auto shape = detect_format(record);
-  if (!shape || *shape != format) {
+  // The two shapes under "conversations" are read by one parser, message by message.
+  const auto family = [](RecordFormat f) {
+    return f == RecordFormat::ShareGpt ? RecordFormat::Conversations : f;
+  };
+  if (!shape || family(*shape) != family(format)) {
     fail(
         RecordErrorKind::UnknownShape, std::string("not a \"") + to_string(format) + "\" record (keys: " +
                                            [&] {
@@ -381,7 +531,8 @@ ParsedRecord parse_record(const OrderedJson& record, RecordFormat format, const 
   const auto label = read_label(record);
   ParsedRecord out;
   switch (format) {
-    case RecordFormat::Conversations: out = parse_conversations(record, options, id_seed); break;
+    case RecordFormat::Conversations:
+    case RecordFormat::ShareGpt: out = parse_conversations(record, options, id_seed); break;
     case RecordFormat::Messages: out = parse_messages(record, options, id_seed); break;
     default: out = parse_simple(record, format, options); break;
   }

@@ -1,6 +1,18 @@
 // One JSONL record -> a validated Conversation.
 //
-// Contract: detect_format() names the shape of a parsed record (or nothing).
+// The shapes: "conversations" (the seed: role/content, plain-text tool calls in assistant text),
+// "sharegpt" (the same key with from/value messages: human, gpt, system, function_call with
+// {"name", "arguments"} JSON, observation or tool results; top-level "system" and "tools"),
+// "messages" (OpenAI / TRL: tool_calls with arguments as an object or a JSON string, tool messages
+// with tool_call_id, a "tools" list), "text" and "prompt_completion". A "tools" list may be a JSON
+// string and hold bare {"name", "parameters"} functions. Tool-call ids that Mistral v3 would refuse
+// (not 9 characters of [a-zA-Z0-9]) are replaced deterministically by the id the seed's plain-text
+// conversion gives the same call (the same conversation gets the same ids in every shape), and
+// the results stay linked to their calls (by the id as written; without one, to the oldest
+// unanswered call, of the result's "name" if it has one).
+//
+// Contract: detect_format() names the shape of a parsed record (or nothing); conversations and
+// sharegpt records may be mixed in one file (one parser reads both, message by message).
 // parse_record() validates a record of the given format and builds its
 // Conversation; any problem throws RecordError with a reason kind (an enum whose
 // to_string() the report counts) and a message naming the message index and what is
@@ -20,10 +32,10 @@
 
 namespace mlxft {
 
-enum class RecordFormat { Conversations, Messages, Text, PromptCompletion };
+enum class RecordFormat { Conversations, ShareGpt, Messages, Text, PromptCompletion };
 
 const char* to_string(RecordFormat format);
-// "conversations" (also "claude") | "messages" | "text" | "prompt_completion"; nothing for other names.
+// "conversations" (also "claude") | "sharegpt" | "messages" | "text" | "prompt_completion"; nothing else.
 std::optional<RecordFormat> parse_format_name(std::string_view name);
 std::optional<RecordFormat> detect_format(const OrderedJson& record);
 
