@@ -9,7 +9,7 @@ reference venv (torch, transformers, peft 0.21, mlx-lm):
         --v3-tokenizer PATH/tokenizer.model.v3 [--work DIR] [--golden tests/golden/dora]
 
 It makes the tiny random Mistral (`mlxft model init --preset tiny --seed 3`, the model the C++ export
-tests rebuild), trains a DoRA adapter on it with `mlxft train` (rank 4 on all seven projections, a few
+tests rebuild, with its LM head scaled by 15 so that the loss can move), trains a DoRA adapter on it with `mlxft train` (rank 4 on all seven projections, a few
 steps at a high learning rate so that B and the magnitudes move away from their initial values),
 and for a few texts (the examples) checks:
   PEFT:    transformers + PEFT (PeftModel.from_pretrained of final_model/peft, float64) per-example
@@ -56,7 +56,7 @@ data:
 training:
   max_steps: 12
   batch_size: 2
-  learning_rate: 2.0e-2
+  learning_rate: 5.0e-3
   warmup_steps: 1
   logging_steps: 4
   save_steps: 100
@@ -70,6 +70,7 @@ logging:
 evaluation:
   generate_samples: false
 """
+HEAD_SCALE = 15.0
 FAILED = []
 
 
@@ -92,6 +93,15 @@ def nll_mean(logits, ids):
     m = logits.max(-1, keepdims=True)
     logp = logits - m - np.log(np.exp(logits - m).sum(-1, keepdims=True))
     return float(-logp[np.arange(len(ids) - 1), ids[1:]].mean())
+
+
+def scale_head(base):
+    """The LM head times HEAD_SCALE (float32): with the preset's std 0.02 every logit stays near 0 and
+    every loss near ln(32768) whatever the adapter does (tests/train/train_e2e_util.h does the same)."""
+    path = os.path.join(base, "model.safetensors")
+    tensors = load_file(path)
+    tensors["lm_head.weight"] = (tensors["lm_head.weight"] * np.float32(HEAD_SCALE)).astype(np.float32)
+    save_file(tensors, path, metadata={"format": "pt"})
 
 
 def mlxft_losses(args, base, adapter, examples, work):
@@ -134,7 +144,7 @@ def peft_losses_and_grads(base, adapter, examples):
         if key.endswith("lora_magnitude_vector.weight"):
             key = key[: -len(".weight")]
         grads["grad." + key] = p.grad.float().numpy().copy()
-    return np.array([float(v) for v in losses]), grads
+    return np.array([float(v.detach()) for v in losses]), grads
 
 
 def mlx_lm_losses(base, adapter, examples):
@@ -167,6 +177,7 @@ def main():
     base, run = os.path.join(work, "base"), os.path.join(work, "run")
     data, recipe = os.path.join(work, "data.jsonl"), os.path.join(work, "dora.yaml")
     mlxft(args, "model", "init", "--preset", "tiny", "--seed", 3, "--tokenizer", args.v3_tokenizer, "--out", base)
+    scale_head(base)
     mlxft(args, "data", "synth", "--count", 60, "--out", data)
     with open(recipe, "w") as f:
         f.write(RECIPE.format(base=base, data=data, run=run))

@@ -1,6 +1,6 @@
 // DoRA parity with PEFT 0.21 and mlx-lm: the golden files come from scripts/reference/dora_check.py,
 // which trained a DoRA adapter with `mlxft train` (lora.kind dora) on the tiny Mistral (`mlxft model
-// init --preset tiny --seed 3`, rebuilt here), loaded its PEFT export into transformers + PEFT and its
+// init --preset tiny --seed 3`, rebuilt here, its LM head scaled by 15), loaded its PEFT export into transformers + PEFT and its
 // mlx-lm export into mlx-lm, and recorded both per-example losses of three texts and PEFT's float64
 // gradients of their mean. Here mlxft rebuilds the model, reads the golden adapter (and its own mlx-lm
 // export of it) and must give the same per-example losses (relative 1e-4) and PEFT's gradients for
@@ -55,6 +55,10 @@ Golden load_golden(const test::TempDir& tmp) {
   test::tiny_model_dir(tmp / "base");
   Golden g{load_model(tmp / "base", mx::float32), load_adapter(golden() / "adapter"),
            load_safetensors(golden() / "dora.safetensors"), {}};
+  // The script's scale_head(): the LM head times 15 (in float32), so that the loss can move.
+  mx::array& head = g.model.weights.at("lm_head.weight");
+  head = mx::multiply(head, mx::array(15.0f));
+  mx::eval(head);
   for (int i = 0; g.ref.count("ids_" + std::to_string(i)); ++i) g.examples.push_back(g.ref.at("ids_" + std::to_string(i)));
   return g;
 }
