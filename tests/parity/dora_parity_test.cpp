@@ -64,7 +64,7 @@ Golden load_golden(const test::TempDir& tmp) {
 }
 
 TEST(DoraParity, PerExampleLossesMatchPeftAndMlxLm) {
-  MLXFT_REQUIRE_FILE(test::v3_tokenizer().string(), "Mistral v3 tokenizer (mistral-common)");
+  MLXFT_REQUIRE_TOKENIZER();
   test::TempDir tmp;
   const Golden g = load_golden(tmp);
   ASSERT_EQ(g.adapters.config.kind, AdapterKind::dora);
@@ -87,7 +87,7 @@ TEST(DoraParity, PerExampleLossesMatchPeftAndMlxLm) {
 }
 
 TEST(DoraParity, GradientsOfEveryTensorMatchPeft) {
-  MLXFT_REQUIRE_FILE(test::v3_tokenizer().string(), "Mistral v3 tokenizer (mistral-common)");
+  MLXFT_REQUIRE_TOKENIZER();
   test::TempDir tmp;
   const Golden g = load_golden(tmp);
   LoraAdapters work = g.adapters;

@@ -50,7 +50,7 @@ GgufExportResult write_gguf_lora(const GgufExportOptions& o, const LoraAdapters&
       throw Error(ErrorKind::Usage, o.adapter.empty() ? "the adapter" : o.adapter.string(),
                   fmt::format("llama.cpp's adapter GGUF cannot hold a {} adapter (it has no '{}' tensor)",
                               adapter_kind_name(adapters.config.kind), tensor.peft),
-                  "export the merged model instead (`mlxft export gguf --adapter ...`, or outputs: [gguf])");
+                  "export the merged model instead: `mlxft export gguf --adapter ...`, or output.export: [gguf]");
     }
   }
   const int rank = adapters.config.rank;
