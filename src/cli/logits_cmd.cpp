@@ -30,7 +30,11 @@ struct LogitsArgs {
 void run_logits(const LogitsArgs& a) {
   const Model model = load_model(a.model, parse_dtype(a.dtype, "--dtype"));
   std::optional<LoraAdapters> lora;
-  if (!a.adapter.empty()) lora = load_adapter(a.adapter), check_adapter_fits(*lora, model.config, a.adapter);
+  if (!a.adapter.empty()) {
+    lora = load_adapter(a.adapter);
+    check_adapter_fits(*lora, model.config, a.adapter);
+    fix_dora_norms(*lora, model);
+  }
   ForwardOptions options;
   if (lora) options.lora = &*lora;
   for (int32_t id : a.ids) {

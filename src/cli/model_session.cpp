@@ -31,6 +31,7 @@ ModelSession load_model_session(const std::filesystem::path& model_dir, const st
   if (!adapter.empty()) {
     adapters = load_adapter(adapter);
     check_adapter_fits(*adapters, model.config, adapter);
+    fix_dora_norms(*adapters, model);
   }
   auto chat = chat_format_for_model(chat_format, *tok, source, "--chat-format");
   return {tok_file, std::move(tok), std::move(chat), std::move(model), std::move(adapters)};

@@ -29,18 +29,23 @@ ModelConfig tiny_model() {
 
 // Adapters with non-zero B, so a transposition or swap of A and B would show.
 LoraAdapters trained_adapters(const std::vector<std::string>& targets, const std::vector<int>& layers,
-                              bool rslora = false) {
+                              bool rslora = false, AdapterKind kind = AdapterKind::lora) {
   LoraConfig c;
+  c.kind = kind;
   c.rank = 4;
   c.alpha = 8.0f;
   c.dropout = 0.05f;
   c.use_rslora = rslora;
   c.targets = targets;
   c.layers = layers;
-  auto adapters = init_lora(tiny_model(), c, 7);
+  auto adapters = init_lora(tiny_model(), c, 7, [](const std::string& path) {
+    const auto [in, out] = lora_projection_shape(tiny_model(), parse_module_path(path).target);
+    return mx::random::normal({out, in}, mx::float32, mx::random::key(50));
+  });
   int i = 0;
   for (auto& [path, pair] : adapters.modules) {
     pair.b = mx::random::normal(pair.b.shape(), mx::float32, mx::random::key(100 + i++));
+    if (pair.magnitude) pair.magnitude = mx::random::uniform(1.0f, 2.0f, pair.magnitude->shape(), mx::float32, mx::random::key(200 + i));
   }
   return adapters;
 }
@@ -54,7 +59,12 @@ void expect_same(const LoraAdapters& want, const LoraAdapters& got) {
     EXPECT_EQ(other->b.shape(), pair.b.shape()) << path;
     EXPECT_TRUE(mx::array_equal(other->a, pair.a).item<bool>()) << path;
     EXPECT_TRUE(mx::array_equal(other->b, pair.b).item<bool>()) << path;
+    ASSERT_EQ(other->magnitude.has_value(), pair.magnitude.has_value()) << path;
+    if (pair.magnitude) {
+      EXPECT_TRUE(mx::array_equal(*other->magnitude, *pair.magnitude).item<bool>()) << path;
+    }
   }
+  EXPECT_EQ(got.config.kind, want.config.kind);
   EXPECT_EQ(got.config.rank, want.config.rank);
   EXPECT_FLOAT_EQ(got.config.scale(), want.config.scale());
   EXPECT_FLOAT_EQ(got.config.dropout, want.config.dropout);
@@ -216,9 +226,10 @@ TEST(AdapterIo, InvalidConfigValuesAreModelErrors) {
   expect_model_error([&] { load_adapter(tmp.path()); }, {"'r' has the wrong type"});
 
   j = good;
-  j["use_dora"] = true;
+  j["use_dora"] = true;  // a DoRA config over LoRA tensors: the magnitudes are missing
   test::write_file(cfg, j.dump());
-  expect_model_error([&] { load_adapter(tmp.path()); }, {"use_dora", "not supported"});
+  expect_model_error([&] { load_adapter(tmp.path()); },
+                     {"adapter_model.safetensors", "q_proj.lora_magnitude_vector", "missing"});
 
   j = good;
   j["peft_type"] = "IA3";
@@ -232,13 +243,49 @@ TEST(AdapterIo, InvalidConfigValuesAreModelErrors) {
                      {"adapter_model.safetensors", "lora_A.weight", "[4, 64]", "rank 8"});
 }
 
+template <typename Edit>
+void edit_weights(const fs::path& file, Edit edit);
+
 TEST(AdapterIo, MlxConfigOfAnotherFineTuneTypeIsRejected) {
   test::TempDir tmp;
   save_adapter_mlx(trained_adapters({"q_proj"}, {2}), tmp.path(), 3);
   json j = read_json(tmp / "adapter_config.json");
-  j["fine_tune_type"] = "dora";
+  j["fine_tune_type"] = "full";
   test::write_file(tmp / "adapter_config.json", j.dump());
-  expect_model_error([&] { load_adapter(tmp.path()); }, {"dora"});
+  expect_model_error([&] { load_adapter(tmp.path()); }, {"'full'", "LoRA and DoRA"});
+  j["fine_tune_type"] = "dora";  // DoRA over LoRA tensors: the magnitudes are missing
+  test::write_file(tmp / "adapter_config.json", j.dump());
+  expect_model_error([&] { load_adapter(tmp.path()); }, {"q_proj.m'", "missing"});
+}
+
+// DoRA in both formats: PEFT 0.21's names (the magnitude without ".weight") and use_dora, mlx-lm's
+// fine_tune_type dora and "m"; both round trips keep every array; a magnitude of the wrong length
+// is an error naming the tensor.
+TEST(AdapterIo, DoraRoundTripsInBothFormatsWithTheirNames) {
+  test::TempDir tmp;
+  const auto adapters = trained_adapters({"q_proj", "down_proj"}, {1, 2}, false, AdapterKind::dora);
+  save_adapter_peft(adapters, tmp / "peft", "base/model");
+  save_adapter_mlx(adapters, tmp / "mlx", 3);
+  expect_same(adapters, load_adapter(tmp / "peft"));
+  expect_same(adapters, load_adapter(tmp / "mlx"));
+
+  const auto peft = mx::load_safetensors((tmp / "peft" / "adapter_model.safetensors").string()).first;
+  EXPECT_EQ(peft.size(), 12u);
+  const auto& m = peft.at("base_model.model.model.layers.1.mlp.down_proj.lora_magnitude_vector");
+  EXPECT_EQ(m.shape(), (mx::Shape{64}));
+  EXPECT_TRUE(mx::array_equal(m, *adapters.find("model.layers.1.mlp.down_proj")->magnitude).item<bool>());
+  EXPECT_EQ(read_json(tmp / "peft" / "adapter_config.json")["use_dora"], true);
+
+  const auto mlx = mx::load_safetensors((tmp / "mlx" / "adapters.safetensors").string()).first;
+  EXPECT_EQ(mlx.size(), 12u);
+  EXPECT_EQ(mlx.at("model.layers.2.self_attn.q_proj.m").shape(), (mx::Shape{64}));
+  EXPECT_EQ(read_json(tmp / "mlx" / "adapter_config.json")["fine_tune_type"], "dora");
+
+  edit_weights(tmp / "peft" / "adapter_model.safetensors", [](auto& tensors) {
+    tensors.insert_or_assign("base_model.model.model.layers.1.mlp.down_proj.lora_magnitude_vector",
+                             mx::ones({63}));
+  });
+  expect_model_error([&] { load_adapter(tmp / "peft"); }, {"down_proj.lora_magnitude_vector", "[63]", "[64]"});
 }
 
 // Rewrites the weights file of the adapter in `dir` after `edit` changed its tensors.

@@ -238,6 +238,23 @@ TEST(EffectiveConfig, UnwritableDestinationIsAnIoError) {
   }
 }
 
+// lora.kind: one of the adapter kinds; dora cannot go to llama.cpp's adapter GGUF (one message naming both).
+TEST(RecipeValidation, LoraKindIsAChoiceAndDoraRefusesGgufLora) {
+  Recipe r = parse_recipe(kMinimal, "/base", "r.yaml");
+  EXPECT_EQ(r.lora.kind, "lora");
+  r.lora.kind = "dora";
+  EXPECT_TRUE(validate_recipe(r).empty());
+  r.output.export_formats = {"peft", "gguf-lora"};
+  const auto errors = validate_recipe(r);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("gguf-lora"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("lora.kind dora"), std::string::npos) << errors[0];
+  r.lora.kind = "qlora";
+  r.output.export_formats = {"peft"};
+  ASSERT_EQ(validate_recipe(r).size(), 1u);
+  EXPECT_NE(validate_recipe(r)[0].find("lora, dora"), std::string::npos) << validate_recipe(r)[0];
+}
+
 TEST(ShippedConfigs, EveryFileLoadsAndValidates) {
   int count = 0;
   for (const auto& entry : fs::directory_iterator(test::source_dir() / "configs")) {

@@ -66,6 +66,33 @@ TEST(Fuse, AnMlxQuantizedBaseIsDequantizedAndLosesItsQuantizationKeys) {
   EXPECT_EQ(resolve_model_source(tmp / "fused").kind, ModelSourceKind::HfDirectory);
 }
 
+// DoRA's merge is not an added delta (m / ||W + s B A||_row rescales each row): the fused model,
+// from a float and from a 4-bit base, gives the logits of base + DoRA adapter.
+TEST(Fuse, ADoraAdapterFusesIntoTheLogitsOfBasePlusAdapterOnFloatAndQuantizedBases) {
+  MLXFT_REQUIRE_FILE(test::v3_tokenizer().string(), "Mistral v3 tokenizer (mistral-common)");
+  test::TempDir tmp;
+  test::tiny_model_dir(tmp / "base");
+  write_quantized_model(tmp / "base", tmp / "q4", QuantSpec{4, 32}, mx::float16);
+  for (const char* base_name : {"base", "q4"}) {
+    const fs::path base_dir = tmp / base_name;
+    const fs::path adapter = tmp / (std::string(base_name) + "_dora");
+    save_adapter_peft(test::tiny_adapters(base_dir, AdapterKind::dora), adapter, base_dir.string());
+    const fs::path fused = tmp / (std::string(base_name) + "_fused");
+    write_fused_model({base_dir, adapter, fused, mx::float32, 5'000'000'000});
+    const Model base = load_model(base_dir, mx::float32);
+    const LoraAdapters dora = load_adapter(adapter);
+    ASSERT_EQ(dora.config.kind, AdapterKind::dora);
+    const mx::array want = forward(base, kIds, with(dora));
+    EXPECT_LT(max_diff(forward(load_model(fused, mx::float32), kIds), want), 1e-5f) << base_name;
+    EXPECT_GT(max_diff(forward(base, kIds), want), 1e-3f) << base_name;  // the adapter matters
+    // The magnitudes matter: the same A and B as plain LoRA give other logits.
+    LoraAdapters as_lora = dora;
+    as_lora.config.kind = AdapterKind::lora;
+    for (auto& [path, pair] : as_lora.modules) pair.magnitude.reset();
+    EXPECT_GT(max_diff(forward(base, kIds, with(as_lora)), want), 1e-3f) << base_name;
+  }
+}
+
 TEST(Fuse, ShardsWithAnIndexAndCastsToTheAskedDtype) {
   MLXFT_REQUIRE_FILE(test::v3_tokenizer().string(), "Mistral v3 tokenizer (mistral-common)");
   test::TempDir tmp;

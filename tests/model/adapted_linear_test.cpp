@@ -27,6 +27,7 @@ struct Fixture {
                 mx::random::normal({5, 4}, mx::float32, mx::random::key(3))};
   mx::array x = mx::random::normal({2, 3, 6}, mx::float32, mx::random::key(1));
   mx::array y = mx::random::normal({2, 3, 5}, mx::float32, mx::random::key(4));
+  FrozenWeight w{mx::random::normal({5, 6}, mx::float32, mx::random::key(5))};  // LoRA does not read it
   Fixture() {
     config.rank = 4;
     config.alpha = 8.0f;
@@ -35,7 +36,7 @@ struct Fixture {
 
 TEST(AdaptedLinear, LoraForwardIsLoraAdd) {
   Fixture f;
-  EXPECT_TRUE(bit_equal(adapted_linear(f.y, f.x, f.pair, f.config, std::nullopt),
+  EXPECT_TRUE(bit_equal(adapted_linear(f.y, f.x, f.w, f.pair, f.config, std::nullopt),
                         lora_add(f.y, f.x, f.pair.a, f.pair.b, f.config.scale())));
 }
 
@@ -45,7 +46,7 @@ TEST(AdaptedLinear, LoraDropoutIsInvertedAndKeyed) {
   const mx::array key = mx::random::key(9);
   const mx::array keep = mx::random::bernoulli(mx::array(0.75f), f.x.shape(), key);
   const mx::array xd = mx::multiply(f.x, mx::astype(keep, mx::float32)) * mx::array(1.0f / 0.75f);
-  EXPECT_TRUE(bit_equal(adapted_linear(f.y, f.x, f.pair, f.config, key),
+  EXPECT_TRUE(bit_equal(adapted_linear(f.y, f.x, f.w, f.pair, f.config, key),
                         lora_add(f.y, xd, f.pair.a, f.pair.b, f.config.scale())));
 }
 
@@ -58,7 +59,8 @@ TEST(AdaptedLinear, LoraMergeIsWPlusScaledBA) {
 
 TEST(AdaptedLinear, LoraInitIsUniformAAndZeroB) {
   Fixture f;
-  const LoraPair p = initial_adapter(f.config, 6, 5, mx::random::key(7));
+  const LoraPair p = initial_adapter(f.config, 6, 5, mx::random::key(7), {});
+  EXPECT_FALSE(p.magnitude.has_value());
   EXPECT_EQ(p.a.shape(), (mx::Shape{4, 6}));
   EXPECT_EQ(p.b.shape(), (mx::Shape{5, 4}));
   EXPECT_LE(mx::max(mx::abs(p.a)).item<float>(), 1.0f / std::sqrt(6.0f));
@@ -71,12 +73,13 @@ TEST(AdaptedLinear, LoraTensorNamesFollowArraysOrder) {
   const auto& names = adapter_tensors(AdapterKind::lora);
   ASSERT_EQ(names.size(), 2u);
   EXPECT_EQ(names[0].peft, "lora_A");
+  EXPECT_EQ(names[0].peft_file, "lora_A.weight");
   EXPECT_EQ(names[1].peft, "lora_B");
   EXPECT_EQ(names[0].mlx_lm, "lora_a");
   EXPECT_EQ(names[1].gguf, "lora_b");
   EXPECT_EQ(adapter_kind_name(AdapterKind::lora), "lora");
   EXPECT_EQ(adapter_kind_named("lora"), AdapterKind::lora);
-  EXPECT_FALSE(adapter_kind_named("dora").has_value());
+  EXPECT_FALSE(adapter_kind_named("qlora").has_value());
   Fixture f;
   LoraPair copy = f.pair;
   std::vector<mx::array> flat = {f.pair.b, f.pair.a};

@@ -89,12 +89,16 @@ TEST(QuantizedModel, LogitsEqualThoseOfTheDequantizedFloatModel) {
 // QLoRA: the adapters' gradients through the quantized base equal those through the float model
 // built from the dequantized weights; tolerance 1e-5 relative to the largest gradient (both run
 // the same float32 products on the CPU; on a GPU quantized_matmul sums in another order).
-TEST(QuantizedModel, QloraGradientsEqualTheDequantizedFloatReference) {
+// The same for DoRA, whose row norms read the (dequantized) base weight.
+void check_quantized_gradients(AdapterKind kind) {
   const Twins t = tiny_twins(QuantSpec{4, 32});
   LoraConfig lc;
+  lc.kind = kind;
   lc.rank = 4;
   lc.targets = {"q_proj", "v_proj", "down_proj"};
-  LoraAdapters adapters = init_lora(t.quantized.config, lc, 9);
+  LoraAdapters adapters = init_lora(t.quantized.config, lc, 9, [&](const std::string& module) {
+    return dequantize_module(t.quantized.weights, module, t.quantized.quantization.at(module), mx::float32);
+  });
   int seed = 20;
   for (auto& [path, pair] : adapters.modules)  // non-zero B, so A gets a gradient too
     pair.b = mx::multiply(mx::array(0.05f),
@@ -123,6 +127,15 @@ TEST(QuantizedModel, QloraGradientsEqualTheDequantizedFloatReference) {
     EXPECT_GT(scale, 0.0f) << "gradient " << i;
     EXPECT_LE(max_abs_diff(gq[i], gf[i]), 1e-5f * scale) << "gradient " << i;
   }
+  EXPECT_EQ(gq.size(), adapters.modules.size() * (kind == AdapterKind::dora ? 3 : 2));
+}
+
+TEST(QuantizedModel, QloraGradientsEqualTheDequantizedFloatReference) {
+  check_quantized_gradients(AdapterKind::lora);
+}
+
+TEST(QuantizedModel, QdoraGradientsEqualTheDequantizedFloatReference) {
+  check_quantized_gradients(AdapterKind::dora);
 }
 
 TEST(MlxQuantization, ReadsTheDefaultPerModuleOverridesAndFalse) {

@@ -188,6 +188,54 @@ TEST(TrainE2E, KtoLogsItsMetricsAndResumesBitIdentical) {
   EXPECT_EQ(kto_numbers(dir / "full"), kto_numbers(dir / "cut"));
 }
 
+// A DoRA recipe as write_recipe() writes it, on the base quantized to 4 bits at load (QDoRA).
+fs::path write_qdora_recipe(const mlxft::test::TempDir& dir, const std::string& name) {
+  const fs::path recipe = write_recipe(dir, name, kShortRun);
+  std::string yaml = mlxft::test::read_file(recipe);
+  yaml = std::regex_replace(yaml, std::regex("lora:\n"), "lora:\n  kind: dora\n");
+  yaml = std::regex_replace(yaml, std::regex("  dtype: float32\n"),
+                            "  dtype: float32\n  quantize: {bits: 4, group_size: 32}\n");
+  mlxft::test::write_file(recipe, yaml);
+  return recipe;
+}
+
+// DoRA on a quantized base through the train command: the magnitudes train (they leave the base's row
+// norms) and are exported beside A and B, and a run stopped by SIGTERM resumes to bit-identical
+// adapters (the magnitudes are in the checkpoints and the optimizer state like A and B).
+TEST(TrainE2E, QdoraTrainsItsMagnitudesAndResumesBitIdentical) {
+  MLXFT_REQUIRE_TOKENIZER();
+  mlxft::test::TempDir dir;
+  const fs::path full = write_qdora_recipe(dir, "full");
+  auto a = mlxft::test::run_mlxft("train --config " + full.string());
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  const auto config = nlohmann::json::parse(
+      mlxft::test::read_file(dir / "full" / "final_model" / "peft" / "adapter_config.json"));
+  EXPECT_EQ(config["use_dora"], true);
+  EXPECT_EQ(nlohmann::json::parse(mlxft::test::read_file(dir / "full" / "final_model" / "mlx" /
+                                                         "adapter_config.json"))["fine_tune_type"],
+            "dora");
+  const auto arrays = final_arrays(dir / "full");
+  EXPECT_EQ(arrays.size(), 2u * 7u * 3u);  // 2 layers x 7 projections x (A, B, magnitude)
+  // The magnitudes moved: the first layer's q_proj magnitude is not its (dequantized) row norms.
+  mlxft::Model base = mlxft::load_model(tiny_model(), mx::float32, mlxft::QuantSpec{4, 32});
+  const std::string q = "model.layers.0.self_attn.q_proj";
+  const mx::array norms = mx::sqrt(mx::sum(
+      mx::square(mlxft::dequantize_module(base.weights, q, base.quantization.at(q), mx::float32)), 1));
+  const mx::array& m = arrays.at("base_model.model." + q + ".lora_magnitude_vector");
+  ASSERT_EQ(m.shape(), norms.shape());
+  EXPECT_GT(mx::max(mx::abs(mx::subtract(m, norms))).item<float>(), 1e-4f);
+  EXPECT_LT(mx::max(mx::abs(mx::subtract(m, norms))).item<float>(), 0.5f * mx::max(norms).item<float>());
+
+  const fs::path cut = write_qdora_recipe(dir, "cut");
+  const auto stopped =
+      mlxft::test::run_command("MLXFT_TEST_SIGTERM_AFTER_STEP=3 '" + mlxft::test::mlxft_binary().string() +
+                               "' train --config " + cut.string());
+  ASSERT_EQ(stopped.exit_code, 143) << stopped.output;
+  auto b = mlxft::test::run_mlxft("train --config " + cut.string() + " --resume");
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  expect_bit_identical(dir / "full", dir / "cut");
+}
+
 // Data without undesirable examples cannot serve KTO: one configuration error before training.
 TEST(TrainE2E, KtoOnDataWithoutUndesirableExamplesIsAConfigError) {
   MLXFT_REQUIRE_TOKENIZER();

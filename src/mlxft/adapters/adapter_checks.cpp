@@ -54,7 +54,7 @@ void require_unsupported_absent(const json& j, const fs::path& file, const std::
     return;
   }
   adapter_error(file, fmt::format("key '{}' = {} is not supported: {}", key, it->dump(), why),
-                "mlxft reads plain LoRA adapters (one rank for every module, no bias, no DoRA)");
+                "mlxft reads LoRA and DoRA adapters with one rank for every module and no bias");
 }
 
 std::unordered_map<std::string, mx::array> read_adapter_tensors(const fs::path& file) {
@@ -95,33 +95,49 @@ std::pair<std::string, std::string> split_adapter_key(const std::string& key, co
 
 std::string tensor_names_group(AdapterKind kind, AdapterNameField format) {
   std::string group;
-  for (const auto& names : adapter_tensors(kind)) group += (group.empty() ? "(" : "|") + names.*format;
+  for (const auto& names : adapter_tensors(kind)) {
+    std::string escaped;
+    for (const char c : names.*format) escaped += c == '.' ? std::string("\\.") : std::string(1, c);
+    group += (group.empty() ? "(" : "|") + escaped;
+  }
   return group + ")";
 }
 
 std::optional<mx::array>& read_slot(ReadModule& module, AdapterKind kind, AdapterNameField format,
                                     const std::string& name) {
-  return name == adapter_tensors(kind).front().*format ? module.a : module.b;
+  const auto& names = adapter_tensors(kind);
+  if (name == names[0].*format) return module.a;
+  if (name == names[1].*format) return module.b;
+  return module.magnitude;
 }
 
 LoraAdapters assemble_adapters(std::map<std::string, ReadModule>& read, LoraConfig config,
                                const fs::path& file, bool transposed,
-                               const std::function<std::string(const std::string&, char)>& name_of) {
+                               const std::function<std::string(const std::string&, size_t)>& name_of) {
   if (read.empty()) adapter_error(file, "the file holds no LoRA tensors");
+  const bool has_magnitude = adapter_tensors(config.kind).size() > 2;
   LoraAdapters adapters;
   std::map<std::string, std::pair<int, int>> target_shape;  // target -> (in, out)
   for (auto& [path, m] : read) {
     if (!m.a)
-      adapter_error(file, fmt::format("tensor '{}' is missing (its pair is present)", name_of(path, 'a')));
+      adapter_error(file, fmt::format("tensor '{}' is missing (its pair is present)", name_of(path, 0)));
     if (!m.b)
-      adapter_error(file, fmt::format("tensor '{}' is missing (its pair is present)", name_of(path, 'b')));
+      adapter_error(file, fmt::format("tensor '{}' is missing (its pair is present)", name_of(path, 1)));
     if (m.a->ndim() != 2 || m.a->shape(0) != config.rank) {
-      adapter_error(file, fmt::format("tensor '{}' has shape {} for rank {}", name_of(path, 'a'),
+      adapter_error(file, fmt::format("tensor '{}' has shape {} for rank {}", name_of(path, 0),
                                       stored_shape(*m.a, transposed), config.rank));
     }
     if (m.b->ndim() != 2 || m.b->shape(1) != config.rank) {
-      adapter_error(file, fmt::format("tensor '{}' has shape {} for rank {}", name_of(path, 'b'),
+      adapter_error(file, fmt::format("tensor '{}' has shape {} for rank {}", name_of(path, 1),
                                       stored_shape(*m.b, transposed), config.rank));
+    }
+    if (has_magnitude && !m.magnitude) {
+      adapter_error(file, fmt::format("tensor '{}' is missing (the module's other tensors are present)",
+                                      name_of(path, 2)));
+    }
+    if (m.magnitude && (m.magnitude->ndim() != 1 || m.magnitude->shape(0) != m.b->shape(0))) {
+      adapter_error(file, fmt::format("tensor '{}' has shape {}; it needs one magnitude per output row, [{}]",
+                                      name_of(path, 2), shape_string(m.magnitude->shape()), m.b->shape(0)));
     }
     const std::pair<int, int> in_out{m.a->shape(1), m.b->shape(0)};
     const auto target = parse_module_path(path).target;
@@ -131,7 +147,7 @@ LoraAdapters assemble_adapters(std::map<std::string, ReadModule>& read, LoraConf
           file, fmt::format("tensors of '{}' have (in, out) = ({}, {}) but other {} modules have ({}, {})",
                             path, in_out.first, in_out.second, target, it->second.first, it->second.second));
     }
-    adapters.modules.emplace(path, LoraPair{*m.a, *m.b});
+    adapters.modules.emplace(path, LoraPair{*m.a, *m.b, m.magnitude});
   }
   config.targets = adapted_targets(adapters);
   config.layers = adapted_layers(adapters);
@@ -185,7 +201,7 @@ void check_adapter_fits(const LoraAdapters& adapters, const ModelConfig& model, 
                   "use the adapter with the base model it was trained on");
     }
     const auto [in, out] = lora_projection_shape(model, target);
-    if (pair.a.shape(1) != in || pair.b.shape(0) != out) {
+    if (pair.a.shape(1) != in || pair.b.shape(0) != out || (pair.magnitude && pair.magnitude->shape(0) != out)) {
       throw Error(ErrorKind::Model, source,
                   fmt::format("adapter module '{}' maps {} -> {} features but the model's {} maps {} -> {}",
                               path, pair.a.shape(1), pair.b.shape(0), target, in, out),

@@ -5,8 +5,9 @@
 // - Every read problem is a Model error naming the file and, where there is one, the key or the
 //   tensor (adapter_error()).
 // - read_adapter_tensors() returns float32 arrays, evaluated.
-// - assemble_adapters() checks that every module has both halves, of the config's rank, with one
-//   (in, out) shape per target, and fills targets and layers from the modules found.
+// - assemble_adapters() checks that every module has each tensor of its kind (both halves, of the
+//   config's rank, and DoRA's magnitude of B's rows), with one (in, out) shape per target, and fills
+//   targets and layers from the modules found.
 // - adapted_targets()/adapted_layers() list what an adapter covers (targets in
 //   lora_target_names() order, layers ascending).
 // - write_adapter_json()/write_adapter_safetensors() write one file of an adapter; callers write
@@ -62,13 +63,14 @@ std::unordered_map<std::string, mlx::core::array> read_adapter_tensors(const std
 
 // One adapted module as read from a file, in PEFT orientation.
 struct ReadModule {
-  std::optional<mlx::core::array> a;  // [rank, in]
-  std::optional<mlx::core::array> b;  // [out, rank]
+  std::optional<mlx::core::array> a;          // [rank, in]
+  std::optional<mlx::core::array> b;          // [out, rank]
+  std::optional<mlx::core::array> magnitude;  // DoRA: [out]
 };
 
 // A format's names of the kind's tensors (adapter_tensors(), `format` one of AdapterTensorNames' fields):
-// as a regex group "(lora_A|lora_B)", and the slot of a module that the name read from a file fills
-// (the first tensor: a, the second: b).
+// as a regex group "(lora_A\.weight|lora_B\.weight)" (dots escaped), and the slot of a module that the
+// name read from a file fills (in adapter_tensors() order: a, b, magnitude).
 using AdapterNameField = std::string AdapterTensorNames::*;
 std::string tensor_names_group(AdapterKind kind, AdapterNameField format);
 std::optional<mlx::core::array>& read_slot(ReadModule& module, AdapterKind kind, AdapterNameField format,
@@ -80,11 +82,12 @@ std::pair<std::string, std::string> split_adapter_key(const std::string& key, co
                                                       const std::filesystem::path& file,
                                                       const std::string& expected);
 
-// `name_of(path, 'a' | 'b')` gives the file's key for messages; `transposed`: the file stores
-// A^T and B^T (shapes in messages are shown as stored).
+// `name_of(path, i)` gives the file's key of the module's tensor adapter_tensors(config.kind)[i] for
+// messages; `transposed`: the file stores A^T and B^T (shapes in messages are shown as stored).
+// Every tensor of the kind must be there (a DoRA magnitude [out], where out is B's).
 LoraAdapters assemble_adapters(std::map<std::string, ReadModule>& read, LoraConfig config,
                                const std::filesystem::path& file, bool transposed,
-                               const std::function<std::string(const std::string&, char)>& name_of);
+                               const std::function<std::string(const std::string&, size_t)>& name_of);
 
 std::vector<std::string> adapted_targets(const LoraAdapters& adapters);
 std::vector<int> adapted_layers(const LoraAdapters& adapters);

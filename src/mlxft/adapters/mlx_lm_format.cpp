@@ -48,7 +48,7 @@ LoraConfig read_mlx_config(const fs::path& config_file) {
   const std::optional<AdapterKind> kind = adapter_kind_named(type);
   if (!kind) {
     adapters::adapter_error(config_file,
-                            "fine_tune_type is '" + type + "'; only LoRA adapters are supported");
+                            "fine_tune_type is '" + type + "'; only LoRA and DoRA adapters are supported");
   }
   const auto params_it = j.find("lora_parameters");
   if (params_it == j.end() || !params_it->is_object()) {
@@ -110,12 +110,12 @@ LoraAdapters load_mlx_adapter(const fs::path& dir) {
   for (auto& [key, tensor] : adapters::read_adapter_tensors(weights)) {
     const auto [path, part] =
         adapters::split_adapter_key(key, re, weights, "model.layers.0.self_attn.q_proj." + names[0].mlx_lm);
-    if (tensor.ndim() == 2) tensor = mx::transpose(tensor);  // mlx-lm stores A^T and B^T
+    if (tensor.ndim() == 2) tensor = mx::transpose(tensor);  // mlx-lm stores A^T and B^T (DoRA's m: [out])
     adapters::read_slot(read[path], config.kind, field, part) = tensor;
   }
   auto result = adapters::assemble_adapters(
       read, config, weights, true,
-      [&](const std::string& path, char part) { return path + "." + names[part == 'a' ? 0 : 1].mlx_lm; });
+      [&](const std::string& path, size_t i) { return path + "." + names[i].mlx_lm; });
   std::vector<mx::array> flat = result.flatten();
   for (auto& a : flat) a = mx::contiguous(a);
   mx::eval(flat);

@@ -1,9 +1,9 @@
-// LoRA adapters in mlx-lm's format (mlx_lm.generate --adapter-path, mlx_lm.fuse).
+// LoRA and DoRA adapters in mlx-lm's format (mlx_lm.generate --adapter-path, mlx_lm.fuse).
 //
 // Contract:
 // - A directory with adapters.safetensors (keys "<module>.lora_a" [in, r] and "<module>.lora_b"
-//   [r, out], the transposes of PEFT's, float32) and adapter_config.json {fine_tune_type "lora",
-//   num_layers, lora_parameters {rank, scale, dropout, keys}}.
+//   [r, out], the transposes of PEFT's, float32) and adapter_config.json {fine_tune_type "lora" or
+//   "dora", num_layers, lora_parameters {rank, scale, dropout, keys}}; DoRA adds "<module>.m" [out].
 // - mlx-lm attaches adapters to the LAST num_layers layers; layers inside that range that this
 //   adapter does not touch get mlx-lm's B = 0 initialisation and so change nothing.
 //   save_adapter_mlx() logs a warning naming them when the adapted layers are not exactly the last

@@ -36,7 +36,7 @@ json peft_config(const LoraAdapters& adapters, const std::string& base_model) {
       {"bias", "none"},
       {"fan_in_fan_out", false},
       {"use_rslora", c.use_rslora},
-      {"use_dora", false},
+      {"use_dora", c.kind == AdapterKind::dora},
       {"inference_mode", true},
       {"init_lora_weights", true},
       {"modules_to_save", nullptr},
@@ -54,12 +54,12 @@ LoraConfig read_peft_config(const fs::path& config_file) {
     adapters::adapter_error(config_file,
                             "peft_type is '" + j["peft_type"].get<std::string>() + "', not LORA");
   }
-  adapters::require_unsupported_absent(j, config_file, "use_dora", "DoRA");
   adapters::require_unsupported_absent(j, config_file, "bias", "trained biases");
   adapters::require_unsupported_absent(j, config_file, "fan_in_fan_out", "transposed (Conv1D) weights");
   adapters::require_unsupported_absent(j, config_file, "rank_pattern", "per-module ranks");
   adapters::require_unsupported_absent(j, config_file, "alpha_pattern", "per-module alphas");
   LoraConfig config;
+  config.kind = config_value<bool>(j, config_file, "use_dora", false) ? AdapterKind::dora : AdapterKind::lora;
   config.rank = config_value<int>(j, config_file, "r");
   config.alpha = config_value<float>(j, config_file, "lora_alpha");
   config.dropout = config_value<float>(j, config_file, "lora_dropout", 0.0f);
@@ -79,8 +79,7 @@ void save_adapter_peft(const LoraAdapters& adapters, const fs::path& dir, const 
   for (const auto& [path, pair] : adapters.modules) {
     const auto arrays = pair.arrays();
     for (size_t i = 0; i < arrays.size(); ++i)
-      tensors.emplace(kPeftPrefix + path + "." + names[i].peft + ".weight",
-                      mx::astype(arrays[i], mx::float32));
+      tensors.emplace(kPeftPrefix + path + "." + names[i].peft_file, mx::astype(arrays[i], mx::float32));
   }
   StagedDirectory staged(dir);
   adapters::write_adapter_safetensors(staged.path() / kPeftWeightsFile, tensors);
@@ -91,18 +90,18 @@ void save_adapter_peft(const LoraAdapters& adapters, const fs::path& dir, const 
 LoraAdapters load_peft_adapter(const fs::path& dir) {
   const fs::path weights = dir / kPeftWeightsFile;
   const LoraConfig config = read_peft_config(dir / adapters::kConfigFile);
-  constexpr auto field = &AdapterTensorNames::peft;
+  constexpr auto field = &AdapterTensorNames::peft_file;
   const auto& names = adapter_tensors(config.kind);
   const std::regex re(R"(base_model\.model\.model\.layers\.(\d{1,6})\.(\w+)\.(\w+)\.)" +
-                      adapters::tensor_names_group(config.kind, field) + R"(\.weight)");
+                      adapters::tensor_names_group(config.kind, field));
   std::map<std::string, adapters::ReadModule> read;
   for (auto& [key, tensor] : adapters::read_adapter_tensors(weights)) {
     const auto [path, part] = adapters::split_adapter_key(
-        key, re, weights, "base_model.model.model.layers.0.self_attn.q_proj." + names[0].peft + ".weight");
+        key, re, weights, "base_model.model.model.layers.0.self_attn.q_proj." + names[0].peft_file);
     adapters::read_slot(read[path], config.kind, field, part) = tensor;
   }
-  return adapters::assemble_adapters(read, config, weights, false, [&](const std::string& path, char part) {
-    return kPeftPrefix + path + "." + names[part == 'a' ? 0 : 1].peft + ".weight";
+  return adapters::assemble_adapters(read, config, weights, false, [&](const std::string& path, size_t i) {
+    return kPeftPrefix + path + "." + names[i].peft_file;
   });
 }
 

@@ -5,6 +5,8 @@
 
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/chat/model_format.h"
+#include "mlxft/export/fuse.h"
+#include "mlxft/model/adapted_linear.h"
 #include "mlxft/data/tool_catalogue.h"
 #include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"
@@ -20,6 +22,7 @@ namespace {
 
 LoraConfig lora_config(const LoraSection& l) {
   LoraConfig c;
+  c.kind = adapter_kind_named(l.kind).value();  // the schema allows only adapter_kind_name()s
   c.rank = l.rank;
   c.alpha = static_cast<float>(l.alpha);
   c.dropout = static_cast<float>(l.dropout);
@@ -116,11 +119,16 @@ Model load_base_model(const Recipe& r) {
 LoraAdapters build_adapters(const Recipe& r, const Model& model, const std::string& init_adapter_flag) {
   const std::string& init_adapter = init_adapter_flag.empty() ? r.training.init_adapter : init_adapter_flag;
   if (init_adapter.empty())
-    return init_lora(model.config, lora_config(r.lora), static_cast<uint64_t>(r.training.seed));
+    return init_lora(model.config, lora_config(r.lora), static_cast<uint64_t>(r.training.seed),
+                     [&](const std::string& module) { return base_float_weight(model, module); });
   LoraAdapters adapters = load_adapter(init_adapter);
   check_adapter_fits(adapters, model.config, init_adapter);
-  spdlog::info("starting from adapter {} (r{}, alpha {})", init_adapter, adapters.config.rank,
-               adapters.config.alpha);
+  spdlog::info("starting from adapter {} ({}, r{}, alpha {})", init_adapter,
+               adapter_kind_name(adapters.config.kind), adapters.config.rank, adapters.config.alpha);
+  if (adapter_kind_name(adapters.config.kind) != r.lora.kind) {
+    spdlog::warn("lora.kind is {} but the adapter {} is {}; training goes on as {}", r.lora.kind, init_adapter,
+                 adapter_kind_name(adapters.config.kind), adapter_kind_name(adapters.config.kind));
+  }
   adapters.config.dropout = static_cast<float>(r.lora.dropout);
   return adapters;
 }

@@ -20,9 +20,9 @@ void print_run_summary(const Recipe& r, const Model& model, const LoraAdapters& 
   fmt::print("model:       {} ({}, {} layers, hidden {}, {})\n",
              r.model.name.empty() ? r.model.path : r.model.name, model.config.model_type,
              model.config.num_hidden_layers, model.config.hidden_size, dtype_name(model.dtype));
-  fmt::print("parameters:  {} total, {} trainable ({:.4f} %), LoRA r{} alpha {} on {}\n", total, trainable,
+  fmt::print("parameters:  {} total, {} trainable ({:.4f} %), {} r{} alpha {} on {}\n", total, trainable,
              100.0 * static_cast<double>(trainable) / static_cast<double>(total + trainable),
-             adapters.config.rank, adapters.config.alpha, fmt::join(adapters.config.targets, ","));
+             adapters.config.kind == AdapterKind::dora ? "DoRA" : "LoRA", adapters.config.rank, adapters.config.alpha, fmt::join(adapters.config.targets, ","));
   fmt::print("data:        {} train, {} validation, {} test examples\n", split.train.size(),
              split.valid.size(), split.test.size());
   fmt::print(

@@ -37,6 +37,7 @@ struct ModelSection {
 };
 
 struct LoraSection {
+  std::string kind = "lora";  // lora | dora (adapter_kind_name(), model/adapted_linear.h)
   int rank = 16;
   double alpha = 32.0;
   double dropout = 0.05;

@@ -12,6 +12,7 @@
 #include "mlxft/chat/chat_format.h"
 #include "mlxft/config/schema_codec.h"
 #include "mlxft/data/options.h"
+#include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/lora.h"
 
 // The table below uses designated initializers that leave the other members at their defaults on
@@ -100,7 +101,12 @@ std::vector<FieldSpec> model_rows() {
 std::vector<FieldSpec> lora_rows() {
   using R = Recipe;
   const std::vector<std::string>& targets = lora_target_names();
+  std::vector<std::string> kinds;
+  for (const AdapterKind k : adapter_kinds()) kinds.push_back(adapter_kind_name(k));
   return {
+      field("lora", "kind", &R::lora, &LoraSection::kind,
+            "Adapter kind: lora, or dora (weight-decomposed: a trained magnitude per output row)",
+            {.choices = kinds}),
       field("lora", "rank", &R::lora, &LoraSection::rank, "LoRA rank r", {.range = between(1, 4096)}),
       field("lora", "alpha", &R::lora, &LoraSection::alpha, "LoRA alpha; scale = alpha / rank",
             {.range = above(0)}),

@@ -65,6 +65,12 @@ std::vector<std::string> validate_recipe(const Recipe& recipe) {
           "prompt with another example's completion in the same micro-batch)");
     }
   }
+  const auto& formats = recipe.output.export_formats;
+  if (recipe.lora.kind == "dora" && std::find(formats.begin(), formats.end(), "gguf-lora") != formats.end()) {
+    errors.push_back(
+        "output.export has gguf-lora, but llama.cpp's adapter GGUF cannot hold lora.kind dora: "
+        "export gguf (the merged model) instead");
+  }
   if (recipe.evaluation.early_stopping_patience > 0 && d.valid_path.empty() && d.valid_split <= 0.0) {
     errors.push_back(
         "evaluation.early_stopping_patience needs validation data: set data.valid_split > 0 "

@@ -3,7 +3,7 @@
 // Contract: fused_weights() returns every tensor of expected_weights(model.config) (HF names and
 // shapes) as a float array in `dtype`: a quantized module (MLX triplet, GGUF Q4/Q8) is
 // dequantized first, then each adapted projection becomes merged_weight() (adapted_linear.h; LoRA:
-// W + scale * B A), all computed in
+// W + scale * B A; DoRA: m / ||W + scale * B A||_row * (W + scale * B A)), all computed in
 // float32 and cast once at the end. `adapters` may be null (the base, dequantized and cast).
 // The arrays are lazy; callers evaluate them as they write (one shard, one tensor at a time).
 #pragma once

@@ -12,7 +12,8 @@
 // - write_gguf_lora() writes llama.cpp's LoRA adapter GGUF: general.type "adapter",
 //   general.architecture "llama", adapter.type "lora", adapter.lora.alpha = scale * rank (llama.cpp
 //   scales by alpha / rank), and per adapted module "<gguf tensor>.lora_a" = A [rank, in] and
-//   ".lora_b" = B [out, rank] in F32, B's rows permuted for Q/K as the base's are.
+//   ".lora_b" = B [out, rank] in F32, B's rows permuted for Q/K as the base's are. A DoRA adapter
+//   is a Usage error (llama.cpp's adapters are LoRA only; the merged GGUF holds DoRA).
 // - Both write through a temporary file renamed into place (nothing is left on failure), refuse an
 //   existing `out` (Usage error) and write an Ollama Modelfile beside it (modelfile.h).
 #pragma once

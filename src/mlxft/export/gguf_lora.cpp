@@ -44,6 +44,15 @@ GgufExportResult write_gguf_lora(const GgufExportOptions& o, const LoraAdapters&
   const ModelSource source = resolve_model_source(o.model);
   const ModelConfig config = model_config(source);
   check_adapter_fits(adapters, config, o.adapter.empty() ? "the adapter" : o.adapter.string());
+  const auto& names = adapter_tensors(adapters.config.kind);
+  for (const auto& tensor : names) {
+    if (tensor.gguf.empty()) {
+      throw Error(ErrorKind::Usage, o.adapter.empty() ? "the adapter" : o.adapter.string(),
+                  fmt::format("llama.cpp's adapter GGUF cannot hold a {} adapter (it has no '{}' tensor)",
+                              adapter_kind_name(adapters.config.kind), tensor.peft),
+                  "export the merged model instead: `mlxft export gguf --adapter ...`, or output.export: [gguf]");
+    }
+  }
   const int rank = adapters.config.rank;
   const GgufMetadata metadata = {
       {"general.architecture", GgufValue::string("llama")},
@@ -54,7 +63,6 @@ GgufExportResult write_gguf_lora(const GgufExportOptions& o, const LoraAdapters&
   };
   std::vector<GgufTensorPlan> plans;
   std::vector<mx::array> arrays;
-  const auto& names = adapter_tensors(adapters.config.kind);
   for (const auto& [module, pair] : adapters.modules) {
     const std::string name = gguf_tensor_name(module + ".weight");
     const LoraModulePath path = parse_module_path(module);

@@ -64,6 +64,15 @@ kernels::FrozenLinearWeightPtr KernelWeightCache::get_quantized(const std::strin
   return e.weight;
 }
 
+mx::array frozen_float_weight(const FrozenWeight& w) {
+  if (!w.quantized()) return w.weight.dtype() == mx::float32 ? w.weight : mx::astype(w.weight, mx::float32);
+  if (!w.scales || !w.biases) {
+    throw Error(ErrorKind::Model, "frozen_float_weight", "a quantized weight needs its scales and biases");
+  }
+  return mx::dequantize(w.weight, mx::astype(*w.scales, mx::float32), mx::astype(*w.biases, mx::float32),
+                        w.group_size, w.bits);
+}
+
 mx::array quantized_linear(const mx::array& x, const FrozenWeight& w) {
   if (!w.scales || !w.biases) {
     throw Error(ErrorKind::Model, "frozen_linear", "a quantized weight needs its scales and biases");

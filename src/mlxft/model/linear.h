@@ -16,6 +16,8 @@
 //   the prepared kernel weight when there is one. Scales and biases are cast to x's dtype first, so a
 //   float32 run dequantizes exactly as dequantize_module(.., float32) does. Both are differentiable with
 //   respect to x.
+// - frozen_float_weight(w): W as float32 [out, in] (what an adapter kind that reads W, DoRA's norm,
+//   needs), dequantized when quantized; a constant, like W.
 // - KernelWeightCache: the prepared kernel weights of one model, built lazily on first use and
 //   keyed by weight name and array identity (a replaced array gets a fresh entry). Thread-safe.
 // - resolve_compute_dtype("auto" | "float32" | "bfloat16"): model.compute_dtype as a dtype; auto is
@@ -49,6 +51,8 @@ struct FrozenWeight {
 };
 
 mlx::core::array frozen_linear(const mlx::core::array& x, const FrozenWeight& w);
+// W itself as float32 [out, in]: a quantized weight dequantized as dequantize_module(.., float32) does.
+mlx::core::array frozen_float_weight(const FrozenWeight& w);
 mlx::core::array quantized_linear(const mlx::core::array& x, const FrozenWeight& w);
 
 mlx::core::Dtype resolve_compute_dtype(const std::string& name);

@@ -35,7 +35,7 @@ struct BlockLora {
 };
 
 // The frozen weight of a module ("model.layers.3.self_attn.q_proj"), quantized when it is.
-FrozenWeight frozen_module(const Model& m, const std::string& module) {
+FrozenWeight frozen_module(const Model& m, const std::string& module, bool prepare = true) {
   FrozenWeight w{m.weight(module + ".weight")};
   const auto q = m.quantization.find(module);
   if (q != m.quantization.end()) {
@@ -44,7 +44,7 @@ FrozenWeight frozen_module(const Model& m, const std::string& module) {
     w.bits = q->second.bits;
     w.group_size = q->second.group_size;
   }
-  w.prepared = kernel_weight(m, module + ".weight");  // the CPU kernel when it applies
+  if (prepare) w.prepared = kernel_weight(m, module + ".weight");  // the CPU kernel when it applies
   return w;
 }
 
@@ -63,13 +63,13 @@ mx::array embed(const Model& m, const mx::array& tokens) {
   return mx::astype(rows, m.dtype);
 }
 
-// y = x W^T, adapted (LoRA: + scale * (dropout(x) A^T) B^T)    x [..., in], W [out, in], A [r, in], B [out,
+// y = x W^T, adapted as the adapters' kind says (LoRA: + scale * (dropout(x) A^T) B^T)    x [..., in], W [out, in], A [r, in], B [out,
 // r]
 mx::array linear(const mx::array& x, const FrozenWeight& w, const BlockLora& lora, Projection projection) {
   mx::array y = frozen_linear(x, w);
   const auto& pair = lora.pairs[static_cast<size_t>(projection)];
   if (!pair) return y;
-  return adapted_linear(y, x, *pair, lora.config, lora.dropout_keys[static_cast<size_t>(projection)]);
+  return adapted_linear(y, x, w, *pair, lora.config, lora.dropout_keys[static_cast<size_t>(projection)]);
 }
 
 // Writes the T new positions of k and v [B, K, T, D] at the cache's offset and returns the cached
@@ -196,6 +196,17 @@ mx::array checkpointed_block(const Model& m, int layer, const mx::array& x, cons
 }
 
 }  // namespace
+
+void fix_dora_norms(LoraAdapters& adapters, const Model& model) {
+  if (adapters.config.kind != AdapterKind::dora) return;
+  std::vector<mx::array> norms;
+  for (auto& [module, pair] : adapters.modules) {
+    const FrozenWeight w = frozen_module(model, module, false);
+    pair.fixed_norm = dora_weight_norm(frozen_float_weight(w), pair, adapters.config);
+    norms.push_back(*pair.fixed_norm);
+    mx::eval(norms.back());  // one module's float weight at a time
+  }
+}
 
 bool fused_attention_active() {
   return kernels::fused_attention_runs_on(kernels::default_stream());

@@ -83,6 +83,11 @@ bool projections_can_be_packed(const Model& model);
 // Whether they are: pack_weights set (the run's choice) and projections_can_be_packed().
 bool projections_are_packed(const Model& model);
 
+// For inference with adapters that no longer change (generate, eval, logits): a DoRA adapter's row norms
+// (LoraPair::fixed_norm) computed once from the model's weights, evaluated; nothing for LoRA. The
+// adapted output is the same; a decoding step no longer recomputes W + scale B A.
+void fix_dora_norms(LoraAdapters& adapters, const Model& model);
+
 // Loads and evaluates the weights; `dtype` overrides the default compute dtype; `quantize`
 // quantizes the float projections/embedding/head at load.
 Model load_model(const std::filesystem::path& path, std::optional<mlx::core::Dtype> dtype = {},

@@ -102,7 +102,8 @@ const LoraPair* LoraAdapters::find(const std::string& module_path) const {
   return it == modules.end() ? nullptr : &it->second;
 }
 
-LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint64_t seed) {
+LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint64_t seed,
+                       const BaseWeightFn& base) {
   if (config.rank < 1) {
     throw Error(ErrorKind::Config, "lora.rank", "must be at least 1, got " + std::to_string(config.rank));
   }
@@ -141,7 +142,10 @@ LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint6
       // Each module's key depends only on the seed and its path, so its init does not
       // change with which other modules are adapted.
       const auto key = mx::random::key(seed ^ fnv1a64(path, kLoraInitFnvBasis));
-      adapters.modules.emplace(path, initial_adapter(config, in, out, key));
+      adapters.modules.emplace(path, initial_adapter(config, in, out, key, [&] {
+        if (!base) throw std::logic_error("init_lora: adapter kind " + adapter_kind_name(config.kind) + " needs the base weights");
+        return base(path);
+      }));
     }
   }
   return adapters;

@@ -1,20 +1,22 @@
 // LoRA adapters on the linear projections of a Llama/Mistral model.
 //
-// Contract: an adapted projection computes
+// Contract: an adapted projection computes (LoRA; adapted_linear.h has every kind, DoRA too)
 //     y = x W^T + scale * (dropout(x) A^T) B^T
 // with A [rank, in] and B [out, rank] (PEFT's orientation), scale =
 // alpha / rank (alpha / sqrt(rank) with rsLoRA). Adapters are keyed by the
 // module path of the projection ("model.layers.3.self_attn.q_proj",
 // "model.layers.0.mlp.down_proj"); the map is ordered, so flatten() gives a
-// stable parameter order (a, b per module, modules in key order) that the
-// optimizer, checkpoints and gradients all share. Adapter arrays are float32.
+// stable parameter order (a, b and DoRA's magnitude per module, modules in key order)
+// that the optimizer, checkpoints and gradients all share. Adapter arrays are float32.
 #pragma once
 
 #include <mlx/mlx.h>
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,7 +48,7 @@ LoraModulePath parse_module_path(const std::string& path);
 
 // What an adapted projection computes, and so which parameters it has (adapted_linear.h owns each
 // kind's forward, initialisation, merge and tensor names).
-enum class AdapterKind { lora };
+enum class AdapterKind { lora, dora };
 
 struct LoraConfig {
   AdapterKind kind = AdapterKind::lora;
@@ -63,15 +65,26 @@ struct LoraConfig {
 
 // One adapted module's trainable arrays, in PEFT orientation.
 struct LoraPair {
-  mlx::core::array a;  // [rank, in]
-  mlx::core::array b;  // [out, rank]
+  LoraPair(mlx::core::array a_, mlx::core::array b_, std::optional<mlx::core::array> magnitude_ = {})
+      : a(std::move(a_)), b(std::move(b_)), magnitude(std::move(magnitude_)) {}
+
+  mlx::core::array a;                          // [rank, in]
+  mlx::core::array b;                          // [out, rank]
+  std::optional<mlx::core::array> magnitude;  // DoRA only: [out], one magnitude per output row
+  // DoRA only, not trained: the row norms ||W + scale B A|| computed once for an adapter that no
+  // longer changes (fix_dora_norms(), llama.h), so that decoding does not recompute them per token.
+  std::optional<mlx::core::array> fixed_norm;
 
   // The arrays in flatten() order (adapter_tensors() names them), and the inverse: takes them from
-  // flat[i...] and returns the index after them.
-  std::vector<mlx::core::array> arrays() const { return {a, b}; }
+  // flat[i...] (as many as this pair holds) and returns the index after them.
+  std::vector<mlx::core::array> arrays() const {
+    if (magnitude) return {a, b, *magnitude};
+    return {a, b};
+  }
   size_t assign(const std::vector<mlx::core::array>& flat, size_t i) {
     a = flat[i++];
     b = flat[i++];
+    if (magnitude) magnitude = flat[i++];
     return i;
   }
 };
@@ -92,8 +105,14 @@ std::pair<int, int> lora_projection_shape(const ModelConfig& model, const std::s
 // "model.layers.{layer}.self_attn.q_proj" etc. Throws Config error for an unknown target.
 std::string lora_module_path(int layer, const std::string& target);
 
+// A module's frozen weight as float32 [out, in] (dequantized when quantized), by module path.
+using BaseWeightFn = std::function<mlx::core::array(const std::string& module)>;
+
 // New adapters, each module as its kind initialises it (initial_adapter(), adapted_linear.h) from a key
 // that depends only on the seed and the module path. Validates targets/layers/rank (Config error).
-LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint64_t seed);
+// `base` gives the frozen weights a kind initialises from (DoRA's magnitude); std::logic_error when
+// such a kind has none.
+LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint64_t seed,
+                       const BaseWeightFn& base = {});
 
 }  // namespace mlxft
