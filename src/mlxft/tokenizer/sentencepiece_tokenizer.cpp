@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace mlxft {
 
@@ -16,13 +17,15 @@ SentencePieceTokenizer::~SentencePieceTokenizer() = default;
 
 SentencePieceTokenizer SentencePieceTokenizer::load(const std::filesystem::path& model_file) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(model_file, ec)) {
+  if (!std::filesystem::exists(model_file, ec)) {
     throw Error(ErrorKind::Model, model_file.string(), "tokenizer file not found",
                 "point --tokenizer (or the model directory) at a SentencePiece tokenizer.model");
   }
+  // Read through the one untrusted-file reader: a FIFO or directory is refused unopened.
+  const std::string proto = read_untrusted_file(model_file, "tokenizer file", 256ull << 20);
   SentencePieceTokenizer tok;
   tok.sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  const auto status = tok.sp_->Load(model_file.string());
+  const auto status = tok.sp_->LoadFromSerializedProto(proto);
   if (!status.ok()) {
     throw Error(ErrorKind::Model, model_file.string(),
                 fmt::format("not a valid SentencePiece model: {}", status.message()));
