@@ -211,9 +211,13 @@ std::vector<Case> index_and_safetensors_cases() {
   bad_weights("safetensors offsets past the file",
               safetensors_bytes("{\"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 1099511627776]}}", 4),
               {"model.safetensors", "'x'"});
-  bad_weights("safetensors int32 norm weight",
-              safetensors_bytes("{\"model.norm.weight\": {\"dtype\": \"I32\", \"shape\": [64], \"data_offsets\": [0, 256]}}", 256),
-              {"model.safetensors", "model.norm.weight"});
+  c.push_back({"safetensors int32 norm weight", [](const fs::path& d) {
+                 auto [weights, meta] = mx::load_safetensors((d / "model.safetensors").string());
+                 weights.insert_or_assign("model.norm.weight", mx::astype(weights.at("model.norm.weight"), mx::int32));
+                 mx::save_safetensors((d / "model.safetensors").string(), weights, meta);
+                 return d;
+               },
+               {"model.safetensors", "'model.norm.weight' has dtype int32"}});
   return c;
 }
 

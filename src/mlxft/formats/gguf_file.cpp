@@ -304,7 +304,7 @@ GgufFile parse_gguf(std::span<const uint8_t> bytes, const std::string& source) {
 }
 
 GgufFile read_gguf(const std::filesystem::path& file) {
-  const UntrustedFd fd = open_untrusted(file, "GGUF file");  // a FIFO or a directory is never opened
+  const UntrustedFd fd = open_untrusted(file, "GGUF file", ErrorKind::Io);  // a FIFO is never opened
   const auto size = static_cast<size_t>(fd.size());
   if (size == 0) return parse_gguf({}, file.string());
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd(), 0);

@@ -75,7 +75,7 @@ void check_gguf_tensors(const GgufFile& f, const ModelConfig& c, bool types) {
     }
     if (types && !loadable(t.type)) {
       throw tensor_error(f, t.name,
-                         "has type " + ggml_type_name(t.type) + ", which mlxft does not load (its values " +
+                         "has type " + ggml_type_name(t.type) + ", which mlxft cannot load (its values " +
                              "would be wrong or unchecked)",
                          kTypesHint);
     }
