@@ -258,6 +258,12 @@ std::vector<Case> tokenizer_cases() {
       {"tokenizer_config.json", "chat_template"}, "{\"chat_template\": 5}");
   bad("tokenizer_config: 100000 deep", [](nlohmann::json&) {}, {"tokenizer_config.json", "nested"},
       "{\"x\": " + nested(100000) + "}");
+  // Found by fuzz/spm_fuzz.cpp: SentencePiece's trie throws (an uncaught exception) on an empty piece.
+  c.push_back({"tokenizer.model with an empty piece", [](const fs::path& d) {
+                 fs::copy_file(test::source_dir() / "tests/golden/hostile/spm_empty_piece.model", d / "tokenizer.model");
+                 return d / "tokenizer.model";
+               },
+               {"tokenizer.model", "not a valid SentencePiece model"}, true});
   c.push_back({"tokenizer: 100000 deep", [](const fs::path& d) {
                  test::write_file(d / "tokenizer.json", "{\"model\": " + nested(100000) + "}");
                  return d / "tokenizer.json";
