@@ -90,11 +90,18 @@ TEST(HostileCli, WarningsGoToStderrSoTokenizeStdoutStaysMachineReadable) {
   ASSERT_EQ(both.exit_code, 0) << both.output;
   ASSERT_NE(both.output.find("outside the vocabulary"), std::string::npos)
       << "the test needs a warning to fire: " << both.output;
-  const auto out = test::run_command("'" + test::mlxft_binary().string() + "' tokenize --tokenizer '" +
-                                     tok.string() + "' --text hi 2>/dev/null");
+  const fs::path stdout_file = dir / "stdout.txt";
+  const fs::path stderr_file = dir / "stderr.txt";
+  // The group's own redirections win over the 2>&1 run_command appends.
+  const auto out = test::run_command("{ '" + test::mlxft_binary().string() + "' tokenize --tokenizer '" +
+                                     tok.string() + "' --text hi > '" + stdout_file.string() + "' 2> '" +
+                                     stderr_file.string() + "'; }");
   ASSERT_EQ(out.exit_code, 0);
-  EXPECT_EQ(out.output.find("warn"), std::string::npos) << out.output;
-  EXPECT_TRUE(nlohmann::json::accept(out.output)) << "stdout is not one JSON value: " << out.output;
+  EXPECT_NE(test::read_file(stderr_file).find("outside the vocabulary"), std::string::npos)
+      << "the warning is on stderr";
+  const std::string stdout_text = test::read_file(stdout_file);
+  EXPECT_EQ(stdout_text.find("warn"), std::string::npos) << stdout_text;
+  EXPECT_TRUE(nlohmann::json::accept(stdout_text)) << "stdout is not one JSON value: " << stdout_text;
 }
 
 TEST(HostileCli, AFifoWhereConfigJsonBelongsIsRefusedAtOnce) {
