@@ -68,7 +68,7 @@ void check_regular_file(const fs::path& path, const std::string& what, ErrorKind
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
     throw Error(kind, path.string(),
-                err == ENOENT ? "the " + what + " does not exist"
+                err == ENOENT ? "the " + what + " is missing (no such file)"
                               : "cannot read the " + what + ": " + std::strerror(err));
   }
   if (!S_ISREG(st.st_mode)) throw not_regular(path, what, st.st_mode, kind);
