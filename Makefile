@@ -8,7 +8,8 @@
 #   make asan      the suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench     the benchmarks in bench/ (numbers, no assertions)
 #   make bench-peers  LoRA training tokens/s and memory of mlxft beside PEFT+torch and mlx-lm
-#   make fuzz      libFuzzer on the data readers (FUZZ_SECONDS each, default 60)
+#   make fuzz      libFuzzer on every reader of untrusted files (FUZZ_SECONDS each, default 60);
+#                  `make test` runs each target's seeds + a few seconds of mutations (fuzz.smoke.*)
 #   make demo      a complete small fine-tuning, end to end (scripts/demo.sh)
 #   make format    clang-format the sources
 #   make reference-venv  .venv-ref with the reference implementations (hand-run scripts only)

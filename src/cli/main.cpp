@@ -9,15 +9,21 @@
 
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <iostream>
 #include <typeinfo>
 
 #include "cli/commands.h"
 #include "mlxft/util/blas.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/logging.h"
 
 int main(int argc, char** argv) {
   mlxft::fix_cpu_runtime_env(argv);  // may re-exec once with the right OpenBLAS kernels, OpenMP waits
+  // Every message (warnings included) goes to stderr from the start: spdlog's own default logger writes
+  // to stdout, which `tokenize`, `generate` and `config` keep machine-readable. `train` replaces it
+  // with its level and log file.
+  mlxft::setup_logging("info");
   CLI::App app{"mlxft: LoRA fine-tuning of Llama/Mistral models on MLX"};
   app.require_subcommand(1);
   app.fallthrough();  // --debug and --threads work after the subcommand too (`mlxft train ... --debug`)
@@ -62,6 +68,12 @@ int main(int argc, char** argv) {
                 << "  debug: exit status: " << e.exit_code() << "\n";
     }
     return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    std::fflush(stdout);
+    std::cerr << "mlxft: memory error: an allocation failed: not enough memory for this model or run\n"
+              << "  hint: lower data.max_seq_length or training.batch_size, turn on gradient checkpointing, "
+                 "use a 4-bit base (model.quantize), or free memory\n";
+    return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::cerr << "mlxft: internal error: " << e.what() << "\n"

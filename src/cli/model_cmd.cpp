@@ -23,6 +23,7 @@
 #include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace mx = mlx::core;
 
@@ -46,15 +47,9 @@ std::string with_commas(int64_t n) {
 }
 
 ModelConfig config_from_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(ErrorKind::Usage, "--config-json", "cannot open '" + path + "'");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::Config, path, std::string("not valid JSON: ") + e.what());
-  }
-  j["vocab_size"] = j.value("vocab_size", 1);  // the tokenizer decides it
+  nlohmann::json j = read_untrusted_json(path, "--config-json file", kMaxConfigJsonBytes, ErrorKind::Config);
+  // The tokenizer decides it; a placeholder above any bos/eos id lets the config's checks pass.
+  if (j.is_object() && !j.contains("vocab_size")) j["vocab_size"] = 1 << 16;
   return ModelConfig::from_json(j, path);
 }
 
@@ -106,10 +101,9 @@ std::vector<StoredTensor> directory_tensors(const ModelSource& s, const ModelCon
   QuantMap q;
   if (s.kind == ModelSourceKind::MlxQuantizedDirectory) {
     const auto names = stored_tensor_names(s.path);
-    std::ifstream in(s.config_file);
     q = mlx_quantization(
-        nlohmann::json::parse(in), c, [&](const std::string& m) { return names.count(m + ".scales") > 0; },
-        s.config_file.string());
+        read_untrusted_json(s.config_file, "model's config.json", kMaxConfigJsonBytes), c,
+        [&](const std::string& m) { return names.count(m + ".scales") > 0; }, s.config_file.string());
   }
   const auto weights = load_weights(s.path, c, q);
   std::vector<StoredTensor> rows;
@@ -161,6 +155,7 @@ void run_info(const std::string& path) {
   if (s.kind == ModelSourceKind::GgufFile) {
     const GgufFile header = read_gguf(s.path);
     c = gguf_model_config(header);
+    check_gguf_tensors(header, c, /*types=*/false);  // names and shapes; the types are listed below
     rows = gguf_tensors(header);
   } else {
     c = ModelConfig::from_file(s.config_file);

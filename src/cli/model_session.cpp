@@ -21,12 +21,7 @@ ModelSession load_model_session(const std::filesystem::path& model_dir, const st
   std::optional<mlx::core::Dtype> compute;
   if (!dtype.empty()) compute = parse_dtype(dtype, "--dtype");
   Model model = load_model(model_dir, compute);
-  if (tok->vocab_size() > model.config.vocab_size) {
-    throw Error(ErrorKind::Model, tok_file.string(),
-                fmt::format("tokenizer has {} pieces but the model's vocab is {}", tok->vocab_size(),
-                            model.config.vocab_size),
-                "use the tokenizer that belongs to this model");
-  }
+  check_tokenizer_fits_model(*tok, model.config, tok_file);
   std::optional<LoraAdapters> adapters;
   if (!adapter.empty()) {
     adapters = load_adapter(adapter);

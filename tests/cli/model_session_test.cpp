@@ -15,7 +15,7 @@ TEST(ModelSession, GenerateRefusesATokenizerLargerThanTheModelVocab) {
   const auto r = mlxft::test::run_mlxft("generate --model " + kSmallVocabModel + " --tokenizer " +
                                         mlxft::test::v3_tokenizer().string() + " --prompt hi --max-tokens 2");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("tokenizer has 32768 pieces but the model's vocab is 1024"), std::string::npos)
+  EXPECT_NE(r.output.find("tokenizer has 32768 tokens but the model's vocab_size is 1024"), std::string::npos)
       << r.output;
 }
 
@@ -27,5 +27,5 @@ TEST(ModelSession, EvalRefusesATokenizerLargerThanTheModelVocab) {
                                         mlxft::test::v3_tokenizer().string() + " --data " +
                                         (dir / "d.jsonl").string());
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("pieces but the model's vocab is 1024"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tokens but the model's vocab_size is 1024"), std::string::npos) << r.output;
 }

@@ -62,6 +62,7 @@ TEST(ModelConfig, ExplicitHeadDimAndLlamaRoundTrip) {
   j["rope_scaling"] = nullptr;
   j["attention_bias"] = false;
   j["eos_token_id"] = json::array({128001, 128009});
+  j["vocab_size"] = 128256;  // Llama 3's: bos/eos ids must lie inside the vocabulary
   const ModelConfig c = ModelConfig::from_json(j, "config.json");
   EXPECT_EQ(c.head_dim, 64);
   EXPECT_EQ(c.eos_token_id, 128001);

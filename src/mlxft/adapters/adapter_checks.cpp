@@ -13,6 +13,7 @@
 #include "mlxft/model/weights.h"
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace fs = std::filesystem;
 namespace mx = mlx::core;
@@ -36,14 +37,10 @@ void adapter_error(const fs::path& file, const std::string& what, const std::str
 }
 
 json read_adapter_config(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in)
+  std::error_code ec;
+  if (!fs::exists(file, ec))
     adapter_error(file, "cannot open the adapter config", "an adapter directory needs adapter_config.json");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    adapter_error(file, fmt::format("not valid JSON: {}", e.what()));
-  }
+  return read_untrusted_json(file, "adapter config", 16ull << 20);  // regular file, bounded depth
 }
 
 void require_unsupported_absent(const json& j, const fs::path& file, const std::string& key,
@@ -53,7 +50,7 @@ void require_unsupported_absent(const json& j, const fs::path& file, const std::
       (it->is_object() && it->empty()) || (it->is_string() && it->get<std::string>() == "none")) {
     return;
   }
-  adapter_error(file, fmt::format("key '{}' = {} is not supported: {}", key, it->dump(), why),
+  adapter_error(file, fmt::format("key '{}' = {} is not supported: {}", key, json_brief(*it), why),
                 "mlxft reads LoRA and DoRA adapters with one rank for every module and no bias");
 }
 
@@ -182,7 +179,11 @@ void write_adapter_json(const fs::path& path, const json& j) {
 void write_adapter_safetensors(const fs::path& path,
                                const std::unordered_map<std::string, mx::array>& tensors) {
   try {
-    mx::save_safetensors(path.string(), tensors, {{"format", "pt"}});
+    write_staged_via(path, [&](const fs::path& file) {  // inside the adapter's StagedDirectory
+      mx::save_safetensors(file.string(), tensors, {{"format", "pt"}});
+    });
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
     throw Error(ErrorKind::Io, path.string(), fmt::format("cannot write the file: {}", e.what()),
                 "check free space and permissions");

@@ -11,7 +11,9 @@
 #include "mlxft/app/output_dir.h"
 #include "mlxft/app/settings.h"
 #include "mlxft/app/summary.h"
+#include "mlxft/chat/model_format.h"
 #include "mlxft/config/load.h"
+#include "mlxft/model/source.h"
 #include "mlxft/objective/make_objective.h"
 #include "mlxft/report/data_summary.h"
 #include "mlxft/train/signals.h"
@@ -99,6 +101,8 @@ int run_training(const TrainRequest& req) {
   if (!req.eval_only)
     (void)check_objective_data(r, inputs.split.train, req.init_adapter);  // before the model
   Model model = load_base_model(r);
+  // The same check generate and eval make: no token id past the embedding table reaches the model.
+  check_tokenizer_fits_model(*inputs.tokenizer, model.config, resolve_model_source(r.model.path).tokenizer_file);
   LoraAdapters adapters = build_adapters(r, model, req.init_adapter);
   const TrainerSettings settings = trainer_settings_from(r, static_cast<int64_t>(inputs.split.train.size()));
   model.pack_weights = choose_weight_packing(r, model, adapters, inputs.split, settings, group.size());

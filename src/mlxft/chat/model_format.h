@@ -9,6 +9,10 @@
 // - chat_format_for_model(name, tokenizer, source, where): the named format, or for "auto" the
 //   format detect_chat_format() recognises in the model's template; errors are Config errors
 //   naming `where` and listing the supported formats.
+// - check_tokenizer_fits_model(tokenizer, config, tokenizer_file): every id the tokenizer can produce
+//   indexes the model's embedding (its vocabulary is no larger than vocab_size); a Model error naming
+//   the tokenizer file otherwise. train, generate and eval all call it before any token reaches the
+//   model, so a foreign tokenizer cannot gather outside the embedding table.
 #pragma once
 
 #include <memory>
@@ -16,11 +20,15 @@
 #include <string_view>
 
 #include "mlxft/chat/chat_format.h"
+#include "mlxft/model/config.h"
 #include "mlxft/model/source.h"
 
 namespace mlxft {
 
 std::string model_chat_template(const ModelSource& source);
+
+void check_tokenizer_fits_model(const Tokenizer& tokenizer, const ModelConfig& config,
+                                const std::filesystem::path& tokenizer_file);
 
 std::unique_ptr<ChatFormat> chat_format_for_model(std::string_view name, const Tokenizer& tokenizer,
                                                   const ModelSource& source, const std::string& where);

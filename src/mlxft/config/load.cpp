@@ -13,6 +13,7 @@
 #include "mlxft/model/shipped.h"
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace fs = std::filesystem;
 
@@ -254,14 +255,13 @@ Recipe parse_recipe(const std::string& yaml_text, const fs::path& base_dir, cons
 }
 
 Recipe load_recipe(const fs::path& recipe_path, const Overrides& cli, const Environment& env) {
-  std::ifstream in(recipe_path, std::ios::binary);
-  if (!in) {
+  std::error_code ec;
+  if (!fs::exists(recipe_path, ec)) {
     throw Error(ErrorKind::Config, recipe_path.string(), "cannot read the recipe file",
                 "check the path; configs/ holds example recipes");
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_recipe(text.str(), fs::absolute(recipe_path).parent_path(), recipe_path.string(), cli, env);
+  const std::string text = read_untrusted_file(recipe_path, "recipe file", 16ull << 20, ErrorKind::Config);
+  return parse_recipe(text, fs::absolute(recipe_path).parent_path(), recipe_path.string(), cli, env);
 }
 
 std::string recipe_to_yaml(const Recipe& recipe) {

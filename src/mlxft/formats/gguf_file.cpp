@@ -13,6 +13,7 @@
 #include <set>
 
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace mlxft {
 namespace {
@@ -303,22 +304,10 @@ GgufFile parse_gguf(std::span<const uint8_t> bytes, const std::string& source) {
 }
 
 GgufFile read_gguf(const std::filesystem::path& file) {
-  const int fd = ::open(file.c_str(), O_RDONLY);
-  if (fd < 0)
-    throw Error(ErrorKind::Io, file.string(),
-                "cannot open the GGUF file: " + std::string(std::strerror(errno)));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(ErrorKind::Io, file.string(), "not a regular file");
-  }
-  const auto size = static_cast<size_t>(st.st_size);
-  if (size == 0) {
-    ::close(fd);
-    return parse_gguf({}, file.string());
-  }
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
+  const UntrustedFd fd = open_untrusted(file, "GGUF file", ErrorKind::Io);  // a FIFO is never opened
+  const auto size = static_cast<size_t>(fd.size());
+  if (size == 0) return parse_gguf({}, file.string());
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd(), 0);
   if (map == MAP_FAILED)
     throw Error(ErrorKind::Io, file.string(),
                 "cannot map the GGUF file: " + std::string(std::strerror(errno)));

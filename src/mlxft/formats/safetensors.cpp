@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 #include <mlx/io/load.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <fstream>
@@ -12,6 +15,7 @@
 
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace mx = mlx::core;
 
@@ -53,11 +57,11 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& v, u
   for (const auto& d : v["shape"]) {
     if (!d.is_number_unsigned() ||
         d.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
-      throw bad(source, "shape " + v["shape"].dump() + " is not a list of non-negative 32-bit sizes", name);
+      throw bad(source, "shape " + json_brief(v["shape"]) + " is not a list of non-negative 32-bit sizes", name);
     }
     const uint64_t dim = d.get<uint64_t>();
     if (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / 8 / dim) {
-      throw bad(source, "shape " + v["shape"].dump() + " overflows", name);
+      throw bad(source, "shape " + json_brief(v["shape"]) + " overflows", name);
     }
     numel *= dim;
     e.shape.push_back(static_cast<int32_t>(dim));
@@ -79,7 +83,7 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& v, u
   if (e.end - e.begin != expected) {
     throw bad(source,
               "holds " + std::to_string(e.end - e.begin) + " bytes but dtype " + e.dtype + " and shape " +
-                  v["shape"].dump() + " need " + std::to_string(expected),
+                  json_brief(v["shape"]) + " need " + std::to_string(expected),
               name);
   }
   return e;
@@ -121,12 +125,7 @@ SafetensorsHeader parse_safetensors_header(const std::string& bytes, uint64_t fi
                           std::to_string(file_size) + " bytes): truncated?");
   }
   if (bytes.size() < 8 + n) throw bad(source, "header is truncated");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
-  } catch (const nlohmann::json::exception& e) {
-    throw bad(source, std::string("header is not valid JSON: ") + e.what());
-  }
+  const nlohmann::json j = parse_untrusted_json(std::string_view(bytes).substr(8, n), source);
   if (!j.is_object()) throw bad(source, "header is not a JSON object");
 
   const uint64_t data_size = file_size - 8 - n;
@@ -148,18 +147,24 @@ SafetensorsHeader parse_safetensors_header(const std::string& bytes, uint64_t fi
 }
 
 SafetensorsHeader read_safetensors_header(const std::filesystem::path& file) {
-  std::error_code ec;
-  const uint64_t size = std::filesystem::file_size(file, ec);
-  std::ifstream in(file, std::ios::binary);
-  if (ec || !in) throw Error(ErrorKind::Model, file.string(), "cannot open the weights file");
+  const UntrustedFd fd = open_untrusted(file, "weights file");  // never a FIFO or a directory
+  const uint64_t size = fd.size();
+  const auto read_at = [&](char* to, uint64_t n, uint64_t at) {
+    uint64_t done = 0;
+    while (done < n) {
+      const ssize_t got = ::pread(fd.fd(), to + done, n - done, static_cast<off_t>(at + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) throw Error(ErrorKind::Model, file.string(), "could not read the safetensors header");
+      done += static_cast<uint64_t>(got);
+    }
+  };
   std::string bytes(std::min<uint64_t>(size, 8), '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (bytes.size() == 8 && in) {
+  read_at(bytes.data(), bytes.size(), 0);
+  if (bytes.size() == 8) {
     const uint64_t n = read_u64_le(bytes);
-    if (n <= kMaxHeaderBytes && n <= size - 8) {
+    if (n <= kMaxHeaderBytes && n <= size - 8) {  // checked against the file before allocating
       bytes.resize(8 + n);
-      in.read(bytes.data() + 8, static_cast<std::streamsize>(n));
-      if (!in) throw Error(ErrorKind::Model, file.string(), "could not read the safetensors header");
+      read_at(bytes.data() + 8, n, 8);
     }
   }
   return parse_safetensors_header(bytes, size, file.string());

@@ -1,10 +1,11 @@
 // ModelConfig <-> Hugging Face config.json (see config.h for the contract).
 #include "mlxft/model/config.h"
 
-#include <fstream>
+#include <algorithm>
 
 #include "mlxft/model/config_rope.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace mlxft {
 namespace {
@@ -16,21 +17,28 @@ Error config_error(const std::string& source, const std::string& key, const std:
   return Error(ErrorKind::Config, source + ": " + key, what, hint);
 }
 
-// A required positive integer key.
-int positive_int(const json& j, const std::string& source, const std::string& key) {
+// A required positive integer key, at most `most` (the bounds of check_config_bounds()).
+int positive_int(const json& j, const std::string& source, const std::string& key,
+                 int64_t most = kMaxConfigValue) {
   if (!j.contains(key) || j[key].is_null()) {
     throw config_error(source, key, "missing", "a Llama/Mistral config.json always has it");
   }
-  if (!j[key].is_number_integer() || j[key].get<int64_t>() < 1 || j[key].get<int64_t>() > (1LL << 30)) {
-    throw config_error(source, key, "must be a positive integer, got " + j[key].dump());
+  if (!j[key].is_number_integer() || (j[key].is_number_unsigned() && j[key].get<uint64_t>() > (1ULL << 62)) ||
+      j[key].get<int64_t>() < 1) {
+    throw config_error(source, key, "must be a positive integer, got " + json_brief(j[key]));
+  }
+  if (j[key].get<int64_t>() > most) {
+    throw config_error(source, key,
+                       json_brief(j[key]) + " is beyond any real model (at most " + std::to_string(most) + ")",
+                       "the file is damaged or not a Llama/Mistral config.json");
   }
   return j[key].get<int>();
 }
 
 float positive_float(const json& j, const std::string& source, const std::string& key, float fallback) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
-  if (!j[key].is_number() || !(j[key].get<double>() > 0.0)) {
-    throw config_error(source, key, "must be a positive number, got " + j[key].dump());
+  if (!j[key].is_number() || !(j[key].get<double>() > 0.0) || !(j[key].get<double>() < 1e30)) {
+    throw config_error(source, key, "must be a positive number, got " + json_brief(j[key]));
   }
   return j[key].get<float>();
 }
@@ -39,8 +47,9 @@ float positive_float(const json& j, const std::string& source, const std::string
 int token_id(const json& j, const std::string& source, const std::string& key, int fallback) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   const json& v = j[key].is_array() && !j[key].empty() ? j[key][0] : j[key];
-  if (!v.is_number_integer() || v.get<int64_t>() < 0) {
-    throw config_error(source, key, "must be a non-negative token id, got " + j[key].dump());
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > (1ULL << 62)) ||
+      v.get<int64_t>() < 0 || v.get<int64_t>() > kMaxConfigValue) {
+    throw config_error(source, key, "must be a non-negative token id, got " + json_brief(j[key]));
   }
   return v.get<int>();
 }
@@ -52,22 +61,31 @@ bool is_true(const json& j, const std::string& key) {
 }  // namespace
 
 ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
-  if (!j.is_object()) throw config_error(source, "(top level)", "must be a JSON object");
+  try {
+    return read_config(j, source);
+  } catch (const json::exception& e) {  // a value of a type no check above expected
+    throw config_error(source, "(a value)", std::string("has an unexpected JSON type: ") + e.what(),
+                       "compare the file with the model's original config.json");
+  }
+}
+
+ModelConfig ModelConfig::read_config(const json& j, const std::string& source) {
+  if (!j.is_object()) throw config_error(source, "(top level)", "must be a JSON object, got " + json_brief(j));
   ModelConfig c;
-  c.model_type = j.value("model_type", std::string());
+  c.model_type = json_string(j, "model_type", source, "", ErrorKind::Config);
   if (c.model_type != "mistral" && c.model_type != "llama") {
     throw config_error(
         source, "model_type",
-        "unsupported model_type '" + (j.contains("model_type") ? j["model_type"].dump() : "") + "'",
+        "unsupported model_type '" + (j.contains("model_type") ? json_brief(j["model_type"]) : "") + "'",
         "mlxft supports \"mistral\" and \"llama\"");
   }
-  c.vocab_size = positive_int(j, source, "vocab_size");
-  c.hidden_size = positive_int(j, source, "hidden_size");
-  c.intermediate_size = positive_int(j, source, "intermediate_size");
-  c.num_hidden_layers = positive_int(j, source, "num_hidden_layers");
-  c.num_attention_heads = positive_int(j, source, "num_attention_heads");
+  c.vocab_size = positive_int(j, source, "vocab_size", kMaxVocab);
+  c.hidden_size = positive_int(j, source, "hidden_size", kMaxWidth);
+  c.intermediate_size = positive_int(j, source, "intermediate_size", kMaxWidth);
+  c.num_hidden_layers = positive_int(j, source, "num_hidden_layers", kMaxLayers);
+  c.num_attention_heads = positive_int(j, source, "num_attention_heads", kMaxHeads);
   c.num_key_value_heads = j.contains("num_key_value_heads") && !j["num_key_value_heads"].is_null()
-                              ? positive_int(j, source, "num_key_value_heads")
+                              ? positive_int(j, source, "num_key_value_heads", kMaxHeads)
                               : c.num_attention_heads;
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     throw config_error(source, "num_key_value_heads",
@@ -75,7 +93,7 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
                            std::to_string(c.num_attention_heads));
   }
   if (j.contains("head_dim") && !j["head_dim"].is_null()) {
-    c.head_dim = positive_int(j, source, "head_dim");
+    c.head_dim = positive_int(j, source, "head_dim", kMaxHeadDim);
   } else {
     if (c.hidden_size % c.num_attention_heads != 0) {
       throw config_error(source, "hidden_size",
@@ -90,7 +108,7 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
   c.rms_norm_eps = positive_float(j, source, "rms_norm_eps", 1e-6f);
   // Only random init (mlxft model init) uses it, so a loader never fails on it.
   if (j.contains("initializer_range") && j["initializer_range"].is_number() &&
-      j["initializer_range"].get<double>() > 0) {
+      j["initializer_range"].get<double>() > 0 && j["initializer_range"].get<double>() < 1e6) {
     c.initializer_range = j["initializer_range"].get<float>();
   }
   c.max_position_embeddings =
@@ -98,6 +116,7 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
   c.tie_word_embeddings = is_true(j, "tie_word_embeddings");
   c.bos_token_id = token_id(j, source, "bos_token_id", 1);
   c.eos_token_id = token_id(j, source, "eos_token_id", 2);
+  check_config_bounds(c, source);
 
   // Keys whose non-default values the forward pass does not implement.
   for (const char* key : {"attention_bias", "mlp_bias"}) {
@@ -109,31 +128,57 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
     const json& sw = j["sliding_window"];
     if (!sw.is_number_integer() || sw.get<int64_t>() < c.max_position_embeddings) {
       throw config_error(source, "sliding_window",
-                         "sliding-window attention (" + sw.dump() + " < max_position_embeddings " +
+                         "sliding-window attention (" + json_brief(sw) + " < max_position_embeddings " +
                              std::to_string(c.max_position_embeddings) + ") is not supported",
                          "set sliding_window to null (full causal attention)");
     }
   }
-  if (j.contains("hidden_act") && j["hidden_act"] != "silu") {
-    throw config_error(source, "hidden_act", "activation " + j["hidden_act"].dump() + " is not supported",
+  if (j.contains("hidden_act") && !j["hidden_act"].is_null() && j["hidden_act"] != "silu") {
+    throw config_error(source, "hidden_act", "activation " + json_brief(j["hidden_act"]) + " is not supported",
                        "mlxft implements SwiGLU with silu");
   }
   return c;
 }
 
 ModelConfig ModelConfig::from_file(const std::filesystem::path& config_json) {
-  std::ifstream in(config_json);
-  if (!in) {
-    throw Error(ErrorKind::Model, config_json.string(), "cannot open the model's config.json",
-                "a Hugging Face model directory has config.json beside the weights");
+  return from_json(read_untrusted_json(config_json, "model's config.json", kMaxConfigJsonBytes),
+                   config_json.string());
+}
+
+void check_config_bounds(const ModelConfig& c, const std::string& source) {
+  const auto check = [&](const char* key, int64_t value, int64_t most) {
+    if (value < 1 || value > most) {
+      throw config_error(source, key,
+                         std::to_string(value) + " is outside [1, " + std::to_string(most) +
+                             "], beyond any real model",
+                         "the file is damaged or not a Llama/Mistral model");
+    }
+  };
+  check("vocab_size", c.vocab_size, kMaxVocab);
+  check("hidden_size", c.hidden_size, kMaxWidth);
+  check("intermediate_size", c.intermediate_size, kMaxWidth);
+  check("num_hidden_layers", c.num_hidden_layers, kMaxLayers);
+  check("num_attention_heads", c.num_attention_heads, kMaxHeads);
+  check("num_key_value_heads", c.num_key_value_heads, kMaxHeads);
+  check("head_dim", c.head_dim, kMaxHeadDim);
+  check("max_position_embeddings", c.max_position_embeddings, kMaxConfigValue);
+  // No weight over 2^34 elements: every count derived from the config fits 64 bits with room to spare.
+  const int64_t q_out = static_cast<int64_t>(c.num_attention_heads) * c.head_dim;
+  const int64_t widest = std::max({q_out, static_cast<int64_t>(c.intermediate_size),
+                                   static_cast<int64_t>(c.vocab_size)});
+  if (widest * c.hidden_size > (1LL << 34)) {
+    throw config_error(source, "hidden_size",
+                       "a weight of " + std::to_string(widest) + " x " + std::to_string(c.hidden_size) +
+                           " elements is beyond any real model",
+                       "the file is damaged or not a Llama/Mistral model");
   }
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(ErrorKind::Config, config_json.string(), std::string("not valid JSON: ") + e.what());
+  for (const auto& [key, id] : {std::pair{"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}}) {
+    if (id < 0 || id >= c.vocab_size) {
+      throw config_error(source, key,
+                         "token id " + std::to_string(id) + " is outside the vocabulary (vocab_size " +
+                             std::to_string(c.vocab_size) + ")");
+    }
   }
-  return from_json(j, config_json.string());
 }
 
 json ModelConfig::to_json() const {

@@ -7,7 +7,9 @@
 // key it cannot honour (a rope type other than default/linear/llama3,
 // attention/MLP bias, a sliding_window smaller than max_position_embeddings,
 // an unknown model_type) is a Config error naming the key and the file.
-// to_json() writes a config.json that transformers loads, in the form it was
+// Sizes are bounded (check_config_bounds) and values are never dumped whole into messages. A
+// value of an unexpected JSON type is a Config error naming the file (and the key where a check
+// knows it). to_json() writes a config.json that transformers loads, in the form it was
 // read in (classic for a config made in memory).
 #pragma once
 
@@ -17,6 +19,16 @@
 #include <string>
 
 namespace mlxft {
+
+// Bounds no real Llama/Mistral model reaches: a config beyond them is refused before anything is sized
+// from it (the expected-weight list, the memory estimate), so a hostile number cannot allocate.
+inline constexpr int64_t kMaxLayers = 1024;
+inline constexpr int64_t kMaxHeads = 1024;
+inline constexpr int64_t kMaxHeadDim = 1024;
+inline constexpr int64_t kMaxWidth = 1LL << 20;       // hidden_size, intermediate_size
+inline constexpr int64_t kMaxVocab = 1LL << 22;       // 4M tokens (Gemma's 256k is far below)
+inline constexpr int64_t kMaxConfigValue = 1LL << 24;  // max_position_embeddings, token ids
+inline constexpr uint64_t kMaxConfigJsonBytes = 16ull << 20;
 
 // RoPE frequency scaling, as transformers' modeling_rope_utils.py defines it.
 //   default: no scaling;  linear: every inverse frequency divided by `factor`;
@@ -36,6 +48,11 @@ enum class ConfigForm {
   Classic,        // rope_theta, rope_scaling, torch_dtype at the top level
   Transformers5,  // rope_parameters {rope_theta, rope_type, ...}, dtype
 };
+
+struct ModelConfig;
+// Every size within the bounds above, no weight over 2^34 elements, bos/eos inside the vocabulary;
+// a Config error at "source: key" otherwise. from_json() and the GGUF config reader call it.
+void check_config_bounds(const ModelConfig& c, const std::string& source);
 
 struct ModelConfig {
   std::string model_type = "mistral";
@@ -59,8 +76,13 @@ struct ModelConfig {
 
   // `source` names the file in error messages.
   static ModelConfig from_json(const nlohmann::json& j, const std::string& source);
-  static ModelConfig from_file(const std::filesystem::path& config_json);
+  static ModelConfig from_file(const std::filesystem::path& config_json);  // a regular file only
   nlohmann::json to_json() const;
+
+ private:
+  static ModelConfig read_config(const nlohmann::json& j, const std::string& source);
+
+ public:
 
   int64_t parameter_count() const;  // every base weight, embeddings and head included
   // The layers' projections (q, k, v, o, gate, up, down of every layer): the frozen matmul weights

@@ -3,6 +3,7 @@
 #include "mlxft/model/config_rope.h"
 
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace mlxft::detail {
 namespace {
@@ -23,8 +24,8 @@ double required_positive(const json& obj, const std::string& prefix, const std::
                          const std::string& source, const std::string& type) {
   const std::string name = prefix.empty() ? key : prefix + "." + key;
   if (!present(obj, key)) throw rope_error(source, name, "missing", "rope type '" + type + "' needs it");
-  if (!obj[key].is_number() || !(obj[key].get<double>() > 0.0)) {
-    throw rope_error(source, name, "must be a positive number, got " + obj[key].dump());
+  if (!obj[key].is_number() || !(obj[key].get<double>() > 0.0) || !(obj[key].get<double>() < 1e30)) {
+    throw rope_error(source, name, "must be a positive number, got " + json_brief(obj[key]));
   }
   return obj[key].get<double>();
 }
@@ -42,7 +43,7 @@ RopeScaling read_scaling(const json& obj, const std::string& prefix, const std::
   const char* type_key = present(obj, "rope_type") ? "rope_type" : "type";  // "type": older configs
   if (present(obj, type_key)) {
     if (!obj[type_key].is_string()) {
-      throw rope_error(source, prefix + "." + type_key, "must be a string, got " + obj[type_key].dump());
+      throw rope_error(source, prefix + "." + type_key, "must be a string, got " + json_brief(obj[type_key]));
     }
     r.type = obj[type_key].get<std::string>();
   } else if (prefix == "rope_scaling") {
@@ -56,7 +57,7 @@ RopeScaling read_scaling(const json& obj, const std::string& prefix, const std::
       (!obj["partial_rotary_factor"].is_number() || obj["partial_rotary_factor"].get<double>() != 1.0)) {
     throw rope_error(
         source, prefix + ".partial_rotary_factor",
-        "partial rotary embeddings (" + obj["partial_rotary_factor"].dump() + ") are not supported",
+        "partial rotary embeddings (" + json_brief(obj["partial_rotary_factor"]) + ") are not supported",
         "mlxft rotates the whole head (factor 1.0)");
   }
   if (r.type == "default") return r;
@@ -66,7 +67,7 @@ RopeScaling read_scaling(const json& obj, const std::string& prefix, const std::
   r.high_freq_factor = required_positive(obj, prefix, "high_freq_factor", source, r.type);
   if (r.high_freq_factor <= r.low_freq_factor) {
     throw rope_error(source, prefix + ".high_freq_factor",
-                     "must be greater than low_freq_factor (" + obj["low_freq_factor"].dump() + ")");
+                     "must be greater than low_freq_factor (" + json_brief(obj["low_freq_factor"]) + ")");
   }
   // transformers: a top-level original_max_position_embeddings wins, then the scaling's, then
   // max_position_embeddings (standardize_rope_params).
@@ -76,8 +77,9 @@ RopeScaling read_scaling(const json& obj, const std::string& prefix, const std::
                           : present(obj, orig_key) || !present(top, "max_position_embeddings")
                               ? required_positive(obj, prefix, orig_key, source, r.type)
                               : required_positive(top, "", "max_position_embeddings", source, r.type);
-  if (original != static_cast<double>(static_cast<int>(original))) {
-    throw rope_error(source, prefix + ".original_max_position_embeddings", "must be an integer");
+  if (original > static_cast<double>(kMaxConfigValue) ||
+      original != static_cast<double>(static_cast<int>(original))) {
+    throw rope_error(source, prefix + ".original_max_position_embeddings", "must be an integer of at most 2^24");
   }
   r.original_max_position_embeddings = static_cast<int>(original);
   return r;
@@ -85,8 +87,8 @@ RopeScaling read_scaling(const json& obj, const std::string& prefix, const std::
 
 float rope_theta(const json& holder, const std::string& key_name, const std::string& source) {
   const json& v = holder["rope_theta"];
-  if (!v.is_number() || !(v.get<double>() > 0.0)) {
-    throw rope_error(source, key_name, "must be a positive number, got " + v.dump());
+  if (!v.is_number() || !(v.get<double>() > 0.0) || !(v.get<double>() < 1e30)) {
+    throw rope_error(source, key_name, "must be a positive number, got " + json_brief(v));
   }
   return v.get<float>();
 }
@@ -97,7 +99,7 @@ void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& 
   c.rope_theta = present(j, "rope_theta") ? rope_theta(j, "rope_theta", source) : 10000.0f;
   if (present(j, "rope_scaling")) {
     if (!j["rope_scaling"].is_object()) {
-      throw rope_error(source, "rope_scaling", "must be an object or null, got " + j["rope_scaling"].dump());
+      throw rope_error(source, "rope_scaling", "must be an object or null, got " + json_brief(j["rope_scaling"]));
     }
     c.rope_scaling = read_scaling(j["rope_scaling"], "rope_scaling", source, &j);
   }
@@ -105,13 +107,13 @@ void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& 
   if (v5) {
     const json& rp = j["rope_parameters"];
     if (!rp.is_object()) {
-      throw rope_error(source, "rope_parameters", "must be an object, got " + rp.dump());
+      throw rope_error(source, "rope_parameters", "must be an object, got " + json_brief(rp));
     }
     if (present(rp, "rope_theta")) {
       const float theta = rope_theta(rp, "rope_parameters.rope_theta", source);
       if (present(j, "rope_theta") && theta != c.rope_theta) {
         throw rope_error(source, "rope_parameters.rope_theta",
-                         "disagrees with the top-level rope_theta " + j["rope_theta"].dump(),
+                         "disagrees with the top-level rope_theta " + json_brief(j["rope_theta"]),
                          "keep one of them");
       }
       c.rope_theta = theta;

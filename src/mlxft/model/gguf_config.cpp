@@ -88,19 +88,21 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   c.model_type = "llama";
   c.form = ConfigForm::Classic;
   c.torch_dtype = "float32";
-  c.num_hidden_layers = static_cast<int>(int_key(f, "llama.block_count", std::nullopt));
-  c.hidden_size = static_cast<int>(int_key(f, "llama.embedding_length", std::nullopt));
-  c.intermediate_size = static_cast<int>(int_key(f, "llama.feed_forward_length", std::nullopt));
-  c.num_attention_heads = static_cast<int>(int_key(f, "llama.attention.head_count", std::nullopt));
+  // Bounded like config.json (check_config_bounds) before anything is sized from them.
+  c.num_hidden_layers = static_cast<int>(int_key(f, "llama.block_count", std::nullopt, 1, kMaxLayers));
+  c.hidden_size = static_cast<int>(int_key(f, "llama.embedding_length", std::nullopt, 1, kMaxWidth));
+  c.intermediate_size = static_cast<int>(int_key(f, "llama.feed_forward_length", std::nullopt, 1, kMaxWidth));
+  c.num_attention_heads =
+      static_cast<int>(int_key(f, "llama.attention.head_count", std::nullopt, 1, kMaxHeads));
   c.num_key_value_heads =
-      static_cast<int>(int_key(f, "llama.attention.head_count_kv", c.num_attention_heads));
+      static_cast<int>(int_key(f, "llama.attention.head_count_kv", c.num_attention_heads, 1, kMaxHeads));
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     throw key_error(f, "llama.attention.head_count_kv",
                     std::to_string(c.num_key_value_heads) + " does not divide head_count " +
                         std::to_string(c.num_attention_heads));
   }
   const int64_t default_head_dim = c.hidden_size / c.num_attention_heads;
-  c.head_dim = static_cast<int>(int_key(f, "llama.attention.key_length", default_head_dim));
+  c.head_dim = static_cast<int>(int_key(f, "llama.attention.key_length", default_head_dim, 1, kMaxHeadDim));
   if (int_key(f, "llama.attention.value_length", c.head_dim) != c.head_dim) {
     throw key_error(f, "llama.attention.value_length", "differs from key_length", "mlxft needs them equal");
   }
@@ -117,16 +119,17 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   c.rope_scaling = rope_scaling(f);
   c.rms_norm_eps =
       static_cast<float>(positive_float_key(f, "llama.attention.layer_norm_rms_epsilon", std::nullopt));
-  c.max_position_embeddings = static_cast<int>(int_key(f, "llama.context_length", 2048));
+  c.max_position_embeddings = static_cast<int>(int_key(f, "llama.context_length", 2048, 1, kMaxConfigValue));
   c.tie_word_embeddings = f.tensor("output.weight") == nullptr;
   const GgufTensorInfo* embed = f.tensor("token_embd.weight");
   if (!embed || embed->shape.size() != 2) {
     throw Error(ErrorKind::Model, f.source + ": tensor 'token_embd.weight'", "missing or not 2-dimensional",
                 "a llama GGUF has the token embedding [vocab, hidden]");
   }
-  c.vocab_size = static_cast<int>(int_key(f, "llama.vocab_size", embed->shape[0]));
-  c.bos_token_id = static_cast<int>(int_key(f, "tokenizer.ggml.bos_token_id", 1, 0));
-  c.eos_token_id = static_cast<int>(int_key(f, "tokenizer.ggml.eos_token_id", 2, 0));
+  c.vocab_size = static_cast<int>(int_key(f, "llama.vocab_size", embed->shape[0], 1, kMaxVocab));
+  c.bos_token_id = static_cast<int>(int_key(f, "tokenizer.ggml.bos_token_id", 1, 0, c.vocab_size - 1));
+  c.eos_token_id = static_cast<int>(int_key(f, "tokenizer.ggml.eos_token_id", 2, 0, c.vocab_size - 1));
+  check_config_bounds(c, f.source);
   return c;
 }
 

@@ -17,12 +17,16 @@ namespace mlxft {
 namespace {
 
 const char* kTypesHint =
-    "mlxft reads GGUF tensors of type F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q2_K, Q4_K and Q6_K "
-    "(re-quantize with llama.cpp's llama-quantize, e.g. to Q4_0 or Q8_0)";
+    "mlxft reads GGUF tensors of type F32, F16, BF16, Q8_0, Q4_0 and Q4_1; k-quants (Q2_K ... Q6_K, "
+    "what Q4_K_M files hold) are refused: MLX's GGUF reader dequantizes them wrongly. Re-quantize with "
+    "llama.cpp's llama-quantize --allow-requantize to Q4_0 or Q8_0, or load the Hugging Face model";
 
+// Only types whose values are proven: F32/F16/BF16 as stored, Q4_0/Q4_1/Q8_0 kept as MLX's affine
+// triplet (tests/model/gguf_model_test.cpp checks them against ggml's formulas). MLX 0.32's reader
+// also "loads" Q2_K/Q4_K/Q6_K, with wrong sub-block scales: never hand them to it.
 bool loadable(uint32_t type) {
   using T = GgmlType;
-  for (T t : {T::F32, T::F16, T::BF16, T::Q4_0, T::Q4_1, T::Q8_0, T::Q2_K, T::Q4_K, T::Q6_K}) {
+  for (T t : {T::F32, T::F16, T::BF16, T::Q4_0, T::Q4_1, T::Q8_0}) {
     if (type == static_cast<uint32_t>(t)) return true;
   }
   return false;
@@ -46,8 +50,10 @@ Error tensor_error(const GgufFile& f, const std::string& name, const std::string
   return Error(ErrorKind::Model, f.source + ": tensor '" + name + "'", what, hint);
 }
 
+}  // namespace
+
 // Checks every tensor's name, type and shape against the config before MLX reads a byte.
-void check_tensors(const GgufFile& f, const ModelConfig& c) {
+void check_gguf_tensors(const GgufFile& f, const ModelConfig& c, bool types) {
   std::map<std::string, mx::Shape> expected;
   for (auto& [name, shape] : expected_weights(c)) expected.emplace(name, shape);
   std::set<std::string> found;
@@ -67,8 +73,10 @@ void check_tensors(const GgufFile& f, const ModelConfig& c) {
           "mlxft reads token_embd, output_norm, output and blk.N.{attn_norm, attn_q, attn_k, attn_v, "
           "attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}");
     }
-    if (!loadable(t.type)) {
-      throw tensor_error(f, t.name, "has type " + ggml_type_name(t.type) + ", which mlxft cannot load",
+    if (types && !loadable(t.type)) {
+      throw tensor_error(f, t.name,
+                         "has type " + ggml_type_name(t.type) + ", which mlxft cannot load (its values " +
+                             "would be wrong or unchecked)",
                          kTypesHint);
     }
     const std::vector<int64_t> want(it->second.begin(), it->second.end());
@@ -77,7 +85,7 @@ void check_tensors(const GgufFile& f, const ModelConfig& c) {
           f, t.name, "has shape " + shape_str(t.shape) + ", the llama.* metadata implies " + shape_str(want),
           "the file's metadata and tensors disagree; re-convert it");
     }
-    if (t.shape.size() != 2 && ggml_block(t.type)->elements != 1) {
+    if (t.shape.size() != 2 && (!ggml_block(t.type) || ggml_block(t.type)->elements != 1)) {
       throw tensor_error(f, t.name, "is a 1-D tensor of type " + ggml_type_name(t.type),
                          "norm weights must be F32, F16 or BF16");
     }
@@ -90,6 +98,8 @@ void check_tensors(const GgufFile& f, const ModelConfig& c) {
     }
   }
 }
+
+namespace {
 
 // MLX 0.32.4's load_gguf crashes (segfault) on f64 metadata, scalar or array, and throws on empty arrays:
 // refuse those files with the key named instead of handing them over.
@@ -164,7 +174,7 @@ GgufModel load_gguf_model(const std::filesystem::path& file) {
   GgufModel g;
   g.header = read_gguf(file);
   g.config = gguf_model_config(g.header);
-  check_tensors(g.header, g.config);
+  check_gguf_tensors(g.header, g.config);
   if (g.header.tensor("rope_freqs.weight"))
     g.config.rope_scaling = llama3_from_rope_freqs(g.header, g.config, file);
   check_mlx_can_read(g.header);

@@ -6,14 +6,16 @@
 // llama.rope.scaling.type none/linear honoured; tied embeddings when there is
 // no output.weight) and gguf_hf_name() maps a GGUF tensor name to the HF one.
 // load_gguf_model() validates the file with read_gguf(), checks every tensor's
-// name, ggml type (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q2_K, Q4_K, Q6_K: what
-// MLX's load_gguf reads) and shape against the config (a Llama 3
+// name, ggml type (F32, F16, BF16, Q4_0, Q4_1, Q8_0; k-quants such as Q4_K are
+// refused naming file, tensor and type, since MLX's load_gguf dequantizes them
+// wrongly) and shape against the config (check_gguf_tensors(), which `model
+// info` runs too, with or without the type check) (a Llama 3
 // rope_freqs.weight becomes the llama3 rope type when Llama 3's parameters
 // reproduce its factors), and only then reads the tensors with
 // mlx::core::load_gguf. Q/K rows are turned back from llama.cpp's
 // interleaved-pair order into the HF rotate-half order (for float tensors and
 // for each array of a quantized triplet). Float tensors keep MLX's dtype
-// (float32 or float16; BF16 and K-quants arrive dequantized as float16).
+// (float32 or float16; BF16 arrives as float16).
 // Q4_0/Q4_1/Q8_0 stay quantized as MLX's affine triplet "<module>.weight"
 // (uint32), "<module>.scales", "<module>.biases" (float16), with the module's
 // bits and group size (32) in `quantization` (the mlx-community layout). Every
@@ -34,6 +36,10 @@
 #include "mlxft/model/quant.h"
 
 namespace mlxft {
+
+// Every tensor of `f` is one `c` expects (name and shape; with `types`, a ggml type mlxft loads) and
+// none is missing; a Model error naming the file and tensor otherwise.
+void check_gguf_tensors(const GgufFile& f, const ModelConfig& c, bool types = true);
 
 struct GgufModel {
   ModelConfig config;

@@ -1,5 +1,4 @@
 // Loading a Model from any model source (see llama.h and source.h).
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "mlxft/model/gguf_model.h"
@@ -8,6 +7,7 @@
 #include "mlxft/model/source.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace mx = mlx::core;
 namespace fs = std::filesystem;
@@ -16,13 +16,7 @@ namespace mlxft {
 namespace {
 
 nlohmann::json read_config_json(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) throw Error(ErrorKind::Model, file.string(), "cannot open config.json");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::Model, file.string(), std::string("not valid JSON: ") + e.what());
-  }
+  return read_untrusted_json(file, "model's config.json", kMaxConfigJsonBytes);
 }
 
 // An mlx-community directory: the quantization map first (config.json + which .scales exist), then

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace mx = mlx::core;
 using nlohmann::json;
@@ -16,19 +17,17 @@ QuantSpec spec_of(const json& j, const QuantSpec& fallback, const std::string& f
   if (!j.is_object()) {
     throw Error(ErrorKind::Model, file + ": " + key, "must be an object {\"group_size\", \"bits\"} or false");
   }
-  const std::string mode = j.value("mode", std::string("affine"));
+  const std::string mode = json_string(j, "mode", file + ": " + key, "affine");
   if (mode != "affine") {
     throw Error(ErrorKind::Model, file + ": " + key + ".mode",
                 fmt::format("quantization mode '{}' is not supported", mode),
                 "use an affine-quantized model (mlx_lm.convert -q without --q-mode)");
   }
   QuantSpec s = fallback;
-  try {
-    s.bits = j.value("bits", s.bits);
-    s.group_size = j.value("group_size", s.group_size);
-  } catch (const json::exception&) {
-    throw Error(ErrorKind::Model, file + ": " + key, "bits and group_size must be integers");
-  }
+  const int64_t bits = json_integer(j, "bits", file + ": " + key, s.bits);
+  const int64_t group_size = json_integer(j, "group_size", file + ": " + key, s.group_size);
+  s.bits = bits >= 0 && bits <= 64 ? static_cast<int>(bits) : -1;  // check_quant_spec names it
+  s.group_size = group_size >= 0 && group_size <= 4096 ? static_cast<int>(group_size) : -1;
   check_quant_spec(s, file + ": " + key);
   return s;
 }

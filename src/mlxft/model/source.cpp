@@ -3,11 +3,12 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "mlxft/model/config.h"
 #include "mlxft/model/shipped.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -16,30 +17,38 @@ namespace mlxft {
 namespace {
 
 // The JSON in `file`, or nothing when it is missing or unreadable (the loaders report those).
-std::optional<json> read_json_if_present(const fs::path& file) {
+// A path that exists but is not a regular file (a FIFO, a directory) is refused here, unopened.
+std::optional<json> read_json_if_present(const fs::path& file, const std::string& what) {
   std::error_code ec;
-  if (!fs::is_regular_file(file, ec)) return std::nullopt;
-  std::ifstream in(file);
+  if (!fs::exists(file, ec)) return std::nullopt;
+  check_regular_file(file, what);
   try {
-    return json::parse(in);
-  } catch (const json::exception&) {
-    return std::nullopt;
+    return read_untrusted_json(file, what, kMaxConfigJsonBytes);
+  } catch (const Error&) {
+    return std::nullopt;  // unreadable or not JSON: the loaders report it with the details
   }
 }
 
 std::optional<Quantization> quantization_of(const fs::path& config_file) {
-  const auto config = read_json_if_present(config_file);
+  const auto config = read_json_if_present(config_file, "model's config.json");
   if (!config || !config->is_object()) return std::nullopt;
   const auto it = config->find("quantization");
   if (it == config->end() || !it->is_object()) return std::nullopt;
+  // Only what the directory is; the values are checked (file and key named) when it loads.
   Quantization q;
-  q.group_size = it->value("group_size", q.group_size);
-  q.bits = it->value("bits", q.bits);
+  const auto small_int = [&](const char* key, int fallback) {
+    const auto v = it->find(key);
+    return v != it->end() && v->is_number_integer() && v->get<int64_t>() > 0 && v->get<int64_t>() <= 4096
+               ? static_cast<int>(v->get<int64_t>())
+               : fallback;
+  };
+  q.group_size = small_int("group_size", q.group_size);
+  q.bits = small_int("bits", q.bits);
   return q;
 }
 
 std::optional<std::string> chat_template_of(const fs::path& tokenizer_config) {
-  const auto config = read_json_if_present(tokenizer_config);
+  const auto config = read_json_if_present(tokenizer_config, "tokenizer_config.json");
   if (!config || !config->is_object()) return std::nullopt;
   const auto it = config->find("chat_template");
   if (it == config->end() || !it->is_string()) return std::nullopt;

@@ -12,6 +12,7 @@
 
 #include "mlxft/formats/safetensors.h"
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace mx = mlx::core;
 namespace fs = std::filesystem;
@@ -21,26 +22,33 @@ namespace {
 
 // tensor name -> file, from model.safetensors.index.json, or {} when there is no index.
 std::map<std::string, std::string> read_weight_map(const fs::path& index_file) {
-  std::ifstream in(index_file);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::Model, index_file.string(), std::string("not valid JSON: ") + e.what());
-  }
+  const nlohmann::json j = read_untrusted_json(index_file, "shard index", 64ull << 20);
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
     throw Error(ErrorKind::Model, index_file.string(), "has no \"weight_map\" object");
   }
   std::map<std::string, std::string> map;
   for (const auto& [tensor, file] : j["weight_map"].items()) {
-    if (!file.is_string() || file.get<std::string>().find('/') != std::string::npos ||
-        file.get<std::string>().find('\\') != std::string::npos || file.get<std::string>().empty()) {
+    // A bare file name in the model's directory: no separator, no "..", ".", absolute path or NUL.
+    const std::string name = file.is_string() ? file.get<std::string>() : std::string();
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+        name.find('\\') != std::string::npos || name.find('\0') != std::string::npos) {
       throw Error(ErrorKind::Model, index_file.string() + ": weight_map." + tensor,
-                  "must be the bare name of a shard file in the directory, got " + file.dump());
+                  "must be the bare name of a shard file in the directory, got " + json_brief(file),
+                  "an index names shards beside it (model-00001-of-00002.safetensors); a path that "
+                  "leaves the model's directory is refused");
     }
-    map[tensor] = file.get<std::string>();
+    map[tensor] = name;
   }
   return map;
+}
+
+// "" when `name` may have `dtype`, else what it must be: packed quantized weights are uint32, their
+// scales and biases and every other weight floating point.
+std::string dtype_problem(const std::string& name, mx::Dtype dtype, const QuantMap& q) {
+  const bool packed = name.ends_with(".weight") && q.count(name.substr(0, name.size() - 7));
+  if (packed) return dtype == mx::uint32 ? "" : "a quantized weight must be uint32 (packed)";
+  if (!mx::issubdtype(dtype, mx::floating)) return "it must be float32, float16 or bfloat16";
+  return "";
 }
 
 }  // namespace
@@ -109,10 +117,7 @@ std::unordered_map<std::string, mx::array> load_weights(const fs::path& dir, con
     for (const auto& [tensor, file] : weight_map) shards.insert(file);
     for (const auto& shard : shards) {
       const fs::path file = dir / shard;
-      if (!fs::is_regular_file(file)) {
-        throw Error(ErrorKind::Model, file.string(),
-                    "shard named in " + index.filename().string() + " is missing");
-      }
+      check_regular_file(file, "shard named in " + index.filename().string());
       for (auto& [name, array] : load_safetensors(file)) {
         const auto it = weight_map.find(name);
         if (it == weight_map.end() || it->second != shard) {
@@ -143,6 +148,10 @@ std::unordered_map<std::string, mx::array> load_weights(const fs::path& dir, con
     } else if (it->second.shape() != shape) {
       problems.push_back(source_of[name] + ": tensor '" + name + "' has shape " +
                          shape_string(it->second.shape()) + ", config.json implies " + shape_string(shape));
+    } else if (const std::string want = dtype_problem(name, it->second.dtype(), quantization);
+               !want.empty()) {
+      problems.push_back(source_of[name] + ": tensor '" + name + "' has dtype " +
+                         dtype_name(it->second.dtype()) + ", " + want);
     }
   }
   for (const auto& [name, file] : source_of) {

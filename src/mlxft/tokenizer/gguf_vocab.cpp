@@ -109,8 +109,7 @@ void get_flag(const GgufFile& f, const std::string& key, bool& value) {
 GgufTokenizerVocab tokenizer_vocab_from_gguf(const std::filesystem::path& gguf) {
   const std::string source = gguf.string();
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(gguf, ec))
-    throw Error(ErrorKind::Model, source, "GGUF file not found");
+  if (!std::filesystem::exists(gguf, ec)) throw Error(ErrorKind::Model, source, "GGUF file not found");
   const GgufFile f = read_gguf(gguf);
   GgufTokenizerVocab v;
   v.source = source;

@@ -11,10 +11,15 @@ namespace mlxft {
 
 struct PreTokenizer::Compiled {
   pcre2_code* code = nullptr;
+  std::string source;  // the tokenizer file, for match errors
   ~Compiled() { pcre2_code_free(code); }
 };
 
 namespace {
+
+constexpr uint32_t kMatchLimit = 10'000'000;
+constexpr uint32_t kDepthLimit = 100'000;
+constexpr uint32_t kHeapLimitKiB = 256 * 1024;
 
 // Per-thread match data and a JIT stack large enough for long runs of letters or spaces.
 struct MatchScratch {
@@ -23,6 +28,13 @@ struct MatchScratch {
   pcre2_jit_stack* jit_stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, nullptr);
   MatchScratch() {
     if (context && jit_stack) pcre2_jit_stack_assign(context, nullptr, jit_stack);
+    // A hostile pattern (nested quantifiers, backtracking) fails its match instead of hanging the run:
+    // the patterns tokenizers ship need a few steps per piece, far below these.
+    if (context) {
+      pcre2_set_match_limit(context, kMatchLimit);
+      pcre2_set_depth_limit(context, kDepthLimit);
+      pcre2_set_heap_limit(context, kHeapLimitKiB);
+    }
   }
   ~MatchScratch() {
     pcre2_jit_stack_free(jit_stack);
@@ -86,8 +98,10 @@ PreTokenizer::PreTokenizer(const std::vector<std::string>& patterns, const std::
     if (!compiled->code)
       throw Error(ErrorKind::Model, source,
                   "pre-tokenizer regex does not compile at offset " + std::to_string(offset) + ": " +
-                      pcre2_message(error) + " (pattern " + pattern + ")");
+                      pcre2_message(error) + " (pattern " +
+                      (pattern.size() > 200 ? pattern.substr(0, 200) + "..." : pattern) + ")");
     pcre2_jit_compile(compiled->code, PCRE2_JIT_COMPLETE);  // the interpreter serves when JIT is absent
+    compiled->source = source;
     compiled_.push_back(std::move(compiled));
   }
 }
@@ -97,15 +111,21 @@ PreTokenizer::PreTokenizer(PreTokenizer&&) noexcept = default;
 PreTokenizer& PreTokenizer::operator=(PreTokenizer&&) noexcept = default;
 
 // One isolating split of text[range) by one pattern; the lookarounds see the piece alone.
-static void split_one(pcre2_code* code, std::string_view text, TextSpan range, std::vector<TextSpan>& out,
+static void split_one(const PreTokenizer::Compiled& step, std::string_view text, TextSpan range, std::vector<TextSpan>& out,
                       MatchScratch& scratch) {
   auto subject = reinterpret_cast<PCRE2_SPTR>(text.data() + range.begin);
   size_t length = range.end - range.begin;
   size_t offset = 0, previous = 0;
   while (offset < length) {
-    int rc = pcre2_match(code, subject, length, offset, 0, scratch.data, scratch.context);
+    int rc = pcre2_match(step.code, subject, length, offset, 0, scratch.data, scratch.context);
     if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0) throw Error(ErrorKind::Data, "pre-tokenizer", "regex match failed: " + pcre2_message(rc));
+    if (rc < 0) {
+      throw Error(ErrorKind::Model, step.source + ": pre_tokenizer",
+                  "regex match failed on a " + std::to_string(length) + "-byte piece of text: " +
+                      pcre2_message(rc),
+                  "the tokenizer's pre-tokenizer pattern backtracks without bound; use the model's "
+                  "original tokenizer");
+    }
     PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(scratch.data);
     size_t start = ovector[0], end = ovector[1];
     if (end == start) {  // an empty match: step over one character
@@ -128,7 +148,7 @@ void PreTokenizer::split(std::string_view text, TextSpan range, std::vector<Text
   std::vector<TextSpan> current{range}, next;
   for (const auto& step : compiled_) {
     next.clear();
-    for (const auto& piece : current) split_one(step->code, text, piece, next, scratch);
+    for (const auto& piece : current) split_one(*step, text, piece, next, scratch);
     current.swap(next);
   }
   out.insert(out.end(), current.begin(), current.end());

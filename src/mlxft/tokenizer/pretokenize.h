@@ -47,12 +47,15 @@ class PreTokenizer {
   PreTokenizer(PreTokenizer&&) noexcept;
   PreTokenizer& operator=(PreTokenizer&&) noexcept;
 
-  // The pieces of text[begin, end), as spans of `text`, appended to `out`.
+  // The pieces of text[begin, end), as spans of `text`, appended to `out`. A match that exceeds PCRE2's
+  // match, depth or heap limit (a pattern that backtracks without bound) is a Model error naming the
+  // tokenizer file, never a hang.
   void split(std::string_view text, TextSpan range, std::vector<TextSpan>& out) const;
   const std::vector<std::string>& patterns() const { return patterns_; }
 
+  struct Compiled;  // a compiled step (pretokenize.cpp)
+
  private:
-  struct Compiled;
   std::vector<std::string> patterns_;
   std::vector<std::unique_ptr<Compiled>> compiled_;
 };

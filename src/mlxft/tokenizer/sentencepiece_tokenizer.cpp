@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "mlxft/util/error.h"
+#include "mlxft/util/untrusted_file.h"
 
 namespace mlxft {
 
@@ -14,15 +15,34 @@ SentencePieceTokenizer::SentencePieceTokenizer(SentencePieceTokenizer&&) noexcep
 SentencePieceTokenizer& SentencePieceTokenizer::operator=(SentencePieceTokenizer&&) noexcept = default;
 SentencePieceTokenizer::~SentencePieceTokenizer() = default;
 
+namespace {
+
+// SentencePiece reports most bad models through its status, but a piece its double-array trie cannot
+// hold (an empty piece: found by fuzz/spm_fuzz.cpp) throws from inside the library.
+sentencepiece::util::Status load_proto(sentencepiece::SentencePieceProcessor& sp, const std::string& proto,
+                                       const std::filesystem::path& source) {
+  try {
+    return sp.LoadFromSerializedProto(proto);
+  } catch (const std::exception& e) {
+    throw Error(ErrorKind::Model, source.string(),
+                fmt::format("not a valid SentencePiece model: {}", e.what()),
+                "every piece must be a non-empty, distinct string; use the model's original tokenizer.model");
+  }
+}
+
+}  // namespace
+
 SentencePieceTokenizer SentencePieceTokenizer::load(const std::filesystem::path& model_file) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(model_file, ec)) {
+  if (!std::filesystem::exists(model_file, ec)) {
     throw Error(ErrorKind::Model, model_file.string(), "tokenizer file not found",
                 "point --tokenizer (or the model directory) at a SentencePiece tokenizer.model");
   }
+  // Read through the one untrusted-file reader: a FIFO or directory is refused unopened.
+  const std::string proto = read_untrusted_file(model_file, "tokenizer file", 256ull << 20);
   SentencePieceTokenizer tok;
   tok.sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  const auto status = tok.sp_->Load(model_file.string());
+  const auto status = load_proto(*tok.sp_, proto, model_file);
   if (!status.ok()) {
     throw Error(ErrorKind::Model, model_file.string(),
                 fmt::format("not a valid SentencePiece model: {}", status.message()));
@@ -35,7 +55,7 @@ SentencePieceTokenizer SentencePieceTokenizer::from_serialized(const std::string
                                                                const std::filesystem::path& source) {
   SentencePieceTokenizer tok;
   tok.sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  const auto status = tok.sp_->LoadFromSerializedProto(model_proto);
+  const auto status = load_proto(*tok.sp_, model_proto, source);
   if (!status.ok()) {
     throw Error(ErrorKind::Model, source.string(),
                 fmt::format("the SentencePiece vocabulary cannot be loaded: {}", status.message()));

@@ -38,10 +38,7 @@ const std::array<uint32_t, 256>& crc_table() {
 }
 
 void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) throw Error(ErrorKind::Io, path.string(), "cannot write", "check the disk and its free space");
+  write_staged_file(path, text);  // the durable-write module: its fault seam sees every write
 }
 
 std::string read_text(const fs::path& path) {
@@ -108,8 +105,13 @@ fs::path CheckpointStore::save(int64_t step, const CheckpointContent& content) c
   StagedDirectory staged(root_ / dir_name(step));  // a re-save of the same step replaces it
   const fs::path& tmp = staged.path();
   try {
-    mx::save_safetensors((tmp / kAdapters).string(), to_unordered(content.adapters), {{"format", "pt"}});
-    mx::save_safetensors((tmp / kOptimizer).string(), to_unordered(content.optimizer), {{"format", "pt"}});
+    for (const auto& [name, arrays] : {std::pair{kAdapters, &content.adapters}, {kOptimizer, &content.optimizer}}) {
+      write_staged_via(tmp / name, [&](const fs::path& file) {
+        mx::save_safetensors(file.string(), to_unordered(*arrays), {{"format", "pt"}});
+      });
+    }
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
     throw Error(ErrorKind::Io, tmp.string(), fmt::format("cannot write the checkpoint: {}", e.what()),
                 "check the disk and its free space");

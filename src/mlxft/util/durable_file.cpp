@@ -3,9 +3,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <string>
 
 #include "mlxft/util/error.h"
@@ -14,6 +18,28 @@ namespace fs = std::filesystem;
 
 namespace mlxft {
 namespace {
+
+std::mutex g_fault_mutex;
+WriteFaultHook g_fault_hook;
+std::atomic<int64_t> g_steps{0};
+
+// MLXFT_FAIL_WRITE / MLXFT_COUNT_WRITES: the CLI's form of the hook (see the header).
+struct EnvFaults {
+  int64_t fail_at = 0;
+  bool count = false;
+  EnvFaults() {
+    if (const char* v = std::getenv("MLXFT_FAIL_WRITE")) fail_at = std::atoll(v);
+    if (const char* v = std::getenv("MLXFT_COUNT_WRITES")) count = v[0] == '1';
+  }
+  ~EnvFaults() {
+    if (count) std::fprintf(stderr, "mlxft: durable write steps: %lld\n", static_cast<long long>(g_steps.load()));
+  }
+};
+
+const EnvFaults& env_faults() {
+  static const EnvFaults faults;
+  return faults;
+}
 
 [[noreturn]] void fail(const fs::path& path, const std::string& what) {
   throw Error(ErrorKind::Io, path.string(), what + ": " + std::strerror(errno),
@@ -36,6 +62,12 @@ void publish_file(const fs::path& tmp, const fs::path& path) {
     ::unlink(tmp.c_str());
     throw;
   }
+  try {
+    check_write_fault(WriteStep::Rename, path);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
     fail(path, "cannot rename into place");
@@ -43,9 +75,73 @@ void publish_file(const fs::path& tmp, const fs::path& path) {
   sync_directory(parent_of(path));
 }
 
+// write() through the fault seam.
+ssize_t checked_write(int fd, const fs::path& path, const char* data, size_t n) {
+  check_write_fault(WriteStep::Write, path);
+  return ::write(fd, data, n);
+}
+
+void write_all(const fs::path& path, std::string_view content, bool remove_on_failure) {
+  check_write_fault(WriteStep::Create, path);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail(path, "cannot create");
+  size_t done = 0;
+  try {
+    do {  // at least one write, so the seam sees empty files too
+      const ssize_t n = checked_write(fd, path, content.data() + done, content.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail(path, "cannot write");
+      }
+      done += static_cast<size_t>(n);
+    } while (done < content.size());
+  } catch (...) {
+    ::close(fd);
+    if (remove_on_failure) ::unlink(path.c_str());
+    throw;
+  }
+  if (::close(fd) != 0) {
+    if (remove_on_failure) ::unlink(path.c_str());
+    fail(path, "cannot close");
+  }
+}
+
 }  // namespace
 
+const char* to_string(WriteStep step) {
+  switch (step) {
+    case WriteStep::Create: return "create";
+    case WriteStep::Write: return "write";
+    case WriteStep::Flush: return "flush";
+    case WriteStep::Rename: return "rename";
+  }
+  return "step";
+}
+
+void set_write_fault_hook(WriteFaultHook hook) {
+  const std::lock_guard<std::mutex> lock(g_fault_mutex);
+  g_fault_hook = std::move(hook);
+  g_steps = 0;
+}
+
+int64_t write_steps_seen() { return g_steps.load(); }
+
+void check_write_fault(WriteStep step, const fs::path& path) {
+  const int64_t n = ++g_steps;
+  int err = 0;
+  {
+    const std::lock_guard<std::mutex> lock(g_fault_mutex);
+    if (g_fault_hook) err = g_fault_hook(step, path);
+  }
+  if (err == 0 && env_faults().fail_at == n) err = ENOSPC;
+  if (err != 0) {
+    errno = err;
+    fail(path, std::string("cannot ") + to_string(step) + " (write step " + std::to_string(n) + ")");
+  }
+}
+
 void sync_file(const fs::path& path) {
+  check_write_fault(WriteStep::Flush, path);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(path, "cannot open to flush");
   const bool ok = ::fsync(fd) == 0;
@@ -62,30 +158,26 @@ void sync_directory(const fs::path& dir) {
 
 void write_file_atomic(const fs::path& path, std::string_view content) {
   const fs::path tmp = temp_sibling(path);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(tmp, "cannot create");
-  size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail(tmp, "cannot write");
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    fail(tmp, "cannot close");
-  }
+  write_all(tmp, content, /*remove_on_failure=*/true);
   publish_file(tmp, path);
+}
+
+void write_staged_file(const fs::path& path, std::string_view content) {
+  write_all(path, content, /*remove_on_failure=*/false);  // the staging directory goes as a whole
+}
+
+void write_staged_via(const fs::path& path, const std::function<void(const fs::path& path)>& writer) {
+  check_write_fault(WriteStep::Create, path);
+  writer(path);
+  check_write_fault(WriteStep::Write, path);  // a library's write that failed late (short write, EIO)
 }
 
 void write_file_via(const fs::path& path, const std::function<void(const fs::path& temp)>& writer) {
   const fs::path tmp = temp_sibling(path);
   try {
+    check_write_fault(WriteStep::Create, tmp);
     writer(tmp);
+    check_write_fault(WriteStep::Write, tmp);  // a library's write that failed late (short write, EIO)
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
@@ -108,6 +200,7 @@ StagedDirectory::StagedDirectory(fs::path final_dir)
   std::error_code ec;
   fs::create_directories(parent_of(final_), ec);
   fs::remove_all(temp_, ec);
+  check_write_fault(WriteStep::Create, temp_);
   if (!fs::create_directory(temp_, ec) || ec) fail(temp_, "cannot create the staging directory");
 }
 
@@ -126,6 +219,7 @@ void StagedDirectory::publish() {
   const fs::path aside = parent_of(final_) / ("." + final_.filename().string() + ".old-" +
                                               std::to_string(::getpid()));
   const bool had_old = fs::exists(final_, ec);
+  check_write_fault(WriteStep::Rename, final_);
   if (had_old && ::rename(final_.c_str(), aside.c_str()) != 0) fail(final_, "cannot move the old directory aside");
   if (::rename(temp_.c_str(), final_.c_str()) != 0) {
     if (had_old) ::rename(aside.c_str(), final_.c_str());

@@ -12,7 +12,17 @@
 //   parent. Until publish() the final directory is untouched; destroyed without publish() (an
 //   exception while writing) it removes the temporary directory.
 // - truncate_lines_atomic(path, n): keeps the first n lines of a text file, atomically.
+// - write_staged_file(path, content): a file inside a StagedDirectory (no rename of its own:
+//   publish() makes the directory durable).
 // Failures are Io errors naming the path.
+//
+// Fault injection (the seam the write-fault tests use): every step of every durable write (create,
+// write, flush, rename, a library's write through write_file_via / write_staged_via) first calls
+// check_write_fault(step, path). With a hook set (set_write_fault_hook), a step for which the hook
+// returns an errno fails exactly as that system call failing would (an Io error naming the path,
+// temporaries removed). In a CLI run, MLXFT_FAIL_WRITE=N fails the N-th step with ENOSPC and
+// MLXFT_COUNT_WRITES=1 prints "mlxft: durable write steps: K" to stderr at exit, so a test can
+// enumerate a run's writes and fail each in turn.
 #pragma once
 
 #include <filesystem>
@@ -21,7 +31,20 @@
 
 namespace mlxft {
 
+enum class WriteStep { Create, Write, Flush, Rename };
+const char* to_string(WriteStep step);
+// Returns 0 to let the step happen, an errno to fail it.
+using WriteFaultHook = std::function<int(WriteStep step, const std::filesystem::path& path)>;
+void set_write_fault_hook(WriteFaultHook hook);  // an empty hook clears it
+void check_write_fault(WriteStep step, const std::filesystem::path& path);
+// Steps checked since the process started (or the hook was last set).
+int64_t write_steps_seen();
+
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+void write_staged_file(const std::filesystem::path& path, std::string_view content);
+// A library writes `path` itself, inside a StagedDirectory (the fault seam sees it).
+void write_staged_via(const std::filesystem::path& path,
+                      const std::function<void(const std::filesystem::path& path)>& writer);
 void write_file_via(const std::filesystem::path& path,
                     const std::function<void(const std::filesystem::path& temp)>& writer);
 // Keeps the first `lines` lines of a text file (all of them when it has fewer); no file, no-op.
