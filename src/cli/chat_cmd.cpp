@@ -219,17 +219,8 @@ void add_chat_command(CLI::App& app, const GlobalOptions& /*global*/) {
   cmd->add_option("--max-tokens", a->options.max_tokens, "Most tokens of each answer")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--temperature", a->options.sampling.temperature, "0 = greedy")
-      ->check(CLI::Range(0.0, 100.0))
-      ->capture_default_str();
-  cmd->add_option("--top-p", a->options.sampling.top_p, "Nucleus sampling mass")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  cmd->add_option("--seed", a->options.seed, "Sampling seed")->capture_default_str();
-  cmd->add_option("--dtype", a->dtype,
-                  "Compute dtype: float32 | bfloat16 | float16 (default: float32 on CPU)");
-  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.model (default: the model directory's)")
-      ->check(CLI::ExistingFile);
+  add_sampling_options(cmd, a->options);
+  add_session_options(cmd, a->dtype, a->tokenizer);
   cmd->callback([a] { run_chat(*a); });
 }
 

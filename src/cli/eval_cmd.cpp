@@ -241,10 +241,7 @@ void add_eval_command(CLI::App& app, const GlobalOptions& /*global*/) {
   cmd->add_option("--batch-size", a->batch_size, "Examples per forward pass")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--dtype", a->dtype,
-                  "Compute dtype: float32 | bfloat16 | float16 (default: float32 on CPU)");
-  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.model (default: the model directory's)")
-      ->check(CLI::ExistingFile);
+  add_session_options(cmd, a->dtype, a->tokenizer);
   add_data_options(cmd, a->data_flags);
   cmd->callback([a] { run_eval(*a); });
 }

@@ -32,4 +32,20 @@ ModelSession load_model_session(const std::filesystem::path& model_dir, const st
   return {tok_file, std::move(tok), std::move(chat), std::move(model), std::move(adapters)};
 }
 
+void add_session_options(CLI::App* cmd, std::string& dtype, std::string& tokenizer) {
+  cmd->add_option("--dtype", dtype, "Compute dtype: float32 | bfloat16 | float16 (default: float32 on CPU)");
+  cmd->add_option("--tokenizer", tokenizer, "tokenizer.model (default: the model directory's)")
+      ->check(CLI::ExistingFile);
+}
+
+void add_sampling_options(CLI::App* cmd, GenerateOptions& options) {
+  cmd->add_option("--temperature", options.sampling.temperature, "0 = greedy")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  cmd->add_option("--top-p", options.sampling.top_p, "Nucleus sampling mass")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--seed", options.seed, "Sampling seed")->capture_default_str();
+}
+
 }  // namespace mlxft::cli

@@ -2,10 +2,15 @@
 // its tokenizer (or --tokenizer), an optional --dtype and an optional
 // --adapter, loaded and checked against each other.
 //
+// add_session_options() binds --dtype and --tokenizer (what load_model_session() takes);
+// add_sampling_options() binds --temperature, --top-p and --seed of a generation (generate, chat).
+//
 // Contract: load_model_session() throws a Model error naming the file when
 // the tokenizer is missing (load_tokenizer), when its vocabulary is larger than the model's,
 // or when the adapter does not fit the model.
 #pragma once
+
+#include <CLI/CLI.hpp>
 
 #include <filesystem>
 #include <memory>
@@ -13,6 +18,7 @@
 #include <string>
 
 #include "mlxft/chat/chat_format.h"
+#include "mlxft/eval/generate.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/lora.h"
 #include "mlxft/tokenizer/tokenizer.h"
@@ -33,5 +39,8 @@ struct ModelSession {
 ModelSession load_model_session(const std::filesystem::path& model_dir, const std::string& tokenizer,
                                 const std::string& dtype, const std::string& adapter,
                                 const std::string& chat_format = "auto");
+
+void add_session_options(CLI::App* cmd, std::string& dtype, std::string& tokenizer);
+void add_sampling_options(CLI::App* cmd, GenerateOptions& options);
 
 }  // namespace mlxft::cli

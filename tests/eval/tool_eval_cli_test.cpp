@@ -85,11 +85,16 @@ namespace mlxft {
 namespace {
 
 // The first line of the seed file, alone in `out`.
+// The first n lines of a file, each ending in a newline.
+std::string first_lines(const fs::path& file, int n) {
+  std::istringstream all(test::read_file(file));
+  std::string line, lines;
+  for (int i = 0; i < n && std::getline(all, line); ++i) lines += line + "\n";
+  return lines;
+}
+
 void write_first_record(const fs::path& seed, const fs::path& out) {
-  std::istringstream all(test::read_file(seed));
-  std::string first;
-  std::getline(all, first);
-  test::write_file(out, first + "\n");
+  test::write_file(out, first_lines(seed, 1));
 }
 
 // SmolLM2 (ChatML, Hermes calls) on the seed's first record: a call turn, then the reply after the
@@ -162,45 +167,28 @@ TEST(ToolEvalSmolLm2, PerPromptSubsetsAndConstraintCatalogueShapeThePrompt) {
   MLXFT_REQUIRE_FILE(seed, "seed dataset");
   test::TempDir tmp;
   write_first_record(seed, tmp / "one.jsonl");
-  std::istringstream all(test::read_file(seed));
-  std::string line, twenty;
-  for (int i = 0; i < 20 && std::getline(all, line); ++i) twenty += line + "\n";
-  test::write_file(tmp / "twenty.jsonl", twenty);
+  test::write_file(tmp / "twenty.jsonl", first_lines(seed, 20));
   const auto tools = test::run_mlxft("data tools '" + (tmp / "twenty.jsonl").string() + "' --out '" +
                                      (tmp / "tools.json").string() + "'");
   ASSERT_EQ(tools.exit_code, 0) << tools.output;
-  const auto first_prompt = [&](const std::string& name, const std::string& flags) {
-    const fs::path per = tmp / (name + ".jsonl");
+  const std::string catalogue = "'" + (tmp / "tools.json").string() + "'";
+  // One token a turn; returns EVAL.json and the first mismatch line (the call turn).
+  const auto eval = [&](const std::string& name, const std::string& flags) {
+    const fs::path out = tmp / (name + ".json"), per = tmp / (name + ".jsonl");
     const auto r = test::run_mlxft("eval --tool-calls --max-new-tokens 1 --model '" + test::smollm2_gguf().string() +
-                                   "' --data '" + (tmp / "one.jsonl").string() + "' --tools '" +
-                                   (tmp / "tools.json").string() + "' --per-example '" + per.string() + "' " + flags);
+                                   "' --data '" + (tmp / "one.jsonl").string() + "' --out '" + out.string() +
+                                   "' --per-example '" + per.string() + "' " + flags);
     EXPECT_EQ(r.exit_code, 0) << r.output;
-    std::istringstream lines(test::read_file(per));
-    std::string first;
-    std::getline(lines, first);
-    return nlohmann::json::parse(first);
+    return std::pair{nlohmann::json::parse(test::read_file(out)), nlohmann::json::parse(first_lines(per, 1))};
   };
   // --constrain-tools-from constrains with the file's tools and leaves the prompt as it was.
-  const auto plain = test::run_mlxft("eval --tool-calls --max-new-tokens 1 --model '" + test::smollm2_gguf().string() +
-                                     "' --data '" + (tmp / "one.jsonl").string() + "' --per-example '" +
-                                     (tmp / "plain.jsonl").string() + "'");
-  ASSERT_EQ(plain.exit_code, 0) << plain.output;
-  const auto from = test::run_mlxft("eval --tool-calls --max-new-tokens 1 --model '" + test::smollm2_gguf().string() +
-                                    "' --data '" + (tmp / "one.jsonl").string() + "' --constrain-tools-from '" +
-                                    (tmp / "tools.json").string() + "' --out '" + (tmp / "from.json").string() +
-                                    "' --per-example '" + (tmp / "from.jsonl").string() + "'");
-  ASSERT_EQ(from.exit_code, 0) << from.output;
-  EXPECT_EQ(nlohmann::json::parse(test::read_file(tmp / "from.json"))["constrained"], true);
-  const auto prompt_tokens = [&](const fs::path& f) {
-    std::istringstream lines(test::read_file(f));
-    std::string first;
-    std::getline(lines, first);
-    return nlohmann::json::parse(first)["prompt_tokens"].get<int>();
-  };
-  EXPECT_EQ(prompt_tokens(tmp / "plain.jsonl"), prompt_tokens(tmp / "from.jsonl"));
+  const auto [plain_eval, plain] = eval("plain", "");
+  const auto [from_eval, from] = eval("from", "--constrain-tools-from " + catalogue);
+  EXPECT_EQ(from_eval["constrained"], true);
+  EXPECT_EQ(plain["prompt_tokens"], from["prompt_tokens"]);
 
-  const auto whole = first_prompt("whole", "");
-  const auto subset = first_prompt("subset", "--tools-per-prompt 1");
+  const auto whole = eval("whole", "--tools " + catalogue).second;
+  const auto subset = eval("subset", "--tools " + catalogue + " --tools-per-prompt 1").second;
   EXPECT_EQ(whole["turn"], subset["turn"]);
   EXPECT_LT(subset["prompt_tokens"].get<int>() + 100, whole["prompt_tokens"].get<int>());
 }
