@@ -97,6 +97,11 @@ nlohmann::json eval_json(const ToolEvalResult& r, size_t examples, const EvalArg
           {"no_call_accuracy", m.no_call_accuracy},
           {"arguments_match", m.arguments_match},
           {"argument_accuracy", m.argument_accuracy},
+          {"stated",  // the same two over what the conversation states (eval/tool_eval.h)
+           {{"call_turns", m.stated_call_turns},
+            {"arguments_match", m.stated_arguments_match},
+            {"argument_pairs", m.stated_pairs},
+            {"argument_accuracy", m.stated_argument_accuracy}}},
           {"mistakes",
            {{"missed_call", m.missed_calls},
             {"unparsed_call", m.unparsed_calls},
@@ -137,21 +142,23 @@ void write_mismatches(const fs::path& out, const ToolEvalResult& r, const Tokeni
 
 void print_table(const ToolEvalResult& r) {
   const ToolCallMetrics& m = r.metrics;
-  std::cout << fmt::format("{:<18} {:>8}  {}\n", "metric", "value", "count");
+  std::cout << fmt::format("{:<19} {:>8}  {}\n", "metric", "value", "count");
   const auto row = [](const char* name, double v, int64_t part, int64_t whole) {
-    std::cout << fmt::format("{:<18} {:>8.3f}  {}/{}\n", name, v, part, whole);
+    std::cout << fmt::format("{:<19} {:>8.3f}  {}/{}\n", name, v, part, whole);
   };
-  std::cout << fmt::format("{:<18} {:>8}\n{:<18} {:>8}\n", "turns", m.turns, "call turns", m.call_turns);
+  std::cout << fmt::format("{:<19} {:>8}\n{:<19} {:>8}\n", "turns", m.turns, "call turns", m.call_turns);
   row("name_accuracy", m.name_accuracy, m.name_correct, m.call_turns);
   row("arguments_exact", m.arguments_exact, m.exact, m.call_turns);
   row("valid_call_rate", m.valid_call_rate, m.valid_calls, m.model_call_turns);
   row("no_call_accuracy", m.no_call_accuracy, m.no_call_correct, m.no_call_turns);
   row("arguments_match", m.arguments_match, m.arguments_matched, m.call_turns);
   row("argument_accuracy", m.argument_accuracy, m.argument_pairs_matched, m.argument_pairs);
-  std::cout << fmt::format("{:<18} missed call {}, unparsed {}, wrong tool {}, wrong arguments {}, unwanted call {}\n",
+  row("stated_args_match", m.stated_arguments_match, m.stated_arguments_matched, m.stated_call_turns);
+  row("stated_arg_accuracy", m.stated_argument_accuracy, m.stated_pairs_matched, m.stated_pairs);
+  std::cout << fmt::format("{:<19} missed call {}, unparsed {}, wrong tool {}, wrong arguments {}, unwanted call {}\n",
                            "mistakes (turns)", m.missed_calls, m.unparsed_calls, m.wrong_tools, m.wrong_arguments,
                            m.unwanted_calls);
-  std::cout << fmt::format("{:<18} {:>8.2f}  {} tokens\n", "seconds per turn",
+  std::cout << fmt::format("{:<19} {:>8.2f}  {} tokens\n", "seconds per turn",
                            m.turns == 0 ? 0.0 : r.generate_seconds / static_cast<double>(m.turns),
                            r.generated_tokens);
 }

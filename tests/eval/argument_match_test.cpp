@@ -1,6 +1,7 @@
 // Argument scoring (eval/argument_match.h) on hand-made calls whose outcome follows from the
 // definitions: ignored keys, extra and missing keys, ints for floats, nested objects, arrays,
-// several calls in any order, and the per-pair counts behind argument_accuracy.
+// several calls in any order, the per-pair counts behind argument_accuracy, and which values a
+// conversation states (the stated scores).
 #include "mlxft/eval/argument_match.h"
 
 #include <gtest/gtest.h>
@@ -91,6 +92,31 @@ TEST(ArgumentMatch, PairsCountWhatTheModelReproduced) {
       matched_argument_pairs(
           one, {call("read", R"({"path": "z"})"), call("read", R"({"path": "a", "limit": 5})")}, kStrict),
       2);
+}
+
+TEST(ArgumentMatch, AValueIsStatedWhenEveryStringAndNumberInItOccursInTheText) {
+  const std::string said = lower_ascii("Move 'Q4 Goals' to Archive, keep 15 of them.\nResult: {\"id\": 1731}");
+  EXPECT_EQ(said.substr(0, 14), "move 'q4 goals");
+  EXPECT_TRUE(stated_in(j(R"("Q4 goals")"), said));  // case ignored
+  EXPECT_TRUE(stated_in(j(R"("")"), said));
+  EXPECT_FALSE(stated_in(j(R"("Archive/Q4 Goals")"), said));  // a made-up folder
+  EXPECT_TRUE(stated_in(j("15"), said));
+  EXPECT_TRUE(stated_in(j("1731"), said));
+  EXPECT_FALSE(stated_in(j("173"), said));  // inside a longer number
+  EXPECT_FALSE(stated_in(j("10"), said));
+  EXPECT_TRUE(stated_in(j("true"), said));  // a choice, not a string to copy
+  EXPECT_TRUE(stated_in(j("null"), said));
+  EXPECT_TRUE(stated_in(j(R"({"dest": "archive", "n": [15, 1731]})"), said));  // keys are not checked
+  EXPECT_FALSE(stated_in(j(R"({"dest": "archive", "n": [15, 16]})"), said));
+  const std::vector<ParsedCall> want = {call("move", R"({"context": {"s": "x"}, "from": "Q4 Goals", "to": "Old"})")};
+  EXPECT_FALSE(stated_turn(want, said, kNoContext));  // "Old" is not said
+  EXPECT_EQ(argument_pairs(want, kNoContext, &said), 1);
+  EXPECT_EQ(matched_argument_pairs(want, {call("move", R"({"from": "q4 goals", "to": "Old"})")}, kNoContext, &said),
+            0);  // copied with the wrong case: values still compare exactly
+  EXPECT_EQ(matched_argument_pairs(want, {call("move", R"({"from": "Q4 Goals", "to": "X"})")}, kNoContext, &said), 1);
+  const std::vector<ParsedCall> copied = {call("move", R"({"context": {"s": "x"}, "from": "Q4 Goals"})")};
+  EXPECT_TRUE(stated_turn(copied, said, kNoContext));   // the ignored context is not checked
+  EXPECT_FALSE(stated_turn(copied, said, kStrict));
 }
 
 }  // namespace

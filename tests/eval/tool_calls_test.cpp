@@ -195,6 +195,11 @@ void expect_round_trip(const ChatFormat& format) {
   Conversation before = c;
   before.messages.resize(4);
   EXPECT_EQ(turns[1].prompt, format.generation_prompt(before));
+  // What each turn's conversation says, lower-cased: the user's text, then also the calls and results.
+  EXPECT_EQ(turns[0].said, "read my note\n");
+  EXPECT_NE(turns[1].said.find("readnote {\"path\":\"a/b.md\",\"lines\":[1,2]}"), std::string::npos)
+      << turns[1].said;
+  EXPECT_NE(turns[1].said.find("{\"ok\": true}"), std::string::npos) << turns[1].said;
 
   const std::string call_text = text_keeping_controls(format.tokenizer(), reference_output(format, c, 1));
   const auto got = format.parse_tool_calls(call_text);

@@ -150,8 +150,9 @@ TEST(ToolEvalSmolLm2, CatalogueReuseAndConstraintInTheCli) {
   const auto batched = eval("batched", "--tool-batch 8");
   const auto in_order = eval("in_order", "--tool-batch 1");
   for (const char* key : {"turns", "call_turns", "name_accuracy", "arguments_match", "argument_accuracy",
-                          "valid_call_rate", "no_call_accuracy", "generated_tokens"})
+                          "valid_call_rate", "no_call_accuracy", "generated_tokens", "stated"})
     EXPECT_EQ(batched[key], in_order[key]) << key;
+  EXPECT_LE(batched["stated"]["call_turns"].get<int>(), batched["call_turns"].get<int>());
   EXPECT_EQ(test::read_file(tmp / "batched.jsonl"), test::read_file(tmp / "in_order.jsonl"));
   EXPECT_EQ(batched["ignored_argument_keys"], nlohmann::json::parse(R"(["context"])"));
   EXPECT_EQ(batched["constrained"], false);

@@ -47,5 +47,25 @@ TEST(ToolMetrics, ArgumentScoresFollowTheirDefinitions) {
   EXPECT_EQ(m.name_correct, 3);
 }
 
+TEST(ToolMetrics, StatedScoresCountOnlyWhatTheConversationSays) {
+  ToolTurnOutcome copyable = outcome({call("read", R"({"path": "notes/a.md", "limit": 5})")},
+                                     {call("read", R"({"path": "notes/a.md", "limit": 5})")});
+  copyable.said = "please read notes/a.md, the first 5 lines";
+  ToolTurnOutcome invented = outcome({call("read", R"({"path": "inbox/b.md", "limit": 5})")},
+                                     {call("read", R"({"path": "b.md", "limit": 5})")});
+  invented.said = "read b, first 5";  // the folder was made up: this turn is not stated
+  ToolTurnOutcome missed = outcome({call("read", R"({"path": "c.md"})")}, {call("list", "{}")});
+  missed.said = "read c.md";
+  const ToolCallMetrics m = tool_metrics({copyable, invented, missed, outcome({}, {})});
+  EXPECT_EQ(m.stated_call_turns, 2);
+  EXPECT_EQ(m.stated_arguments_matched, 1);
+  EXPECT_DOUBLE_EQ(m.stated_arguments_match, 0.5);
+  EXPECT_EQ(m.stated_pairs, 2 + 1 + 1);  // the invented path is not counted, its limit is
+  EXPECT_EQ(m.stated_pairs_matched, 2 + 1 + 0);
+  EXPECT_DOUBLE_EQ(m.stated_argument_accuracy, 0.75);
+  EXPECT_EQ(m.arguments_matched, 1);  // the plain scores are unchanged by `said`
+  EXPECT_EQ(m.argument_pairs, 5);
+}
+
 }  // namespace
 }  // namespace mlxft

@@ -8,12 +8,29 @@ bool ignored(const std::string& key, const ArgumentScoring& scoring) {
   return scoring.ignore_keys.count(key) != 0;
 }
 
+// A pair that counts: not ignored, and stated in `said` when that is given.
+bool counted(const std::string& key, const OrderedJson& value, const ArgumentScoring& scoring,
+             const std::string* said) {
+  return !ignored(key, scoring) && (said == nullptr || stated_in(value, *said));
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// `number` occurs in said as a whole number: no digit right before or after it.
+bool number_stated(const std::string& number, const std::string& said) {
+  for (size_t at = said.find(number); at != std::string::npos; at = said.find(number, at + 1)) {
+    const size_t end = at + number.size();
+    if ((at == 0 || !is_digit(said[at - 1])) && (end == said.size() || !is_digit(said[end]))) return true;
+  }
+  return false;
+}
+
 // The pairs of one expected call's arguments that got reproduces.
-int64_t reproduced_pairs(const OrderedJson& expected, const OrderedJson& got,
-                         const ArgumentScoring& scoring) {
+int64_t reproduced_pairs(const OrderedJson& expected, const OrderedJson& got, const ArgumentScoring& scoring,
+                         const std::string* said) {
   int64_t n = 0;
   for (const auto& [key, value] : expected.items()) {
-    if (ignored(key, scoring)) continue;
+    if (!counted(key, value, scoring, said)) continue;
     const auto it = got.find(key);
     if (it != got.end() && json_values_match(value, *it)) ++n;
   }
@@ -83,15 +100,16 @@ bool calls_match(const std::vector<ParsedCall>& expected, const std::vector<Pars
   return true;
 }
 
-int64_t argument_pairs(const std::vector<ParsedCall>& expected, const ArgumentScoring& scoring) {
+int64_t argument_pairs(const std::vector<ParsedCall>& expected, const ArgumentScoring& scoring,
+                       const std::string* said) {
   int64_t n = 0;
   for (const auto& e : expected)
-    for (const auto& [key, value] : e.arguments.items()) n += ignored(key, scoring) ? 0 : 1;
+    for (const auto& [key, value] : e.arguments.items()) n += counted(key, value, scoring, said) ? 1 : 0;
   return n;
 }
 
 int64_t matched_argument_pairs(const std::vector<ParsedCall>& expected, const std::vector<ParsedCall>& got,
-                               const ArgumentScoring& scoring) {
+                               const ArgumentScoring& scoring, const std::string* said) {
   int64_t total = 0;
   std::vector<bool> used(got.size(), false);
   for (const auto& e : expected) {
@@ -99,7 +117,7 @@ int64_t matched_argument_pairs(const std::vector<ParsedCall>& expected, const st
     size_t best_j = 0;
     for (size_t j = 0; j < got.size(); ++j) {
       if (used[j] || got[j].name != e.name) continue;
-      const int64_t n = reproduced_pairs(e.arguments, got[j].arguments, scoring);
+      const int64_t n = reproduced_pairs(e.arguments, got[j].arguments, scoring, said);
       if (n > best) best = n, best_j = j;
     }
     if (best < 0) continue;
@@ -107,6 +125,32 @@ int64_t matched_argument_pairs(const std::vector<ParsedCall>& expected, const st
     total += best;
   }
   return total;
+}
+
+std::string lower_ascii(std::string text) {
+  for (char& c : text)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return text;
+}
+
+bool stated_in(const OrderedJson& value, const std::string& said) {
+  if (value.is_string()) {
+    const std::string& s = value.get_ref<const std::string&>();
+    return s.empty() || said.find(lower_ascii(s)) != std::string::npos;
+  }
+  if (value.is_number()) return number_stated(value.dump(), said);
+  if (value.is_object() || value.is_array()) {
+    for (const auto& item : value)
+      if (!stated_in(item, said)) return false;
+  }
+  return true;  // booleans and null
+}
+
+bool stated_turn(const std::vector<ParsedCall>& expected, const std::string& said, const ArgumentScoring& scoring) {
+  for (const auto& e : expected)
+    for (const auto& [key, value] : e.arguments.items())
+      if (!ignored(key, scoring) && !stated_in(value, said)) return false;
+  return true;
 }
 
 }  // namespace mlxft

@@ -19,6 +19,13 @@
 //   the model reproduced: each expected call is paired with a not yet paired model call of the
 //   same name (the one that reproduces most of its pairs, the first on a tie) and its pairs count
 //   where got has the key with a matching value. 0 when the model made no call.
+// - Stated arguments (what a model could know): stated_in(value, said) is true when the conversation
+//   text `said` (already lower-cased, see lower_ascii) states the value: every string in it (object
+//   keys aside) occurs in said, ignoring ASCII case (the empty string always does), and every number's
+//   JSON text occurs in said with no digit right before or after it; booleans and null count as stated
+//   (a choice the request's wording implies, never a string to copy). argument_pairs and
+//   matched_argument_pairs take an optional `said`: then only pairs whose expected value is stated
+//   count. stated_turn(expected, said, scoring): every expected pair of the turn is stated.
 // - Pure functions; never throw.
 #pragma once
 
@@ -40,8 +47,13 @@ bool json_values_match(const OrderedJson& expected, const OrderedJson& got);
 bool arguments_match(const OrderedJson& expected, const OrderedJson& got, const ArgumentScoring& scoring);
 bool calls_match(const std::vector<ParsedCall>& expected, const std::vector<ParsedCall>& got,
                  const ArgumentScoring& scoring);
-int64_t argument_pairs(const std::vector<ParsedCall>& expected, const ArgumentScoring& scoring);
+int64_t argument_pairs(const std::vector<ParsedCall>& expected, const ArgumentScoring& scoring,
+                       const std::string* said = nullptr);
 int64_t matched_argument_pairs(const std::vector<ParsedCall>& expected, const std::vector<ParsedCall>& got,
-                               const ArgumentScoring& scoring);
+                               const ArgumentScoring& scoring, const std::string* said = nullptr);
+
+std::string lower_ascii(std::string text);
+bool stated_in(const OrderedJson& value, const std::string& said);
+bool stated_turn(const std::vector<ParsedCall>& expected, const std::string& said, const ArgumentScoring& scoring);
 
 }  // namespace mlxft

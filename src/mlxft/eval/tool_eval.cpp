@@ -16,6 +16,17 @@ ParsedCalls expected_calls(const Message& m) {
   return p;
 }
 
+// What the messages say, lower-cased: their text, the calls' names and arguments, tool results.
+std::string said_text(const std::vector<Message>& messages) {
+  std::string out;
+  for (const auto& m : messages) {
+    out += m.content;
+    out += '\n';
+    for (const auto& c : m.tool_calls) out += c.name + " " + c.arguments.dump() + "\n";
+  }
+  return lower_ascii(std::move(out));
+}
+
 double share(int64_t part, int64_t whole) {
   return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
 }
@@ -67,8 +78,8 @@ std::vector<ToolTurn> tool_turns(const Conversation& conversation, const ChatFor
     Conversation before = conversation;
     before.messages.assign(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(i));
     ParsedCalls expected = expected_calls(ms[i]);
-    turns.push_back(
-        {example_index, i, format.generation_prompt(before), expected.made_call, std::move(expected.calls)});
+    turns.push_back({example_index, i, format.generation_prompt(before), expected.made_call,
+                     std::move(expected.calls), said_text(before.messages)});
   }
   return turns;
 }
@@ -101,6 +112,19 @@ TurnMistake turn_mistake(const ToolTurnOutcome& o, const ArgumentScoring& scorin
   return calls_match(o.expected, o.got.calls, scoring) ? TurnMistake::None : TurnMistake::WrongArguments;
 }
 
+namespace {
+
+// A call turn's part of the stated scores.
+void count_stated(const ToolTurnOutcome& o, const ArgumentScoring& scoring, ToolCallMetrics& m) {
+  m.stated_pairs += argument_pairs(o.expected, scoring, &o.said);
+  m.stated_pairs_matched += matched_argument_pairs(o.expected, o.got.calls, scoring, &o.said);
+  if (!stated_turn(o.expected, o.said, scoring)) return;
+  ++m.stated_call_turns;
+  m.stated_arguments_matched += o.got.valid && calls_match(o.expected, o.got.calls, scoring) ? 1 : 0;
+}
+
+}  // namespace
+
 ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes, const ArgumentScoring& scoring) {
   ToolCallMetrics m;
   for (const auto& o : outcomes) {
@@ -112,6 +136,7 @@ ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes, const
       m.arguments_matched += o.got.valid && calls_match(o.expected, o.got.calls, scoring) ? 1 : 0;
       m.argument_pairs += argument_pairs(o.expected, scoring);
       m.argument_pairs_matched += matched_argument_pairs(o.expected, o.got.calls, scoring);
+      count_stated(o, scoring, m);
     } else {
       ++m.no_call_turns;
       m.no_call_correct += o.got.made_call ? 0 : 1;
@@ -135,6 +160,8 @@ ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes, const
   m.no_call_accuracy = share(m.no_call_correct, m.no_call_turns);
   m.arguments_match = share(m.arguments_matched, m.call_turns);
   m.argument_accuracy = share(m.argument_pairs_matched, m.argument_pairs);
+  m.stated_arguments_match = share(m.stated_arguments_matched, m.stated_call_turns);
+  m.stated_argument_accuracy = share(m.stated_pairs_matched, m.stated_pairs);
   return m;
 }
 
@@ -175,6 +202,7 @@ ToolEvalResult evaluate_tool_calls(const Model& model, const ChatFormat& format,
                       std::move(t.prompt),
                       t.expected_call,
                       std::move(t.expected),
+                      std::move(t.said),
                       {},
                       {},
                       0};

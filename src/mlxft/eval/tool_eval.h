@@ -20,7 +20,10 @@
 //   call turns, the share whose calls parsed valid and match the reference's in names and
 //   arguments (any order within the turn, ignore_keys skipped, ints accepted for floats).
 //   argument_accuracy: the share of expected (key, value) pairs, over all call turns, that the
-//   model reproduced. A rate over zero turns is 0 (the counts say so). Every turn is also counted
+//   model reproduced. stated_arguments_match and stated_argument_accuracy: the same over call
+//   turns whose every expected value the conversation before the turn states, and over expected
+//   pairs whose value it states (stated_in, eval/argument_match.h): what a model could copy, apart
+//   from values a data generator made up. A rate over zero turns is 0 (the counts say so). Every turn is also counted
 //   under its turn_mistake() (missed, unparsed, wrong tool, wrong arguments, unwanted call).
 // - A conversation whose tools came from a catalogue (data.tools) is prompted with
 //   ToolEvalOptions::catalogue when that is set (the whole catalogue, not a training subset), unless
@@ -52,6 +55,7 @@ struct ToolTurn {
   std::vector<int32_t> prompt;
   bool expected_call = false;
   std::vector<ParsedCall> expected;
+  std::string said;  // the conversation before the turn, lower-cased (stated arguments: argument_match.h)
 };
 
 struct ToolTurnOutcome {
@@ -60,6 +64,7 @@ struct ToolTurnOutcome {
   std::vector<int32_t> prompt;
   bool expected_call = false;
   std::vector<ParsedCall> expected;
+  std::string said;       // as in ToolTurn
   std::string generated;  // the model's text, control tokens kept
   ParsedCalls got;
   int generated_tokens = 0;
@@ -78,6 +83,10 @@ struct ToolCallMetrics {
   int64_t arguments_matched = 0, argument_pairs = 0, argument_pairs_matched = 0;
   double name_accuracy = 0.0, arguments_exact = 0.0, valid_call_rate = 0.0, no_call_accuracy = 0.0;
   double arguments_match = 0.0, argument_accuracy = 0.0;
+  // The same two scores over what the conversation states (see the contract): call turns whose every
+  // expected value is stated, and expected pairs whose value is stated.
+  int64_t stated_call_turns = 0, stated_arguments_matched = 0, stated_pairs = 0, stated_pairs_matched = 0;
+  double stated_arguments_match = 0.0, stated_argument_accuracy = 0.0;
   // Turns by their TurnMistake (every turn counted once; None: right).
   int64_t missed_calls = 0, unparsed_calls = 0, wrong_tools = 0, wrong_arguments = 0, unwanted_calls = 0;
 };
