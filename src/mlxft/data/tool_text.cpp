@@ -63,9 +63,12 @@ ConvertedAssistant convert_tool_text(const std::string& content, ToolFormat form
     }
     if (!why.empty()) {
       out.warnings.push_back("tool call " + std::to_string(i + 1) + " (" + b.name + "): " + why +
-                             "; the rest of the message stays text");
+                             "; the rest of the message stays text, untrained");
       out.text_calls += static_cast<int>(blocks.size() - i);
-      out.messages.push_back(text_message(content, pos, blocks));
+      // Context only: trained, it would teach the model to write calls as text beside the native form.
+      Message rest = text_message(content, pos, {});
+      rest.untrained_spans = {{0, rest.content.size()}};
+      out.messages.push_back(std::move(rest));
       return out;
     }
     if (!is_blank(std::string_view(content).substr(pos, b.begin - pos))) ++out.dropped_prose;

@@ -11,8 +11,9 @@
 //    turn plus a tool-result message (content parsed as JSON when it is JSON),
 //    with a 9-character id derived from id_seed; prose before a converted call
 //    is left out (counted). From the first block that cannot be converted on,
-//    the rest of the message stays text with its Result spans untrained, and
-//    a warning says why.
+//    the rest of the message stays text, all of it untrained (context for what
+//    follows; trained, it would teach a second call syntax), and a warning
+//    says why.
 #pragma once
 
 #include <cstdint>
