@@ -88,7 +88,7 @@ TEST_P(SeedDataset, ToolResultsAreNeverTrained) {
   }
 }
 
-TEST_P(SeedDataset, MalformedArgumentBlocksStayTextWithAWarningNamingTheRecord) {
+TEST_P(SeedDataset, MalformedArgumentBlocksStayUntrainedTextWithAWarningNamingTheRecord) {
   const auto ds = load(LabelFilter::All);
   // Record 912 (line 913) has arguments ending in ")" instead of "}".
   const auto it =
@@ -96,7 +96,9 @@ TEST_P(SeedDataset, MalformedArgumentBlocksStayTextWithAWarningNamingTheRecord) 
   ASSERT_NE(it, ds.examples.end());
   const auto trained = trained_text(*tok_, *it);
   if (GetParam() == ToolFormat::Native) {
-    EXPECT_NE(trained.find("tool_call: "), std::string::npos);  // the bad block and the rest stayed text
+    // The bad block and the rest stayed text, as untrained context: never taught as a call syntax.
+    EXPECT_NE(tok_->decode(it->ids).find("tool_call: "), std::string::npos);
+    EXPECT_EQ(trained.find("tool_call: "), std::string::npos);
     const auto& notes = ds.report.record_warnings;
     const auto w = std::find_if(notes.begin(), notes.end(), [](const std::string& s) {
       return s.find(".jsonl:913:") != std::string::npos && s.find("not a JSON object") != std::string::npos;
