@@ -2,6 +2,7 @@
 // the catalogue, keys from the schema, required keys, integer vs number, nested objects, Mistral's
 // list, a catalogue-free run), and a decoder whose head always prefers tokens that would break the
 // call: what comes out still parses as a valid call of a catalogue tool that fits its schema.
+// finish() completes a call from every prefix, and a budget makes a call that would run on close.
 #include "mlxft/eval/call_constraint.h"
 
 #include <gtest/gtest.h>
@@ -123,6 +124,42 @@ TEST(CallGrammar, WithoutACatalogueOnlyJsonIsChecked) {
   EXPECT_FALSE(takes(kHermes, open + R"({"name": "a", "arguments": {"k": 01)", nullptr));  // JSON numbers
 }
 
+// From every prefix of well-formed calls (inside strings, escapes, numbers, literals, keys, nested
+// objects and arrays, before required keys), finish() is text the grammar takes and that ends the
+// call, and the whole text parses as one call of a catalogue tool with its required arguments.
+TEST(CallGrammar, FinishCompletesACallFromEveryPrefix) {
+  const std::vector<std::string> calls = {
+      R"({"name": "read", "arguments": {"limit": -12, "opts": {"tags": ["a\u00e9\n", "b"], "deep": true}, "path": "x"}})",
+      R"({"name": "reader", "arguments": {"score": 2.5e-3}})",
+      R"({"name": "read", "arguments": {"opts": {"deep": false}, "path": "a/b.md"}})"};
+  for (const auto& call : calls) {
+    for (size_t cut = 0; cut < call.size(); ++cut) {
+      CallGrammar g(kHermes, catalogue());
+      ASSERT_TRUE(g.feed("<tool_call>\n" + call.substr(0, cut))) << cut;
+      const std::string rest = g.finish();
+      ASSERT_FALSE(rest.empty()) << call.substr(0, cut);
+      CallGrammar fed = g;
+      ASSERT_TRUE(fed.feed(rest)) << call.substr(0, cut) << "|" << rest;
+      EXPECT_FALSE(fed.in_call()) << call.substr(0, cut) << "|" << rest;
+      const std::string body = call.substr(0, cut) + rest;
+      ASSERT_GE(body.size(), std::string("</tool_call>").size());
+      const auto parsed = OrderedJson::parse(body.substr(0, body.size() - std::string("</tool_call>").size()));
+      EXPECT_TRUE(parsed["name"] == "read" || parsed["name"] == "reader") << body;
+      if (parsed["name"] == "read") {
+        EXPECT_TRUE(parsed["arguments"].contains("path")) << body;  // required
+        if (parsed["arguments"].contains("opts")) {
+          EXPECT_TRUE(parsed["arguments"]["opts"].contains("deep")) << body;
+        }
+      }
+    }
+  }
+  CallGrammar outside(kHermes, catalogue());
+  EXPECT_EQ(outside.finish(), "");
+  CallGrammar m(kMistral, catalogue());
+  ASSERT_TRUE(m.feed(R"([TOOL_CALLS] [{"name": "rea)"));
+  EXPECT_EQ(m.finish(), R"(d","arguments":{"path":""}}])");
+}
+
 // A head that always ranks tokens which would break the call first: the constrained choice must
 // still produce a call of a catalogue tool that fits its schema, and the stop token only after it.
 TEST(TokenConstraint, AHostileHeadStillGivesAValidCall) {
@@ -167,6 +204,45 @@ TEST(TokenConstraint, AHostileHeadStillGivesAValidCall) {
     EXPECT_TRUE(p.calls[0].arguments.contains("path")) << text;
     for (const auto& [k, v] : p.calls[0].arguments.items())
       EXPECT_TRUE(k == "path" || k == "limit" || k == "opts") << text;
+  }
+}
+
+// A head that wants an endless string value: with a budget, the call still closes and parses within
+// it (the value cut short); without one it would run to the limit unparsed.
+TEST(TokenConstraint, ABudgetClosesACallThatWouldRunOn) {
+  const auto* tok = test::smollm2_tokenizer();
+  MLXFT_REQUIRE_FILE(test::smollm2_gguf(), "SmolLM2 GGUF");
+  const ChatMlFormat format(*tok);
+  const size_t V = static_cast<size_t>(tok->vocab_size());
+  const std::vector<int32_t> word = tok->encode(" lorem ipsum dolor sit amet consectetur");
+  for (const bool budget : {false, true}) {
+    auto constraint = call_constraint_factory(format, catalogue(), tok->eos_id())();
+    const int max_tokens = 120;
+    if (budget) constraint->set_budget(max_tokens);
+    std::vector<int32_t> out = tok->encode(R"(<tool_call>
+{"name": "read", "arguments": {"opts": {"tags": ["a", ")");
+    for (int32_t id : out) constraint->accept(id);
+    for (int step = static_cast<int>(out.size()); step < max_tokens; ++step) {
+      std::vector<float> logits(V, 0.0f);
+      const int32_t want = word[static_cast<size_t>(step) % word.size()];  // never a quote: no loop either
+      logits[static_cast<size_t>(want)] = 10.0f;
+      const int32_t pick = constrained_choice(*constraint, logits.data(), V, want);
+      constraint->accept(pick);
+      if (pick == tok->eos_id()) break;
+      out.push_back(pick);
+    }
+    const std::string text = text_keeping_controls(*tok, out);
+    const ParsedCalls p = format.parse_tool_calls(text);
+    if (!budget) {
+      EXPECT_FALSE(p.valid) << text;
+      continue;
+    }
+    EXPECT_LE(out.size(), static_cast<size_t>(max_tokens));
+    ASSERT_TRUE(p.valid) << text;
+    ASSERT_EQ(p.calls.size(), 1u);
+    EXPECT_EQ(p.calls[0].arguments["path"], "") << text;  // the required key, added with the smallest value
+    EXPECT_EQ(p.calls[0].arguments["opts"]["deep"], false) << text;
+    EXPECT_NE(p.calls[0].arguments["opts"]["tags"][1].get<std::string>().find("lorem"), std::string::npos) << text;
   }
 }
 

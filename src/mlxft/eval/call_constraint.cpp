@@ -9,16 +9,28 @@ TokenConstraint::TokenConstraint(CallGrammar grammar,
                                  std::set<int32_t> stop_ids)
     : grammar_(std::move(grammar)), texts_(std::move(token_texts)), stops_(std::move(stop_ids)) {}
 
+const std::string* TokenConstraint::finishing() const {
+  if (budget_ <= 0 || !grammar_.in_call()) return nullptr;
+  if (finish_at_ != accepted_) {
+    finish_ = grammar_.finish();
+    finish_at_ = accepted_;
+  }
+  const int left = budget_ - accepted_;
+  return !finish_.empty() && static_cast<int>(finish_.size()) + kFinishMargin >= left ? &finish_ : nullptr;
+}
+
 bool TokenConstraint::allows(int32_t id) const {
   if (stops_.count(id)) return !grammar_.in_call();
   if (id < 0 || static_cast<size_t>(id) >= texts_->size()) return !grammar_.in_call() && !grammar_.done();
   const std::string& text = (*texts_)[static_cast<size_t>(id)];
   if (text.empty()) return !grammar_.in_call();  // no progress: never inside a call
+  if (const std::string* finish = finishing()) return finish->compare(0, text.size(), text) == 0;
   CallGrammar trial = grammar_;
   return trial.feed(text);
 }
 
 void TokenConstraint::accept(int32_t id) {
+  ++accepted_;
   if (stops_.count(id) || id < 0 || static_cast<size_t>(id) >= texts_->size()) return;
   (void)grammar_.feed((*texts_)[static_cast<size_t>(id)]);
 }

@@ -7,6 +7,10 @@
 //   only outside an unfinished call; an id whose text is empty: only outside a call), accept(id)
 //   advances it. A generation loop picks the model's choice when it is allowed, else the allowed
 //   id with the highest logit (constrained_choice(), used by eval/generate.h).
+// - set_budget(n): the generation stops after n tokens. Once an unfinished call needs all that is
+//   left to finish (the grammar's finish() has kFinishMargin fewer characters than tokens remain;
+//   every character is a token at worst, and one token may lengthen finish()), only ids whose text continues finish() are allowed, so a call cut short by
+//   the budget still closes and parses (its last values may be cut). 0 (the default): no budget.
 #pragma once
 
 #include <cstdint>
@@ -30,9 +34,16 @@ class TokenConstraint {
                   std::set<int32_t> stop_ids);
   bool allows(int32_t id) const;
   void accept(int32_t id);
+  void set_budget(int tokens) { budget_ = tokens; }
+  static constexpr int kFinishMargin = 16;
 
  private:
+  const std::string* finishing() const;  // finish() when the budget calls for it, else null
+
   CallGrammar grammar_;
+  int budget_ = 0, accepted_ = 0;
+  mutable int finish_at_ = -1;  // accepted_ when finish_ was computed
+  mutable std::string finish_;
   std::shared_ptr<const std::vector<std::string>> texts_;
   std::set<int32_t> stops_;
 };

@@ -89,6 +89,32 @@ bool looping(const std::string& tail) {
   return false;
 }
 
+// The first character of the smallest value a schema allows (a string when it allows anything).
+char smallest_value_start(const OrderedJson* schema) {
+  for (const auto& [type, c] : {std::pair<const char*, char>{"string", '"'}, {"integer", '0'}, {"number", '0'},
+                                {"boolean", 'f'}, {"null", 'n'}, {"array", '['}, {"object", '{'}})
+    if (allows_type(schema, type)) return c;
+  return '"';
+}
+
+// A key string's next character: toward a required key not yet used when one fits, else toward the
+// shortest candidate the text can still become; '"' once the text is that key.
+char key_step(const Frame& key, const Frame& object) {
+  const OrderedJson* required = member(object.schema, "required");
+  const std::string* best = nullptr;
+  for (int pass = 0; pass < 2 && best == nullptr; ++pass) {
+    for (const auto& c : key.candidates) {
+      if (c.compare(0, key.text.size(), key.text) != 0) continue;
+      const bool is_required = required != nullptr && required->is_array() &&
+                               std::find(required->begin(), required->end(), c) != required->end();
+      if (pass == 0 && !is_required) continue;
+      if (best == nullptr || c.size() < best->size()) best = &c;
+    }
+  }
+  if (best == nullptr || best->size() == key.text.size()) return '"';
+  return (*best)[key.text.size()];
+}
+
 bool prefix_of_any(const std::string& text, const std::vector<std::string>& candidates) {
   return std::any_of(candidates.begin(), candidates.end(),
                      [&](const std::string& c) { return c.compare(0, text.size(), text) == 0; });
@@ -154,6 +180,61 @@ bool CallGrammar::feed(char c) {
     case Phase::Done: return is_space(c);
   }
   return false;
+}
+
+std::string CallGrammar::finish() const {
+  if (!in_call()) return {};
+  CallGrammar g = *this;
+  std::string out;
+  for (int step = 0; step < 4096 && g.in_call(); ++step) {
+    bool fed = false;
+    for (char c : g.finish_step() + "\"}],:0") {
+      CallGrammar trial = g;
+      if (!trial.feed(c)) continue;
+      g = std::move(trial);
+      out += c;
+      fed = true;
+      break;
+    }
+    if (!fed) return {};
+  }
+  return g.in_call() ? std::string() : out;
+}
+
+std::string CallGrammar::finish_step() const {
+  switch (phase_) {
+    case Phase::BeforeList: return "[";
+    case Phase::BeforeCall: return "{";
+    case Phase::AfterCall: return syntax_.list ? "]" : syntax_.closer.substr(0, 1);
+    case Phase::Closer: return syntax_.closer.substr(closer_at_, 1);
+    default: break;
+  }
+  if (stack_.empty()) return {};
+  const Frame& f = stack_.back();
+  switch (f.kind) {
+    case Kind::String:
+      if (f.hex > 0) return "0";
+      if (f.escape) return "n";
+      if (f.role == TextRole::Value || f.candidates.empty()) return "\"";
+      return std::string(1, key_step(f, stack_[stack_.size() - 2]));
+    case Kind::Number: return number_terminal(f.number) ? "}]," : "0";
+    case Kind::Literal: return f.rest.substr(0, 1);
+    case Kind::Array: return f.state == State::Value ? std::string(1, smallest_value_start(f.schema)) : "]";
+    case Kind::Object: break;
+  }
+  switch (f.state) {
+    case State::KeyOrEnd:
+    case State::CommaOrEnd: return close_object(f) ? "}" : f.state == State::KeyOrEnd ? "\"" : ",";
+    case State::Key: return "\"";
+    case State::Colon: return ":";
+    case State::Value: {
+      if (f.call) return f.key == "arguments" ? "{" : "\"";
+      const OrderedJson* props = member(f.schema, "properties");
+      return std::string(1, smallest_value_start(props != nullptr ? member(props, f.key.c_str()) : nullptr));
+    }
+    case State::ValueOrEnd: return "]";
+  }
+  return {};
 }
 
 bool CallGrammar::feed_outside(char c) {

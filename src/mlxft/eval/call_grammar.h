@@ -17,6 +17,11 @@
 //   With an empty catalogue any name and any arguments object are allowed (well-formed JSON only).
 //   After a block's closer the grammar is outside a call again; after a Mistral list it is done
 //   (nothing but the turn's end may follow).
+// - finish(): inside a call, a short text that completes it (through the closer, or a Mistral
+//   list's "]") and that the grammar accepts: open strings closed, numbers and literals completed,
+//   missing required keys added with the smallest value their schema allows ("", 0, false, null,
+//   [], {}), containers closed. Empty outside a call, or when no completion is found (never for
+//   a grammar fed only allowed text). What a generation short of tokens falls back to.
 // - A CallGrammar is a value: copying it copies the state (a trial feed on a copy leaves the
 //   original as it was).
 #pragma once
@@ -39,6 +44,7 @@ class CallGrammar {
   bool feed(std::string_view text);    // every character; false at the first one not allowed
   bool in_call() const;                // inside an unfinished call
   bool done() const { return done_; }  // a Mistral list has closed
+  std::string finish() const;
 
   // One open JSON value of the parse stack.
   struct Frame {
@@ -70,6 +76,7 @@ class CallGrammar {
   bool start_key(Frame& f);
   bool close_object(const Frame& f) const;
   void pop();
+  std::string finish_step() const;  // what finish() tries next, most wanted first
 
   CallSyntax syntax_;
   std::shared_ptr<const OrderedJson> catalogue_;

@@ -90,7 +90,10 @@ void constrain(std::vector<int32_t>& tokens, const mx::array& logits,
 std::vector<std::unique_ptr<TokenConstraint>> make_constraints(const GenerateOptions& options, size_t n) {
   std::vector<std::unique_ptr<TokenConstraint>> out;
   if (!options.constraint) return out;
-  for (size_t i = 0; i < n; ++i) out.push_back(options.constraint());
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(options.constraint());
+    out.back()->set_budget(options.max_tokens);
+  }
   return out;
 }
 
