@@ -98,6 +98,9 @@ void add_generate_command(CLI::App& app, const GlobalOptions& /*global*/) {
   cmd->add_option("--max-tokens", a->options.max_tokens, "Most tokens to generate")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_flag("--ignore-eos", a->options.ignore_eos,
+                "Keep generating past the end-of-sequence and end-of-turn tokens, up to --max-tokens "
+                "(speed measurements)");
   add_sampling_options(cmd, a->options);
   add_session_options(cmd, a->dtype, a->tokenizer);
   cmd->callback([a] { run_generate(*a); });

@@ -180,6 +180,11 @@ TEST(Generate, StopsAtEosWithoutReturningIt) {
   const auto stopped = generate(m, prompt, o, {}, &stats);
   EXPECT_TRUE(stats.stopped_at_eos);
   EXPECT_EQ(stopped, std::vector<int32_t>(free_run.begin(), free_run.begin() + 2));
+  o.ignore_eos = true;  // a speed measurement runs to max_tokens, EOS included as a token
+  o.stop_ids = {free_run[0]};
+  GenerateStats past;
+  EXPECT_EQ(generate(m, prompt, o, {}, &past), free_run);
+  EXPECT_FALSE(past.stopped_at_eos);
 }
 
 // A chat format's stop ids (its end-of-turn tokens) end generation like EOS does.

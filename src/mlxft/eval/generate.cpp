@@ -43,6 +43,7 @@ void check_prompt(const Model& model, const std::vector<int32_t>& prompt) {
 }
 
 bool is_stop(const Model& model, const GenerateOptions& options, int32_t token) {
+  if (options.ignore_eos) return false;
   return token == model.config.eos_token_id ||
          std::find(options.stop_ids.begin(), options.stop_ids.end(), token) != options.stop_ids.end();
 }

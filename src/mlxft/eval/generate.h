@@ -35,6 +35,7 @@ struct GenerateOptions {
   uint64_t seed = 0;
   const LoraAdapters* lora = nullptr;
   std::vector<int32_t> stop_ids;  // besides the model's EOS (a chat format's stop_ids())
+  bool ignore_eos = false;        // never stop at EOS or a stop id: always max_tokens (benchmarks)
   std::function<std::unique_ptr<TokenConstraint>()> constraint;  // null: unconstrained
 };
 
