@@ -47,11 +47,16 @@ head -n 24 "$out/heldout.jsonl" > "$out/valid.jsonl"  # the validation loss duri
 echo "train: $(wc -l < "$out/train.jsonl") records, held out: $(wc -l < "$out/heldout.jsonl") records"
 "$bin" data check --data "$out/train.jsonl" --model "$model" --max-seq-length 512
 
+# Calls are constrained to the tools the training data calls (names and argument schemas inferred
+# from it; the prompts stay without a catalogue, as in training): well-formed calls, also when the
+# token bound would cut one.
+"$bin" data tools "$out/train.jsonl" --compact --out "$out/tools.json"
+
 tool_eval() {  # tool_eval NAME [--adapter DIR]
   local name=$1
   shift
   "$bin" eval --model "$model" "$@" --data "$out/heldout.jsonl" --tool-calls --max-examples "$eval_n" \
-    --ignore-argument-keys context \
+    --ignore-argument-keys context --constrain-tools-from "$out/tools.json" \
     --max-new-tokens "$max_new" --out "$out/$name.json" --per-example "$out/$name-examples.jsonl"
 }
 

@@ -2,7 +2,7 @@
 # End-to-end test of the demo path (scripts/demo.sh, what `make demo` runs) with a short run on
 # SmolLM2-135M-Instruct: 3 optimizer steps on the synthetic dataset, a tool-call evaluation of 2
 # held-out conversations before and after. Asserts that every stage ran and left its output: the
-# data split, both evaluations with the five metrics, training with a baseline and a final
+# data split, the inferred tool catalogue, both (constrained) evaluations with the five metrics, training with a baseline and a final
 # evaluation, both adapter formats, metrics, report, generation from the base and adapted model.
 # Args: <mlxft> <venv-python> <v3-tokenizer> <source-dir>
 set -euo pipefail
@@ -21,7 +21,7 @@ MLXFT_BIN=$bin MLXFT_DEMO_OUT=$out/demo MLXFT_DEMO_STEPS=3 MLXFT_DEMO_DATA=synth
 
 fail() { cat "$log"; echo "FAIL: $*"; exit 1; }
 run=$out/demo/run
-for f in synthetic.jsonl train.jsonl heldout.jsonl tool-calls-before.json tool-calls-after.json \
+for f in synthetic.jsonl train.jsonl heldout.jsonl tools.json tool-calls-before.json tool-calls-after.json \
          run/final_model/peft/adapter_model.safetensors run/final_model/peft/adapter_config.json \
          run/final_model/mlx/adapters.safetensors run/final_model/mlx/adapter_config.json \
          run/metrics.jsonl run/effective_config.yaml run/report.html run/loss.svg; do
@@ -37,6 +37,9 @@ done
 grep -q '"type": *"eval".*"step": *0\|"step": *0.*"type": *"eval"' "$run/metrics.jsonl" || fail "no baseline evaluation at step 0"
 grep -q '"step": *3' "$run/metrics.jsonl" || fail "no metrics at step 3"
 grep -q 'ok: the data is usable' "$log" || fail "data check did not pass"
+for f in before after; do  # the evaluations constrain calls to the tools the training data calls
+  grep -q '"constrained": *true' "$out/demo/tool-calls-$f.json" || fail "tool-calls-$f.json is not constrained"
+done
 grep -q -- '-- adapted model:' "$log" || fail "no generation from the adapted model"
 [ "$(grep -c 'tokens/s' "$log")" -ge 2 ] || fail "generation did not report its speed twice"
 grep -q 'Where everything is' "$log" || fail "no final summary"
