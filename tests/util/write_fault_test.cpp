@@ -11,6 +11,7 @@
 #include "mlxft/adapters/peft_format.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/lora.h"
+#include "mlxft/report/metrics.h"
 #include "mlxft/train/checkpoint.h"
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
@@ -130,6 +131,41 @@ TEST(WriteFaults, EveryStepOfAnAtomicFileFailsLeavingTheOldContent) {
     EXPECT_NE(std::string(e.what()).find("cannot flush"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("No space left"), std::string::npos) << e.what();
   }
+}
+
+// An append (metrics.jsonl) through the seam: a short write fails naming the file and ENOSPC and
+// leaves a torn line; the next writer starts a new line, and the reader skips the torn one.
+TrainMetrics train_line(int64_t step) {
+  TrainMetrics m;
+  m.step = step;
+  m.loss = 1.0;
+  return m;
+}
+
+TEST(WriteFaults, AShortAppendFailsNamingTheFileAndItsTornLineIsSkippedAfterwards) {
+  HookGuard guard;
+  test::TempDir tmp;
+  const fs::path file = tmp / "metrics.jsonl";
+  {
+    MetricsWriter w(file, false);
+    w.write(train_line(1));
+    set_write_fault_hook([](WriteStep s, const fs::path&) { return s == WriteStep::Write ? kShortWrite : 0; });
+    try {
+      w.write(train_line(2));
+      ADD_FAILURE() << "the short write did not fail";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.where(), file.string());
+      EXPECT_NE(e.detail().find("No space left"), std::string::npos) << e.what();
+    }
+    set_write_fault_hook({});
+  }
+  const std::string torn = test::read_file(file);
+  EXPECT_NE(torn.back(), '\n') << "half of the second line should be there";
+  MetricsWriter(file, true).write(train_line(3));
+  const RunMetrics m = read_metrics(file);
+  ASSERT_EQ(m.train.size(), 2u);
+  EXPECT_EQ(m.train[1].step, 3);
+  EXPECT_EQ(m.bad_lines, 1);
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +13,8 @@
 #include "mlxft/objective/make_objective.h"
 #include "mlxft/report/run_report.h"
 #include "mlxft/report/tensorboard.h"
+#include "mlxft/util/append_file.h"
+#include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -146,7 +147,7 @@ void RunHooks::write_samples(const std::vector<mx::array>& params, int64_t step)
   const EvaluationSection& ev = run_.recipe.evaluation;
   const std::vector<Example>& valid = run_.inputs.split.valid;
   const fs::path path = run_.out / "samples.jsonl";
-  std::ofstream samples(path, std::ios::app);
+  std::string lines;
   const size_t n = std::min(valid.size(), static_cast<size_t>(ev.num_samples));
   for (size_t i = 0; i < n; ++i) {
     const Example& e = valid[i];
@@ -158,15 +159,19 @@ void RunHooks::write_samples(const std::vector<mx::array>& params, int64_t step)
     const std::vector<int32_t> prompt = prompt_of(e);
     const std::vector<int32_t> generated = generate(run_.model, prompt, go);
     const Tokenizer& tok = *run_.inputs.tokenizer;
-    samples << nlohmann::json{{"step", step},
-                              {"index", e.index},
-                              {"prompt", tok.decode(prompt)},
-                              {"generated", tok.decode(generated)}}
-                   .dump()
-            << "\n";
+    lines += nlohmann::json{{"step", step},
+                            {"index", e.index},
+                            {"prompt", tok.decode(prompt)},
+                            {"generated", tok.decode(generated)}}
+                 .dump() +
+             "\n";
   }
-  samples.flush();
-  if (!samples) throw Error(ErrorKind::Io, path.string(), "cannot append the samples", "is the disk full?");
+  (void)tolerate_write_failure(
+      [&] {
+        AppendFile samples(path, AppendFile::Mode::Append);
+        samples.append(ends_without_newline(path) ? "\n" + lines : lines);  // after a torn line
+      },
+      "the samples of step " + std::to_string(step) + " are not saved");
 }
 
 void RunHooks::show_progress(const TrainMetrics& m, int64_t total) {

@@ -15,7 +15,7 @@
 //   without evaluation.ignore_argument_keys; prompted with the whole data.tools catalogue, if any).
 // - write_samples (evaluation.generate_samples, num_samples > 0): generates from the first
 //   num_samples validation prompts and appends {"step","index","prompt","generated"} lines to
-//   <out>/samples.jsonl; a failed write is an Io error.
+//   <out>/samples.jsonl; a failed write is a warning (the run goes on).
 // - Data parallel: only rank 0 writes samples, shows progress and refreshes plots.
 // - after_step (logging.plots and plots_per_epoch > 0): refreshes the plots and report that many
 //   times per epoch; a failure there is a warning. For tests, the environment variable

@@ -5,6 +5,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
+
+#include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -17,8 +20,10 @@ void lock_output_dir(const fs::path& out) {
   if (ec)
     throw Error(ErrorKind::Io, out.string(),
                 fmt::format("cannot create the output directory: {}", ec.message()));
-  const int fd = ::open((out / ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(ErrorKind::Io, (out / ".lock").string(), "cannot create the run lock");
+  const fs::path lock = out / ".lock";
+  check_write_fault(WriteStep::Create, lock);  // the durable-write fault seam sees every file of a run
+  const int fd = ::open(lock.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) throw_write_error(lock, "cannot create the run lock", errno);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     throw Error(ErrorKind::Training, out.string(), "another mlxft run is using this output directory",

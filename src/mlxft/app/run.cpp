@@ -16,6 +16,7 @@
 #include "mlxft/model/source.h"
 #include "mlxft/objective/make_objective.h"
 #include "mlxft/report/data_summary.h"
+#include "mlxft/train/checkpoint.h"
 #include "mlxft/train/signals.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/logging.h"
@@ -63,7 +64,21 @@ int stopped(const TrainRun& run, const StopSignals& stop, const TrainOutcome& ou
   return 128 + sig;
 }
 
-int train(const TrainRun& run, LoraAdapters adapters) {
+// A failed write (disk full, I/O error) says what is safe and how to go on: the newest checkpoint
+// that verifies, and the resume command.
+Error with_resume_hint(const TrainRun& run, const Error& e) {
+  const std::vector<StoredCheckpoint> saved = CheckpointStore(run.out / "checkpoints").list();
+  std::string last;
+  for (auto it = saved.rbegin(); it != saved.rend() && last.empty(); ++it)
+    if (CheckpointStore::verify(it->dir).empty()) last = it->dir.string();
+  const std::string fix = "free space (or fix the disk), then run `mlxft train --config " +
+                          (run.request.recipe_path.empty() ? "RECIPE.yaml" : run.request.recipe_path) +
+                          (last.empty() ? "` again" : " --resume latest`");
+  return Error(e.kind(), e.where(), e.detail(),
+               last.empty() ? fix : fmt::format("the last good checkpoint is {}; {}", last, fix));
+}
+
+int train_and_finish(const TrainRun& run, LoraAdapters adapters) {
   if (run.group.is_main()) write_run_files(run);
   RunHooks hooks(run, adapters);
   Trainer trainer(run.settings, hooks.hooks(), parameter_names(adapters), adapters.flatten());
@@ -74,6 +89,15 @@ int train(const TrainRun& run, LoraAdapters adapters) {
   if (outcome.stopped_by_signal) return stopped(run, stop, outcome);
   if (!run.group.is_main()) return 0;  // rank 0 writes the exports and the report
   return finish_run(run, std::move(adapters), trainer.params(), outcome);
+}
+
+int train(const TrainRun& run, LoraAdapters adapters) {
+  try {
+    return train_and_finish(run, std::move(adapters));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::Io) throw;
+    throw with_resume_hint(run, e);
+  }
 }
 
 void check_shards(const Recipe& r, const DistributedGroup& group) {

@@ -75,7 +75,8 @@ FuseResult write_weights(const fs::path& dir, const ModelConfig& config,
 void copy_tokenizer_files(const fs::path& from, const fs::path& to) {
   for (const char* name : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json",
                            "special_tokens_map.json", "generation_config.json", "chat_template.jinja"}) {
-    if (fs::exists(from / name)) fs::copy_file(from / name, to / name);
+    if (!fs::exists(from / name)) continue;
+    write_staged_via(to / name, [&](const fs::path& file) { fs::copy_file(from / name, file); });
   }
 }
 

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <stdexcept>
 
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
@@ -205,10 +206,10 @@ void save_gguf_streamed(const std::filesystem::path& file, const GgufMetadata& m
       out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
       out.write(zeros.data(),
                 static_cast<std::streamsize>((alignment - bytes.size() % alignment) % alignment));
-      if (!out) throw Error(ErrorKind::Io, temp.string(), "could not write the GGUF file (disk full?)");
+      if (!out) throw std::runtime_error("could not write the GGUF file");  // named, with errno, by write_file_via
     }
     out.close();
-    if (!out) throw Error(ErrorKind::Io, temp.string(), "could not write the GGUF file (disk full?)");
+    if (!out) throw std::runtime_error("could not write the GGUF file");  // named, with errno, by write_file_via
   });
 }
 

@@ -19,18 +19,9 @@ double EvalMetrics::extra_value(const std::string& name) const {
 }
 
 MetricsWriter::MetricsWriter(const fs::path& path, bool append) : path_(path) {
-  bool needs_newline = false;
-  if (append && fs::exists(path) && fs::file_size(path) > 0) {
-    std::ifstream in(path, std::ios::binary);
-    in.seekg(-1, std::ios::end);
-    needs_newline = in.get() != '\n';
-  }
-  out_.open(path, std::ios::binary | (append ? std::ios::app : std::ios::trunc));
-  if (!out_) {
-    throw Error(ErrorKind::Io, path.string(), "cannot open the metrics file for writing",
-                "check that output.output_dir is writable");
-  }
-  if (needs_newline) out_ << '\n';
+  const bool needs_newline = append && ends_without_newline(path);
+  out_ = std::make_unique<AppendFile>(path, append ? AppendFile::Mode::Append : AppendFile::Mode::Truncate);
+  if (needs_newline) out_->append("\n");
 }
 
 void MetricsWriter::write(const TrainMetrics& m) {
@@ -67,10 +58,7 @@ void MetricsWriter::write(const SkipMetrics& m) {
 }
 
 void MetricsWriter::write_line(const std::string& json) {
-  out_ << json << '\n';
-  out_.flush();
-  if (!out_)
-    throw Error(ErrorKind::Io, path_.string(), "cannot append to the metrics file", "is the disk full?");
+  out_->append(json + '\n');
 }
 
 namespace {

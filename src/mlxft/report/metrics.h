@@ -18,7 +18,9 @@
 //      "eval/<name>" for each extra metric (eval/tool_name_accuracy, ...; KTO: loss_desirable, ...)}
 //     {"type": "skip", "step", "reason"}
 //   step is the optimizer step (1-based, after the update); epoch the fractional epochs completed.
-//   An unopenable or unwritable file is an Io error.
+//   The file is an AppendFile (util/append_file.h: the durable-write fault seam sees each line); an
+//   unopenable or unwritable file is an Io error naming it and the errno (the trainer turns it into
+//   a warning: metrics must not stop a run).
 // - read_metrics() returns the train, eval and skip lines in file order. A line that is not
 // a JSON object of a known type (a torn last line after a crash, a hand edit) is skipped and counted
 // in bad_lines, never an error; a missing number reads as NaN. When a resumed run repeats steps,
@@ -28,12 +30,13 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "mlxft/util/append_file.h"
 
 namespace mlxft {
 
@@ -96,7 +99,7 @@ class MetricsWriter final : public MetricsSink {
  private:
   void write_line(const std::string& json);
   std::filesystem::path path_;
-  std::ofstream out_;
+  std::unique_ptr<AppendFile> out_;
 };
 
 struct RunMetrics {

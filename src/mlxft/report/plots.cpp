@@ -79,65 +79,8 @@ bool has_tool_calls(const RunMetrics& metrics) {
   return false;
 }
 
-}  // namespace
-
-fs::path find_program(const std::string& name) {
-  if (name.find('/') != std::string::npos)
-    return ::access(name.c_str(), X_OK) == 0 ? fs::path(name) : fs::path();
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0 && fs::is_regular_file(candidate)) return candidate;
-  }
-  return {};
-}
-
-std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir,
-                                  const PlotOptions& options) {
-  std::vector<fs::path> written;
-  if (metrics.train.empty()) return written;
-  const fs::path gnuplot = find_program(options.gnuplot);
-  if (gnuplot.empty()) {
-    spdlog::warn("gnuplot not found ('{}'); skipping plots (on Debian: apt-get install gnuplot-nox)",
-                 options.gnuplot);
-    return written;
-  }
-  const std::string ext = options.format == "svg" ? "svg" : "png";
-  const std::string terminal =
-      ext == "svg" ? "svg size 800,450 dynamic background rgb 'white'" : "pngcairo size 800,450";
-
-  const fs::path work = dir / ".plots.tmp";
-  std::error_code ec;
-  fs::create_directories(work, ec);
-  const fs::path train_file = work / "train.dat", eval_file = work / "eval.dat";
-  {
-    std::ofstream train(train_file), eval(eval_file);
-    train << "# step loss learning_rate gradient_norm memory_gb peak_memory_gb kl rewards_chosen "
-             "rewards_rejected rewards_margin\n";
-    for (const auto& t : metrics.train) {
-      train << t.step << ' ' << cell(t.loss) << ' ' << cell(t.learning_rate) << ' ' << cell(t.gradient_norm)
-            << ' ' << cell(t.memory_gb) << ' ' << cell(t.peak_memory_gb) << ' ' << cell(extra(t.extra, "kl"))
-            << ' ' << cell(extra(t.extra, "rewards_chosen")) << ' '
-            << cell(extra(t.extra, "rewards_rejected")) << ' ' << cell(extra(t.extra, "rewards_margin"))
-            << '\n';
-    }
-    eval << "# step loss loss_undesirable tool_name_accuracy tool_arguments_exact tool_arguments_match\n";
-    for (const auto& e : metrics.eval) {
-      eval << e.step << ' ' << cell(e.loss) << ' ' << cell(e.extra_value("loss_undesirable")) << ' '
-           << cell(e.extra_value("tool_name_accuracy")) << ' ' << cell(e.extra_value("tool_arguments_exact"))
-           << ' ' << cell(e.extra_value("tool_arguments_match")) << '\n';
-    }
-    // gnuplot cannot plot a file without points; a lone NaN row keeps the command valid.
-    if (metrics.eval.empty()) eval << "NaN NaN NaN NaN NaN NaN\n";
-    train.flush();
-    eval.flush();
-    if (!train || !eval) {
-      spdlog::warn("cannot write the plot data in {}; skipping plots", work.string());
-      fs::remove_all(work, ec);
-      return written;
-    }
-  }
+// The plots of a run: loss, learning rate, gradient norm, memory; tool calls and KTO when present.
+std::vector<Plot> plot_list(const RunMetrics& metrics) {
   const bool kto = is_kto(metrics);
   std::vector<Plot> plots = {
       kto ? Plot{"loss", "Loss", "KTO loss (train, per sequence); NLL per token (validation)",
@@ -171,37 +114,115 @@ std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir
          "title 'reward, undesirable', TRAIN using 1:10 with lines lw 2 dt 2 title 'margin', TRAIN "
          "using 1:7 with lines lw 2 title 'KL (nats)'"});
   }
-  const fs::path script_file = work / "plots.gp";
-  {
-    std::ofstream script(script_file);
-    script << "set terminal " << terminal << "\nset datafile missing 'NaN'\nset grid\nset key top right\n"
-           << "set xlabel 'optimizer step'\nset format y '%g'\n";
-    for (const auto& p : plots) {
-      script << "set output " << quoted(work / (p.name + "." + ext)) << "\n"
-             << "set title '" << p.title << "'\nset ylabel '" << p.ylabel << "'\n"
-             << "plot "
-             << replace_all(replace_all(p.commands, "TRAIN", quoted(train_file)), "EVAL", quoted(eval_file))
-             << "\nunset output\n";
-    }
+  return plots;
+}
+
+// The gnuplot data file of the train lines.
+std::string train_data(const RunMetrics& metrics) {
+  std::string out =
+      "# step loss learning_rate gradient_norm memory_gb peak_memory_gb kl rewards_chosen "
+      "rewards_rejected rewards_margin\n";
+  for (const auto& t : metrics.train) {
+    out += fmt::format("{} {} {} {} {} {} {} {} {} {}\n", t.step, cell(t.loss), cell(t.learning_rate),
+                       cell(t.gradient_norm), cell(t.memory_gb), cell(t.peak_memory_gb),
+                       cell(extra(t.extra, "kl")), cell(extra(t.extra, "rewards_chosen")),
+                       cell(extra(t.extra, "rewards_rejected")), cell(extra(t.extra, "rewards_margin")));
   }
+  return out;
+}
+
+// The gnuplot data file of the eval lines.
+std::string eval_data(const RunMetrics& metrics) {
+  std::string out = "# step loss loss_undesirable tool_name_accuracy tool_arguments_exact tool_arguments_match\n";
+  for (const auto& e : metrics.eval) {
+    out += fmt::format("{} {} {} {} {} {}\n", e.step, cell(e.loss), cell(e.extra_value("loss_undesirable")),
+                       cell(e.extra_value("tool_name_accuracy")), cell(e.extra_value("tool_arguments_exact")),
+                       cell(e.extra_value("tool_arguments_match")));
+  }
+  // gnuplot cannot plot a file without points; a lone NaN row keeps the command valid.
+  if (metrics.eval.empty()) out += "NaN NaN NaN NaN NaN NaN\n";
+  return out;
+}
+
+std::string plot_script(const std::vector<Plot>& plots, const std::string& terminal, const std::string& ext,
+                        const fs::path& work, const fs::path& train_file, const fs::path& eval_file) {
+  std::string script = "set terminal " + terminal +
+                       "\nset datafile missing 'NaN'\nset grid\nset key top right\n"
+                       "set xlabel 'optimizer step'\nset format y '%g'\n";
+  for (const auto& p : plots) {
+    script += "set output " + quoted(work / (p.name + "." + ext)) + "\nset title '" + p.title +
+              "'\nset ylabel '" + p.ylabel + "'\nplot " +
+              replace_all(replace_all(p.commands, "TRAIN", quoted(train_file)), "EVAL", quoted(eval_file)) +
+              "\nunset output\n";
+  }
+  return script;
+}
+
+// Runs gnuplot on work/plots.gp and moves each drawn plot into `dir` (durably); returns them.
+std::vector<fs::path> draw_and_publish(const fs::path& gnuplot, const std::vector<Plot>& plots,
+                                       const std::string& ext, const fs::path& work, const fs::path& dir) {
+  std::vector<fs::path> written;
   const fs::path log = work / "gnuplot.log";
-  const int status = run_gnuplot(gnuplot, script_file, log);
+  const int status = run_gnuplot(gnuplot, work / "plots.gp", log);
   if (status != 0) {
     std::ifstream in(log);
     std::stringstream text;
     text << in.rdbuf();
     spdlog::warn("gnuplot failed (status {}); skipping plots: {}", status, text.str());
-  } else {
-    for (const auto& p : plots) {
-      const fs::path drawn = work / (p.name + "." + ext), target = dir / (p.name + "." + ext);
-      if (fs::exists(drawn) && fs::file_size(drawn) > 0) {
-        sync_file(drawn);  // durable before it replaces the previous plot (util/durable_file.h)
-        fs::rename(drawn, target, ec);
-        if (!ec) written.push_back(target);
-      }
-    }
-    sync_directory(dir);
+    return written;
   }
+  std::error_code ec;
+  for (const auto& p : plots) {
+    const fs::path drawn = work / (p.name + "." + ext), target = dir / (p.name + "." + ext);
+    if (!fs::exists(drawn, ec) || fs::file_size(drawn, ec) == 0) continue;
+    if (tolerate_write_failure([&] { publish_written_file(drawn, target); }, "the previous plot stays"))
+      written.push_back(target);
+  }
+  return written;
+}
+
+}  // namespace
+
+fs::path find_program(const std::string& name) {
+  if (name.find('/') != std::string::npos)
+    return ::access(name.c_str(), X_OK) == 0 ? fs::path(name) : fs::path();
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
+    if (::access(candidate.c_str(), X_OK) == 0 && fs::is_regular_file(candidate)) return candidate;
+  }
+  return {};
+}
+
+std::vector<fs::path> write_plots(const RunMetrics& metrics, const fs::path& dir,
+                                  const PlotOptions& options) {
+  std::vector<fs::path> written;
+  if (metrics.train.empty()) return written;
+  const fs::path gnuplot = find_program(options.gnuplot);
+  if (gnuplot.empty()) {
+    spdlog::warn("gnuplot not found ('{}'); skipping plots (on Debian: apt-get install gnuplot-nox)",
+                 options.gnuplot);
+    return written;
+  }
+  const std::string ext = options.format == "svg" ? "svg" : "png";
+  const std::string terminal =
+      ext == "svg" ? "svg size 800,450 dynamic background rgb 'white'" : "pngcairo size 800,450";
+
+  const fs::path work = dir / ".plots.tmp";
+  std::error_code ec;
+  fs::create_directories(work, ec);
+  const fs::path train_file = work / "train.dat", eval_file = work / "eval.dat";
+  const std::vector<Plot> plots = plot_list(metrics);
+  const fs::path script_file = work / "plots.gp";
+  const bool ok = tolerate_write_failure(
+      [&] {
+        write_staged_file(train_file, train_data(metrics));
+        write_staged_file(eval_file, eval_data(metrics));
+        write_staged_file(script_file, plot_script(plots, terminal, ext, work, train_file, eval_file));
+      },
+      "no plots this time");
+  if (ok) written = draw_and_publish(gnuplot, plots, ext, work, dir);
   fs::remove_all(work, ec);
   return written;
 }

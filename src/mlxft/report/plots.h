@@ -10,7 +10,9 @@
 // examples), each
 // drawn to a temporary name and renamed when gnuplot succeeds, and returns the files written. With
 // no train lines there is nothing to plot. When gnuplot is missing or fails it logs a warning and
-// returns what it has; it never throws for that: plots must not fail a run.
+// returns what it has; it never throws for that, nor when a file cannot be written (disk full: a
+// warning, util/durable_file.h tolerate_write_failure): plots must not fail a run. The data files,
+// the script and the publishing of each plot go through the durable-write fault seam.
 #pragma once
 
 #include <filesystem>

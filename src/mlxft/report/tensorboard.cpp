@@ -63,15 +63,11 @@ void TensorBoardSink::open_new_file() {
   auto seconds = static_cast<int64_t>(now_seconds());
   for (const fs::path& f : event_files(dir_)) seconds = std::max(seconds, name_seconds(f) + 1);
   path_ = dir_ / fmt::format("{}{:010d}.{}.{}", kPrefix, seconds, host_name(), ::getpid());
-  out_.open(path_, std::ios::binary | std::ios::trunc);
-  if (!out_)
-    throw Error(ErrorKind::Io, path_.string(), "cannot open the TensorBoard event file for writing",
-                "check that output.output_dir is writable");
+  out_ = std::make_unique<AppendFile>(path_, AppendFile::Mode::Truncate);
   Event version;
   version.wall_time = now_seconds();
   version.file_version = "brain.Event:2";
-  out_ << frame_record(encode_event(version));
-  out_.flush();
+  out_->append(frame_record(encode_event(version)));
 }
 
 void TensorBoardSink::on_resume(int64_t step) {
@@ -88,12 +84,12 @@ void TensorBoardSink::on_resume(int64_t step) {
     }
     if (dropped) write_file_atomic(f, kept);
   }
-  out_.close();
+  out_.reset();
   open_new_file();
 }
 
 void TensorBoardSink::write(int64_t step, std::vector<ScalarValue> scalars) {
-  if (!out_.is_open()) {
+  if (!out_) {
     // A fresh run: the files of an earlier run in this directory would mix with this one's steps.
     for (const fs::path& f : event_files(dir_)) fs::remove(f);
     open_new_file();
@@ -102,11 +98,7 @@ void TensorBoardSink::write(int64_t step, std::vector<ScalarValue> scalars) {
   e.wall_time = now_seconds();
   e.step = step;
   e.scalars = std::move(scalars);
-  out_ << frame_record(encode_event(e));
-  out_.flush();
-  if (!out_)
-    throw Error(ErrorKind::Io, path_.string(), "cannot append to the TensorBoard event file",
-                "is the disk full?");
+  out_->append(frame_record(encode_event(e)));
 }
 
 void TensorBoardSink::on_train(const TrainMetrics& m) {

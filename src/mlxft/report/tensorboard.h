@@ -16,16 +16,19 @@
 //   atomically when something goes: the lost steps a crash left, a torn last record), and the
 //   records that follow go to a new file named to sort after them, so TensorBoard's reader sees
 //   one value per tag and step, as read_metrics() sees metrics.jsonl.
-// - Failures to write are Io errors naming the file.
+// - Event files are AppendFiles (util/append_file.h: the durable-write fault seam sees each event).
+//   Failures to write are Io errors naming the file and the errno (the trainer turns them into a
+//   warning: TensorBoard must not stop a run).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
+#include <memory>
 #include <vector>
 
 #include "mlxft/report/event_file.h"
 #include "mlxft/report/metrics.h"
+#include "mlxft/util/append_file.h"
 
 namespace mlxft {
 
@@ -45,7 +48,7 @@ class TensorBoardSink final : public MetricsSink {
 
   std::filesystem::path dir_;
   std::filesystem::path path_;
-  std::ofstream out_;
+  std::unique_ptr<AppendFile> out_;
 };
 
 // The event files in `dir` (events.out.tfevents.*), in name order, which is the order they were

@@ -8,6 +8,7 @@
 #include "mlxft/config/recipe.h"
 #include "mlxft/train/distributed.h"
 #include "mlxft/train/signals.h"
+#include "mlxft/util/durable_file.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -104,14 +105,27 @@ bool Trainer::stop_requested(const StopSignals* stop) const {
 
 template <typename Line>
 void Trainer::append_metrics(const Line& line, TrainerState& st) {
-  for (const auto& sink : sinks_) feed(*sink, line);  // rank 0 only
+  feed_sinks([&line](MetricsSink& sink) { feed(sink, line); });  // rank 0 only
   ++st.metrics_lines;
 }
 
-void Trainer::open_sinks(std::shared_ptr<MetricsWriter> jsonl) {
-  sinks_ = {std::move(jsonl)};
+void Trainer::feed_sinks(const std::function<void(MetricsSink&)>& call) {
+  for (auto it = sinks_.begin(); it != sinks_.end();) {
+    if (tolerate_write_failure([&] { call(**it); }, "metrics are no longer written there for this run"))
+      ++it;
+    else
+      it = sinks_.erase(it);
+  }
+}
+
+void Trainer::open_sinks(const fs::path& metrics, bool append) {
+  sinks_.clear();
+  (void)tolerate_write_failure(
+      [&] { sinks_.push_back(std::make_shared<MetricsWriter>(metrics, append)); },
+      "metrics are not written there for this run");
   sinks_.insert(sinks_.end(), hooks_.metrics_sinks.begin(), hooks_.metrics_sinks.end());
 }
+
 
 double Trainer::elapsed() const {
   return elapsed_before_ + std::chrono::duration<double>(Clock::now() - run_start_).count();

@@ -19,6 +19,9 @@
 //   first metrics.jsonl (MetricsWriter, which the trainer opens), then TrainerHooks::metrics_sinks.
 //   On resume metrics.jsonl is cut back (atomically) to the lines the checkpoint had seen, and the
 //   other sinks get on_resume(step). Without metrics_sinks the train lines are logged (spdlog info).
+//   A sink that cannot write (an Io error: disk full, I/O error) is warned about, naming the file,
+//   and dropped for the rest of the run: metrics never stop a run. A checkpoint that cannot be
+//   written stops it (an Io error naming the file; the previous checkpoint stays as it was).
 // - Data parallel (use_group() with a DistributedGroup of N > 1 ranks, distributed.h): every rank runs
 //   this loop on the same data order; each micro-batch is cut into rank shards (group.shard()), the
 //   gradient sums, loss sums and token counts of the step are summed over the ranks before the
@@ -143,7 +146,8 @@ class Trainer {
   void restore(const std::string& resume, TrainerState& st);
   Found share_checkpoint(const Found& found) const;
   void cut_metrics_back(TrainerState& st);
-  void open_sinks(std::shared_ptr<MetricsWriter> jsonl);
+  void open_sinks(const std::filesystem::path& metrics, bool append);
+  void feed_sinks(const std::function<void(MetricsSink&)>& call);
   std::filesystem::path save_checkpoint(const TrainerState& st);
   std::vector<std::vector<int64_t>> epoch_order(int64_t epoch) const;
   template <typename Line>

@@ -93,7 +93,7 @@ void Trainer::restore(const std::string& resume, TrainerState& st) {
   }
   if (distributed() && !resume.empty()) found = share_checkpoint(found);
   if (!found) {
-    if (is_main()) open_sinks(std::make_shared<MetricsWriter>(s_.output_dir / s_.metrics_file, false));
+    if (is_main()) open_sinks(s_.output_dir / s_.metrics_file, false);
     return;
   }
   const auto& [where, content] = *found;
@@ -133,10 +133,11 @@ void Trainer::restore(const std::string& resume, TrainerState& st) {
 // metrics.jsonl: keep the lines the checkpoint had seen, drop those of the lost steps.
 void Trainer::cut_metrics_back(TrainerState& st) {
   const fs::path metrics = s_.output_dir / s_.metrics_file;
-  truncate_lines_atomic(metrics, st.metrics_lines);
+  (void)tolerate_write_failure([&] { truncate_lines_atomic(metrics, st.metrics_lines); },
+                               "its lines of the lost steps stay (the report reads the later ones)");
   st.metrics_lines = std::min(st.metrics_lines, count_lines(metrics));
-  open_sinks(std::make_shared<MetricsWriter>(metrics, true));
-  for (const auto& sink : hooks_.metrics_sinks) sink->on_resume(st.step);
+  open_sinks(metrics, true);
+  feed_sinks([&st](MetricsSink& sink) { sink.on_resume(st.step); });  // metrics.jsonl ignores it
 }
 
 }  // namespace mlxft

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <string>
 
+#include <spdlog/spdlog.h>
+
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -23,12 +25,26 @@ std::mutex g_fault_mutex;
 WriteFaultHook g_fault_hook;
 std::atomic<int64_t> g_steps{0};
 
-// MLXFT_FAIL_WRITE / MLXFT_COUNT_WRITES: the CLI's form of the hook (see the header).
+// The errno a MLXFT_FAIL_WRITE mode names (kShortWrite for "short"); ENOSPC when none or unknown.
+int mode_errno(const std::string& mode) {
+  static const std::pair<const char*, int> modes[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO},     {"EDQUOT", EDQUOT},
+                                                      {"EROFS", EROFS},   {"EFBIG", EFBIG}, {"short", kShortWrite}};
+  for (const auto& [name, err] : modes)
+    if (mode == name) return err;
+  return ENOSPC;
+}
+
+// MLXFT_FAIL_WRITE / MLXFT_TRACE_WRITES / MLXFT_COUNT_WRITES: the CLI's form of the hook (see the header).
 struct EnvFaults {
   int64_t fail_at = 0;
-  bool count = false;
+  int fail_with = ENOSPC;
+  bool trace = false, count = false;
   EnvFaults() {
-    if (const char* v = std::getenv("MLXFT_FAIL_WRITE")) fail_at = std::atoll(v);
+    if (const char* v = std::getenv("MLXFT_FAIL_WRITE")) {
+      fail_at = std::atoll(v);
+      if (const char* colon = std::strchr(v, ':')) fail_with = mode_errno(colon + 1);
+    }
+    if (const char* v = std::getenv("MLXFT_TRACE_WRITES")) trace = v[0] == '1';
     if (const char* v = std::getenv("MLXFT_COUNT_WRITES")) count = v[0] == '1';
   }
   ~EnvFaults() {
@@ -42,8 +58,7 @@ const EnvFaults& env_faults() {
 }
 
 [[noreturn]] void fail(const fs::path& path, const std::string& what) {
-  throw Error(ErrorKind::Io, path.string(), what + ": " + std::strerror(errno),
-              "check that the directory exists, is writable and has free space");
+  throw_write_error(path, what, errno);
 }
 
 fs::path parent_of(const fs::path& path) {
@@ -75,10 +90,29 @@ void publish_file(const fs::path& tmp, const fs::path& path) {
   sync_directory(parent_of(path));
 }
 
-// write() through the fault seam.
-ssize_t checked_write(int fd, const fs::path& path, const char* data, size_t n) {
-  check_write_fault(WriteStep::Write, path);
-  return ::write(fd, data, n);
+// Runs a library's writer on `path`; its failure (MLX's runtime_error, a filesystem error) becomes an
+// Io error naming the path, with the errno its failed system call left (ENOSPC, EFBIG, ...).
+void run_writer(const fs::path& path, const std::function<void(const fs::path&)>& writer) {
+  errno = 0;
+  try {
+    writer(path);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    const int err = errno;
+    throw Error(ErrorKind::Io, path.string(),
+                std::string("cannot write: ") + e.what() + (err != 0 ? std::string(": ") + std::strerror(err) : ""),
+                "check that the directory exists, is writable and has free space");
+  }
+}
+
+// After a library's writer: a short write cuts its file to half, then every fault is an Io error.
+void check_library_write(const fs::path& path) {
+  const int err = write_fault(WriteStep::Write, path);
+  if (err == 0) return;
+  std::error_code ec;
+  if (err == kShortWrite) fs::resize_file(path, fs::file_size(path, ec) / 2, ec);
+  throw_write_error(path, "cannot write", err == kShortWrite ? ENOSPC : err);
 }
 
 void write_all(const fs::path& path, std::string_view content, bool remove_on_failure) {
@@ -88,7 +122,7 @@ void write_all(const fs::path& path, std::string_view content, bool remove_on_fa
   size_t done = 0;
   try {
     do {  // at least one write, so the seam sees empty files too
-      const ssize_t n = checked_write(fd, path, content.data() + done, content.size() - done);
+      const ssize_t n = seam_write(fd, path, content.data() + done, content.size() - done);
       if (n < 0) {
         if (errno == EINTR) continue;
         fail(path, "cannot write");
@@ -126,18 +160,27 @@ void set_write_fault_hook(WriteFaultHook hook) {
 
 int64_t write_steps_seen() { return g_steps.load(); }
 
-void check_write_fault(WriteStep step, const fs::path& path) {
+int write_fault(WriteStep step, const fs::path& path) {
   const int64_t n = ++g_steps;
+  const EnvFaults& env = env_faults();
+  if (env.trace) std::fprintf(stderr, "mlxft: write step %lld: %s %s\n", static_cast<long long>(n), to_string(step), path.c_str());
   int err = 0;
   {
     const std::lock_guard<std::mutex> lock(g_fault_mutex);
     if (g_fault_hook) err = g_fault_hook(step, path);
   }
-  if (err == 0 && env_faults().fail_at == n) err = ENOSPC;
-  if (err != 0) {
-    errno = err;
-    fail(path, std::string("cannot ") + to_string(step) + " (write step " + std::to_string(n) + ")");
-  }
+  if (err == 0 && env.fail_at == n) err = env.fail_with;
+  return err;
+}
+
+void check_write_fault(WriteStep step, const fs::path& path) {
+  const int err = write_fault(step, path);
+  if (err != 0) throw_write_error(path, std::string("cannot ") + to_string(step), err == kShortWrite ? ENOSPC : err);
+}
+
+void throw_write_error(const fs::path& path, const std::string& what, int err) {
+  throw Error(ErrorKind::Io, path.string(), what + ": " + std::strerror(err),
+              "check that the directory exists, is writable and has free space");
 }
 
 void sync_file(const fs::path& path) {
@@ -168,16 +211,16 @@ void write_staged_file(const fs::path& path, std::string_view content) {
 
 void write_staged_via(const fs::path& path, const std::function<void(const fs::path& path)>& writer) {
   check_write_fault(WriteStep::Create, path);
-  writer(path);
-  check_write_fault(WriteStep::Write, path);  // a library's write that failed late (short write, EIO)
+  run_writer(path, writer);
+  check_library_write(path);  // a library's write that failed late (short write, EIO)
 }
 
 void write_file_via(const fs::path& path, const std::function<void(const fs::path& temp)>& writer) {
   const fs::path tmp = temp_sibling(path);
   try {
     check_write_fault(WriteStep::Create, tmp);
-    writer(tmp);
-    check_write_fault(WriteStep::Write, tmp);  // a library's write that failed late (short write, EIO)
+    run_writer(tmp, writer);
+    check_library_write(tmp);  // a library's write that failed late (short write, EIO)
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
@@ -193,6 +236,37 @@ void truncate_lines_atomic(const fs::path& path, int64_t lines) {
   std::string kept, line;
   for (int64_t n = 0; n < lines && std::getline(in, line); ++n) kept += line + "\n";
   write_file_atomic(path, kept);
+}
+
+long seam_write(int fd, const fs::path& path, const char* data, size_t n) {
+  const int err = write_fault(WriteStep::Write, path);
+  if (err == kShortWrite) {
+    if (::write(fd, data, n / 2) < 0) return -1;
+    errno = ENOSPC;
+    return -1;
+  }
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
+  return ::write(fd, data, n);
+}
+
+void publish_written_file(const fs::path& written, const fs::path& path) {
+  publish_file(written, path);
+}
+
+bool tolerate_write_failure(const std::function<void()>& write, const std::string& consequence) {
+  try {
+    write();
+    return true;
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::Io) throw;
+    spdlog::warn("{}: {}; {} (the run goes on)", e.where(), e.detail(), consequence);
+  } catch (const fs::filesystem_error& e) {
+    spdlog::warn("{}; {} (the run goes on)", e.what(), consequence);
+  }
+  return false;
 }
 
 StagedDirectory::StagedDirectory(fs::path final_dir)
