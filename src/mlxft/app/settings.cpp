@@ -72,11 +72,16 @@ double address_space_budget_bytes() {
   return std::max(1.0, static_cast<double>(limit) - other);  // 1 byte: a limit that leaves nothing
 }
 
-size_t raise_cpu_buffer_cache() {
+size_t run_cpu_cache_limit() {
   if (mlx::core::is_available(mlx::core::Device::gpu)) return 0;
   size_t memory_limit = mlx::core::get_memory_limit();
   if (const uint64_t as = address_space_limit(); as > 0) memory_limit = std::min<size_t>(memory_limit, as);
-  const size_t limit = cpu_cache_limit(memory_limit);
+  return cpu_cache_limit(memory_limit);
+}
+
+size_t raise_cpu_buffer_cache() {
+  if (mlx::core::is_available(mlx::core::Device::gpu)) return 0;
+  const size_t limit = run_cpu_cache_limit();
   mlx::core::set_cache_limit(limit);
   return limit;
 }
@@ -105,9 +110,12 @@ MemoryEstimate run_memory_estimate(const Recipe& r, const Model& model, const Lo
                                    const KernelPaths& kernels) {
   int max_len = 0;
   for (const auto& e : split.train) max_len = std::max(max_len, static_cast<int>(e.ids.size()));
-  return estimate_training_memory(model.config, static_cast<int>(mlx::core::size_of(model.dtype)),
-                                  adapters.parameter_count(), std::max(1, s.batch_size / ranks), max_len,
-                                  r.training.gradient_checkpointing, quantized_base(model), kernels);
+  MemoryEstimate e = estimate_training_memory(model.config, static_cast<int>(mlx::core::size_of(model.dtype)),
+                                              adapters.parameter_count(), std::max(1, s.batch_size / ranks),
+                                              max_len, r.training.gradient_checkpointing, quantized_base(model),
+                                              kernels);
+  e.cache = std::min(static_cast<double>(run_cpu_cache_limit()), e.activations);
+  return e;
 }
 
 }  // namespace mlxft

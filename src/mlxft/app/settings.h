@@ -29,8 +29,8 @@
 //   memory check and the packing decision weigh the estimate against it too (config/advice.h).
 //   raise_cpu_buffer_cache() keeps the cache under an eighth of it as well.
 // - run_memory_estimate() is the run's peak-memory estimate (model/memory.h) for one rank's share of a
-//   micro-batch of the longest training example, through the given kernel paths: what the packing
-//   decision and the summary (summary.h) weigh.
+//   micro-batch of the longest training example, through the given kernel paths, with its cache part
+//   (model/memory.h) from run_cpu_cache_limit(): what the packing decision and the summary (summary.h) weigh.
 #pragma once
 
 #include <cstddef>
@@ -55,6 +55,9 @@ struct SystemApplied {
 SystemApplied apply_system_settings(const SystemSection& system, int threads_flag);
 
 size_t cpu_cache_limit(size_t memory_limit);
+// The cache limit raise_cpu_buffer_cache() sets (0: none, with a GPU): cpu_cache_limit() of MLX's
+// memory limit or the address-space limit, the smaller.
+size_t run_cpu_cache_limit();
 double address_space_budget_bytes();
 size_t raise_cpu_buffer_cache();
 

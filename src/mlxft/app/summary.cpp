@@ -38,8 +38,9 @@ void print_run_summary(const Recipe& r, const Model& model, const LoraAdapters& 
   }
   fmt::print(
       "memory:      estimated peak {:.2f} GB = weights {:.2f} + adapters/grads/optimizer {:.3f} + "
-      "activations {:.2f} + runtime {:.2f}{}; machine {:.1f} GB\n",
+      "activations {:.2f} + runtime {:.2f} + buffer cache {:.2f}{}; machine {:.1f} GB\n",
       mem.total() / gb, mem.weights / gb, mem.adapter_state / gb, mem.activations / gb, mem.runtime / gb,
+      mem.cache / gb,
       ranks > 1 ? " per rank" : "", machine / gb);
   const double address_space = address_space_budget_bytes();
   if (address_space > 0) {
