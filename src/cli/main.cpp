@@ -14,12 +14,15 @@
 #include <typeinfo>
 
 #include "cli/commands.h"
+#include "cli/memory_guard.h"
+#include "mlxft/util/address_space.h"
 #include "mlxft/util/blas.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/logging.h"
 
 int main(int argc, char** argv) {
   mlxft::fix_cpu_runtime_env(argv);  // may re-exec once with the right OpenBLAS kernels, OpenMP waits
+  mlxft::cli::install_memory_guard();  // an allocation that fails is a clear error in any thread
   // Every message (warnings included) goes to stderr from the start: spdlog's own default logger writes
   // to stdout, which `tokenize`, `generate` and `config` keep machine-readable. `train` replaces it
   // with its level and log file.
@@ -37,6 +40,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&global] {
     if (global.debug) spdlog::set_level(spdlog::level::debug);
     mlxft::set_blas_threads(global.threads);
+    mlxft::reserve_blas_buffers();  // under `ulimit -v`: OpenBLAS's buffer now, or a clear error
   });
   mlxft::cli::add_train_command(app, global);
   mlxft::cli::add_model_command(app, global);
@@ -68,14 +72,13 @@ int main(int argc, char** argv) {
                 << "  debug: exit status: " << e.exit_code() << "\n";
     }
     return e.exit_code();
-  } catch (const std::bad_alloc&) {
-    std::fflush(stdout);
-    std::cerr << "mlxft: memory error: an allocation failed: not enough memory for this model or run\n"
-              << "  hint: lower data.max_seq_length or training.batch_size, turn on gradient checkpointing, "
-                 "use a 4-bit base (model.quantize), or free memory\n";
-    return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);
+    if (mlxft::is_allocation_failure(e)) {  // std::bad_alloc, or MLX's stream passing one on as text
+      std::cerr << mlxft::cli::allocation_failure_message(e);
+      if (global.debug) std::cerr << "  debug: exception type: " << typeid(e).name() << ": " << e.what() << "\n";
+      return 1;
+    }
     std::cerr << "mlxft: internal error: " << e.what() << "\n"
               << "  this is a bug in mlxft; rerun with --debug and report it\n";
     if (global.debug) std::cerr << "  debug: exception type: " << typeid(e).name() << "\n";

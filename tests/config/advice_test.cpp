@@ -71,6 +71,23 @@ TEST(MemoryFit, NearTheBudgetWarnsAndTheLimitKeyLowersIt) {
   EXPECT_FALSE(check_memory_fit(r, 1000.0, 0.0).has_value());  // nothing known: no judgement
 }
 
+TEST(MemoryFit, AnAddressSpaceLimitIsABudgetTooAndIsNamed) {
+  Recipe r;
+  r.system.memory_limit_gb = 16.0;
+  EXPECT_DOUBLE_EQ(memory_budget_gb(r, 24.0, 0.5), 0.5);   // ulimit -v leaves 0.5 GB: the smallest
+  EXPECT_DOUBLE_EQ(memory_budget_gb(r, 24.0, 0.0), 16.0);  // no address-space limit
+  EXPECT_DOUBLE_EQ(memory_budget_gb(r, 24.0, 32.0), 16.0);
+  try {
+    check_memory_fit(r, 0.9, 24.0, 0.5);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Memory);
+    EXPECT_THAT(e.what(), HasSubstr("budget 0.5 GB (what the address-space limit (ulimit -v) leaves"));
+    EXPECT_THAT(e.hint(), HasSubstr("4-bit base"));
+  }
+  EXPECT_FALSE(check_memory_fit(r, 0.3, 24.0, 0.5).has_value());
+}
+
 TEST(MemoryFit, BudgetIsTheSmallerOfMachineAndLimit) {
   Recipe r;
   EXPECT_DOUBLE_EQ(memory_budget_gb(r, 24.0), 24.0);

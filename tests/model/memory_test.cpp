@@ -23,6 +23,8 @@ TEST(TrainMemory, Mistral7bSeedRecipeParts) {
   const auto ckpt = mlxft::estimate_training_memory(c, 2, trainable, 2, 2048, true);
   EXPECT_LT(ckpt.activations, bf16.activations / 5);  // checkpointing keeps one layer's activations
   EXPECT_GT(bf16.total(), 16e9);                      // the seed's "under 16 GB" does not hold in bf16
+  EXPECT_DOUBLE_EQ(bf16.runtime, 0.05e9);              // the process besides MLX's arrays, any model
+  EXPECT_DOUBLE_EQ(bf16.total(), bf16.weights + bf16.adapter_state + bf16.activations + 0.05e9);
   // The fused CPU attention holds no [B, H, T, S] scores: one layer's 2 x 2048 x 32 x 2048 bf16 fewer.
   const auto fused =
       mlxft::estimate_training_memory(c, 2, trainable, 2, 2048, true, std::nullopt, {.attention = true});

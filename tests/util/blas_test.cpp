@@ -41,3 +41,18 @@ TEST(OpenBlasCoretype, TheDescriptionNamesTheCore) {
   if (core.empty()) GTEST_SKIP() << "no OpenBLAS in this build";
   EXPECT_NE(mlxft::blas_description().find("core " + core), std::string::npos);
 }
+
+// Under `ulimit -v`, OpenBLAS's 128 MiB buffer per thread may take a quarter of the limit: the
+// 600000 KiB of the hang that issue 34 reports allows 1 thread, 4 GiB allows 8; no limit, no cap.
+TEST(OpenBlasThreads, CappedSoThatTheirBuffersFitAQuarterOfTheLimit) {
+  EXPECT_EQ(mlxft::openblas_buffer_bytes(), uint64_t{128} << 20);
+  EXPECT_EQ(mlxft::blas_thread_cap(0), 0);
+  EXPECT_EQ(mlxft::blas_thread_cap(uint64_t{600000} * 1024), 1);
+  EXPECT_EQ(mlxft::blas_thread_cap(uint64_t{100} << 20), 1);  // never below one thread
+  EXPECT_EQ(mlxft::blas_thread_cap(uint64_t{4} << 30), 8);
+  EXPECT_EQ(mlxft::choose_openblas_threads(uint64_t{600000} * 1024, 16, true), 1);
+  EXPECT_EQ(mlxft::choose_openblas_threads(uint64_t{4} << 30, 16, true), 8);
+  EXPECT_EQ(mlxft::choose_openblas_threads(uint64_t{4} << 30, 2, true), std::nullopt);  // 2 fit
+  EXPECT_EQ(mlxft::choose_openblas_threads(0, 16, true), std::nullopt);                 // no limit
+  EXPECT_EQ(mlxft::choose_openblas_threads(uint64_t{600000} * 1024, 16, false), std::nullopt);
+}

@@ -12,6 +12,7 @@
 #include "mlxft/model/config.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/durable_file.h"
+#include "mlxft/util/address_space.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/untrusted_file.h"
 
@@ -68,6 +69,7 @@ std::unordered_map<std::string, mx::array> read_adapter_tensors(const fs::path& 
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
+    if (is_allocation_failure(e)) throw;  // out of memory, not a bad file: main says so
     adapter_error(file, fmt::format("cannot read the safetensors file: {}", e.what()),
                   "the file is damaged or not a safetensors file; export the adapter again");
   }
@@ -185,6 +187,7 @@ void write_adapter_safetensors(const fs::path& path,
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
+    if (is_allocation_failure(e)) throw;  // out of memory, not a bad file: main says so
     throw Error(ErrorKind::Io, path.string(), fmt::format("cannot write the file: {}", e.what()),
                 "check free space and permissions");
   }

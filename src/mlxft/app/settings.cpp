@@ -7,6 +7,7 @@
 
 #include "mlxft/config/advice.h"
 #include "mlxft/config/load.h"
+#include "mlxft/util/address_space.h"
 #include "mlxft/util/blas.h"
 
 namespace mlxft {
@@ -62,9 +63,25 @@ size_t cpu_cache_limit(size_t memory_limit) {
   return std::min(size_t{4} << 30, memory_limit / 8);
 }
 
+double address_space_budget_bytes() {
+  const uint64_t limit = address_space_limit();
+  if (limit == 0) return 0.0;
+  const double mlx_data =
+      static_cast<double>(mlx::core::get_active_memory()) + static_cast<double>(mlx::core::get_cache_memory());
+  const double other = std::max(0.0, static_cast<double>(address_space_used()) - mlx_data);
+  return std::max(1.0, static_cast<double>(limit) - other);  // 1 byte: a limit that leaves nothing
+}
+
+size_t run_cpu_cache_limit() {
+  if (mlx::core::is_available(mlx::core::Device::gpu)) return 0;
+  size_t memory_limit = mlx::core::get_memory_limit();
+  if (const uint64_t as = address_space_limit(); as > 0) memory_limit = std::min<size_t>(memory_limit, as);
+  return cpu_cache_limit(memory_limit);
+}
+
 size_t raise_cpu_buffer_cache() {
   if (mlx::core::is_available(mlx::core::Device::gpu)) return 0;
-  const size_t limit = cpu_cache_limit(mlx::core::get_memory_limit());
+  const size_t limit = run_cpu_cache_limit();
   mlx::core::set_cache_limit(limit);
   return limit;
 }
@@ -75,7 +92,7 @@ bool choose_weight_packing(const Recipe& r, const Model& model, const LoraAdapte
   KernelPaths packed = kernel_paths(model);
   packed.projections_packed = true;  // the estimate counts the packed copies
   const double with = run_memory_estimate(r, model, adapters, split, s, ranks, packed).total();
-  const double budget = memory_budget_gb(r, machine_memory_bytes() / 1e9) * 1e9;
+  const double budget = memory_budget_gb(r, machine_memory_bytes() / 1e9, address_space_budget_bytes() / 1e9) * 1e9;
   const double fraction = r.advanced.memory_warning_fraction;
   const bool pack = pack_weights_for_run(r.model.pack_weights, with, budget, fraction);
   if (r.model.pack_weights == "auto") {
@@ -93,9 +110,12 @@ MemoryEstimate run_memory_estimate(const Recipe& r, const Model& model, const Lo
                                    const KernelPaths& kernels) {
   int max_len = 0;
   for (const auto& e : split.train) max_len = std::max(max_len, static_cast<int>(e.ids.size()));
-  return estimate_training_memory(model.config, static_cast<int>(mlx::core::size_of(model.dtype)),
-                                  adapters.parameter_count(), std::max(1, s.batch_size / ranks), max_len,
-                                  r.training.gradient_checkpointing, quantized_base(model), kernels);
+  MemoryEstimate e = estimate_training_memory(model.config, static_cast<int>(mlx::core::size_of(model.dtype)),
+                                              adapters.parameter_count(), std::max(1, s.batch_size / ranks),
+                                              max_len, r.training.gradient_checkpointing, quantized_base(model),
+                                              kernels);
+  e.cache = std::min(static_cast<double>(run_cpu_cache_limit()), e.activations);
+  return e;
 }
 
 }  // namespace mlxft

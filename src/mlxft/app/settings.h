@@ -23,9 +23,14 @@
 //   the budget (model/memory.h pack_weights_for_run); false wherever packing does not apply
 //   (projections_can_be_packed(), llama.h). It logs what auto chose where packing applies. It reads
 //   the model and never changes it.
+// - address_space_budget_bytes() is the room an address-space limit (`ulimit -v`) leaves for MLX's
+//   data, 0 without a limit: the limit less what the process maps besides MLX's arrays and cache
+//   (libraries, thread stacks, malloc arenas, OpenBLAS's buffers, mapped files), measured now. The
+//   memory check and the packing decision weigh the estimate against it too (config/advice.h).
+//   raise_cpu_buffer_cache() keeps the cache under an eighth of it as well.
 // - run_memory_estimate() is the run's peak-memory estimate (model/memory.h) for one rank's share of a
-//   micro-batch of the longest training example, through the given kernel paths: what the packing
-//   decision and the summary (summary.h) weigh.
+//   micro-batch of the longest training example, through the given kernel paths, with its cache part
+//   (model/memory.h) from run_cpu_cache_limit(): what the packing decision and the summary (summary.h) weigh.
 #pragma once
 
 #include <cstddef>
@@ -50,6 +55,10 @@ struct SystemApplied {
 SystemApplied apply_system_settings(const SystemSection& system, int threads_flag);
 
 size_t cpu_cache_limit(size_t memory_limit);
+// The cache limit raise_cpu_buffer_cache() sets (0: none, with a GPU): cpu_cache_limit() of MLX's
+// memory limit or the address-space limit, the smaller.
+size_t run_cpu_cache_limit();
+double address_space_budget_bytes();
 size_t raise_cpu_buffer_cache();
 
 bool choose_weight_packing(const Recipe& recipe, const Model& model, const LoraAdapters& adapters,

@@ -7,6 +7,7 @@
 #include "mlxft/app/settings.h"
 #include "mlxft/config/advice.h"
 #include "mlxft/model/weights.h"
+#include "mlxft/util/address_space.h"
 
 namespace mlxft {
 
@@ -37,10 +38,18 @@ void print_run_summary(const Recipe& r, const Model& model, const LoraAdapters& 
   }
   fmt::print(
       "memory:      estimated peak {:.2f} GB = weights {:.2f} + adapters/grads/optimizer {:.3f} + "
-      "activations {:.2f}{}; machine {:.1f} GB\n",
-      mem.total() / gb, mem.weights / gb, mem.adapter_state / gb, mem.activations / gb,
+      "activations {:.2f} + runtime {:.2f} + buffer cache {:.2f}{}; machine {:.1f} GB\n",
+      mem.total() / gb, mem.weights / gb, mem.adapter_state / gb, mem.activations / gb, mem.runtime / gb,
+      mem.cache / gb,
       ranks > 1 ? " per rank" : "", machine / gb);
-  if (auto warning = check_memory_fit(r, mem.total() / gb, machine / gb)) spdlog::warn("{}", *warning);
+  const double address_space = address_space_budget_bytes();
+  if (address_space > 0) {
+    fmt::print("             {:.2f} GB left for it under {} (libraries, stacks and buffers take the rest)\n",
+               address_space / gb, describe_address_space());
+  }
+  if (auto warning = check_memory_fit(r, mem.total() / gb, machine / gb, address_space / gb)) {
+    spdlog::warn("{}", *warning);
+  }
   for (const auto& w : recipe_warnings(r, s.total_steps())) spdlog::warn("{}", w);
 }
 

@@ -40,25 +40,46 @@ std::vector<std::string> recipe_warnings(const Recipe& recipe, int64_t total_opt
   return warnings;
 }
 
-double memory_budget_gb(const Recipe& recipe, double machine_memory_gb) {
-  const double limit = recipe.system.memory_limit_gb;
-  return limit > 0.0 && (machine_memory_gb <= 0.0 || limit < machine_memory_gb) ? limit : machine_memory_gb;
+namespace {
+
+struct Budget {
+  double gb = 0.0;
+  const char* name = "";
+};
+
+Budget smallest_budget(const Recipe& recipe, double machine_memory_gb, double address_space_gb) {
+  Budget b{machine_memory_gb, "the machine's memory"};
+  const auto consider = [&b](double gb, const char* name) {
+    if (gb > 0.0 && (b.gb <= 0.0 || gb < b.gb)) b = {gb, name};
+  };
+  consider(recipe.system.memory_limit_gb, "system.memory_limit_gb");
+  consider(address_space_gb, "what the address-space limit (ulimit -v) leaves for the run");
+  return b;
+}
+
+}  // namespace
+
+double memory_budget_gb(const Recipe& recipe, double machine_memory_gb, double address_space_gb) {
+  return smallest_budget(recipe, machine_memory_gb, address_space_gb).gb;
 }
 
 std::optional<std::string> check_memory_fit(const Recipe& recipe, double estimated_peak_gb,
-                                            double machine_memory_gb) {
-  const double budget = memory_budget_gb(recipe, machine_memory_gb);
-  const std::string budget_name =
-      budget == machine_memory_gb ? "the machine's memory" : "system.memory_limit_gb";
+                                            double machine_memory_gb, double address_space_gb) {
+  const Budget b = smallest_budget(recipe, machine_memory_gb, address_space_gb);
+  const double budget = b.gb;
   if (budget <= 0.0) return std::nullopt;
   const std::string numbers = fmt::format("estimated peak memory {:.1f} GB, budget {:.1f} GB ({})",
-                                          estimated_peak_gb, budget, budget_name);
+                                          estimated_peak_gb, budget, b.name);
   if (estimated_peak_gb > budget) {
     if (!recipe.system.force) {
       throw Error(
           ErrorKind::Memory, "recipe", numbers + ": the run would not fit",
-          "lower training.batch_size or data.max_seq_length, set training.gradient_checkpointing: true, "
-          "or set system.force: true to start anyway");
+          std::string("lower training.batch_size or data.max_seq_length, set training.gradient_checkpointing: "
+                      "true, use a 4-bit base (model.quantize), ") +
+              (b.gb == address_space_gb   ? "raise the limit (ulimit -v), "
+               : b.gb == recipe.system.memory_limit_gb ? "raise system.memory_limit_gb, "
+                                                        : "") +
+              "or set system.force: true to start anyway");
     }
     return numbers + ": over budget, starting anyway because system.force is set";
   }

@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <set>
 
+#include "mlxft/util/address_space.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/untrusted_file.h"
 
@@ -308,9 +310,17 @@ GgufFile read_gguf(const std::filesystem::path& file) {
   const auto size = static_cast<size_t>(fd.size());
   if (size == 0) return parse_gguf({}, file.string());
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd(), 0);
-  if (map == MAP_FAILED)
-    throw Error(ErrorKind::Io, file.string(),
-                "cannot map the GGUF file: " + std::string(std::strerror(errno)));
+  if (map == MAP_FAILED) {
+    const int err = errno;
+    if (err == ENOMEM) {
+      const std::string limit = describe_address_space();
+      throw Error(ErrorKind::Memory, file.string(),
+                  "cannot map the GGUF file (" + format_mib(static_cast<double>(size)) + "): no address space left" +
+                      (limit.empty() ? "" : " under " + limit),
+                  address_space_hint());
+    }
+    throw Error(ErrorKind::Io, file.string(), "cannot map the GGUF file: " + std::string(std::strerror(err)));
+  }
   struct Unmap {
     void* p;
     size_t n;

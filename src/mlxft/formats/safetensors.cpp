@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "mlxft/util/durable_file.h"
+#include "mlxft/util/address_space.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/untrusted_file.h"
 
@@ -175,6 +176,7 @@ std::unordered_map<std::string, mx::array> load_safetensors(const std::filesyste
   try {
     return mx::load_safetensors(file.string()).first;
   } catch (const std::exception& e) {
+    if (is_allocation_failure(e)) throw;  // out of memory, not a bad file: main says so
     throw Error(ErrorKind::Model, file.string(), std::string("MLX could not load it: ") + e.what());
   }
 }
@@ -190,6 +192,7 @@ void save_safetensors(const std::filesystem::path& file,
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
+    if (is_allocation_failure(e)) throw;  // out of memory, not a bad file: main says so
     throw Error(ErrorKind::Io, file.string(), fmt::format("could not write safetensors: {}", e.what()),
                 "check free disk space and permissions");
   }

@@ -5,10 +5,28 @@
 #include <memory>
 #include <mutex>
 
+#include "mlxft/util/address_space.h"
+
 namespace mlxft::kernels::onednn {
 namespace {
 
 using tag = dnnl::memory::format_tag;
+
+// oneDNN crashes (SIGSEGV in its JIT code generation) rather than failing where a new primitive finds
+// no memory, so under an address-space limit a primitive is created only with this much room left
+// (its JIT code and scratchpad are a few MiB; the margin covers OpenMP's threads starting too).
+constexpr size_t kPrimitiveRoom = size_t{64} << 20;
+
+// oneDNN's own out-of-memory (a scratchpad it could not allocate) as the allocation failure it is.
+template <class F>
+void run_primitive(F&& f, const char* what) {
+  try {
+    f();
+  } catch (const dnnl::error& e) {
+    if (e.status == dnnl_out_of_memory) throw AllocationFailed(0, what);
+    throw;
+  }
+}
 
 struct Cached {
   dnnl::matmul::primitive_desc pd;
@@ -31,6 +49,7 @@ const Cached& cached(int64_t M, dt src_type, const dnnl::memory::desc& weights, 
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
+  require_address_space(kPrimitiveRoom, "a oneDNN matmul primitive");
   const auto dims = weights.dims();
   const dnnl::memory::desc src({M, dims[0]}, src_type, tag::ab);
   const dnnl::memory::desc dst({M, dims[1]}, dst_type, tag::ab);
@@ -70,8 +89,12 @@ void matmul(int64_t M, const void* src, dt src_type, const dnnl::memory::desc& w
   dnnl::memory ms(c.pd.src_desc(), engine(), const_cast<void*>(src));
   dnnl::memory mw(weights, engine(), const_cast<void*>(b));
   dnnl::memory md(c.pd.dst_desc(), engine(), dst);
-  c.prim.execute(s, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}});
-  s.wait();
+  run_primitive(
+      [&] {
+        c.prim.execute(s, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}});
+        s.wait();
+      },
+      "a oneDNN matmul's scratchpad");
 }
 
 std::string matmul_impl(int64_t M, dt src_type, const dnnl::memory::desc& weights, dt dst_type) {
@@ -79,11 +102,16 @@ std::string matmul_impl(int64_t M, dt src_type, const dnnl::memory::desc& weight
 }
 
 void reorder(const dnnl::memory::desc& from, const void* src, const dnnl::memory::desc& to, void* dst) {
+  require_address_space(kPrimitiveRoom, "a oneDNN reorder primitive");
   dnnl::stream s(engine());
   dnnl::memory a(from, engine(), const_cast<void*>(src));
   dnnl::memory b(to, engine(), dst);
-  dnnl::reorder(a, b).execute(s, a, b);
-  s.wait();
+  run_primitive(
+      [&] {
+        dnnl::reorder(a, b).execute(s, a, b);
+        s.wait();
+      },
+      "a oneDNN reorder");
 }
 
 }  // namespace mlxft::kernels::onednn

@@ -5,7 +5,9 @@
 // B the logical [K, N] matrix described by `weights` (plain "ab" = B row-major, "ba" = W [N, K]
 // row-major i.e. x W^T, or a packed layout from preferred_weights()). src and B share one dtype
 // (f32 or bf16); dst is f32 or bf16. Primitives are created once per (M, dtypes, layout) and
-// reused; calls are thread-safe. oneDNN runs on its own OpenMP threads.
+// reused; calls are thread-safe. oneDNN runs on its own OpenMP threads. Under an address-space
+// limit a primitive is created only with 64 MiB of room left (oneDNN crashes where its JIT code finds
+// no memory), else AllocationFailed (util/address_space.h); oneDNN's out-of-memory status is one too.
 #pragma once
 
 #ifdef MLXFT_HAVE_DNNL

@@ -9,6 +9,7 @@
 
 #include "mlxft/model/rope.h"
 #include "mlxft/model/weights.h"
+#include "mlxft/util/address_space.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;
@@ -182,6 +183,7 @@ GgufModel load_gguf_model(const std::filesystem::path& file) {
   try {
     arrays = mx::load_gguf(file.string()).first;
   } catch (const std::exception& e) {
+    if (is_allocation_failure(e)) throw;  // out of memory, not a bad file: main says so
     throw Error(ErrorKind::Model, file.string(), std::string("MLX's GGUF reader failed: ") + e.what(),
                 kTypesHint);
   }

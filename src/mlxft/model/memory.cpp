@@ -79,6 +79,7 @@ MemoryEstimate estimate_training_memory(const ModelConfig& m, int dtype_bytes, i
                                         int batch_size, int seq_len, bool checkpoint_layers,
                                         const std::optional<QuantizedBase>& quantized, const KernelPaths& k) {
   MemoryEstimate e;
+  e.runtime = 0.05e9;
   e.weights = weight_bytes(m, dtype_bytes, checkpoint_layers, quantized, k);
   e.adapter_state = static_cast<double>(trainable_params) * 4.0 * 5.0;
   const double tokens = static_cast<double>(batch_size) * seq_len;

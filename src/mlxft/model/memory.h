@@ -1,6 +1,14 @@
 // Peak-memory estimate of a LoRA training run, and the machine's memory.
 //
-// Contract: estimate_training_memory() adds three parts, in bytes:
+// Contract: MemoryEstimate::total() adds five parts, in bytes; estimate_training_memory() gives four
+// and leaves `cache` 0: the run sets it (app/settings.h run_memory_estimate()) to the freed buffers
+// MLX's CPU cache will keep, min(the cache limit the run sets, activations): with examples of many
+// lengths the cache fills to its limit (configs/smollm2-tools.yaml: 2.5 GB of a 6.4 GB peak RSS).
+// The four:
+//   runtime      = 0.05 GB the process holds besides MLX's arrays whatever the model: libraries' pages,
+//                  thread stacks, OpenBLAS's and oneDNN's buffers, the tokenizer and the data (measured:
+//                  44 MB with the tiny preset, the peak RSS less MLX's peak; docs/performance.md has
+//                  the estimate against the measured peak RSS of each preset and SmolLM2 recipe);
 //   weights      = every base parameter x the weights' dtype size (dtype_bytes; see the kernel and
 //                  quantized terms below);
 //   adapter state = trainable parameters x 4 bytes x 5 (the float32 adapters, the gradient of a
@@ -41,8 +49,8 @@
 namespace mlxft {
 
 struct MemoryEstimate {
-  double weights = 0, adapter_state = 0, activations = 0;
-  double total() const { return weights + adapter_state + activations; }
+  double weights = 0, adapter_state = 0, activations = 0, runtime = 0, cache = 0;
+  double total() const { return weights + adapter_state + activations + runtime + cache; }
 };
 
 struct QuantizedBase {

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "mlxft/util/durable_file.h"
+#include "mlxft/util/address_space.h"
 #include "mlxft/util/error.h"
 
 namespace fs = std::filesystem;
@@ -73,6 +74,7 @@ std::map<std::string, mx::array> load_arrays(const fs::path& file) {
     for (auto& [name, a] : out) mx::eval(a);
     return out;
   } catch (const std::exception& e) {
+    if (is_allocation_failure(e)) throw;  // out of memory, not a bad file: main says so
     throw Error(ErrorKind::Checkpoint, file.string(), fmt::format("unreadable safetensors: {}", e.what()));
   }
 }
@@ -113,6 +115,7 @@ fs::path CheckpointStore::save(int64_t step, const CheckpointContent& content) c
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
+    if (is_allocation_failure(e)) throw;  // out of memory, not a bad file: main says so
     throw Error(ErrorKind::Io, tmp.string(), fmt::format("cannot write the checkpoint: {}", e.what()),
                 "check the disk and its free space");
   }

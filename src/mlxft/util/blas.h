@@ -22,12 +22,24 @@
 // matmuls, a few hundred a step, so its threads would poll through the whole step.
 // choose_openblas_thread_timeout() says "4" (the smallest: they sleep at once; a big sgemm still
 // uses every thread). What both switches were measured to be worth: docs/performance.md.
-// fix_cpu_runtime_env(argv) applies all three: libgomp and OpenBLAS read their variables once, when
+// OpenBLAS under an address-space limit (`ulimit -v`): OpenBLAS (Debian's 0.3.21, x86_64) maps a
+// 128 MiB buffer per thread (openblas_buffer_bytes()): each worker thread when it starts (the
+// pool starts when the library loads), the calling thread at its first large call, one slot per
+// concurrent caller, kept for the life of the process. Where mmap and malloc both fail,
+// blas_memory_alloc() retries forever: the thread spins at full CPU and the process never ends
+// (its exit waits for the workers). So, with a finite limit: choose_openblas_threads() caps the
+// threads so that their buffers take at most a quarter of the limit (at least 1 thread);
+// set_blas_threads() applies the same cap (a larger --threads or system.threads is lowered, with a
+// warning); reserve_blas_buffers() maps the calling thread's buffer once, at start, with one small
+// sgemm, after checking that the room left under the limit holds it, and otherwise throws a Memory
+// error that names the limit. Once mapped, buffers are reused, so no later BLAS call maps again.
+// fix_cpu_runtime_env(argv) applies all four: libgomp and OpenBLAS read their variables once, when
 // loaded, so it sets them and re-executes the program once (/proc/self/exe, same argv and
 // environment); it returns only when nothing needs fixing or the exec failed. Call it first in
 // main(). On other platforms (Accelerate on macOS, CUDA) all of this is a no-op.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -56,8 +68,23 @@ std::optional<std::string> choose_omp_wait_policy(bool env_set, bool have_onednn
 // The OPENBLAS_THREAD_TIMEOUT to set, or nothing (set by the user, or no OpenBLAS).
 std::optional<std::string> choose_openblas_thread_timeout(bool env_set, bool have_openblas);
 
-// Re-executes the program once with OPENBLAS_CORETYPE, OMP_WAIT_POLICY and OPENBLAS_THREAD_TIMEOUT
-// set where the choose_* functions above say so.
+// Address space OpenBLAS maps per thread (its BUFFER_SIZE, 32 << 22 on x86_64).
+uint64_t openblas_buffer_bytes();
+
+// The most OpenBLAS threads whose buffers fit a quarter of `limit_bytes` (at least 1); 0 for no limit.
+int blas_thread_cap(uint64_t limit_bytes);
+
+// The OPENBLAS_NUM_THREADS to set under an address-space limit, or nothing: no limit, no OpenBLAS, or
+// the threads OpenBLAS runs (from the cores or OPENBLAS_NUM_THREADS) fit the cap. A user's larger
+// OPENBLAS_NUM_THREADS is replaced: under the limit its buffers would hang the program.
+std::optional<int> choose_openblas_threads(uint64_t limit_bytes, int running_threads, bool have_openblas);
+
+// Under an address-space limit, maps OpenBLAS's buffer for the calling threads now (once), or throws a
+// Memory error when the room left under the limit cannot hold it. Without a limit or OpenBLAS: nothing.
+void reserve_blas_buffers();
+
+// Re-executes the program once with OPENBLAS_CORETYPE, OMP_WAIT_POLICY, OPENBLAS_THREAD_TIMEOUT and
+// OPENBLAS_NUM_THREADS set where the choose_* functions above say so.
 void fix_cpu_runtime_env(char** argv);
 
 }  // namespace mlxft
