@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make device-check's dry run (scripts/device_check.sh --cpu) on this CPU build: every step of the GPU
+# script runs here (the device parity tests on the CPU branch, greedy generation, the benchmark's tiny
+# rows) and the summary table says ok for each, so the script cannot rot unnoticed between GPU runs.
+# Arguments (tests/CMakeLists.txt): MLXFT_BINARY PYTHON V3_TOKENIZER SOURCE_DIR.
+set -euo pipefail
+mlxft=$1 src=$4
+build=$(cd "$(dirname "$mlxft")" && pwd)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+fail() { echo "FAIL: $*" >&2; cat "$out/summary.txt" >&2 2>/dev/null || true; exit 1; }
+
+"$src/scripts/device_check.sh" --cpu --build "$build" --out "$out" > "$out/stdout.txt" 2> "$out/stderr.txt" ||
+  { cat "$out/stderr.txt" >&2; fail "device_check.sh --cpu exited $?"; }
+for s in tests greedy bench; do
+  grep -Eq "^$s +ok " "$out/summary.txt" || fail "step $s is not ok"
+done
+grep -q "greedy text identical on cpu and cpu" "$out/greedy.log" || fail "greedy comparison missing"
+grep -q "DeviceParity" "$out/tests.log" || grep -q "PASSED" "$out/tests.log" || fail "no tests ran"
+# the table: three mlxft rows with numbers (tokens/s, s/step, peak GB, loss), PEFT rows present
+[ "$(grep -cE '^mlxft +tiny +(bf16|4-bit, ckpt) +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +cpu' "$out/bench.txt")" -eq 3 ] ||
+  fail "bench.txt lacks the three mlxft rows"
+[ "$(grep -c '^peft ' "$out/bench.txt")" -eq 2 ] || fail "bench.txt lacks the PEFT rows"
+python3 -c "import json, sys; r = json.load(open(sys.argv[1])); assert len(r) == 5, r" "$out/bench.json" ||
+  fail "bench.json"
+echo "device_check --cpu: every step ok"
