@@ -5,7 +5,8 @@
 //   Without one (CI's CPU build): MLX's own ops in bfloat16 (MLXFT_KERNELS=0, the path every GPU stream
 //   takes) against the CPU kernels in float32, so the comparison and its tolerances run everywhere.
 // bfloat16 tolerance: the loss within 2 % and every gradient at cosine similarity > 0.99 with a norm
-// within 5 %; float32 on the GPU: 1e-3 (cuBLAS may use TF32-free but differently ordered sums).
+// within 5 %; float32: 1e-3 (differently ordered sums). And greedy generation of the float32 tiny
+// model: the same 32 token ids on both sides.
 #include <gtest/gtest.h>
 #include <mlx/mlx.h>
 
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "mlxft/eval/generate.h"
 #include "mlxft/objective/sft.h"
 #include "mlxft/util/device.h"
 #include "objective/tiny_sft_run.h"
@@ -95,6 +97,32 @@ TEST(DeviceParity, Float32LossAndLoraGradientsMatchTheCpu) {
   const StepResult want = cpu_reference(s);
   const StepResult got = under_test(s, mx::float32);
   expect_close(got, want, 1e-3f, 0.9999f, 1e-3f);
+}
+
+// Greedy ids of the tiny float32 model from a fixed prompt on the default device.
+std::vector<int32_t> greedy_ids(const test::TinySftRun& s) {
+  GenerateOptions o;
+  o.max_tokens = 32;
+  o.sampling.temperature = 0.0f;
+  return generate(s.model, {5, 17, 42, 99, 7, 250, 3}, o);
+}
+
+TEST(DeviceParity, GreedyGenerationOfAFloat32ModelIsIdentical) {
+  const test::TinySftRun s = test::make_tiny_sft_run(false);
+  const mx::Device before = mx::default_device();
+  mx::set_default_device(mx::Device::cpu);
+  const std::vector<int32_t> want = greedy_ids(s);
+  std::vector<int32_t> got;
+  if (this_build().gpu_count > 0) {
+    mx::set_default_device(mx::Device::gpu);
+    got = greedy_ids(s);
+  } else {
+    const test::KernelsSwitch portable(false);
+    got = greedy_ids(s);
+  }
+  mx::set_default_device(before);
+  ASSERT_FALSE(want.empty());
+  EXPECT_EQ(got, want);
 }
 
 }  // namespace
