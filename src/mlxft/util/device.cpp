@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <mlx/mlx.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <exception>
@@ -77,11 +78,19 @@ ResolvedDevice resolve_device(const std::string& choice, const std::string& wher
                  ? "this MLX build has no GPU backend"
                  : fmt::format("MLX's {} backend finds no GPU", build.gpu_backend);
   }
+  if (!d.gpu && build.gpu_backend == "cuda" && build.gpu_count == 0) {
+    d.warning = fmt::format(
+        "{}: this mlxft is built on MLX's CUDA backend, which finds no GPU here; that build allocates every "
+        "array through CUDA, CPU arrays too, so any computation will fail. Run it where nvidia-smi lists a "
+        "GPU, or build the CPU variant (MLXFT_BACKEND=cpu make build)",
+        where);
+  }
   return d;
 }
 
 ResolvedDevice use_device(const std::string& choice, const std::string& where) {
   ResolvedDevice d = resolve_device(choice, where, this_build());
+  if (!d.warning.empty()) spdlog::warn("{}", d.warning);
   mx::set_default_device(d.gpu ? mx::Device::gpu : mx::Device::cpu);
   return d;
 }

@@ -11,9 +11,11 @@
 //             has no GPU backend (hint: MLXFT_BACKEND=cuda13, cuda12 or metal, then make build) or
 //             that its backend finds no GPU (hint: the driver, nvidia-smi; or auto / cpu);
 //     any other choice -> a Config error naming the choices.
-//   Its note says why (e.g. "auto: this MLX build has no GPU backend").
-// - use_device(choice, where) resolves against this_build() and makes the result MLX's default device
-//   (mx::set_default_device). Call it before any array is made: the weights' dtype and the kernels'
+//   Its note says why (e.g. "auto: this MLX build has no GPU backend"). On a CUDA build that finds no
+//   GPU, auto and cpu resolve to the CPU with a warning: MLX's CUDA build allocates every array through
+//   CUDA (managed memory), CPU arrays too, so its first array fails there; the CPU build is the fix.
+// - use_device(choice, where) resolves against this_build(), logs the warning if any, and makes the
+//   result MLX's default device (mx::set_default_device). Call it before any array is made: the weights' dtype and the kernels'
 //   choice read the default device. MLX's own default on a CUDA build is the GPU even when none is
 //   present, so every command sets it (cli/main.cpp: auto unless --device).
 // - describe_device(d) is the run summary's line: "gpu (cuda, NVIDIA H100; system.device: auto)",
@@ -37,7 +39,8 @@ struct ResolvedDevice {
   std::string where;   // the key or flag that asked
   std::string backend;  // the GPU backend when gpu
   std::string gpu_name;
-  std::string note;  // why auto chose what it chose; empty otherwise
+  std::string note;     // why auto chose what it chose; empty otherwise
+  std::string warning;  // a CUDA build without a GPU: it cannot compute at all (use_device logs it)
 };
 
 const std::vector<std::string>& device_choices();
