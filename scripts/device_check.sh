@@ -2,7 +2,7 @@
 # make device-check: the CUDA build checked and measured on a machine with an NVIDIA GPU, offline, in
 # one run (budget: 8 minutes with the build), everything in one folder.
 #
-#   scripts/device_check.sh [--out DIR] [--wheels DIR] [--peer-python PY] [--jobs N]
+#   scripts/device_check.sh [--out DIR] [--wheels DIR] [--peer-python PY] [--jobs N] [--skip-build]
 #   scripts/device_check.sh --cpu [--build DIR] [--out DIR]     (the dry run on the CPU build; ctest)
 #
 # Steps (each logs to DIR/<step>.log; DIR defaults to device-check/):
@@ -10,8 +10,11 @@
 #     --wheels DIR (the mlx and mlx-cuda-13 wheels of requirements/mlx-version.txt), a venv over the
 #     machine's Python (--system-site-packages) whose pip NVIDIA packages (cuDNN, cuBLAS, NCCL, NVRTC,
 #     the CUDA runtime) serve libmlx.so through LD_LIBRARY_PATH. No network is used.
-#  2. build: build-cuda13 (configure + mlxft, mlxft_tests, train_bench; -j of all cores).
-#  3. tests: `mlxft_tests --gtest_filter=DeviceParity.*:KernelChoice.*`: one SFT step's loss and LoRA
+#  2. build: build-cuda13 (configure + mlxft, mlxft_device_tests, train_bench; -j of all cores). It
+#     needs the Debian build dependencies (scripts/setup-deps.sh) on that machine; --skip-build uses a
+#     build-cuda13 made elsewhere (same glibc or newer, those libraries present).
+#  3. tests: `mlxft_device_tests` (DeviceParity.*, KernelChoice.*; the dry run: the same filter of
+#     mlxft_tests): one SFT step's loss and LoRA
 #     gradients on the GPU, bf16 and float32, against the CPU path, and greedy generation of a float32
 #     tiny model, the same ids on both (tests/device/device_parity_test.cpp); the step graph without
 #     mlxft primitives off the CPU kernels (tests/objective/kernel_choice_test.cpp).
@@ -28,7 +31,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-cpu=0 out=device-check build="" wheels="" peer_python="" jobs=$(nproc 2>/dev/null || echo 4)
+cpu=0 skip_build=0 out=device-check build="" wheels="" peer_python="" jobs=$(nproc 2>/dev/null || echo 4)
 backend=${MLXFT_BACKEND:-cuda13}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
     --wheels) wheels=$2; shift ;;
     --peer-python) peer_python=$2; shift ;;
     --jobs) jobs=$2; shift ;;
+    --skip-build) skip_build=1 ;;
     *) echo "device_check: unknown option '$1' (see the comment atop $0)" >&2; exit 2 ;;
   esac
   shift
@@ -104,18 +108,20 @@ build_cuda() {
   [ -f "$build/build.ninja" ] ||
     cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLXFT_PYTHON="$root/$venv/bin/python" \
       -DMLXFT_FUZZ=OFF || return 1
-  cmake --build "$build" -j "$jobs" --target mlxft mlxft_tests train_bench
+  cmake --build "$build" -j "$jobs" --target mlxft mlxft_device_tests train_bench
 }
-if [ $cpu -eq 0 ]; then
+if [ $cpu -eq 0 ] && [ $skip_build -eq 0 ]; then
   step build build_cuda || { printf '%s\n' "${summary[@]}"; exit 1; }
 fi
-for f in "$build/mlxft" "$build/tests/mlxft_tests" "$build/bench/train_bench"; do
+tests_bin="$build/tests/mlxft_device_tests"
+[ -x "$tests_bin" ] || tests_bin="$build/tests/mlxft_tests"
+for f in "$build/mlxft" "$tests_bin" "$build/bench/train_bench"; do
   [ -x "$f" ] || { echo "device_check: no $f: build it first (cmake --build $build)" >&2; exit 2; }
 done
 "$build/mlxft" --version > "$out/version.txt" 2>&1
 
 # 3. The GPU-relevant tests.
-step tests "$build/tests/mlxft_tests" --gtest_filter='DeviceParity.*:KernelChoice.*' --gtest_brief=1
+step tests "$tests_bin" --gtest_filter='DeviceParity.*:KernelChoice.*' --gtest_brief=1
 
 # 4. The program's own device selection.
 cli() {
