@@ -30,8 +30,8 @@ int main(int argc, char** argv) {
   app.fallthrough();  // --debug and --threads work after the subcommand too (`mlxft train ... --debug`)
   app.set_version_flag("--version", [] {
     const std::string backend = mlxft::gpu_backend();
-    return std::string("mlxft 0.1.0 (MLX ") + mlx::core::version() + " " + (backend.empty() ? "cpu" : backend) +
-           " backend, " + mlxft::blas_description() + ")";
+    return std::string("mlxft 0.1.0 (MLX ") + mlx::core::version() + " " +
+           (backend.empty() ? "cpu" : backend) + " backend, " + mlxft::blas_description() + ")";
   });
   mlxft::cli::GlobalOptions global;
   app.add_flag("--debug", global.debug, "Verbose logging and error detail");

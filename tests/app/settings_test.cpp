@@ -3,11 +3,11 @@
 // keys take effect (BLAS threads unless --threads was given, MLX's memory limit).
 #include "mlxft/app/settings.h"
 
-#include "mlxft/app/summary.h"
-#include "mlxft/util/error.h"
-
 #include <gtest/gtest.h>
 #include <mlx/mlx.h>
+
+#include "mlxft/app/summary.h"
+#include "mlxft/util/error.h"
 
 namespace mlxft {
 namespace {

@@ -257,7 +257,8 @@ TEST(RecipeValidation, LoraKindIsAChoiceAndDoraRefusesGgufLora) {
 
 TEST(RecipeValidation, SystemDeviceIsAutoCpuOrGpu) {
   EXPECT_EQ(parse_recipe(kMinimal, "/base", "r.yaml").system.device, "auto");
-  EXPECT_EQ(parse_recipe(std::string(kMinimal) + "system:\n  device: cpu\n", "/base", "r.yaml").system.device, "cpu");
+  EXPECT_EQ(parse_recipe(std::string(kMinimal) + "system:\n  device: cpu\n", "/base", "r.yaml").system.device,
+            "cpu");
   // gpu is a valid recipe whatever the build: the build is asked when the run starts (util/device.h)
   Overrides cli;
   cli.set = {"system.device=gpu"};

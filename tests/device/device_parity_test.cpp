@@ -70,8 +70,10 @@ StepResult under_test(const test::TinySftRun& s, mx::Dtype dtype) {
   return r;
 }
 
-void expect_close(const StepResult& got, const StepResult& want, float loss_tol, float cos_min, float norm_tol) {
-  EXPECT_LT(std::abs(got.loss - want.loss) / std::abs(want.loss), loss_tol) << got.loss << " vs " << want.loss;
+void expect_close(const StepResult& got, const StepResult& want, float loss_tol, float cos_min,
+                  float norm_tol) {
+  EXPECT_LT(std::abs(got.loss - want.loss) / std::abs(want.loss), loss_tol)
+      << got.loss << " vs " << want.loss;
   ASSERT_EQ(got.grads.size(), want.grads.size());
   for (size_t i = 0; i < got.grads.size(); ++i) {
     const mx::array a = mx::flatten(got.grads[i]), b = mx::flatten(want.grads[i]);

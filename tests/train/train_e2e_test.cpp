@@ -81,8 +81,8 @@ TEST(TrainE2E, ValidationLossFallsOnLearnableData) {
   std::cout << run.output.substr(0, run.output.find("step 10/")) << "\n";  // the run summary, for the log
   EXPECT_NE(run.output.find("trainable"), std::string::npos);
   // the recipe leaves system.device at auto: the summary says what auto chose on this build
-  EXPECT_NE(run.output.find("device:      " +
-                            mlxft::describe_device(mlxft::resolve_device("auto", "system.device", mlxft::this_build()))),
+  EXPECT_NE(run.output.find("device:      " + mlxft::describe_device(mlxft::resolve_device(
+                                                  "auto", "system.device", mlxft::this_build()))),
             std::string::npos)
       << run.output;
   double final_loss = -1;

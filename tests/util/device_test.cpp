@@ -64,7 +64,8 @@ TEST(Device, GpuOnACudaBuildWithoutAGpuPointsAtTheDriver) {
   EXPECT_THAT(e.hint(), HasSubstr("nvidia-smi"));
   EXPECT_TRUE(resolve_device("gpu", "system.device", kCudaWithGpu).gpu);
   // without a GPU a CUDA build cannot compute on the CPU either (MLX allocates through CUDA): warned
-  EXPECT_THAT(resolve_device("auto", "system.device", kCudaWithoutGpu).warning, HasSubstr("MLXFT_BACKEND=cpu"));
+  EXPECT_THAT(resolve_device("auto", "system.device", kCudaWithoutGpu).warning,
+              HasSubstr("MLXFT_BACKEND=cpu"));
   EXPECT_THAT(resolve_device("cpu", "--device", kCudaWithoutGpu).warning, HasSubstr("--device"));
   EXPECT_EQ(resolve_device("cpu", "--device", kCudaWithGpu).warning, "");
   EXPECT_EQ(resolve_device("auto", "--device", kCpuOnly).warning, "");

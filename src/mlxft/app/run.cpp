@@ -107,7 +107,8 @@ int run_training(const TrainRequest& req) {
   const TrainerSettings settings = trainer_settings_from(r, static_cast<int64_t>(inputs.split.train.size()));
   model.pack_weights = choose_weight_packing(r, model, adapters, inputs.split, settings, group.size());
   const TrainRun run{req, r, fs::path(r.output.output_dir), inputs, model, settings, group};
-  if (group.is_main()) print_run_summary(r, model, adapters, inputs.split, settings, applied.device, group.size());
+  if (group.is_main())
+    print_run_summary(r, model, adapters, inputs.split, settings, applied.device, group.size());
   if (req.eval_only) return group.is_main() ? run_eval_only(run, std::move(adapters)) : 0;
   return train(run, std::move(adapters));
 }

@@ -45,7 +45,8 @@ BuildDevices this_build() {
   return b;
 }
 
-ResolvedDevice resolve_device(const std::string& choice, const std::string& where, const BuildDevices& build) {
+ResolvedDevice resolve_device(const std::string& choice, const std::string& where,
+                              const BuildDevices& build) {
   const auto& choices = device_choices();
   if (std::find(choices.begin(), choices.end(), choice) == choices.end()) {
     throw Error(ErrorKind::Config, where, fmt::format("'{}' is not a device", choice),
@@ -63,20 +64,20 @@ ResolvedDevice resolve_device(const std::string& choice, const std::string& wher
                 "cuda12 for driver >= 550), or MLXFT_BACKEND=metal on a Mac; or set it to auto or cpu");
   }
   if (choice == "gpu" && !has_gpu) {
-    throw Error(ErrorKind::Config, where,
-                fmt::format("gpu asked, but MLX's {} backend finds no GPU on this machine", build.gpu_backend),
-                build.gpu_backend == "cuda"
-                    ? "check the NVIDIA driver (nvidia-smi must list the GPU); or set it to auto or cpu"
-                    : "set it to auto or cpu");
+    throw Error(
+        ErrorKind::Config, where,
+        fmt::format("gpu asked, but MLX's {} backend finds no GPU on this machine", build.gpu_backend),
+        build.gpu_backend == "cuda"
+            ? "check the NVIDIA driver (nvidia-smi must list the GPU); or set it to auto or cpu"
+            : "set it to auto or cpu");
   }
   if (choice == "gpu" || (choice == "auto" && has_gpu)) {
     d.gpu = true;
     d.backend = build.gpu_backend;
     d.gpu_name = build.gpu_name;
   } else if (choice == "auto") {
-    d.note = build.gpu_backend.empty()
-                 ? "this MLX build has no GPU backend"
-                 : fmt::format("MLX's {} backend finds no GPU", build.gpu_backend);
+    d.note = build.gpu_backend.empty() ? "this MLX build has no GPU backend"
+                                       : fmt::format("MLX's {} backend finds no GPU", build.gpu_backend);
   }
   if (!d.gpu && build.gpu_backend == "cuda" && build.gpu_count == 0) {
     d.warning = fmt::format(

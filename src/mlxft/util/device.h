@@ -15,9 +15,9 @@
 //   GPU, auto and cpu resolve to the CPU with a warning: MLX's CUDA build allocates every array through
 //   CUDA (managed memory), CPU arrays too, so its first array fails there; the CPU build is the fix.
 // - use_device(choice, where) resolves against this_build(), logs the warning if any, and makes the
-//   result MLX's default device (mx::set_default_device). Call it before any array is made: the weights' dtype and the kernels'
-//   choice read the default device. MLX's own default on a CUDA build is the GPU even when none is
-//   present, so every command sets it (cli/main.cpp: auto unless --device).
+//   result MLX's default device (mx::set_default_device). Call it before any array is made: the weights'
+//   dtype and the kernels' choice read the default device. MLX's own default on a CUDA build is the GPU even
+//   when none is present, so every command sets it (cli/main.cpp: auto unless --device).
 // - describe_device(d) is the run summary's line: "gpu (cuda, NVIDIA H100; system.device: auto)",
 //   "cpu (system.device: auto: this MLX build has no GPU backend)".
 #pragma once
@@ -35,8 +35,8 @@ struct BuildDevices {
 
 struct ResolvedDevice {
   bool gpu = false;
-  std::string choice;  // as asked: auto | cpu | gpu
-  std::string where;   // the key or flag that asked
+  std::string choice;   // as asked: auto | cpu | gpu
+  std::string where;    // the key or flag that asked
   std::string backend;  // the GPU backend when gpu
   std::string gpu_name;
   std::string note;     // why auto chose what it chose; empty otherwise
