@@ -16,9 +16,9 @@
 get_filename_component(_mlxft_mlx_prefix "${MLX_CMAKE_DIR}/../../.." ABSOLUTE)  # site-packages/mlx
 get_filename_component(_mlxft_site "${_mlxft_mlx_prefix}/.." ABSOLUTE)
 file(READ "${MLX_CMAKE_DIR}/MLXConfig.cmake" _mlxft_mlx_config)
-if(_mlxft_mlx_config MATCHES "if\\(ON\\)[ \t\r\n]*find_dependency\\(CUDAToolkit")
+if(_mlxft_mlx_config MATCHES "if\\((ON|TRUE|1)\\)[ \t\r\n]*find_dependency\\(CUDAToolkit")
   set(MLXFT_MLX_BACKEND cuda)
-elseif(_mlxft_mlx_config MATCHES "set\\(MLX_BUILD_METAL ON\\)")
+elseif(_mlxft_mlx_config MATCHES "set\\(MLX_BUILD_METAL (ON|TRUE|1)\\)")
   set(MLXFT_MLX_BACKEND metal)
 else()
   set(MLXFT_MLX_BACKEND cpu)
