@@ -308,8 +308,8 @@ std::vector<FieldSpec> system_rows() {
   using R = Recipe;
   return {
       field("system", "device", &R::system, &SystemSection::device,
-            "Where training runs (--device wins): auto = the GPU when this build's MLX has one (CUDA or Metal) "
-            "and finds a GPU, else the CPU; gpu on a CPU-only build is an error",
+            "Where training runs (--device wins): auto = the GPU when this build's MLX has one (CUDA or "
+            "Metal) and finds a GPU, else the CPU; gpu on a CPU-only build is an error",
             {.choices = device_choices()}),
       field("system", "threads", &R::system, &SystemSection::threads,
             "CPU threads for BLAS during training (the --threads flag wins); 0: all cores",
