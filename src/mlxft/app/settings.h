@@ -9,8 +9,9 @@
 // - apply_system_settings() makes the system keys real: first system.device (util/device.h; the
 //   --device flag wins when given) becomes MLX's default device, before any array exists;
 //   system.threads sets the BLAS threads unless the --threads flag gave a number (> 0);
-//   system.memory_limit_gb > 0 becomes MLX's memory limit (mx::set_memory_limit), the same number the memory check uses as its budget. It returns what
-//   it set (0: left alone), and raises MLX's CPU buffer cache (below).
+//   system.memory_limit_gb > 0 becomes MLX's memory limit (mx::set_memory_limit), the same number the
+//   memory check uses as its budget. It returns what it set (0: left alone), and raises MLX's CPU
+//   buffer cache (below).
 // - cpu_cache_limit(memory_limit) = min(4 GiB, memory_limit / 8): what raise_cpu_buffer_cache() sets.
 //   MLX's CPU allocator (a build without a GPU backend) keeps at most 32 MB of freed buffers; every
 //   other buffer goes back to glibc, which hands big ones back to the kernel, so each step would map
