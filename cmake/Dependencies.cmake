@@ -41,6 +41,7 @@ target_link_libraries(mlxft_deps INTERFACE mlx PkgConfig::SENTENCEPIECE PkgConfi
                       nlohmann_json::nlohmann_json CLI11::CLI11 fmt::fmt spdlog::spdlog
                       Threads::Threads ${CMAKE_DL_LIBS})
 target_compile_options(mlxft_deps INTERFACE ${MLX_CXX_FLAGS})
+target_link_options(mlxft_deps INTERFACE ${MLXFT_MLX_LINK_OPTIONS})  # MlxBackend.cmake
 
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
   find_library(OPENBLAS_LIBRARY NAMES openblas)

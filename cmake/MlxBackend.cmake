@@ -10,7 +10,8 @@
 #    or cuda_runtime for CUDA 12) through cmake/pip-cuda/FindCUDAToolkit.cmake: a machine with the
 #    driver alone configures and links. Nothing here adds a CUDA library to mlxft: libmlx.so's own RPATH
 #    finds the pip CUDA libraries, and the build's RPATH finds libmlx.so (CMake's default for an
-#    imported library outside the system directories).
+#    imported library outside the system directories). Without the driver's libcuda.so.1 the programs
+#    link with --allow-shlib-undefined (MLXFT_MLX_LINK_OPTIONS).
 #  - metal (mlx-metal, macOS arm64): nothing beyond the rpath to site-packages/mlx/lib (libmlx.dylib's
 #    install name is @rpath/libmlx.dylib); MLX loads mlx.metallib from beside libmlx.dylib at run time.
 get_filename_component(_mlxft_mlx_prefix "${MLX_CMAKE_DIR}/../../.." ABSOLUTE)  # site-packages/mlx
@@ -71,5 +72,15 @@ if(MLXFT_MLX_BACKEND STREQUAL "cuda")
   endif()
   if(CUDAToolkit_ROOT)
     message(STATUS "mlxft: CUDA toolkit ${CUDAToolkit_ROOT}, cuDNN headers ${CUDNN_INCLUDE_PATH}")
+  endif()
+  # libmlx.so needs libcuda.so.1, which only the NVIDIA driver installs; linking an executable checks
+  # the undefined symbols of the shared libraries it links, so a build machine without the driver
+  # failed with "undefined reference to cuModuleLoadDataEx" and the like. The driver resolves them at
+  # run time; Dependencies.cmake adds MLXFT_MLX_LINK_OPTIONS to every program.
+  find_library(_mlxft_libcuda NAMES libcuda.so.1 PATHS /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu
+               /usr/lib64 /usr/local/nvidia/lib64 NO_CACHE)
+  if(NOT _mlxft_libcuda)
+    set(MLXFT_MLX_LINK_OPTIONS "LINKER:--allow-shlib-undefined")
+    message(STATUS "mlxft: no libcuda.so.1 (no NVIDIA driver here): linking with --allow-shlib-undefined")
   endif()
 endif()
