@@ -28,7 +28,7 @@
 # their CPU branch (the portable path against the kernels), --device cpu, the benchmark's tiny dry
 # run; so the script does not rot (ctest: script.device_check_dry). It proves the plumbing, not the GPU.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 root=$PWD
 
 cpu=0 skip_build=0 out=device-check build="" wheels="" peer_python="" jobs=$(nproc 2>/dev/null || echo 4)
@@ -96,9 +96,10 @@ print(':'.join(d for p in sys.path for d in sorted(glob.glob(os.path.join(p, 'nv
   export LD_LIBRARY_PATH="${nvidia_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   # MLX compiles kernels at run time (NVRTC) and needs the CUDA headers: a toolkit, else the pip runtime's.
   if [ -z "${CUDA_HOME:-}" ] && [ ! -d /usr/local/cuda/include ]; then
-    export CUDA_HOME=$("$venv/bin/python" -c "
+    CUDA_HOME=$("$venv/bin/python" -c "
 import glob, os, sys
 print(next((os.path.dirname(h) for p in sys.path for h in glob.glob(os.path.join(p, 'nvidia', 'cu1*', 'include'))), ''))")
+    export CUDA_HOME
   fi
 fi
 peer_python=${peer_python:-$([ $cpu -eq 1 ] && echo "$root/$venv/bin/python" || echo python3)}
