@@ -264,7 +264,7 @@ TEST(RecipeValidation, SystemDeviceIsAutoCpuOrGpu) {
   cli.set = {"system.device=gpu"};
   EXPECT_EQ(parse_recipe(kMinimal, "/base", "r.yaml", cli).system.device, "gpu");
   EXPECT_THAT(config_error(std::string(kMinimal) + "system:\n  device: cuda\n").what(),
-              HasSubstr("recipe.yaml:4: system.device is 'cuda', must be one of: auto, cpu, gpu"));
+              HasSubstr("recipe.yaml:6: system.device is 'cuda', must be one of: auto, cpu, gpu"));
 }
 
 TEST(ShippedConfigs, EveryFileLoadsAndValidates) {
