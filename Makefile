@@ -12,18 +12,27 @@
 #   make fuzz      libFuzzer on every reader of untrusted files (FUZZ_SECONDS each, default 60);
 #                  `make test` runs each target's seeds + a few seconds of mutations (fuzz.smoke.*)
 #   make demo      a complete small fine-tuning, end to end (scripts/demo.sh)
+#   make device-check  on an NVIDIA GPU: the CUDA build's tests against the CPU path and the GPU
+#                  benchmark beside PEFT + torch, one table (scripts/device_check.sh)
 #   make format    clang-format the sources
 #   make reference-venv  .venv-ref with the reference implementations (hand-run scripts only)
 #   make export-check    fuse / GGUF / GGUF-LoRA exports judged by transformers and llama.cpp (.venv-ref)
 #   make dora-check      a DoRA adapter trained by mlxft judged by PEFT and mlx-lm (.venv-ref)
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
-VENV      := $(CURDIR)/.venv
+# The MLX backend (scripts/setup-venv.sh): MLXFT_BACKEND=cpu|cuda12|cuda13|metal, else detected.
+# cpu and metal: .venv and build/; cuda12 / cuda13: .venv-cudaNN and build-cudaNN/ (`build` and `test`
+# use it; the other targets are the CPU build's).
+BACKEND_VENV := $(shell scripts/setup-venv.sh --print)
+BACKEND   := $(word 1,$(BACKEND_VENV))
+export MLXFT_BACKEND := $(BACKEND)
+VENV      := $(CURDIR)/$(word 2,$(BACKEND_VENV))
+BUILD     := $(if $(filter cuda12 cuda13,$(BACKEND)),build-$(BACKEND),build)
 PYTHON    := $(VENV)/bin/python
 CMAKE_GEN := -G Ninja -DMLXFT_PYTHON=$(PYTHON)
 CTEST     := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all setup deps venv build test coverage asan bench bench-peers bench-generation format clean demo fuzz reference-venv export-check dora-check
+.PHONY: all setup deps venv build test device-check coverage asan bench bench-peers bench-generation format clean demo fuzz reference-venv export-check dora-check
 
 all: build
 
@@ -35,14 +44,21 @@ deps:
 venv: deps
 	@scripts/setup-venv.sh
 
-build/build.ninja: | setup
-	cmake -S . -B build $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
+$(BUILD)/build.ninja: | setup
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
 
-build: setup build/build.ninja
-	cmake --build build -j $(JOBS)
+build: setup $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
-	cd build && $(CTEST)
+	cd $(BUILD) && $(CTEST)
+
+# On a machine with an NVIDIA GPU (no network needed once .venv-cuda13 exists): builds build-cuda13,
+# runs the GPU-relevant tests against the CPU path and the training benchmark beside PEFT + torch,
+# one table in device-check/ (scripts/device_check.sh; DEVICE_CHECK_ARGS passes options, --cpu is
+# its dry run on the CPU build, what ctest runs as script.device_check_dry).
+device-check:
+	scripts/device_check.sh $(DEVICE_CHECK_ARGS)
 
 build-asan/build.ninja: | setup
 	cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DMLXFT_ASAN=ON -DMLXFT_BENCH=OFF

@@ -3,7 +3,7 @@
 //   train_bench --preset tiny|small|mistral-7b-shape --seq N --batch B [--steps S] [--rank R]
 //               [--dtype float32|bfloat16] [--compute-dtype float32|bfloat16] [--checkpointing]
 //               [--peak-gflops G] [--bits 4|8 [--group 32|64|128]] [--warmup W] [--layers L]
-//               [--pack-weights auto|always|never] [--kind lora|dora]
+//               [--pack-weights auto|always|never] [--kind lora|dora] [--device auto|cpu|gpu]
 //
 // Runs W warm-up steps (default 1), then S optimizer steps of one micro-batch [B, N] of random tokens
 // (LoRA, or DoRA with --kind dora, on q_proj and v_proj of every layer, AdamW), and prints trained tokens/s, seconds per optimizer
@@ -22,6 +22,8 @@
 // --layers overrides the preset's layer count: a quick proxy when studying memory by parts.
 // --compute-dtype is model.compute_dtype (the CPU kernels' matmul dtype; default: --dtype). The
 // environment variable MLXFT_KERNELS=0 runs MLX's own ops instead of the CPU kernels (the "before").
+// --device is system.device (auto: the GPU when the build's MLX has one); on a GPU the peak memory
+// (MLX) is the GPU's.
 // --kind is lora.kind (dora: the magnitudes start at the base's row norms, dequantized when quantized).
 // --pack-weights is model.pack_weights, decided as `mlxft train` decides it (auto: when the estimate with
 // the packed projections stays under 90 % of the machine's memory, the default warning fraction).
@@ -56,6 +58,7 @@
 #include "mlxft/train/optimizer.h"
 #include "mlxft/train/step.h"
 #include "mlxft/util/blas.h"
+#include "mlxft/util/device.h"
 
 namespace mx = mlx::core;
 
@@ -148,8 +151,12 @@ int main(int argc, char** argv) {
   app.add_option("--pack-weights", pack_choice, "projections in oneDNN's layouts too: auto | always | never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_option("--kind", kind, "adapter kind: lora | dora")->check(CLI::IsMember({"lora", "dora"}));
+  std::string device = "auto";
+  app.add_option("--device", device, "auto | cpu | gpu, as system.device (util/device.h)")
+      ->check(CLI::IsMember(mlxft::device_choices()));
   CLI11_PARSE(app, argc, argv);
   mlxft::set_blas_threads(threads);
+  fmt::print("device: {}\n", mlxft::describe_device(mlxft::use_device(device, "--device")));
 
   mlxft::Model model;
   model.config = mlxft::preset_config(preset, 32768);

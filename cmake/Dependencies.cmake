@@ -1,6 +1,7 @@
 # Finds every dependency and exposes them as one interface target, mlxft::deps.
 #  - MLX from the project venv (python -m mlx --cmake-dir); the backend (CPU,
-#    CUDA, Metal) is whatever wheel setup-venv.sh installed.
+#    CUDA, Metal) is whatever wheel setup-venv.sh installed (MlxBackend.cmake prepares the CUDA
+#    wheel's dependencies; MLXFT_MLX_BACKEND says which).
 #  - SentencePiece, PCRE2 (BPE pre-tokenizer regexes), yaml-cpp, nlohmann-json, CLI11, fmt,
 #    spdlog from Debian.
 #  - oneDNN (x86-64 Linux, optional): the CPU kernels in src/mlxft/kernels.
@@ -11,12 +12,17 @@
 if(NOT EXISTS "${MLXFT_PYTHON}")
   message(FATAL_ERROR "No Python at ${MLXFT_PYTHON}: run 'make venv' (or scripts/setup-venv.sh) first")
 endif()
-execute_process(COMMAND "${MLXFT_PYTHON}" -m mlx --cmake-dir
+# Where `python -m mlx --cmake-dir` points, found without importing mlx.core: the CUDA wheel's module
+# loads libcuda.so.1, which a machine without the NVIDIA driver (a build machine, CI) does not have.
+execute_process(COMMAND "${MLXFT_PYTHON}" -c
+                        "import importlib.util, os; s = importlib.util.find_spec('mlx'); print(os.path.join(list(s.submodule_search_locations)[0], 'share', 'cmake', 'MLX'))"
                 OUTPUT_VARIABLE MLX_CMAKE_DIR OUTPUT_STRIP_TRAILING_WHITESPACE
                 RESULT_VARIABLE _mlx_rc)
-if(NOT _mlx_rc EQUAL 0)
-  message(FATAL_ERROR "'${MLXFT_PYTHON} -m mlx --cmake-dir' failed: is MLX installed in the venv?")
+if(NOT _mlx_rc EQUAL 0 OR NOT EXISTS "${MLX_CMAKE_DIR}/MLXConfig.cmake")
+  message(FATAL_ERROR "No MLX CMake config in the venv of ${MLXFT_PYTHON} (looked in '${MLX_CMAKE_DIR}'): "
+                      "install a backend wheel with scripts/setup-venv.sh (MLXFT_BACKEND=cpu|cuda12|cuda13|metal)")
 endif()
+include(${CMAKE_CURRENT_LIST_DIR}/MlxBackend.cmake)  # the CUDA wheel's find_dependency traps
 find_package(MLX CONFIG REQUIRED PATHS "${MLX_CMAKE_DIR}" NO_DEFAULT_PATH)
 
 find_package(PkgConfig REQUIRED)
@@ -35,6 +41,7 @@ target_link_libraries(mlxft_deps INTERFACE mlx PkgConfig::SENTENCEPIECE PkgConfi
                       nlohmann_json::nlohmann_json CLI11::CLI11 fmt::fmt spdlog::spdlog
                       Threads::Threads ${CMAKE_DL_LIBS})
 target_compile_options(mlxft_deps INTERFACE ${MLX_CXX_FLAGS})
+target_link_options(mlxft_deps INTERFACE ${MLXFT_MLX_LINK_OPTIONS})  # MlxBackend.cmake
 
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
   find_library(OPENBLAS_LIBRARY NAMES openblas)

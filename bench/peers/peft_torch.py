@@ -1,6 +1,7 @@
 """PEFT + torch worker of bench/peers/run_peers.py: LoRA training steps of the `small` shape.
 
   python peft_torch.py --precision fp32|bf16-weights|bf16-autocast --seq N --batch B --steps S --threads T
+                       [--shape small|mistral-7b-shape] [--device cpu|cuda]
 
 fp32:          float32 weights and compute.
 bf16-weights:  the model loaded in bfloat16 (torch_dtype=bfloat16, what from_pretrained(...,
@@ -10,6 +11,10 @@ bf16-autocast: float32 weights under torch.autocast("cpu", dtype=torch.bfloat16)
                Trainer does on CPU with bf16=True.
 A LlamaForCausalLM with random weights (no download), attention "sdpa" (transformers' default),
 labels = inputs (transformers shifts them: the loss covers seq - 1 positions of each row).
+--device cuda (make device-check): the model is built on the GPU, in bfloat16 from the start for
+bf16-weights (a 7B float32 copy would not be drawn), and the result adds the peak GPU memory
+(torch.cuda.max_memory_allocated over the timed steps, the weights included); the timed steps end with
+a synchronisation.
 """
 
 import argparse
@@ -23,12 +28,17 @@ from transformers import LlamaConfig, LlamaForCausalLM
 import shape
 
 
-def build_model(precision):
-    config = LlamaConfig(**shape.SMALL, attention_bias=False, mlp_bias=False)
+def build_model(precision, sizes=shape.SMALL, device="cpu"):
+    config = LlamaConfig(**sizes, attention_bias=False, mlp_bias=False)
     torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
-    if precision == "bf16-weights":
-        model = model.to(torch.bfloat16)
+    if device == "cpu":
+        model = LlamaForCausalLM(config)
+        if precision == "bf16-weights":
+            model = model.to(torch.bfloat16)
+    else:
+        dtype = torch.bfloat16 if precision == "bf16-weights" else torch.float32
+        with torch.device(device):
+            model = LlamaForCausalLM(config).to(dtype)
     lora = LoraConfig(r=shape.LORA_RANK, lora_alpha=shape.LORA_ALPHA, lora_dropout=0.0,
                       target_modules=shape.LORA_TARGETS, bias="none", task_type="CAUSAL_LM")
     return get_peft_model(model, lora)
@@ -41,14 +51,15 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    model = build_model(args.precision)
+    model = build_model(args.precision, shape.SHAPES[args.shape], args.device)
     model.train()
+    cuda = args.device != "cpu"
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=shape.LEARNING_RATE, weight_decay=shape.WEIGHT_DECAY)
     gen = torch.Generator().manual_seed(1)
-    ids = torch.randint(3, shape.SMALL["vocab_size"], (args.batch, args.seq), generator=gen)
-    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if args.precision == "bf16-autocast"
-                else contextlib.nullcontext())
+    ids = torch.randint(3, shape.SMALL["vocab_size"], (args.batch, args.seq), generator=gen).to(args.device)
+    autocast = (torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16)
+                if args.precision == "bf16-autocast" else contextlib.nullcontext())
 
     def one_step():
         with autocast:
@@ -59,13 +70,19 @@ def main():
         return loss.item()
 
     one_step()  # warm-up
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     t0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
-        loss = one_step()
+        loss = one_step()  # loss.item() waits for the step's kernels
+    if cuda:
+        torch.cuda.synchronize()
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
+    extra = dict(gpu_peak_gb=torch.cuda.max_memory_allocated() / 1e9) if cuda else {}
     dtypes = sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()})
     shape.print_result(args, seconds, cpu_seconds, loss, torch=torch.__version__, param_dtypes=dtypes,
-                       trainable=sum(p.numel() for p in params))
+                       trainable=sum(p.numel() for p in params), **extra)
 
 
 if __name__ == "__main__":

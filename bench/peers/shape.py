@@ -22,6 +22,11 @@ SMALL = dict(
     max_position_embeddings=32768,
     tie_word_embeddings=False,
 )
+# mlxft's `mistral-7b-shape` preset (Mistral-7B-v0.1/v0.3's sizes, vocabulary 32768): the GPU rows of
+# make device-check (bench/peers/device_bench.py).
+MISTRAL_7B = dict(SMALL, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                  num_attention_heads=32, num_key_value_heads=8, head_dim=128)
+SHAPES = {"small": SMALL, "mistral-7b-shape": MISTRAL_7B}
 LORA_RANK = 16
 LORA_ALPHA = 32.0
 LORA_TARGETS = ["q_proj", "v_proj"]
@@ -35,6 +40,8 @@ def add_run_args(parser):
     parser.add_argument("--batch", type=int, default=2, help="rows per step")
     parser.add_argument("--steps", type=int, default=3, help="timed optimizer steps after one warm-up")
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="small", help="the model's sizes")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu | cuda")
 
 
 def own_peak_rss_mb():

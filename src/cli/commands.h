@@ -6,14 +6,19 @@
 
 #include <CLI/CLI.hpp>
 
+#include <string>
+
 namespace mlxft::cli {
 
-// Options every subcommand sees (set before any callback runs). Note: the model, generate, data,
+// Options every subcommand sees (set before any callback runs). main.cpp makes --device (auto when not
+// given) MLX's default device before any subcommand runs; `train` applies system.device instead when
+// --device is not given. Note: the model, generate, data,
 // config, report and eval commands still take `global` without using it (their files belong to
 // another part of the restructuring; drop the parameter there).
 struct GlobalOptions {
   bool debug = false;
   int threads = 0;  // BLAS threads; 0 = the library's default
+  std::string device;  // --device: auto | cpu | gpu; "" = not given (auto; train: system.device)
 };
 
 // `mlxft model init|info` (model_cmd.cpp).

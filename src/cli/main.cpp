@@ -17,6 +17,7 @@
 #include "cli/memory_guard.h"
 #include "mlxft/util/address_space.h"
 #include "mlxft/util/blas.h"
+#include "mlxft/util/device.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/logging.h"
 
@@ -31,16 +32,25 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // --debug and --threads work after the subcommand too (`mlxft train ... --debug`)
   app.set_version_flag("--version", [] {
-    return std::string("mlxft 0.1.0 (MLX ") + mlx::core::version() + ", " + mlxft::blas_description() + ")";
+    const std::string backend = mlxft::gpu_backend();
+    return std::string("mlxft 0.1.0 (MLX ") + mlx::core::version() + " " +
+           (backend.empty() ? "cpu" : backend) + " backend, " + mlxft::blas_description() + ")";
   });
   mlxft::cli::GlobalOptions global;
   app.add_flag("--debug", global.debug, "Verbose logging and error detail");
   app.add_option("--threads", global.threads, "BLAS threads for CPU matmuls (default: all cores)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--device", global.device,
+                 "Compute device: auto (the GPU when this build's MLX has one and finds a GPU), cpu or gpu; "
+                 "for train it wins over system.device")
+      ->check(CLI::IsMember(mlxft::device_choices()));
   app.parse_complete_callback([&global] {
     if (global.debug) spdlog::set_level(spdlog::level::debug);
     mlxft::set_blas_threads(global.threads);
     mlxft::reserve_blas_buffers();  // under `ulimit -v`: OpenBLAS's buffer now, or a clear error
+    // Before any subcommand makes an array: MLX's own default on a CUDA build is the GPU even where
+    // none is present. train resolves again with system.device when --device was not given.
+    (void)mlxft::use_device(global.device.empty() ? "auto" : global.device, "--device");
   });
   mlxft::cli::add_train_command(app, global);
   mlxft::cli::add_model_command(app, global);

@@ -53,6 +53,7 @@ void add_train_command(CLI::App& app, const GlobalOptions& global) {
     req.eval_only = args->eval_only;
     req.debug = global.debug;
     req.threads = global.threads;
+    req.device = global.device;
     const int status = run_training(req);
     if (status != 0) {
       std::fflush(stdout);

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <mlx/mlx.h>
 
+#include "mlxft/app/summary.h"
+#include "mlxft/util/error.h"
+
 namespace mlxft {
 namespace {
 
@@ -119,6 +122,28 @@ TEST(SystemSettings, RaisesMlxCpuCacheWithTheMemoryLimit) {
   mlx::core::set_memory_limit(before);
   EXPECT_EQ(raise_cpu_buffer_cache(), cpu_cache_limit(before));
   EXPECT_EQ(mlx::core::set_cache_limit(size_t{32} << 20), cpu_cache_limit(before));
+}
+
+// system.device becomes MLX's default device (the --device flag wins), and the run summary says which.
+TEST(SystemSettings, DeviceKeyIsAppliedFirstAndShownInTheSummary) {
+  const mlx::core::Device before = mlx::core::default_device();
+  const SystemApplied applied = apply_system_settings(SystemSection{.device = "cpu"}, 0);
+  EXPECT_EQ(mlx::core::default_device(), mlx::core::Device::cpu);
+  EXPECT_EQ(device_summary_line(applied.device), "device:      cpu (system.device: cpu)");
+  const SystemApplied flagged = apply_system_settings(SystemSection{.device = "gpu"}, 0, "cpu");
+  EXPECT_EQ(device_summary_line(flagged.device), "device:      cpu (--device: cpu)");
+  if (this_build().gpu_backend.empty()) {  // the CI's mlx-cpu build
+    EXPECT_EQ(device_summary_line(apply_system_settings(SystemSection{}, 0).device),
+              "device:      cpu (system.device: auto: this MLX build has no GPU backend)");
+    try {
+      apply_system_settings(SystemSection{.device = "gpu"}, 0);
+      ADD_FAILURE() << "system.device gpu on a CPU-only build";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.where(), "system.device");
+      EXPECT_NE(e.hint().find("MLXFT_BACKEND=cuda13"), std::string::npos) << e.hint();
+    }
+  }
+  mlx::core::set_default_device(before);
 }
 
 }  // namespace

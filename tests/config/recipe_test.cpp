@@ -255,6 +255,18 @@ TEST(RecipeValidation, LoraKindIsAChoiceAndDoraRefusesGgufLora) {
   EXPECT_NE(validate_recipe(r)[0].find("lora, dora"), std::string::npos) << validate_recipe(r)[0];
 }
 
+TEST(RecipeValidation, SystemDeviceIsAutoCpuOrGpu) {
+  EXPECT_EQ(parse_recipe(kMinimal, "/base", "r.yaml").system.device, "auto");
+  EXPECT_EQ(parse_recipe(std::string(kMinimal) + "system:\n  device: cpu\n", "/base", "r.yaml").system.device,
+            "cpu");
+  // gpu is a valid recipe whatever the build: the build is asked when the run starts (util/device.h)
+  Overrides cli;
+  cli.set = {"system.device=gpu"};
+  EXPECT_EQ(parse_recipe(kMinimal, "/base", "r.yaml", cli).system.device, "gpu");
+  EXPECT_THAT(config_error(std::string(kMinimal) + "system:\n  device: cuda\n").what(),
+              HasSubstr("recipe.yaml:6: system.device is 'cuda', must be one of: auto, cpu, gpu"));
+}
+
 TEST(ShippedConfigs, EveryFileLoadsAndValidates) {
   int count = 0;
   for (const auto& entry : fs::directory_iterator(test::source_dir() / "configs")) {
@@ -312,7 +324,7 @@ TEST(RecipeSchema, EveryRowOwnsADistinctMember) {
       EXPECT_EQ(differs, &other == &field) << "changing " << field.name() << " changed " << other.name();
     }
   }
-  EXPECT_EQ(names.size(), 93u);  // update with recipe.h when adding a setting
+  EXPECT_EQ(names.size(), 94u);  // update with recipe.h when adding a setting
 }
 
 TEST(ConfigReference, DocsFileEqualsTheGeneratedReference) {

@@ -19,6 +19,7 @@
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/train/checkpoint.h"
+#include "mlxft/util/device.h"
 #include "support/test_support.h"
 #include "train/train_e2e_util.h"
 
@@ -79,6 +80,11 @@ TEST(TrainE2E, ValidationLossFallsOnLearnableData) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   std::cout << run.output.substr(0, run.output.find("step 10/")) << "\n";  // the run summary, for the log
   EXPECT_NE(run.output.find("trainable"), std::string::npos);
+  // the recipe leaves system.device at auto: the summary says what auto chose on this build
+  EXPECT_NE(run.output.find("device:      " + mlxft::describe_device(mlxft::resolve_device(
+                                                  "auto", "system.device", mlxft::this_build()))),
+            std::string::npos)
+      << run.output;
   double final_loss = -1;
   int64_t last_step = 0;
   std::istringstream lines(mlxft::test::read_file(dir / "run" / "metrics.jsonl"));

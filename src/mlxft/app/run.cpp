@@ -116,7 +116,7 @@ void check_shards(const Recipe& r, const DistributedGroup& group) {
 
 int run_training(const TrainRequest& req) {
   const Recipe& r = req.recipe;
-  (void)apply_system_settings(req.recipe.system, req.threads);
+  const SystemApplied applied = apply_system_settings(req.recipe.system, req.threads, req.device);
   const DistributedGroup group = DistributedGroup::join(r.system.distributed, r.system.distributed_timeout_s);
   check_shards(r, group);
   start_logging(req, group);
@@ -131,7 +131,8 @@ int run_training(const TrainRequest& req) {
   const TrainerSettings settings = trainer_settings_from(r, static_cast<int64_t>(inputs.split.train.size()));
   model.pack_weights = choose_weight_packing(r, model, adapters, inputs.split, settings, group.size());
   const TrainRun run{req, r, fs::path(r.output.output_dir), inputs, model, settings, group};
-  if (group.is_main()) print_run_summary(r, model, adapters, inputs.split, settings, group.size());
+  if (group.is_main())
+    print_run_summary(r, model, adapters, inputs.split, settings, applied.device, group.size());
   if (req.eval_only) return group.is_main() ? run_eval_only(run, std::move(adapters)) : 0;
   return train(run, std::move(adapters));
 }

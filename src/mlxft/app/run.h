@@ -2,8 +2,9 @@
 // report on disk. The application layer: no library folder includes app/.
 //
 // Contract:
-// - run_training() applies the recipe's system keys (system.threads unless the --threads flag was
-//   given, system.memory_limit_gb as MLX's memory limit), then, for a training run, locks and
+// - run_training() applies the recipe's system keys (system.device unless the --device flag was given,
+//   before anything is loaded; system.threads unless the --threads flag was given,
+//   system.memory_limit_gb as MLX's memory limit), then, for a training run, locks and
 //   prepares the output directory and sets up logging first (console and <out>/logging.log_file;
 //   --debug overrides logging.level), so the log has the data warnings and the memory advice.
 // - Data parallel (train/distributed.h): joins the group a launcher started (system.distributed);
@@ -37,6 +38,7 @@ struct TrainRequest {
   bool eval_only = false;
   bool debug = false;  // the global --debug flag: logging at debug whatever logging.level says
   int threads = 0;     // the global --threads flag; 0 = not given (system.threads applies)
+  std::string device;  // the global --device flag; "" = not given (system.device applies)
 };
 
 int run_training(const TrainRequest& request);

@@ -9,6 +9,7 @@
 #include "mlxft/config/load.h"
 #include "mlxft/util/address_space.h"
 #include "mlxft/util/blas.h"
+#include "mlxft/util/device.h"
 
 namespace mlxft {
 
@@ -45,8 +46,11 @@ TrainerSettings trainer_settings_from(const Recipe& r, int64_t num_train_example
   return s;
 }
 
-SystemApplied apply_system_settings(const SystemSection& sys, int threads_flag) {
+SystemApplied apply_system_settings(const SystemSection& sys, int threads_flag,
+                                    const std::string& device_flag) {
   SystemApplied applied;
+  applied.device =
+      device_flag.empty() ? use_device(sys.device, "system.device") : use_device(device_flag, "--device");
   if (threads_flag <= 0 && sys.threads > 0) {
     set_blas_threads(sys.threads);
     applied.blas_threads = sys.threads;

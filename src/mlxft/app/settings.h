@@ -6,10 +6,12 @@
 //   clipping, logging/eval/save cadence, checkpoint retention, early stopping, health limits).
 // - n is the number of training examples after the split; output_dir, the metrics file name and
 //   the effective config text (stored in every checkpoint) come from the recipe too.
-// - apply_system_settings() makes the system keys real: system.threads sets the BLAS threads unless
-//   the --threads flag gave a number (> 0); system.memory_limit_gb > 0 becomes MLX's memory limit
-//   (mx::set_memory_limit), the same number the memory check uses as its budget. It returns what
-//   it set (0: left alone), and raises MLX's CPU buffer cache (below).
+// - apply_system_settings() makes the system keys real: first system.device (util/device.h; the
+//   --device flag wins when given) becomes MLX's default device, before any array exists;
+//   system.threads sets the BLAS threads unless the --threads flag gave a number (> 0);
+//   system.memory_limit_gb > 0 becomes MLX's memory limit (mx::set_memory_limit), the same number the
+//   memory check uses as its budget. It returns what it set (0: left alone), and raises MLX's CPU
+//   buffer cache (below).
 // - cpu_cache_limit(memory_limit) = min(4 GiB, memory_limit / 8): what raise_cpu_buffer_cache() sets.
 //   MLX's CPU allocator (a build without a GPU backend) keeps at most 32 MB of freed buffers; every
 //   other buffer goes back to glibc, which hands big ones back to the kernel, so each step would map
@@ -35,6 +37,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "mlxft/config/recipe.h"
 #include "mlxft/data/split.h"
@@ -42,17 +45,20 @@
 #include "mlxft/model/lora.h"
 #include "mlxft/model/memory.h"
 #include "mlxft/train/trainer.h"
+#include "mlxft/util/device.h"
 
 namespace mlxft {
 
 TrainerSettings trainer_settings_from(const Recipe& recipe, int64_t num_train_examples);
 
 struct SystemApplied {
+  ResolvedDevice device;  // where the run computes, and why
   int blas_threads = 0;
   size_t memory_limit_bytes = 0;
   size_t cpu_cache_bytes = 0;
 };
-SystemApplied apply_system_settings(const SystemSection& system, int threads_flag);
+SystemApplied apply_system_settings(const SystemSection& system, int threads_flag,
+                                    const std::string& device_flag = "");
 
 size_t cpu_cache_limit(size_t memory_limit);
 // The cache limit raise_cpu_buffer_cache() sets (0: none, with a GPU): cpu_cache_limit() of MLX's

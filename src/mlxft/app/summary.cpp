@@ -11,13 +11,18 @@
 
 namespace mlxft {
 
+std::string device_summary_line(const ResolvedDevice& device) {
+  return "device:      " + describe_device(device);
+}
+
 void print_run_summary(const Recipe& r, const Model& model, const LoraAdapters& adapters, const Split& split,
-                       const TrainerSettings& s, int ranks) {
+                       const TrainerSettings& s, const ResolvedDevice& device, int ranks) {
   const MemoryEstimate mem = run_memory_estimate(r, model, adapters, split, s, ranks, kernel_paths(model));
   const double machine = machine_memory_bytes();
   const int64_t total = model.config.parameter_count();
   const int64_t trainable = adapters.parameter_count();
   const double gb = 1e9;
+  fmt::print("{}\n", device_summary_line(device));
   fmt::print("model:       {} ({}, {} layers, hidden {}, {})\n",
              r.model.name.empty() ? r.model.path : r.model.name, model.config.model_type,
              model.config.num_hidden_layers, model.config.hidden_size, dtype_name(model.dtype));

@@ -129,6 +129,7 @@ struct LoggingSection {
 };
 
 struct SystemSection {
+  std::string device = "auto";       // auto (the GPU when the build has one) | cpu | gpu: util/device.h
   int threads = 0;                   // CPU threads for BLAS in `mlxft train` (--threads wins); 0 = all cores
   double memory_limit_gb = 0.0;      // mx::set_memory_limit and the memory-check budget; 0 = no cap
   bool force = false;                // start even when the memory estimate does not fit

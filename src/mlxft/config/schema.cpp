@@ -14,6 +14,7 @@
 #include "mlxft/data/options.h"
 #include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/lora.h"
+#include "mlxft/util/device.h"
 
 // The table below uses designated initializers that leave the other members at their defaults on
 // purpose; g++ 12 flags that under -Wextra.
@@ -306,6 +307,10 @@ std::vector<FieldSpec> logging_rows() {
 std::vector<FieldSpec> system_rows() {
   using R = Recipe;
   return {
+      field("system", "device", &R::system, &SystemSection::device,
+            "Where training runs (--device wins): auto = the GPU when this build's MLX has one (CUDA or "
+            "Metal) and finds a GPU, else the CPU; gpu on a CPU-only build is an error",
+            {.choices = device_choices()}),
       field("system", "threads", &R::system, &SystemSection::threads,
             "CPU threads for BLAS during training (the --threads flag wins); 0: all cores",
             {.range = at_least(0)}),

@@ -353,6 +353,8 @@ void block_gemm_bf16(int64_t M, int64_t N, int64_t K, const float* A, int64_t ld
 Packing::Packing(bool bf16_products, bool allow_pairs) {
 #if defined(__x86_64__)
   pairs_ = bf16_products && allow_pairs && cpu_features().avx512_bf16;
+#else
+  (void)allow_pairs;  // the bf16 pair products are AVX512-BF16 only
 #endif
   round_ = bf16_products && !pairs_;
 }
