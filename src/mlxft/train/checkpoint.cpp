@@ -107,8 +107,9 @@ fs::path CheckpointStore::save(int64_t step, const CheckpointContent& content) c
   StagedDirectory staged(root_ / dir_name(step));  // a re-save of the same step replaces it
   const fs::path& tmp = staged.path();
   try {
-    for (const auto& [name, arrays] : {std::pair{kAdapters, &content.adapters}, {kOptimizer, &content.optimizer}}) {
-      write_staged_via(tmp / name, [&](const fs::path& file) {
+    for (const auto& part : {std::pair{kAdapters, &content.adapters}, {kOptimizer, &content.optimizer}}) {
+      const auto* arrays = part.second;  // a plain name: clang 14 cannot capture a structured binding
+      write_staged_via(tmp / part.first, [&](const fs::path& file) {
         mx::save_safetensors(file.string(), to_unordered(*arrays), {{"format", "pt"}});
       });
     }
