@@ -114,13 +114,13 @@ TurnMistake turn_mistake(const ToolTurnOutcome& o, const ArgumentScoring& scorin
 
 namespace {
 
-// A call turn's part of the stated scores.
-void count_stated(const ToolTurnOutcome& o, const ArgumentScoring& scoring, ToolCallMetrics& m) {
+// A call turn's part of the stated scores; `matched`: its calls parsed and match (arguments_match).
+void count_stated(const ToolTurnOutcome& o, const ArgumentScoring& scoring, bool matched, ToolCallMetrics& m) {
   m.stated_pairs += argument_pairs(o.expected, scoring, &o.said);
   m.stated_pairs_matched += matched_argument_pairs(o.expected, o.got.calls, scoring, &o.said);
   if (!stated_turn(o.expected, o.said, scoring)) return;
   ++m.stated_call_turns;
-  m.stated_arguments_matched += o.got.valid && calls_match(o.expected, o.got.calls, scoring) ? 1 : 0;
+  m.stated_arguments_matched += matched ? 1 : 0;
 }
 
 }  // namespace
@@ -133,10 +133,11 @@ ToolCallMetrics tool_metrics(const std::vector<ToolTurnOutcome>& outcomes, const
       ++m.call_turns;
       m.name_correct += name_matches(o) ? 1 : 0;
       m.exact += exact_match(o) ? 1 : 0;
-      m.arguments_matched += o.got.valid && calls_match(o.expected, o.got.calls, scoring) ? 1 : 0;
+      const bool matched = o.got.valid && calls_match(o.expected, o.got.calls, scoring);
+      m.arguments_matched += matched ? 1 : 0;
       m.argument_pairs += argument_pairs(o.expected, scoring);
       m.argument_pairs_matched += matched_argument_pairs(o.expected, o.got.calls, scoring);
-      count_stated(o, scoring, m);
+      count_stated(o, scoring, matched, m);
     } else {
       ++m.no_call_turns;
       m.no_call_correct += o.got.made_call ? 0 : 1;
