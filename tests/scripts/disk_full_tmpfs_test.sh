@@ -24,7 +24,7 @@ if [[ "${DISK_FULL_INSIDE:-}" == "1" ]]; then  # in the private mount namespace
   "$mlxft" train --config "$work/r.yaml" > "$work/full.log" 2>&1 || rc=$?
   [[ $rc == 1 ]] || { cat "$work/full.log"; fail "exit status $rc on a full tmpfs, expected 1"; }
   expect_clear_error "$work/full.log" \
-    ".*checkpoints/\.step-000004\.tmp-[0-9]+(/[a-z_.]+)?: cannot (create|write|flush|rename)[^:]*: .*No space left on device"
+    ".*checkpoints/step-000004(/[a-z_.]+)? \(while writing its temporary copy .*checkpoints/\.step-000004\.tmp-[0-9]+(/[a-z_.]+)?\): cannot (create|write|flush|rename)[^:]*: .*No space left on device"
   grep -q "hint: the last good checkpoint is $work/small/run/checkpoints/step-000002" "$work/full.log" ||
     { cat "$work/full.log"; fail "the hint does not name the last checkpoint"; }
   [[ ! -e "$work/small/run/checkpoints/step-000004" ]] || fail "a step-000004 checkpoint was published"

@@ -168,5 +168,32 @@ TEST(WriteFaults, AShortAppendFailsNamingTheFileAndItsTornLineIsSkippedAfterward
   EXPECT_EQ(m.bad_lines, 1);
 }
 
+TEST(WriteFaults, AFailedTemporaryWriteNamesTheFinalPathFirstAndTheTemporaryAfterIt) {
+  HookGuard guard;
+  test::TempDir tmp;
+  const fs::path file = tmp / "adapter_config.json";
+  set_write_fault_hook([](WriteStep s, const fs::path&) { return s == WriteStep::Write ? EIO : 0; });
+  try {
+    write_file_atomic(file, "{}");
+    ADD_FAILURE() << "the write did not fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.where().rfind(file.string() + " (while writing its temporary copy " + (tmp / ".adapter_config.json.tmp-").string(), 0), 0u)
+        << e.where();
+  }
+  StagedDirectory staged(tmp / "peft");
+  try {
+    write_staged_file(staged.path() / "adapter_model.safetensors", "x");
+    ADD_FAILURE() << "the staged write did not fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.where().rfind((tmp / "peft" / "adapter_model.safetensors").string() + " (while writing", 0), 0u) << e.where();
+  }
+  set_write_fault_hook({});
+  EXPECT_EQ(published_path(tmp / ".ckpt.tmp-12/.a.json.tmp-7"), tmp / "ckpt" / "a.json");
+  for (const char* kept : {".tmp-12", "x.tmp-12", ".x.tmp-", ".x.tmp-1a", "..tmp-3"}) {
+    EXPECT_EQ(published_path(tmp / kept), tmp / kept) << kept;
+  }
+  EXPECT_EQ(write_error_place(tmp / "plain.json"), (tmp / "plain.json").string());
+}
+
 }  // namespace
 }  // namespace mlxft

@@ -69,6 +69,16 @@ fs::path temp_sibling(const fs::path& path) {
   return parent_of(path) / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()));
 }
 
+// "." + name + ".tmp-" + digits (a temp_sibling's file name) -> name; any other name -> "".
+std::string published_component(const std::string& name) {
+  const size_t at = name.rfind(".tmp-");
+  if (name.size() < 2 || name[0] != '.' || at == std::string::npos || at <= 1 || at + 5 >= name.size()) return "";
+  for (size_t i = at + 5; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return "";
+  }
+  return name.substr(1, at - 1);
+}
+
 // fsync, rename `tmp` over `path`, fsync the directory; removes `tmp` on failure.
 void publish_file(const fs::path& tmp, const fs::path& path) {
   try {
@@ -100,7 +110,7 @@ void run_writer(const fs::path& path, const std::function<void(const fs::path&)>
     throw;
   } catch (const std::exception& e) {
     const int err = errno;
-    throw Error(ErrorKind::Io, path.string(),
+    throw Error(ErrorKind::Io, write_error_place(path),
                 std::string("cannot write: ") + e.what() + (err != 0 ? std::string(": ") + std::strerror(err) : ""),
                 "check that the directory exists, is writable and has free space");
   }
@@ -178,8 +188,23 @@ void check_write_fault(WriteStep step, const fs::path& path) {
   if (err != 0) throw_write_error(path, std::string("cannot ") + to_string(step), err == kShortWrite ? ENOSPC : err);
 }
 
+fs::path published_path(const fs::path& path) {
+  fs::path out;
+  for (const fs::path& part : path) {
+    const std::string final_name = published_component(part.string());
+    out /= final_name.empty() ? part : fs::path(final_name);
+  }
+  return out;
+}
+
+std::string write_error_place(const fs::path& path) {
+  const fs::path final_path = published_path(path);
+  if (final_path == path) return path.string();
+  return final_path.string() + " (while writing its temporary copy " + path.string() + ")";
+}
+
 void throw_write_error(const fs::path& path, const std::string& what, int err) {
-  throw Error(ErrorKind::Io, path.string(), what + ": " + std::strerror(err),
+  throw Error(ErrorKind::Io, write_error_place(path), what + ": " + std::strerror(err),
               "check that the directory exists, is writable and has free space");
 }
 

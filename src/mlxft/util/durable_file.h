@@ -16,7 +16,9 @@
 //   publish() makes the directory durable).
 // - publish_written_file(written, path): a file another program wrote (gnuplot's plots): fsync,
 //   rename over `path`, fsync the directory.
-// Failures are Io errors naming the path.
+// Failures are Io errors naming the path the user asked for: a failure on a temporary file or inside
+// a staging directory names the final path first and the temporary one after it
+// (write_error_place()), so a message never points only at a file that no longer exists.
 // - tolerate_write_failure(write, consequence): for what must not stop a run (metrics, TensorBoard,
 //   samples, plots, the report, the log file): runs `write`; an Io error (or a filesystem error)
 //   from it becomes one warning naming the file, the errno and `consequence`, and false is returned.
@@ -51,7 +53,11 @@ void set_write_fault_hook(WriteFaultHook hook);  // an empty hook clears it
 int write_fault(WriteStep step, const std::filesystem::path& path);
 // write_fault(), and an Io error for any fault (kShortWrite as ENOSPC).
 void check_write_fault(WriteStep step, const std::filesystem::path& path);
-// The Io error of a failed step: "cannot <what>: <strerror(err)>" at `path`.
+// `path` with every temporary component (".<name>.tmp-<pid>") replaced by <name>: what it becomes.
+std::filesystem::path published_path(const std::filesystem::path& path);
+// published_path(path), then "(while writing its temporary copy <path>)" when the two differ.
+std::string write_error_place(const std::filesystem::path& path);
+// The Io error of a failed step: "cannot <what>: <strerror(err)>" at write_error_place(path).
 [[noreturn]] void throw_write_error(const std::filesystem::path& path, const std::string& what, int err);
 // write(2) through the seam (a write step; kShortWrite stores n / 2 bytes, then fails with ENOSPC);
 // returns what write(2) returns, -1 with errno on a fault.
