@@ -12,6 +12,7 @@
 #include <set>
 
 #include "mlxft/chat/mistral_v3.h"
+#include "mlxft/eval/sampling.h"
 #include "mlxft/eval/text_stream.h"
 #include "mlxft/model/init.h"
 #include "mlxft/tokenizer/bpe_tokenizer.h"
@@ -217,6 +218,51 @@ TEST(Generate, SeededSamplingIsReproducibleAndSeedsDiffer) {
   EXPECT_EQ(a, generate(m, {1, 5, 6}, o));
   o.seed = 8;
   EXPECT_NE(a, generate(m, {1, 5, 6}, o));
+}
+
+// Decoding overlaps its steps (the next step is queued on the lazy token): the sampled tokens are
+// those of a plain loop that recomputes the sequence and draws each token with the next split key.
+TEST(Generate, OverlappedSampledDecodingDrawsTheTokensOfAPlainLoop) {
+  const Model m = tiny_model(3);
+  GenerateOptions o;
+  o.max_tokens = 12;
+  o.sampling = {1.2f, 0.9f};
+  o.seed = 11;
+  o.ignore_eos = true;
+  std::vector<int32_t> seq = {1, 5, 6, 200};
+  const auto got = generate(m, seq, o);
+  mx::array key = mx::random::key(o.seed);
+  std::vector<int32_t> want;
+  for (int i = 0; i < o.max_tokens; ++i) {
+    const mx::array logits = forward(m, mx::array(seq.data(), {1, static_cast<int>(seq.size())}, mx::int32));
+    const int T = logits.shape(1), V = logits.shape(2);
+    auto [step_key, rest] = mx::random::split(key);
+    key = rest;
+    const mx::array row = mx::reshape(mx::slice(logits, {0, T - 1, 0}, {1, T, V}), {V});
+    want.push_back(sample_token(row, o.sampling, step_key).item<int32_t>());
+    seq.push_back(want.back());
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_GT(std::set<int32_t>(want.begin(), want.end()).size(), 3u) << "sampling should vary the tokens";
+}
+
+// At the model's context length decoding stops where the step-by-step loop stopped: the last token
+// that fits is returned, and no step is queued past the context.
+TEST(Generate, StopsAtTheContextLengthAfterTheSameTokens) {
+  Model m = tiny_model(1);
+  m.config.max_position_embeddings = 10;
+  const std::vector<int32_t> prompt = {1, 17, 300, 42, 9, 250};
+  GenerateOptions o;
+  o.max_tokens = 50;
+  o.ignore_eos = true;
+  GenerateStats stats;
+  const auto got = generate(m, prompt, o, {}, &stats);
+  ASSERT_EQ(got.size(), 5u) << "positions 6..9 are fed; the token after position 9 is the fifth";
+  Model wide = m;
+  wide.config.max_position_embeddings = 64;
+  o.max_tokens = 5;
+  EXPECT_EQ(got, generate(wide, prompt, o));
+  EXPECT_EQ(stats.decode_steps, 4);
 }
 
 TEST(Sampling, TopPKeepsOnlyTheNucleus) {

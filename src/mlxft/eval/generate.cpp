@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "mlxft/util/error.h"
 
@@ -209,21 +210,48 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
   st.reused_tokens = reused;
   mx::array key = mx::random::key(options.seed);
   auto constraints = make_constraints(options, 1);
-  auto next = [&](const mx::array& logits) {
+  auto sample = [&](const mx::array& logits) {  // lazy: the token of the next key
     auto [step_key, rest] = mx::random::split(key);
     key = rest;
-    mx::array token = sample_token(mx::reshape(logits, {-1}), options.sampling, step_key);
+    return sample_token(mx::reshape(logits, {-1}), options.sampling, step_key);
+  };
+  auto pick = [&](const mx::array& logits) {  // the token's value, through the constraint
+    const mx::array token = sample(logits);
     mx::eval(token);
     std::vector<int32_t> picked{token.item<int32_t>()};
     constrain(picked, logits, constraints, {0});
     return picked[0];
   };
+  auto feed = [&](const mx::array& token) {
+    return last_logits(model, mx::reshape(mx::astype(token, mx::int32), {1, 1}), fwd, cache);
+  };
 
   std::vector<int32_t> out;
   auto t0 = std::chrono::steady_clock::now();
   const mx::array prompt_ids = mx::array(prompt.data() + reused, {1, prompt_len - reused}, mx::int32);
-  int32_t token = next(last_logits(model, prompt_ids, fwd, cache));
+  const mx::array first_logits = last_logits(model, prompt_ids, fwd, cache);
   if (reuse) *reuse = PromptCache{cache, prompt};  // later appends make new arrays: this copy stays
+  // Without a constraint the steps overlap (as mlx-lm decodes): step t+1's graph is built on step
+  // t's lazy token and queued (async_eval) before t's value is read, so building graphs hides behind
+  // the computing; a step queued past the last token is dropped. A constraint must see each token
+  // before the next step is built, so constrained decoding goes step by step.
+  const bool overlap = constraints.empty();
+  std::optional<mx::array> current, queued;
+  auto queue_next = [&]() {
+    queued.reset();
+    if (cache.offset >= c.max_position_embeddings) return;
+    queued = sample(feed(*current));
+    mx::async_eval(*queued);
+  };
+  int32_t token = 0;
+  if (overlap) {
+    current = sample(first_logits);
+    mx::async_eval(*current);
+    queue_next();
+    token = current->item<int32_t>();
+  } else {
+    token = pick(first_logits);
+  }
   st.prompt_seconds = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
@@ -234,9 +262,15 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
     }
     out.push_back(token);
     if (on_token) on_token(token);
-    if (static_cast<int>(out.size()) >= options.max_tokens || cache.offset >= c.max_position_embeddings)
-      break;
-    token = next(last_logits(model, mx::array(&token, {1, 1}, mx::int32), fwd, cache));
+    const bool room = overlap ? queued.has_value() : cache.offset < c.max_position_embeddings;
+    if (static_cast<int>(out.size()) >= options.max_tokens || !room) break;
+    if (overlap) {
+      current = queued;
+      queue_next();
+      token = current->item<int32_t>();
+    } else {
+      token = pick(feed(mx::array(&token, {1}, mx::int32)));
+    }
     ++st.decode_steps;
   }
   st.generate_seconds = seconds_since(t0);
