@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -107,6 +108,27 @@ TEST(ShippedModel, TheEnvironmentVariableChoosesTheVenv) {
   EXPECT_EQ(s.kind, ModelSourceKind::GgufFile);
   EXPECT_EQ(s.path, file);
   EXPECT_EQ(s.tokenizer_file, file);
+}
+
+// Without MLXFT_VENV, the CUDA builds' venvs are searched too (a CUDA-only set-up has no .venv),
+// after .venv in the same directory.
+TEST(ShippedModel, TheCudaVenvsAreFoundBesideDotVenv) {
+  test::TempDir dir;
+  const fs::path cuda = dir / ".venv-cuda13";
+  const fs::path file = fake_venv(cuda, "python3.12");
+  fs::create_directories(dir / ".venv");
+  const char* saved_env = std::getenv("MLXFT_VENV");
+  const std::optional<std::string> saved = saved_env ? std::optional<std::string>(saved_env) : std::nullopt;
+  unsetenv("MLXFT_VENV");
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir.path());
+  const std::vector<fs::path> venvs = shipped_model_venvs();
+  fs::current_path(cwd);
+  if (saved) setenv("MLXFT_VENV", saved->c_str(), 1);
+  const auto at = [&](const fs::path& p) { return std::find(venvs.begin(), venvs.end(), p) - venvs.begin(); };
+  ASSERT_LT(at(cuda), static_cast<long>(venvs.size()));
+  EXPECT_LT(at(dir / ".venv"), at(cuda));
+  EXPECT_EQ(find_shipped_model(kName, {dir / ".venv", cuda}), file);
 }
 
 // The real set-up: the wheel's GGUF in the project's .venv, found from the test program (under

@@ -35,13 +35,16 @@ std::optional<fs::path> program_directory() {
   return exe.parent_path();
 }
 
-// `.venv` in `dir` and in each directory above it, appended to `out` when it exists.
+// The set-up's venvs (.venv; .venv-cuda13 and .venv-cuda12 of CUDA builds, scripts/setup-venv.sh) in
+// `dir` and in each directory above it, appended to `out` when they exist.
 void add_venvs_above(fs::path dir, std::vector<fs::path>& out) {
   std::error_code ec;
   while (!dir.empty()) {
-    const fs::path venv = dir / ".venv";
-    if (fs::is_directory(venv, ec) && std::find(out.begin(), out.end(), venv) == out.end())
-      out.push_back(venv);
+    for (const char* name : {".venv", ".venv-cuda13", ".venv-cuda12"}) {
+      const fs::path venv = dir / name;
+      if (fs::is_directory(venv, ec) && std::find(out.begin(), out.end(), venv) == out.end())
+        out.push_back(venv);
+    }
     if (dir == dir.parent_path()) break;
     dir = dir.parent_path();
   }

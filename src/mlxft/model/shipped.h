@@ -10,8 +10,9 @@
 // - is_shipped_model_name(text): text starts with "shipped:" (such a value is a name, never a
 //   path: the recipe loader does not resolve it against the recipe's directory).
 // - shipped_model_venvs(): the virtual environments searched, in order: $MLXFT_VENV alone when
-//   it is set; else `.venv` in the running program's directory and each directory above it,
-//   then in the current directory and each directory above it (no duplicates; existing ones only).
+//   it is set; else `.venv`, `.venv-cuda13` and `.venv-cuda12` (the CUDA builds' venvs) in the
+//   running program's directory and each directory above it, then in the current directory and
+//   each directory above it (no duplicates; existing ones only).
 // - find_shipped_model(name, venvs): the model file, found as
 //   <venv>/lib/python3*/site-packages/<package>/<file> in the first venv that has it. An unknown
 //   name is a Usage error listing the known names; a missing file is a Model error naming the
