@@ -1,7 +1,8 @@
 // The CPU kernels (src/mlxft/kernels) against MLX's own ops, side by side in one run.
 //
-//   kernels_bench [--reps R] [--only linear|quant|decode|ce|attn|rows] [--threads T] [--kernel-only]
+//   kernels_bench [--reps R] [--only peak|linear|quant|decode|ce|attn|rows] [--threads T] [--kernel-only]
 //
+// peak: the machine's measured fp32 and bf16 peaks (bench/peak_flops.h), the MFU denominators.
 // Prints, per case, the median and best of R timed runs (after one warm-up), GFLOP/s and the ratio
 // to the MLX float32 baseline of the same table, both from the best run (the machines are shared:
 // the best run is the least disturbed one), and for the cross-entropy the peak memory above
@@ -33,6 +34,7 @@
 #include "mlxft/kernels/rope_heads.h"
 #include "mlxft/util/blas.h"
 #include "mlxft/util/cpu_features.h"
+#include "peak_flops.h"
 
 namespace mx = mlx::core;
 namespace k = mlxft::kernels;
@@ -304,7 +306,7 @@ int main(int argc, char** argv) {
   std::string only;
   int threads = 0;
   app.add_option("--reps", g_reps, "timed runs per case");
-  app.add_option("--only", only, "linear | quant | decode | ce | attn | rows");
+  app.add_option("--only", only, "peak | linear | quant | decode | ce | attn | rows");
   app.add_option("--threads", threads, "threads (0 = all cores)");
   app.add_flag("--kernel-only", g_kernel_only,
                "attention: time the fused kernel only, not the MLX baselines");
@@ -315,6 +317,12 @@ int main(int argc, char** argv) {
   fmt::print("kernels_bench: isa {}, oneDNN {}, BLAS {}, {} kernel threads, {} reps\n",
              mlxft::to_string(mlxft::best_cpu_isa()), mlxft::have_onednn() ? "yes" : "no",
              mlxft::blas_description(), k::kernel_threads(), g_reps);
+  if (only.empty() || only == "peak") {  // the denominators of MFU (bench/peak_flops.h)
+    const int n = k::kernel_threads();
+    fmt::print("\npeak, {} threads: fp32 AVX-512 FMA {:.0f} GFLOP/s, AVX512-BF16 dot {:.0f} GFLOP/s (0: not on this CPU)\n", n,
+               mlxft::bench::measure_peak_gflops(mlxft::bench::PeakKind::kFp32, n),
+               mlxft::bench::measure_peak_gflops(mlxft::bench::PeakKind::kBf16, n));
+  }
   if (only.empty() || only == "linear") {
     bench_linear(1024, 576, 1536);
     bench_linear(1024, 768, 2048);

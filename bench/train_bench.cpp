@@ -10,8 +10,10 @@
 // step, the process's CPU seconds (user + system, every thread) per step, peak memory of the
 // training (mx::get_peak_memory and the process's resident high-water mark VmHWM, both reset once
 // the base is built; the base stays in memory, so both include it), mlxft's memory estimate (model/memory.h,
-// what `mlxft train` prints before training) and model FLOPs utilisation against --peak-gflops (default 442:
-// the measured fp32 AVX-512 FMA peak of this 2-core machine). CPU seconds per step hardly change when other
+// what `mlxft train` prints before training) and model FLOPs utilisation against the peak of the compute
+// dtype's instructions measured on this machine (bench/peak_flops.h: AVX512-BF16 dot products for bf16,
+// AVX-512 FMA for float32; --peak-gflops gives one instead). --compute-dtype defaults to auto, as
+// model.compute_dtype does (bf16 where bf16 matmuls are fast), so the defaults are the product's. CPU seconds per step hardly change when other
 // processes share the cores, wall seconds do; threads spinning while they wait count in both.
 // --bits quantizes the base (embedding, projections, head) as `model.quantize` does, module by module
 // while the random weights are drawn: no more than one float matrix exists at a time, so a 4-bit
@@ -20,7 +22,7 @@
 // and quantized once and every further module of that shape gets its own copy of that triplet (its
 // own buffers: memory and time are those of a model with distinct weights; the values repeat).
 // --layers overrides the preset's layer count: a quick proxy when studying memory by parts.
-// --compute-dtype is model.compute_dtype (the CPU kernels' matmul dtype; default: --dtype). The
+// --compute-dtype is model.compute_dtype (the CPU kernels' matmul dtype; default auto, as the product). The
 // environment variable MLXFT_KERNELS=0 runs MLX's own ops instead of the CPU kernels (the "before").
 // --device is system.device (auto: the GPU when the build's MLX has one); on a GPU the peak memory
 // (MLX) is the GPU's.
@@ -43,6 +45,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mlxft/app/settings.h"
@@ -59,6 +62,7 @@
 #include "mlxft/train/step.h"
 #include "mlxft/util/blas.h"
 #include "mlxft/util/device.h"
+#include "peak_flops.h"
 
 namespace mx = mlx::core;
 
@@ -129,20 +133,21 @@ int main(int argc, char** argv) {
   mlxft::fix_cpu_runtime_env(argv);
   mlxft::raise_cpu_buffer_cache();  // as `mlxft train` does (app/settings.h)
   CLI::App app{"LoRA training throughput on a preset model"};
-  std::string preset = "tiny", dtype_name = "float32", compute_name, pack_choice = "auto", kind = "lora";
+  std::string preset = "tiny", dtype_name = "float32", compute_name = "auto", pack_choice = "auto", kind = "lora";
   int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0, bits = 0, group = 64, warmup = 1, layers = 0;
   bool checkpointing = false;
-  double peak_gflops = 442.0;
+  double peak_gflops = 0.0;
   app.add_option("--preset", preset, "tiny | small | mistral-7b-shape");
   app.add_option("--seq", seq, "sequence length (tokens per row)");
   app.add_option("--batch", batch, "rows per step");
   app.add_option("--steps", steps, "timed optimizer steps");
   app.add_option("--rank", rank, "LoRA rank (q_proj, v_proj)");
   app.add_option("--dtype", dtype_name, "base weights: float32 | bfloat16");
-  app.add_option("--compute-dtype", compute_name, "frozen matmuls on the CPU kernels: float32 | bfloat16");
+  app.add_option("--compute-dtype", compute_name,
+                 "frozen matmuls on the CPU kernels: auto (as model.compute_dtype) | float32 | bfloat16");
   app.add_option("--threads", threads, "BLAS threads (0 = all cores)");
   app.add_flag("--checkpointing", checkpointing, "per-layer gradient checkpointing");
-  app.add_option("--peak-gflops", peak_gflops, "peak GFLOP/s of the machine for MFU");
+  app.add_option("--peak-gflops", peak_gflops, "peak GFLOP/s for MFU (0: measured, bench/peak_flops.h)");
   app.add_option("--bits", bits, "quantize the base: 4 | 8 (0 = float)");
   app.add_option("--group", group, "quantization group size: 32 | 64 | 128");
   app.add_option("--warmup", warmup, "untimed steps before the timed ones");
@@ -162,7 +167,7 @@ int main(int argc, char** argv) {
   model.config = mlxft::preset_config(preset, 32768);
   if (layers > 0) model.config.num_hidden_layers = layers;
   model.dtype = dtype_name == "bfloat16" ? mx::bfloat16 : mx::float32;
-  if (!compute_name.empty()) model.compute_dtype = mlxft::resolve_compute_dtype(compute_name);
+  model.compute_dtype = mlxft::resolve_compute_dtype(compute_name);
   model.weights = mlxft::random_weights(model.config, 0, model.dtype);  // lazy: drawn when evaluated
   const auto built0 = std::chrono::steady_clock::now();
   if (bits > 0) model.quantization = quantize_random_base(model, {bits, group});
@@ -257,7 +262,20 @@ int main(int argc, char** argv) {
   fmt::print("estimate / MLX peak:   {:.3f}\n", estimate.total() / peak);
   fmt::print("model GFLOP / token:   {:.3f} (4 N_matmul + 12 L T d_attn)\n", flops_per_token / 1e9);
   fmt::print("achieved GFLOP/s:      {:.1f}\n", achieved);
-  fmt::print("MFU:                   {:.1f} % of {:.0f} GFLOP/s\n", 100.0 * achieved / peak_gflops,
-             peak_gflops);
+  // MFU against the peak of the compute dtype's instructions, measured on this machine's threads.
+  const bool bf16 = model.compute_dtype == mx::bfloat16;
+  std::string peak_what = "--peak-gflops";
+  if (peak_gflops <= 0.0) {
+    const int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+    peak_gflops = mlxft::bench::measure_peak_gflops(
+        bf16 ? mlxft::bench::PeakKind::kBf16 : mlxft::bench::PeakKind::kFp32, n);
+    peak_what = fmt::format("the measured {} peak, {} threads", bf16 ? "AVX512-BF16 dot" : "fp32 AVX-512 FMA", n);
+  }
+  if (peak_gflops > 0.0) {
+    fmt::print("MFU:                   {:.1f} % of {:.0f} GFLOP/s ({})\n", 100.0 * achieved / peak_gflops,
+               peak_gflops, peak_what);
+  } else {
+    fmt::print("MFU:                   no peak (this CPU lacks the instructions; pass --peak-gflops)\n");
+  }
   return 0;
 }
