@@ -94,6 +94,29 @@ TEST(GgufTensors, Float16KQuantScalesWouldRoundTheValues) {
   }
 }
 
+// The scales' dtype follows from whether each is a float16 exactly: the bit test against a float16
+// round trip on every finite float16 value, its float32 neighbours, and values beyond its range.
+TEST(GgufTensors, TheFloat16ExactnessTestAgreesWithARoundTrip) {
+  int exact = 0, inexact = 0;
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    mx::float16_t x;
+    const auto bits = static_cast<uint16_t>(h);
+    std::memcpy(&x, &bits, 2);
+    const float v = static_cast<float>(x);
+    if (std::isnan(v)) continue;
+    for (float m : {v, std::nextafter(v, 1e30f), std::nextafter(v, -1e30f), v * 70000.0f, v * 1e-9f}) {
+      const float one[1] = {m};
+      const bool want = static_cast<float>(mx::float16_t(m)) == m;
+      ASSERT_EQ(exactly_float16(one), want) << m << " (float16 pattern " << h << ")";
+      (want ? exact : inexact) += 1;
+    }
+  }
+  const float nan[1] = {std::nanf("")};
+  EXPECT_FALSE(exactly_float16(nan));
+  EXPECT_GT(exact, 60000);
+  EXPECT_GT(inexact, 100000);
+}
+
 TEST(GgufTensors, SixteenElementSubBlocksBecomeFloat32AndBadSizesAreRefused) {
   GgufFile f;
   f.source = "m.gguf";

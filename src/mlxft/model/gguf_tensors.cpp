@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstring>
 
@@ -75,12 +76,24 @@ void pack_row(const uint8_t* q, int64_t n, int bits, uint32_t* words) {
   }
 }
 
-bool exact_in_f16(const float* v, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    if (static_cast<float>(mx::float16_t(v[i])) != v[i]) return false;  // NaN too: never equal
+}  // namespace
+
+// From the bits: a float16 holds 1.m x 2^E for E in [-14, 15] with 10 mantissa bits, and multiples of
+// 2^-24 below.
+bool exactly_float16(std::span<const float> v) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    const uint32_t bits = std::bit_cast<uint32_t>(v[i]) & 0x7FFFFFFFu;
+    if (bits == 0 || bits == 0x7F800000u) continue;  // +-0, +-inf
+    const int e = static_cast<int>(bits >> 23) - 127;
+    const uint32_t m = bits & 0x7FFFFFu;
+    if (e > 15 || e < -24 || e == 128) return false;  // too large, too small, NaN
+    const int dropped = e >= -14 ? 13 : -(e + 1);     // mantissa bits a float16 has no room for
+    if ((m & ((1u << dropped) - 1)) != 0) return false;
   }
   return true;
 }
+
+namespace {
 
 mx::array scales_array(mx::array f32, bool as_f16) {
   return as_f16 ? mx::astype(f32, mx::float16) : f32;
@@ -106,7 +119,7 @@ GgufTensorArrays affine_arrays(const GgufFile& f, const GgufTensorInfo& t, std::
     pack_row(q.data(), in, bits, words + r * (in * bits / 32));
   }
   const size_t n = static_cast<size_t>(rows * (in / 32));
-  const bool f16 = exact_in_f16(scales, n) && exact_in_f16(biases, n);
+  const bool f16 = exactly_float16({scales, n}) && exactly_float16({biases, n});
   GgufTensorArrays out{w, scales_array(s, f16), scales_array(b, f16), QuantSpec{bits, 32}};
   mx::eval({*out.scales, *out.biases});
   return out;

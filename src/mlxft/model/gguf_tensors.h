@@ -37,6 +37,9 @@ namespace mlxft {
 // F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
 bool gguf_type_loadable(uint32_t type);
 
+// Whether every value is exactly a float16 (infinities too, NaN never): the triplet's scales/biases test.
+bool exactly_float16(std::span<const float> values);
+
 // "4-bit g32", "float32", ...: how a tensor of `type` is held once loaded.
 std::string gguf_loaded_storage(uint32_t type);
 
