@@ -131,6 +131,32 @@ def main():
         w.write_tensors_to_file()
         w.close()
 
+    # Issue 35: one small tensor of each quantized type mlxft decodes (random blocks, sane float16
+    # scales), for the decoders behind gguf_fuzz and gguf_model_fuzz.
+    import numpy as np
+    from gguf.constants import GGML_QUANT_SIZES
+    rng = np.random.default_rng(35)
+    f16_fields = {"Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "Q8_0": [0], "Q2_K": [80, 82],
+                  "Q3_K": [108], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208]}
+    for target in ("gguf", "gguf_model"):
+        path = CORPUS / target / "kquants.gguf"
+        w = gguf.GGUFWriter(str(path), "llama")
+        for name, fields in f16_fields.items():
+            t = gguf.GGMLQuantizationType[name]
+            elems, size = GGML_QUANT_SIZES[t]
+            rows = 2
+            raw = rng.integers(0, 256, (rows, 256 // elems * size), dtype=np.uint8)
+            for r in range(rows):
+                for b in range(256 // elems):
+                    for off in fields:
+                        raw[r, b * size + off:b * size + off + 2] = np.array(
+                            [rng.uniform(1e-3, 1e-2)], np.float16).view(np.uint8)
+            w.add_tensor(f"{name.lower()}.weight", raw, raw_dtype=t)  # byte shape: (rows, 256) values
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+
 
 if __name__ == "__main__":
     main()

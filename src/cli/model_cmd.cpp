@@ -2,7 +2,8 @@
 // (from a preset or a config.json, vocab from the tokenizer); `mlxft model
 // info DIR|FILE.gguf` checks a model's weights against its config and prints
 // the architecture and, by part, the parameters, bytes and storage (dtype,
-// "4-bit g64" for MLX triplets, the ggml type in a GGUF); `mlxft model
+// "4-bit g64" for MLX triplets, the ggml type in a GGUF and how mlxft holds it,
+// "Q4_K as 4-bit g32"); `mlxft model
 // quantize` writes an mlx-community directory (quant_io.h).
 #include <fmt/format.h>
 
@@ -18,6 +19,7 @@
 #include "mlxft/export/random_model.h"
 #include "mlxft/model/config.h"
 #include "mlxft/model/gguf_model.h"
+#include "mlxft/model/gguf_tensors.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/quant_io.h"
 #include "mlxft/model/source.h"
@@ -90,8 +92,8 @@ std::vector<StoredTensor> gguf_tensors(const GgufFile& header) {
     const std::string hf = gguf_hf_name(t.name);
     int64_t n = 1;
     for (int64_t d : t.shape) n *= d;
-    rows.push_back(
-        {part_of(hf.empty() ? t.name : hf), n, static_cast<int64_t>(t.bytes), ggml_type_name(t.type)});
+    rows.push_back({part_of(hf.empty() ? t.name : hf), n, static_cast<int64_t>(t.bytes),
+                    ggml_type_name(t.type) + " as " + gguf_loaded_storage(t.type)});
   }
   return rows;
 }

@@ -2,7 +2,8 @@
 // ggml's block layouts and reference quantize_row_* / dequantize_row_*
 // functions (ggml-common.h, ggml-quants.c), and byte views of float data, for
 // building GGUF files by hand. Each quantizer returns the block bytes and the
-// values ggml's dequantizer gives for them.
+// values ggml's dequantizer gives for them. random_blocks() makes valid blocks
+// of any quantized type mlxft decodes: random bytes with sane float16 scales.
 #pragma once
 
 #include <mlx/mlx.h>
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 namespace mlxft::test {
@@ -124,6 +126,45 @@ inline std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1
     x = scale * (static_cast<float>(s >> 8) / 8388608.0f - 1.0f);
   }
   return v;
+}
+
+// Random blocks of a quantized `type` for `elements` values: random bytes, every float16 field (the
+// d / dmin / m of ggml-common.h's block structs) a value of magnitude [lo, hi) and either sign.
+inline std::vector<uint8_t> random_blocks(uint32_t type, size_t elements, uint32_t seed, float lo = 1e-5f,
+                                          float hi = 1e-4f) {
+  struct Layout {
+    uint32_t type;
+    size_t elements, bytes;
+    std::vector<size_t> f16;
+  };
+  static const std::vector<Layout> layouts = {
+      {2, 32, 18, {0}},     {3, 32, 20, {0, 2}},     {6, 32, 22, {0}},      {7, 32, 24, {0, 2}},
+      {8, 32, 34, {0}},     {10, 256, 84, {80, 82}}, {11, 256, 110, {108}}, {12, 256, 144, {0, 2}},
+      {13, 256, 176, {0, 2}}, {14, 256, 210, {208}}};
+  const Layout* L = nullptr;
+  for (const auto& l : layouts) L = l.type == type ? &l : L;
+  if (!L) throw std::invalid_argument("random_blocks: not a quantized type mlxft decodes");
+  const size_t blocks = elements / L->elements;
+  std::vector<uint8_t> out(blocks * L->bytes);
+  uint32_t s = seed * 2654435761u + 7;
+  auto next = [&] {
+    s = s * 1664525u + 1013904223u;
+    return s;
+  };
+  for (auto& b : out) b = static_cast<uint8_t>(next() >> 24);
+  for (size_t k = 0; k < blocks; ++k) {
+    for (size_t off : L->f16) {
+      const float u = static_cast<float>(next() >> 8) / 16777216.0f;
+      float v = lo + (hi - lo) * u;
+      if (next() & 0x100000u) v = -v;
+      std::vector<uint8_t> h;
+      float rounded;
+      put_f16(h, v, rounded);
+      out[k * L->bytes + off] = h[0];
+      out[k * L->bytes + off + 1] = h[1];
+    }
+  }
+  return out;
 }
 
 }  // namespace mlxft::test

@@ -1,6 +1,7 @@
 // Loading llama GGUF files made by hand with the writer: the config from the
 // llama.* metadata, names, llama.cpp's Q/K row order undone (float and
-// quantized), Q8_0/Q4_0/Q4_1/F16/F32 values against reference quantizers,
+// quantized), Q8_0/Q4_0/Q4_1/F16/F32 values against reference quantizers (k-quants:
+// gguf_kquant_test.cpp),
 // logits equal to the same model in HF layout, and a clear error for every
 // unsupported architecture, key, tensor type, name and shape.
 #include "mlxft/model/gguf_model.h"
@@ -265,23 +266,30 @@ TEST(GgufModel, UnsupportedOrInconsistentFilesNameTheKeyOrTensor) {
   expect_load_error([](Meta&, Tensors& t) { t.back().name = "rope_freqs.weight"; },
                     "tensor 'rope_freqs.weight'", "must be F32 of shape [8]");
   expect_load_error(
-      [](Meta& m, Tensors&) { set_key(m, "general.some_f64", GgufValue::of(GgufValueType::F64, 1.0)); },
-      "general.some_f64", "f64 metadata");
-  expect_load_error(
-      [](Meta& m, Tensors&) {
-        set_key(m, "tokenizer.ggml.merges", GgufValue::array_of(GgufValueType::String, {}));
-      },
-      "tokenizer.ggml.merges", "empty array");
-  expect_load_error(
       [](Meta&, Tensors& t) {
         for (auto& x : t) {
-          if (x.name == "blk.1.ffn_up.weight") {  // re-typed Q5_0 (a type MLX cannot read), resized to fit
-            x.type = static_cast<uint32_t>(G::Q5_0);
-            x.data = x.data.subspan(0, x.data.size() / 34 * 22);
+          if (x.name == "blk.1.ffn_up.weight") {  // re-typed I8 (a type mlxft does not load), resized to fit
+            x.type = static_cast<uint32_t>(G::I8);
+            x.data = x.data.subspan(0, x.data.size() / 34 * 32);
           }
         }
       },
-      "tensor 'blk.1.ffn_up.weight'", "has type Q5_0, which mlxft cannot load");
+      "tensor 'blk.1.ffn_up.weight'", "has type I8, which mlxft cannot load");
+}
+
+// mlxft reads the tensors itself, so metadata MLX's GGUF reader crashed on (f64) or refused (empty
+// arrays) no longer stops a model from loading.
+TEST(GgufModel, F64AndEmptyArrayMetadataLoad) {
+  const ModelConfig c = tiny_llama(true);
+  Built b = build(c, random_llama(c, 16), [](const std::string&) { return G::Q8_0; });
+  GgufMetadata meta = llama_metadata(c);
+  set_key(meta, "general.some_f64", GgufValue::of(GgufValueType::F64, 1.0));
+  set_key(meta, "tokenizer.ggml.merges", GgufValue::array_of(GgufValueType::String, {}));
+  test::TempDir dir;
+  save_gguf(dir / "m.gguf", meta, b.tensors);
+  const GgufModel g = load_gguf_model(dir / "m.gguf");
+  EXPECT_EQ(g.quantization.at("model.layers.0.mlp.up_proj"), (QuantSpec{8, 32}));
+  EXPECT_EQ(g.header.find("general.some_f64")->type, GgufValueType::F64);
 }
 
 TEST(GgufModel, LinearRopeScalingKeysAreRead) {

@@ -10,6 +10,8 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <system_error>
+#include <thread>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -29,7 +31,7 @@ class WorkerPool {
   bool try_run(int tasks, const std::function<void(int)>& task) {
     std::unique_lock<std::mutex> job(job_mutex_, std::try_to_lock);
     if (!job.owns_lock()) return false;
-    grow(tasks - 1);
+    if (!grow(tasks - 1)) return false;  // the caller runs every task itself
     {
       std::lock_guard<std::mutex> lock(mutex_);
       task_ = &task;
@@ -55,12 +57,20 @@ class WorkerPool {
  private:
   // Starts workers until there are `n` (never fewer than before). A new worker waits for the
   // generation after the current one, the job about to be published, whenever it starts running.
-  void grow(int n) {
+  // False when a thread cannot be started (under `ulimit -v` its stack may not fit): a worker counted
+  // but never started would leave its task undone and the caller waiting for it forever.
+  bool grow(int n) {
     while (workers_ < n) {
-      const int index = ++workers_;
+      const int index = workers_ + 1;
       const uint64_t before = generation_.load(std::memory_order_acquire);
-      std::thread([this, index, before] { work(index, before); }).detach();
+      try {
+        std::thread([this, index, before] { work(index, before); }).detach();
+      } catch (const std::system_error&) {
+        return false;
+      }
+      workers_ = index;
     }
+    return true;
   }
 
   void work(int index, uint64_t seen) {

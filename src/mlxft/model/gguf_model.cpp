@@ -7,9 +7,9 @@
 #include <set>
 #include <sstream>
 
+#include "mlxft/model/gguf_tensors.h"
 #include "mlxft/model/rope.h"
 #include "mlxft/model/weights.h"
-#include "mlxft/util/address_space.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;
@@ -18,26 +18,9 @@ namespace mlxft {
 namespace {
 
 const char* kTypesHint =
-    "mlxft reads GGUF tensors of type F32, F16, BF16, Q8_0, Q4_0 and Q4_1; k-quants (Q2_K ... Q6_K, "
-    "what Q4_K_M files hold) are refused: MLX's GGUF reader dequantizes them wrongly. Re-quantize with "
-    "llama.cpp's llama-quantize --allow-requantize to Q4_0 or Q8_0, or load the Hugging Face model";
-
-// Only types whose values are proven: F32/F16/BF16 as stored, Q4_0/Q4_1/Q8_0 kept as MLX's affine
-// triplet (tests/model/gguf_model_test.cpp checks them against ggml's formulas). MLX 0.32's reader
-// also "loads" Q2_K/Q4_K/Q6_K, with wrong sub-block scales: never hand them to it.
-bool loadable(uint32_t type) {
-  using T = GgmlType;
-  for (T t : {T::F32, T::F16, T::BF16, T::Q4_0, T::Q4_1, T::Q8_0}) {
-    if (type == static_cast<uint32_t>(t)) return true;
-  }
-  return false;
-}
-
-// MLX's load_gguf keeps these as an affine triplet; it dequantizes the others to float16.
-bool stays_quantized(uint32_t type) {
-  return type == static_cast<uint32_t>(GgmlType::Q4_0) || type == static_cast<uint32_t>(GgmlType::Q4_1) ||
-         type == static_cast<uint32_t>(GgmlType::Q8_0);
-}
+    "mlxft reads GGUF tensors of type F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K "
+    "and Q6_K (the IQ*, TQ* and FP4 types are not read); re-quantize with llama.cpp's llama-quantize "
+    "--allow-requantize to one of them (e.g. Q4_K_M or Q8_0), or load the Hugging Face model";
 
 std::string shape_str(const std::vector<int64_t>& s) {
   std::ostringstream o;
@@ -74,10 +57,9 @@ void check_gguf_tensors(const GgufFile& f, const ModelConfig& c, bool types) {
           "mlxft reads token_embd, output_norm, output and blk.N.{attn_norm, attn_q, attn_k, attn_v, "
           "attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}");
     }
-    if (types && !loadable(t.type)) {
+    if (types && !gguf_type_loadable(t.type)) {
       throw tensor_error(f, t.name,
-                         "has type " + ggml_type_name(t.type) + ", which mlxft cannot load (its values " +
-                             "would be wrong or unchecked)",
+                         "has type " + ggml_type_name(t.type) + ", which mlxft cannot load",
                          kTypesHint);
     }
     const std::vector<int64_t> want(it->second.begin(), it->second.end());
@@ -101,23 +83,6 @@ void check_gguf_tensors(const GgufFile& f, const ModelConfig& c, bool types) {
 }
 
 namespace {
-
-// MLX 0.32.4's load_gguf crashes (segfault) on f64 metadata, scalar or array, and throws on empty arrays:
-// refuse those files with the key named instead of handing them over.
-void check_mlx_can_read(const GgufFile& f) {
-  for (const auto& [key, v] : f.metadata) {
-    const bool f64 = v.type == GgufValueType::F64 ||
-                     (v.type == GgufValueType::Array && v.element_type == GgufValueType::F64);
-    const bool empty = v.type == GgufValueType::Array && v.array.empty();
-    if (f64 || empty) {
-      throw Error(
-          ErrorKind::Model, f.source + ": " + key,
-          f64 ? "is f64 metadata, which MLX's GGUF reader cannot read (it crashes)"
-              : "is an empty array, which MLX's GGUF reader rejects",
-          "rewrite the key as f32 or drop it (gguf-py's gguf_new_metadata.py can), or re-convert the model");
-    }
-  }
-}
 
 // Heads of a Q or K projection: q uses the query heads, k the key/value heads; 0 for other tensors.
 int qk_heads(const std::string& hf, const ModelConfig& c) {
@@ -178,37 +143,22 @@ GgufModel load_gguf_model(const std::filesystem::path& file) {
   check_gguf_tensors(g.header, g.config);
   if (g.header.tensor("rope_freqs.weight"))
     g.config.rope_scaling = llama3_from_rope_freqs(g.header, g.config, file);
-  check_mlx_can_read(g.header);
-  std::unordered_map<std::string, mx::array> arrays;
-  try {
-    arrays = mx::load_gguf(file.string()).first;
-  } catch (const std::exception& e) {
-    if (is_allocation_failure(e)) throw;  // out of memory, not a bad file: main says so
-    throw Error(ErrorKind::Model, file.string(), std::string("MLX's GGUF reader failed: ") + e.what(),
-                kTypesHint);
-  }
+  const GgufTensorReader reader(g.header, file);
   for (const GgufTensorInfo& t : g.header.tensors) {
     if (t.name == "rope_freqs.weight") continue;
     const std::string hf = gguf_hf_name(t.name);
     const int heads = qk_heads(hf, g.config);
     auto fix = [&](const mx::array& a) { return heads ? unpermute_qk_rows(a, heads) : a; };
-    if (!stays_quantized(t.type)) {
-      g.weights.insert_or_assign(hf, fix(arrays.at(t.name)));
+    GgufTensorArrays a = gguf_tensor_arrays(g.header, t, reader.bytes(t));  // one tensor's bytes at a time
+    if (!a.spec) {
+      g.weights.insert_or_assign(hf, fix(a.weight));
       continue;
     }
-    const std::string prefix = t.name.substr(0, t.name.size() - 7);  // minus ".weight"
-    const std::string module = hf.substr(0, hf.size() - 7);
-    const mx::array& w = arrays.at(t.name);
-    const mx::array& scales = arrays.at(prefix + ".scales");
-    const int group_size = static_cast<int>(t.shape.back()) / scales.shape(-1);
-    const int bits = w.shape(-1) / scales.shape(-1) * 32 / group_size;
-    if (group_size != 32 || (bits != 4 && bits != 8) || w.shape(0) != t.shape[0]) {
-      throw tensor_error(g.header, t.name, "MLX returned an unexpected quantized layout", kTypesHint);
-    }
-    g.weights.insert_or_assign(module + ".weight", fix(w));
-    g.weights.insert_or_assign(module + ".scales", fix(scales));
-    g.weights.insert_or_assign(module + ".biases", fix(arrays.at(prefix + ".biases")));
-    g.quantization[module] = QuantSpec{bits, group_size};
+    const std::string module = hf.substr(0, hf.size() - 7);  // minus ".weight"
+    g.weights.insert_or_assign(module + ".weight", fix(a.weight));
+    g.weights.insert_or_assign(module + ".scales", fix(*a.scales));
+    g.weights.insert_or_assign(module + ".biases", fix(*a.biases));
+    g.quantization[module] = *a.spec;
   }
   std::vector<mx::array> all;
   for (const auto& [name, w] : g.weights) all.push_back(w);

@@ -6,21 +6,23 @@
 // llama.rope.scaling.type none/linear honoured; tied embeddings when there is
 // no output.weight) and gguf_hf_name() maps a GGUF tensor name to the HF one.
 // load_gguf_model() validates the file with read_gguf(), checks every tensor's
-// name, ggml type (F32, F16, BF16, Q4_0, Q4_1, Q8_0; k-quants such as Q4_K are
-// refused naming file, tensor and type, since MLX's load_gguf dequantizes them
-// wrongly) and shape against the config (check_gguf_tensors(), which `model
-// info` runs too, with or without the type check) (a Llama 3
-// rope_freqs.weight becomes the llama3 rope type when Llama 3's parameters
-// reproduce its factors), and only then reads the tensors with
-// mlx::core::load_gguf. Q/K rows are turned back from llama.cpp's
-// interleaved-pair order into the HF rotate-half order (for float tensors and
-// for each array of a quantized triplet). Float tensors keep MLX's dtype
-// (float32 or float16; BF16 arrives as float16).
-// Q4_0/Q4_1/Q8_0 stay quantized as MLX's affine triplet "<module>.weight"
-// (uint32), "<module>.scales", "<module>.biases" (float16), with the module's
-// bits and group size (32) in `quantization` (the mlx-community layout). Every
-// problem is a Model error naming the file and the key or tensor, and what
-// would work.
+// name, ggml type (gguf_type_loadable(): F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1,
+// Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; others are refused naming file, tensor and
+// type) and shape against the config (check_gguf_tensors(), which `model info`
+// runs too, with or without the type check) (a Llama 3 rope_freqs.weight
+// becomes the llama3 rope type when Llama 3's parameters reproduce its
+// factors), and only then reads the tensors itself, one at a time
+// (gguf_tensors.h; never mlx::core::load_gguf, whose k-quant scales are
+// wrong). Q/K rows are turned back from llama.cpp's interleaved-pair order
+// into the HF rotate-half order (for float tensors and for each array of a
+// quantized triplet). Float tensors keep their dtype (F32 float32, F16
+// float16, BF16 bfloat16); Q4_0/Q4_1/Q4_K (4 bits), Q5_0/Q5_1/Q5_K (5 bits)
+// and Q8_0 (8 bits) stay quantized as MLX's affine triplet "<module>.weight"
+// (uint32), "<module>.scales", "<module>.biases" (float16 where exact, else
+// float32: the k-quants), group size 32, with the module's bits and group
+// size in `quantization` (the mlx-community layout), every value equal to
+// ggml's; Q2_K/Q3_K/Q6_K become float32 with ggml's values. Every problem is
+// a Model error naming the file and the key or tensor, and what would work.
 #pragma once
 
 #include <mlx/mlx.h>

@@ -52,6 +52,9 @@ kernels::FrozenLinearWeightPtr KernelWeightCache::get(const std::string& name, c
 
 kernels::FrozenLinearWeightPtr KernelWeightCache::get_quantized(const std::string& name, const FrozenWeight& w,
                                                                 mx::Dtype compute_dtype) {
+  // The kernel takes 2, 4 and 8 bits; other widths (a GGUF's Q5_0/Q5_1/Q5_K, mlx-community 3/5/6-bit
+  // files) run on MLX's ops (quantized_linear()) instead of failing.
+  if (w.bits != 2 && w.bits != 4 && w.bits != 8) return nullptr;
   const std::lock_guard<std::mutex> lock(mutex_);
   const auto id = static_cast<std::uintptr_t>(w.weight.id());
   Entry& e = entries_[name];

@@ -20,6 +20,7 @@
 //   needs), dequantized when quantized; a constant, like W.
 // - KernelWeightCache: the prepared kernel weights of one model, built lazily on first use and
 //   keyed by weight name and array identity (a replaced array gets a fresh entry). Thread-safe.
+//   get_quantized() is null for bit widths the kernel does not take (3, 5, 6): MLX's ops run them.
 // - resolve_compute_dtype("auto" | "float32" | "bfloat16"): model.compute_dtype as a dtype; auto is
 //   bfloat16 on a GPU and on a CPU where bf16_matmul_is_fast() (util/cpu_features.h), else
 //   float32. Anything else is a Config error.

@@ -14,21 +14,29 @@ std::optional<QuantizedBase> quantized_base(const Model& model) {
   if (model.quantization.empty()) return std::nullopt;
   QuantizedBase q;
   for (const auto& [name, w] : model.weights) q.stored += static_cast<double>(w.nbytes());
-  std::map<int, double> per_layer;  // layer -> float bytes of its quantized projections
+  std::map<int, double> per_layer, off_kernel;  // layer -> float bytes of its quantized projections
   const double float_bytes = static_cast<double>(mx::size_of(model.dtype));
   for (const auto& [module, spec] : model.quantization) {
     const mx::array& s = model.weight(module + ".scales");
     const double params = static_cast<double>(s.shape(0)) * s.shape(1) * spec.group_size;
     const double bytes = params * float_bytes;
+    const bool kernel_bits = spec.bits == 2 || spec.bits == 4 || spec.bits == 8;  // linear.h
     q.largest_matrix_params = std::max(q.largest_matrix_params, params);
     if (module.starts_with("model.layers.")) {
       per_layer[std::stoi(module.substr(13))] += bytes;
       q.all_layers_float += bytes;
+      if (!kernel_bits) {
+        off_kernel[std::stoi(module.substr(13))] += bytes;
+        q.off_kernel_all_layers += bytes;
+      }
     } else if (module == "lm_head" || model.config.tie_word_embeddings) {
       q.head_float = bytes;  // a quantized embedding alone is only gathered row by row
+      if (!kernel_bits) q.off_kernel_head = bytes;
     }
   }
   for (const auto& [layer, bytes] : per_layer) q.largest_layer_float = std::max(q.largest_layer_float, bytes);
+  for (const auto& [layer, bytes] : off_kernel)
+    q.off_kernel_largest_layer = std::max(q.off_kernel_largest_layer, bytes);
   q.dequantizes_on_use = mx::default_device() == mx::Device::cpu;
   return q;
 }
@@ -60,7 +68,10 @@ double held_weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_
     return params * dtype_bytes + copied * k.compute_bytes;
   }
   if (!quantized->dequantizes_on_use) return quantized->stored;
-  if (k.frozen_linear) return quantized->stored + quantized->largest_matrix_params * k.compute_bytes;
+  if (k.frozen_linear) {
+    return quantized->stored + quantized->largest_matrix_params * k.compute_bytes + quantized->off_kernel_head +
+           (checkpoint_layers ? quantized->off_kernel_largest_layer : quantized->off_kernel_all_layers);
+  }
   return quantized->stored + quantized->head_float +
          (checkpoint_layers ? quantized->largest_layer_float : quantized->all_layers_float);
 }

@@ -33,7 +33,8 @@
 // With a quantized base (QuantizedBase, from quantized_base()), weights = the bytes the model holds
 // (packed weights, scales, biases, float tensors) plus, where the CPU path without kernels
 // dequantizes layers before use (linear.h), the float copies the backward pass keeps: one layer's
-// quantized projections with per-layer checkpointing, every layer's without, and the head's.
+// quantized projections with per-layer checkpointing, every layer's without, and the head's; on the
+// kernel path the same copies of the modules the kernel cannot take (3/5/6 bits, off_kernel_*).
 // It is an estimate for a go/no-go check, not a measurement (bench/train_bench measures).
 // machine_memory_bytes() is the physical memory (sysconf), 0 if unknown.
 #pragma once
@@ -60,6 +61,9 @@ struct QuantizedBase {
   double head_float = 0;             // the LM head (or tied embedding) dequantized, when quantized
   double largest_matrix_params = 0;  // elements of the largest quantized matrix (a projection or the head)
   bool dequantizes_on_use = true;    // the CPU path; false where quantized_matmul runs (GPU)
+  // The same float bytes for the modules whose bit width the CPU kernel does not take (3, 5, 6 bits,
+  // e.g. a GGUF's Q5_K/Q5_0): MLX's ops dequantize them, kernel path or not.
+  double off_kernel_largest_layer = 0, off_kernel_all_layers = 0, off_kernel_head = 0;
 };
 
 // The CPU kernels a training run of a model goes through (all false off the kernel path).
