@@ -15,11 +15,13 @@
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/data/example.h"
 #include "mlxft/eval/generate.h"
+#include "mlxft/export/gguf_export.h"
 #include "mlxft/export/hf_dir.h"
 #include "mlxft/model/family.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/objective/loss.h"
+#include "mlxft/util/error.h"
 #include "support/test_support.h"
 
 namespace mx = mlx::core;
@@ -168,6 +170,26 @@ TEST(FamilyParity, Qwen2Transformers5Tied) {
   expect_sensitive("qwen2_v5", [](Model& changed) { zero(changed, "_proj.bias"); });
   expect_cache_matches("qwen2_v5");
   expect_lora_and_fuse("qwen2_v5");
+}
+
+// GGUF export writes llama.cpp's llama architecture only: another family is refused up front, naming
+// the model and the way that works (fused HF directory + llama.cpp's converter).
+TEST(FamilyParity, GgufExportRefusesOtherFamiliesClearly) {
+  test::TempDir tmp;
+  for (const char* sub : {"qwen2_v5", "gemma3_v5"}) {
+    try {
+      GgufExportOptions o;
+      o.model = golden(sub);
+      o.out = tmp / (std::string(sub) + ".gguf");
+      (void)write_gguf_model(o, nullptr);
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Usage);
+      EXPECT_NE(e.where().find(sub), std::string::npos);
+      EXPECT_NE(e.hint().find("convert_hf_to_gguf.py"), std::string::npos);
+    }
+    EXPECT_FALSE(fs::exists(tmp / (std::string(sub) + ".gguf")));
+  }
 }
 
 TEST(FamilyParity, Qwen2ClassicConfig) {
