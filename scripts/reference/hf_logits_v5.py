@@ -59,32 +59,62 @@ def to_classic(path):
         json.dump(cfg, f, indent=2, sort_keys=True)
 
 
+def randomize_and_round(model, norm_value=lambda name, p: 1.0 + 0.1 * torch.randn_like(p)):
+    """Non-trivial 1-D weights (norm_value(name, p)), then every weight rounded to float16, so the
+    float16 files hold exactly the weights that produce the golden logits."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() == 1:  # norms (and biases): non-trivial weights, so they are tested too
+                p.copy_(norm_value(name, p))
+            p.copy_(p.half().float())
+
+
+def save_half(model, out):
+    """save_pretrained in float16, without generation_config.json (the tests do not need it)."""
+    os.makedirs(out, exist_ok=True)
+    model.half().save_pretrained(out, safe_serialization=True)
+    gen_config = os.path.join(out, "generation_config.json")
+    if os.path.exists(gen_config):
+        os.remove(gen_config)
+
+
+def write_logits(reloaded, out, seed, vocab, seq_lengths=SEQ_LENGTHS, extras=False):
+    """logits.safetensors: tokens_i int32 [1, T] and logits_i float32 [1, T, V] for fixed random
+    sequences; with extras also loss_i (transformers' mean next-token loss of sequence i, labels =
+    tokens) and greedy (int32 [1, P + 8]: the first 10 tokens of the longest sequence and the 8 greedy
+    tokens after them, each from a full forward pass without a cache)."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    tensors = {}
+    with torch.no_grad():
+        for i, n in enumerate(seq_lengths):
+            tokens = torch.randint(0, vocab, (1, n), generator=gen)
+            tensors[f"tokens_{i}"] = tokens.to(torch.int32).contiguous()
+            result = reloaded(tokens, labels=tokens if extras and n > 1 else None)
+            tensors[f"logits_{i}"] = result.logits.float().contiguous()
+            if result.loss is not None:
+                tensors[f"loss_{i}"] = result.loss.float().reshape(1).contiguous()
+        if extras:
+            ids = tensors[f"tokens_{len(seq_lengths) - 1}"][:, :10].long()
+            for _ in range(8):
+                nxt = reloaded(ids).logits[:, -1].argmax(-1, keepdim=True)
+                ids = torch.cat([ids, nxt], dim=1)
+            tensors["greedy"] = ids.to(torch.int32).contiguous()
+    save_file(tensors, os.path.join(out, "logits.safetensors"), metadata={"format": "pt"})
+    print(out, sorted(os.listdir(out)))
+
+
 def write(sub, rope, seed, classic, out_root):
     torch.manual_seed(seed)
     model = build(rope).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 1:  # norms: non-trivial weights, so they are tested too
-                p.copy_(1.0 + 0.1 * torch.randn_like(p))
-            p.copy_(p.half().float())
+    randomize_and_round(model)
     out = os.path.abspath(os.path.join(out_root, sub))
-    os.makedirs(out, exist_ok=True)
-    model.half().save_pretrained(out, safe_serialization=True)
-    os.remove(os.path.join(out, "generation_config.json"))  # not needed by the test
+    save_half(model, out)
     if classic:
         to_classic(os.path.join(out, "config.json"))
     reloaded = LlamaForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation="eager").eval()
     assert reloaded.config.rope_parameters["rope_type"] == rope["rope_type"], reloaded.config.rope_parameters
     assert reloaded.config.rope_parameters["rope_theta"] == THETA
-    gen = torch.Generator().manual_seed(seed + 1)
-    tensors = {}
-    with torch.no_grad():
-        for i, n in enumerate(SEQ_LENGTHS):
-            tokens = torch.randint(0, VOCAB, (1, n), generator=gen)
-            tensors[f"tokens_{i}"] = tokens.to(torch.int32).contiguous()
-            tensors[f"logits_{i}"] = reloaded(tokens).logits.float().contiguous()
-    save_file(tensors, os.path.join(out, "logits.safetensors"), metadata={"format": "pt"})
-    print(out, sorted(os.listdir(out)))
+    write_logits(reloaded, out, seed, VOCAB)
 
 
 def main():

@@ -18,6 +18,7 @@
 #include "cli/model_path_check.h"
 #include "mlxft/export/random_model.h"
 #include "mlxft/model/config.h"
+#include "mlxft/model/family.h"
 #include "mlxft/model/gguf_model.h"
 #include "mlxft/model/gguf_tensors.h"
 #include "mlxft/model/init.h"
@@ -86,10 +87,10 @@ struct StoredTensor {
   std::string storage;  // "float32", "Q4_1", "4-bit g64", ...
 };
 
-std::vector<StoredTensor> gguf_tensors(const GgufFile& header) {
+std::vector<StoredTensor> gguf_tensors(const GgufFile& header, const ModelConfig& c) {
   std::vector<StoredTensor> rows;
   for (const GgufTensorInfo& t : header.tensors) {
-    const std::string hf = gguf_hf_name(t.name);
+    const std::string hf = gguf_hf_name(t.name, c);
     int64_t n = 1;
     for (int64_t d : t.shape) n *= d;
     rows.push_back({part_of(hf.empty() ? t.name : hf), n, static_cast<int64_t>(t.bytes),
@@ -127,8 +128,8 @@ std::vector<StoredTensor> directory_tensors(const ModelSource& s, const ModelCon
 }
 
 void print_config(const std::string& path, const ModelSource& s, const ModelConfig& c) {
-  std::cout << fmt::format("{} ({})\n  architecture  {} ({}ForCausalLM)\n", path, to_string(s.kind),
-                           c.model_type, c.model_type == "mistral" ? "Mistral" : "Llama")
+  std::cout << fmt::format("{} ({})\n  architecture  {} ({})\n", path, to_string(s.kind),
+                           c.model_type, family_of(c.model_type).architecture)
             << fmt::format(
                    "  shape         hidden {}, {} layers, {} heads / {} KV heads, head_dim {}, mlp {}\n",
                    c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
@@ -158,7 +159,7 @@ void run_info(const std::string& path) {
     const GgufFile header = read_gguf(s.path);
     c = gguf_model_config(header);
     check_gguf_tensors(header, c, /*types=*/false);  // names and shapes; the types are listed below
-    rows = gguf_tensors(header);
+    rows = gguf_tensors(header, c);
   } else {
     c = ModelConfig::from_file(s.config_file);
     rows = directory_tensors(s, c);

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "mlxft/chat/chatml.h"
+#include "mlxft/chat/gemma.h"
 #include "mlxft/chat/mistral_v3.h"
 #include "mlxft/util/error.h"
 
@@ -41,6 +42,7 @@ const std::vector<ChatFormatRow>& registry() {
   static const std::vector<ChatFormatRow> rows = {
       row<MistralV3Format>({"mistral_v3"}),
       row<ChatMlFormat>(),
+      row<GemmaFormat>(),
   };
   return rows;
 }

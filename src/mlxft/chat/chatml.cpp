@@ -123,22 +123,6 @@ Rendered render_chatml(const Conversation& conv, const Tokenizer& tok, const std
   return std::move(b.out);
 }
 
-// Each <tool_call> block from `at` on holds one call; an unterminated last block runs to the end.
-ParsedCalls parse_call_blocks(std::string_view text, size_t at) {
-  ParsedCalls p{true, true, {}};
-  while (at != std::string_view::npos) {
-    const size_t body = at + kCallOpen.size();
-    const size_t close = text.find(kCallClose, body);
-    const size_t end = close == std::string_view::npos ? text.size() : close;
-    std::vector<ParsedCall> one;
-    if (!read_json_calls(text.substr(body, end - body), one) || one.size() != 1) p.valid = false;
-    for (auto& c : one) p.calls.push_back(std::move(c));
-    if (close == std::string_view::npos) break;
-    at = text.find(kCallOpen, close + kCallClose.size());
-  }
-  return p;
-}
-
 }  // namespace
 
 TemplateMatch ChatMlFormat::match_template(const std::string& chat_template, const Tokenizer& tokenizer) {
@@ -184,7 +168,7 @@ std::vector<int32_t> ChatMlFormat::stop_ids() const {
 std::optional<ParsedCalls> ChatMlFormat::parse_native_calls(std::string_view text) const {
   const size_t at = text.find(kCallOpen);
   if (at == std::string_view::npos) return std::nullopt;
-  return parse_call_blocks(text, at);
+  return parse_tagged_calls(text, at, kCallOpen, kCallClose);
 }
 
 OllamaTemplate ChatMlFormat::ollama_template() const {

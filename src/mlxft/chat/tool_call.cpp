@@ -57,4 +57,19 @@ ParsedCalls parse_plain_tool_calls(std::string_view text) {
   }
 }
 
+ParsedCalls parse_tagged_calls(std::string_view text, size_t at, std::string_view open, std::string_view close) {
+  ParsedCalls p{true, true, {}};
+  while (at != std::string_view::npos) {
+    const size_t body = at + open.size();
+    const size_t end_tag = text.find(close, body);
+    const size_t end = end_tag == std::string_view::npos ? text.size() : end_tag;
+    std::vector<ParsedCall> one;
+    if (!read_json_calls(text.substr(body, end - body), one) || one.size() != 1) p.valid = false;
+    for (auto& c : one) p.calls.push_back(std::move(c));
+    if (end_tag == std::string_view::npos) break;
+    at = text.find(open, end_tag + close.size());
+  }
+  return p;
+}
+
 }  // namespace mlxft

@@ -37,4 +37,9 @@ bool read_json_calls(std::string_view text, std::vector<ParsedCall>& calls);
 
 ParsedCalls parse_plain_tool_calls(std::string_view text);
 
+// Calls in tagged blocks (ChatML's and Gemma's "<tool_call>{...}</tool_call>"): each block from
+// text[at] (an `open` tag) on holds one {"name", "arguments"} object; an unterminated last block runs
+// to the end of the text. made_call is true; valid when every block held exactly one call.
+ParsedCalls parse_tagged_calls(std::string_view text, size_t at, std::string_view open, std::string_view close);
+
 }  // namespace mlxft

@@ -31,6 +31,11 @@ std::unordered_map<std::string, mx::array> fused_weights(const Model& model, con
                                                          mx::Dtype dtype) {
   std::unordered_map<std::string, mx::array> out;
   for (const auto& [name, shape] : expected_weights(model.config)) {
+    if (!name.ends_with(".weight")) {  // a family's bias (family.h): never quantized or adapted
+      const mx::array& b = model.weight(name);
+      out.insert_or_assign(name, b.dtype() == dtype ? b : mx::astype(b, dtype));
+      continue;
+    }
     const std::string module = name.substr(0, name.size() - 7);  // minus ".weight"
     mx::array w = base_float_weight(model, module);
     if (const LoraPair* pair = adapters ? adapters->find(module) : nullptr) {

@@ -12,6 +12,7 @@
 #include "mlxft/export/hf_dir.h"
 #include "mlxft/export/modelfile.h"
 #include "mlxft/formats/gguf_writer.h"
+#include "mlxft/model/family.h"
 #include "mlxft/model/gguf_model.h"
 #include "mlxft/model/llama.h"
 #include "mlxft/model/source.h"
@@ -117,11 +118,20 @@ GgufExportResult write_gguf_model(const GgufExportOptions& o) {
   return write_gguf_model(o, adapters ? &*adapters : nullptr);
 }
 
+void require_gguf_exportable(const ModelConfig& c, const std::string& model) {
+  if (family_of(c.model_type).gguf_architecture == "llama") return;
+  throw Error(ErrorKind::Usage, model,
+              "GGUF export writes llama.cpp's llama architecture; a " + c.model_type + " model is not one",
+              "export the fused Hugging Face directory (`mlxft fuse`, or output.export: [hf]) and convert "
+              "it with llama.cpp's convert_hf_to_gguf.py");
+}
+
 GgufExportResult write_gguf_model(const GgufExportOptions& o, const LoraAdapters* adapters) {
   require_new_output(o.out, "--out");
   require_new_output(modelfile_path(o.out), "the Modelfile beside --out");
   const ModelSource source = resolve_model_source(o.model);
   const Model model = load_model(o.model, stored_float_dtype(o.model));
+  require_gguf_exportable(model.config, o.model.string());
   if (adapters)
     check_adapter_fits(*adapters, model.config, o.adapter.empty() ? "the adapter" : o.adapter.string());
   GgufMetadata metadata = model_metadata(model.config, model_name(source.path), o.type);

@@ -14,6 +14,8 @@
 //   scales by alpha / rank), and per adapted module "<gguf tensor>.lora_a" = A [rank, in] and
 //   ".lora_b" = B [out, rank] in F32, B's rows permuted for Q/K as the base's are. A DoRA adapter
 //   is a Usage error (llama.cpp's adapters are LoRA only; the merged GGUF holds DoRA).
+// - Both refuse a model of a family other than Llama/Mistral (require_gguf_exportable(): a Usage error
+//   naming the model and pointing at the fused HF directory and llama.cpp's converter).
 // - Both write through a temporary file renamed into place (nothing is left on failure), refuse an
 //   existing `out` (Usage error) and write an Ollama Modelfile beside it (modelfile.h).
 #pragma once
@@ -26,6 +28,9 @@
 #include "mlxft/model/lora.h"
 
 namespace mlxft {
+
+struct ModelConfig;
+void require_gguf_exportable(const ModelConfig& config, const std::string& model);
 
 // "f32" | "f16" | "q8_0" | "q4_0" -> the ggml type; anything else is a Usage error naming `where`.
 GgmlType parse_gguf_export_type(const std::string& name, const std::string& where);

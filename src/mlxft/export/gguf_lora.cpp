@@ -43,6 +43,7 @@ GgufExportResult write_gguf_lora(const GgufExportOptions& o, const LoraAdapters&
   require_new_output(modelfile_path(o.out), "the Modelfile beside --out");
   const ModelSource source = resolve_model_source(o.model);
   const ModelConfig config = model_config(source);
+  require_gguf_exportable(config, o.model.string());
   check_adapter_fits(adapters, config, o.adapter.empty() ? "the adapter" : o.adapter.string());
   const auto& names = adapter_tensors(adapters.config.kind);
   for (const auto& tensor : names) {

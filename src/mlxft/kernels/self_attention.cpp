@@ -47,12 +47,27 @@ mx::array padding_bias(const std::vector<int>& pad, int S, const mx::Stream& s) 
   return mx::where(mx::less(key_pos, first, s), mx::array(-1e30f), mx::array(0.0f), s);
 }
 
+// [B or 1, 1, T, S] booleans for a sliding window: query t (position S - T + t) sees key s when
+// position - window < s <= position (and s >= pad[b] in a padded row, where a query sees itself).
+mx::array window_mask(const std::vector<int>& pad, int T, int S, int window, const mx::Stream& s) {
+  const mx::array key_pos = mx::reshape(mx::arange(S, mx::int32, s), {1, 1, 1, S}, s);
+  const mx::array query_pos = mx::reshape(mx::arange(S - T, S, mx::int32, s), {1, 1, T, 1}, s);
+  const mx::array in_window =
+      mx::greater(key_pos, mx::subtract(query_pos, mx::array(window, mx::int32), s), s);
+  const mx::array causal = pad.empty() ? mx::less_equal(key_pos, query_pos, s) : padding_mask(pad, T, S, s);
+  return mx::logical_and(causal, in_window, s);
+}
+
 }  // namespace
 
 mx::array self_attention(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
-                         const std::vector<int>& left_pad, bool bf16_products, mx::StreamOrDevice s) {
+                         const std::vector<int>& left_pad, bool bf16_products, int window, mx::StreamOrDevice s) {
   const mx::Stream stream = mx::to_stream(s);
   const int T = q.shape(2), S = k.shape(2);
+  if (window > 0 && S > window) {  // some key lies outside some query's window
+    return mx::fast::scaled_dot_product_attention(q, k, v, scale, "array",
+                                                  window_mask(left_pad, T, S, window, stream), {}, false, stream);
+  }
   const bool padded = !left_pad.empty();
   if (cpu_kernels_run_on(stream) && (padded || T > 1)) {
     const std::optional<mx::array> bias =

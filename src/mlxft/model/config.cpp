@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "mlxft/model/config_rope.h"
+#include "mlxft/model/family.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/untrusted_file.h"
 
@@ -73,12 +74,11 @@ ModelConfig ModelConfig::read_config(const json& j, const std::string& source) {
   if (!j.is_object()) throw config_error(source, "(top level)", "must be a JSON object, got " + json_brief(j));
   ModelConfig c;
   c.model_type = json_string(j, "model_type", source, "", ErrorKind::Config);
-  if (c.model_type != "mistral" && c.model_type != "llama") {
-    throw config_error(
-        source, "model_type",
-        "unsupported model_type '" + (j.contains("model_type") ? json_brief(j["model_type"]) : "") + "'",
-        "mlxft supports \"mistral\" and \"llama\"");
+  if (c.model_type == "gemma3") {
+    throw config_error(source, "model_type", "the multimodal Gemma 3 (gemma3, Gemma3ForConditionalGeneration) is not supported",
+                       "mlxft reads the text model (model_type gemma3_text: gemma-3-270m, gemma-3-1b)");
   }
+  const Family& family = family_of(c.model_type, source);
   c.vocab_size = positive_int(j, source, "vocab_size", kMaxVocab);
   c.hidden_size = positive_int(j, source, "hidden_size", kMaxWidth);
   c.intermediate_size = positive_int(j, source, "intermediate_size", kMaxWidth);
@@ -104,7 +104,7 @@ ModelConfig ModelConfig::read_config(const json& j, const std::string& source) {
     c.head_dim = c.hidden_size / c.num_attention_heads;
   }
   if (c.head_dim % 2 != 0) throw config_error(source, "head_dim", "must be even for RoPE");
-  detail::read_rope_and_dtype(j, source, c);  // rope_theta, rope scaling, dtype; either form
+  detail::read_rope_and_dtype(j, source, c, family.local_rope);  // rope_theta, scaling, dtype; either form
   c.rms_norm_eps = positive_float(j, source, "rms_norm_eps", 1e-6f);
   // Only random init (mlxft model init) uses it, so a loader never fails on it.
   if (j.contains("initializer_range") && j["initializer_range"].is_number() &&
@@ -118,25 +118,7 @@ ModelConfig ModelConfig::read_config(const json& j, const std::string& source) {
   c.eos_token_id = token_id(j, source, "eos_token_id", 2);
   check_config_bounds(c, source);
 
-  // Keys whose non-default values the forward pass does not implement.
-  for (const char* key : {"attention_bias", "mlp_bias"}) {
-    if (is_true(j, key)) {
-      throw config_error(source, key, "biases in the projections are not supported", "set it to false");
-    }
-  }
-  if (j.contains("sliding_window") && !j["sliding_window"].is_null()) {
-    const json& sw = j["sliding_window"];
-    if (!sw.is_number_integer() || sw.get<int64_t>() < c.max_position_embeddings) {
-      throw config_error(source, "sliding_window",
-                         "sliding-window attention (" + json_brief(sw) + " < max_position_embeddings " +
-                             std::to_string(c.max_position_embeddings) + ") is not supported",
-                         "set sliding_window to null (full causal attention)");
-    }
-  }
-  if (j.contains("hidden_act") && !j["hidden_act"].is_null() && j["hidden_act"] != "silu") {
-    throw config_error(source, "hidden_act", "activation " + json_brief(j["hidden_act"]) + " is not supported",
-                       "mlxft implements SwiGLU with silu");
-  }
+  family.read(j, source, c);  // the family's own keys (family_*.cpp)
   return c;
 }
 
@@ -182,14 +164,13 @@ void check_config_bounds(const ModelConfig& c, const std::string& source) {
 }
 
 json ModelConfig::to_json() const {
-  const bool mistral = model_type == "mistral";
+  const Family& family = family_of(model_type);
   json j = {
-      {"architectures", {mistral ? "MistralForCausalLM" : "LlamaForCausalLM"}},
+      {"architectures", {family.architecture}},
       {"attention_dropout", 0.0},
       {"bos_token_id", bos_token_id},
       {"eos_token_id", eos_token_id},
       {"head_dim", head_dim},
-      {"hidden_act", "silu"},
       {"hidden_size", hidden_size},
       {"initializer_range", initializer_range},
       {"intermediate_size", intermediate_size},
@@ -203,15 +184,8 @@ json ModelConfig::to_json() const {
       {"use_cache", true},
       {"vocab_size", vocab_size},
   };
-  if (mistral) {
-    j["sliding_window"] = nullptr;
-  } else {
-    j["attention_bias"] = false;
-    j["mlp_bias"] = false;
-    j["pretraining_tp"] = 1;
-    j["rope_scaling"] = nullptr;
-  }
-  detail::write_rope_and_dtype(*this, j);
+  family.write(*this, j);
+  detail::write_rope_and_dtype(*this, j, family.local_rope);
   return j;
 }
 
@@ -228,7 +202,10 @@ int64_t ModelConfig::parameter_count() const {
   const int64_t h = hidden_size;
   const int64_t norms = (2 * static_cast<int64_t>(num_hidden_layers) + 1) * h;  // 2 a layer + the final
   const int64_t embedding = static_cast<int64_t>(vocab_size) * h;
-  return embedding + (tie_word_embeddings ? 0 : embedding) + projection_parameter_count() + norms;
+  int64_t extra = 0;  // the family's biases and norms (family.h)
+  for (const auto& [name, shape] : extra_layer_weights(*this)) extra += shape[0];
+  return embedding + (tie_word_embeddings ? 0 : embedding) + projection_parameter_count() + norms +
+         extra * num_hidden_layers;
 }
 
 }  // namespace mlxft

@@ -1,11 +1,12 @@
 // Architecture of a Llama/Mistral model, as read from a Hugging Face config.json.
 //
-// Contract: from_json() accepts model_type "mistral" or "llama" and every
-// key the forward pass needs, in both forms transformers writes: the classic
+// Contract: from_json() accepts the model_types of model/family.h (llama, mistral, qwen2, qwen3,
+// gemma3_text) and every key the forward pass needs, in both forms transformers writes: the classic
 // one (top-level rope_theta, rope_scaling, torch_dtype; transformers 4) and
-// transformers 5's (rope_parameters {rope_theta, rope_type, ...}, dtype). A
+// transformers 5's (rope_parameters {rope_theta, rope_type, ...}, dtype; Gemma 3's per layer type).
+// The common keys are read here, a family's own keys by its family file. A
 // key it cannot honour (a rope type other than default/linear/llama3,
-// attention/MLP bias, a sliding_window smaller than max_position_embeddings,
+// a bias the family does not have, a sliding window on a family without one,
 // an unknown model_type) is a Config error naming the key and the file.
 // Sizes are bounded (check_config_bounds) and values are never dumped whole into messages. A
 // value of an unexpected JSON type is a Config error naming the file (and the key where a check
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace mlxft {
 
@@ -73,6 +75,15 @@ struct ModelConfig {
   int bos_token_id = 1;
   int eos_token_id = 2;
   ConfigForm form = ConfigForm::Classic;
+  // Family keys (model/family.h reads and writes them); Llama's values by default.
+  int sliding_window = 0;             // keys a sliding layer's query sees (itself included); 0: none
+  std::vector<bool> sliding_layers;   // per layer, whether it attends through the window; empty: none
+  float rope_local_theta = 10000.0f;  // RoPE base of the sliding layers (Gemma 3's rope_local_base_freq)
+  float query_pre_attn_scalar = 0.0f;  // attention scale query_pre_attn_scalar^-0.5; 0: head_dim^-0.5
+
+  bool is_sliding(int layer) const {
+    return layer >= 0 && static_cast<size_t>(layer) < sliding_layers.size() && sliding_layers[layer];
+  }
 
   // `source` names the file in error messages.
   static ModelConfig from_json(const nlohmann::json& j, const std::string& source);

@@ -93,10 +93,35 @@ float rope_theta(const json& holder, const std::string& key_name, const std::str
   return v.get<float>();
 }
 
+// transformers 5's Gemma 3 form: rope_parameters {"full_attention": {...}, "sliding_attention":
+// {...}}; the full layers' parameters become rope_theta / rope_scaling, the sliding ones' base
+// rope_local_theta (their type must be "default", as in every Gemma 3 config).
+void read_per_layer_type(const json& rp, const json& j, const std::string& source, ModelConfig& c) {
+  for (const char* type : {"full_attention", "sliding_attention"}) {
+    if (!present(rp, type) || !rp[type].is_object()) {
+      throw rope_error(source, std::string("rope_parameters.") + type, "missing or not an object",
+                       "Gemma 3's rope_parameters has one object per layer type");
+    }
+  }
+  const json& full = rp["full_attention"];
+  const json& local = rp["sliding_attention"];
+  if (present(full, "rope_theta")) c.rope_theta = rope_theta(full, "rope_parameters.full_attention.rope_theta", source);
+  c.rope_scaling = read_scaling(full, "rope_parameters.full_attention", source, &j);
+  if (present(local, "rope_theta"))
+    c.rope_local_theta = rope_theta(local, "rope_parameters.sliding_attention.rope_theta", source);
+  if (!(read_scaling(local, "rope_parameters.sliding_attention", source, &j) == RopeScaling{})) {
+    throw rope_error(source, "rope_parameters.sliding_attention.rope_type", "must be \"default\"",
+                     "mlxft scales the RoPE of the full-attention layers only");
+  }
+}
+
 }  // namespace
 
-void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& c) {
+void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& c, bool local_rope) {
   c.rope_theta = present(j, "rope_theta") ? rope_theta(j, "rope_theta", source) : 10000.0f;
+  if (local_rope && present(j, "rope_local_base_freq")) {
+    c.rope_local_theta = rope_theta(json{{"rope_theta", j["rope_local_base_freq"]}}, "rope_local_base_freq", source);
+  }
   if (present(j, "rope_scaling")) {
     if (!j["rope_scaling"].is_object()) {
       throw rope_error(source, "rope_scaling", "must be an object or null, got " + json_brief(j["rope_scaling"]));
@@ -104,7 +129,9 @@ void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& 
     c.rope_scaling = read_scaling(j["rope_scaling"], "rope_scaling", source, &j);
   }
   const bool v5 = present(j, "rope_parameters");
-  if (v5) {
+  if (v5 && local_rope && j["rope_parameters"].is_object() && j["rope_parameters"].contains("full_attention")) {
+    read_per_layer_type(j["rope_parameters"], j, source, c);
+  } else if (v5) {
     const json& rp = j["rope_parameters"];
     if (!rp.is_object()) {
       throw rope_error(source, "rope_parameters", "must be an object, got " + json_brief(rp));
@@ -134,7 +161,7 @@ void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& 
       (v5 || (has_dtype && !present(j, "torch_dtype"))) ? ConfigForm::Transformers5 : ConfigForm::Classic;
 }
 
-void write_rope_and_dtype(const ModelConfig& c, json& j) {
+void write_rope_and_dtype(const ModelConfig& c, json& j, bool local_rope) {
   const RopeScaling& r = c.rope_scaling;
   json scaling = {{"rope_type", r.type}};
   if (r.type != "default") scaling["factor"] = r.factor;
@@ -149,11 +176,16 @@ void write_rope_and_dtype(const ModelConfig& c, json& j) {
     j.erase("torch_dtype");
     scaling["rope_theta"] = c.rope_theta;
     j["rope_parameters"] = scaling;
+    if (local_rope) {
+      j["rope_parameters"] = {{"full_attention", scaling},
+                              {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", c.rope_local_theta}}}};
+    }
     j["dtype"] = c.torch_dtype;
     return;
   }
   j["rope_theta"] = c.rope_theta;
   j["torch_dtype"] = c.torch_dtype;
+  if (local_rope) j["rope_local_base_freq"] = c.rope_local_theta;
   if (r.type != "default") j["rope_scaling"] = scaling;
 }
 

@@ -5,7 +5,10 @@
 // classic top-level rope_theta / rope_scaling; "dtype" or "torch_dtype". A rope
 // type mlxft does not implement, a missing or non-positive scaling parameter, or
 // two forms that disagree is a Config error naming the key (e.g.
-// "rope_parameters.rope_type") and `source`. write_rope_and_dtype() writes the
+// "rope_parameters.rope_type") and `source`. With `local_rope` (Gemma 3: the sliding layers have
+// their own base) it also sets rope_local_theta: transformers 5's rope_parameters per layer type
+// {"full_attention": {...}, "sliding_attention": {"rope_type": "default", "rope_theta": ...}}, or
+// the classic rope_local_base_freq (10000 when absent). write_rope_and_dtype() writes the
 // same keys back in config.form.
 #pragma once
 
@@ -16,7 +19,8 @@
 
 namespace mlxft::detail {
 
-void read_rope_and_dtype(const nlohmann::json& j, const std::string& source, ModelConfig& c);
-void write_rope_and_dtype(const ModelConfig& c, nlohmann::json& j);
+void read_rope_and_dtype(const nlohmann::json& j, const std::string& source, ModelConfig& c,
+                         bool local_rope = false);
+void write_rope_and_dtype(const ModelConfig& c, nlohmann::json& j, bool local_rope = false);
 
 }  // namespace mlxft::detail

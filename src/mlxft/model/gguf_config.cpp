@@ -1,9 +1,10 @@
-// ModelConfig from a GGUF file's llama.* metadata, and GGUF -> HF tensor names
+// ModelConfig from a GGUF file's <arch>.* metadata, and GGUF -> HF tensor names
 // (see gguf_model.h for the contract). The keys are those llama.cpp's
-// convert_hf_to_gguf.py writes for LlamaModel (gguf-py constants.py).
+// convert_hf_to_gguf.py writes for its llama, qwen2, qwen3 and gemma3 models (gguf-py constants.py).
 #include <cmath>
 #include <regex>
 
+#include "mlxft/model/family.h"
 #include "mlxft/model/gguf_model.h"
 #include "mlxft/util/error.h"
 
@@ -13,7 +14,7 @@ namespace {
 Error key_error(const GgufFile& f, const std::string& key, const std::string& what,
                 const std::string& hint = {}) {
   return Error(ErrorKind::Model, f.source + ": " + key, what,
-               hint.empty() ? "llama.cpp's convert_hf_to_gguf.py writes it for Llama models" : hint);
+               hint.empty() ? "llama.cpp's convert_hf_to_gguf.py writes it for every model" : hint);
 }
 
 // An integer KV (any GGUF integer type) in [lo, hi]; `fallback` when absent, or an error if none.
@@ -61,9 +62,9 @@ std::string string_key(const GgufFile& f, const std::string& key) {
   return *s;
 }
 
-RopeScaling rope_scaling(const GgufFile& f) {
+RopeScaling rope_scaling(const GgufFile& f, const std::string& a) {
   RopeScaling r;
-  const std::string key = "llama.rope.scaling.type";
+  const std::string key = a + "rope.scaling.type";
   if (!f.find(key)) return r;
   const std::string type = string_key(f, key);
   if (type == "none") return r;
@@ -72,84 +73,133 @@ RopeScaling rope_scaling(const GgufFile& f) {
                     "mlxft implements none and linear scaling (and llama3 from Hugging Face configs)");
   }
   r.type = "linear";
-  r.factor = positive_float_key(f, "llama.rope.scaling.factor", std::nullopt);
+  r.factor = positive_float_key(f, a + "rope.scaling.factor", std::nullopt);
   return r;
+}
+
+// The family whose llama.cpp architecture `arch` is.
+const Family& family_of_gguf(const GgufFile& f, const std::string& arch) {
+  for (const char* type : {"llama", "qwen2", "qwen3", "gemma3_text"}) {
+    if (family_of(type).gguf_architecture == arch) return family_of(type);
+  }
+  throw key_error(f, "general.architecture", "architecture '" + arch + "' is not supported",
+                  "mlxft reads GGUF architectures llama (Llama, Mistral, SmolLM2), qwen2, qwen3 and gemma3");
+}
+
+// Gemma 3's keys as llama.cpp reads them: a sliding window (when given) over the layers of the
+// sliding_window_pattern (an int, default 6: layer i slides unless (i + 1) % n == 0; or one bool a
+// layer), rope.freq_base_swa (default 10000) for them, attention scale 1/sqrt(head_dim) (the 27B,
+// 62 blocks: 1/sqrt(hidden / heads)), tied embeddings unless output.weight exists.
+void read_gemma3_keys(const GgufFile& f, const std::string& a, ModelConfig& c) {
+  c.sliding_window = static_cast<int>(int_key(f, a + "attention.sliding_window", 0, 0, kMaxConfigValue));
+  c.sliding_layers.clear();
+  if (c.sliding_window > 0) {
+    const GgufValue* p = f.find(a + "attention.sliding_window_pattern");
+    if (p && p->type == GgufValueType::Array) {
+      if (p->array.size() != static_cast<size_t>(c.num_hidden_layers)) {
+        throw key_error(f, a + "attention.sliding_window_pattern", "must hold one entry per block");
+      }
+      for (const auto& v : p->array) {
+        const auto* b = std::get_if<uint64_t>(&v);
+        c.sliding_layers.push_back(b && *b != 0);
+      }
+    } else {
+      const int64_t n = int_key(f, a + "attention.sliding_window_pattern", 6, 1, kMaxLayers);
+      for (int i = 0; i < c.num_hidden_layers; ++i) c.sliding_layers.push_back((i + 1) % n != 0);
+    }
+  }
+  c.rope_local_theta = static_cast<float>(positive_float_key(f, a + "rope.freq_base_swa", 10000.0));
+  c.query_pre_attn_scalar = c.num_hidden_layers == 62 ? static_cast<float>(c.hidden_size / c.num_attention_heads)
+                                                      : static_cast<float>(c.head_dim);
+  if (f.find(a + "final_logit_softcapping")) {
+    throw key_error(f, a + "final_logit_softcapping", "soft-capping is not supported",
+                    "released Gemma 3 models have none");
+  }
 }
 
 }  // namespace
 
 ModelConfig gguf_model_config(const GgufFile& f) {
   const std::string arch = string_key(f, "general.architecture");
-  if (arch != "llama") {
-    throw key_error(f, "general.architecture", "architecture '" + arch + "' is not supported",
-                    "mlxft reads GGUF architecture \"llama\" (Llama, Mistral, SmolLM2)");
-  }
+  const Family& family = family_of_gguf(f, arch);
+  const std::string a = arch + ".";  // every key below is "<arch>.<key>"
   ModelConfig c;
-  c.model_type = "llama";
+  c.model_type = family.model_type;
   c.form = ConfigForm::Classic;
   c.torch_dtype = "float32";
   // Bounded like config.json (check_config_bounds) before anything is sized from them.
-  c.num_hidden_layers = static_cast<int>(int_key(f, "llama.block_count", std::nullopt, 1, kMaxLayers));
-  c.hidden_size = static_cast<int>(int_key(f, "llama.embedding_length", std::nullopt, 1, kMaxWidth));
-  c.intermediate_size = static_cast<int>(int_key(f, "llama.feed_forward_length", std::nullopt, 1, kMaxWidth));
-  c.num_attention_heads =
-      static_cast<int>(int_key(f, "llama.attention.head_count", std::nullopt, 1, kMaxHeads));
+  c.num_hidden_layers = static_cast<int>(int_key(f, a + "block_count", std::nullopt, 1, kMaxLayers));
+  c.hidden_size = static_cast<int>(int_key(f, a + "embedding_length", std::nullopt, 1, kMaxWidth));
+  c.intermediate_size = static_cast<int>(int_key(f, a + "feed_forward_length", std::nullopt, 1, kMaxWidth));
+  c.num_attention_heads = static_cast<int>(int_key(f, a + "attention.head_count", std::nullopt, 1, kMaxHeads));
   c.num_key_value_heads =
-      static_cast<int>(int_key(f, "llama.attention.head_count_kv", c.num_attention_heads, 1, kMaxHeads));
+      static_cast<int>(int_key(f, a + "attention.head_count_kv", c.num_attention_heads, 1, kMaxHeads));
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
-    throw key_error(f, "llama.attention.head_count_kv",
+    throw key_error(f, a + "attention.head_count_kv",
                     std::to_string(c.num_key_value_heads) + " does not divide head_count " +
                         std::to_string(c.num_attention_heads));
   }
   const int64_t default_head_dim = c.hidden_size / c.num_attention_heads;
-  c.head_dim = static_cast<int>(int_key(f, "llama.attention.key_length", default_head_dim, 1, kMaxHeadDim));
-  if (int_key(f, "llama.attention.value_length", c.head_dim) != c.head_dim) {
-    throw key_error(f, "llama.attention.value_length", "differs from key_length", "mlxft needs them equal");
+  c.head_dim = static_cast<int>(int_key(f, a + "attention.key_length", default_head_dim, 1, kMaxHeadDim));
+  if (int_key(f, a + "attention.value_length", c.head_dim) != c.head_dim) {
+    throw key_error(f, a + "attention.value_length", "differs from key_length", "mlxft needs them equal");
   }
-  if (c.head_dim % 2 != 0 ||
-      (!f.find("llama.attention.key_length") && c.hidden_size % c.num_attention_heads)) {
-    throw key_error(f, "llama.attention.key_length",
-                    "head size " + std::to_string(c.head_dim) + " is not usable");
+  if (c.head_dim % 2 != 0 || (!f.find(a + "attention.key_length") && c.hidden_size % c.num_attention_heads)) {
+    throw key_error(f, a + "attention.key_length", "head size " + std::to_string(c.head_dim) + " is not usable");
   }
-  if (int_key(f, "llama.rope.dimension_count", c.head_dim) != c.head_dim) {
-    throw key_error(f, "llama.rope.dimension_count", "partial rotary embeddings are not supported",
+  if (int_key(f, a + "rope.dimension_count", c.head_dim) != c.head_dim) {
+    throw key_error(f, a + "rope.dimension_count", "partial rotary embeddings are not supported",
                     "mlxft rotates the whole head (dimension_count = head size)");
   }
-  c.rope_theta = static_cast<float>(positive_float_key(f, "llama.rope.freq_base", 10000.0));
-  c.rope_scaling = rope_scaling(f);
-  c.rms_norm_eps =
-      static_cast<float>(positive_float_key(f, "llama.attention.layer_norm_rms_epsilon", std::nullopt));
-  c.max_position_embeddings = static_cast<int>(int_key(f, "llama.context_length", 2048, 1, kMaxConfigValue));
+  c.rope_theta = static_cast<float>(positive_float_key(f, a + "rope.freq_base", 10000.0));
+  c.rope_scaling = rope_scaling(f, a);
+  c.rms_norm_eps = static_cast<float>(positive_float_key(f, a + "attention.layer_norm_rms_epsilon", std::nullopt));
+  c.max_position_embeddings = static_cast<int>(int_key(f, a + "context_length", 2048, 1, kMaxConfigValue));
   c.tie_word_embeddings = f.tensor("output.weight") == nullptr;
   const GgufTensorInfo* embed = f.tensor("token_embd.weight");
   if (!embed || embed->shape.size() != 2) {
     throw Error(ErrorKind::Model, f.source + ": tensor 'token_embd.weight'", "missing or not 2-dimensional",
-                "a llama GGUF has the token embedding [vocab, hidden]");
+                "a GGUF model has the token embedding [vocab, hidden]");
   }
-  c.vocab_size = static_cast<int>(int_key(f, "llama.vocab_size", embed->shape[0], 1, kMaxVocab));
+  c.vocab_size = static_cast<int>(int_key(f, a + "vocab_size", embed->shape[0], 1, kMaxVocab));
   c.bos_token_id = static_cast<int>(int_key(f, "tokenizer.ggml.bos_token_id", 1, 0, c.vocab_size - 1));
   c.eos_token_id = static_cast<int>(int_key(f, "tokenizer.ggml.eos_token_id", 2, 0, c.vocab_size - 1));
+  if (family.local_rope) read_gemma3_keys(f, a, c);
   check_config_bounds(c, f.source);
   return c;
 }
 
-std::string gguf_hf_name(const std::string& name) {
+bool gguf_permutes_qk(const ModelConfig& c) {
+  return family_of(c.model_type).gguf_architecture == "llama";
+}
+
+float gguf_norm_shift(const ModelConfig& c) {
+  return family_of(c.model_type).norm_plus_one ? 1.0f : 0.0f;
+}
+
+std::string gguf_hf_name(const std::string& name, const ModelConfig& c) {
   static const std::map<std::string, std::string> top = {{"token_embd.weight", "model.embed_tokens.weight"},
                                                          {"output_norm.weight", "model.norm.weight"},
                                                          {"output.weight", "lm_head.weight"}};
+  // llama.cpp's block tensor names (gguf-py constants.py); ffn_norm is the MLP's input norm, which
+  // Gemma calls pre_feedforward_layernorm (its post_attention_layernorm is post_attention_norm).
   static const std::map<std::string, std::string> block = {
       {"attn_norm", "input_layernorm"},    {"attn_q", "self_attn.q_proj"},
       {"attn_k", "self_attn.k_proj"},      {"attn_v", "self_attn.v_proj"},
       {"attn_output", "self_attn.o_proj"}, {"ffn_norm", "post_attention_layernorm"},
       {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
-      {"ffn_down", "mlp.down_proj"}};
+      {"ffn_down", "mlp.down_proj"},       {"attn_q_norm", "self_attn.q_norm"},
+      {"attn_k_norm", "self_attn.k_norm"}, {"post_attention_norm", "post_attention_layernorm"},
+      {"post_ffw_norm", "post_feedforward_layernorm"}};
   if (const auto it = top.find(name); it != top.end()) return it->second;
-  static const std::regex pattern(R"(blk\.(0|[1-9]\d{0,5})\.([a-z_]+)\.weight)");
+  static const std::regex pattern(R"(blk\.(0|[1-9]\d{0,5})\.([a-z_]+)\.(weight|bias))");
   std::smatch m;
   if (!std::regex_match(name, m, pattern)) return {};
   const auto it = block.find(m[2].str());
   if (it == block.end()) return {};
-  return "model.layers." + std::to_string(std::stoi(m[1].str())) + "." + it->second + ".weight";
+  std::string hf = it->second;
+  if (m[2].str() == "ffn_norm" && family_of(c.model_type).sandwich_norms) hf = "pre_feedforward_layernorm";
+  return "model.layers." + std::to_string(std::stoi(m[1].str())) + "." + hf + "." + m[3].str();
 }
 
 }  // namespace mlxft

@@ -49,11 +49,11 @@ void check_gguf_tensors(const GgufFile& f, const ModelConfig& c, bool types) {
       }
       continue;
     }
-    const std::string hf = gguf_hf_name(t.name);
+    const std::string hf = gguf_hf_name(t.name, c);
     const auto it = expected.find(hf);
     if (it == expected.end()) {
       throw tensor_error(
-          f, t.name, "is not a tensor of a " + std::to_string(c.num_hidden_layers) + "-layer llama model",
+          f, t.name, "is not a tensor of a " + std::to_string(c.num_hidden_layers) + "-layer " + c.model_type + " model",
           "mlxft reads token_embd, output_norm, output and blk.N.{attn_norm, attn_q, attn_k, attn_v, "
           "attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}");
     }
@@ -146,12 +146,14 @@ GgufModel load_gguf_model(const std::filesystem::path& file) {
   const GgufTensorReader reader(g.header, file);
   for (const GgufTensorInfo& t : g.header.tensors) {
     if (t.name == "rope_freqs.weight") continue;
-    const std::string hf = gguf_hf_name(t.name);
-    const int heads = qk_heads(hf, g.config);
+    const std::string hf = gguf_hf_name(t.name, g.config);
+    const int heads = gguf_permutes_qk(g.config) ? qk_heads(hf, g.config) : 0;
     auto fix = [&](const mx::array& a) { return heads ? unpermute_qk_rows(a, heads) : a; };
     GgufTensorArrays a = gguf_tensor_arrays(g.header, t, reader.bytes(t));  // one tensor's bytes at a time
     if (!a.spec) {
-      g.weights.insert_or_assign(hf, fix(a.weight));
+      const float shift = hf.ends_with("norm.weight") ? gguf_norm_shift(g.config) : 0.0f;  // Gemma: 1 + w
+      g.weights.insert_or_assign(
+          hf, shift != 0.0f ? mx::subtract(a.weight, mx::array(shift, a.weight.dtype())) : fix(a.weight));
       continue;
     }
     const std::string module = hf.substr(0, hf.size() - 7);  // minus ".weight"

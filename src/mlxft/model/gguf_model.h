@@ -1,8 +1,9 @@
-// Llama-architecture models from GGUF files (llama.cpp's converter; Llama,
-// Mistral, SmolLM2), in mlxft's Hugging Face names and layout.
+// Models from GGUF files (llama.cpp's converter; architectures llama (Llama,
+// Mistral, SmolLM2), qwen2, qwen3, gemma3), in mlxft's Hugging Face names and layout.
 //
-// Contract: gguf_model_config() builds a ModelConfig from the llama.* metadata
-// of an already validated header (general.architecture must be "llama";
+// Contract: gguf_model_config() builds a ModelConfig from the <arch>.* metadata
+// of an already validated header (general.architecture one of those four; Gemma 3's
+// sliding window, pattern and local RoPE base as llama.cpp reads them;
 // llama.rope.scaling.type none/linear honoured; tied embeddings when there is
 // no output.weight) and gguf_hf_name() maps a GGUF tensor name to the HF one.
 // load_gguf_model() validates the file with read_gguf(), checks every tensor's
@@ -51,8 +52,15 @@ struct GgufModel {
 };
 
 ModelConfig gguf_model_config(const GgufFile& header);
-// "blk.3.attn_q.weight" -> "model.layers.3.self_attn.q_proj.weight"; "" for a name with no HF counterpart.
-std::string gguf_hf_name(const std::string& gguf_name);
+// "blk.3.attn_q.weight" -> "model.layers.3.self_attn.q_proj.weight" ("blk.3.attn_q.bias" -> "...q_proj.bias");
+// "" for a name with no HF counterpart. The family of `c` decides the names that differ (Gemma's
+// ffn_norm is pre_feedforward_layernorm).
+std::string gguf_hf_name(const std::string& gguf_name, const ModelConfig& c);
+// Whether llama.cpp's converter permuted the family's Q/K rows (llama only; qwen2/qwen3/gemma3 rotate
+// NEOX-style and keep HF's order).
+bool gguf_permutes_qk(const ModelConfig& c);
+// What the converter added to every norm weight: 1 for Gemma (it stores 1 + w), else 0.
+float gguf_norm_shift(const ModelConfig& c);
 
 GgufModel load_gguf_model(const std::filesystem::path& file);
 

@@ -1,4 +1,5 @@
-// The Llama/Mistral forward pass as plain functions over arrays (see llama.h).
+// The decoder's forward pass as plain functions over arrays (see llama.h): the Llama block, with
+// each family's differences (family.h) asked for where they apply.
 //
 // Shapes: B batch, T new tokens, S = offset + T cached positions, E hidden
 // size, H query heads, K key/value heads (H % K == 0), D head_dim, F MLP
@@ -16,6 +17,7 @@
 #include "mlxft/kernels/swiglu.h"
 #include "mlxft/kernels/switches.h"
 #include "mlxft/model/adapted_linear.h"
+#include "mlxft/model/family.h"
 #include "mlxft/model/linear.h"
 #include "mlxft/model/rope.h"
 #include "mlxft/model/weights.h"
@@ -53,14 +55,23 @@ FrozenWeight frozen(const Model& m, const std::string& prefix, Projection p) {
   return frozen_module(m, prefix + projection_name(p));
 }
 
-// Embedding lookup [B, T] -> [B, T, E]; a quantized table gathers packed rows, then dequantizes them.
-mx::array embed(const Model& m, const mx::array& tokens) {
+// The rows of the embedding table [B, T] -> [B, T, E]; a quantized table gathers packed rows, then
+// dequantizes them.
+mx::array embedding_rows(const Model& m, const mx::array& tokens) {
   if (!m.quantization.count("model.embed_tokens")) return mx::take(m.weight("model.embed_tokens.weight"), tokens, 0);
   const FrozenWeight e = frozen_module(m, "model.embed_tokens");
   auto f32 = [&](const mx::array& a) { return mx::astype(mx::take(a, tokens, 0), mx::float32); };
   const mx::array rows =
       mx::dequantize(mx::take(e.weight, tokens, 0), f32(*e.scales), f32(*e.biases), e.group_size, e.bits);
   return mx::astype(rows, m.dtype);
+}
+
+// Embedding lookup; Gemma scales it by sqrt(E), the factor rounded to the rows' dtype first.
+mx::array embed(const Model& m, const Family& f, const mx::array& tokens) {
+  const mx::array rows = embedding_rows(m, tokens);
+  if (!f.embed_scale) return rows;
+  const float factor = std::sqrt(static_cast<float>(m.config.hidden_size));
+  return mx::multiply(rows, mx::astype(mx::array(factor), rows.dtype()));
 }
 
 // y = x W^T, adapted as the adapters' kind says (LoRA: + scale * (dropout(x) A^T) B^T)    x [..., in], W [out, in], A [r, in], B [out,
@@ -70,6 +81,15 @@ mx::array linear(const mx::array& x, const FrozenWeight& w, const BlockLora& lor
   const auto& pair = lora.pairs[static_cast<size_t>(projection)];
   if (!pair) return y;
   return adapted_linear(y, x, w, *pair, lora.config, lora.dropout_keys[static_cast<size_t>(projection)]);
+}
+
+// linear() plus the module's bias (Qwen2's q/k/v), added after the adapter as PEFT's base layer does
+// (so DoRA's row scaling never scales it).
+mx::array biased_linear(const Model& m, const Family& f, const mx::array& x, const std::string& prefix,
+                        const BlockLora& lora, Projection p) {
+  const mx::array y = linear(x, frozen(m, prefix, p), lora, p);
+  if (!f.qkv_bias) return y;
+  return mx::add(y, m.weight(prefix + projection_name(p) + ".bias"));
 }
 
 // Writes the T new positions of k and v [B, K, T, D] at the cache's offset and returns the cached
@@ -100,8 +120,32 @@ std::pair<mx::array, mx::array> append_kv(KVCache& cache, size_t layer, const mx
   return {mx::slice(ck, {0, 0, 0, 0}, stop), mx::slice(cv, {0, 0, 0, 0}, stop)};
 }
 
+// RMSNorm with the weight `name` (kernels::rms_norm: the CPU kernel or MLX's fast::rms_norm); Gemma's
+// scales by (1 + w), formed in float32 as transformers does.
+mx::array norm(const Model& m, const Family& f, const mx::array& x, const std::string& name) {
+  const mx::array& w = m.weight(name);
+  if (!f.norm_plus_one) return kernels::rms_norm(x, w, m.config.rms_norm_eps);
+  return kernels::rms_norm(x, mx::add(mx::astype(w, mx::float32), mx::array(1.0f)), m.config.rms_norm_eps);
+}
+
+// A projection's output [B, T, n * D] with each head RMS-normalised over D by `name` (Qwen3, Gemma 3).
+mx::array head_norm(const Model& m, const Family& f, const mx::array& y, int n, const std::string& name) {
+  const int B = y.shape(0), T = y.shape(1), D = m.config.head_dim;
+  return mx::reshape(norm(m, f, mx::reshape(y, {B, T, n, D}), name), {B, T, n * D});
+}
+
+// The config a layer rotates with: Gemma's sliding layers have their own base and no scaling.
+ModelConfig rope_config(const ModelConfig& c, const Family& f, int layer) {
+  if (!f.local_rope || !c.is_sliding(layer)) return c;
+  ModelConfig local = c;
+  local.rope_theta = c.rope_local_theta;
+  local.rope_scaling = {};
+  return local;
+}
+
 // Causal self-attention with grouped KV heads and RoPE.   x [B, T, E] -> [B, T, E]
-mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLora& lora, KVCache* cache) {
+mx::array attention(const Model& m, const Family& f, int layer, const mx::array& x, const BlockLora& lora,
+                    KVCache* cache) {
   const ModelConfig& c = m.config;
   const std::string p = "model.layers." + std::to_string(layer) + ".self_attn.";
   const int B = x.shape(0), T = x.shape(1), D = c.head_dim;
@@ -111,46 +155,69 @@ mx::array attention(const Model& m, int layer, const mx::array& x, const BlockLo
   auto heads = [&](const mx::array& y, int n) {
     return mx::transpose(mx::reshape(y, {B, T, n, D}), {0, 2, 1, 3});
   };
+  mx::array qy = biased_linear(m, f, x, p, lora, Projection::Q);
+  mx::array ky = biased_linear(m, f, x, p, lora, Projection::K);
+  if (f.qk_norm) {
+    qy = head_norm(m, f, qy, c.num_attention_heads, p + "q_norm.weight");
+    ky = head_norm(m, f, ky, c.num_key_value_heads, p + "k_norm.weight");
+  }
   // RoPE on q and k, rotate-half (HF) convention: position t rotates the pair (i, i + D/2) by
   // t * theta^(-2i/D) (frequencies scaled as the config's rope_scaling says).
-  mx::array q = split_heads_with_rope(linear(x, frozen(m, p, Projection::Q), lora, Projection::Q),
-                                      c.num_attention_heads, c, offset);
-  mx::array k = split_heads_with_rope(linear(x, frozen(m, p, Projection::K), lora, Projection::K),
-                                      c.num_key_value_heads, c, offset);
-  mx::array v = heads(linear(x, frozen(m, p, Projection::V), lora, Projection::V), c.num_key_value_heads);
+  const ModelConfig rc = rope_config(c, f, layer);
+  mx::array q = split_heads_with_rope(qy, c.num_attention_heads, rc, offset);
+  mx::array k = split_heads_with_rope(ky, c.num_key_value_heads, rc, offset);
+  mx::array v = heads(biased_linear(m, f, x, p, lora, Projection::V), c.num_key_value_heads);
 
   if (cache) std::tie(k, v) = append_kv(*cache, static_cast<size_t>(layer), k, v);
 
-  // softmax(q k^T / sqrt(D) + causal mask) v, each group of H/K query heads sharing one KV head, the T
-  // new tokens after `offset` cached ones; left-padded cache rows mask their padding keys. The fused
+  // softmax(q k^T scale + causal mask) v, each group of H/K query heads sharing one KV head, the T
+  // new tokens after `offset` cached ones; left-padded cache rows mask their padding keys; a sliding
+  // layer sees only its window. scale is 1/sqrt(D), or Gemma's query_pre_attn_scalar^-0.5. The fused
   // kernel's block products are bfloat16 where the model computes in bfloat16 (kernel_dtype()).
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const float scale = 1.0f / std::sqrt(c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : static_cast<float>(D));
   const std::vector<int> no_pad;
   const bool bf16_products = m.kernel_cache && m.kernel_dtype() == mx::bfloat16;
-  mx::array o = kernels::self_attention(q, k, v, scale, cache ? cache->left_pad : no_pad, bf16_products);
+  const int window = c.is_sliding(layer) ? c.sliding_window : 0;
+  mx::array o = kernels::self_attention(q, k, v, scale, cache ? cache->left_pad : no_pad, bf16_products, window);
   o = mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, T, c.num_attention_heads * D});
   return linear(o, frozen(m, p, Projection::O), lora, Projection::O);
 }
 
-// SwiGLU: down( silu(gate(x)) * up(x) ).   x [B, T, E] -> [B, T, E] through [B, T, F]
-mx::array mlp(const Model& m, int layer, const mx::array& x, const BlockLora& lora) {
+// gelu_pytorch_tanh(g) * u: 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) u.
+mx::array gelu_tanh_gated(const mx::array& g, const mx::array& u) {
+  const mx::array inner = mx::multiply(
+      mx::array(0.7978845608028654f, g.dtype()),
+      mx::add(g, mx::multiply(mx::array(0.044715f, g.dtype()), mx::multiply(g, mx::multiply(g, g)))));
+  const mx::array gelu = mx::multiply(mx::multiply(mx::array(0.5f, g.dtype()), g),
+                                      mx::add(mx::array(1.0f, g.dtype()), mx::tanh(inner)));
+  return mx::multiply(gelu, u);
+}
+
+// Gated MLP: down( act(gate(x)) * up(x) ), SwiGLU (silu) or Gemma's GELU-tanh.
+// x [B, T, E] -> [B, T, E] through [B, T, F]
+mx::array mlp(const Model& m, const Family& f, int layer, const mx::array& x, const BlockLora& lora) {
   const std::string p = "model.layers." + std::to_string(layer) + ".mlp.";
   const mx::array gate = linear(x, frozen(m, p, Projection::Gate), lora, Projection::Gate);
   const mx::array up = linear(x, frozen(m, p, Projection::Up), lora, Projection::Up);
-  const mx::array h = kernels::swiglu(gate, up);
+  const mx::array h =
+      f.activation == MlpActivation::silu ? kernels::swiglu(gate, up) : gelu_tanh_gated(gate, up);
   return linear(h, frozen(m, p, Projection::Down), lora, Projection::Down);
 }
 
-// RMSNorm with the weight `name` (kernels::rms_norm: the CPU kernel or MLX's fast::rms_norm).
-mx::array norm(const Model& m, const mx::array& x, const std::string& name) {
-  return kernels::rms_norm(x, m.weight(name), m.config.rms_norm_eps);
-}
-
-// One pre-norm block: h = x + attn(norm(x)); out = h + mlp(norm(h)).
+// One pre-norm block: h = x + attn(norm(x)); out = h + mlp(norm(h)). Gemma's sandwich block also
+// normalises each sub-layer's output (post_attention_layernorm, post_feedforward_layernorm) and
+// calls the MLP's input norm pre_feedforward_layernorm.
 mx::array block(const Model& m, int layer, const mx::array& x, const BlockLora& lora, KVCache* cache) {
+  const Family& f = family_of(m.config.model_type);
   const std::string p = "model.layers." + std::to_string(layer) + ".";
-  const mx::array h = mx::add(x, attention(m, layer, norm(m, x, p + "input_layernorm.weight"), lora, cache));
-  return mx::add(h, mlp(m, layer, norm(m, h, p + "post_attention_layernorm.weight"), lora));
+  mx::array a = attention(m, f, layer, norm(m, f, x, p + "input_layernorm.weight"), lora, cache);
+  if (!f.sandwich_norms) {
+    const mx::array h = mx::add(x, a);
+    return mx::add(h, mlp(m, f, layer, norm(m, f, h, p + "post_attention_layernorm.weight"), lora));
+  }
+  const mx::array h = mx::add(x, norm(m, f, a, p + "post_attention_layernorm.weight"));
+  const mx::array y = mlp(m, f, layer, norm(m, f, h, p + "pre_feedforward_layernorm.weight"), lora);
+  return mx::add(h, norm(m, f, y, p + "post_feedforward_layernorm.weight"));
 }
 
 BlockLora block_lora(const ForwardOptions& o, int layer, const std::optional<mx::array>& layer_keys) {
@@ -278,7 +345,8 @@ mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardO
   }
 
   // Embedding lookup: [B, T] -> [B, T, E].
-  mx::array x = embed(m, tokens);
+  const Family& family = family_of(c.model_type);
+  mx::array x = embed(m, family, tokens);
   for (int layer = 0; layer < c.num_hidden_layers; ++layer) {
     std::optional<mx::array> layer_keys;
     if (keys)
@@ -289,7 +357,7 @@ mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardO
                                               : block(m, layer, x, lora, cache);
   }
   if (cache) cache->offset += tokens.shape(1);
-  return norm(m, x, "model.norm.weight");
+  return norm(m, family, x, "model.norm.weight");
 }
 
 mx::array lm_head(const Model& m, const mx::array& hidden) {

@@ -1,4 +1,5 @@
-// The Llama/Mistral decoder: a loaded model and its forward pass.
+// The decoder of every family (model/family.h: Llama, Mistral, Qwen2, Qwen3, Gemma 3): a loaded model
+// and its forward pass.
 //
 // Contract: load_model() resolves the path (source.h) and reads a Hugging Face
 // directory (config.json + weights checked by load_weights), an MLX-quantized
@@ -10,8 +11,10 @@
 // (quantize_weights). The embedding of a quantized embedding gathers packed
 // rows and dequantizes them; a quantized tied head uses the same triplet. forward() maps
 // int32 token ids [B, T] to float32 logits [B, T, V], exactly as transformers'
-// MistralForCausalLM / LlamaForCausalLM do (RoPE in the rotate-half
-// convention). It is a pure function of the weights, the adapters and the
+// MistralForCausalLM / LlamaForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM /
+// Gemma3ForCausalLM do (RoPE in the rotate-half convention; the family's row
+// says where the block differs from Llama's; Gemma's sliding layers mask keys
+// outside their window, in the cache too). It is a pure function of the weights, the adapters and the
 // options, differentiable with respect to the LoRA arrays (the trainer wraps it
 // in mx::value_and_grad; base weights are constants). With a KVCache it
 // appends this call's keys/values and starts positions at cache->offset, so a

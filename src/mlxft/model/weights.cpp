@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "mlxft/formats/safetensors.h"
+#include "mlxft/model/family.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/untrusted_file.h"
 
@@ -57,6 +58,7 @@ std::vector<std::pair<std::string, mx::Shape>> expected_weights(const ModelConfi
   const int h = c.hidden_size;
   const int q_out = c.num_attention_heads * c.head_dim;
   const int kv_out = c.num_key_value_heads * c.head_dim;
+  const auto extras = extra_layer_weights(c);  // the family's biases and norms
   std::vector<std::pair<std::string, mx::Shape>> w;
   w.emplace_back("model.embed_tokens.weight", mx::Shape{c.vocab_size, h});
   for (int i = 0; i < c.num_hidden_layers; ++i) {
@@ -70,13 +72,14 @@ std::vector<std::pair<std::string, mx::Shape>> expected_weights(const ModelConfi
     w.emplace_back(p + "mlp.gate_proj.weight", mx::Shape{c.intermediate_size, h});
     w.emplace_back(p + "mlp.up_proj.weight", mx::Shape{c.intermediate_size, h});
     w.emplace_back(p + "mlp.down_proj.weight", mx::Shape{h, c.intermediate_size});
+    for (const auto& [name, shape] : extras) w.emplace_back(p + name, shape);
   }
   w.emplace_back("model.norm.weight", mx::Shape{h});
   if (!c.tie_word_embeddings) w.emplace_back("lm_head.weight", mx::Shape{c.vocab_size, h});
   if (q.empty()) return w;
   std::vector<std::pair<std::string, mx::Shape>> packed;
   for (auto& [name, shape] : w) {
-    const auto it = q.find(name.substr(0, name.size() - 7));  // minus ".weight"
+    const auto it = name.ends_with(".weight") ? q.find(name.substr(0, name.size() - 7)) : q.end();
     if (it == q.end() || shape.size() != 2) {
       packed.emplace_back(name, shape);
       continue;

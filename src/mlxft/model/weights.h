@@ -1,7 +1,8 @@
-// The base weights of a Hugging Face Llama/Mistral directory.
+// The base weights of a Hugging Face directory of any supported family (model/family.h).
 //
 // Contract: expected_weights() lists every tensor a model of this shape has,
-// in HF names and shapes (no lm_head.weight when the embeddings are tied).
+// in HF names and shapes (no lm_head.weight when the embeddings are tied): Llama's, and after each
+// layer's nine the family's extra tensors (family.h: biases, q/k norms, Gemma's feed-forward norms).
 // load_weights() reads model.safetensors, or the shards that
 // model.safetensors.index.json names (never consolidated.safetensors), each
 // header checked first, and compares what it found with expected_weights():

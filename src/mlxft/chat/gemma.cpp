@@ -1,0 +1,160 @@
+// The Gemma turn renderer (see gemma.h).
+#include "mlxft/chat/gemma.h"
+
+#include <string>
+#include <utility>
+
+#include "mlxft/util/error.h"
+#include "mlxft/util/json_text.h"
+
+namespace mlxft {
+namespace {
+
+constexpr const char* kStart = "<start_of_turn>";
+constexpr const char* kEnd = "<end_of_turn>";
+constexpr const char* kToolsIntro =
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>";
+constexpr const char* kToolsOutro =
+    "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
+    "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
+    "\"arguments\": <args-json-object>}\n</tool_call>";
+constexpr std::string_view kCallOpen = "<tool_call>";
+constexpr std::string_view kCallClose = "</tool_call>";
+
+// Ollama: the system prompt as the first user turn's prefix, every message, the model's turn opened.
+constexpr const char* kOllamaTemplate =
+    "{{- range $i, $_ := .Messages }}"
+    "{{- if eq .Role \"assistant\" }}<start_of_turn>model\n{{ .Content }}<end_of_turn>\n"
+    "{{- else }}<start_of_turn>user\n{{ if and (eq $i 0) $.System }}{{ $.System }}\n\n{{ end }}"
+    "{{ .Content }}<end_of_turn>\n{{- end }}{{ end }}<start_of_turn>model\n";
+
+using Spans = std::vector<std::pair<size_t, size_t>>;
+
+struct Builder {
+  const Tokenizer& tok;
+  int32_t start, end;
+  Rendered out;
+
+  void push(int32_t id, bool trained) {
+    out.ids.push_back(id);
+    out.mask.push_back(trained ? 1 : 0);
+  }
+  void text(const std::string& s, bool trained) {
+    for (int32_t id : tok.encode(s)) push(id, trained);
+  }
+  // One segment whose bytes [0, header) are untrained, the rest trained except `spans`.
+  void segment(const std::string& s, size_t header, const Spans& spans) {
+    for (const auto& p : tok.encode_with_offsets(s)) {
+      bool trained = p.end > header;
+      for (const auto& [b, e] : spans) trained &= !(p.begin < e && b < p.end);
+      push(p.id, trained);
+    }
+  }
+  // <start_of_turn>user\n{content}<end_of_turn>\n, untrained.
+  void user_turn(const std::string& content) {
+    push(start, false);
+    text("user\n" + content, false);
+    push(end, false);
+    text("\n", false);
+  }
+};
+
+void model_turn(Builder& b, const Message& m) {
+  const std::string header = "model\n";
+  b.push(b.start, false);
+  std::string s = header + m.content;
+  Spans spans;
+  for (const auto& [from, to] : m.untrained_spans) spans.emplace_back(from + header.size(), to + header.size());
+  for (const auto& c : m.tool_calls) {
+    s += (s.size() == header.size() ? "" : "\n");
+    s += "<tool_call>\n" + python_json_dumps(OrderedJson{{"name", c.name}, {"arguments", c.arguments}}) +
+         "\n</tool_call>";
+  }
+  b.segment(s, header.size(), spans);
+  b.push(b.end, true);
+  b.text("\n", false);
+}
+
+Rendered render_gemma(const Conversation& conv, const Tokenizer& tok, const std::string& tools) {
+  Builder b{tok, tok.require_control_id(kStart), tok.require_control_id(kEnd), {}};
+  if (tok.bos_id() >= 0) b.push(tok.bos_id(), false);
+  if (conv.raw_text) {
+    for (const auto& m : conv.messages) b.text(m.content, true);
+    if (tok.eos_id() >= 0) b.push(tok.eos_id(), true);
+    return std::move(b.out);
+  }
+  const auto& ms = conv.messages;
+  size_t i = 0;
+  std::string prefix = tools.empty() ? "" : tools + "\n\n";
+  if (!ms.empty() && ms.front().role == Role::System) prefix = ms.front().content + "\n\n" + prefix, i = 1;
+  if (!prefix.empty() && (i == ms.size() || ms[i].role != Role::User)) b.user_turn(prefix), prefix.clear();
+  for (; i < ms.size(); ++i) {
+    const auto& m = ms[i];
+    if (m.role == Role::Assistant) {
+      model_turn(b, m);
+    } else if (m.role == Role::Tool) {
+      std::string s;
+      for (; i < ms.size() && ms[i].role == Role::Tool; ++i) s += "\n<tool_response>\n" + ms[i].content + "\n</tool_response>";
+      --i;
+      b.user_turn(s.substr(1));
+    } else {  // user, or a later system message (Gemma has no system turn)
+      b.user_turn(prefix + m.content);
+      prefix.clear();
+    }
+  }
+  return std::move(b.out);
+}
+
+}  // namespace
+
+TemplateMatch GemmaFormat::match_template(const std::string& chat_template, const Tokenizer& tokenizer) {
+  if (!tokenizer.control_id(kStart) || !tokenizer.control_id(kEnd)) return TemplateMatch::None;
+  if (chat_template.find(kTemplateMarker) != std::string::npos) return TemplateMatch::TemplateAndVocabulary;
+  return chat_template.empty() ? TemplateMatch::VocabularyOnly : TemplateMatch::None;
+}
+
+std::string GemmaFormat::tools_text(const OrderedJson& tools) const {
+  std::string s = kToolsIntro;
+  for (const auto& t : tools) s += "\n" + python_json_dumps(t);
+  return s + kToolsOutro;
+}
+
+Rendered GemmaFormat::render(const Conversation& conversation) const {
+  return render_gemma(conversation, tokenizer_,
+                      conversation.tools.empty() ? std::string() : tools_text(conversation.tools));
+}
+
+std::vector<int32_t> GemmaFormat::generation_prompt(const Conversation& conversation) const {
+  if (conversation.raw_text) {
+    Rendered r = render(conversation);
+    if (tokenizer_.eos_id() >= 0) r.ids.pop_back();  // no EOS: the text continues
+    return std::move(r.ids);
+  }
+  if (!conversation.messages.empty() && conversation.messages.back().role == Role::Assistant) {
+    throw Error(ErrorKind::Usage, "chat prompt", "the conversation already ends with an assistant turn",
+                "end the prompt conversation with a user or tool message");
+  }
+  Rendered r = render(conversation);
+  r.ids.push_back(tokenizer_.require_control_id(kStart));
+  for (int32_t id : tokenizer_.encode("model\n")) r.ids.push_back(id);
+  return std::move(r.ids);
+}
+
+std::vector<int32_t> GemmaFormat::stop_ids() const {
+  std::vector<int32_t> ids = {tokenizer_.require_control_id(kEnd)};
+  if (tokenizer_.eos_id() >= 0 && tokenizer_.eos_id() != ids.front()) ids.push_back(tokenizer_.eos_id());
+  return ids;
+}
+
+std::optional<ParsedCalls> GemmaFormat::parse_native_calls(std::string_view text) const {
+  const size_t at = text.find(kCallOpen);
+  if (at == std::string_view::npos) return std::nullopt;
+  return parse_tagged_calls(text, at, kCallOpen, kCallClose);
+}
+
+OllamaTemplate GemmaFormat::ollama_template() const {
+  return {kOllamaTemplate, stop_pieces()};
+}
+
+}  // namespace mlxft

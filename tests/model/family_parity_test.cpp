@@ -1,0 +1,242 @@
+// Parity with transformers 5 for the families beyond Llama (model/family.h): golden logits, losses and
+// greedy tokens written by scripts/reference/hf_families.py from tiny random Qwen2, Qwen3 and Gemma 3
+// models in both config.json forms. Each family also shows that the golden depends on what makes it
+// that family (the same weights without the difference give clearly different logits), that a KV cache
+// fed one token at a time gives the full pass's logits, that LoRA adapts every projection, and that fuse
+// writes a directory of the family (its config and tensor names) that reloads with the adapted logits.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "export/export_test_support.h"
+#include "mlxft/adapters/adapter_io.h"
+#include "mlxft/data/example.h"
+#include "mlxft/eval/generate.h"
+#include "mlxft/export/gguf_export.h"
+#include "mlxft/export/hf_dir.h"
+#include "mlxft/model/family.h"
+#include "mlxft/model/llama.h"
+#include "mlxft/model/weights.h"
+#include "mlxft/objective/loss.h"
+#include "mlxft/util/error.h"
+#include "support/test_support.h"
+
+namespace mx = mlx::core;
+namespace fs = std::filesystem;
+
+namespace mlxft {
+namespace {
+
+fs::path golden(const std::string& sub) { return test::source_dir() / "tests" / "golden" / "hf_families" / sub; }
+
+std::unordered_map<std::string, mx::array> golden_arrays(const std::string& sub) {
+  auto arrays = mx::load_safetensors((golden(sub) / "logits.safetensors").string()).first;
+  for (auto& [name, a] : arrays) mx::eval(a);
+  return arrays;
+}
+
+float max_abs(const mx::array& a) { return mx::max(mx::abs(a)).item<float>(); }
+float max_abs_diff(const mx::array& a, const mx::array& b) { return max_abs(mx::subtract(a, b)); }
+
+// Mean next-token loss of `tokens` [1, T] through the training loss (objective/loss.h token_nll).
+float mean_loss(const Model& m, const mx::array& tokens) {
+  const int T = tokens.shape(1);
+  Batch b;
+  b.inputs = mx::slice(tokens, {0, 0}, {1, T - 1});
+  b.targets = mx::slice(tokens, {0, 1}, {1, T});
+  b.mask = mx::ones({1, T - 1}, mx::float32);
+  const LossSum s = masked_sum(token_nll(m, forward_hidden(m, b.inputs), b, {0.0f, false}), b.mask);
+  return mx::divide(s.nll_sum, s.tokens).item<float>();
+}
+
+// Logits (relative to their scale), losses and greedy tokens all equal to transformers'.
+void expect_parity(const std::string& sub, const std::string& model_type) {
+  const Model m = load_model(golden(sub), mx::float32);
+  EXPECT_EQ(m.config.model_type, model_type) << sub;
+  const auto g = golden_arrays(sub);
+  for (int i = 0; i < 3; ++i) {
+    const mx::array expected = g.at("logits_" + std::to_string(i));
+    const mx::array tokens = g.at("tokens_" + std::to_string(i));
+    const mx::array logits = forward(m, tokens);
+    ASSERT_EQ(logits.shape(), expected.shape()) << sub << " sequence " << i;
+    EXPECT_GT(max_abs(expected), 0.5f) << sub;
+    EXPECT_LT(max_abs_diff(logits, expected) / max_abs(expected), 1e-4f) << sub << " sequence " << i;
+    if (g.count("loss_" + std::to_string(i))) {
+      const float want = g.at("loss_" + std::to_string(i)).item<float>();
+      EXPECT_NEAR(mean_loss(m, tokens), want, 1e-4f * want) << sub << " loss " << i;
+    }
+  }
+  const mx::array greedy = g.at("greedy");
+  const int P = 10, N = greedy.shape(1) - P;
+  mx::array prompt = mx::slice(greedy, {0, 0}, {1, P});
+  mx::eval(prompt);
+  GenerateOptions options;
+  options.max_tokens = N;
+  options.ignore_eos = true;
+  const std::vector<int32_t> got =
+      generate(m, std::vector<int32_t>(prompt.data<int32_t>(), prompt.data<int32_t>() + P), options);
+  mx::array tail = mx::slice(greedy, {0, P}, {1, P + N});
+  mx::eval(tail);
+  EXPECT_EQ(got, std::vector<int32_t>(tail.data<int32_t>(), tail.data<int32_t>() + N)) << sub << " greedy";
+}
+
+// The longest sequence's logits move by more than 0.05 relative once `change` is applied to the model.
+void expect_sensitive(const std::string& sub, const std::function<void(Model&)>& change) {
+  Model m = load_model(golden(sub), mx::float32);
+  change(m);
+  const auto g = golden_arrays(sub);
+  const mx::array expected = g.at("logits_2");
+  EXPECT_GT(max_abs_diff(forward(m, g.at("tokens_2")), expected) / max_abs(expected), 0.05f) << sub;
+}
+
+// One token at a time through a KV cache after a 3-token prompt: the full pass's logits.
+void expect_cache_matches(const std::string& sub) {
+  const Model m = load_model(golden(sub), mx::float32);
+  const auto g = golden_arrays(sub);
+  const mx::array tokens = g.at("tokens_2");
+  KVCache cache;
+  std::vector<mx::array> parts = {forward(m, mx::slice(tokens, {0, 0}, {1, 3}), {}, &cache)};
+  for (int t = 3; t < tokens.shape(1); ++t) parts.push_back(forward(m, mx::slice(tokens, {0, t}, {1, t + 1}), {}, &cache));
+  const mx::array expected = g.at("logits_2");
+  EXPECT_LT(max_abs_diff(mx::concatenate(parts, 1), expected) / max_abs(expected), 1e-4f) << sub;
+}
+
+// For scripts/reference/peft_families.py (hand-run): with MLXFT_FAMILY_PEFT_OUT set, the adapter in
+// PEFT's format and mlxft's mean losses with it on the golden sequences go to $MLXFT_FAMILY_PEFT_OUT/sub.
+void dump_for_peft(const std::string& sub, const Model& base, const LoraAdapters& lora) {
+  const char* out = std::getenv("MLXFT_FAMILY_PEFT_OUT");
+  if (!out) return;
+  const fs::path dir = fs::path(out) / sub;
+  fs::remove_all(dir);
+  save_adapter_peft(lora, dir / "adapter", golden(sub).string());
+  nlohmann::json losses = nlohmann::json::array();
+  const auto g = golden_arrays(sub);
+  for (int i = 1; i < 3; ++i) {
+    const mx::array tokens = g.at("tokens_" + std::to_string(i));
+    const int T = tokens.shape(1);
+    Batch b;
+    b.inputs = mx::slice(tokens, {0, 0}, {1, T - 1});
+    b.targets = mx::slice(tokens, {0, 1}, {1, T});
+    b.mask = mx::ones({1, T - 1}, mx::float32);
+    ForwardOptions with;
+    with.lora = &lora;
+    const LossSum s = masked_sum(token_nll(base, forward_hidden(base, b.inputs, with), b, {0.0f, false}), b.mask);
+    losses.push_back(mx::divide(s.nll_sum, s.tokens).item<float>());
+  }
+  std::ofstream(dir / "mlxft_losses.json") << losses.dump() << "\n";
+}
+
+// Adapters on every projection change the logits; fuse writes the family's directory (model_type,
+// architectures, its extra tensors) and the fused model reloads with the adapted model's logits.
+void expect_lora_and_fuse(const std::string& sub) {
+  const Model base = load_model(golden(sub), mx::float32);
+  const LoraAdapters lora = test::tiny_adapters(golden(sub));
+  EXPECT_EQ(lora.modules.size(), static_cast<size_t>(7 * base.config.num_hidden_layers));
+  const mx::array tokens = golden_arrays(sub).at("tokens_2");
+  ForwardOptions with;
+  with.lora = &lora;
+  const mx::array adapted = forward(base, tokens, with);
+  EXPECT_GT(max_abs_diff(adapted, forward(base, tokens)), 1e-3f) << sub;
+
+  dump_for_peft(sub, base, lora);
+  test::TempDir tmp;
+  write_fused_model({golden(sub), {}, tmp / "fused", mx::float32, 5'000'000'000}, &lora);
+  std::ifstream in(tmp / "fused" / "config.json");
+  const nlohmann::json j = nlohmann::json::parse(in);
+  const Family& f = family_of(base.config.model_type);
+  EXPECT_EQ(j["model_type"], f.model_type);
+  EXPECT_EQ(j["architectures"][0], f.architecture);
+  const auto stored = stored_tensor_names(tmp / "fused");
+  for (const auto& [name, shape] : extra_layer_weights(base.config)) {
+    EXPECT_TRUE(stored.count("model.layers.1." + name)) << sub << ": fused directory lacks " << name;
+  }
+  const Model fused = load_model(tmp / "fused", mx::float32);
+  EXPECT_LT(max_abs_diff(forward(fused, tokens), adapted) / max_abs(adapted), 1e-4f) << sub;
+}
+
+// Zeroes every tensor whose name ends with `suffix` (for a 1-D norm of Gemma: w = 0 is a plain norm).
+void zero(Model& m, const std::string& suffix, float value = 0.0f) {
+  for (auto& [name, w] : m.weights) {
+    if (name.ends_with(suffix)) w = mx::full(w.shape(), value, w.dtype());
+  }
+}
+
+TEST(FamilyParity, Qwen2Transformers5Tied) {
+  expect_parity("qwen2_v5", "qwen2");
+  EXPECT_TRUE(load_model(golden("qwen2_v5"), mx::float32).config.tie_word_embeddings);
+  expect_sensitive("qwen2_v5", [](Model& changed) { zero(changed, "_proj.bias"); });
+  expect_cache_matches("qwen2_v5");
+  expect_lora_and_fuse("qwen2_v5");
+}
+
+// GGUF export writes llama.cpp's llama architecture only: another family is refused up front, naming
+// the model and the way that works (fused HF directory + llama.cpp's converter).
+TEST(FamilyParity, GgufExportRefusesOtherFamiliesClearly) {
+  test::TempDir tmp;
+  for (const char* sub : {"qwen2_v5", "gemma3_v5"}) {
+    try {
+      GgufExportOptions o;
+      o.model = golden(sub);
+      o.out = tmp / (std::string(sub) + ".gguf");
+      (void)write_gguf_model(o, nullptr);
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Usage);
+      EXPECT_NE(e.where().find(sub), std::string::npos);
+      EXPECT_NE(e.hint().find("convert_hf_to_gguf.py"), std::string::npos);
+    }
+    EXPECT_FALSE(fs::exists(tmp / (std::string(sub) + ".gguf")));
+  }
+}
+
+TEST(FamilyParity, Qwen2ClassicConfig) {
+  const Model m = load_model(golden("qwen2_classic"), mx::float32);
+  EXPECT_EQ(m.config.form, ConfigForm::Classic);
+  EXPECT_FALSE(m.config.tie_word_embeddings);
+  expect_parity("qwen2_classic", "qwen2");
+  expect_lora_and_fuse("qwen2_classic");
+}
+
+TEST(FamilyParity, Qwen3Transformers5) {
+  expect_parity("qwen3_v5", "qwen3");
+  EXPECT_EQ(load_model(golden("qwen3_v5"), mx::float32).config.head_dim, 32);
+  expect_sensitive("qwen3_v5", [](Model& changed) { zero(changed, "_norm.weight", 1.0f); });  // q/k norms as plain RMS
+  expect_cache_matches("qwen3_v5");
+  expect_lora_and_fuse("qwen3_v5");
+}
+
+TEST(FamilyParity, Qwen3ClassicConfigTied) {
+  expect_parity("qwen3_classic", "qwen3");
+  expect_lora_and_fuse("qwen3_classic");
+}
+
+TEST(FamilyParity, Gemma3Transformers5) {
+  const Model m = load_model(golden("gemma3_v5"), mx::float32);
+  EXPECT_EQ(m.config.sliding_layers, (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(m.config.sliding_window, 5);
+  EXPECT_FLOAT_EQ(m.config.rope_local_theta, 1e4f);
+  EXPECT_FLOAT_EQ(m.config.rope_theta, 1e6f);
+  expect_parity("gemma3_v5", "gemma3_text");
+  expect_sensitive("gemma3_v5", [](Model& changed) { changed.config.sliding_layers.clear(); });
+  expect_sensitive("gemma3_v5", [](Model& changed) { changed.config.rope_local_theta = 1e6f; });
+  expect_sensitive("gemma3_v5", [](Model& changed) { changed.config.query_pre_attn_scalar = 32; });
+  expect_sensitive("gemma3_v5", [](Model& changed) { zero(changed, "post_feedforward_layernorm.weight"); });
+  expect_cache_matches("gemma3_v5");
+  expect_lora_and_fuse("gemma3_v5");
+}
+
+TEST(FamilyParity, Gemma3ClassicConfigWithPattern) {
+  const Model m = load_model(golden("gemma3_classic"), mx::float32);
+  EXPECT_EQ(m.config.form, ConfigForm::Classic);
+  EXPECT_EQ(m.config.sliding_layers, (std::vector<bool>{true, false, true}));  // sliding_window_pattern 2
+  EXPECT_FLOAT_EQ(m.config.rope_local_theta, 2e4f);
+  expect_parity("gemma3_classic", "gemma3_text");
+  expect_cache_matches("gemma3_classic");
+  expect_lora_and_fuse("gemma3_classic");
+}
+
+}  // namespace
+}  // namespace mlxft
