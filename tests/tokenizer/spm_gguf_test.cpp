@@ -83,6 +83,30 @@ TEST(SpmGguf, RebuiltModelEncodesLikeTheOriginal) {
   EXPECT_EQ(identical, texts.size());
 }
 
+// llama.cpp's Gemma 3 GGUFs mark <unk> as a control token (type 3) and name it by
+// tokenizer.ggml.unknown_token_id: that piece becomes SentencePiece's one UNKNOWN piece; a second
+// type-2 piece becomes control, since SentencePiece refuses two.
+TEST(SpmGguf, TheUnknownTokenIdMakesThatPieceTheUnknownOneWhateverItsType) {
+  GgufTokenizerVocab vocab;
+  vocab.model = "llama";
+  vocab.source = "gemma.gguf";
+  vocab.tokens = {"<pad>", "<eos>", "<bos>", "<unk>", "\xe2\x96\x81" "a", "b", "<odd>"};
+  vocab.scores = {0, 0, 0, 0, -1, -2, 0};
+  vocab.token_types = {3, 3, 3, 3, 1, 1, 2};
+  vocab.bos_id = 2;
+  vocab.eos_id = 1;
+  vocab.unk_id = 3;
+  sentencepiece::SentencePieceProcessor sp;
+  auto status = sp.LoadFromSerializedProto(sentencepiece_model_from_gguf(vocab));
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(sp.unk_id(), 3);
+  EXPECT_TRUE(sp.IsUnknown(3));
+  EXPECT_TRUE(sp.IsControl(6));
+  vocab.unk_id = -1;  // no id: the first type-2 piece
+  ASSERT_TRUE(sp.LoadFromSerializedProto(sentencepiece_model_from_gguf(vocab)).ok());
+  EXPECT_EQ(sp.unk_id(), 6);
+}
+
 TEST(SpmGguf, VocabularyWithoutUnknownTokenIsRefused) {
   GgufTokenizerVocab vocab;
   vocab.model = "llama";

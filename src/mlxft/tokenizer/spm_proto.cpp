@@ -55,12 +55,19 @@ std::string sentencepiece_model_from_gguf(const GgufTokenizerVocab& g) {
   if (!g.token_types.empty() && g.token_types.size() != n)
     fail("tokenizer.ggml.token_type", "length differs from tokens");
   ProtoWriter model;
+  // The unknown piece: tokenizer.ggml.unknown_token_id, else the first piece of type 2. SentencePiece
+  // needs exactly one piece of type UNKNOWN, so that one gets it whatever its type in the file
+  // (llama.cpp's Gemma 3 GGUFs mark <unk> as a control token) and any other type-2 piece becomes control.
   int64_t unk = g.unk_id;
+  for (size_t i = 0; unk < 0 && i < g.token_types.size(); ++i) {
+    if (g.token_types[i] == kUnknown) unk = int64_t(i);
+  }
   bool byte_fallback = false;
   for (size_t i = 0; i < n; ++i) {
     int type = g.token_types.empty() ? kNormal : g.token_types[i];
     if (type < kNormal || type > kByte) type = kNormal;
-    if (type == kUnknown && unk < 0) unk = int64_t(i);
+    if (type == kUnknown) type = kControl;
+    if (int64_t(i) == unk) type = kUnknown;
     byte_fallback |= type == kByte;
     ProtoWriter piece;
     piece.bytes_field(1, g.tokens[i]);
