@@ -237,9 +237,21 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
   // before the next step is built, so constrained decoding goes step by step.
   const bool overlap = constraints.empty();
   std::optional<mx::array> current, queued;
-  auto queue_next = [&]() {
+  // Steps still computing when this returns or throws (one queued past a stop token) must finish
+  // before their arrays go: MLX's CPU stream would write into freed buffers.
+  struct Drain {
+    std::optional<mx::array>&a, &b;
+    ~Drain() {
+      try {
+        if (a) mx::eval(*a);
+        if (b) mx::eval(*b);
+      } catch (...) {  // an error of the dropped step: nobody reads its token
+      }
+    }
+  } drain{current, queued};
+  auto queue_next = [&](size_t emitted) {  // the step after token emitted + 1, unless that token is the last
     queued.reset();
-    if (cache.offset >= c.max_position_embeddings) return;
+    if (cache.offset >= c.max_position_embeddings || static_cast<int>(emitted) + 1 >= options.max_tokens) return;
     queued = sample(feed(*current));
     mx::async_eval(*queued);
   };
@@ -247,7 +259,7 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
   if (overlap) {
     current = sample(first_logits);
     mx::async_eval(*current);
-    queue_next();
+    queue_next(0);
     token = current->item<int32_t>();
   } else {
     token = pick(first_logits);
@@ -262,11 +274,12 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
     }
     out.push_back(token);
     if (on_token) on_token(token);
+    if (static_cast<int>(out.size()) >= options.max_tokens) break;
     const bool room = overlap ? queued.has_value() : cache.offset < c.max_position_embeddings;
-    if (static_cast<int>(out.size()) >= options.max_tokens || !room) break;
+    if (!room) break;
     if (overlap) {
       current = queued;
-      queue_next();
+      queue_next(out.size());
       token = current->item<int32_t>();
     } else {
       token = pick(feed(mx::array(&token, {1}, mx::int32)));
