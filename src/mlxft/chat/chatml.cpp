@@ -4,8 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "mlxft/chat/hermes.h"
 #include "mlxft/util/error.h"
-#include "mlxft/util/json_text.h"
 
 namespace mlxft {
 
@@ -13,45 +13,15 @@ namespace {
 
 constexpr const char* kImStart = "<|im_start|>";
 constexpr const char* kImEnd = "<|im_end|>";
-constexpr const char* kToolsIntro =
-    "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
-    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>";
-constexpr const char* kToolsOutro =
-    "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
-    "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
-    "\"arguments\": <args-json-object>}\n</tool_call>";
-constexpr std::string_view kCallOpen = "<tool_call>";
-constexpr std::string_view kCallClose = "</tool_call>";
-
 // Ollama: a system turn when there is one, every message, then the assistant's turn opened.
 constexpr const char* kOllamaTemplate =
     "{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
     "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
     "<|im_start|>assistant\n";
 
-using Spans = std::vector<std::pair<size_t, size_t>>;
-
-struct Builder {
-  const Tokenizer& tok;
+struct Builder : MaskedIds {
   int32_t im_start, im_end;
-  Rendered out;
 
-  void push(int32_t id, bool trained) {
-    out.ids.push_back(id);
-    out.mask.push_back(trained ? 1 : 0);
-  }
-  void text(const std::string& s, bool trained) {
-    for (int32_t id : tok.encode(s)) push(id, trained);
-  }
-  // One segment whose bytes [0, header) are untrained, and the rest trained except `spans`
-  // (byte ranges relative to the segment).
-  void segment(const std::string& s, size_t header, const Spans& spans) {
-    for (const auto& p : tok.encode_with_offsets(s)) {
-      bool trained = p.end > header;
-      for (const auto& [b, e] : spans) trained &= !(p.begin < e && b < p.end);
-      push(p.id, trained);
-    }
-  }
   // <|im_start|>{role}\n{content}<|im_end|>\n, untrained.
   void turn(const std::string& role, const std::string& content) {
     push(im_start, false);
@@ -65,7 +35,7 @@ void assistant_turn(Builder& b, const Message& m) {
   const std::string header = "assistant\n";
   b.push(b.im_start, false);
   if (m.tool_calls.empty()) {
-    Spans spans;
+    ByteSpans spans;
     for (const auto& [s, e] : m.untrained_spans) spans.emplace_back(s + header.size(), e + header.size());
     b.segment(header + m.content, header.size(), spans);
   } else {
@@ -73,10 +43,7 @@ void assistant_turn(Builder& b, const Message& m) {
     // is the header's (it ends the generation prompt).
     std::string s = "assistant";
     if (!m.content.empty()) s += "\n" + m.content;
-    for (const auto& c : m.tool_calls) {
-      s += "\n<tool_call>\n" + python_json_dumps(OrderedJson{{"name", c.name}, {"arguments", c.arguments}}) +
-           "\n</tool_call>";
-    }
+    for (const auto& c : m.tool_calls) s += "\n" + hermes_call_text(c);
     b.segment(s, header.size(), {});
   }
   b.push(b.im_end, true);
@@ -85,8 +52,7 @@ void assistant_turn(Builder& b, const Message& m) {
 
 // Tool messages [i, j) as one user turn of <tool_response> blocks.
 void tool_turn(Builder& b, const std::vector<Message>& ms, size_t i, size_t j) {
-  std::string s = "user";
-  for (; i < j; ++i) s += "\n<tool_response>\n" + ms[i].content + "\n</tool_response>";
+  const std::string s = "user" + hermes_tool_responses(ms, i, j);
   b.push(b.im_start, false);
   b.text(s, false);
   b.push(b.im_end, false);
@@ -96,7 +62,7 @@ void tool_turn(Builder& b, const std::vector<Message>& ms, size_t i, size_t j) {
 // `extra`: the tools section the first system turn ends with ("" without tools).
 Rendered render_chatml(const Conversation& conv, const Tokenizer& tok, const std::string& default_system,
                        const std::string& extra) {
-  Builder b{tok, tok.require_control_id(kImStart), tok.require_control_id(kImEnd), {}};
+  Builder b{{tok, {}}, tok.require_control_id(kImStart), tok.require_control_id(kImEnd)};
   if (conv.raw_text) {
     for (const auto& m : conv.messages) b.text(m.content, true);
     if (tok.eos_id() >= 0) b.push(tok.eos_id(), true);
@@ -133,9 +99,7 @@ TemplateMatch ChatMlFormat::match_template(const std::string& chat_template, con
 }
 
 std::string ChatMlFormat::tools_text(const OrderedJson& tools) const {
-  std::string s = kToolsIntro;
-  for (const auto& t : tools) s += "\n" + python_json_dumps(t);
-  return s + kToolsOutro;
+  return "\n\n" + hermes_tools_text(tools);
 }
 
 Rendered ChatMlFormat::render(const Conversation& conversation) const {
@@ -166,9 +130,7 @@ std::vector<int32_t> ChatMlFormat::stop_ids() const {
 }
 
 std::optional<ParsedCalls> ChatMlFormat::parse_native_calls(std::string_view text) const {
-  const size_t at = text.find(kCallOpen);
-  if (at == std::string_view::npos) return std::nullopt;
-  return parse_tagged_calls(text, at, kCallOpen, kCallClose);
+  return parse_hermes_calls(text);
 }
 
 OllamaTemplate ChatMlFormat::ollama_template() const {

@@ -4,24 +4,14 @@
 #include <string>
 #include <utility>
 
+#include "mlxft/chat/hermes.h"
 #include "mlxft/util/error.h"
-#include "mlxft/util/json_text.h"
 
 namespace mlxft {
 namespace {
 
 constexpr const char* kStart = "<start_of_turn>";
 constexpr const char* kEnd = "<end_of_turn>";
-constexpr const char* kToolsIntro =
-    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
-    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>";
-constexpr const char* kToolsOutro =
-    "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
-    "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
-    "\"arguments\": <args-json-object>}\n</tool_call>";
-constexpr std::string_view kCallOpen = "<tool_call>";
-constexpr std::string_view kCallClose = "</tool_call>";
-
 // Ollama: the system prompt as the first user turn's prefix, every message, the model's turn opened.
 constexpr const char* kOllamaTemplate =
     "{{- range $i, $_ := .Messages }}"
@@ -29,28 +19,9 @@ constexpr const char* kOllamaTemplate =
     "{{- else }}<start_of_turn>user\n{{ if and (eq $i 0) $.System }}{{ $.System }}\n\n{{ end }}"
     "{{ .Content }}<end_of_turn>\n{{- end }}{{ end }}<start_of_turn>model\n";
 
-using Spans = std::vector<std::pair<size_t, size_t>>;
-
-struct Builder {
-  const Tokenizer& tok;
+struct Builder : MaskedIds {
   int32_t start, end;
-  Rendered out;
 
-  void push(int32_t id, bool trained) {
-    out.ids.push_back(id);
-    out.mask.push_back(trained ? 1 : 0);
-  }
-  void text(const std::string& s, bool trained) {
-    for (int32_t id : tok.encode(s)) push(id, trained);
-  }
-  // One segment whose bytes [0, header) are untrained, the rest trained except `spans`.
-  void segment(const std::string& s, size_t header, const Spans& spans) {
-    for (const auto& p : tok.encode_with_offsets(s)) {
-      bool trained = p.end > header;
-      for (const auto& [b, e] : spans) trained &= !(p.begin < e && b < p.end);
-      push(p.id, trained);
-    }
-  }
   // <start_of_turn>user\n{content}<end_of_turn>\n, untrained.
   void user_turn(const std::string& content) {
     push(start, false);
@@ -64,12 +35,11 @@ void model_turn(Builder& b, const Message& m) {
   const std::string header = "model\n";
   b.push(b.start, false);
   std::string s = header + m.content;
-  Spans spans;
+  ByteSpans spans;
   for (const auto& [from, to] : m.untrained_spans) spans.emplace_back(from + header.size(), to + header.size());
   for (const auto& c : m.tool_calls) {
     s += (s.size() == header.size() ? "" : "\n");
-    s += "<tool_call>\n" + python_json_dumps(OrderedJson{{"name", c.name}, {"arguments", c.arguments}}) +
-         "\n</tool_call>";
+    s += hermes_call_text(c);
   }
   b.segment(s, header.size(), spans);
   b.push(b.end, true);
@@ -77,7 +47,7 @@ void model_turn(Builder& b, const Message& m) {
 }
 
 Rendered render_gemma(const Conversation& conv, const Tokenizer& tok, const std::string& tools) {
-  Builder b{tok, tok.require_control_id(kStart), tok.require_control_id(kEnd), {}};
+  Builder b{{tok, {}}, tok.require_control_id(kStart), tok.require_control_id(kEnd)};
   if (tok.bos_id() >= 0) b.push(tok.bos_id(), false);
   if (conv.raw_text) {
     for (const auto& m : conv.messages) b.text(m.content, true);
@@ -94,10 +64,10 @@ Rendered render_gemma(const Conversation& conv, const Tokenizer& tok, const std:
     if (m.role == Role::Assistant) {
       model_turn(b, m);
     } else if (m.role == Role::Tool) {
-      std::string s;
-      for (; i < ms.size() && ms[i].role == Role::Tool; ++i) s += "\n<tool_response>\n" + ms[i].content + "\n</tool_response>";
-      --i;
-      b.user_turn(s.substr(1));
+      size_t j = i;
+      while (j < ms.size() && ms[j].role == Role::Tool) ++j;
+      b.user_turn(hermes_tool_responses(ms, i, j).substr(1));
+      i = j - 1;
     } else {  // user, or a later system message (Gemma has no system turn)
       b.user_turn(prefix + m.content);
       prefix.clear();
@@ -115,9 +85,7 @@ TemplateMatch GemmaFormat::match_template(const std::string& chat_template, cons
 }
 
 std::string GemmaFormat::tools_text(const OrderedJson& tools) const {
-  std::string s = kToolsIntro;
-  for (const auto& t : tools) s += "\n" + python_json_dumps(t);
-  return s + kToolsOutro;
+  return hermes_tools_text(tools);
 }
 
 Rendered GemmaFormat::render(const Conversation& conversation) const {
@@ -148,9 +116,7 @@ std::vector<int32_t> GemmaFormat::stop_ids() const {
 }
 
 std::optional<ParsedCalls> GemmaFormat::parse_native_calls(std::string_view text) const {
-  const size_t at = text.find(kCallOpen);
-  if (at == std::string_view::npos) return std::nullopt;
-  return parse_tagged_calls(text, at, kCallOpen, kCallClose);
+  return parse_hermes_calls(text);
 }
 
 OllamaTemplate GemmaFormat::ollama_template() const {
