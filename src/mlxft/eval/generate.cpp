@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 
+#include "mlxft/model/decode_step.h"
 #include "mlxft/util/error.h"
 
 namespace mx = mlx::core;
@@ -191,51 +192,83 @@ std::vector<std::vector<int32_t>> generate_batch(const Model& model,
   return out;
 }
 
-std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& prompt,
-                              const GenerateOptions& options, const std::function<void(int32_t)>& on_token,
-                              GenerateStats* stats, PromptCache* reuse) {
-  const ModelConfig& c = model.config;
-  check_prompt(model, prompt);
-  const int prompt_len = static_cast<int>(prompt.size());
-  GenerateStats local;
-  GenerateStats& st = stats ? *stats : local;
-  st = GenerateStats{};
-  st.prompt_tokens = prompt_len;
-  mx::reset_peak_memory();
+namespace {
 
-  ForwardOptions fwd;
-  fwd.lora = options.lora;
-  KVCache cache;
-  const int reused = reuse ? reuse_prefix(*reuse, prompt, cache) : 0;
-  st.reused_tokens = reused;
-  mx::array key = mx::random::key(options.seed);
-  auto constraints = make_constraints(options, 1);
-  auto sample = [&](const mx::array& logits) {  // lazy: the token of the next key
+// What the decoding loops share: the step's sampling key and the constraint.
+struct Decoding {
+  const Model& model;
+  const GenerateOptions& options;
+  const std::function<void(int32_t)>& on_token;
+  GenerateStats& st;
+  mx::array key;
+  std::vector<std::unique_ptr<TokenConstraint>> constraints;
+
+  mx::array sample(const mx::array& logits) {  // lazy: the token of the next key
     auto [step_key, rest] = mx::random::split(key);
     key = rest;
     return sample_token(mx::reshape(logits, {-1}), options.sampling, step_key);
-  };
-  auto pick = [&](const mx::array& logits) {  // the token's value, through the constraint
+  }
+  int32_t pick(const mx::array& logits) {  // the token's value, through the constraint
     const mx::array token = sample(logits);
     mx::eval(token);
     std::vector<int32_t> picked{token.item<int32_t>()};
     constrain(picked, logits, constraints, {0});
     return picked[0];
-  };
-  auto feed = [&](const mx::array& token) {
-    return last_logits(model, mx::reshape(mx::astype(token, mx::int32), {1, 1}), fwd, cache);
-  };
+  }
+  // The same from float32 logits [V] on the host.
+  int32_t pick(const float* logits, size_t V) {
+    int32_t token = 0;
+    if (options.sampling.temperature <= 0.0f) {
+      token = static_cast<int32_t>(std::max_element(logits, logits + V) - logits);
+    } else {
+      const mx::array t = sample(mx::array(logits, {static_cast<int>(V)}, mx::float32));
+      mx::eval(t);
+      token = t.item<int32_t>();
+    }
+    if (!constraints.empty()) {
+      TokenConstraint& k = *constraints[0];
+      if (!k.allows(token)) token = constrained_choice(k, logits, V, token);
+      k.accept(token);
+    }
+    return token;
+  }
+  // Emits token unless it stops the run; false when the run is over (a stop, or max_tokens reached).
+  bool emit(int32_t token, std::vector<int32_t>& out) {
+    if (is_stop(model, options, token)) {
+      st.stopped_at_eos = true;
+      return false;
+    }
+    out.push_back(token);
+    if (on_token) on_token(token);
+    return static_cast<int>(out.size()) < options.max_tokens;
+  }
+};
 
-  std::vector<int32_t> out;
-  auto t0 = std::chrono::steady_clock::now();
-  const mx::array prompt_ids = mx::array(prompt.data() + reused, {1, prompt_len - reused}, mx::int32);
-  const mx::array first_logits = last_logits(model, prompt_ids, fwd, cache);
-  if (reuse) *reuse = PromptCache{cache, prompt};  // later appends make new arrays: this copy stays
-  // Without a constraint the steps overlap (as mlx-lm decodes): step t+1's graph is built on step
-  // t's lazy token and queued (async_eval) before t's value is read, so building graphs hides behind
-  // the computing; a step queued past the last token is dropped. A constraint must see each token
-  // before the next step is built, so constrained decoding goes step by step.
-  const bool overlap = constraints.empty();
+// The steps after the prompt on plain buffers (model/decode_step.h), one at a time.
+void decode_native(Decoding& d, DecodeStep& native, const mx::array& first_logits, const KVCache& cache,
+                   std::vector<int32_t>& out) {
+  int32_t token = d.pick(first_logits);
+  native.start(cache);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto V = static_cast<size_t>(native.vocab_size());
+  while (d.emit(token, out) && native.offset() < d.model.config.max_position_embeddings) {
+    token = d.pick(native.step(token), V);
+    ++d.st.decode_steps;
+  }
+  d.st.generate_seconds = seconds_since(t0);
+}
+
+// The steps after the prompt through forward(). Without a constraint they overlap (as mlx-lm decodes):
+// step t+1's graph is built on step t's lazy token and queued (async_eval) before t's value is read, so
+// building graphs hides behind the computing (what keeps a GPU busy); a step queued past the last token
+// is dropped. A constraint must see each token before the next step is built: step by step.
+void decode_forward(Decoding& d, const mx::array& first_logits, KVCache& cache, const ForwardOptions& fwd,
+                    std::vector<int32_t>& out) {
+  const ModelConfig& c = d.model.config;
+  auto feed = [&](const mx::array& token) {
+    return last_logits(d.model, mx::reshape(mx::astype(token, mx::int32), {1, 1}), fwd, cache);
+  };
+  const bool overlap = d.constraints.empty();
   std::optional<mx::array> current, queued;
   // Steps still computing when this returns or throws (one queued past a stop token) must finish
   // before their arrays go: MLX's CPU stream would write into freed buffers.
@@ -251,30 +284,21 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
   } drain{current, queued};
   auto queue_next = [&](size_t emitted) {  // the step after token emitted + 1, unless that token is the last
     queued.reset();
-    if (cache.offset >= c.max_position_embeddings || static_cast<int>(emitted) + 1 >= options.max_tokens) return;
-    queued = sample(feed(*current));
+    if (cache.offset >= c.max_position_embeddings || static_cast<int>(emitted) + 1 >= d.options.max_tokens) return;
+    queued = d.sample(feed(*current));
     mx::async_eval(*queued);
   };
   int32_t token = 0;
   if (overlap) {
-    current = sample(first_logits);
+    current = d.sample(first_logits);
     mx::async_eval(*current);
     queue_next(0);
     token = current->item<int32_t>();
   } else {
-    token = pick(first_logits);
+    token = d.pick(first_logits);
   }
-  st.prompt_seconds = seconds_since(t0);
-
-  t0 = std::chrono::steady_clock::now();
-  while (true) {
-    if (is_stop(model, options, token)) {
-      st.stopped_at_eos = true;
-      break;
-    }
-    out.push_back(token);
-    if (on_token) on_token(token);
-    if (static_cast<int>(out.size()) >= options.max_tokens) break;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (d.emit(token, out)) {
     const bool room = overlap ? queued.has_value() : cache.offset < c.max_position_embeddings;
     if (!room) break;
     if (overlap) {
@@ -282,11 +306,46 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
       queue_next(out.size());
       token = current->item<int32_t>();
     } else {
-      token = pick(feed(mx::array(&token, {1}, mx::int32)));
+      token = d.pick(feed(mx::array(&token, {1}, mx::int32)));
     }
-    ++st.decode_steps;
+    ++d.st.decode_steps;
   }
-  st.generate_seconds = seconds_since(t0);
+  d.st.generate_seconds = seconds_since(t0);
+}
+
+}  // namespace
+
+std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& prompt,
+                              const GenerateOptions& options, const std::function<void(int32_t)>& on_token,
+                              GenerateStats* stats, PromptCache* reuse) {
+  check_prompt(model, prompt);
+  const int prompt_len = static_cast<int>(prompt.size());
+  GenerateStats local;
+  GenerateStats& st = stats ? *stats : local;
+  st = GenerateStats{};
+  st.prompt_tokens = prompt_len;
+  mx::reset_peak_memory();
+
+  ForwardOptions fwd;
+  fwd.lora = options.lora;
+  KVCache cache;
+  const int reused = reuse ? reuse_prefix(*reuse, prompt, cache) : 0;
+  st.reused_tokens = reused;
+  Decoding d{model, options, on_token, st, mx::random::key(options.seed), make_constraints(options, 1)};
+
+  std::vector<int32_t> out;
+  const auto t0 = std::chrono::steady_clock::now();
+  const mx::array prompt_ids = mx::array(prompt.data() + reused, {1, prompt_len - reused}, mx::int32);
+  const mx::array first_logits = last_logits(model, prompt_ids, fwd, cache);
+  if (reuse) *reuse = PromptCache{cache, prompt};  // later appends make new arrays: this copy stays
+  if (auto native = DecodeStep::make(model, options.lora)) {
+    mx::eval(first_logits);
+    st.prompt_seconds = seconds_since(t0);
+    decode_native(d, *native, first_logits, cache, out);
+  } else {
+    decode_forward(d, first_logits, cache, fwd, out);
+    st.prompt_seconds = seconds_since(t0) - st.generate_seconds;
+  }
   st.generated_tokens = static_cast<int>(out.size());
   st.peak_memory_bytes = mx::get_peak_memory();
   return out;

@@ -117,17 +117,16 @@ void rows_avx512_m(const Job& j, int64_t n0, int64_t n1) {
 }
 #endif
 
-void run(const Job& j) {
-  parallel_for(
-      j.N,
-      [&](int64_t n0, int64_t n1) {
+void run_range(const Job& j, int64_t n0, int64_t n1) {
 #if defined(__x86_64__)
-        static const bool avx512 = cpu_features().avx512f;
-        if (avx512) return j.bits == 4 ? rows_avx512_m<4>(j, n0, n1) : rows_avx512_m<8>(j, n0, n1);
+  static const bool avx512 = cpu_features().avx512f;
+  if (avx512) return j.bits == 4 ? rows_avx512_m<4>(j, n0, n1) : rows_avx512_m<8>(j, n0, n1);
 #endif
-        rows_portable(j, n0, n1);
-      },
-      64);
+  rows_portable(j, n0, n1);
+}
+
+void run(const Job& j) {
+  parallel_for(j.N, [&](int64_t n0, int64_t n1) { run_range(j, n0, n1); }, 64);
 }
 
 // in: x [M, K] f32, w, scales f32, biases f32. out: y [M, N] f32.
@@ -176,6 +175,22 @@ class QuantizedRowsPrimitive : public mx::Primitive {
 };
 
 }  // namespace
+
+void quantized_rows_range(const QuantizedRows& w, const float* x, const float* xsum, int64_t rows, float* y,
+                          int64_t n0, int64_t n1) {
+  run_range({w.w, w.scales, w.biases, x, xsum, y, rows, w.N, w.K, w.group, w.bits}, n0, n1);
+}
+
+QuantizedRows quantized_rows_view(const FrozenLinearWeight& w, std::vector<mx::array>& keep) {
+  const FrozenLinearWeight::Impl& q = w.impl();
+  if (!q.quantized || (q.bits != 4 && q.bits != 8) || q.group % 32 != 0)
+    throw std::invalid_argument("quantized_rows_view: not a 4- or 8-bit quantized weight in groups of 32k");
+  const auto [scales, biases] = q.rows_scales();
+  const mx::array wq = mx::contiguous(*q.wq);
+  mx::eval({wq, scales, biases});
+  keep.insert(keep.end(), {wq, scales, biases});
+  return {wq.data<uint32_t>(), scales.data<float>(), biases.data<float>(), q.out, q.in, q.group, q.bits};
+}
 
 bool quantized_rows_supported(const mx::array& x, int group_size, int bits, mx::StreamOrDevice s) {
   if (!cpu_kernels_run_on(mx::to_stream(s)) || x.ndim() < 1) return false;

@@ -18,6 +18,8 @@
 
 #include <mlx/mlx.h>
 
+#include <vector>
+
 #include "mlxft/kernels/frozen_linear.h"
 
 namespace mlxft::kernels {
@@ -30,6 +32,22 @@ mx::array quantized_rows_matmul(const mx::array& x, const mx::array& w, const mx
 // The same with a prepared quantized kernel weight, whose float32 scales and biases are made once
 // (not cast again on every decode step).
 mx::array quantized_rows_matmul(const mx::array& x, const FrozenLinearWeight& w, mx::StreamOrDevice s = {});
+
+// The raw kernel for callers that hold plain buffers (model/decode_step.h): y[m, n] for rows m < `rows` of
+// x [rows, K] and outputs n0 <= n < n1, on the calling thread; xsum [rows, K / group] holds each group's
+// sum of x. w, scales and biases as above (float32 scales and biases, row-major).
+struct QuantizedRows {
+  const uint32_t* w;
+  const float* scales;
+  const float* biases;
+  int64_t N, K;
+  int group, bits;
+};
+void quantized_rows_range(const QuantizedRows& w, const float* x, const float* xsum, int64_t rows, float* y,
+                          int64_t n0, int64_t n1);
+// The view of a quantized kernel weight (bits 4 or 8) with its float32 scales and biases; `keep` gets the
+// evaluated arrays the view points into. std::invalid_argument for a float weight or other widths.
+QuantizedRows quantized_rows_view(const FrozenLinearWeight& w, std::vector<mx::array>& keep);
 
 mx::array quantized_matmul(const mx::array& x, const mx::array& w, const mx::array& scales,
                            const mx::array& biases, int group_size, int bits,
