@@ -155,6 +155,34 @@ TEST(Generate, BatchOfPromptsEqualsEachAloneWithMlxOps) {
   EXPECT_EQ(batched, alone);
 }
 
+// Prompts fed one at a time (each reusing the cache of the one before) and decoded together give, row by
+// row, what generate() gives for each in turn, greedy and sampled; rows stop at different steps.
+TEST(Generate, EachPromptDecodedTogetherGivesTheTokensOfOneAtATime) {
+  const Model m = tiny_model(4);
+  const std::vector<std::vector<int32_t>> prompts = {
+      {1, 17, 300, 42}, {1, 17, 300, 42, 9, 250, 7}, {1, 5, 6}, {1, 5, 6, 7, 8}, {1, 99}};
+  for (const float temperature : {0.0f, 1.1f}) {
+    GenerateOptions o;
+    o.max_tokens = 14;
+    o.sampling = {temperature, 0.95f};
+    o.seed = 3;
+    PromptCache alone_cache;
+    std::vector<std::vector<int32_t>> want;
+    for (const auto& p : prompts) want.push_back(generate(m, p, o, {}, nullptr, &alone_cache));
+    o.stop_ids = {want[1].at(3)};  // rows now stop at different steps
+    want.clear();
+    alone_cache = {};
+    for (const auto& p : prompts) want.push_back(generate(m, p, o, {}, nullptr, &alone_cache));
+    PromptCache together_cache;
+    EXPECT_EQ(generate_each(m, prompts, o, &together_cache), want) << "temperature " << temperature;
+    EXPECT_EQ(together_cache.ids, prompts.back());
+    EXPECT_EQ(generate_each(m, prompts, o), want) << "without reuse";
+    size_t lengths = 0;
+    for (const auto& w : want) lengths += w.size() == static_cast<size_t>(o.max_tokens) ? 1 : 0;
+    EXPECT_LT(lengths, prompts.size()) << "some row should stop early";
+  }
+}
+
 TEST(Generate, EmptyBatchAndSampledBatchesAreReproducible) {
   const Model m = tiny_model(2);
   GenerateOptions o;

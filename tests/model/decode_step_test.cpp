@@ -62,7 +62,7 @@ float worst_relative_gap(const Model& m, const LoraAdapters* lora, const std::ve
   float worst = 0.0f;
   int32_t token = 3;
   for (int s = 0; s < steps; ++s) {
-    const float* got = native->step(token);
+    const float* got = native->step({token});
     const mx::array want = forward(m, mx::array(&token, {1, 1}, mx::int32), o, &cache);
     mx::eval(want);
     const float* w = want.data<float>();
@@ -103,9 +103,9 @@ TEST(DecodeStep, AdaptersChangeTheLogits) {
   ASSERT_TRUE(plain && adapted);
   plain->start(KVCache{});
   adapted->start(KVCache{});
-  const float* a = plain->step(1);
+  const float* a = plain->step({1});
   const std::vector<float> first(a, a + m.config.vocab_size);
-  const float* b = adapted->step(1);
+  const float* b = adapted->step({1});
   float gap = 0.0f;
   for (int v = 0; v < m.config.vocab_size; ++v) gap = std::max(gap, std::abs(first[static_cast<size_t>(v)] - b[v]));
   EXPECT_GT(gap, 1e-2f);
@@ -118,6 +118,70 @@ TEST(DecodeStep, GrowsPastTheFirstCacheStep) {
   std::vector<int32_t> prompt;
   for (int i = 0; i < 250; ++i) prompt.push_back((i * 37 + 11) % 500);
   EXPECT_LT(worst_relative_gap(m, nullptr, prompt, 20), 1e-4f);
+}
+
+// A left-padded batch: each row continues from its own positions (its padding dropped, its RoPE positions
+// kept), and rows can leave the batch.
+TEST(DecodeStep, BatchRowsEqualForwardOnTheLeftPaddedCache) {
+  const Model m = tiny(8, true, QuantSpec{4, 32});
+  const LoraAdapters lora = every_projection(m);
+  const std::vector<std::vector<int32_t>> prompts = {{1, 17, 300}, {1, 5, 6, 7, 8, 9, 10}, {1, 44, 45, 46, 47}};
+  KVCache cache;
+  std::vector<int32_t> ids(3 * 7, 0);
+  for (size_t b = 0; b < 3; ++b) {
+    const size_t pad = 7 - prompts[b].size();
+    std::copy(prompts[b].begin(), prompts[b].end(), ids.begin() + static_cast<std::ptrdiff_t>(b * 7 + pad));
+    cache.left_pad.push_back(static_cast<int>(pad));
+  }
+  ForwardOptions o;
+  o.lora = &lora;
+  mx::eval(forward(m, mx::array(ids.data(), {3, 7}, mx::int32), o, &cache));
+  auto native = DecodeStep::make(m, &lora);
+  ASSERT_TRUE(native);
+  native->start(cache);
+  EXPECT_EQ(native->rows(), 3);
+  std::vector<int32_t> tokens = {3, 4, 5};
+  for (int s = 0; s < 6; ++s) {
+    if (s == 3) {  // the middle row leaves
+      native->keep({0, 2});
+      for (auto* kv : {&cache.keys, &cache.values})
+        for (auto& a : *kv) a = mx::take(a, mx::array({0, 2}), 0);
+      cache.left_pad = {cache.left_pad[0], cache.left_pad[2]};
+      tokens = {tokens[0], tokens[2]};
+    }
+    const int n = static_cast<int>(tokens.size());
+    const float* got = native->step(tokens);
+    const mx::array want = forward(m, mx::array(tokens.data(), {n, 1}, mx::int32), o, &cache);
+    mx::eval(want);
+    const int V = m.config.vocab_size;
+    for (int r = 0; r < n; ++r) {
+      float top = 0.0f, gap = 0.0f;
+      for (int v = 0; v < V; ++v) {
+        top = std::max(top, std::abs(want.data<float>()[r * V + v]));
+        gap = std::max(gap, std::abs(want.data<float>()[r * V + v] - got[r * V + v]));
+      }
+      EXPECT_LT(gap / top, 1e-4f) << "step " << s << " row " << r;
+      tokens[static_cast<size_t>(r)] = (tokens[static_cast<size_t>(r)] * 7 + 13) % 500;
+    }
+    EXPECT_EQ(native->offset(), 8 + s);
+  }
+}
+
+TEST(DecodeStep, GenerateBatchGivesTheTokensOfTheForwardLoop) {
+  const Model m = tiny(9, true, QuantSpec{4, 32});
+  const LoraAdapters lora = every_projection(m);
+  GenerateOptions o;
+  o.max_tokens = 16;
+  o.lora = &lora;
+  const std::vector<std::vector<int32_t>> prompts = {{1, 17, 300}, {1, 5, 6, 7, 8, 9, 10}, {1, 44, 45, 46, 47}};
+  const auto first = generate_batch(m, prompts, o);
+  o.stop_ids = {first.at(1).at(5)};  // a token of one row: rows now leave at different steps
+  const auto native = generate_batch(m, prompts, o);
+  setenv("MLXFT_NATIVE_DECODE", "0", 1);
+  const auto graph = generate_batch(m, prompts, o);
+  unsetenv("MLXFT_NATIVE_DECODE");
+  EXPECT_EQ(native, graph);
+  EXPECT_LT(native[1].size(), 16u);
 }
 
 TEST(DecodeStep, GenerateGivesTheTokensOfTheForwardLoop) {

@@ -165,6 +165,13 @@ std::vector<std::vector<int32_t>> generate_batch(const Model& model,
   for (size_t b = 0; b < rows.size(); ++b) rows[b] = b;
   mx::array logits = last_logits(model, ids, fwd, cache);
   auto constraints = make_constraints(options, prompts.size());
+  // On the CPU the steps after the prompts run on plain buffers (model/decode_step.h) where it can.
+  std::unique_ptr<DecodeStep> native = DecodeStep::make(model, options.lora);
+  if (native) {
+    mx::eval(logits);
+    native->start(cache);
+  }
+  int offset = cache.offset;
   while (true) {
     std::vector<int32_t> tokens = next_tokens(logits, options, keys, rows);
     constrain(tokens, logits, constraints, rows);
@@ -177,17 +184,23 @@ std::vector<std::vector<int32_t>> generate_batch(const Model& model,
       keep.push_back(static_cast<int32_t>(r));
       fed.push_back(tokens[r]);
     }
-    if (keep.empty() || cache.offset >= model.config.max_position_embeddings) break;
+    if (keep.empty() || offset >= model.config.max_position_embeddings) break;
     if (keep.size() < rows.size()) {
-      keep_rows(cache, keep);
+      if (native) native->keep(keep);
+      else keep_rows(cache, keep);
       std::vector<size_t> kept;
       for (int32_t r : keep) kept.push_back(rows[static_cast<size_t>(r)]);
       rows = std::move(kept);
     }
     if (options.sampling.temperature > 0.0f)  // a fresh key per row and step
       for (size_t r : rows) keys[r] = mx::random::split(keys[r]).second;
-    logits =
-        last_logits(model, mx::array(fed.data(), {static_cast<int>(fed.size()), 1}, mx::int32), fwd, cache);
+    const int n = static_cast<int>(fed.size());
+    if (native) {
+      logits = mx::array(native->step(fed), {n, 1, native->vocab_size()}, mx::float32);
+    } else {
+      logits = last_logits(model, mx::array(fed.data(), {n, 1}, mx::int32), fwd, cache);
+    }
+    ++offset;
   }
   return out;
 }
@@ -252,7 +265,7 @@ void decode_native(Decoding& d, DecodeStep& native, const mx::array& first_logit
   const auto t0 = std::chrono::steady_clock::now();
   const auto V = static_cast<size_t>(native.vocab_size());
   while (d.emit(token, out) && native.offset() < d.model.config.max_position_embeddings) {
-    token = d.pick(native.step(token), V);
+    token = d.pick(native.step({token}), V);
     ++d.st.decode_steps;
   }
   d.st.generate_seconds = seconds_since(t0);
@@ -348,6 +361,59 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
   }
   st.generated_tokens = static_cast<int>(out.size());
   st.peak_memory_bytes = mx::get_peak_memory();
+  return out;
+}
+
+std::vector<std::vector<int32_t>> generate_each(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                                                const GenerateOptions& options, PromptCache* reuse) {
+  std::vector<std::vector<int32_t>> out(prompts.size());
+  std::unique_ptr<DecodeStep> native = DecodeStep::make(model, options.lora);
+  if (!native) {
+    for (size_t i = 0; i < prompts.size(); ++i) out[i] = generate(model, prompts[i], options, {}, nullptr, reuse);
+    return out;
+  }
+  const std::function<void(int32_t)> no_stream;
+  std::vector<GenerateStats> stats(prompts.size());
+  std::vector<Decoding> rows;  // per prompt: generate()'s key sequence and constraint
+  std::vector<size_t> live;    // batch row -> prompt
+  std::vector<int32_t> fed;
+  ForwardOptions fwd;
+  fwd.lora = options.lora;
+  for (size_t i = 0; i < prompts.size(); ++i) {  // each prompt alone, from the cache of the one before
+    const std::vector<int32_t>& prompt = prompts[i];
+    check_prompt(model, prompt);
+    KVCache cache;
+    const int reused = reuse ? reuse_prefix(*reuse, prompt, cache) : 0;
+    const int n = static_cast<int>(prompt.size()) - reused;
+    const mx::array logits = last_logits(model, mx::array(prompt.data() + reused, {1, n}, mx::int32), fwd, cache);
+    if (reuse) *reuse = PromptCache{cache, prompt};
+    rows.push_back({model, options, no_stream, stats[i], mx::random::key(options.seed), make_constraints(options, 1)});
+    const int32_t token = rows.back().pick(logits);
+    if (rows.back().emit(token, out[i]) && cache.offset < model.config.max_position_embeddings) {
+      native->add(cache);
+      live.push_back(i);
+      fed.push_back(token);
+    }
+  }
+  const auto V = static_cast<size_t>(native->vocab_size());
+  while (!live.empty()) {  // one step of every live row; a row that stops leaves
+    const float* logits = native->step(fed);
+    std::vector<int32_t> keep;
+    std::vector<size_t> kept;
+    std::vector<int32_t> next;
+    for (size_t r = 0; r < live.size(); ++r) {
+      const size_t i = live[r];
+      const int32_t token = rows[i].pick(logits + r * V, V);
+      const size_t positions = prompts[i].size() + out[i].size();  // cached after this step
+      if (!rows[i].emit(token, out[i]) || positions >= static_cast<size_t>(model.config.max_position_embeddings)) continue;
+      keep.push_back(static_cast<int32_t>(r));
+      kept.push_back(i);
+      next.push_back(token);
+    }
+    if (keep.size() < live.size()) native->keep(keep);
+    live = std::move(kept);
+    fed = std::move(next);
+  }
   return out;
 }
 

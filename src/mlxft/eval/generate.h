@@ -75,6 +75,14 @@ std::vector<std::vector<int32_t>> generate_batch(const Model& model,
                                                  const std::vector<std::vector<int32_t>>& prompts,
                                                  const GenerateOptions& options);
 
+// Several prompts, each fed alone (reusing `reuse` as generate() does: the prompt before it shares its
+// prefix, e.g. a conversation's earlier turns), then decoded together, one step for every row still
+// generating (model/decode_step.h; rows leave as they stop). Row i is exactly what generate(model,
+// prompts[i], options, ..., reuse) returns in turn (its keys, constraint and stops are its own, and a row's
+// logits do not depend on the others). Where the model has no graph-free step, it is that loop.
+std::vector<std::vector<int32_t>> generate_each(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                                                const GenerateOptions& options, PromptCache* reuse = nullptr);
+
 // BOS (when tokenizer.adds_bos()) + encode(text).
 std::vector<int32_t> plain_prompt(const Tokenizer& tokenizer, const std::string& text);
 // One user turn in `format`, ready for the assistant's answer (Mistral v3: BOS [INST] encode(text) [/INST]).

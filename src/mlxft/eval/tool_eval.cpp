@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "mlxft/eval/generate.h"
+#include "mlxft/model/decode_step.h"
 
 namespace mlxft {
 
@@ -45,10 +46,29 @@ std::vector<std::vector<int32_t>> generate_in_order(const Model& model, const st
   return generated;
 }
 
-// Batches of turns with similar prompt lengths (little padding); the results in turn order.
+// Batches of consecutive turns, each prompt fed alone from the cache of the one before, decoded together
+// (generate_each: the tokens of generate_in_order).
+std::vector<std::vector<int32_t>> generate_each_batched(const Model& model, const std::vector<ToolTurn>& turns,
+                                                        const GenerateOptions& go, const ToolEvalOptions& options) {
+  std::vector<std::vector<int32_t>> generated;
+  PromptCache cache;
+  const size_t batch = static_cast<size_t>(options.batch_size);
+  for (size_t first = 0; first < turns.size(); first += batch) {
+    std::vector<std::vector<int32_t>> prompts;
+    for (size_t j = first; j < std::min(turns.size(), first + batch); ++j) prompts.push_back(turns[j].prompt);
+    for (auto& ids : generate_each(model, prompts, go, &cache)) generated.push_back(std::move(ids));
+    if (options.progress) options.progress(generated.size(), turns.size());
+  }
+  return generated;
+}
+
+// Batches of turns with similar prompt lengths (little padding); the results in turn order. Where the
+// model has a graph-free decoding step (model/decode_step.h), generate_each_batched() instead: no padding,
+// and each prompt computes only what it does not share with the one before.
 std::vector<std::vector<int32_t>> generate_batched(const Model& model, const std::vector<ToolTurn>& turns,
                                                    const GenerateOptions& go,
                                                    const ToolEvalOptions& options) {
+  if (DecodeStep::make(model, go.lora)) return generate_each_batched(model, turns, go, options);
   std::vector<size_t> order(turns.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "mlxft/kernels/parallel.h"
@@ -51,11 +52,6 @@ struct Matrix {
   const float* f = nullptr;
   std::vector<mx::array> keep;
 
-  // y[n] = (x W^T)[n] for n0 <= n < n1; xsum: x's group sums (quantized only).
-  void rows(const float* x, const float* xsum, float* y, int64_t n0, int64_t n1) const {
-    if (q) return kernels::quantized_rows_range(*q, x, xsum, 1, y, n0, n1);
-    for (int64_t n = n0; n < n1; ++n) y[n] = dot(f + n * K, x, K);
-  }
 };
 
 Matrix matrix(const Model& m, const std::string& module) {
@@ -95,10 +91,11 @@ struct Layer {
   std::array<Projection, kProjectionCount> p;
   const float* input_norm = nullptr;
   const float* post_norm = nullptr;
-  std::vector<float> k, v;  // [KV, capacity, D]
+  std::vector<std::vector<float>> k, v;  // per row: [KV, capacity(row), D]
 };
 
 constexpr int kKvStep = 256;
+constexpr int64_t kKernelRows = 8;  // the few-row kernel's most rows a call
 
 class NativeDecode final : public DecodeStep {
  public:
@@ -119,47 +116,67 @@ class NativeDecode final : public DecodeStep {
     final_norm_ = f32_data(m.weight("model.norm.weight"), keep_);
     layers_.resize(static_cast<size_t>(c_.num_hidden_layers));
     for (int l = 0; l < c_.num_hidden_layers; ++l) load_layer(m, lora, l);
-    x_.resize(static_cast<size_t>(E_));
-    xn_.resize(static_cast<size_t>(E_));
-    qkv_.resize(static_cast<size_t>((H_ + 2 * KV_) * D_));
-    att_.resize(static_cast<size_t>(H_ * D_));
-    proj_.resize(static_cast<size_t>(std::max(E_, 2 * F_)));
-    act_.resize(static_cast<size_t>(F_));
-    logits_.resize(static_cast<size_t>(V_));
   }
 
   void start(const KVCache& cache) override {
-    pos_ = cache.offset;
-    cap_ = 0;
-    grow(pos_ + 1);
-    if (pos_ == 0) return;
-    for (size_t l = 0; l < layers_.size(); ++l) {
-      const auto copy = [&](const mx::array& src, std::vector<float>& dst) {
-        if (src.ndim() != 4 || src.shape(0) != 1 || src.shape(2) < pos_)
-          throw std::invalid_argument("DecodeStep::start: the cache is not a batch-1 KVCache");
-        mx::array s = mx::contiguous(mx::astype(mx::slice(src, {0, 0, 0, 0}, {1, static_cast<int>(KV_), pos_, static_cast<int>(D_)}), mx::float32));
-        mx::eval(s);
-        for (int h = 0; h < KV_; ++h)
-          std::memcpy(dst.data() + static_cast<size_t>(h) * cap_ * D_, s.data<float>() + static_cast<size_t>(h) * pos_ * D_,
-                      sizeof(float) * static_cast<size_t>(pos_) * D_);
-      };
-      copy(cache.keys[l], layers_[l].k);
-      copy(cache.values[l], layers_[l].v);
+    len_.clear();
+    shift_.clear();
+    resize_rows(0);
+    add(cache);
+  }
+
+  void add(const KVCache& cache) override {
+    const int B = cache.keys.empty() ? 1 : cache.keys[0].shape(0);
+    if (!cache.left_pad.empty() && static_cast<int>(cache.left_pad.size()) != B)
+      throw std::invalid_argument("DecodeStep::add: left_pad does not match the cache's rows");
+    const int64_t first = R_;
+    for (int b = 0; b < B; ++b) {
+      const int pad = cache.left_pad.empty() ? 0 : cache.left_pad[static_cast<size_t>(b)];
+      shift_.push_back(pad);
+      len_.push_back(cache.offset - pad);
+    }
+    resize_rows(static_cast<int>(first) + B);
+    grow();
+    for (size_t l = 0; l < layers_.size() && cache.offset > 0; ++l) {
+      copy_rows(cache.keys[l], cache.offset, first, layers_[l].k);
+      copy_rows(cache.values[l], cache.offset, first, layers_[l].v);
     }
   }
 
-  const float* step(int32_t token) override {
-    if (token < 0 || token >= V_) throw std::out_of_range("DecodeStep::step: token id outside the vocab");
-    grow(pos_ + 1);
-    embed_row(token);
-    for (size_t l = 0; l < layers_.size(); ++l) block(layers_[l]);
+  const float* step(const std::vector<int32_t>& tokens) override {
+    if (static_cast<int64_t>(tokens.size()) != R_) throw std::invalid_argument("DecodeStep::step: one token per row");
+    for (int32_t t : tokens)
+      if (t < 0 || t >= V_) throw std::out_of_range("DecodeStep::step: token id outside the vocab");
+    grow();
+    for (int64_t r = 0; r < R_; ++r) embed_row(tokens[static_cast<size_t>(r)], x_.data() + r * E_);
+    for (Layer& L : layers_) block(L);
     rms_norm(x_.data(), final_norm_, xn_.data());
     project({&head_}, {nullptr}, xn_.data(), logits_.data());
-    ++pos_;
+    for (int& n : len_) ++n;
     return logits_.data();
   }
 
-  int offset() const override { return pos_; }
+  void keep(const std::vector<int32_t>& rows) override {
+    auto pick = [&](auto& v) {
+      std::remove_reference_t<decltype(v)> kept;
+      for (int32_t r : rows) kept.push_back(std::move(v.at(static_cast<size_t>(r))));
+      v = std::move(kept);
+    };
+    pick(len_);
+    pick(shift_);
+    for (Layer& L : layers_) {
+      pick(L.k);
+      pick(L.v);
+    }
+    resize_rows(static_cast<int>(rows.size()));
+  }
+
+  int rows() const override { return static_cast<int>(R_); }
+  int offset() const override {
+    int most = 0;
+    for (size_t r = 0; r < len_.size(); ++r) most = std::max(most, shift_[r] + len_[r]);
+    return most;
+  }
   int vocab_size() const override { return static_cast<int>(V_); }
 
  private:
@@ -188,91 +205,150 @@ class NativeDecode final : public DecodeStep {
     L.post_norm = f32_data(m.weight(p + "post_attention_layernorm.weight"), keep_);
   }
 
-  // Room for `positions` cached positions (whole steps of kKvStep), keeping those cached.
-  void grow(int positions) {
-    if (positions <= cap_) return;
-    const int cap = (positions + kKvStep - 1) / kKvStep * kKvStep;
+  // Sizes the per-row buffers for R rows (the caches keep what they hold).
+  void resize_rows(int R) {
+    R_ = R;
+    const auto n = [&](int64_t per_row) { return static_cast<size_t>(R_ * per_row); };
+    x_.resize(n(E_));
+    xn_.resize(n(E_));
+    qkv_.resize(n((H_ + 2 * KV_) * D_));
+    att_.resize(n(H_ * D_));
+    proj_.resize(n(std::max(E_, 2 * F_)));
+    act_.resize(n(F_));
+    logits_.resize(n(V_));
     for (Layer& L : layers_) {
-      for (std::vector<float>* buf : {&L.k, &L.v}) {
-        std::vector<float> next(static_cast<size_t>(KV_) * cap * D_);
-        for (int h = 0; h < KV_ && cap_ > 0; ++h)
-          std::memcpy(next.data() + static_cast<size_t>(h) * cap * D_, buf->data() + static_cast<size_t>(h) * cap_ * D_,
-                      sizeof(float) * static_cast<size_t>(pos_) * D_);
-        buf->swap(next);
-      }
+      L.k.resize(static_cast<size_t>(R_));
+      L.v.resize(static_cast<size_t>(R_));
     }
-    cap_ = cap;
   }
 
-  void embed_row(int32_t token) {
+  // Each row b of src [B, KV, >= positions, D] without its padding, into dst[first + b] from position 0.
+  void copy_rows(const mx::array& src, int positions, int64_t first, std::vector<std::vector<float>>& dst) const {
+    const int B = src.ndim() == 4 ? src.shape(0) : 0;
+    if (B == 0 || first + B > R_ || src.shape(2) < positions)
+      throw std::invalid_argument("DecodeStep::add: the cache does not hold its offset's positions");
+    const mx::array all = mx::contiguous(mx::astype(
+        mx::slice(src, {0, 0, 0, 0}, {B, static_cast<int>(KV_), positions, static_cast<int>(D_)}), mx::float32));
+    mx::eval(all);
+    for (int64_t b = 0; b < B; ++b) {
+      const auto r = static_cast<size_t>(first + b);
+      for (int64_t h = 0; h < KV_; ++h)
+        std::memcpy(dst[r].data() + h * capacity(first + b) * D_, all.data<float>() + ((b * KV_ + h) * positions + shift_[r]) * D_,
+                    sizeof(float) * static_cast<size_t>(len_[r] * D_));
+    }
+  }
+
+  // Positions row r's buffers hold (their size says it).
+  int64_t capacity(int64_t r) const {
+    return static_cast<int64_t>(layers_[0].k[static_cast<size_t>(r)].size()) / (KV_ * D_);
+  }
+
+  // Room in each row's buffers for one more position than it holds (whole steps of kKvStep), keeping what
+  // they hold; new rows get their buffers here.
+  void grow() {
+    for (int64_t r = 0; r < R_; ++r) {
+      const int64_t len = len_[static_cast<size_t>(r)], old = capacity(r);
+      if (len + 1 <= old) continue;
+      const int64_t cap = (len + 1 + kKvStep - 1) / kKvStep * kKvStep;
+      for (Layer& L : layers_) {
+        for (auto* rows : {&L.k, &L.v}) {
+          std::vector<float>& buf = (*rows)[static_cast<size_t>(r)];
+          std::vector<float> next(static_cast<size_t>(KV_ * cap * D_));
+          for (int64_t h = 0; h < KV_ && old > 0; ++h)
+            std::memcpy(next.data() + h * cap * D_, buf.data() + h * old * D_, sizeof(float) * static_cast<size_t>(len * D_));
+          buf.swap(next);
+        }
+      }
+    }
+  }
+
+  void embed_row(int32_t token, float* x) const {
     const Matrix& e = embed_;
     if (!e.q) {
-      std::memcpy(x_.data(), e.f + static_cast<int64_t>(token) * E_, sizeof(float) * static_cast<size_t>(E_));
+      std::memcpy(x, e.f + static_cast<int64_t>(token) * E_, sizeof(float) * static_cast<size_t>(E_));
       return;
     }
     const kernels::QuantizedRows& q = *e.q;
-    const int per = 32 / q.bits, groups = static_cast<int>(q.K / q.group);
+    const int per = 32 / q.bits;
+    const int64_t groups = q.K / q.group;
     const uint32_t* row = q.w + static_cast<int64_t>(token) * (q.K / per);
     const uint32_t mask = (1u << q.bits) - 1u;
     for (int64_t k = 0; k < q.K; ++k) {
       const auto code = static_cast<float>((row[k / per] >> ((k % per) * q.bits)) & mask);
       const int64_t g = static_cast<int64_t>(token) * groups + k / q.group;
-      x_[static_cast<size_t>(k)] = q.scales[g] * code + q.biases[g];
+      x[k] = q.scales[g] * code + q.biases[g];
     }
   }
 
+  // Each row of x [R, E] normalised into out.
   void rms_norm(const float* x, const float* w, float* out) const {
-    const float r = 1.0f / std::sqrt(dot(x, x, E_) / static_cast<float>(E_) + c_.rms_norm_eps);
-    for (int64_t i = 0; i < E_; ++i) out[i] = x[i] * r * w[i];
+    for (int64_t r = 0; r < R_; ++r) {
+      const float* xr = x + r * E_;
+      const float inv = 1.0f / std::sqrt(dot(xr, xr, E_) / static_cast<float>(E_) + c_.rms_norm_eps);
+      for (int64_t i = 0; i < E_; ++i) out[r * E_ + i] = xr[i] * inv * w[i];
+    }
   }
 
-  // out = [x W_0^T | x W_1^T | ...] (+ each one's LoRA), the rows of every matrix split over the threads.
+  // For x [R, K]: out holds x W_0^T [R, N_0], then x W_1^T [R, N_1], ... (+ each one's LoRA); the rows of
+  // every matrix split over the threads. The matrices share K (and, quantized, the group).
   void project(const std::vector<const Matrix*>& ws, const std::vector<const Lora*>& loras, const float* x,
                float* out) {
     const int64_t K = ws[0]->K;
-    if (ws[0]->q) {
-      const int group = ws[0]->q->group;
-      xsum_.assign(static_cast<size_t>(K / group), 0.0f);
-      for (int64_t k = 0; k < K; ++k) xsum_[static_cast<size_t>(k / group)] += x[k];
+    int64_t group = 0;
+    for (size_t i = 0; i < ws.size(); ++i) {
+      const int64_t g = ws[i]->q ? ws[i]->q->group : 0;
+      if (ws[i]->K != K || (g != 0 && group != 0 && g != group)) {  // one matrix at a time
+        for (size_t j = 0; j < ws.size(); ++j) {
+          project({ws[j]}, {loras[j]}, x, out);
+          out += R_ * ws[j]->N;
+        }
+        return;
+      }
+      group = std::max(group, g);
     }
-    for (size_t i = 1; i < ws.size(); ++i) {
-      if (ws[i]->K != K || (ws[i]->q.has_value() != ws[0]->q.has_value()) ||
-          (ws[i]->q && ws[i]->q->group != ws[0]->q->group))
-        return project_each(ws, loras, x, out);
+    if (group > 0) {
+      const int64_t groups = K / group;
+      xsum_.assign(static_cast<size_t>(R_ * groups), 0.0f);
+      for (int64_t r = 0; r < R_; ++r)
+        for (int64_t k = 0; k < K; ++k) xsum_[static_cast<size_t>(r * groups + k / group)] += x[r * K + k];
     }
     std::vector<int64_t> starts{0};
-    ax_.clear();
     std::vector<size_t> ax_at;
+    ax_.clear();
     for (size_t i = 0; i < ws.size(); ++i) {
       starts.push_back(starts.back() + ws[i]->N);
       ax_at.push_back(ax_.size());
-      if (const Lora* a = loras[i]) {
-        for (int64_t j = 0; j < a->r; ++j) ax_.push_back(a->scale * dot(a->a + j * K, x, K));
-      }
+      if (const Lora* a = loras[i])  // scale * x A^T, [R, r]
+        for (int64_t r = 0; r < R_; ++r)
+          for (int64_t j = 0; j < a->r; ++j) ax_.push_back(a->scale * dot(a->a + j * K, x + r * K, K));
     }
     kernels::parallel_for(
         starts.back(),
         [&](int64_t lo, int64_t hi) {
           for (size_t i = 0; i < ws.size(); ++i) {
             const int64_t n0 = std::max(lo, starts[i]) - starts[i], n1 = std::min(hi, starts[i + 1]) - starts[i];
-            if (n0 >= n1) continue;
-            float* y = out + starts[i];
-            ws[i]->rows(x, xsum_.data(), y, n0, n1);
-            if (const Lora* a = loras[i]) {
-              const float* ax = ax_.data() + ax_at[i];
-              for (int64_t n = n0; n < n1; ++n) y[n] += dot(a->b + n * a->r, ax, a->r);
-            }
+            if (n0 < n1) rows_of(*ws[i], loras[i], ax_.data() + ax_at[i], x, out + R_ * starts[i], n0, n1);
           }
         },
         64);
   }
 
-  void project_each(const std::vector<const Matrix*>& ws, const std::vector<const Lora*>& loras, const float* x,
-                    float* out) {
-    for (size_t i = 0; i < ws.size(); ++i) {
-      project({ws[i]}, {loras[i]}, x, out);
-      out += ws[i]->N;
+  // Outputs n0 .. n1 of one matrix for every row: y [R, N].
+  void rows_of(const Matrix& w, const Lora* a, const float* ax, const float* x, float* y, int64_t n0,
+               int64_t n1) const {
+    for (int64_t r0 = 0; r0 < R_; r0 += kKernelRows) {
+      const int64_t m = std::min(kKernelRows, R_ - r0);
+      if (w.q) {
+        const int64_t groups = w.K / w.q->group;
+        kernels::quantized_rows_range(*w.q, x + r0 * w.K, xsum_.data() + r0 * groups, m, y + r0 * w.N, n0, n1);
+      } else {
+        for (int64_t r = r0; r < r0 + m; ++r)
+          for (int64_t n = n0; n < n1; ++n) y[r * w.N + n] = dot(w.f + n * w.K, x + r * w.K, w.K);
+      }
     }
+    if (!a) return;
+    for (int64_t r = 0; r < R_; ++r)
+      for (int64_t n = n0; n < n1; ++n) y[r * w.N + n] += dot(a->b + n * a->r, ax + r * a->r, a->r);
   }
 
   const Lora* lora(const Layer& L, mlxft::Projection p) const {
@@ -283,29 +359,48 @@ class NativeDecode final : public DecodeStep {
     return &L.p[static_cast<size_t>(p)].w;
   }
 
-  void rope(float* head) const {
+  // Rotates one head [D] to RoPE position `position` (rotate-half, as kernels/rope_heads does).
+  void rope(float* head, int64_t position) const {
     const int64_t h2 = D_ / 2;
     for (int64_t i = 0; i < h2; ++i) {
-      const float a = static_cast<float>(pos_) * inv_freq_[static_cast<size_t>(i)];
+      const float a = static_cast<float>(position) * inv_freq_[static_cast<size_t>(i)];
       const float cs = std::cos(a), sn = std::sin(a), x0 = head[i], x1 = head[i + h2];
       head[i] = x0 * cs - x1 * sn;
       head[i + h2] = x1 * cs + x0 * sn;
     }
   }
 
-  // softmax(q k^T / sqrt(D)) v over positions 0 .. pos_, head h of att_.
-  void attend(const Layer& L, int64_t h, std::vector<float>& scores) {
-    const int64_t kv = h / (H_ / KV_), S = pos_ + 1;
-    const float* q = qkv_.data() + h * D_;
-    const float* keys = L.k.data() + kv * cap_ * D_;
-    const float* values = L.v.data() + kv * cap_ * D_;
+  float* q_of(int64_t r, int64_t h) { return qkv_.data() + (r * H_ + h) * D_; }
+  float* k_of(int64_t r, int64_t h) { return qkv_.data() + (R_ * H_ + r * KV_ + h) * D_; }
+  float* v_of(int64_t r, int64_t h) { return qkv_.data() + (R_ * (H_ + KV_) + r * KV_ + h) * D_; }
+
+  // Rotates row r's new q and k and appends its k and v to the row's cache.
+  void rotate_and_cache(Layer& L, int64_t r) {
+    const int64_t len = len_[static_cast<size_t>(r)], position = shift_[static_cast<size_t>(r)] + len;
+    for (int64_t h = 0; h < H_; ++h) rope(q_of(r, h), position);
+    for (int64_t h = 0; h < KV_; ++h) {
+      rope(k_of(r, h), position);
+      const size_t at = static_cast<size_t>((h * capacity(r) + len) * D_);
+      std::memcpy(L.k[static_cast<size_t>(r)].data() + at, k_of(r, h), sizeof(float) * static_cast<size_t>(D_));
+      std::memcpy(L.v[static_cast<size_t>(r)].data() + at, v_of(r, h), sizeof(float) * static_cast<size_t>(D_));
+    }
+  }
+
+  // softmax(q k^T / sqrt(D)) v over row r's positions 0 .. len, head h, into att_.
+  void attend(const Layer& L, int64_t r, int64_t h, std::vector<float>& scores) {
+    const int64_t kv = h / (H_ / KV_), S = len_[static_cast<size_t>(r)] + 1;
+    const float* q = q_of(r, h);
+    const int64_t cap = capacity(r);
+    const float* keys = L.k[static_cast<size_t>(r)].data() + kv * cap * D_;
+    const float* values = L.v[static_cast<size_t>(r)].data() + kv * cap * D_;
     const float scale = 1.0f / std::sqrt(static_cast<float>(D_));
     scores.resize(static_cast<size_t>(S));
     float top = -INFINITY;
-    for (int64_t s = 0; s < S; ++s) top = std::max(top, scores[static_cast<size_t>(s)] = dot(q, keys + s * D_, D_) * scale);
+    for (int64_t s = 0; s < S; ++s)
+      top = std::max(top, scores[static_cast<size_t>(s)] = dot(q, keys + s * D_, D_) * scale);
     float sum = 0.0f;
     for (float& v : scores) sum += (v = std::exp(v - top));
-    float* o = att_.data() + h * D_;
+    float* o = att_.data() + (r * H_ + h) * D_;
     std::fill(o, o + D_, 0.0f);
     for (int64_t s = 0; s < S; ++s) {
       const float p = scores[static_cast<size_t>(s)] / sum;
@@ -314,41 +409,40 @@ class NativeDecode final : public DecodeStep {
     }
   }
 
+  void add_rows(const float* y) {
+    for (size_t i = 0; i < x_.size(); ++i) x_[i] += y[i];
+  }
+
   void block(Layer& L) {
     using P = mlxft::Projection;
     rms_norm(x_.data(), L.input_norm, xn_.data());
     project({weight(L, P::Q), weight(L, P::K), weight(L, P::V)}, {lora(L, P::Q), lora(L, P::K), lora(L, P::V)},
             xn_.data(), qkv_.data());
-    for (int64_t h = 0; h < H_ + KV_; ++h) rope(qkv_.data() + h * D_);
-    for (int64_t h = 0; h < KV_; ++h) {
-      const size_t at = static_cast<size_t>((h * cap_ + pos_) * D_);
-      std::memcpy(L.k.data() + at, qkv_.data() + (H_ + h) * D_, sizeof(float) * static_cast<size_t>(D_));
-      std::memcpy(L.v.data() + at, qkv_.data() + (H_ + KV_ + h) * D_, sizeof(float) * static_cast<size_t>(D_));
-    }
-    kernels::parallel_for(H_, [&](int64_t h0, int64_t h1) {
+    for (int64_t r = 0; r < R_; ++r) rotate_and_cache(L, r);
+    kernels::parallel_for(R_ * H_, [&](int64_t i0, int64_t i1) {
       std::vector<float> scores;
-      for (int64_t h = h0; h < h1; ++h) attend(L, h, scores);
+      for (int64_t i = i0; i < i1; ++i) attend(L, i / H_, i % H_, scores);
     });
     project({weight(L, P::O)}, {lora(L, P::O)}, att_.data(), proj_.data());
-    for (int64_t i = 0; i < E_; ++i) x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
+    add_rows(proj_.data());
     rms_norm(x_.data(), L.post_norm, xn_.data());
     project({weight(L, P::Gate), weight(L, P::Up)}, {lora(L, P::Gate), lora(L, P::Up)}, xn_.data(), proj_.data());
-    for (int64_t i = 0; i < F_; ++i) {
-      const float g = proj_[static_cast<size_t>(i)], u = proj_[static_cast<size_t>(F_ + i)];
+    for (int64_t i = 0; i < R_ * F_; ++i) {
+      const float g = proj_[static_cast<size_t>(i)], u = proj_[static_cast<size_t>(R_ * F_ + i)];
       act_[static_cast<size_t>(i)] = g * (1.0f / (1.0f + std::exp(-g))) * u;
     }
     project({weight(L, P::Down)}, {lora(L, P::Down)}, act_.data(), proj_.data());
-    for (int64_t i = 0; i < E_; ++i) x_[static_cast<size_t>(i)] += proj_[static_cast<size_t>(i)];
+    add_rows(proj_.data());
   }
 
   ModelConfig c_;
-  int64_t E_ = 0, H_ = 0, KV_ = 0, D_ = 0, F_ = 0, V_ = 0;
+  int64_t E_ = 0, H_ = 0, KV_ = 0, D_ = 0, F_ = 0, V_ = 0, R_ = 0;
   std::vector<float> inv_freq_;
   Matrix embed_, head_;
   const float* final_norm_ = nullptr;
   std::vector<mx::array> keep_;
   std::vector<Layer> layers_;
-  int pos_ = 0, cap_ = 0;
+  std::vector<int> len_, shift_;  // per row: positions cached; RoPE position of cache position 0
   std::vector<float> x_, xn_, qkv_, att_, proj_, act_, logits_, xsum_, ax_;
 };
 

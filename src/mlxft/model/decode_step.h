@@ -8,17 +8,23 @@
 // or affine-quantized with 4 or 8 bits in groups of a multiple of 32 (kernels/quantized_rows.h), RoPE of
 // any scaling rope.h knows, and plain LoRA adapters (not DoRA) or none. MLXFT_NATIVE_DECODE=0 switches it
 // off (the benchmarks' "before").
-// start(cache) copies positions 0 .. cache.offset of a batch-1 KVCache that forward() filled (the prompt);
-// each step(token) then feeds one token at the next position and returns the float32 logits [V] of it
-// (valid until the next call). They equal forward()'s up to float rounding: the projections use the same
-// few-row kernel; RMSNorm, RoPE, attention and SiLU run in float32 with their own summation order. The
-// projections and the attention heads are split over kernel_threads() (kernels/parallel.h); nothing else
-// of MLX runs during a step.
+// start(cache) takes the rows of a KVCache that forward() filled (the prompts; a left-padded batch's rows
+// without their padding, each row's RoPE positions kept as they were). step(tokens) feeds one token per
+// row at its next position and returns the float32 logits [rows, V] (valid until the next call); keep(rows)
+// drops the other rows (indices into the current ones, in order); add(cache) appends a cache's rows (each
+// row keeps its own length: prompts prefilled one at a time decode together). The logits equal forward()'s on the same
+// cache up to float rounding: the projections use the same few-row kernel (every row reads the weights
+// once a step); RMSNorm, RoPE, attention and SiLU run in float32 with their own summation order. The
+// projections and the (row, head) attention pairs are split over kernel_threads() (kernels/parallel.h);
+// nothing of MLX runs during a step. A row's logits do not depend on the other rows (each row's sums run in
+// the same order whatever the batch). offset() is the most positions any row has, padding included (as a
+// KVCache counts them).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mlxft/model/llama.h"
 
@@ -31,8 +37,11 @@ class DecodeStep {
   virtual ~DecodeStep() = default;
 
   virtual void start(const KVCache& cache) = 0;
-  virtual const float* step(int32_t token) = 0;
-  virtual int offset() const = 0;  // positions cached
+  virtual void add(const KVCache& cache) = 0;  // appends the cache's rows after the current ones
+  virtual const float* step(const std::vector<int32_t>& tokens) = 0;
+  virtual void keep(const std::vector<int32_t>& rows) = 0;
+  virtual int rows() const = 0;
+  virtual int offset() const = 0;
   virtual int vocab_size() const = 0;
 };
 
