@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "mlxft/kernels/decode_ops.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/quantized_rows.h"
 #include "mlxft/model/family.h"
@@ -35,14 +36,7 @@ const float* f32_data(const mx::array& a, std::vector<mx::array>& keep) {
 }
 
 float dot(const float* a, const float* b, int64_t n) {
-  std::array<float, 8> acc{};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[static_cast<size_t>(j)] += a[i + j] * b[i + j];
-  float s = 0.0f;
-  for (; i < n; ++i) s += a[i] * b[i];
-  for (float v : acc) s += v;
-  return s;
+  return kernels::dot_f32(a, b, n);
 }
 
 // One frozen weight W [N, K]: quantized (the few-row kernel) or float32.
@@ -388,25 +382,11 @@ class NativeDecode final : public DecodeStep {
 
   // softmax(q k^T / sqrt(D)) v over row r's positions 0 .. len, head h, into att_.
   void attend(const Layer& L, int64_t r, int64_t h, std::vector<float>& scores) {
-    const int64_t kv = h / (H_ / KV_), S = len_[static_cast<size_t>(r)] + 1;
-    const float* q = q_of(r, h);
-    const int64_t cap = capacity(r);
-    const float* keys = L.k[static_cast<size_t>(r)].data() + kv * cap * D_;
-    const float* values = L.v[static_cast<size_t>(r)].data() + kv * cap * D_;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(D_));
+    const int64_t kv = h / (H_ / KV_), S = len_[static_cast<size_t>(r)] + 1, cap = capacity(r);
     scores.resize(static_cast<size_t>(S));
-    float top = -INFINITY;
-    for (int64_t s = 0; s < S; ++s)
-      top = std::max(top, scores[static_cast<size_t>(s)] = dot(q, keys + s * D_, D_) * scale);
-    float sum = 0.0f;
-    for (float& v : scores) sum += (v = std::exp(v - top));
-    float* o = att_.data() + (r * H_ + h) * D_;
-    std::fill(o, o + D_, 0.0f);
-    for (int64_t s = 0; s < S; ++s) {
-      const float p = scores[static_cast<size_t>(s)] / sum;
-      const float* v = values + s * D_;
-      for (int64_t d = 0; d < D_; ++d) o[d] += p * v[d];
-    }
+    kernels::attend_one(q_of(r, h), L.k[static_cast<size_t>(r)].data() + kv * cap * D_,
+                        L.v[static_cast<size_t>(r)].data() + kv * cap * D_, S, D_,
+                        1.0f / std::sqrt(static_cast<float>(D_)), scores.data(), att_.data() + (r * H_ + h) * D_);
   }
 
   void add_rows(const float* y) {
