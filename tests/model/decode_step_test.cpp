@@ -20,14 +20,18 @@ namespace mx = mlx::core;
 namespace mlxft {
 namespace {
 
-Model tiny(uint64_t seed, bool tied, std::optional<QuantSpec> quant = {}) {
+Model tiny(uint64_t seed, bool tied, std::optional<QuantSpec> quant = {}, const std::string& type = "mistral") {
   Model m;
   m.config = preset_config("tiny", 512);
+  m.config.model_type = type;
   m.config.eos_token_id = 511;
   m.config.tie_word_embeddings = tied;
   m.weights = random_weights(m.config, seed, mx::float32);
+  int i = 0;
   for (auto& [name, w] : m.weights) {  // far from uniform logits: greedy is not a tie-fest
     if (w.ndim() == 2) w = mx::multiply(w, mx::array(25.0f));
+    if (w.ndim() == 1)  // norms and biases other than ones
+      w = mx::add(w, mx::random::normal(w.shape(), mx::float32, 0.0f, 0.3f, mx::random::key(100 + ++i)));
   }
   if (quant) m.quantization = quantize_weights(m.weights, m.config, *quant);
   for (auto& [name, w] : m.weights) mx::eval(w);
@@ -91,6 +95,16 @@ TEST(DecodeStep, LogitsEqualForwardWithACacheForEveryWeightKind) {
     EXPECT_LT(worst_relative_gap(m, nullptr, prompt, 12), 1e-4f) << c.name;
     const LoraAdapters lora = every_projection(m);
     EXPECT_LT(worst_relative_gap(m, &lora, prompt, 12), 1e-4f) << c.name << " with LoRA";
+  }
+}
+
+// Qwen2's q/k/v biases and Qwen3's per-head q/k norms.
+TEST(DecodeStep, LogitsEqualForwardForQwenBlocks) {
+  const std::vector<int32_t> prompt = {1, 17, 300, 42, 9};
+  for (const char* type : {"qwen2", "qwen3"}) {
+    const Model m = tiny(11, true, QuantSpec{4, 32}, type);
+    const LoraAdapters lora = every_projection(m);
+    EXPECT_LT(worst_relative_gap(m, &lora, prompt, 10), 1e-4f) << type;
   }
 }
 
@@ -214,10 +228,10 @@ TEST(DecodeStep, LeavesOtherModelsToForwardWithTheReason) {
   EXPECT_FALSE(DecodeStep::make(m, &dora, &why));
   EXPECT_NE(why.find("DoRA"), std::string::npos) << why;
 
-  Model qwen = m;
-  qwen.config.model_type = "qwen2";
-  EXPECT_FALSE(DecodeStep::make(qwen, nullptr, &why));
-  EXPECT_NE(why.find("qwen2"), std::string::npos) << why;
+  Model gemma = m;
+  gemma.config.model_type = "gemma3_text";
+  EXPECT_FALSE(DecodeStep::make(gemma, nullptr, &why));
+  EXPECT_NE(why.find("gemma3_text"), std::string::npos) << why;
 
   const Model five = tiny(1, true, QuantSpec{5, 32});
   EXPECT_FALSE(DecodeStep::make(five, nullptr, &why));

@@ -85,6 +85,9 @@ struct Layer {
   std::array<Projection, kProjectionCount> p;
   const float* input_norm = nullptr;
   const float* post_norm = nullptr;
+  std::array<const float*, 3> qkv_bias{};  // Qwen2: q, k, v
+  const float* q_norm = nullptr;           // Qwen3: over each head
+  const float* k_norm = nullptr;
   std::vector<std::vector<float>> k, v;  // per row: [KV, capacity(row), D]
 };
 
@@ -95,8 +98,12 @@ class NativeDecode final : public DecodeStep {
  public:
   NativeDecode(const Model& m, const LoraAdapters* lora) : c_(m.config) {
     const Family& f = family_of(c_.model_type);
-    if (f.model_type != "llama" && f.model_type != "mistral")
-      throw Unsupported("a " + c_.model_type + " block (decoding takes llama and mistral)");
+    // The Llama block, with Qwen2's q/k/v biases and Qwen3's q/k norms (Gemma's block and fused
+    // projections are not computed here).
+    if (f.model_type != "llama" && f.model_type != "mistral" && f.model_type != "qwen2" && f.model_type != "qwen3")
+      throw Unsupported("a " + c_.model_type + " block (decoding takes llama, mistral, qwen2 and qwen3)");
+    qkv_bias_ = f.qkv_bias;
+    qk_norm_ = f.qk_norm;
     if (!c_.sliding_layers.empty() || c_.sliding_window > 0) throw Unsupported("a sliding-window model");
     if (!cpu_kernels_apply(m) || m.kernel_dtype() != mx::float32)
       throw Unsupported("not float32 compute on the CPU kernels");
@@ -197,6 +204,14 @@ class NativeDecode final : public DecodeStep {
     }
     L.input_norm = f32_data(m.weight(p + "input_layernorm.weight"), keep_);
     L.post_norm = f32_data(m.weight(p + "post_attention_layernorm.weight"), keep_);
+    if (qkv_bias_) {
+      const char* names[3] = {"q_proj", "k_proj", "v_proj"};
+      for (size_t i = 0; i < 3; ++i) L.qkv_bias[i] = f32_data(m.weight(p + "self_attn." + names[i] + ".bias"), keep_);
+    }
+    if (qk_norm_) {
+      L.q_norm = f32_data(m.weight(p + "self_attn.q_norm.weight"), keep_);
+      L.k_norm = f32_data(m.weight(p + "self_attn.k_norm.weight"), keep_);
+    }
   }
 
   // Sizes the per-row buffers for R rows (the caches keep what they hold).
@@ -274,13 +289,15 @@ class NativeDecode final : public DecodeStep {
     }
   }
 
+  // x [n] normalised into out (RMSNorm with the model's eps).
+  void rms_norm_row(const float* x, const float* w, int64_t n, float* out) const {
+    const float inv = 1.0f / std::sqrt(dot(x, x, n) / static_cast<float>(n) + c_.rms_norm_eps);
+    for (int64_t i = 0; i < n; ++i) out[i] = x[i] * inv * w[i];
+  }
+
   // Each row of x [R, E] normalised into out.
   void rms_norm(const float* x, const float* w, float* out) const {
-    for (int64_t r = 0; r < R_; ++r) {
-      const float* xr = x + r * E_;
-      const float inv = 1.0f / std::sqrt(dot(xr, xr, E_) / static_cast<float>(E_) + c_.rms_norm_eps);
-      for (int64_t i = 0; i < E_; ++i) out[r * E_ + i] = xr[i] * inv * w[i];
-    }
+    for (int64_t r = 0; r < R_; ++r) rms_norm_row(x + r * E_, w, E_, out + r * E_);
   }
 
   // For x [R, K]: out holds x W_0^T [R, N_0], then x W_1^T [R, N_1], ... (+ each one's LoRA); the rows of
@@ -368,9 +385,18 @@ class NativeDecode final : public DecodeStep {
   float* k_of(int64_t r, int64_t h) { return qkv_.data() + (R_ * H_ + r * KV_ + h) * D_; }
   float* v_of(int64_t r, int64_t h) { return qkv_.data() + (R_ * (H_ + KV_) + r * KV_ + h) * D_; }
 
-  // Rotates row r's new q and k and appends its k and v to the row's cache.
+  // Row r's new q, k and v: biased (Qwen2), q and k normalised per head (Qwen3) and rotated; k and v
+  // appended to the row's cache.
   void rotate_and_cache(Layer& L, int64_t r) {
     const int64_t len = len_[static_cast<size_t>(r)], position = shift_[static_cast<size_t>(r)] + len;
+    if (qkv_bias_) {
+      for (int64_t i = 0; i < H_ * D_; ++i) q_of(r, 0)[i] += L.qkv_bias[0][i];
+      for (int64_t i = 0; i < KV_ * D_; ++i) k_of(r, 0)[i] += L.qkv_bias[1][i], v_of(r, 0)[i] += L.qkv_bias[2][i];
+    }
+    if (qk_norm_) {
+      for (int64_t h = 0; h < H_; ++h) rms_norm_row(q_of(r, h), L.q_norm, D_, q_of(r, h));
+      for (int64_t h = 0; h < KV_; ++h) rms_norm_row(k_of(r, h), L.k_norm, D_, k_of(r, h));
+    }
     for (int64_t h = 0; h < H_; ++h) rope(q_of(r, h), position);
     for (int64_t h = 0; h < KV_; ++h) {
       rope(k_of(r, h), position);
@@ -416,6 +442,7 @@ class NativeDecode final : public DecodeStep {
   }
 
   ModelConfig c_;
+  bool qkv_bias_ = false, qk_norm_ = false;
   int64_t E_ = 0, H_ = 0, KV_ = 0, D_ = 0, F_ = 0, V_ = 0, R_ = 0;
   std::vector<float> inv_freq_;
   Matrix embed_, head_;

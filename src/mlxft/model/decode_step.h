@@ -3,7 +3,8 @@
 //
 // Contract: DecodeStep::make() returns a stepper for a model it computes as forward() does, else null
 // with the reason in `why_not` (the caller then decodes with forward()). It takes: the Llama/Mistral
-// block (no bias, q/k norm, sliding window or Gemma norms), float32 compute on the CPU kernels
+// block and Qwen2's (q/k/v biases) and Qwen3's (q/k norms), without a sliding window (not Gemma 3's block
+// or fused projections), float32 compute on the CPU kernels
 // (cpu_kernels_apply(), kernel dtype float32), each projection, the embedding and the head either float32
 // or affine-quantized with 4 or 8 bits in groups of a multiple of 32 (kernels/quantized_rows.h), RoPE of
 // any scaling rope.h knows, and plain LoRA adapters (not DoRA) or none. MLXFT_NATIVE_DECODE=0 switches it
