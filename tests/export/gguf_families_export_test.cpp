@@ -98,9 +98,11 @@ void expect_as_converter(const fs::path& file, const json& want, const std::stri
     ASSERT_NE(got, nullptr) << what << ": tensor " << name << " missing";
     EXPECT_EQ(got->shape, t["shape"].get<std::vector<int64_t>>()) << what << ": " << name;
     ASSERT_EQ(got->type, static_cast<uint32_t>(GgmlType::F32)) << what << ": " << name;
-    EXPECT_EQ(fnv1a64_hex(tensor_bytes(file, *got)), t["fnv1a64"]) << what << ": tensor " << name << "'s bytes";
+    EXPECT_EQ(fnv1a64_hex(tensor_bytes(file, *got)), t["fnv1a64"])
+        << what << ": tensor " << name << "'s bytes";
   }
-  for (const GgufTensorInfo& t : f.tensors) EXPECT_TRUE(want["tensors"].contains(t.name)) << what << ": " << t.name;
+  for (const GgufTensorInfo& t : f.tensors)
+    EXPECT_TRUE(want["tensors"].contains(t.name)) << what << ": " << t.name;
 }
 
 class GgufFamiliesExport : public testing::TestWithParam<std::string> {};
@@ -111,7 +113,8 @@ TEST_P(GgufFamiliesExport, ModelAndLoraAreWhatLlamaCppsConvertersWrite) {
   const json want = converter(family);
   write_gguf_model({golden(family) / "base", {}, tmp / "base.gguf", GgmlType::F32, {}});
   expect_as_converter(tmp / "base.gguf", want["model"], family + " model");
-  write_gguf_lora({golden(family) / "base", golden(family) / "adapter", tmp / "lora.gguf", GgmlType::F32, {}});
+  write_gguf_lora(
+      {golden(family) / "base", golden(family) / "adapter", tmp / "lora.gguf", GgmlType::F32, {}});
   expect_as_converter(tmp / "lora.gguf", want["lora"], family + " LoRA");
 }
 
@@ -120,7 +123,8 @@ TEST_P(GgufFamiliesExport, ModelAndLoraAreWhatLlamaCppsConvertersWrite) {
 TEST_P(GgufFamiliesExport, FusedExportComputesWhatLlamaCppComputedFromIt) {
   const std::string family = GetParam();
   test::TempDir tmp;
-  write_gguf_model({golden(family) / "base", golden(family) / "adapter", tmp / "fused.gguf", GgmlType::F32, {}});
+  write_gguf_model(
+      {golden(family) / "base", golden(family) / "adapter", tmp / "fused.gguf", GgmlType::F32, {}});
   const auto g = mx::load_safetensors((golden(family) / "llama_cpp.safetensors").string()).first;
   const mx::array ids = g.at("ids"), want = g.at("logits");
   const float tol = (family == "gemma3" ? 1e-3f : 2e-5f) * mx::max(mx::abs(want)).item<float>();
@@ -147,10 +151,12 @@ TEST_P(GgufFamiliesExport, QuantizedTypesStayCloseAndTheModelfileHasTheFamilysCh
   const std::string family = GetParam();
   test::TempDir tmp;
   const Model base = load_model(golden(family) / "base", mx::float32);
-  const mx::array ids = mx::load_safetensors((golden(family) / "llama_cpp.safetensors").string()).first.at("ids");
+  const mx::array ids =
+      mx::load_safetensors((golden(family) / "llama_cpp.safetensors").string()).first.at("ids");
   const mx::array want = forward(base, ids);
   const float want_nll = mean_nll(want, ids);
-  for (const auto& [type, tol] : {std::pair{GgmlType::F16, 0.0f}, {GgmlType::Q8_0, 0.01f}, {GgmlType::Q4_0, 0.05f}}) {
+  for (const auto& [type, tol] :
+       {std::pair{GgmlType::F16, 0.0f}, {GgmlType::Q8_0, 0.01f}, {GgmlType::Q4_0, 0.05f}}) {
     const std::string name = ggml_type_name(static_cast<uint32_t>(type));
     write_gguf_model({golden(family) / "base", {}, tmp / (name + ".gguf"), type, {}});
     const GgufFile f = read_gguf(tmp / (name + ".gguf"));
@@ -167,7 +173,8 @@ TEST_P(GgufFamiliesExport, QuantizedTypesStayCloseAndTheModelfileHasTheFamilysCh
   }
   const std::string modelfile = test::read_file(tmp / "F16.Modelfile");
   const bool qwen = family != "gemma3";
-  EXPECT_NE(modelfile.find(qwen ? "<|im_start|>assistant" : "<start_of_turn>model"), std::string::npos) << modelfile;
+  EXPECT_NE(modelfile.find(qwen ? "<|im_start|>assistant" : "<start_of_turn>model"), std::string::npos)
+      << modelfile;
   EXPECT_NE(modelfile.find(qwen ? "PARAMETER stop \"<|im_end|>\"" : "PARAMETER stop \"<end_of_turn>\""),
             std::string::npos)
       << modelfile;
@@ -205,8 +212,9 @@ TEST(GgufFamiliesConventions, GemmaNormsAreStoredAsOnePlusWeight) {
   }
   EXPECT_EQ(e.f.tensor("output.weight"), nullptr);  // tied
   // Projections are not shifted, nor permuted.
-  EXPECT_EQ(export_test::max_diff(e.gguf("blk.0.attn_q.weight"), e.hf.at("model.layers.0.self_attn.q_proj.weight")),
-            0.0f);
+  EXPECT_EQ(
+      export_test::max_diff(e.gguf("blk.0.attn_q.weight"), e.hf.at("model.layers.0.self_attn.q_proj.weight")),
+      0.0f);
 }
 
 TEST(GgufFamiliesConventions, QwenKeepsItsBiasesAndHfRowOrder) {
@@ -214,17 +222,20 @@ TEST(GgufFamiliesConventions, QwenKeepsItsBiasesAndHfRowOrder) {
   for (const char* p : {"q", "k", "v"}) {
     const std::string gguf = std::string("blk.1.attn_") + p + ".bias";
     ASSERT_TRUE(e.f.tensor(gguf)) << gguf;
-    EXPECT_EQ(export_test::max_diff(e.gguf(gguf), e.hf.at(std::string("model.layers.1.self_attn.") + p + "_proj.bias")),
+    EXPECT_EQ(export_test::max_diff(e.gguf(gguf),
+                                    e.hf.at(std::string("model.layers.1.self_attn.") + p + "_proj.bias")),
               0.0f);
   }
   EXPECT_EQ(e.f.tensor("blk.1.attn_output.bias"), nullptr);
-  EXPECT_EQ(export_test::max_diff(e.gguf("blk.1.attn_k.weight"), e.hf.at("model.layers.1.self_attn.k_proj.weight")),
-            0.0f);  // llama.cpp rotates Qwen NEOX-style: no permutation
+  EXPECT_EQ(
+      export_test::max_diff(e.gguf("blk.1.attn_k.weight"), e.hf.at("model.layers.1.self_attn.k_proj.weight")),
+      0.0f);                                        // llama.cpp rotates Qwen NEOX-style: no permutation
   EXPECT_EQ(e.f.tensor("output.weight"), nullptr);  // tied
   const Exported q3("qwen3");
   EXPECT_EQ(std::get<uint64_t>(q3.f.find("qwen3.attention.key_length")->scalar), 32u);  // head_dim != 64 / 4
-  EXPECT_TRUE(q3.f.tensor("output.weight"));                                             // untied
-  EXPECT_EQ(export_test::max_diff(q3.gguf("blk.0.attn_q_norm.weight"), q3.hf.at("model.layers.0.self_attn.q_norm.weight")),
+  EXPECT_TRUE(q3.f.tensor("output.weight"));                                            // untied
+  EXPECT_EQ(export_test::max_diff(q3.gguf("blk.0.attn_q_norm.weight"),
+                                  q3.hf.at("model.layers.0.self_attn.q_norm.weight")),
             0.0f);  // plain RMSNorm: no 1 +
 }
 

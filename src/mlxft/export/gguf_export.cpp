@@ -1,4 +1,4 @@
-// The llama GGUF of a (fused) model (see gguf_export.h).
+// The GGUF of a (fused) model in its llama.cpp architecture (see gguf_export.h).
 #include "mlxft/export/gguf_export.h"
 
 #include <fmt/format.h>
@@ -42,7 +42,8 @@ uint32_t file_type(GgmlType t) {
 GgufValue sliding_pattern(const ModelConfig& c) {
   for (int n = 1; n <= c.num_hidden_layers + 1; ++n) {
     bool periodic = true;
-    for (int i = 0; i < c.num_hidden_layers && periodic; ++i) periodic = c.is_sliding(i) == ((i + 1) % n != 0);
+    for (int i = 0; i < c.num_hidden_layers && periodic; ++i)
+      periodic = c.is_sliding(i) == ((i + 1) % n != 0);
     if (periodic) return GgufValue::u32(static_cast<uint32_t>(n));
   }
   std::vector<GgufScalar> layers;
@@ -140,8 +141,8 @@ void require_gguf_exportable(const ModelConfig& c, const std::string& model) {
   static const std::vector<std::string> written = {"llama", "qwen2", "qwen3", "gemma3"};
   if (std::find(written.begin(), written.end(), family.gguf_architecture) == written.end()) {
     throw Error(ErrorKind::Usage, model,
-                "GGUF export writes llama.cpp's llama, qwen2, qwen3 and gemma3 architectures; a " + c.model_type +
-                    " model is none of them",
+                "GGUF export writes llama.cpp's llama, qwen2, qwen3 and gemma3 architectures; a " +
+                    c.model_type + " model is none of them",
                 "export the fused Hugging Face directory (`mlxft fuse`, or output.export: [hf]) and convert "
                 "it with llama.cpp's convert_hf_to_gguf.py");
   }
@@ -150,12 +151,13 @@ void require_gguf_exportable(const ModelConfig& c, const std::string& model) {
                                        ? static_cast<float>(c.hidden_size / c.num_attention_heads)
                                        : static_cast<float>(c.head_dim);
     if (c.query_pre_attn_scalar != llama_cpp_scalar) {
-      throw Error(ErrorKind::Usage, model + ": query_pre_attn_scalar",
-                  fmt::format("is {}, but llama.cpp scales this Gemma 3 model's attention by 1/sqrt({}) and has "
-                              "no key for another value",
-                              c.query_pre_attn_scalar, llama_cpp_scalar),
-                  "released Gemma 3 models use head_dim (27B: hidden_size / heads); export the fused Hugging "
-                  "Face directory for this one");
+      throw Error(
+          ErrorKind::Usage, model + ": query_pre_attn_scalar",
+          fmt::format("is {}, but llama.cpp scales this Gemma 3 model's attention by 1/sqrt({}) and has "
+                      "no key for another value",
+                      c.query_pre_attn_scalar, llama_cpp_scalar),
+          "released Gemma 3 models use head_dim (27B: hidden_size / heads); export the fused Hugging "
+          "Face directory for this one");
     }
   }
 }
@@ -176,7 +178,8 @@ GgufExportResult write_gguf_model(const GgufExportOptions& o, const LoraAdapters
   for (const auto& [name, shape] : expected_weights(model.config)) {
     GgmlType t = shape.size() == 1 ? GgmlType::F32 : o.type;
     if ((t == GgmlType::Q8_0 || t == GgmlType::Q4_0) && shape.back() % 32 != 0) t = GgmlType::F16;
-    plans.push_back({llama_cpp_name(name, model.config), {shape.begin(), shape.end()}, static_cast<uint32_t>(t)});
+    plans.push_back(
+        {llama_cpp_name(name, model.config), {shape.begin(), shape.end()}, static_cast<uint32_t>(t)});
     hf_names.push_back(name);
   }
   const bool permute = gguf_permutes_qk(model.config);

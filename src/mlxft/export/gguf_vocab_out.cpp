@@ -83,7 +83,8 @@ void mark_added_tokens(const fs::path& dir, std::vector<std::string>& tokens, st
       continue;
     }
     tokens[static_cast<size_t>(id)] = token["content"].get<std::string>();
-    const bool special = token.contains("special") && token["special"].is_boolean() && token["special"].get<bool>();
+    const bool special =
+        token.contains("special") && token["special"].is_boolean() && token["special"].get<bool>();
     types[static_cast<size_t>(id)] = int64_t{special ? 3 : 4};
     scores[static_cast<size_t>(id)] = -1000.0;
   }
@@ -153,8 +154,10 @@ GgufMetadata from_tokenizer_json(const ModelSource& s, int vocab_size) {
                     {"tokenizer.ggml.tokens", strings(v.tokens)},
                     {"tokenizer.ggml.token_type", numbers(T::I32, types)},
                     {"tokenizer.ggml.merges", strings(merges)}};
-  put_id(m, "tokenizer.ggml.bos_token_id", v.bos_id >= 0 ? v.bos_id : config_token_id(s.path, "bos_token_id"));
-  put_id(m, "tokenizer.ggml.eos_token_id", v.eos_id >= 0 ? v.eos_id : config_token_id(s.path, "eos_token_id"));
+  put_id(m, "tokenizer.ggml.bos_token_id",
+         v.bos_id >= 0 ? v.bos_id : config_token_id(s.path, "bos_token_id"));
+  put_id(m, "tokenizer.ggml.eos_token_id",
+         v.eos_id >= 0 ? v.eos_id : config_token_id(s.path, "eos_token_id"));
   put_id(m, "tokenizer.ggml.unknown_token_id", v.unk_id);
   put_id(m, "tokenizer.ggml.padding_token_id", v.pad_id);
   m.emplace_back("tokenizer.ggml.add_bos_token", GgufValue::boolean(v.add_bos));
