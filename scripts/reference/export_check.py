@@ -18,6 +18,8 @@ model), it checks:
   gguf q8_0: llama.cpp's per-token loss of a text within 1 % (mean) of mlxft's with the adapter.
   gguf-lora: llama.cpp with the LoRA GGUF on the base f32 GGUF: the same greedy continuation as the
              fused f32 GGUF.
+With --families (and --llama-cpp, llama.cpp's source tree) it checks Qwen2, Qwen3 and Gemma 3 instead:
+see export_families.py.
 Prints the numbers and the file sizes; exits 1 when a check fails. With --golden DIR it also writes
 what CI compares against for the tiny Mistral (tests/golden/gguf_export, tests/export/llama_cpp_golden_test.cpp):
 the adapter (DIR/adapter) and llama.cpp's results on mlxft's exports of it (DIR/llama_cpp.json: the
@@ -146,9 +148,11 @@ def no_amx_repack():
     module.llama_cpp.llama_model_default_params = params
 
 
-def llama_run(path, ids, greedy, lora=None):
+def llama_run(path, ids, greedy, lora=None, f32_cache=False):
     from llama_cpp import Llama
     kw = dict(model_path=path, logits_all=True, n_ctx=256, verbose=False, seed=0)
+    if f32_cache:  # llama.cpp's default KV cache is F16 (relative error ~1e-3); F32 compares the model itself
+        kw.update(type_k=0, type_v=0)
     if lora:
         kw["lora_path"] = lora
     llm = Llama(**kw)
@@ -229,15 +233,30 @@ def run_model(args, name, model, cfg, work):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--mlxft", default="build/mlxft")
-    p.add_argument("--smollm2", required=True)
-    p.add_argument("--v3-tokenizer", required=True)
+    p.add_argument("--smollm2")
+    p.add_argument("--v3-tokenizer")
+    p.add_argument("--families", action="store_true", help="Qwen2, Qwen3, Gemma 3 (export_families.py)")
+    p.add_argument("--llama-cpp", help="--families: llama.cpp's source tree (its converters)")
+    p.add_argument("--golden-families", help="--families: write the CI goldens here")
+    p.add_argument("--gemma3-270m", help="--families: also the real Gemma 3 270M Q4_K_M GGUF")
     p.add_argument("--work")
     p.add_argument("--fuse-only", action="store_true")
     p.add_argument("--only", choices=["mistral", "smollm2"])
     p.add_argument("--golden", help="write the tiny Mistral's adapter and llama.cpp's results here")
     args = p.parse_args()
-    no_amx_repack()
     work = args.work or tempfile.mkdtemp(prefix="mlxft-export-check-")
+    if args.families:
+        if not args.llama_cpp:
+            p.error("--families needs --llama-cpp")
+        import export_families
+        args.work = work
+        export_families.main(args)
+        print(f"work directory: {work}")
+        failed = export_families.ec.FAILED  # the module's own copy of this file
+        sys.exit(f"FAILED: {', '.join(failed)}" if failed else 0)
+    if not (args.smollm2 and args.v3_tokenizer):
+        p.error("--smollm2 and --v3-tokenizer are required")
+    no_amx_repack()
     if args.only != "smollm2":
         mistral = os.path.join(work, "mistral-base")
         mlxft(args, "model", "init", "--preset", "tiny", "--tokenizer", args.v3_tokenizer, "--out", mistral,

@@ -36,7 +36,9 @@ void add_export_command(CLI::App& app, const GlobalOptions& /*global*/) {
   exp->require_subcommand(1);
 
   auto g = std::make_shared<ExportArgs>();
-  CLI::App* gguf = exp->add_subcommand("gguf", "The model (with its adapter merged) as a llama GGUF");
+  CLI::App* gguf = exp->add_subcommand("gguf",
+                                       "The model (with its adapter merged) as a GGUF of its llama.cpp "
+                                       "architecture (llama, qwen2, qwen3, gemma3)");
   add_common(gguf, *g);
   gguf->add_option("--adapter", g->adapter, "Adapter directory (PEFT or mlx-lm) to merge")
       ->check(CLI::ExistingDirectory);

@@ -8,6 +8,7 @@
 #include "mlxft/export/modelfile.h"
 #include "mlxft/formats/gguf_writer.h"
 #include "mlxft/model/adapted_linear.h"
+#include "mlxft/model/family.h"
 #include "mlxft/model/gguf_model.h"
 #include "mlxft/model/source.h"
 #include "mlxft/util/error.h"
@@ -56,7 +57,7 @@ GgufExportResult write_gguf_lora(const GgufExportOptions& o, const LoraAdapters&
   }
   const int rank = adapters.config.rank;
   const GgufMetadata metadata = {
-      {"general.architecture", GgufValue::string("llama")},
+      {"general.architecture", GgufValue::string(family_of(config.model_type).gguf_architecture)},
       {"general.type", GgufValue::string("adapter")},
       {"general.name", GgufValue::string(o.out.stem().string())},
       {"adapter.type", GgufValue::string(adapter_kind_name(adapters.config.kind))},
@@ -65,9 +66,10 @@ GgufExportResult write_gguf_lora(const GgufExportOptions& o, const LoraAdapters&
   std::vector<GgufTensorPlan> plans;
   std::vector<mx::array> arrays;
   for (const auto& [module, pair] : adapters.modules) {
-    const std::string name = gguf_tensor_name(module + ".weight");
+    const std::string name = llama_cpp_name(module + ".weight", config);
     const LoraModulePath path = parse_module_path(module);
-    const int heads = path.target == "q_proj"   ? config.num_attention_heads
+    const int heads = !gguf_permutes_qk(config) ? 0
+                      : path.target == "q_proj" ? config.num_attention_heads
                       : path.target == "k_proj" ? config.num_key_value_heads
                                                 : 0;
     plans.push_back({name + "." + names[0].gguf,

@@ -3,6 +3,7 @@
 
 #include <sentencepiece_processor.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,15 @@ bool config_flag(const fs::path& dir, const std::string& key, bool fallback) {
   return j.is_object() && j.contains(key) && j[key].is_boolean() ? j[key].get<bool>() : fallback;
 }
 
+// A token id config.json gives (llama.cpp's converter reads it where tokenizer_config.json names no
+// such token: Qwen's bos_token is null, its config.json bos_token_id 151643); -1 when absent.
+int64_t config_token_id(const fs::path& dir, const std::string& key) {
+  std::ifstream in(dir / "config.json");
+  if (!in) return -1;
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : -1;
+}
+
 GgufMetadata from_gguf(const fs::path& file) {
   GgufMetadata m;
   for (const auto& [key, v] : read_gguf(file).metadata) {
@@ -51,7 +61,32 @@ void pad_tokens(std::vector<std::string>& tokens, std::vector<GgufScalar>& types
   for (auto i = static_cast<int>(tokens.size()); i < vocab_size; ++i) {
     tokens.push_back("[PAD" + std::to_string(i) + "]");
     types.emplace_back(int64_t{5});
-    if (scores) scores->emplace_back(-1000.0);
+    if (scores) scores->emplace_back(-10000.0);
+  }
+}
+
+// tokenizer_config.json's added_tokens_decoder, as llama.cpp's converter reads it beside a
+// tokenizer.model: a special token is CONTROL (3), another USER_DEFINED (4); llama.cpp matches both
+// whole in text (Gemma's <start_of_turn> is one); their score is -1000. Ids past the vocabulary are
+// ignored, as there.
+void mark_added_tokens(const fs::path& dir, std::vector<std::string>& tokens, std::vector<GgufScalar>& types,
+                       std::vector<GgufScalar>& scores) {
+  std::ifstream in(dir / "tokenizer_config.json");
+  if (!in) return;
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (!j.is_object() || !j.contains("added_tokens_decoder") || !j["added_tokens_decoder"].is_object()) return;
+  for (const auto& [key, token] : j["added_tokens_decoder"].items()) {
+    char* end = nullptr;
+    const long id = std::strtol(key.c_str(), &end, 10);
+    if (*end != '\0' || id < 0 || id >= static_cast<long>(tokens.size()) || !token.is_object() ||
+        !token.contains("content") || !token["content"].is_string()) {
+      continue;
+    }
+    tokens[static_cast<size_t>(id)] = token["content"].get<std::string>();
+    const bool special =
+        token.contains("special") && token["special"].is_boolean() && token["special"].get<bool>();
+    types[static_cast<size_t>(id)] = int64_t{special ? 3 : 4};
+    scores[static_cast<size_t>(id)] = -1000.0;
   }
 }
 
@@ -68,6 +103,7 @@ GgufMetadata from_sentencepiece(const ModelSource& s, int vocab_size) {
     types.emplace_back(int64_t{type});
   }
   pad_tokens(tokens, types, &scores, vocab_size);
+  mark_added_tokens(s.path, tokens, types, scores);
   std::vector<std::string> pieces;
   sp.Encode("a", &pieces);
   const bool dummy_prefix = !pieces.empty() && pieces[0].starts_with("\xE2\x96\x81");
@@ -118,8 +154,10 @@ GgufMetadata from_tokenizer_json(const ModelSource& s, int vocab_size) {
                     {"tokenizer.ggml.tokens", strings(v.tokens)},
                     {"tokenizer.ggml.token_type", numbers(T::I32, types)},
                     {"tokenizer.ggml.merges", strings(merges)}};
-  put_id(m, "tokenizer.ggml.bos_token_id", v.bos_id);
-  put_id(m, "tokenizer.ggml.eos_token_id", v.eos_id);
+  put_id(m, "tokenizer.ggml.bos_token_id",
+         v.bos_id >= 0 ? v.bos_id : config_token_id(s.path, "bos_token_id"));
+  put_id(m, "tokenizer.ggml.eos_token_id",
+         v.eos_id >= 0 ? v.eos_id : config_token_id(s.path, "eos_token_id"));
   put_id(m, "tokenizer.ggml.unknown_token_id", v.unk_id);
   put_id(m, "tokenizer.ggml.padding_token_id", v.pad_id);
   m.emplace_back("tokenizer.ggml.add_bos_token", GgufValue::boolean(v.add_bos));

@@ -99,9 +99,10 @@ void read_gemma3_keys(const GgufFile& f, const std::string& a, ModelConfig& c) {
       if (p->array.size() != static_cast<size_t>(c.num_hidden_layers)) {
         throw key_error(f, a + "attention.sliding_window_pattern", "must hold one entry per block");
       }
-      for (const auto& v : p->array) {
-        const auto* b = std::get_if<uint64_t>(&v);
-        c.sliding_layers.push_back(b && *b != 0);
+      for (const auto& v : p->array) {  // gguf-py writes bools; llama.cpp also takes integers
+        const auto* b = std::get_if<bool>(&v);
+        const auto* u = std::get_if<uint64_t>(&v);
+        c.sliding_layers.push_back((b && *b) || (u && *u != 0));
       }
     } else {
       const int64_t n = int_key(f, a + "attention.sliding_window_pattern", 6, 1, kMaxLayers);
@@ -177,29 +178,60 @@ float gguf_norm_shift(const ModelConfig& c) {
   return family_of(c.model_type).norm_plus_one ? 1.0f : 0.0f;
 }
 
+namespace {
+
+// llama.cpp's top-level and block tensor names (gguf-py constants.py) and the HF tensor or module
+// each holds: the one table that reading (gguf_hf_name) and export (gguf_tensor_name) share.
+const std::pair<const char*, const char*> kTopNames[] = {{"token_embd.weight", "model.embed_tokens.weight"},
+                                                          {"output_norm.weight", "model.norm.weight"},
+                                                          {"output.weight", "lm_head.weight"}};
+const std::pair<const char*, const char*> kBlockNames[] = {
+    {"attn_norm", "input_layernorm"},    {"attn_q", "self_attn.q_proj"},
+    {"attn_k", "self_attn.k_proj"},      {"attn_v", "self_attn.v_proj"},
+    {"attn_output", "self_attn.o_proj"}, {"ffn_norm", "post_attention_layernorm"},
+    {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
+    {"ffn_down", "mlp.down_proj"},       {"attn_q_norm", "self_attn.q_norm"},
+    {"attn_k_norm", "self_attn.k_norm"}, {"post_attention_norm", "post_attention_layernorm"},
+    {"post_ffw_norm", "post_feedforward_layernorm"}};
+
+// The HF module of llama.cpp's block tensor `gguf` in a model of family `f`; "" when it has none.
+// ffn_norm is the MLP's input norm, which Gemma calls pre_feedforward_layernorm (its
+// post_attention_layernorm is post_attention_norm, a tensor only the sandwich-norm families have).
+std::string block_hf_module(const std::string& gguf, const Family& f) {
+  if (gguf == "ffn_norm" && f.sandwich_norms) return "pre_feedforward_layernorm";
+  if ((gguf == "post_attention_norm" || gguf == "post_ffw_norm") && !f.sandwich_norms) return {};
+  for (const auto& [g, hf] : kBlockNames) {
+    if (gguf == g) return hf;
+  }
+  return {};
+}
+
+}  // namespace
+
 std::string gguf_hf_name(const std::string& name, const ModelConfig& c) {
-  static const std::map<std::string, std::string> top = {{"token_embd.weight", "model.embed_tokens.weight"},
-                                                         {"output_norm.weight", "model.norm.weight"},
-                                                         {"output.weight", "lm_head.weight"}};
-  // llama.cpp's block tensor names (gguf-py constants.py); ffn_norm is the MLP's input norm, which
-  // Gemma calls pre_feedforward_layernorm (its post_attention_layernorm is post_attention_norm).
-  static const std::map<std::string, std::string> block = {
-      {"attn_norm", "input_layernorm"},    {"attn_q", "self_attn.q_proj"},
-      {"attn_k", "self_attn.k_proj"},      {"attn_v", "self_attn.v_proj"},
-      {"attn_output", "self_attn.o_proj"}, {"ffn_norm", "post_attention_layernorm"},
-      {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
-      {"ffn_down", "mlp.down_proj"},       {"attn_q_norm", "self_attn.q_norm"},
-      {"attn_k_norm", "self_attn.k_norm"}, {"post_attention_norm", "post_attention_layernorm"},
-      {"post_ffw_norm", "post_feedforward_layernorm"}};
-  if (const auto it = top.find(name); it != top.end()) return it->second;
+  for (const auto& [g, hf] : kTopNames) {
+    if (name == g) return hf;
+  }
   static const std::regex pattern(R"(blk\.(0|[1-9]\d{0,5})\.([a-z_]+)\.(weight|bias))");
   std::smatch m;
   if (!std::regex_match(name, m, pattern)) return {};
-  const auto it = block.find(m[2].str());
-  if (it == block.end()) return {};
-  std::string hf = it->second;
-  if (m[2].str() == "ffn_norm" && family_of(c.model_type).sandwich_norms) hf = "pre_feedforward_layernorm";
+  const std::string hf = block_hf_module(m[2].str(), family_of(c.model_type));
+  if (hf.empty()) return {};
   return "model.layers." + std::to_string(std::stoi(m[1].str())) + "." + hf + "." + m[3].str();
+}
+
+std::string gguf_tensor_name(const std::string& hf, const ModelConfig& c) {
+  for (const auto& [g, h] : kTopNames) {
+    if (hf == h) return g;
+  }
+  static const std::regex pattern(R"(model\.layers\.(\d+)\.([a-z_.]+)\.(weight|bias))");
+  std::smatch m;
+  if (!std::regex_match(hf, m, pattern)) return {};
+  const Family& f = family_of(c.model_type);
+  for (const auto& [g, h] : kBlockNames) {
+    if (block_hf_module(g, f) == m[2].str()) return "blk." + m[1].str() + "." + g + "." + m[3].str();
+  }
+  return {};
 }
 
 }  // namespace mlxft

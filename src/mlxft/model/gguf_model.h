@@ -56,6 +56,10 @@ ModelConfig gguf_model_config(const GgufFile& header);
 // "" for a name with no HF counterpart. The family of `c` decides the names that differ (Gemma's
 // ffn_norm is pre_feedforward_layernorm).
 std::string gguf_hf_name(const std::string& gguf_name, const ModelConfig& c);
+// The inverse, from the same table: "model.layers.3.self_attn.q_proj.bias" -> "blk.3.attn_q.bias"
+// (Gemma's pre_feedforward_layernorm -> ffn_norm, post_attention_layernorm -> post_attention_norm);
+// "" for a tensor llama.cpp has no name for.
+std::string gguf_tensor_name(const std::string& hf_name, const ModelConfig& c);
 // Whether llama.cpp's converter permuted the family's Q/K rows (llama only; qwen2/qwen3/gemma3 rotate
 // NEOX-style and keep HF's order).
 bool gguf_permutes_qk(const ModelConfig& c);
