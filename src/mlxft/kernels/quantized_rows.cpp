@@ -3,9 +3,7 @@
 
 #include <mlx/primitives.h>
 
-#include <cstring>
 #include <memory>
-#include <utility>
 #include <stdexcept>
 #include <vector>
 
@@ -23,11 +21,8 @@ constexpr int64_t kMaxRows = 8;
 
 struct Job {
   const uint32_t* w;
-  const float* scales;  // float32 scales and biases, or
+  const float* scales;
   const float* biases;
-  const uint16_t* scales16 = nullptr;  // float16 / bfloat16 ones as stored (converted a row at a time)
-  const uint16_t* biases16 = nullptr;
-  bool bf16 = false;
   const float* x;     // [M, K]
   const float* xsum;  // [M, K / group]
   float* y;           // [M, N]
@@ -41,58 +36,17 @@ inline uint32_t code(const uint32_t* row, int64_t k, int bits) {
   return (row[k / per] >> ((k % per) * bits)) & ((1u << bits) - 1u);
 }
 
-float half_to_float(uint16_t h, bool bf16) {
-  if (bf16) {
-    const uint32_t b = static_cast<uint32_t>(h) << 16;
-    float f;
-    std::memcpy(&f, &b, 4);
-    return f;
-  }
-  const uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
-  uint32_t b;
-  if (exp == 0x1f) {
-    b = sign | 0x7f800000u | (man << 13);
-  } else if (exp != 0) {
-    b = sign | ((exp + 112) << 23) | (man << 13);
-  } else if (man == 0) {
-    b = sign;
-  } else {  // subnormal: normalise
-    int e = -1;
-    uint32_t m = man;
-    do {
-      ++e;
-      m <<= 1;
-    } while ((m & 0x400u) == 0);
-    b = sign | ((112 - e) << 23) | ((m & 0x3ffu) << 13);
-  }
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
-}
-
-// Row n's scales and biases as float32: in place when stored so, else converted into buf [2 * groups].
-std::pair<const float*, const float*> row_scales_portable(const Job& j, int64_t n, int64_t groups, float* buf) {
-  if (!j.scales16) return {j.scales + n * groups, j.biases + n * groups};
-  for (int64_t g = 0; g < groups; ++g) {
-    buf[g] = half_to_float(j.scales16[n * groups + g], j.bf16);
-    buf[groups + g] = half_to_float(j.biases16[n * groups + g], j.bf16);
-  }
-  return {buf, buf + groups};
-}
-
 void rows_portable(const Job& j, int64_t n0, int64_t n1) {
   const int64_t words = j.K * j.bits / 32, groups = j.K / j.group;
-  std::vector<float> buf(static_cast<size_t>(j.scales16 ? 2 * groups : 0));
   for (int64_t n = n0; n < n1; ++n) {
     const uint32_t* row = j.w + n * words;
-    const auto [sr, br] = row_scales_portable(j, n, groups, buf.data());
     for (int64_t m = 0; m < j.M; ++m) {
       float acc = 0.0f;
       for (int64_t g = 0; g < groups; ++g) {
         float dot = 0.0f;
         for (int64_t k = g * j.group; k < (g + 1) * j.group; ++k)
           dot += static_cast<float>(code(row, k, j.bits)) * j.x[m * j.K + k];
-        acc += sr[g] * dot + br[g] * j.xsum[m * groups + g];
+        acc += j.scales[n * groups + g] * dot + j.biases[n * groups + g] * j.xsum[m * groups + g];
       }
       j.y[m * j.N + n] = acc;
     }
@@ -116,32 +70,12 @@ MLXFT_AVX512_TARGET inline float dot_avx512(const float* a, const float* b, int6
 }
 
 // kM rows at once, their accumulators in registers (two per row: two independent FMA chains).
-// float16 / bfloat16 values [n] as float32 into out.
-MLXFT_AVX512_TARGET void halves_to_floats(const uint16_t* in, int64_t n, bool bf16, float* out) {
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 k = lanes(n - i);
-    const __m256i h = _mm256_maskz_loadu_epi16(k, in + i);
-    const __m512 f = bf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
-    _mm512_mask_storeu_ps(out + i, k, f);
-  }
-}
-
-// Row n's scales and biases as float32: in place when stored so, else converted into buf [2 * groups].
-MLXFT_AVX512_TARGET inline std::pair<const float*, const float*> row_scales(const Job& j, int64_t n, int64_t groups,
-                                                                             float* buf) {
-  if (!j.scales16) return {j.scales + n * groups, j.biases + n * groups};
-  halves_to_floats(j.scales16 + n * groups, groups, j.bf16, buf);
-  halves_to_floats(j.biases16 + n * groups, groups, j.bf16, buf + groups);
-  return {buf, buf + groups};
-}
-
 template <int kBits, int kM>
 MLXFT_AVX512_TARGET void rows_avx512(const Job& j, int64_t n0, int64_t n1) {
   const int64_t groups = j.K / j.group, row_bytes = j.K * kBits / 8;
-  std::vector<float> buf(static_cast<size_t>(j.scales16 ? 2 * groups : 0));
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = reinterpret_cast<const uint8_t*>(j.w) + n * row_bytes;
-    const auto [sr, br] = row_scales(j, n, groups, buf.data());
+    const float* sr = j.scales + n * groups;
     __m512 acc0[kM], acc1[kM];
     for (int m = 0; m < kM; ++m) acc0[m] = acc1[m] = _mm512_setzero_ps();
     for (int64_t g = 0; g < groups; ++g) {
@@ -167,6 +101,7 @@ MLXFT_AVX512_TARGET void rows_avx512(const Job& j, int64_t n0, int64_t n1) {
         }
       }
     }
+    const float* br = j.biases + n * groups;
     for (int m = 0; m < kM; ++m)
       j.y[m * j.N + n] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[m], acc1[m])) + dot_avx512(br, j.xsum + m * groups, groups);
   }
@@ -207,8 +142,8 @@ class QuantizedRowsPrimitive : public mx::Primitive {
       const float* x = in[0].data<float>();
       for (int64_t m = 0; m < M; ++m)
         for (int64_t k = 0; k < K; ++k) xsum[static_cast<size_t>(m * groups + k / group)] += x[m * K + k];
-      run({in[1].data<uint32_t>(), in[2].data<float>(), in[3].data<float>(), nullptr, nullptr, false, x, xsum.data(),
-           y.data<float>(), M, N, K, group, bits});
+      run({in[1].data<uint32_t>(), in[2].data<float>(), in[3].data<float>(), x, xsum.data(), y.data<float>(), M,
+           N, K, group, bits});
     });
   }
   void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
@@ -243,44 +178,18 @@ class QuantizedRowsPrimitive : public mx::Primitive {
 
 void quantized_rows_range(const QuantizedRows& w, const float* x, const float* xsum, int64_t rows, float* y,
                           int64_t n0, int64_t n1) {
-  Job j{w.w, w.scales, w.biases, w.scales16, w.biases16, w.bf16, x, xsum, y, rows, w.N, w.K, w.group, w.bits};
-  run_range(j, n0, n1);
-}
-
-void quantized_rows_dequantize_row(const QuantizedRows& w, int64_t n, float* out) {
-  const Job j{w.w, w.scales, w.biases, w.scales16, w.biases16, w.bf16, nullptr, nullptr, nullptr, 1, w.N, w.K, w.group, w.bits};
-  const int64_t groups = w.K / w.group, words = w.K * w.bits / 32;
-  std::vector<float> buf(static_cast<size_t>(2 * groups));
-  const auto [sr, br] = row_scales_portable(j, n, groups, buf.data());
-  const uint32_t* row = w.w + n * words;
-  for (int64_t k = 0; k < w.K; ++k)
-    out[k] = sr[k / w.group] * static_cast<float>(code(row, k, w.bits)) + br[k / w.group];
+  run_range({w.w, w.scales, w.biases, x, xsum, y, rows, w.N, w.K, w.group, w.bits}, n0, n1);
 }
 
 QuantizedRows quantized_rows_view(const FrozenLinearWeight& w, std::vector<mx::array>& keep) {
   const FrozenLinearWeight::Impl& q = w.impl();
   if (!q.quantized || (q.bits != 4 && q.bits != 8) || q.group % 32 != 0)
     throw std::invalid_argument("quantized_rows_view: not a 4- or 8-bit quantized weight in groups of 32k");
-  const mx::array wq = mx::contiguous(*q.wq);
-  mx::eval(wq);
-  keep.push_back(wq);
-  QuantizedRows v{wq.data<uint32_t>(), nullptr, nullptr, q.out, q.in, q.group, q.bits};
-  const bool halves = q.scales && q.biases && q.scales->dtype() == q.biases->dtype() &&
-                      (q.scales->dtype() == mx::float16 || q.scales->dtype() == mx::bfloat16);
-  if (halves) {  // read as stored: half the bytes of float32 copies
-    const mx::array s = mx::contiguous(*q.scales), b = mx::contiguous(*q.biases);
-    mx::eval({s, b});
-    keep.insert(keep.end(), {s, b});
-    v.scales16 = s.data<uint16_t>();
-    v.biases16 = b.data<uint16_t>();
-    v.bf16 = s.dtype() == mx::bfloat16;
-    return v;
-  }
   const auto [scales, biases] = q.rows_scales();
-  keep.insert(keep.end(), {scales, biases});
-  v.scales = scales.data<float>();
-  v.biases = biases.data<float>();
-  return v;
+  const mx::array wq = mx::contiguous(*q.wq);
+  mx::eval({wq, scales, biases});
+  keep.insert(keep.end(), {wq, scales, biases});
+  return {wq.data<uint32_t>(), scales.data<float>(), biases.data<float>(), q.out, q.in, q.group, q.bits};
 }
 
 bool quantized_rows_supported(const mx::array& x, int group_size, int bits, mx::StreamOrDevice s) {

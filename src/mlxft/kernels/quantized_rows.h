@@ -38,21 +38,15 @@ mx::array quantized_rows_matmul(const mx::array& x, const FrozenLinearWeight& w,
 // sum of x. w, scales and biases as above (float32 scales and biases, row-major).
 struct QuantizedRows {
   const uint32_t* w;
-  const float* scales;  // float32 scales and biases [N, K / group], or (when these are null)
+  const float* scales;
   const float* biases;
   int64_t N, K;
   int group, bits;
-  const uint16_t* scales16 = nullptr;  // float16 or bfloat16 ones as stored, converted a row at a time
-  const uint16_t* biases16 = nullptr;
-  bool bf16 = false;
 };
 void quantized_rows_range(const QuantizedRows& w, const float* x, const float* xsum, int64_t rows, float* y,
                           int64_t n0, int64_t n1);
-// Row n of W dequantized into out [K] (scale * code + bias, as mx::dequantize computes it).
-void quantized_rows_dequantize_row(const QuantizedRows& w, int64_t n, float* out);
-// The view of a quantized kernel weight (bits 4 or 8): its scales and biases as stored when float16 or
-// bfloat16 (the decoding step then reads half the scale bytes), else float32; `keep` gets the evaluated
-// arrays the view points into. std::invalid_argument for a float weight or other widths.
+// The view of a quantized kernel weight (bits 4 or 8) with its float32 scales and biases; `keep` gets the
+// evaluated arrays the view points into. std::invalid_argument for a float weight or other widths.
 QuantizedRows quantized_rows_view(const FrozenLinearWeight& w, std::vector<mx::array>& keep);
 
 mx::array quantized_matmul(const mx::array& x, const mx::array& w, const mx::array& scales,
