@@ -20,7 +20,8 @@ namespace mx = mlx::core;
 namespace mlxft {
 namespace {
 
-Model tiny(uint64_t seed, bool tied, std::optional<QuantSpec> quant = {}, const std::string& type = "mistral") {
+Model tiny(uint64_t seed, bool tied, std::optional<QuantSpec> quant = {}, const std::string& type = "mistral",
+           mx::Dtype scales = mx::float32) {
   Model m;
   m.config = preset_config("tiny", 512);
   m.config.model_type = type;
@@ -34,6 +35,12 @@ Model tiny(uint64_t seed, bool tied, std::optional<QuantSpec> quant = {}, const 
       w = mx::add(w, mx::random::normal(w.shape(), mx::float32, 0.0f, 0.3f, mx::random::key(100 + ++i)));
   }
   if (quant) m.quantization = quantize_weights(m.weights, m.config, *quant);
+  for (const auto& [module, spec] : m.quantization) {  // scales as a GGUF's Q4_0/Q8_0 or mlx-lm's hold them
+    for (const char* part : {".scales", ".biases"}) {
+      mx::array& a = m.weights.at(module + part);
+      a = mx::astype(a, scales);
+    }
+  }
   for (auto& [name, w] : m.weights) mx::eval(w);
   return m;
 }
@@ -88,10 +95,13 @@ TEST(DecodeStep, LogitsEqualForwardWithACacheForEveryWeightKind) {
     const char* name;
     bool tied;
     std::optional<QuantSpec> quant;
+    mx::Dtype scales = mx::float32;
   };
   for (const Case& c : {Case{"float32, separate head", false, {}}, Case{"float32, tied", true, {}},
-                        Case{"4-bit g32, tied", true, QuantSpec{4, 32}}, Case{"8-bit g64", false, QuantSpec{8, 64}}}) {
-    const Model m = tiny(5, c.tied, c.quant);
+                        Case{"4-bit g32, tied", true, QuantSpec{4, 32}}, Case{"8-bit g64", false, QuantSpec{8, 64}},
+                        Case{"4-bit g32, float16 scales", true, QuantSpec{4, 32}, mx::float16},
+                        Case{"8-bit g32, bfloat16 scales", false, QuantSpec{8, 32}, mx::bfloat16}}) {
+    const Model m = tiny(5, c.tied, c.quant, "mistral", c.scales);
     EXPECT_LT(worst_relative_gap(m, nullptr, prompt, 12), 1e-4f) << c.name;
     const LoraAdapters lora = every_projection(m);
     EXPECT_LT(worst_relative_gap(m, &lora, prompt, 12), 1e-4f) << c.name << " with LoRA";

@@ -181,6 +181,15 @@ void quantized_rows_range(const QuantizedRows& w, const float* x, const float* x
   run_range({w.w, w.scales, w.biases, x, xsum, y, rows, w.N, w.K, w.group, w.bits}, n0, n1);
 }
 
+void quantized_rows_dequantize_row(const QuantizedRows& w, int64_t n, float* out) {
+  const int64_t groups = w.K / w.group, words = w.K * w.bits / 32;
+  const uint32_t* row = w.w + n * words;
+  for (int64_t k = 0; k < w.K; ++k) {
+    const int64_t g = n * groups + k / w.group;
+    out[k] = w.scales[g] * static_cast<float>(code(row, k, w.bits)) + w.biases[g];
+  }
+}
+
 QuantizedRows quantized_rows_view(const FrozenLinearWeight& w, std::vector<mx::array>& keep) {
   const FrozenLinearWeight::Impl& q = w.impl();
   if (!q.quantized || (q.bits != 4 && q.bits != 8) || q.group % 32 != 0)

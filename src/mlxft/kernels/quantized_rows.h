@@ -45,6 +45,8 @@ struct QuantizedRows {
 };
 void quantized_rows_range(const QuantizedRows& w, const float* x, const float* xsum, int64_t rows, float* y,
                           int64_t n0, int64_t n1);
+// Row n of W dequantized into out [K] (scale * code + bias, as mx::dequantize computes it).
+void quantized_rows_dequantize_row(const QuantizedRows& w, int64_t n, float* out);
 // The view of a quantized kernel weight (bits 4 or 8) with its float32 scales and biases; `keep` gets the
 // evaluated arrays the view points into. std::invalid_argument for a float weight or other widths.
 QuantizedRows quantized_rows_view(const FrozenLinearWeight& w, std::vector<mx::array>& keep);

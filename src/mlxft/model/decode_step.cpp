@@ -277,16 +277,7 @@ class NativeDecode final : public DecodeStep {
       std::memcpy(x, e.f + static_cast<int64_t>(token) * E_, sizeof(float) * static_cast<size_t>(E_));
       return;
     }
-    const kernels::QuantizedRows& q = *e.q;
-    const int per = 32 / q.bits;
-    const int64_t groups = q.K / q.group;
-    const uint32_t* row = q.w + static_cast<int64_t>(token) * (q.K / per);
-    const uint32_t mask = (1u << q.bits) - 1u;
-    for (int64_t k = 0; k < q.K; ++k) {
-      const auto code = static_cast<float>((row[k / per] >> ((k % per) * q.bits)) & mask);
-      const int64_t g = static_cast<int64_t>(token) * groups + k / q.group;
-      x[k] = q.scales[g] * code + q.biases[g];
-    }
+    kernels::quantized_rows_dequantize_row(*e.q, token, x);
   }
 
   // x [n] normalised into out (RMSNorm with the model's eps).
