@@ -332,9 +332,9 @@ def main():
     args.seqs = args.seqs or ("512" if real else "512,1024")
     args.batch = args.batch or (4 if real else 2)
     args.only = args.only or (DEFAULT_REAL_RUNS if real else DEFAULT_RUNS)
-    args.json = args.json or os.path.join(args.cache_dir, f"peers-{args.real}.json" if real else "peers.json")
     args.train_bench = os.path.abspath(args.train_bench)
     args.mlxft, args.cache_dir = os.path.abspath(args.mlxft), os.path.abspath(args.cache_dir)
+    args.json = args.json or os.path.join(args.cache_dir, f"peers-{args.real}.json" if real else "peers.json")
     if real:
         args.real_model = args.real_model or REAL_MODELS[args.real]["source"]
         if not args.real_model.startswith("shipped:"):
