@@ -34,7 +34,7 @@
 // `shipped:NAME`), loaded through the library exactly as `mlxft train` loads a recipe's model.path
 // (app/inputs.h load_base_model, build_adapters): quantized modules of a GGUF or MLX-quantized base stay
 // quantized and are dequantized per call (QLoRA); float weights load in --dtype (default auto: float32 on
-// the CPU), compute dtype as --compute-dtype. --bits, --layers and --preset do not apply then.
+// the CPU), compute dtype as --compute-dtype. --preset does not apply then; --bits and --layers are refused.
 // --pack-weights is model.pack_weights, decided as `mlxft train` decides it (auto: when the estimate with
 // the packed projections stays under 90 % of the machine's memory, the default warning fraction).
 // Model FLOPs per trained token, LoRA (no weight gradients of the frozen weights, so their backward pass
@@ -144,7 +144,8 @@ mlxft::QuantMap quantize_random_base(mlxft::Model& model, const mlxft::QuantSpec
   return done;
 }
 
-// "float", or the quantized modules' spec ("4-bit group 32, 211 of 211 modules"; a GGUF may mix types).
+// "float", or the quantized modules' specs and counts ("4-bit group 32 x210, 8-bit group 32 x1 of 211
+// modules": a GGUF may mix types).
 std::string base_description(const mlxft::Model& model) {
   if (model.quantization.empty()) return "float";
   std::map<std::string, int> specs;
@@ -160,7 +161,7 @@ std::string base_description(const mlxft::Model& model) {
 int main(int argc, char** argv) {
   mlxft::fix_cpu_runtime_env(argv);
   mlxft::raise_cpu_buffer_cache();  // as `mlxft train` does (app/settings.h)
-  CLI::App app{"LoRA training throughput on a preset model"};
+  CLI::App app{"LoRA training throughput on a preset model or a model on disk"};
   std::string preset = "tiny", dtype_name, compute_name = "auto", pack_choice = "auto", kind = "lora";
   std::string model_path, targets_arg = "q_proj,v_proj";
   int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0, bits = 0, group = 64, warmup = 1, layers = 0;
@@ -196,6 +197,11 @@ int main(int argc, char** argv) {
   mlxft::set_blas_threads(threads);
   fmt::print("device: {}\n", mlxft::describe_device(mlxft::use_device(device, "--device")));
 
+  if (!model_path.empty() && (bits > 0 || layers > 0)) {
+    fmt::print(stderr, "train_bench: --bits and --layers change a preset; with --model the model is trained as it "
+                       "is stored (quantize it with `mlxft model quantize` first)\n");
+    return 2;
+  }
   std::vector<std::string> targets;
   if (targets_arg == "all") {
     targets = mlxft::lora_target_names();
