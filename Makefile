@@ -100,6 +100,7 @@ bench-peers: setup build/build.ninja
 # `mlxft fuse` makes of it once (build/bench/smollm2-135m-instruct-f32), against PEFT + torch fp32 / bf16
 # on that directory; seq 512, batch 4, LoRA r16 on all seven projections, one table with MFU
 # (run_peers.py --real smollm2; PEERS_ARGS passes options, e.g. PEERS_ARGS='--rounds 1 --steps 1').
+# Roughly 25-40 minutes on 2 cores with the defaults (3 rounds of 3 steps; a PEFT step takes 20-60 s).
 bench-peers-smollm2: setup build/build.ninja
 	cmake --build build -j $(JOBS) --target train_bench mlxft
 	@[ -n "$(MLXFT_BENCH_PYTHON)" ] || scripts/setup-bench-venv.sh
