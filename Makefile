@@ -8,6 +8,7 @@
 #   make asan      the suite under AddressSanitizer + UBSan (build-asan/)
 #   make bench     the benchmarks in bench/ (numbers, no assertions)
 #   make bench-peers  LoRA training tokens/s and memory of mlxft beside PEFT+torch and mlx-lm
+#   make bench-peers-smollm2  the same on the real SmolLM2-135M (4-bit GGUF and its fused float copy)
 #   make bench-generation  prompt and decoding tokens/s of mlxft beside llama.cpp, same GGUF (.venv-ref)
 #   make fuzz      libFuzzer on every reader of untrusted files (FUZZ_SECONDS each, default 60);
 #                  `make test` runs each target's seeds + a few seconds of mutations (fuzz.smoke.*)
@@ -32,7 +33,7 @@ PYTHON    := $(VENV)/bin/python
 CMAKE_GEN := -G Ninja -DMLXFT_PYTHON=$(PYTHON)
 CTEST     := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all setup deps venv build test device-check coverage asan bench bench-peers bench-generation format clean demo fuzz reference-venv export-check dora-check
+.PHONY: all setup deps venv build test device-check coverage asan bench bench-peers bench-peers-smollm2 bench-generation format clean demo fuzz reference-venv export-check dora-check
 
 all: build
 
@@ -94,6 +95,17 @@ bench-peers: setup build/build.ninja
 	cmake --build build -j $(JOBS) --target train_bench
 	@[ -n "$(MLXFT_BENCH_PYTHON)" ] || scripts/setup-bench-venv.sh
 	$(BENCH_PYTHON) bench/peers/run_peers.py --train-bench build/bench/train_bench $(PEERS_ARGS)
+
+# The real model (issue 32): SmolLM2-135M-Instruct's shipped Q4_1 GGUF (QLoRA) and the float32 directory
+# `mlxft fuse` makes of it once (build/bench/smollm2-135m-instruct-f32), against PEFT + torch fp32 / bf16
+# on that directory; seq 512, batch 4, LoRA r16 on all seven projections, one table with MFU
+# (run_peers.py --real smollm2; PEERS_ARGS passes options, e.g. PEERS_ARGS='--rounds 1 --steps 1').
+# Roughly 25-40 minutes on 2 cores with the defaults (3 rounds of 3 steps; a PEFT step takes 20-60 s).
+bench-peers-smollm2: setup build/build.ninja
+	cmake --build build -j $(JOBS) --target train_bench mlxft
+	@[ -n "$(MLXFT_BENCH_PYTHON)" ] || scripts/setup-bench-venv.sh
+	$(BENCH_PYTHON) bench/peers/run_peers.py --real smollm2 --train-bench build/bench/train_bench \
+	  --mlxft build/mlxft $(PEERS_ARGS)
 
 FUZZ_SECONDS ?= 60
 fuzz: setup

@@ -1,12 +1,15 @@
-// LoRA training throughput of a preset model built in memory (random weights, no files).
+// LoRA training throughput of a preset model built in memory (random weights, no files), or of a real
+// model loaded as `mlxft train` loads it.
 //
 //   train_bench --preset tiny|small|mistral-7b-shape --seq N --batch B [--steps S] [--rank R]
+//               [--model PATH|shipped:NAME] [--targets q_proj,v_proj|all]
 //               [--dtype float32|bfloat16] [--compute-dtype float32|bfloat16] [--checkpointing]
 //               [--peak-gflops G] [--bits 4|8 [--group 32|64|128]] [--warmup W] [--layers L]
 //               [--pack-weights auto|always|never] [--kind lora|dora] [--device auto|cpu|gpu]
 //
 // Runs W warm-up steps (default 1), then S optimizer steps of one micro-batch [B, N] of random tokens
-// (LoRA, or DoRA with --kind dora, on q_proj and v_proj of every layer, AdamW), and prints trained tokens/s, seconds per optimizer
+// (LoRA, or DoRA with --kind dora, on the --targets of every layer: q_proj and v_proj unless told, `all`
+// = the seven projections; AdamW), and prints trained tokens/s, seconds per optimizer
 // step, the process's CPU seconds (user + system, every thread) per step, peak memory of the
 // training (mx::get_peak_memory and the process's resident high-water mark VmHWM, both reset once
 // the base is built; the base stays in memory, so both include it), mlxft's memory estimate (model/memory.h,
@@ -27,28 +30,42 @@
 // --device is system.device (auto: the GPU when the build's MLX has one); on a GPU the peak memory
 // (MLX) is the GPU's.
 // --kind is lora.kind (dora: the magnitudes start at the base's row norms, dequantized when quantized).
+// --model PATH replaces the preset with a model on disk (an HF or MLX-quantized directory, a .gguf file or
+// `shipped:NAME`), loaded through the library exactly as `mlxft train` loads a recipe's model.path
+// (app/inputs.h load_base_model, build_adapters): quantized modules of a GGUF or MLX-quantized base stay
+// quantized and are dequantized per call (QLoRA); float weights load in --dtype (default auto: float32 on
+// the CPU), compute dtype as --compute-dtype. --preset does not apply then; --bits and --layers are refused.
 // --pack-weights is model.pack_weights, decided as `mlxft train` decides it (auto: when the estimate with
 // the packed projections stays under 90 % of the machine's memory, the default warning fraction).
-// Model FLOPs per trained token, LoRA (no weight gradients, so the backward pass costs one
-// forward, not two):  4 * N_matmul + 12 * L * N * (heads * head_dim)
-// where N_matmul counts every weight used in a matmul (attention, MLP, LM head; not the embedding
-// lookup or the norms) and the second term is attention's QK^T and AV (forward 4, backward 8 per
-// layer, position and head dimension; causal masking not discounted). Recomputation under
-// --checkpointing is not counted (model FLOPs, not hardware FLOPs).
+// Model FLOPs per trained token, LoRA (no weight gradients of the frozen weights, so their backward pass
+// costs one forward, not two):  4 * N_matmul + 6 * N_lora + 12 * L * N * (heads * head_dim)
+// where N_matmul counts every frozen weight used in a matmul (attention, MLP, LM head; not the embedding
+// lookup or the norms), N_lora = the LoRA matrices' entries, rank * (in + out) per adapted module (forward,
+// input gradient and weight gradients: 2 + 2 + 2), and the last term is attention's QK^T and AV (forward 4,
+// backward 8 per layer, position and head dimension; causal masking not discounted). Recomputation under
+// --checkpointing is not counted (model FLOPs, not hardware FLOPs). The same count for the same model and
+// shape holds for every peer (bench/peers/run_peers.py reuses the printed GFLOP / token).
+// MFU is printed twice: against the measured peak of the compute dtype's instructions (AVX512-BF16 dot
+// products for bf16 compute, AVX-512 FMA for float32) and against the machine's bf16 peak (the same
+// number for bf16 compute): the second is the one figure that compares every run and peer.
 #include <fmt/format.h>
 #include <mlx/mlx.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "mlxft/app/inputs.h"
 #include "mlxft/app/settings.h"
+#include "mlxft/config/recipe.h"
 #include "mlxft/kernels/switches.h"
 #include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/init.h"
@@ -127,13 +144,26 @@ mlxft::QuantMap quantize_random_base(mlxft::Model& model, const mlxft::QuantSpec
   return done;
 }
 
+// "float", or the quantized modules' specs and counts ("4-bit group 32 x210, 8-bit group 32 x1 of 211
+// modules": a GGUF may mix types).
+std::string base_description(const mlxft::Model& model) {
+  if (model.quantization.empty()) return "float";
+  std::map<std::string, int> specs;
+  for (const auto& [module, spec] : model.quantization)
+    ++specs[fmt::format("{}-bit group {}", spec.bits, spec.group_size)];
+  std::string out;
+  for (const auto& [what, count] : specs) out += fmt::format("{}{} x{}", out.empty() ? "" : ", ", what, count);
+  return out + fmt::format(" of {} modules", mlxft::quantizable_modules(model.config).size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   mlxft::fix_cpu_runtime_env(argv);
   mlxft::raise_cpu_buffer_cache();  // as `mlxft train` does (app/settings.h)
-  CLI::App app{"LoRA training throughput on a preset model"};
-  std::string preset = "tiny", dtype_name = "float32", compute_name = "auto", pack_choice = "auto", kind = "lora";
+  CLI::App app{"LoRA training throughput on a preset model or a model on disk"};
+  std::string preset = "tiny", dtype_name, compute_name = "auto", pack_choice = "auto", kind = "lora";
+  std::string model_path, targets_arg = "q_proj,v_proj";
   int seq = 512, batch = 2, steps = 3, rank = 16, threads = 0, bits = 0, group = 64, warmup = 1, layers = 0;
   bool checkpointing = false;
   double peak_gflops = 0.0;
@@ -141,8 +171,12 @@ int main(int argc, char** argv) {
   app.add_option("--seq", seq, "sequence length (tokens per row)");
   app.add_option("--batch", batch, "rows per step");
   app.add_option("--steps", steps, "timed optimizer steps");
-  app.add_option("--rank", rank, "LoRA rank (q_proj, v_proj)");
-  app.add_option("--dtype", dtype_name, "base weights: float32 | bfloat16");
+  app.add_option("--rank", rank, "LoRA rank");
+  app.add_option("--model", model_path,
+                 "a model on disk instead of the preset: HF or MLX-quantized directory, .gguf or shipped:NAME");
+  app.add_option("--targets", targets_arg, "LoRA targets: comma-separated projections, or all (the seven)");
+  app.add_option("--dtype", dtype_name,
+                 "base weights: float32 | bfloat16 (default: float32 for a preset, auto (model.dtype) for --model)");
   app.add_option("--compute-dtype", compute_name,
                  "frozen matmuls on the CPU kernels: auto (as model.compute_dtype) | float32 | bfloat16");
   app.add_option("--threads", threads, "BLAS threads (0 = all cores)");
@@ -163,26 +197,82 @@ int main(int argc, char** argv) {
   mlxft::set_blas_threads(threads);
   fmt::print("device: {}\n", mlxft::describe_device(mlxft::use_device(device, "--device")));
 
+  if (!model_path.empty() && (bits > 0 || layers > 0)) {
+    fmt::print(stderr, "train_bench: --bits and --layers change a preset; with --model the model is trained as it "
+                       "is stored (quantize it with `mlxft model quantize` first)\n");
+    return 2;
+  }
+  std::vector<std::string> targets;
+  if (targets_arg == "all") {
+    targets = mlxft::lora_target_names();
+  } else {
+    for (size_t at = 0; at <= targets_arg.size();) {
+      const size_t comma = std::min(targets_arg.find(',', at), targets_arg.size());
+      targets.push_back(targets_arg.substr(at, comma - at));
+      at = comma + 1;
+    }
+    for (const std::string& t : targets) {
+      if (std::find(mlxft::lora_target_names().begin(), mlxft::lora_target_names().end(), t) ==
+          mlxft::lora_target_names().end()) {
+        fmt::print(stderr, "train_bench: --targets: unknown projection '{}' (use q_proj, k_proj, v_proj, o_proj, "
+                           "gate_proj, up_proj, down_proj, or all)\n", t);
+        return 2;
+      }
+    }
+  }
+
   mlxft::Model model;
-  model.config = mlxft::preset_config(preset, 32768);
-  if (layers > 0) model.config.num_hidden_layers = layers;
-  model.dtype = dtype_name == "bfloat16" ? mx::bfloat16 : mx::float32;
-  model.compute_dtype = mlxft::resolve_compute_dtype(compute_name);
-  model.weights = mlxft::random_weights(model.config, 0, model.dtype);  // lazy: drawn when evaluated
-  const auto built0 = std::chrono::steady_clock::now();
-  if (bits > 0) model.quantization = quantize_random_base(model, {bits, group});
-  for (auto& [name, w] : model.weights) mx::eval(w);
-  const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - built0).count();
+  double build_s = 0.0;
+  std::optional<mlxft::LoraAdapters> built_adapters;
+  if (!model_path.empty()) {
+    // As `mlxft train` does with a recipe (app/run.cpp run_training: load_base_model, build_adapters).
+    mlxft::Recipe recipe;
+    recipe.model.path = model_path;
+    recipe.model.dtype = dtype_name.empty() ? "auto" : dtype_name;
+    recipe.model.compute_dtype = compute_name;
+    recipe.lora.kind = kind;
+    recipe.lora.rank = rank;
+    recipe.lora.alpha = 2.0 * rank;
+    recipe.lora.dropout = 0.0;  // as the peers (bench/peers/shape.py)
+    recipe.lora.target_modules = targets;
+    recipe.training.seed = 0;
+    const auto built0 = std::chrono::steady_clock::now();
+    try {
+      model = mlxft::load_base_model(recipe);
+      built_adapters = mlxft::build_adapters(recipe, model, "");
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "train_bench: --model {}: {}\n", model_path, e.what());
+      return 1;
+    }
+    build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - built0).count();
+    dtype_name = mlxft::dtype_name(model.dtype);
+    preset = model_path;
+  } else {
+    if (dtype_name.empty()) dtype_name = "float32";
+    model.config = mlxft::preset_config(preset, 32768);
+    if (layers > 0) model.config.num_hidden_layers = layers;
+    model.dtype = dtype_name == "bfloat16" ? mx::bfloat16 : mx::float32;
+    model.compute_dtype = mlxft::resolve_compute_dtype(compute_name);
+    model.weights = mlxft::random_weights(model.config, 0, model.dtype);  // lazy: drawn when evaluated
+    const auto built0 = std::chrono::steady_clock::now();
+    if (bits > 0) model.quantization = quantize_random_base(model, {bits, group});
+    for (auto& [name, w] : model.weights) mx::eval(w);
+    build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - built0).count();
+  }
   const double weight_bytes = static_cast<double>(mx::get_active_memory());
-  mlxft::LoraConfig lc;
-  lc.rank = rank;
-  lc.alpha = 2.0f * static_cast<float>(rank);
-  lc.kind = *mlxft::adapter_kind_named(kind);
-  mlxft::LoraAdapters adapters = mlxft::init_lora(model.config, lc, 0, [&](const std::string& module) {
-    const auto q = model.quantization.find(module);
-    if (q == model.quantization.end()) return mx::astype(model.weight(module + ".weight"), mx::float32);
-    return mlxft::dequantize_module(model.weights, module, q->second, mx::float32);
-  });
+  if (!built_adapters) {
+    mlxft::LoraConfig lc;
+    lc.rank = rank;
+    lc.alpha = 2.0f * static_cast<float>(rank);
+    lc.kind = *mlxft::adapter_kind_named(kind);
+    lc.targets = targets;
+    built_adapters = mlxft::init_lora(model.config, lc, 0, [&](const std::string& module) {
+      const auto q = model.quantization.find(module);
+      if (q == model.quantization.end()) return mx::astype(model.weight(module + ".weight"), mx::float32);
+      return mlxft::dequantize_module(model.weights, module, q->second, mx::float32);
+    });
+  }
+  mlxft::LoraAdapters adapters = std::move(*built_adapters);
   std::vector<mx::array> params = adapters.flatten();
   auto optimizer = mlxft::make_optimizer({"adamw", 0.01});
 
@@ -238,19 +328,24 @@ int main(int argc, char** argv) {
       static_cast<double>(c.projection_parameter_count()) + static_cast<double>(c.vocab_size) * c.hidden_size;
   const double attn =
       12.0 * c.num_hidden_layers * seq * static_cast<double>(c.num_attention_heads) * c.head_dim;
-  const double flops_per_token = 4.0 * matmul_params + attn;
+  double lora_params = 0.0;  // rank * (in + out) of every adapted module
+  for (const std::string& t : targets) {
+    const auto [in, out] = mlxft::lora_projection_shape(c, t);
+    lora_params += static_cast<double>(c.num_hidden_layers) * rank * (in + out);
+  }
+  const double flops_per_token = 4.0 * matmul_params + 6.0 * lora_params + attn;
   const double tokens = static_cast<double>(batch) * seq;
   const double step_s = seconds / steps;
   const double achieved = flops_per_token * tokens / step_s / 1e9;
   fmt::print(
-      "preset {} ({} params, {} trainable), dtype {}, base {}, compute {}, seq {}, batch {}, rank {}, "
+      "{} {} ({} params, {} trainable), dtype {}, base {}, compute {}, seq {}, batch {}, rank {} on {}, "
       "checkpointing {}, packed projections {}, {} warm-up + {} timed steps\n",
-      preset, c.parameter_count(), adapters.parameter_count(), dtype_name,
-      bits > 0 ? fmt::format("{}-bit group {}", bits, group) : std::string("float"),
+      model_path.empty() ? "preset" : "model", preset, c.parameter_count(), adapters.parameter_count(), dtype_name,
+      base_description(model), 
       mlxft::kernels::cpu_kernels_run_on(mlxft::kernels::default_stream())
           ? "kernels " + mlxft::dtype_name(model.kernel_dtype())
           : std::string("mlx"),
-      seq, batch, rank, checkpointing ? "on" : "off", model.pack_weights ? "yes" : "no", warmup, steps);
+      seq, batch, rank, targets_arg, checkpointing ? "on" : "off", model.pack_weights ? "yes" : "no", warmup, steps);
   fmt::print("{}\n", mlxft::blas_description());
   fmt::print("loss {:.4f}\n", last_loss);
   fmt::print("trained tokens/s:      {:.1f}\n", tokens / step_s);
@@ -260,13 +355,15 @@ int main(int argc, char** argv) {
   fmt::print("peak memory (MLX):     {:.3f} GB (base as built {:.3f} GB)\n", peak / 1e9, weight_bytes / 1e9);
   fmt::print("peak resident (VmHWM): {:.3f} GB\n", resident_high_water_bytes() / 1e9);
   fmt::print("estimate / MLX peak:   {:.3f}\n", estimate.total() / peak);
-  fmt::print("model GFLOP / token:   {:.3f} (4 N_matmul + 12 L T d_attn)\n", flops_per_token / 1e9);
+  fmt::print("model GFLOP / token:   {:.3f} (4 N_matmul + 6 N_lora + 12 L T d_attn; N_matmul {:.1f} M, N_lora {:.2f} M)\n",
+             flops_per_token / 1e9, matmul_params / 1e6, lora_params / 1e6);
   fmt::print("achieved GFLOP/s:      {:.1f}\n", achieved);
-  // MFU against the peak of the compute dtype's instructions, measured on this machine's threads.
-  const bool bf16 = model.compute_dtype == mx::bfloat16;
+  // MFU against the peak of the compute dtype's instructions, measured on this machine's threads, and
+  // against the machine's bf16 peak (the same measurement where the compute dtype is bf16).
+  const bool bf16 = model.kernel_dtype() == mx::bfloat16;
+  const int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
   std::string peak_what = "--peak-gflops";
   if (peak_gflops <= 0.0) {
-    const int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
     peak_gflops = mlxft::bench::measure_peak_gflops(
         bf16 ? mlxft::bench::PeakKind::kBf16 : mlxft::bench::PeakKind::kFp32, n);
     peak_what = fmt::format("the measured {} peak, {} threads", bf16 ? "AVX512-BF16 dot" : "fp32 AVX-512 FMA", n);
@@ -276,6 +373,15 @@ int main(int argc, char** argv) {
                peak_gflops, peak_what);
   } else {
     fmt::print("MFU:                   no peak (this CPU lacks the instructions; pass --peak-gflops)\n");
+  }
+  const double bf16_peak =
+      bf16 ? peak_gflops : mlxft::bench::measure_peak_gflops(mlxft::bench::PeakKind::kBf16, n);
+  if (bf16_peak > 0.0) {
+    fmt::print("bf16 peak GFLOP/s:     {:.0f} ({}, {} threads)\n", bf16_peak,
+               bf16 && peak_what == "--peak-gflops" ? "--peak-gflops" : "measured AVX512-BF16 dot", n);
+    fmt::print("MFU of the bf16 peak:  {:.1f} %\n", 100.0 * achieved / bf16_peak);
+  } else {
+    fmt::print("MFU of the bf16 peak:  no bf16 peak (this CPU lacks AVX512-BF16)\n");
   }
   return 0;
 }

@@ -1,7 +1,9 @@
-"""PEFT + torch worker of bench/peers/run_peers.py: LoRA training steps of the `small` shape.
+"""PEFT + torch worker of bench/peers/run_peers.py: LoRA training steps of the `small` shape or of a
+real model.
 
   python peft_torch.py --precision fp32|bf16-weights|bf16-autocast --seq N --batch B --steps S --threads T
                        [--shape small|mistral-7b-shape] [--device cpu|cuda]
+                       [--model-dir DIR] [--targets q_proj,v_proj|all]
 
 fp32:          float32 weights and compute.
 bf16-weights:  the model loaded in bfloat16 (torch_dtype=bfloat16, what from_pretrained(...,
@@ -11,6 +13,10 @@ bf16-autocast: float32 weights under torch.autocast("cpu", dtype=torch.bfloat16)
                Trainer does on CPU with bf16=True.
 A LlamaForCausalLM with random weights (no download), attention "sdpa" (transformers' default),
 labels = inputs (transformers shifts them: the loss covers seq - 1 positions of each row).
+--model-dir DIR: the model of a Hugging Face directory instead (AutoModelForCausalLM.from_pretrained, its
+config and weights, in float32 or, for bf16-weights, bfloat16; --shape does not apply); the random tokens
+are drawn below its vocabulary size. --targets: the LoRA targets, comma-separated, or `all` = the seven
+projections (default q_proj,v_proj, shape.LORA_TARGETS).
 --device cuda (make device-check): the model is built on the GPU, in bfloat16 from the start for
 bf16-weights (a 7B float32 copy would not be drawn), and the result adds the peak GPU memory
 (torch.cuda.max_memory_allocated over the timed steps, the weights included); the timed steps end with
@@ -23,41 +29,49 @@ import time
 
 import torch
 from peft import LoraConfig, get_peft_model
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
 import shape
 
 
-def build_model(precision, sizes=shape.SMALL, device="cpu"):
-    config = LlamaConfig(**sizes, attention_bias=False, mlp_bias=False)
+def build_model(precision, sizes=shape.SMALL, device="cpu", model_dir=None, targets=shape.LORA_TARGETS):
     torch.manual_seed(0)
-    if device == "cpu":
+    if model_dir:
+        dtype = torch.bfloat16 if precision == "bf16-weights" else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, attn_implementation="sdpa").to(device)
+    elif device == "cpu":
+        config = LlamaConfig(**sizes, attention_bias=False, mlp_bias=False)
         model = LlamaForCausalLM(config)
         if precision == "bf16-weights":
             model = model.to(torch.bfloat16)
     else:
+        config = LlamaConfig(**sizes, attention_bias=False, mlp_bias=False)
         dtype = torch.bfloat16 if precision == "bf16-weights" else torch.float32
         with torch.device(device):
             model = LlamaForCausalLM(config).to(dtype)
     lora = LoraConfig(r=shape.LORA_RANK, lora_alpha=shape.LORA_ALPHA, lora_dropout=0.0,
-                      target_modules=shape.LORA_TARGETS, bias="none", task_type="CAUSAL_LM")
+                      target_modules=list(targets), bias="none", task_type="CAUSAL_LM")
     return get_peft_model(model, lora)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--precision", choices=["fp32", "bf16-weights", "bf16-autocast"], required=True)
+    parser.add_argument("--model-dir", help="a Hugging Face model directory instead of the random --shape")
+    parser.add_argument("--targets", default=",".join(shape.LORA_TARGETS),
+                        help="LoRA targets: comma-separated projections, or all (the seven)")
     shape.add_run_args(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    targets = shape.ALL_TARGETS if args.targets == "all" else args.targets.split(",")
 
-    model = build_model(args.precision, shape.SHAPES[args.shape], args.device)
+    model = build_model(args.precision, shape.SHAPES[args.shape], args.device, args.model_dir, targets)
     model.train()
     cuda = args.device != "cpu"
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=shape.LEARNING_RATE, weight_decay=shape.WEIGHT_DECAY)
     gen = torch.Generator().manual_seed(1)
-    ids = torch.randint(3, shape.SMALL["vocab_size"], (args.batch, args.seq), generator=gen).to(args.device)
+    ids = torch.randint(3, model.config.vocab_size, (args.batch, args.seq), generator=gen).to(args.device)
     autocast = (torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16)
                 if args.precision == "bf16-autocast" else contextlib.nullcontext())
 

@@ -3,6 +3,8 @@
   python bench/peers/run_peers.py [--train-bench build/bench/train_bench] [--seqs 512,1024]
                                   [--batch 2] [--steps 3] [--threads 2] [--rounds 3]
                                   [--only NAME,...] [--json build/bench/peers.json]
+                                  [--targets q_proj,v_proj|all]
+  python bench/peers/run_peers.py --real smollm2 [--mlxft build/mlxft] [--real-model PATH] [...]
 
 Run it with a Python that has torch, transformers, peft and mlx-lm (make bench-peers builds
 .venv-bench for it, or MLXFT_BENCH_PYTHON names an existing one). Every run is its own process,
@@ -21,6 +23,18 @@ AdamW, one warm-up step then --steps timed optimizer steps. Runs:
   mlx-lm-fp32        mlx-lm's model, LoRA layers and compiled trainer step (mlx_lm_lora.py), with
                      the system's OpenBLAS preloaded under the MLX wheel (LD_PRELOAD, and
                      OPENBLAS_CORETYPE as mlxft sets it), the BLAS mlxft's build links
+--real smollm2 (make bench-peers-smollm2) trains the real SmolLM2-135M-Instruct instead (issue 32): its
+shipped Q4_1 GGUF (`shipped:smollm2-135m-instruct-q4_1`, or --real-model PATH) and the float32 HF
+directory `mlxft fuse` makes of it without an adapter (the 4-bit weights dequantized, made once and kept
+in build/bench/smollm2-135m-instruct-f32; --mlxft names the CLI), so every run trains the very same
+weights; defaults seq 512, batch 4, LoRA r16 alpha 32 on all seven projections (--targets all). Runs:
+  mlxft-q4           train_bench --model on the GGUF, loaded as `mlxft train` loads it: the 4-bit
+                     modules stay quantized, dequantized per call (QLoRA); compute dtype auto
+  mlxft-float        train_bench --model on the float directory: float32 weights, compute dtype auto
+  mlxft-float-fp32   the same with compute_dtype float32 (not run by default)
+  peft-fp32, peft-bf16-weights, peft-bf16-autocast
+                     peft_torch.py --model-dir on the float directory (transformers loads it), as above
+Its JSON goes to build/bench/peers-smollm2.json unless --json says otherwise.
 Not run by default (--only NAME): mlx-lm-fp32-wheel-blas (the wheel as installed: its bundled
 reference BLAS is about 70x slower, minutes per step here) and mlx-lm-bf16 (MLX's CPU bf16 matmul
 has no BLAS path: minutes per step). A run that fails or outlives --timeout is reported as failed
@@ -40,6 +54,10 @@ table shows each program's fastest round, with every round's tokens/s beside it.
 machine only ever slows a run down, so the fastest of a few interleaved rounds is the steadiest
 estimate of each program's own speed: on the shared EPYC, single rounds of the same program varied
 by 10-20 % within minutes, PEFT's more than mlxft's.
+MFU: every row's model FLOPs (train_bench's "model GFLOP / token" of the same model and shape:
+4 N_matmul + 6 N_lora + attention, forward + backward, bench/train_bench.cpp) over the machine's bf16 peak
+(the AVX512-BF16 dot-product loop of bench/peak_flops.h, the best that any mlxft run of the table
+measured): one denominator for every run, whatever its dtype.
 Prints a table and the ratios of mlxft's tokens/s over each peer's; writes all of it (every round
 too) as JSON.
 """
@@ -50,6 +68,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,14 +91,57 @@ def openblas_env():
     return env
 
 
+# --real NAME: the model trained (a GGUF or shipped name) and the name of its fused float directory.
+REAL_MODELS = {
+    "smollm2": dict(source="shipped:smollm2-135m-instruct-q4_1", float_dir="smollm2-135m-instruct-f32"),
+}
+
+
+def float_model_dir(args):
+    """The float32 HF directory of the --real model, made once with `mlxft fuse` (no adapter: the base,
+    dequantized) under build/bench/ and reused while its config.json is there."""
+    out = os.path.join(args.cache_dir, REAL_MODELS[args.real]["float_dir"])
+    if os.path.exists(os.path.join(out, "config.json")):
+        return out
+    tmp = out + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    command = [args.mlxft, "fuse", "--model", args.real_model, "--out", tmp, "--dtype", "float32"]
+    print(f"making the float model: {' '.join(command)}", file=sys.stderr, flush=True)
+    if subprocess.run(command).returncode != 0:
+        sys.exit(f"run_peers: `{' '.join(command)}` failed; build the CLI (cmake --build build --target mlxft) "
+                 "or name it with --mlxft")
+    os.replace(tmp, out)
+    return out
+
+
+def real_runs(args):
+    """(name, command, extra environment) of the --real runs at one sequence length, in order."""
+    common = ["--seq", "{seq}", "--batch", str(args.batch), "--steps", str(args.steps), "--targets", args.targets]
+    tb = [args.train_bench] + common
+    peft = [args.python, os.path.join(HERE, "peft_torch.py"), "--model-dir", args.float_dir,
+            "--threads", str(args.threads)] + common
+    return [
+        ("mlxft-q4", tb + ["--model", args.real_model, "--compute-dtype", "auto"], {}),
+        ("mlxft-float", tb + ["--model", args.float_dir, "--compute-dtype", "auto"], {}),
+        ("mlxft-float-fp32", tb + ["--model", args.float_dir, "--compute-dtype", "float32"], {}),
+        ("peft-fp32", peft + ["--precision", "fp32"], {}),
+        ("peft-bf16-weights", peft + ["--precision", "bf16-weights"], {}),
+        ("peft-bf16-autocast", peft + ["--precision", "bf16-autocast"], {}),
+    ]
+
+DEFAULT_REAL_RUNS = "mlxft-q4,mlxft-float,peft-fp32,peft-bf16-weights,peft-bf16-autocast"
+
+
 def runs(args):
     """(name, command, extra environment) of every run at one sequence length, in order."""
+    if args.real:
+        return real_runs(args)
     tb = [args.train_bench, "--preset", "small", "--seq", "{seq}", "--batch", str(args.batch),
-          "--steps", str(args.steps)]
+          "--steps", str(args.steps), "--targets", args.targets]
     py = [args.python]
     shape = ["--seq", "{seq}", "--batch", str(args.batch), "--steps", str(args.steps),
              "--threads", str(args.threads)]
-    peft = py + [os.path.join(HERE, "peft_torch.py")] + shape
+    peft = py + [os.path.join(HERE, "peft_torch.py"), "--targets", args.targets] + shape
     mlxlm = py + [os.path.join(HERE, "mlx_lm_lora.py")] + shape
     blas = openblas_env()
     return [
@@ -106,10 +168,12 @@ def parse_train_bench(text):
             raise RuntimeError(f"train_bench output has no '{label}':\n{text}")
         return float(m.group(1))
     m = re.search(r"compute (kernels \w+|mlx)", text)
+    peak = re.search(r"bf16 peak GFLOP/s:\s+([0-9.]+)", text)  # absent where the CPU lacks AVX512-BF16
     return dict(tokens_per_s=number("trained tokens/s:"), s_per_step=number("seconds / step:"),
                 cpu_s_per_step=number("CPU seconds / step:"),
                 mx_peak_mb=number("peak memory (MLX):") * 1e9 / 2**20, loss=number("loss"),
-                compute=m.group(1) if m else "?")
+                compute=m.group(1) if m else "?", gflop_per_token=number("model GFLOP / token:"),
+                bf16_peak_gflops=float(peak.group(1)) if peak else None)
 
 
 def run_one(name, command, env, timeout):
@@ -160,20 +224,39 @@ def tokens_per_cpu_s(r):
     return r["tokens_per_s"] * r["s_per_step"] / r["cpu_s_per_step"]
 
 
-def print_table(seq, all_results, baseline_names):
+def model_flops(results):
+    """(GFLOP per trained token, the machine's bf16 peak GFLOP/s) from the table's mlxft runs, every round
+    of them: the same model and shape give every run the same FLOPs; the peak is the best measured (other
+    work only ever lowers a measurement). None where no mlxft run reported them."""
+    mlxft_rounds = [r for n, best in results.items() if n.startswith("mlxft") for r in best["rounds"]
+                    if "error" not in r]
+    flops = [r["gflop_per_token"] for r in mlxft_rounds if r.get("gflop_per_token")]
+    peaks = [r["bf16_peak_gflops"] for r in mlxft_rounds if r.get("bf16_peak_gflops")]
+    return (max(flops) if flops else None), (max(peaks) if peaks else None)
+
+
+def print_table(seq, all_results, baseline_names, real=False):
     print(f"\nseq {seq}:")
     for name, r in all_results.items():
         if "error" in r:
             print(f"  {name:20s} failed: {r['error']}")
     results = {n: r for n, r in all_results.items() if "error" not in r}
+    gflop, peak = model_flops(all_results)
     print(f"  {'run':20s} {'tokens/s':>9s} {'s/step':>8s} {'CPU s/step':>10s} {'tok/CPU-s':>9s} "
-          f"{'peak RSS MB':>12s} {'mx peak MB':>11s}  tokens/s of every round")
+          f"{'peak RSS MB':>12s} {'mx peak MB':>11s} {'MFU bf16':>8s}  tokens/s of every round")
     for name, r in results.items():
         mx_peak = f"{r['mx_peak_mb']:.0f}" if "mx_peak_mb" in r else "-"
         per_cpu = tokens_per_cpu_s(r)
         rounds = " ".join("failed" if t is None else f"{t:.0f}" for t in r["rounds_tokens_per_s"])
+        mfu = "-"
+        if gflop and peak:
+            r["mfu_bf16_peak"] = r["tokens_per_s"] * gflop / peak
+            mfu = f"{100 * r['mfu_bf16_peak']:.1f} %"
         print(f"  {name:20s} {r['tokens_per_s']:9.1f} {r['s_per_step']:8.2f} {r['cpu_s_per_step']:10.2f} "
-              f"{per_cpu:9.1f} {r['peak_rss_mb']:12.0f} {mx_peak:>11s}  {rounds}")
+              f"{per_cpu:9.1f} {r['peak_rss_mb']:12.0f} {mx_peak:>11s} {mfu:>8s}  {rounds}")
+    if gflop and peak:
+        print(f"  MFU bf16 = tokens/s x {gflop:.3f} GFLOP/token (train_bench's model FLOPs) / the bf16 peak "
+              f"{peak:.0f} GFLOP/s (bench/peak_flops.h)")
     for mine in baseline_names:
         if mine not in results:
             continue
@@ -186,6 +269,19 @@ def print_table(seq, all_results, baseline_names):
             print(f"  {mine} / peer, tokens/CPU-s: " + ", ".join(f"{n} {v:.2f}x" for n, v in cpu_ratios.items()))
             results[mine]["ratios"] = ratios
             results[mine]["cpu_ratios"] = cpu_ratios
+    if real:
+        peft = [n for n in results if n.startswith("peft")]
+        for name in [n for n in results if n.startswith("mlxft")]:
+            if not peft:
+                break
+            fastest = max(peft, key=lambda n: results[n]["tokens_per_s"])
+            wall = results[name]["tokens_per_s"] / results[fastest]["tokens_per_s"]
+            fastest_cpu = max(peft, key=lambda n: tokens_per_cpu_s(results[n]))
+            cpu = tokens_per_cpu_s(results[name]) / tokens_per_cpu_s(results[fastest_cpu])
+            results[name]["goal_ratio"] = wall
+            print(f"  goal (issue 32, wanted >= 1.5x): {name} / fastest PEFT+torch ({fastest}) = {wall:.2f}x "
+                  f"in tokens/s; {cpu:.2f}x in tokens/CPU-s (over {fastest_cpu})")
+        return
     bf16 = [n for n in results if n.startswith("peft-bf16")]
     for name in ("mlxft-auto", "mlxft-bf16-weights"):
         if name not in results or not bf16:
@@ -210,17 +306,40 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-bench", default=os.path.join(HERE, "..", "..", "build", "bench", "train_bench"))
     parser.add_argument("--python", default=sys.executable, help="Python of the peer workers")
-    parser.add_argument("--seqs", default="512,1024")
-    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--real", choices=sorted(REAL_MODELS),
+                        help="train this real model (its GGUF and its fused float directory) instead of the preset")
+    parser.add_argument("--real-model", help="with --real: the GGUF (or shipped:NAME) to train and fuse "
+                        "(default: the named model's shipped GGUF)")
+    parser.add_argument("--mlxft", default=os.path.join(HERE, "..", "..", "build", "mlxft"),
+                        help="the CLI that fuses the --real model's float directory")
+    parser.add_argument("--cache-dir", default=os.path.join(HERE, "..", "..", "build", "bench"),
+                        help="where the fused float directory is kept")
+    parser.add_argument("--targets", help="LoRA targets of mlxft and PEFT: comma-separated, or all "
+                        "(default: q_proj,v_proj; all with --real)")
+    parser.add_argument("--seqs", help="sequence lengths (default 512,1024; 512 with --real)")
+    parser.add_argument("--batch", type=int, help="rows per step (default 2; 4 with --real)")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs of every program per length")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one run may take")
-    parser.add_argument("--only", default=DEFAULT_RUNS, help="comma-separated run names")
+    parser.add_argument("--only", help="comma-separated run names (default: every run but the slow ones)")
     parser.add_argument("--no-warm-pass", action="store_true", help="skip the untimed pass over every program")
-    parser.add_argument("--json", default=os.path.join(HERE, "..", "..", "build", "bench", "peers.json"))
+    parser.add_argument("--json", help="where the JSON goes (default build/bench/peers.json, "
+                        "build/bench/peers-smollm2.json with --real smollm2)")
     args = parser.parse_args()
+    real = args.real is not None
+    args.targets = args.targets or ("all" if real else "q_proj,v_proj")
+    args.seqs = args.seqs or ("512" if real else "512,1024")
+    args.batch = args.batch or (4 if real else 2)
+    args.only = args.only or (DEFAULT_REAL_RUNS if real else DEFAULT_RUNS)
     args.train_bench = os.path.abspath(args.train_bench)
+    args.mlxft, args.cache_dir = os.path.abspath(args.mlxft), os.path.abspath(args.cache_dir)
+    args.json = args.json or os.path.join(args.cache_dir, f"peers-{args.real}.json" if real else "peers.json")
+    if real:
+        args.real_model = args.real_model or REAL_MODELS[args.real]["source"]
+        if not args.real_model.startswith("shipped:"):
+            args.real_model = os.path.abspath(args.real_model)
+        args.float_dir = "FLOAT_DIR"  # made below, once the run names are checked
     if os.sep in args.python:  # a path, relative to where the user is: the workers run in bench/peers
         args.python = os.path.abspath(args.python)
     wanted = args.only.split(",")
@@ -231,8 +350,14 @@ def main():
 
     if args.rounds < 1:
         sys.exit("run_peers: --rounds must be at least 1")
+    if args.targets != "q_proj,v_proj" and any(n.startswith("mlx-lm") for n in wanted):
+        sys.exit("run_peers: the mlx-lm runs adapt q_proj,v_proj only (mlx_lm_lora.py); leave them out with --only")
+    if real:
+        args.float_dir = float_model_dir(args)
     report = dict(machine=machine(), batch=args.batch, steps=args.steps, threads=args.threads,
-                  rounds=args.rounds, warm_pass=not args.no_warm_pass, seqs={})
+                  rounds=args.rounds, warm_pass=not args.no_warm_pass, targets=args.targets,
+                  model=args.real_model if real else "preset small",
+                  float_dir=args.float_dir if real else None, seqs={})
     print(f"machine: {report['machine']}", flush=True)
     if not args.no_warm_pass:
         print("untimed pass (one step each):", file=sys.stderr, flush=True)
@@ -250,7 +375,7 @@ def main():
                         run_one(name, [c.format(seq=seq) for c in command], env, args.timeout))
         results = {name: fastest_round(r) for name, r in rounds.items()}
         report["seqs"][seq] = results
-        print_table(seq, results, ["mlxft-auto", "mlxft-fp32", "mlxft-bf16-weights"])
+        print_table(seq, results, [n for n in results if n.startswith("mlxft")], real)
     report["loadavg_end"] = os.getloadavg()
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json + ".tmp", "w") as f:

@@ -30,6 +30,8 @@ SHAPES = {"small": SMALL, "mistral-7b-shape": MISTRAL_7B}
 LORA_RANK = 16
 LORA_ALPHA = 32.0
 LORA_TARGETS = ["q_proj", "v_proj"]
+# --targets all: the seven projections (mlxft's lora_target_names(), PEFT's module names alike).
+ALL_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 LEARNING_RATE = 1e-4
 WEIGHT_DECAY = 0.01
 
