@@ -183,6 +183,21 @@ TEST(Generate, EachPromptDecodedTogetherGivesTheTokensOfOneAtATime) {
   }
 }
 
+// At the context length each row stops where generate() stops it.
+TEST(Generate, EachPromptStopsAtTheContextLengthAsAlone) {
+  Model m = tiny_model(1);
+  m.config.max_position_embeddings = 10;
+  const std::vector<std::vector<int32_t>> prompts = {{1, 17, 300, 42, 9, 250}, {1, 5, 6}, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
+  GenerateOptions o;
+  o.max_tokens = 50;
+  o.ignore_eos = true;
+  std::vector<std::vector<int32_t>> want;
+  for (const auto& p : prompts) want.push_back(generate(m, p, o));
+  EXPECT_EQ(want[0].size(), 5u);
+  EXPECT_EQ(want[2].size(), 2u);
+  EXPECT_EQ(generate_each(m, prompts, o), want);
+}
+
 TEST(Generate, EmptyBatchAndSampledBatchesAreReproducible) {
   const Model m = tiny_model(2);
   GenerateOptions o;
