@@ -335,6 +335,15 @@ TEST(FamilyParity, Phi3LoraTargetsArePeftNames) {
   EXPECT_THROW((void)init_lora(ModelConfig::from_file(golden("qwen2_v5") / "config.json"), fused, 1), Error);
   const LoraAdapters a = init_lora(phi, fused, 1);
   EXPECT_EQ(a.modules.at("model.layers.1.self_attn.qkv_proj").b.shape(), (mx::Shape{(4 + 2 * 2) * 16, 16}));
+  // A Phi-3 adapter on a model without the fused projection is refused, naming what it has.
+  try {
+    check_adapter_fits(a, ModelConfig::from_file(golden("qwen2_v5") / "config.json"), "the adapter");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Model);
+    EXPECT_NE(e.detail().find("qkv_proj"), std::string::npos) << e.detail();
+    EXPECT_NE(e.detail().find("q_proj, k_proj"), std::string::npos) << e.detail();
+  }
 }
 
 }  // namespace
