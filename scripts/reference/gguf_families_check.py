@@ -4,7 +4,8 @@ transformers' logits. Not a committed golden (the lead's Gemma 3 270M test is th
 
 Run by hand, in the reference venv, with the llama-cpp-python sdist unpacked (see gguf_convert_parity.py):
     PYTHONPATH=$LCP/gguf-py .venv-ref/bin/python scripts/reference/gguf_families_check.py \
-        qwen2_v5 qwen3_v5 qwen2_classic gemma3_v5   # with LCP=.../vendor/llama.cpp, MLXFT=build/mlxft
+        qwen2_v5 qwen3_v5 qwen2_classic gemma3_v5 phi3_v5 phi3_classic phi3_long_v5
+    # with LCP=.../vendor/llama.cpp, MLXFT=build/mlxft
 
 Per golden of tests/golden/hf_families: a SentencePiece tokenizer (the converter needs one), the f32
 conversion, and `mlxft model logits` of the GGUF on the golden's 40-token sequence against transformers.
@@ -12,6 +13,9 @@ Gemma 3: llama.cpp cannot express every config (the converter writes no layer pa
 and scales attention by 1/sqrt(head_dim)), so its copy gets query_pre_attn_scalar = head_dim and three
 sliding layers and transformers' logits are recomputed for it. The converter adds 1 to Gemma's norm
 weights in the model's float16, which rounds them (half an fp16 ulp at 1, 4.9e-4): rel ~7e-4 there.
+Phi-3: the converter writes attn_qkv and ffn_up (gate | up) fused, rope.dimension_count (partial
+rotary), attention.sliding_window, and for longrope rope_factors_short/long, the original context and
+the attention factor; no copy is changed.
 """
 import os, shutil, subprocess, sys, json
 import sentencepiece as spm

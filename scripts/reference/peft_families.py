@@ -6,7 +6,8 @@ Run by hand, after the C++ test has written the adapters and mlxft's losses:
     /work/main/.venv-ref/bin/python scripts/reference/peft_families.py /tmp/peft_families
 
 For each tests/golden/hf_families/<sub> with a dump: transformers loads the base (float32), PEFT's
-PeftModel.from_pretrained loads mlxft's PEFT adapter (rank 4 on all seven projections, B != 0), and
+PeftModel.from_pretrained loads mlxft's PEFT adapter (rank 4 on every projection of the family: Llama's
+seven, or Phi-3's fused qkv_proj and gate_up_proj with o_proj and down_proj; B != 0), and
 the mean next-token losses of golden sequences 1 and 2 are compared with mlxft's (rel < 1e-4).
 Exits 1 when one differs.
 """

@@ -331,7 +331,7 @@ TEST(AdapterIo, UnknownKeyIsRejected) {
   const auto file = tmp / "adapter_model.safetensors";
   for (const std::string bad :
        {"base_model.model.lm_head.lora_A.weight", "base_model.model.model.layers.0.mlp.q_proj.lora_A.weight",
-        "base_model.model.model.layers.0.self_attn.qkv_proj.lora_A.weight"}) {
+        "base_model.model.model.layers.0.self_attn.query_key_value.lora_A.weight"}) {
     SCOPED_TRACE(bad);
     save_adapter_peft(trained_adapters({"q_proj"}, {0}), tmp.path(), "m");
     edit_weights(file, [&](auto& t) { t.insert_or_assign(bad, mx::zeros({4, 64})); });

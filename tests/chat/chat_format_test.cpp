@@ -25,7 +25,7 @@ TEST(ChatFormat, FactoryKnowsMistralV3AndNamesTheKeyOfAnUnknownName) {
   EXPECT_EQ(make_chat_format("mistral_v3", tok)->name(), "mistral-v3");  // the older spelling
   EXPECT_EQ(make_chat_format("chatml", tok)->name(), "chatml");
   EXPECT_EQ(&format->tokenizer(), &tok);
-  EXPECT_EQ(chat_format_names(), (std::vector<std::string>{"mistral-v3", "chatml", "gemma"}));
+  EXPECT_EQ(chat_format_names(), (std::vector<std::string>{"mistral-v3", "chatml", "gemma", "phi3"}));
   EXPECT_EQ(detect_chat_format("", tok, "k"), "mistral-v3");  // SentencePiece with [INST], no template
   try {
     (void)make_chat_format("llama3", tok, "data.chat_format");
@@ -48,16 +48,16 @@ TEST(ChatFormat, DetectionTakesTheStrongestMatchAndNamesEveryMarker) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.where(), "data.chat_format");
-    EXPECT_NE(std::string(e.what()).find("(it has neither <start_of_turn> nor <|im_start|> nor [INST]): \"{{ m }}\""),
+    EXPECT_NE(std::string(e.what()).find("(it has neither <start_of_turn> nor <|im_start|> nor <|user|> nor [INST]): \"{{ m }}\""),
               std::string::npos)
         << e.what();
-    EXPECT_NE(e.hint().find("one of: mistral-v3, chatml, gemma"), std::string::npos);
+    EXPECT_NE(e.hint().find("one of: mistral-v3, chatml, gemma, phi3"), std::string::npos);
   }
   try {
     (void)detect_chat_format("", tiny, "k");
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("its tokenizer (tiny-vocab) has no <start_of_turn> or [INST] control tokens"),
+    EXPECT_NE(std::string(e.what()).find("its tokenizer (tiny-vocab) has no <start_of_turn> or <|user|> or [INST] control tokens"),
               std::string::npos)
         << e.what();
   }

@@ -6,6 +6,7 @@
 
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/export/fuse.h"
+#include "mlxft/model/family.h"
 #include "mlxft/model/config.h"
 #include "mlxft/model/llama.h"
 #include "support/test_support.h"
@@ -25,7 +26,7 @@ LoraAdapters tiny_adapters(const std::filesystem::path& model_dir, AdapterKind k
   lc.kind = kind;
   lc.rank = 4;
   lc.alpha = 8.0f;
-  lc.targets = lora_target_names();
+  lc.targets = family_lora_targets(c);
   BaseWeightFn base;
   std::optional<Model> model;
   if (kind == AdapterKind::dora) {

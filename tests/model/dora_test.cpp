@@ -8,6 +8,7 @@
 #include <functional>
 #include <numeric>
 
+#include "mlxft/model/family.h"
 #include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
@@ -192,7 +193,7 @@ LoraAdapters tiny_dora(const Model& m, const std::vector<std::string>& targets) 
 
 TEST(Dora, InitialModelIsTheBaseModel) {
   const Model m = tiny_model();
-  const LoraAdapters dora = tiny_dora(m, lora_target_names());
+  const LoraAdapters dora = tiny_dora(m, family_lora_targets(m.config));
   int64_t expected = 0;  // A, B and one magnitude per output row
   for (const auto& [path, pair] : dora.modules)
     expected += static_cast<int64_t>(pair.a.size() + pair.b.size()) + pair.b.shape(0);

@@ -1,11 +1,12 @@
 // Parity with transformers 5 for the families beyond Llama (model/family.h): golden logits, losses and
-// greedy tokens written by scripts/reference/hf_families.py from tiny random Qwen2, Qwen3 and Gemma 3
-// models in both config.json forms. Each family also shows that the golden depends on what makes it
+// greedy tokens written by scripts/reference/hf_families.py from tiny random Qwen2, Qwen3, Gemma 3 and
+// Phi-3 models in both config.json forms. Each family also shows that the golden depends on what makes it
 // that family (the same weights without the difference give clearly different logits), that a KV cache
 // fed one token at a time gives the full pass's logits, that LoRA adapts every projection, and that fuse
 // writes a directory of the family (its config and tensor names) that reloads with the adapted logits.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -134,7 +135,7 @@ void dump_for_peft(const std::string& sub, const Model& base, const LoraAdapters
 void expect_lora_and_fuse(const std::string& sub) {
   const Model base = load_model(golden(sub), mx::float32);
   const LoraAdapters lora = test::tiny_adapters(golden(sub));
-  EXPECT_EQ(lora.modules.size(), static_cast<size_t>(7 * base.config.num_hidden_layers));
+  EXPECT_EQ(lora.modules.size(), family_lora_targets(base.config).size() * base.config.num_hidden_layers);
   const mx::array tokens = golden_arrays(sub).at("tokens_2");
   ForwardOptions with;
   with.lora = &lora;
@@ -152,6 +153,9 @@ void expect_lora_and_fuse(const std::string& sub) {
   const auto stored = stored_tensor_names(tmp / "fused");
   for (const auto& [name, shape] : extra_layer_weights(base.config)) {
     EXPECT_TRUE(stored.count("model.layers.1." + name)) << sub << ": fused directory lacks " << name;
+  }
+  for (const auto& [module, shape] : layer_projections(base.config)) {
+    EXPECT_TRUE(stored.count("model.layers.1." + module + ".weight")) << sub << ": fused directory lacks " << module;
   }
   const Model fused = load_model(tmp / "fused", mx::float32);
   EXPECT_LT(max_abs_diff(forward(fused, tokens), adapted) / max_abs(adapted), 1e-4f) << sub;
@@ -190,6 +194,23 @@ TEST(FamilyParity, GgufExportRefusesAGemma3LlamaCppCannotExpress) {
     EXPECT_NE(e.hint().find("fused Hugging Face directory"), std::string::npos);
   }
   EXPECT_FALSE(fs::exists(tmp / "gemma3_v5.gguf"));
+}
+
+// Phi-3's fused projections have no GGUF export here: refused, pointing at llama.cpp's converter.
+TEST(FamilyParity, GgufExportRefusesPhi3) {
+  test::TempDir tmp;
+  try {
+    GgufExportOptions o;
+    o.model = golden("phi3_v5");
+    o.out = tmp / "phi3_v5.gguf";
+    (void)write_gguf_model(o, nullptr);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Usage);
+    EXPECT_NE(e.where().find("phi3_v5"), std::string::npos) << e.where();
+    EXPECT_NE(e.hint().find("convert_hf_to_gguf.py"), std::string::npos) << e.hint();
+  }
+  EXPECT_FALSE(fs::exists(tmp / "phi3_v5.gguf"));
 }
 
 TEST(FamilyParity, Qwen2ClassicConfig) {
@@ -236,6 +257,110 @@ TEST(FamilyParity, Gemma3ClassicConfigWithPattern) {
   expect_parity("gemma3_classic", "gemma3_text");
   expect_cache_matches("gemma3_classic");
   expect_lora_and_fuse("gemma3_classic");
+}
+
+// Swaps the two halves of the rows of every tensor whose name ends with `suffix` (Phi-3's fused
+// gate_up_proj: gate | up becomes up | gate).
+void swap_row_halves(Model& m, const std::string& suffix) {
+  for (auto& [name, w] : m.weights) {
+    if (!name.ends_with(suffix)) continue;
+    const int R = w.shape(0), C = w.shape(1);
+    w = mx::concatenate({mx::slice(w, {R / 2, 0}, {R, C}), mx::slice(w, {0, 0}, {R / 2, C})}, 0);
+  }
+}
+
+TEST(FamilyParity, Phi3Transformers5SlidingWindow) {
+  const Model m = load_model(golden("phi3_v5"), mx::float32);
+  EXPECT_EQ(m.config.form, ConfigForm::Transformers5);
+  EXPECT_FALSE(m.config.tie_word_embeddings);
+  EXPECT_EQ(m.config.sliding_window, 7);
+  EXPECT_EQ(m.config.sliding_layers, (std::vector<bool>{true, true}));  // transformers 5: every layer
+  EXPECT_EQ(m.config.rotary_dim(), 16);
+  EXPECT_TRUE(m.weights.count("model.layers.0.self_attn.qkv_proj.weight"));
+  EXPECT_FALSE(m.weights.count("model.layers.0.self_attn.q_proj.weight"));
+  EXPECT_EQ(m.weight("model.layers.0.mlp.gate_up_proj.weight").shape(), (mx::Shape{2 * 96, 64}));
+  expect_parity("phi3_v5", "phi3");
+  expect_sensitive("phi3_v5", [](Model& changed) { changed.config.sliding_layers.clear(); });
+  expect_sensitive("phi3_v5", [](Model& changed) { swap_row_halves(changed, "gate_up_proj.weight"); });
+  expect_cache_matches("phi3_v5");
+  expect_lora_and_fuse("phi3_v5");
+}
+
+TEST(FamilyParity, Phi3ClassicPartialRotaryLongropeShortFactors) {
+  const Model m = load_model(golden("phi3_classic"), mx::float32);
+  const RopeScaling& r = m.config.rope_scaling;
+  EXPECT_EQ(m.config.form, ConfigForm::Classic);
+  EXPECT_TRUE(m.config.tie_word_embeddings);
+  EXPECT_EQ(m.config.rotary_dim(), 12);  // 0.75 of head_dim 16
+  EXPECT_EQ(r.type, "longrope");
+  EXPECT_EQ(r.original_max_position_embeddings, 64);
+  EXPECT_EQ(r.short_factor.size(), 6u);
+  EXPECT_NEAR(r.attention_factor, std::sqrt(1.0 + std::log(4.0) / std::log(64.0)), 1e-12);
+  expect_parity("phi3_classic", "phi3");
+  expect_sensitive("phi3_classic", [](Model& changed) { changed.config.rope_scaling.attention_factor = 1.0; });
+  expect_sensitive("phi3_classic", [](Model& changed) { changed.config.rope_scaling.short_factor.assign(6, 1.0); });
+  expect_sensitive("phi3_classic", [](Model& changed) {  // the whole head rotating
+    changed.config.rope_scaling.partial_rotary_factor = 1.0;
+    changed.config.rope_scaling.short_factor.resize(8, 1.0);
+  });
+  expect_cache_matches("phi3_classic");
+  expect_lora_and_fuse("phi3_classic");
+}
+
+// The 40-token sequence is past original_max_position_embeddings (32): transformers turns the whole
+// pass with the long factors, as mlxft does; a cached decode that would cross 32 stops with an error.
+TEST(FamilyParity, Phi3LongropeLongFactors) {
+  const Model m = load_model(golden("phi3_long_v5"), mx::float32);
+  EXPECT_EQ(m.config.rope_scaling.original_max_position_embeddings, 32);
+  expect_parity("phi3_long_v5", "phi3");
+  expect_sensitive("phi3_long_v5", [](Model& changed) {
+    changed.config.rope_scaling.long_factor = changed.config.rope_scaling.short_factor;
+  });
+  const mx::array tokens = golden_arrays("phi3_long_v5").at("tokens_2");
+  KVCache cache;
+  mx::eval(forward(m, mx::slice(tokens, {0, 0}, {1, 30}), {}, &cache));
+  try {
+    mx::eval(forward(m, mx::slice(tokens, {0, 30}, {1, 33}), {}, &cache));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Config);
+    EXPECT_NE(e.where().find("original_max_position_embeddings"), std::string::npos);
+    EXPECT_NE(e.detail().find("crosses 32"), std::string::npos) << e.detail();
+  }
+}
+
+// Phi-3's LoRA targets are PEFT's names for it; the separate names are refused naming them, and the
+// fused names are refused on a family without them.
+TEST(FamilyParity, Phi3LoraTargetsArePeftNames) {
+  const ModelConfig phi = ModelConfig::from_file(golden("phi3_v5") / "config.json");
+  EXPECT_EQ(family_lora_targets(phi), (std::vector<std::string>{"o_proj", "down_proj", "qkv_proj", "gate_up_proj"}));
+  for (const char* bad : {"q_proj", "gate_proj"}) {
+    LoraConfig lc;
+    lc.targets = {bad};
+    try {
+      (void)init_lora(phi, lc, 1);
+      FAIL() << "expected an error for " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Config);
+      EXPECT_EQ(e.where(), "lora.target_modules");
+      EXPECT_NE(e.hint().find("qkv_proj"), std::string::npos) << e.hint();
+      EXPECT_NE(e.hint().find("gate_up_proj"), std::string::npos) << e.hint();
+    }
+  }
+  LoraConfig fused;
+  fused.targets = {"qkv_proj"};
+  EXPECT_THROW((void)init_lora(ModelConfig::from_file(golden("qwen2_v5") / "config.json"), fused, 1), Error);
+  const LoraAdapters a = init_lora(phi, fused, 1);
+  EXPECT_EQ(a.modules.at("model.layers.1.self_attn.qkv_proj").b.shape(), (mx::Shape{(4 + 2 * 2) * 16, 16}));
+  // A Phi-3 adapter on a model without the fused projection is refused, naming what it has.
+  try {
+    check_adapter_fits(a, ModelConfig::from_file(golden("qwen2_v5") / "config.json"), "the adapter");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Model);
+    EXPECT_NE(e.detail().find("qkv_proj"), std::string::npos) << e.detail();
+    EXPECT_NE(e.detail().find("q_proj, k_proj"), std::string::npos) << e.detail();
+  }
 }
 
 }  // namespace

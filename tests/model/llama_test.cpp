@@ -2,6 +2,7 @@
 // scripts/reference/hf_logits.py), KV-cache consistency, and gradients with
 // respect to the LoRA adapters (against finite differences, with and without
 // layer checkpointing), LoRA dropout determinism.
+#include "mlxft/model/family.h"
 #include "mlxft/model/llama.h"
 
 #include <gtest/gtest.h>
@@ -91,7 +92,7 @@ TEST(LlamaForward, KvCacheAcrossItsGrowthStepsMatchesFullRecompute) {
 TEST(LlamaForward, LoraZeroBIsIdentityAndNonZeroBChangesLogits) {
   const Model m = tiny_model();
   LoraConfig lc;
-  lc.targets = lora_target_names();
+  lc.targets = family_lora_targets(m.config);
   LoraAdapters lora = init_lora(m.config, lc, 1);
   const mx::array tokens = mx::random::randint(0, 256, {1, 6}, mx::int32, mx::random::key(4));
   ForwardOptions o;

@@ -2,6 +2,7 @@
 #include "mlxft/adapters/adapter_checks.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "mlxft/adapters/adapter_io.h"
 #include "mlxft/formats/safetensors.h"
 #include "mlxft/model/config.h"
+#include "mlxft/model/family.h"
 #include "mlxft/model/weights.h"
 #include "mlxft/util/durable_file.h"
 #include "mlxft/util/address_space.h"
@@ -89,7 +91,9 @@ std::pair<std::string, std::string> split_adapter_key(const std::string& key, co
   }
   adapter_error(
       file, fmt::format("unexpected tensor '{}'", key),
-      fmt::format("expected LoRA tensors named like '{}' on q/k/v/o_proj or gate/up/down_proj", expected));
+      fmt::format("expected LoRA tensors named like '{}' on q/k/v/o_proj or gate/up/down_proj (Phi-3: "
+                  "qkv_proj, o_proj, gate_up_proj, down_proj)",
+                  expected));
 }
 
 std::string tensor_names_group(AdapterKind kind, AdapterNameField format) {
@@ -196,8 +200,15 @@ void write_adapter_safetensors(const fs::path& path,
 }  // namespace adapters
 
 void check_adapter_fits(const LoraAdapters& adapters, const ModelConfig& model, const std::string& source) {
+  const std::vector<std::string> own = family_lora_targets(model);
   for (const auto& [path, pair] : adapters.modules) {
     const auto [layer, target] = parse_module_path(path);
+    if (std::find(own.begin(), own.end(), target) == own.end()) {
+      throw Error(ErrorKind::Model, source,
+                  fmt::format("adapter module '{}' adapts {}, which a {} model does not have (its projections: {})",
+                              path, target, model.model_type, fmt::join(own, ", ")),
+                  "use the adapter with the base model it was trained on");
+    }
     if (layer >= model.num_hidden_layers) {
       throw Error(ErrorKind::Model, source,
                   fmt::format("adapter module '{}' is on layer {} but the model has {} layers", path, layer,

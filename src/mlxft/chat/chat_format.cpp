@@ -9,6 +9,7 @@
 #include "mlxft/chat/chatml.h"
 #include "mlxft/chat/gemma.h"
 #include "mlxft/chat/mistral_v3.h"
+#include "mlxft/chat/phi3.h"
 #include "mlxft/util/error.h"
 
 namespace mlxft {
@@ -43,6 +44,7 @@ const std::vector<ChatFormatRow>& registry() {
       row<MistralV3Format>({"mistral_v3"}),
       row<ChatMlFormat>(),
       row<GemmaFormat>(),
+      row<Phi3Format>(),
   };
   return rows;
 }

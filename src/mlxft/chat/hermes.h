@@ -1,5 +1,5 @@
 // Hermes-style tool calling and masked-id building, shared by the formats that use them (ChatML,
-// Gemma): one owner for the tool catalogue text, the call and response blocks and their parser.
+// Gemma, Phi-3): one owner for the tool catalogue text, the call and response blocks and their parser.
 //
 // Contract:
 // - hermes_tools_text(tools): "# Tools ..." + one JSON per tool (Python json.dumps spacing) inside

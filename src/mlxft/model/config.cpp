@@ -104,7 +104,7 @@ ModelConfig ModelConfig::read_config(const json& j, const std::string& source) {
     c.head_dim = c.hidden_size / c.num_attention_heads;
   }
   if (c.head_dim % 2 != 0) throw config_error(source, "head_dim", "must be even for RoPE");
-  detail::read_rope_and_dtype(j, source, c, family.local_rope);  // rope_theta, scaling, dtype; either form
+  detail::read_rope_and_dtype(j, source, c, family.local_rope, family.partial_longrope);  // rope_theta, scaling, dtype; either form
   c.rms_norm_eps = positive_float(j, source, "rms_norm_eps", 1e-6f);
   // Only random init (mlxft model init) uses it, so a loader never fails on it.
   if (j.contains("initializer_range") && j["initializer_range"].is_number() &&
@@ -185,7 +185,7 @@ json ModelConfig::to_json() const {
       {"vocab_size", vocab_size},
   };
   family.write(*this, j);
-  detail::write_rope_and_dtype(*this, j, family.local_rope);
+  detail::write_rope_and_dtype(*this, j, family.local_rope, family.partial_longrope);
   return j;
 }
 

@@ -2,6 +2,8 @@
 // (see config_rope.h for the contract).
 #include "mlxft/model/config_rope.h"
 
+#include <cmath>
+
 #include "mlxft/util/error.h"
 #include "mlxft/util/untrusted_file.h"
 
@@ -30,9 +32,69 @@ double required_positive(const json& obj, const std::string& prefix, const std::
   return obj[key].get<double>();
 }
 
+// partial_rotary_factor: in (0, 1], from `obj` (transformers 5's rope_parameters), else the top level
+// (4.x configs: Phi-4-mini), else 1.
+double partial_factor(const json* obj, const std::string& prefix, const json& top, const std::string& source) {
+  const bool inner = obj && present(*obj, "partial_rotary_factor");
+  if (!inner && !present(top, "partial_rotary_factor")) return 1.0;
+  const json& v = inner ? (*obj)["partial_rotary_factor"] : top["partial_rotary_factor"];
+  const std::string key = inner ? prefix + ".partial_rotary_factor" : "partial_rotary_factor";
+  if (!v.is_number() || !(v.get<double>() > 0.0) || v.get<double>() > 1.0) {
+    throw rope_error(source, key, "must be a number in (0, 1], got " + json_brief(v));
+  }
+  return v.get<double>();
+}
+
+// A longrope factor list (short_factor, long_factor): positive numbers (their count is checked by
+// the Phi-3 family, which knows the rotated width).
+std::vector<double> factor_list(const json& obj, const std::string& prefix, const std::string& key,
+                                const std::string& source) {
+  const std::string name = prefix + "." + key;
+  if (!present(obj, key) || !obj[key].is_array() || obj[key].empty() || obj[key].size() > kMaxHeadDim) {
+    throw rope_error(source, name, "must be a list of numbers, one per rotated frequency",
+                     "rope type 'longrope' needs short_factor and long_factor");
+  }
+  std::vector<double> f;
+  for (const json& v : obj[key]) {
+    if (!v.is_number() || !(v.get<double>() > 0.0) || !(v.get<double>() < 1e30)) {
+      throw rope_error(source, name, "must hold positive numbers, got " + json_brief(v));
+    }
+    f.push_back(v.get<double>());
+  }
+  return f;
+}
+
+// Phi-3's longrope, as transformers 5 reads it for Phi3Config: original_max_position_embeddings is
+// the top-level key (4096, Phi3Config's default, when absent: it overrides the scaling's own), the
+// factor s the scaling's "factor" or max_position_embeddings / original, the attention factor the
+// scaling's, else sqrt(1 + ln(s) / ln(original)) when s > 1, else 1.
+void read_longrope(const json& obj, const std::string& prefix, const json& top, const std::string& source,
+                   RopeScaling& r) {
+  r.short_factor = factor_list(obj, prefix, "short_factor", source);
+  r.long_factor = factor_list(obj, prefix, "long_factor", source);
+  const std::string orig_key = "original_max_position_embeddings";
+  const double original = present(top, orig_key) ? required_positive(top, "", orig_key, source, r.type) : 4096.0;
+  if (original > static_cast<double>(kMaxConfigValue) || original < 2.0 ||
+      original != static_cast<double>(static_cast<int>(original))) {
+    throw rope_error(source, orig_key, "must be an integer in [2, 2^24]");
+  }
+  r.original_max_position_embeddings = static_cast<int>(original);
+  const double max_positions =
+      present(top, "max_position_embeddings") ? required_positive(top, "", "max_position_embeddings", source, r.type)
+                                              : 4096.0;
+  const double s = present(obj, "factor") ? required_positive(obj, prefix, "factor", source, r.type)
+                                          : max_positions / original;
+  r.factor = s;
+  r.attention_factor = present(obj, "attention_factor")
+                           ? required_positive(obj, prefix, "attention_factor", source, r.type)
+                       : s <= 1.0 ? 1.0
+                                  : std::sqrt(1.0 + std::log(s) / std::log(original));
+}
+
 // The scaling described by `obj` (rope_parameters or rope_scaling), named `prefix` in errors.
+// `phi3`: Phi-3's partial rotary factor and longrope type are allowed.
 RopeScaling read_scaling(const json& obj, const std::string& prefix, const std::string& source,
-                         const json* context) {
+                         const json* context, bool phi3 = false) {
   RopeScaling r;
   for (const auto& [key, value] : obj.items()) {
     if (value.is_object()) {
@@ -49,9 +111,20 @@ RopeScaling read_scaling(const json& obj, const std::string& prefix, const std::
   } else if (prefix == "rope_scaling") {
     throw rope_error(source, prefix + ".rope_type", "missing", "say \"default\", \"linear\" or \"llama3\"");
   }
+  if (phi3 && r.type == "su") r.type = "longrope";  // Phi3Config renames the early name
+  if (phi3 && (r.type == "default" || r.type == "longrope")) {
+    r.partial_rotary_factor = partial_factor(&obj, prefix, *context, source);
+    if (r.type == "longrope") read_longrope(obj, prefix, *context, source, r);
+    return r;
+  }
+  if (phi3) {
+    throw rope_error(source, prefix + "." + type_key, "rope type '" + r.type + "' is not supported for Phi-3",
+                     "Phi-3 models use \"default\" or \"longrope\" (as transformers' Phi3Config requires)");
+  }
   if (r.type != "default" && r.type != "linear" && r.type != "llama3") {
     throw rope_error(source, prefix + "." + type_key, "rope type '" + r.type + "' is not implemented",
-                     "mlxft implements the rope types \"default\", \"linear\" and \"llama3\"");
+                     "mlxft implements the rope types \"default\", \"linear\" and \"llama3\" (and "
+                     "\"longrope\" for Phi-3)");
   }
   if (present(obj, "partial_rotary_factor") &&
       (!obj["partial_rotary_factor"].is_number() || obj["partial_rotary_factor"].get<double>() != 1.0)) {
@@ -117,7 +190,7 @@ void read_per_layer_type(const json& rp, const json& j, const std::string& sourc
 
 }  // namespace
 
-void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& c, bool local_rope) {
+void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& c, bool local_rope, bool phi3) {
   c.rope_theta = present(j, "rope_theta") ? rope_theta(j, "rope_theta", source) : 10000.0f;
   if (local_rope && present(j, "rope_local_base_freq")) {
     c.rope_local_theta = rope_theta(json{{"rope_theta", j["rope_local_base_freq"]}}, "rope_local_base_freq", source);
@@ -126,7 +199,7 @@ void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& 
     if (!j["rope_scaling"].is_object()) {
       throw rope_error(source, "rope_scaling", "must be an object or null, got " + json_brief(j["rope_scaling"]));
     }
-    c.rope_scaling = read_scaling(j["rope_scaling"], "rope_scaling", source, &j);
+    c.rope_scaling = read_scaling(j["rope_scaling"], "rope_scaling", source, &j, phi3);
   }
   const bool v5 = present(j, "rope_parameters");
   if (v5 && local_rope && j["rope_parameters"].is_object() && j["rope_parameters"].contains("full_attention")) {
@@ -145,12 +218,13 @@ void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& 
       }
       c.rope_theta = theta;
     }
-    const RopeScaling scaling = read_scaling(rp, "rope_parameters", source, &j);
+    const RopeScaling scaling = read_scaling(rp, "rope_parameters", source, &j, phi3);
     if (present(j, "rope_scaling") && !(scaling == c.rope_scaling)) {
       throw rope_error(source, "rope_scaling", "disagrees with rope_parameters", "keep one of them");
     }
     c.rope_scaling = scaling;
   }
+  if (phi3 && !present(j, "rope_scaling") && !v5) c.rope_scaling.partial_rotary_factor = partial_factor(nullptr, "", j, source);
   const bool has_dtype = present(j, "dtype") && j["dtype"].is_string();
   if (has_dtype) {
     c.torch_dtype = j["dtype"].get<std::string>();
@@ -161,10 +235,17 @@ void read_rope_and_dtype(const json& j, const std::string& source, ModelConfig& 
       (v5 || (has_dtype && !present(j, "torch_dtype"))) ? ConfigForm::Transformers5 : ConfigForm::Classic;
 }
 
-void write_rope_and_dtype(const ModelConfig& c, json& j, bool local_rope) {
+void write_rope_and_dtype(const ModelConfig& c, json& j, bool local_rope, bool phi3) {
   const RopeScaling& r = c.rope_scaling;
   json scaling = {{"rope_type", r.type}};
-  if (r.type != "default") scaling["factor"] = r.factor;
+  if (r.type != "default" && r.type != "longrope") scaling["factor"] = r.factor;
+  if (r.type == "longrope") {
+    scaling["short_factor"] = r.short_factor;
+    scaling["long_factor"] = r.long_factor;
+    scaling["attention_factor"] = r.attention_factor;
+  }
+  if (phi3) j["partial_rotary_factor"] = r.partial_rotary_factor;
+  if (phi3 && c.form == ConfigForm::Transformers5) scaling["partial_rotary_factor"] = r.partial_rotary_factor;
   if (r.type == "llama3") {
     scaling["low_freq_factor"] = r.low_freq_factor;
     scaling["high_freq_factor"] = r.high_freq_factor;

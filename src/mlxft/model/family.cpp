@@ -5,6 +5,7 @@
 
 #include "mlxft/model/config.h"
 #include "mlxft/model/family_keys.h"
+#include "mlxft/model/lora.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/untrusted_file.h"
 
@@ -68,7 +69,7 @@ const Family& mistral_family() {
 
 const std::vector<const Family*>& families() {
   static const std::vector<const Family*> all = {&llama_family(), &mistral_family(), &qwen2_family(),
-                                                 &qwen3_family(), &gemma3_family()};
+                                                 &qwen3_family(), &gemma3_family(), &phi3_family()};
   return all;
 }
 
@@ -106,6 +107,27 @@ std::vector<std::pair<std::string, mlx::core::Shape>> extra_layer_weights(const 
     w.emplace_back("post_feedforward_layernorm.weight", mlx::core::Shape{h});
   }
   return w;
+}
+
+std::vector<std::pair<std::string, mlx::core::Shape>> layer_projections(const ModelConfig& c) {
+  const bool fused = family_of(c.model_type).fused_projections;
+  std::vector<std::pair<std::string, mlx::core::Shape>> p;
+  for (const std::string& target : lora_target_names()) {
+    const bool fused_target = target == "qkv_proj" || target == "gate_up_proj";
+    const bool separate = target == "q_proj" || target == "k_proj" || target == "v_proj" ||
+                          target == "gate_proj" || target == "up_proj";
+    if ((fused && separate) || (!fused && fused_target)) continue;
+    const auto [in, out] = lora_projection_shape(c, target);
+    const std::string module = lora_module_path(0, target);  // "model.layers.0.self_attn.q_proj"
+    p.emplace_back(module.substr(std::string("model.layers.0.").size()), mlx::core::Shape{out, in});
+  }
+  return p;
+}
+
+std::vector<std::string> family_lora_targets(const ModelConfig& c) {
+  std::vector<std::string> names;
+  for (const auto& [module, shape] : layer_projections(c)) names.push_back(module.substr(module.find('.') + 1));
+  return names;
 }
 
 }  // namespace mlxft

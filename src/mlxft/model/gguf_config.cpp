@@ -1,6 +1,6 @@
 // ModelConfig from a GGUF file's <arch>.* metadata, and GGUF -> HF tensor names
 // (see gguf_model.h for the contract). The keys are those llama.cpp's
-// convert_hf_to_gguf.py writes for its llama, qwen2, qwen3 and gemma3 models (gguf-py constants.py).
+// convert_hf_to_gguf.py writes for its llama, qwen2, qwen3, gemma3 and phi3 models (gguf-py constants.py).
 #include <cmath>
 #include <regex>
 
@@ -79,11 +79,31 @@ RopeScaling rope_scaling(const GgufFile& f, const std::string& a) {
 
 // The family whose llama.cpp architecture `arch` is.
 const Family& family_of_gguf(const GgufFile& f, const std::string& arch) {
-  for (const char* type : {"llama", "qwen2", "qwen3", "gemma3_text"}) {
+  for (const char* type : {"llama", "qwen2", "qwen3", "gemma3_text", "phi3"}) {
     if (family_of(type).gguf_architecture == arch) return family_of(type);
   }
   throw key_error(f, "general.architecture", "architecture '" + arch + "' is not supported",
-                  "mlxft reads GGUF architectures llama (Llama, Mistral, SmolLM2), qwen2, qwen3 and gemma3");
+                  "mlxft reads GGUF architectures llama (Llama, Mistral, SmolLM2), qwen2, qwen3, gemma3 and phi3");
+}
+
+// Phi-3's keys as llama.cpp's converter writes them: rope.dimension_count (the rotated features of a
+// head: partial_rotary_factor), attention.sliding_window (0: none; else every layer, as transformers
+// applies it), and with longrope rope.scaling.original_context_length and rope.scaling.attn_factor
+// (the factors themselves are the tensors rope_factors_short / rope_factors_long: gguf_model.cpp).
+void read_phi3_keys(const GgufFile& f, const std::string& a, ModelConfig& c) {
+  const int64_t rotary = int_key(f, a + "rope.dimension_count", c.head_dim, 2, c.head_dim);
+  if (rotary % 2 != 0) throw key_error(f, a + "rope.dimension_count", "must be even");
+  c.rope_scaling.partial_rotary_factor = static_cast<double>(rotary) / c.head_dim;
+  c.sliding_window = static_cast<int>(int_key(f, a + "attention.sliding_window", 0, 0, kMaxConfigValue));
+  c.sliding_layers.assign(c.sliding_window > 0 ? static_cast<size_t>(c.num_hidden_layers) : 0, true);
+  if (!f.tensor("rope_factors_long.weight") && !f.tensor("rope_factors_short.weight")) return;
+  RopeScaling& r = c.rope_scaling;
+  r.type = "longrope";
+  r.original_max_position_embeddings =
+      static_cast<int>(int_key(f, a + "rope.scaling.original_context_length", std::nullopt, 2, kMaxConfigValue));
+  r.factor = static_cast<double>(c.max_position_embeddings) / r.original_max_position_embeddings;
+  const double computed = r.factor <= 1.0 ? 1.0 : std::sqrt(1.0 + std::log(r.factor) / std::log(r.original_max_position_embeddings));
+  r.attention_factor = positive_float_key(f, a + "rope.scaling.attn_factor", computed);
 }
 
 // Gemma 3's keys as llama.cpp reads them: a sliding window (when given) over the layers of the
@@ -148,7 +168,7 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   if (c.head_dim % 2 != 0 || (!f.find(a + "attention.key_length") && c.hidden_size % c.num_attention_heads)) {
     throw key_error(f, a + "attention.key_length", "head size " + std::to_string(c.head_dim) + " is not usable");
   }
-  if (int_key(f, a + "rope.dimension_count", c.head_dim) != c.head_dim) {
+  if (!family.partial_longrope && int_key(f, a + "rope.dimension_count", c.head_dim) != c.head_dim) {
     throw key_error(f, a + "rope.dimension_count", "partial rotary embeddings are not supported",
                     "mlxft rotates the whole head (dimension_count = head size)");
   }
@@ -166,6 +186,7 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   c.bos_token_id = static_cast<int>(int_key(f, "tokenizer.ggml.bos_token_id", 1, 0, c.vocab_size - 1));
   c.eos_token_id = static_cast<int>(int_key(f, "tokenizer.ggml.eos_token_id", 2, 0, c.vocab_size - 1));
   if (family.local_rope) read_gemma3_keys(f, a, c);
+  if (family.partial_longrope) read_phi3_keys(f, a, c);
   check_config_bounds(c, f.source);
   return c;
 }
@@ -192,14 +213,17 @@ const std::pair<const char*, const char*> kBlockNames[] = {
     {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
     {"ffn_down", "mlp.down_proj"},       {"attn_q_norm", "self_attn.q_norm"},
     {"attn_k_norm", "self_attn.k_norm"}, {"post_attention_norm", "post_attention_layernorm"},
-    {"post_ffw_norm", "post_feedforward_layernorm"}};
+    {"post_ffw_norm", "post_feedforward_layernorm"}, {"attn_qkv", "self_attn.qkv_proj"}};
 
 // The HF module of llama.cpp's block tensor `gguf` in a model of family `f`; "" when it has none.
 // ffn_norm is the MLP's input norm, which Gemma calls pre_feedforward_layernorm (its
-// post_attention_layernorm is post_attention_norm, a tensor only the sandwich-norm families have).
+// post_attention_layernorm is post_attention_norm, a tensor only the sandwich-norm families have);
+// Phi-3's attn_qkv and ffn_up hold its fused q|k|v and gate|up.
 std::string block_hf_module(const std::string& gguf, const Family& f) {
   if (gguf == "ffn_norm" && f.sandwich_norms) return "pre_feedforward_layernorm";
   if ((gguf == "post_attention_norm" || gguf == "post_ffw_norm") && !f.sandwich_norms) return {};
+  if (gguf == "ffn_up" && f.fused_projections) return "mlp.gate_up_proj";  // Phi-3: gate | up
+  if (gguf == "attn_qkv" && !f.fused_projections) return {};
   for (const auto& [g, hf] : kBlockNames) {
     if (gguf == g) return hf;
   }

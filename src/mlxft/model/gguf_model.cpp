@@ -49,6 +49,15 @@ void check_gguf_tensors(const GgufFile& f, const ModelConfig& c, bool types) {
       }
       continue;
     }
+    if (t.name == "rope_factors_long.weight" || t.name == "rope_factors_short.weight") {  // Phi-3's longrope
+      const int64_t n = c.rotary_dim() / 2;
+      if (c.rope_scaling.type != "longrope" || t.type != static_cast<uint32_t>(GgmlType::F32) ||
+          t.shape != std::vector<int64_t>{n}) {
+        throw tensor_error(f, t.name, "must be F32 of shape [" + std::to_string(n) + "] in a phi3 model",
+                           "llama.cpp's converter writes one longrope factor per rotated pair");
+      }
+      continue;
+    }
     const std::string hf = gguf_hf_name(t.name, c);
     const auto it = expected.find(hf);
     if (it == expected.end()) {
@@ -102,16 +111,39 @@ mx::array reorder_rows(const mx::array& rows, int heads, bool to_hf) {
 // divided by factor i. Llama 3.1-3.3 all use low/high frequency factors 1/4 over an original context
 // of 8192, and `factor` is the largest factor: accept the file when those parameters reproduce every
 // factor, so the model runs (and exports) as the llama3 rope type transformers implements.
+// The values of a small F32 tensor (its shape checked by check_gguf_tensors()).
+std::vector<float> f32_values(const GgufFile& f, const GgufTensorInfo* t, size_t n, const std::filesystem::path& file) {
+  std::vector<float> values(n);
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(t->offset));
+  in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(values.size() * 4));
+  if (!in) throw tensor_error(f, t->name, "cannot be read", "the file changed while it was read");
+  return values;
+}
+
+// Phi-3's longrope factors (rope_factors_short / _long, one per rotated pair); both must be there.
+void read_longrope_factors(const GgufFile& f, ModelConfig& c, const std::filesystem::path& file) {
+  const size_t n = static_cast<size_t>(c.rotary_dim() / 2);
+  for (const auto& [name, out] : {std::pair{"rope_factors_short.weight", &c.rope_scaling.short_factor},
+                                  {"rope_factors_long.weight", &c.rope_scaling.long_factor}}) {
+    const GgufTensorInfo* t = f.tensor(name);
+    if (!t) throw Error(ErrorKind::Model, f.source + ": tensor '" + name + "'", "missing", "longrope needs both factor tensors");
+    out->clear();
+    for (float v : f32_values(f, t, n, file)) {
+      if (!(v > 0.0f) || !std::isfinite(v)) throw tensor_error(f, name, "holds a factor that is not positive", "re-convert the model");
+      out->push_back(v);
+    }
+  }
+}
+
 RopeScaling llama3_from_rope_freqs(const GgufFile& f, const ModelConfig& c,
                                    const std::filesystem::path& file) {
   const GgufTensorInfo* t = f.tensor("rope_freqs.weight");
-  std::vector<float> factors(static_cast<size_t>(c.head_dim / 2));
-  std::ifstream in(file, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(t->offset));
-  in.read(reinterpret_cast<char*>(factors.data()), static_cast<std::streamsize>(factors.size() * 4));
-  if (!in) throw tensor_error(f, t->name, "cannot be read", "the file changed while it was read");
+  const std::vector<float> factors = f32_values(f, t, static_cast<size_t>(c.head_dim / 2), file);
   ModelConfig llama3 = c;
-  llama3.rope_scaling = {"llama3", *std::max_element(factors.begin(), factors.end()), 1.0, 4.0, 8192};
+  llama3.rope_scaling = RopeScaling{};
+  llama3.rope_scaling.type = "llama3";
+  llama3.rope_scaling.factor = *std::max_element(factors.begin(), factors.end());
   const std::vector<double> plain = rope_inverse_frequencies(c);
   const std::vector<double> scaled = rope_inverse_frequencies(llama3);
   for (size_t i = 0; i < factors.size(); ++i) {
@@ -143,9 +175,10 @@ GgufModel load_gguf_model(const std::filesystem::path& file) {
   check_gguf_tensors(g.header, g.config);
   if (g.header.tensor("rope_freqs.weight"))
     g.config.rope_scaling = llama3_from_rope_freqs(g.header, g.config, file);
+  if (g.config.rope_scaling.type == "longrope") read_longrope_factors(g.header, g.config, file);
   const GgufTensorReader reader(g.header, file);
   for (const GgufTensorInfo& t : g.header.tensors) {
-    if (t.name == "rope_freqs.weight") continue;
+    if (t.name == "rope_freqs.weight" || t.name.starts_with("rope_factors_")) continue;
     const std::string hf = gguf_hf_name(t.name, g.config);
     const int heads = gguf_permutes_qk(g.config) ? qk_heads(hf, g.config) : 0;
     auto fix = [&](const mx::array& a) { return heads ? unpermute_qk_rows(a, heads) : a; };

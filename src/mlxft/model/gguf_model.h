@@ -1,9 +1,12 @@
 // Models from GGUF files (llama.cpp's converter; architectures llama (Llama,
-// Mistral, SmolLM2), qwen2, qwen3, gemma3), in mlxft's Hugging Face names and layout.
+// Mistral, SmolLM2), qwen2, qwen3, gemma3, phi3), in mlxft's Hugging Face names and layout.
 //
 // Contract: gguf_model_config() builds a ModelConfig from the <arch>.* metadata
-// of an already validated header (general.architecture one of those four; Gemma 3's
-// sliding window, pattern and local RoPE base as llama.cpp reads them;
+// of an already validated header (general.architecture one of those five; Gemma 3's
+// sliding window, pattern and local RoPE base as llama.cpp reads them; Phi-3's
+// rope.dimension_count as its partial rotary width, its sliding window on every layer, and
+// longrope from rope_factors_short/long.weight with rope.scaling.original_context_length and
+// attn_factor; its attn_qkv and ffn_up (gate | up) map to the fused qkv_proj / gate_up_proj;
 // llama.rope.scaling.type none/linear honoured; tied embeddings when there is
 // no output.weight) and gguf_hf_name() maps a GGUF tensor name to the HF one.
 // load_gguf_model() validates the file with read_gguf(), checks every tensor's

@@ -155,8 +155,13 @@ mx::array attention(const Model& m, const Family& f, int layer, const mx::array&
   auto heads = [&](const mx::array& y, int n) {
     return mx::transpose(mx::reshape(y, {B, T, n, D}), {0, 2, 1, 3});
   };
-  mx::array qy = biased_linear(m, f, x, p, lora, Projection::Q);
-  mx::array ky = biased_linear(m, f, x, p, lora, Projection::K);
+  // Phi-3's fused projection: one product, its rows q | k | v split from the output.
+  std::optional<mx::array> qkv;
+  const int q_width = c.num_attention_heads * D, kv_width = c.num_key_value_heads * D;
+  if (f.fused_projections) qkv = linear(x, frozen(m, p, Projection::QKV), lora, Projection::QKV);
+  auto columns = [&](int from, int width) { return mx::slice(*qkv, {0, 0, from}, {B, T, from + width}); };
+  mx::array qy = qkv ? columns(0, q_width) : biased_linear(m, f, x, p, lora, Projection::Q);
+  mx::array ky = qkv ? columns(q_width, kv_width) : biased_linear(m, f, x, p, lora, Projection::K);
   if (f.qk_norm) {
     qy = head_norm(m, f, qy, c.num_attention_heads, p + "q_norm.weight");
     ky = head_norm(m, f, ky, c.num_key_value_heads, p + "k_norm.weight");
@@ -166,7 +171,8 @@ mx::array attention(const Model& m, const Family& f, int layer, const mx::array&
   const ModelConfig rc = rope_config(c, f, layer);
   mx::array q = split_heads_with_rope(qy, c.num_attention_heads, rc, offset);
   mx::array k = split_heads_with_rope(ky, c.num_key_value_heads, rc, offset);
-  mx::array v = heads(biased_linear(m, f, x, p, lora, Projection::V), c.num_key_value_heads);
+  mx::array v = heads(qkv ? columns(q_width + kv_width, kv_width) : biased_linear(m, f, x, p, lora, Projection::V),
+                      c.num_key_value_heads);
 
   if (cache) std::tie(k, v) = append_kv(*cache, static_cast<size_t>(layer), k, v);
 
@@ -193,12 +199,18 @@ mx::array gelu_tanh_gated(const mx::array& g, const mx::array& u) {
   return mx::multiply(gelu, u);
 }
 
-// Gated MLP: down( act(gate(x)) * up(x) ), SwiGLU (silu) or Gemma's GELU-tanh.
+// Gated MLP: down( act(gate(x)) * up(x) ), SwiGLU (silu) or Gemma's GELU-tanh; Phi-3's gate and up
+// are the two halves of one gate_up_proj output.
 // x [B, T, E] -> [B, T, E] through [B, T, F]
 mx::array mlp(const Model& m, const Family& f, int layer, const mx::array& x, const BlockLora& lora) {
   const std::string p = "model.layers." + std::to_string(layer) + ".mlp.";
-  const mx::array gate = linear(x, frozen(m, p, Projection::Gate), lora, Projection::Gate);
-  const mx::array up = linear(x, frozen(m, p, Projection::Up), lora, Projection::Up);
+  std::optional<mx::array> gu;
+  if (f.fused_projections) gu = linear(x, frozen(m, p, Projection::GateUp), lora, Projection::GateUp);
+  const int B = x.shape(0), T = x.shape(1), F = m.config.intermediate_size;
+  const mx::array gate =
+      gu ? mx::slice(*gu, {0, 0, 0}, {B, T, F}) : linear(x, frozen(m, p, Projection::Gate), lora, Projection::Gate);
+  const mx::array up =
+      gu ? mx::slice(*gu, {0, 0, F}, {B, T, 2 * F}) : linear(x, frozen(m, p, Projection::Up), lora, Projection::Up);
   const mx::array h =
       f.activation == MlpActivation::silu ? kernels::swiglu(gate, up) : gelu_tanh_gated(gate, up);
   return linear(h, frozen(m, p, Projection::Down), lora, Projection::Down);
@@ -228,8 +240,9 @@ BlockLora block_lora(const ForwardOptions& o, int layer, const std::optional<mx:
     if (const LoraPair* pair =
             o.lora->find(lora_module_path(layer, projection_name(static_cast<Projection>(j))))) {
       b.pairs[static_cast<size_t>(j)] = *pair;
+      const int slot = dropout_slot(static_cast<Projection>(j));
       if (layer_keys)
-        b.dropout_keys[static_cast<size_t>(j)] = mx::reshape(mx::slice(*layer_keys, {j, 0}, {j + 1, 2}), {2});
+        b.dropout_keys[static_cast<size_t>(j)] = mx::reshape(mx::slice(*layer_keys, {slot, 0}, {slot + 1, 2}), {2});
     }
   }
   return b;
@@ -337,11 +350,11 @@ mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardO
   }
   const bool dropout =
       options.train && options.lora && options.lora->config.dropout > 0.0f && options.dropout_key;
-  // One key per (layer, projection): [L, 7, 2].
+  // One key per (layer, dropout slot): [L, 7, 2] (lora.h dropout_slot()).
   std::optional<mx::array> keys;
   if (dropout) {
-    keys = mx::reshape(mx::random::split(*options.dropout_key, c.num_hidden_layers * kProjectionCount),
-                       {c.num_hidden_layers, kProjectionCount, 2});
+    keys = mx::reshape(mx::random::split(*options.dropout_key, c.num_hidden_layers * kDropoutSlots),
+                       {c.num_hidden_layers, kDropoutSlots, 2});
   }
 
   // Embedding lookup: [B, T] -> [B, T, E].
@@ -350,8 +363,8 @@ mx::array forward_hidden(const Model& m, const mx::array& tokens, const ForwardO
   for (int layer = 0; layer < c.num_hidden_layers; ++layer) {
     std::optional<mx::array> layer_keys;
     if (keys)
-      layer_keys = mx::reshape(mx::slice(*keys, {layer, 0, 0}, {layer + 1, kProjectionCount, 2}),
-                               {kProjectionCount, 2});
+      layer_keys = mx::reshape(mx::slice(*keys, {layer, 0, 0}, {layer + 1, kDropoutSlots, 2}),
+                               {kDropoutSlots, 2});
     const BlockLora lora = block_lora(options, layer, layer_keys);
     x = (options.checkpoint_layers && !cache) ? checkpointed_block(m, layer, x, lora)
                                               : block(m, layer, x, lora, cache);

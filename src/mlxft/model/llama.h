@@ -1,4 +1,4 @@
-// The decoder of every family (model/family.h: Llama, Mistral, Qwen2, Qwen3, Gemma 3): a loaded model
+// The decoder of every family (model/family.h: Llama, Mistral, Qwen2, Qwen3, Gemma 3, Phi-3): a loaded model
 // and its forward pass.
 //
 // Contract: load_model() resolves the path (source.h) and reads a Hugging Face
@@ -12,7 +12,7 @@
 // rows and dequantizes them; a quantized tied head uses the same triplet. forward() maps
 // int32 token ids [B, T] to float32 logits [B, T, V], exactly as transformers'
 // MistralForCausalLM / LlamaForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM /
-// Gemma3ForCausalLM do (RoPE in the rotate-half convention; the family's row
+// Gemma3ForCausalLM / Phi3ForCausalLM do (RoPE in the rotate-half convention; the family's row
 // says where the block differs from Llama's; Gemma's sliding layers mask keys
 // outside their window, in the cache too). It is a pure function of the weights, the adapters and the
 // options, differentiable with respect to the LoRA arrays (the trainer wraps it

@@ -10,6 +10,7 @@
 
 #include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/config.h"
+#include "mlxft/model/family.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/hash.h"
 
@@ -19,7 +20,7 @@ namespace mlxft {
 namespace {
 
 bool is_attention_target(const std::string& t) {
-  return t == "q_proj" || t == "k_proj" || t == "v_proj" || t == "o_proj";
+  return t == "q_proj" || t == "k_proj" || t == "v_proj" || t == "o_proj" || t == "qkv_proj";
 }
 
 // The per-module init key is seed ^ FNV-1a(module path) with this basis: the standard offset
@@ -31,8 +32,9 @@ constexpr uint64_t kLoraInitFnvBasis = 1469598103934665603ull;
 }  // namespace
 
 const std::vector<std::string>& lora_target_names() {
-  static const std::vector<std::string> names = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
-                                                 "gate_proj", "up_proj", "down_proj"};
+  static const std::vector<std::string> names = {"q_proj",  "k_proj",    "v_proj",   "o_proj",
+                                                 "gate_proj", "up_proj", "down_proj", "qkv_proj",
+                                                 "gate_up_proj"};
   return names;
 }
 
@@ -67,6 +69,8 @@ std::pair<int, int> lora_projection_shape(const ModelConfig& m, const std::strin
   if (target == "k_proj" || target == "v_proj") return {m.hidden_size, kv_out};
   if (target == "o_proj") return {q_out, m.hidden_size};
   if (target == "gate_proj" || target == "up_proj") return {m.hidden_size, m.intermediate_size};
+  if (target == "qkv_proj") return {m.hidden_size, q_out + 2 * kv_out};
+  if (target == "gate_up_proj") return {m.hidden_size, 2 * m.intermediate_size};
   return {m.intermediate_size, m.hidden_size};  // down_proj
 }
 
@@ -130,6 +134,17 @@ LoraAdapters init_lora(const ModelConfig& model, const LoraConfig& config, uint6
   }
 
   for (const auto& t : config.targets) (void)lora_module_path(0, t);  // rejects unknown targets
+  const std::vector<std::string> own = family_lora_targets(model);
+  for (const auto& t : config.targets) {
+    if (std::find(own.begin(), own.end(), t) == own.end()) {
+      throw Error(ErrorKind::Config, "lora.target_modules",
+                  fmt::format("a {} model has no projection '{}'", model.model_type, t),
+                  fmt::format("its projections are {}{}", fmt::join(own, ", "),
+                              family_of(model.model_type).fused_projections
+                                  ? " (PEFT's names for it: q/k/v are one qkv_proj, gate/up one gate_up_proj)"
+                                  : ""));
+    }
+  }
 
   LoraAdapters adapters;
   adapters.config = config;

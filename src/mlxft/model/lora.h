@@ -26,12 +26,21 @@ namespace mlxft {
 struct ModelConfig;
 
 // The projections LoRA can adapt, by short name, and their module sub-path: the one list of them.
-// q_proj k_proj v_proj o_proj -> "self_attn.<name>"; gate_proj up_proj down_proj -> "mlp.<name>".
+// q_proj k_proj v_proj o_proj qkv_proj -> "self_attn.<name>"; gate_proj up_proj down_proj
+// gate_up_proj -> "mlp.<name>". qkv_proj (rows q | k | v) and gate_up_proj (rows gate | up) are
+// Phi-3's fused projections; a model has either those or the separate ones (family_lora_targets(),
+// model/family.h, lists a model's own), and init_lora() refuses a name its family does not have.
 const std::vector<std::string>& lora_target_names();
 
 // The same projections as values, in lora_target_names() order: names[int(p)] is p's name.
-enum class Projection { Q, K, V, O, Gate, Up, Down };
-inline constexpr int kProjectionCount = 7;
+enum class Projection { Q, K, V, O, Gate, Up, Down, QKV, GateUp };
+inline constexpr int kProjectionCount = 9;
+// LoRA dropout draws one key per (layer, slot) from 7 slots, as before the fused projections came:
+// QKV uses Q's slot and GateUp Gate's (a model never has both), so the other families' masks stay.
+inline constexpr int kDropoutSlots = 7;
+inline int dropout_slot(Projection p) {
+  return p == Projection::QKV ? 0 : p == Projection::GateUp ? 4 : static_cast<int>(p);
+}
 inline const std::string& projection_name(Projection p) {
   return lora_target_names()[static_cast<size_t>(p)];
 }

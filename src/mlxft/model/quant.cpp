@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "mlxft/model/config.h"
+#include "mlxft/model/family.h"
 #include "mlxft/util/error.h"
 #include "mlxft/util/untrusted_file.h"
 
@@ -48,10 +50,7 @@ std::vector<std::string> quantizable_modules(const ModelConfig& c) {
   std::vector<std::string> m = {"model.embed_tokens"};
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
-    for (const char* proj : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}) {
-      m.push_back(p + proj);
-    }
+    for (const auto& [proj, shape] : layer_projections(c)) m.push_back(p + proj);
   }
   if (!c.tie_word_embeddings) m.emplace_back("lm_head");
   return m;

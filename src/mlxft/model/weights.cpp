@@ -56,22 +56,20 @@ std::string dtype_problem(const std::string& name, mx::Dtype dtype, const QuantM
 
 std::vector<std::pair<std::string, mx::Shape>> expected_weights(const ModelConfig& c, const QuantMap& q) {
   const int h = c.hidden_size;
-  const int q_out = c.num_attention_heads * c.head_dim;
-  const int kv_out = c.num_key_value_heads * c.head_dim;
   const auto extras = extra_layer_weights(c);  // the family's biases and norms
+  const auto projections = layer_projections(c);  // q, k, v, o, gate, up, down (Phi-3: fused ones)
   std::vector<std::pair<std::string, mx::Shape>> w;
   w.emplace_back("model.embed_tokens.weight", mx::Shape{c.vocab_size, h});
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     w.emplace_back(p + "input_layernorm.weight", mx::Shape{h});
-    w.emplace_back(p + "self_attn.q_proj.weight", mx::Shape{q_out, h});
-    w.emplace_back(p + "self_attn.k_proj.weight", mx::Shape{kv_out, h});
-    w.emplace_back(p + "self_attn.v_proj.weight", mx::Shape{kv_out, h});
-    w.emplace_back(p + "self_attn.o_proj.weight", mx::Shape{h, q_out});
+    for (const auto& [module, shape] : projections) {
+      if (module.starts_with("self_attn.")) w.emplace_back(p + module + ".weight", shape);
+    }
     w.emplace_back(p + "post_attention_layernorm.weight", mx::Shape{h});
-    w.emplace_back(p + "mlp.gate_proj.weight", mx::Shape{c.intermediate_size, h});
-    w.emplace_back(p + "mlp.up_proj.weight", mx::Shape{c.intermediate_size, h});
-    w.emplace_back(p + "mlp.down_proj.weight", mx::Shape{h, c.intermediate_size});
+    for (const auto& [module, shape] : projections) {
+      if (module.starts_with("mlp.")) w.emplace_back(p + module + ".weight", shape);
+    }
     for (const auto& [name, shape] : extras) w.emplace_back(p + name, shape);
   }
   w.emplace_back("model.norm.weight", mx::Shape{h});
