@@ -243,6 +243,10 @@ TEST(DecodeStep, LeavesOtherModelsToForwardWithTheReason) {
   EXPECT_FALSE(DecodeStep::make(gemma, nullptr, &why));
   EXPECT_NE(why.find("gemma3_text"), std::string::npos) << why;
 
+  const Model phi3 = tiny(1, true, {}, "phi3");  // fused qkv_proj / gate_up_proj
+  EXPECT_FALSE(DecodeStep::make(phi3, nullptr, &why));
+  EXPECT_NE(why.find("phi3"), std::string::npos) << why;
+
   const Model five = tiny(1, true, QuantSpec{5, 32});
   EXPECT_FALSE(DecodeStep::make(five, nullptr, &why));
   EXPECT_NE(why.find("5-bit"), std::string::npos) << why;

@@ -81,8 +81,12 @@ struct Projection {
   std::vector<mx::array> keep;
 };
 
+// The Llama block's seven separate projections (Projection::Q .. Projection::Down); the fused ones
+// (Phi-3's QKV, GateUp) are not decoded here.
+constexpr int kSeparateProjections = static_cast<int>(mlxft::Projection::Down) + 1;
+
 struct Layer {
-  std::array<Projection, kProjectionCount> p;
+  std::array<Projection, kSeparateProjections> p;  // by mlxft::Projection, Q .. Down
   const float* input_norm = nullptr;
   const float* post_norm = nullptr;
   std::array<const float*, 3> qkv_bias{};  // Qwen2: q, k, v
@@ -184,7 +188,7 @@ class NativeDecode final : public DecodeStep {
   void load_layer(const Model& m, const LoraAdapters* lora, int l) {
     Layer& L = layers_[static_cast<size_t>(l)];
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    for (int j = 0; j < kProjectionCount; ++j) {
+    for (int j = 0; j < kSeparateProjections; ++j) {
       const auto proj = static_cast<mlxft::Projection>(j);
       const bool attn = proj == mlxft::Projection::Q || proj == mlxft::Projection::K ||
                         proj == mlxft::Projection::V || proj == mlxft::Projection::O;
