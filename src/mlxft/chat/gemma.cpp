@@ -32,18 +32,7 @@ struct Builder : MaskedIds {
 };
 
 void model_turn(Builder& b, const Message& m) {
-  const std::string header = "model\n";
-  b.push(b.start, false);
-  std::string s = header + m.content;
-  ByteSpans spans;
-  for (const auto& [from, to] : m.untrained_spans) spans.emplace_back(from + header.size(), to + header.size());
-  for (const auto& c : m.tool_calls) {
-    s += (s.size() == header.size() ? "" : "\n");
-    s += hermes_call_text(c);
-  }
-  b.segment(s, header.size(), spans);
-  b.push(b.end, true);
-  b.text("\n", false);
+  b.hermes_reply(b.start, "model\n", m, b.end);
 }
 
 Rendered render_gemma(const Conversation& conv, const Tokenizer& tok, const std::string& tools) {

@@ -58,4 +58,18 @@ void MaskedIds::segment(const std::string& s, size_t header, const ByteSpans& sp
   }
 }
 
+void MaskedIds::hermes_reply(int32_t open, const std::string& header, const Message& m, int32_t close) {
+  push(open, false);
+  std::string s = header + m.content;
+  ByteSpans spans;
+  for (const auto& [from, to] : m.untrained_spans) spans.emplace_back(from + header.size(), to + header.size());
+  for (const auto& c : m.tool_calls) {
+    s += (s.size() == header.size() ? "" : "\n");
+    s += hermes_call_text(c);
+  }
+  segment(s, header.size(), spans);
+  push(close, true);
+  text("\n", false);
+}
+
 }  // namespace mlxft

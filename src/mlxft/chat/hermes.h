@@ -38,6 +38,10 @@ struct MaskedIds {
   void push(int32_t id, bool trained);
   void text(const std::string& s, bool trained);
   void segment(const std::string& s, size_t header, const ByteSpans& spans);
+  // A reply turn of the formats that write calls as Hermes blocks after the text (Gemma, Phi-3):
+  // `open`, then header + content (+ "\n" between parts) + each call's block, trained after the header
+  // except m.untrained_spans, then `close` (trained) and an untrained "\n".
+  void hermes_reply(int32_t open, const std::string& header, const Message& m, int32_t close);
 };
 
 }  // namespace mlxft

@@ -34,18 +34,7 @@ struct Builder : MaskedIds {
 };
 
 void assistant_turn(Builder& b, const Message& m) {
-  const std::string header = "\n";
-  b.push(b.assistant, false);
-  std::string s = header + m.content;
-  ByteSpans spans;
-  for (const auto& [from, to] : m.untrained_spans) spans.emplace_back(from + header.size(), to + header.size());
-  for (const auto& c : m.tool_calls) {
-    s += (s.size() == header.size() ? "" : "\n");
-    s += hermes_call_text(c);
-  }
-  b.segment(s, header.size(), spans);
-  b.push(b.end, true);
-  b.text("\n", false);
+  b.hermes_reply(b.assistant, "\n", m, b.end);
 }
 
 // The render; `eos` ends it with the tokenizer's EOS (the template's closing eos_token).
