@@ -1,6 +1,6 @@
 // The CPU kernels (src/mlxft/kernels) against MLX's own ops, side by side in one run.
 //
-//   kernels_bench [--reps R] [--only peak|linear|quant|decode|ce|attn|rows] [--threads T] [--kernel-only]
+//   kernels_bench [--reps R] [--only peak|linear|quant|decode|ce|attn|rows|lora] [--threads T] [--kernel-only]
 //
 // peak: the machine's measured fp32 and bf16 peaks (bench/peak_flops.h), the MFU denominators.
 // Prints, per case, the median and best of R timed runs (after one warm-up), GFLOP/s and the ratio
@@ -32,6 +32,7 @@
 #include "mlxft/kernels/quantized_rows.h"
 #include "mlxft/kernels/rms_norm.h"
 #include "mlxft/kernels/rope_heads.h"
+#include "mlxft/model/lora_branch.h"
 #include "mlxft/util/blas.h"
 #include "mlxft/util/cpu_features.h"
 #include "peak_flops.h"
@@ -298,6 +299,41 @@ void bench_rows(int B, int T, int E, int H) {
        [&](const mx::array& a) { return k::rope_heads(a, H, inv, 0); }, dh);
 }
 
+// LoRA's branch y + s (x A^T) B^T on float32 or bfloat16 activations (a 4-bit or float32 base computing in
+// bf16 keeps float32 activations; a bfloat16 base has bfloat16 ones), forward
+// and forward + backward (x, A and B), beside the frozen bf16 projection of the same shape it rides on
+// (GFLOP/s: the branch's own FLOPs). MLXFT_LORA_KERNEL=0 runs the branch's products as MLX matmuls.
+void bench_lora(int M, int K, int N, int r, mx::Dtype act) {
+  const mx::array x = mx::astype(randn({M, K}, 1.0f, 1), act), w = randn({N, K}, 0.02f, 2);
+  const mx::array a = randn({r, K}, 0.02f, 4), b = randn({N, r}, 0.02f, 5);
+  const mx::array dy = mx::astype(randn({M, N}, 1.0f, 3), act);
+  const double gf = 2.0 * M * r * (K + N) * 1e-9;
+  header(fmt::format("LoRA branch {}x{}x{}, rank {} (M x K x N), {} activations", M, K, N, r,
+                     act == mx::bfloat16 ? "bf16" : "float32"));
+  const auto fw = frozen(w, mx::bfloat16, false);
+  const auto y = [&](const mx::array& in) { return k::frozen_linear(in, fw); };
+  const Timing frozen_fwd = time_it([&] { return std::vector<mx::array>{y(x)}; });
+  row("forward  frozen bf16 projection alone", frozen_fwd, 2.0 * M * K * N * 1e-9, frozen_fwd.best_ms);
+  const Timing fwd = time_it([&] { return std::vector<mx::array>{mlxft::lora_add(y(x), x, a, b, 2.0f)}; });
+  row("forward  projection + LoRA branch", fwd, gf, frozen_fwd.best_ms);
+  // the output and the gradients, as a training step needs both
+  const auto step = [&](bool lora) {
+    auto [outs, grads] = mx::vjp(
+        [&](const std::vector<mx::array>& in) {
+          const mx::array out = y(in[0]);
+          return std::vector<mx::array>{lora ? mlxft::lora_add(out, in[0], in[1], in[2], 2.0f) : out};
+        },
+        {x, a, b}, {dy});
+    std::vector<mx::array> all(grads.begin(), grads.begin() + (lora ? 3 : 1));
+    all.push_back(outs[0]);
+    return all;
+  };
+  const Timing frozen_both = time_it([&] { return step(false); });
+  row("fwd+bwd  frozen bf16 projection alone (y, dx)", frozen_both, 4.0 * M * K * N * 1e-9, frozen_both.best_ms);
+  row("fwd+bwd  projection + LoRA (y, dx, dA, dB)", time_it([&] { return step(true); }), 3 * gf,
+      frozen_both.best_ms);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -306,7 +342,7 @@ int main(int argc, char** argv) {
   std::string only;
   int threads = 0;
   app.add_option("--reps", g_reps, "timed runs per case");
-  app.add_option("--only", only, "peak | linear | quant | decode | ce | attn | rows");
+  app.add_option("--only", only, "peak | linear | quant | decode | ce | attn | rows | lora");
   app.add_option("--threads", threads, "threads (0 = all cores)");
   app.add_flag("--kernel-only", g_kernel_only,
                "attention: time the fused kernel only, not the MLX baselines");
@@ -349,6 +385,14 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "rows") {
     bench_rows(2, 1024, 768, 12);  // the small preset, batch 2
     bench_rows(1, 2048, 4096, 32);  // Mistral-7B's width, one row
+  }
+  if (only.empty() || only == "lora") {
+    for (const mx::Dtype act : {mx::float32, mx::bfloat16}) {
+      bench_lora(2048, 576, 576, 16, act);   // SmolLM2-135M, batch 4 x 512: q/o
+      bench_lora(2048, 576, 1536, 16, act);  // gate/up
+      bench_lora(2048, 1536, 576, 16, act);  // down
+      bench_lora(2048, 576, 192, 16, act);   // k/v
+    }
   }
   return 0;
 }

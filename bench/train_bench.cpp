@@ -70,6 +70,7 @@
 #include "mlxft/model/adapted_linear.h"
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/model/family.h"
 #include "mlxft/model/lora.h"
 #include "mlxft/model/memory.h"
 #include "mlxft/model/quant.h"
@@ -203,9 +204,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<std::string> targets;
-  if (targets_arg == "all") {
-    targets = mlxft::lora_target_names();
-  } else {
+  const bool all_targets = targets_arg == "all";  // the model's own projections, once its config is known
+  if (!all_targets) {
     for (size_t at = 0; at <= targets_arg.size();) {
       const size_t comma = std::min(targets_arg.find(',', at), targets_arg.size());
       targets.push_back(targets_arg.substr(at, comma - at));
@@ -239,6 +239,7 @@ int main(int argc, char** argv) {
     const auto built0 = std::chrono::steady_clock::now();
     try {
       model = mlxft::load_base_model(recipe);
+      if (all_targets) recipe.lora.target_modules = targets = mlxft::family_lora_targets(model.config);
       built_adapters = mlxft::build_adapters(recipe, model, "");
     } catch (const std::exception& e) {
       fmt::print(stderr, "train_bench: --model {}: {}\n", model_path, e.what());
@@ -251,6 +252,7 @@ int main(int argc, char** argv) {
     if (dtype_name.empty()) dtype_name = "float32";
     model.config = mlxft::preset_config(preset, 32768);
     if (layers > 0) model.config.num_hidden_layers = layers;
+    if (all_targets) targets = mlxft::family_lora_targets(model.config);
     model.dtype = dtype_name == "bfloat16" ? mx::bfloat16 : mx::float32;
     model.compute_dtype = mlxft::resolve_compute_dtype(compute_name);
     model.weights = mlxft::random_weights(model.config, 0, model.dtype);  // lazy: drawn when evaluated

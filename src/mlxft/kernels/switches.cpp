@@ -27,4 +27,8 @@ bool fused_attention_runs_on(const mx::Stream& s) {
   return on && cpu_kernels_run_on(s);
 }
 
+bool low_rank_kernels_switched_on(const mx::Stream& s) {
+  return switched_on("MLXFT_LORA_KERNEL") && cpu_kernels_run_on(s);
+}
+
 }  // namespace mlxft::kernels
