@@ -28,6 +28,7 @@
 #include "mlxft/kernels/causal_attention.h"
 #include "mlxft/kernels/causal_softmax.h"
 #include "mlxft/kernels/fused_head_ce.h"
+#include "mlxft/kernels/low_rank.h"
 #include "mlxft/kernels/parallel.h"
 #include "mlxft/kernels/quantized_rows.h"
 #include "mlxft/kernels/rms_norm.h"
@@ -332,6 +333,21 @@ void bench_lora(int M, int K, int N, int r, mx::Dtype act) {
   row("fwd+bwd  frozen bf16 projection alone (y, dx)", frozen_both, 4.0 * M * K * N * 1e-9, frozen_both.best_ms);
   row("fwd+bwd  projection + LoRA (y, dx, dA, dB)", time_it([&] { return step(true); }), 3 * gf,
       frozen_both.best_ms);
+  // The kernels alone (kernels/low_rank.h), each against its MLX expression.
+  const mx::array c = randn({M, r}, 1.0f, 6), bt = mx::contiguous(mx::transpose(b));
+  const double one = 2.0 * M * r * K * 1e-9, one_n = 2.0 * M * r * N * 1e-9;
+  const auto pair = [&](const std::string& name, double g, const std::function<mx::array()>& kernel,
+                        const std::function<mx::array()>& reference) {
+    const Timing ref = time_it([&] { return std::vector<mx::array>{reference()}; });
+    row(name + " MLX", ref, g, ref.best_ms);
+    row(name + " kernel", time_it([&] { return std::vector<mx::array>{kernel()}; }), g, ref.best_ms);
+  };
+  pair("down   s x A^T", one, [&] { return k::low_rank_down(x, a, 2.0f); },
+       [&] { return k::low_rank_down_reference(x, a, 2.0f); });
+  pair("up     y + c B^T", one_n, [&] { return k::low_rank_up(c, bt, dy, act); },
+       [&] { return k::low_rank_up_reference(c, bt, dy, act); });
+  pair("outer  c^T x", one, [&] { return k::low_rank_outer(c, x); },
+       [&] { return k::low_rank_outer_reference(c, x); });
 }
 
 }  // namespace

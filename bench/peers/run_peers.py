@@ -32,6 +32,8 @@ weights; defaults seq 512, batch 4, LoRA r16 alpha 32 on all seven projections (
                      modules stay quantized, dequantized per call (QLoRA); compute dtype auto
   mlxft-float        train_bench --model on the float directory: float32 weights, compute dtype auto
   mlxft-float-fp32   the same with compute_dtype float32 (not run by default)
+  mlxft-q4-lora-blas mlxft-q4 with LoRA's products as MLX matmuls on OpenBLAS (MLXFT_LORA_KERNEL=0): the
+                     low-rank kernels' before (not run by default)
   peft-fp32, peft-bf16-weights, peft-bf16-autocast
                      peft_torch.py --model-dir on the float directory (transformers loads it), as above
 Its JSON goes to build/bench/peers-smollm2.json unless --json says otherwise.
@@ -124,6 +126,8 @@ def real_runs(args):
         ("mlxft-q4", tb + ["--model", args.real_model, "--compute-dtype", "auto"], {}),
         ("mlxft-float", tb + ["--model", args.float_dir, "--compute-dtype", "auto"], {}),
         ("mlxft-float-fp32", tb + ["--model", args.float_dir, "--compute-dtype", "float32"], {}),
+        ("mlxft-q4-lora-blas", tb + ["--model", args.real_model, "--compute-dtype", "auto"],
+         {"MLXFT_LORA_KERNEL": "0"}),
         ("peft-fp32", peft + ["--precision", "fp32"], {}),
         ("peft-bf16-weights", peft + ["--precision", "bf16-weights"], {}),
         ("peft-bf16-autocast", peft + ["--precision", "bf16-autocast"], {}),
