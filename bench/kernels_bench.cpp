@@ -333,6 +333,18 @@ void bench_lora(int M, int K, int N, int r, mx::Dtype act) {
   row("fwd+bwd  frozen bf16 projection alone (y, dx)", frozen_both, 4.0 * M * K * N * 1e-9, frozen_both.best_ms);
   row("fwd+bwd  projection + LoRA (y, dx, dA, dB)", time_it([&] { return step(true); }), 3 * gf,
       frozen_both.best_ms);
+  // The branch alone on a given y: its forward and its three gradients.
+  const mx::array y0 = mx::astype(randn({M, N}, 1.0f, 7), act);
+  row("fwd+bwd  LoRA branch alone (out, dx, dA, dB)", time_it([&] {
+        auto [outs, grads] = mx::vjp(
+            [&](const std::vector<mx::array>& in) {
+              return std::vector<mx::array>{mlxft::lora_add(y0, in[0], in[1], in[2], 2.0f)};
+            },
+            {x, a, b}, {dy});
+        grads.push_back(outs[0]);
+        return grads;
+      }),
+      3 * gf, frozen_both.best_ms);
   // The kernels alone (kernels/low_rank.h), each against its MLX expression.
   const mx::array c = randn({M, r}, 1.0f, 6), bt = mx::contiguous(mx::transpose(b));
   const double one = 2.0 * M * r * K * 1e-9, one_n = 2.0 * M * r * N * 1e-9;
