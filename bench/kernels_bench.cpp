@@ -317,34 +317,29 @@ void bench_lora(int M, int K, int N, int r, mx::Dtype act) {
   row("forward  frozen bf16 projection alone", frozen_fwd, 2.0 * M * K * N * 1e-9, frozen_fwd.best_ms);
   const Timing fwd = time_it([&] { return std::vector<mx::array>{mlxft::lora_add(y(x), x, a, b, 2.0f)}; });
   row("forward  projection + LoRA branch", fwd, gf, frozen_fwd.best_ms);
-  // the output and the gradients, as a training step needs both
-  const auto step = [&](bool lora) {
-    auto [outs, grads] = mx::vjp(
-        [&](const std::vector<mx::array>& in) {
-          const mx::array out = y(in[0]);
-          return std::vector<mx::array>{lora ? mlxft::lora_add(out, in[0], in[1], in[2], 2.0f) : out};
-        },
-        {x, a, b}, {dy});
-    std::vector<mx::array> all(grads.begin(), grads.begin() + (lora ? 3 : 1));
+  // f's output and its first `grads` gradients (x, A, B), as a training step needs both
+  const auto step = [&](const std::function<mx::array(const std::vector<mx::array>&)>& f, size_t grads) {
+    auto [outs, all] = mx::vjp(
+        [&](const std::vector<mx::array>& in) { return std::vector<mx::array>{f(in)}; }, {x, a, b}, {dy});
+    all.resize(grads, all[0]);
     all.push_back(outs[0]);
     return all;
   };
-  const Timing frozen_both = time_it([&] { return step(false); });
+  const auto frozen_only = [&](const std::vector<mx::array>& in) { return y(in[0]); };
+  const auto with_lora = [&](const std::vector<mx::array>& in) {
+    return mlxft::lora_add(y(in[0]), in[0], in[1], in[2], 2.0f);
+  };
+  const mx::array y0 = mx::astype(randn({M, N}, 1.0f, 7), act);
+  const auto branch_only = [&](const std::vector<mx::array>& in) {
+    return mlxft::lora_add(y0, in[0], in[1], in[2], 2.0f);
+  };
+  const Timing frozen_both = time_it([&] { return step(frozen_only, 1); });
   row("fwd+bwd  frozen bf16 projection alone (y, dx)", frozen_both, 4.0 * M * K * N * 1e-9, frozen_both.best_ms);
-  row("fwd+bwd  projection + LoRA (y, dx, dA, dB)", time_it([&] { return step(true); }), 3 * gf,
+  row("fwd+bwd  projection + LoRA (y, dx, dA, dB)", time_it([&] { return step(with_lora, 3); }), 3 * gf,
       frozen_both.best_ms);
   // The branch alone on a given y: its forward and its three gradients.
-  const mx::array y0 = mx::astype(randn({M, N}, 1.0f, 7), act);
-  row("fwd+bwd  LoRA branch alone (out, dx, dA, dB)", time_it([&] {
-        auto [outs, grads] = mx::vjp(
-            [&](const std::vector<mx::array>& in) {
-              return std::vector<mx::array>{mlxft::lora_add(y0, in[0], in[1], in[2], 2.0f)};
-            },
-            {x, a, b}, {dy});
-        grads.push_back(outs[0]);
-        return grads;
-      }),
-      3 * gf, frozen_both.best_ms);
+  row("fwd+bwd  LoRA branch alone (out, dx, dA, dB)", time_it([&] { return step(branch_only, 3); }), 3 * gf,
+      frozen_both.best_ms);
   // The kernels alone (kernels/low_rank.h), each against its MLX expression.
   const mx::array c = randn({M, r}, 1.0f, 6), bt = mx::contiguous(mx::transpose(b));
   const double one = 2.0 * M * r * K * 1e-9, one_n = 2.0 * M * r * N * 1e-9;

@@ -142,35 +142,34 @@ void run_outer_tiles(const mx::array& c, const mx::array& x, mx::array& out) {
   });
 }
 
-void run_down(const mx::array& x, const mx::array& s, float scale, mx::array& out) {
-  const int64_t M = x.shape(0), K = x.shape(1), r = s.shape(0);
-  const bool bf16 = x.dtype() == mx::bfloat16;
+// fn(m0, m1) over M rows split on register-block bounds, at least 8 blocks a thread.
+template <class Fn>
+void for_row_blocks(int64_t M, Fn&& fn) {
   parallel_for(
-      (M + kRows - 1) / kRows,
-      [&](int64_t lo, int64_t hi) {
-        const int64_t m0 = lo * kRows, m1 = std::min(M, hi * kRows);
-        if (bf16) down_rows<true>(x.data<void>(), s.data<float>(), K, r, scale, m0, m1, out.data<float>());
-        else down_rows<false>(x.data<void>(), s.data<float>(), K, r, scale, m0, m1, out.data<float>());
-      },
-      8);
+      (M + kRows - 1) / kRows, [&](int64_t lo, int64_t hi) { fn(lo * kRows, std::min(M, hi * kRows)); }, 8);
+}
+
+void run_down(const mx::array& x, const mx::array& s, float scale, mx::array& out) {
+  const int64_t K = x.shape(1), r = s.shape(0);
+  const bool bf16 = x.dtype() == mx::bfloat16;
+  for_row_blocks(x.shape(0), [&](int64_t m0, int64_t m1) {
+    if (bf16) down_rows<true>(x.data<void>(), s.data<float>(), K, r, scale, m0, m1, out.data<float>());
+    else down_rows<false>(x.data<void>(), s.data<float>(), K, r, scale, m0, m1, out.data<float>());
+  });
 }
 
 void run_up(const mx::array& c, const mx::array& s, const mx::array* y, mx::array& out) {
-  const int64_t M = c.shape(0), r = c.shape(1), N = s.shape(1);
+  const int64_t r = c.shape(1), N = s.shape(1);
   const bool ybf = y && y->dtype() == mx::bfloat16, obf = out.dtype() == mx::bfloat16;
   const void* yp = y ? y->data<void>() : nullptr;
-  parallel_for(
-      (M + kRows - 1) / kRows,
-      [&](int64_t lo, int64_t hi) {
-        const int64_t m0 = lo * kRows, m1 = std::min(M, hi * kRows);
-        const float *cp = c.data<float>(), *sp = s.data<float>();
-        void* op = out.data<void>();
-        if (ybf && obf) up_rows<true, true>(cp, sp, yp, N, r, m0, m1, op);
-        else if (ybf) up_rows<true, false>(cp, sp, yp, N, r, m0, m1, op);
-        else if (obf) up_rows<false, true>(cp, sp, yp, N, r, m0, m1, op);
-        else up_rows<false, false>(cp, sp, yp, N, r, m0, m1, op);
-      },
-      8);
+  const float *cp = c.data<float>(), *sp = s.data<float>();
+  void* op = out.data<void>();
+  for_row_blocks(c.shape(0), [&](int64_t m0, int64_t m1) {
+    if (ybf && obf) up_rows<true, true>(cp, sp, yp, N, r, m0, m1, op);
+    else if (ybf) up_rows<true, false>(cp, sp, yp, N, r, m0, m1, op);
+    else if (obf) up_rows<false, true>(cp, sp, yp, N, r, m0, m1, op);
+    else up_rows<false, false>(cp, sp, yp, N, r, m0, m1, op);
+  });
 }
 
 void run_outer(const mx::array& c, const mx::array& x, mx::array& out) {
