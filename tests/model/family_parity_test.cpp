@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "export/export_test_support.h"
@@ -176,41 +177,41 @@ TEST(FamilyParity, Qwen2Transformers5Tied) {
   expect_lora_and_fuse("qwen2_v5");
 }
 
+// The error of the GGUF export of golden `sub`, which must be refused before any file is written.
+std::optional<Error> gguf_export_refusal(const std::string& sub) {
+  test::TempDir tmp;
+  GgufExportOptions o;
+  o.model = golden(sub);
+  o.out = tmp / (sub + ".gguf");
+  std::optional<Error> refusal;
+  try {
+    (void)write_gguf_model(o, nullptr);
+  } catch (const Error& e) {
+    refusal = e;
+  }
+  EXPECT_FALSE(fs::exists(o.out)) << sub;
+  return refusal;
+}
+
 // GGUF export writes Qwen and Gemma 3 too (tests/export/gguf_families_export_test.cpp), but not a Gemma 3
 // whose query_pre_attn_scalar (24 here) is not head_dim: llama.cpp assumes head_dim and has no key for
 // it, so the file would run with other logits. Refused up front, naming the key and what works.
 TEST(FamilyParity, GgufExportRefusesAGemma3LlamaCppCannotExpress) {
-  test::TempDir tmp;
-  try {
-    GgufExportOptions o;
-    o.model = golden("gemma3_v5");
-    o.out = tmp / "gemma3_v5.gguf";
-    (void)write_gguf_model(o, nullptr);
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::Usage);
-    EXPECT_NE(e.where().find("gemma3_v5: query_pre_attn_scalar"), std::string::npos) << e.where();
-    EXPECT_NE(e.detail().find("1/sqrt(32)"), std::string::npos) << e.detail();
-    EXPECT_NE(e.hint().find("fused Hugging Face directory"), std::string::npos);
-  }
-  EXPECT_FALSE(fs::exists(tmp / "gemma3_v5.gguf"));
+  const std::optional<Error> e = gguf_export_refusal("gemma3_v5");
+  ASSERT_TRUE(e) << "expected an error";
+  EXPECT_EQ(e->kind(), ErrorKind::Usage);
+  EXPECT_NE(e->where().find("gemma3_v5: query_pre_attn_scalar"), std::string::npos) << e->where();
+  EXPECT_NE(e->detail().find("1/sqrt(32)"), std::string::npos) << e->detail();
+  EXPECT_NE(e->hint().find("fused Hugging Face directory"), std::string::npos);
 }
 
 // Phi-3's fused projections have no GGUF export here: refused, pointing at llama.cpp's converter.
 TEST(FamilyParity, GgufExportRefusesPhi3) {
-  test::TempDir tmp;
-  try {
-    GgufExportOptions o;
-    o.model = golden("phi3_v5");
-    o.out = tmp / "phi3_v5.gguf";
-    (void)write_gguf_model(o, nullptr);
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::Usage);
-    EXPECT_NE(e.where().find("phi3_v5"), std::string::npos) << e.where();
-    EXPECT_NE(e.hint().find("convert_hf_to_gguf.py"), std::string::npos) << e.hint();
-  }
-  EXPECT_FALSE(fs::exists(tmp / "phi3_v5.gguf"));
+  const std::optional<Error> e = gguf_export_refusal("phi3_v5");
+  ASSERT_TRUE(e) << "expected an error";
+  EXPECT_EQ(e->kind(), ErrorKind::Usage);
+  EXPECT_NE(e->where().find("phi3_v5"), std::string::npos) << e->where();
+  EXPECT_NE(e->hint().find("convert_hf_to_gguf.py"), std::string::npos) << e->hint();
 }
 
 TEST(FamilyParity, Qwen2ClassicConfig) {
