@@ -48,6 +48,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 import export_check as ec
+from hf_tokenize import fnv1a64  # mlxft::fnv1a64 (util/hash.h), as the tokenizer goldens hash
 
 TEXTS = ["The quick brown fox jumps over the lazy dog; a model reads tokens and writes logits.",
          "Rotary embeddings rotate pairs of query and key features by position 12345.",
@@ -62,13 +63,6 @@ GEMMA_TEMPLATE = ("{{ bos_token }}{% for message in messages %}{% set role = 'mo
 CORPUS = " ".join(TEXTS * 3) + (" the quick brown fox jumps over the lazy dog. a model reads tokens. " * 30)
 COMMON = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
               rms_norm_eps=1e-6, max_position_embeddings=2048, initializer_range=0.15, attn_implementation="eager")
-
-
-def fnv1a64(data: bytes) -> str:
-    h = 0xcbf29ce484222325
-    for b in data:
-        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:016x}"
 
 
 def qwen_tokenizer(out):
