@@ -9,7 +9,7 @@
 //
 // Runs W warm-up steps (default 1), then S optimizer steps of one micro-batch [B, N] of random tokens
 // (LoRA, or DoRA with --kind dora, on the --targets of every layer: q_proj and v_proj unless told, `all`
-// = the seven projections; AdamW), and prints trained tokens/s, seconds per optimizer
+// = every projection the model's family has; AdamW), and prints trained tokens/s, seconds per optimizer
 // step, the process's CPU seconds (user + system, every thread) per step, peak memory of the
 // training (mx::get_peak_memory and the process's resident high-water mark VmHWM, both reset once
 // the base is built; the base stays in memory, so both include it), mlxft's memory estimate (model/memory.h,
@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
   app.add_option("--rank", rank, "LoRA rank");
   app.add_option("--model", model_path,
                  "a model on disk instead of the preset: HF or MLX-quantized directory, .gguf or shipped:NAME");
-  app.add_option("--targets", targets_arg, "LoRA targets: comma-separated projections, or all (the seven)");
+  app.add_option("--targets", targets_arg, "LoRA targets: comma-separated projections, or all (the model's own)");
   app.add_option("--dtype", dtype_name,
                  "base weights: float32 | bfloat16 (default: float32 for a preset, auto (model.dtype) for --model)");
   app.add_option("--compute-dtype", compute_name,
