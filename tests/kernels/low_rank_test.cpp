@@ -22,10 +22,11 @@ using kernel_test::max_abs;
 using kernel_test::max_abs_diff;
 using kernel_test::normal;
 
-// The (M, K or N, r) shapes: 1, a block of 4, tails of 4 and of 16 lanes, more than one 64-column block.
-const std::vector<std::tuple<int, int, int>> kShapes = {{1, 1, 1},   {1, 16, 4},  {3, 15, 3},   {4, 17, 5},
-                                                        {5, 64, 16}, {9, 65, 8},  {37, 130, 20}, {64, 576, 16},
-                                                        {13, 200, 64}};
+// The (M, K or N, r) shapes: 1, a block of 4, tails of 4 and of 16 lanes, more than one 64-column block,
+// more than one of the outer product's 64-row blocks (with a tail) and of its 4-strip column groups.
+const std::vector<std::tuple<int, int, int>> kShapes = {
+    {1, 1, 1},     {1, 16, 4},    {3, 15, 3},    {4, 17, 5},     {5, 64, 16}, {9, 65, 8},
+    {37, 130, 20}, {64, 576, 16}, {13, 200, 64}, {150, 300, 16}, {129, 97, 7}};
 
 void expect_close(const mx::array& got, const mx::array& want, float rel, const std::string& what) {
   ASSERT_EQ(got.shape(), want.shape()) << what;
@@ -67,8 +68,8 @@ TEST(KernelLowRank, UpMatchesMlx) {
     const mx::array want = k::low_rank_up_reference(c, s, bf16_rounded(y), mx::float32);
     EXPECT_EQ(got.dtype(), mx::bfloat16) << at;
     EXPECT_LE(max_abs_diff(got, want), 1.0f / 128 * std::max(1.0f, max_abs(want))) << "bf16 " << at;
-    expect_close(k::low_rank_up(c, s, y, mx::bfloat16), k::low_rank_up_reference(c, s, y, mx::bfloat16), 1.0f / 128,
-                 "f32 y, bf16 out " + at);
+    expect_close(k::low_rank_up(c, s, y, mx::bfloat16), k::low_rank_up_reference(c, s, y, mx::bfloat16),
+                 1.0f / 128, "f32 y, bf16 out " + at);
   }
 }
 
@@ -77,27 +78,30 @@ TEST(KernelLowRank, OuterMatchesMlx) {
     const std::string at = std::to_string(M) + "x" + std::to_string(K) + " r" + std::to_string(r);
     const mx::array c = normal({M, r}, 1.0f, 8), x = normal({M, K}, 1.0f, 9);
     expect_close(k::low_rank_outer(c, x), k::low_rank_outer_reference(c, x), 1e-5f, "f32 " + at);
-    expect_close(k::low_rank_outer(c, mx::astype(x, mx::bfloat16)), k::low_rank_outer_reference(c, bf16_rounded(x)),
-                 1e-5f, "bf16 " + at);
+    expect_close(k::low_rank_outer(c, mx::astype(x, mx::bfloat16)),
+                 k::low_rank_outer_reference(c, bf16_rounded(x)), 1e-5f, "bf16 " + at);
   }
 }
 
 // Strided views (a transposed adapter, a transposed activation) are read as their values.
 TEST(KernelLowRank, TransposedInputs) {
-  const mx::array xt = normal({33, 21}, 1.0f, 10), s = normal({33, 6}, 1.0f, 11), c = normal({21, 6}, 1.0f, 12);
+  const mx::array xt = normal({33, 21}, 1.0f, 10), s = normal({33, 6}, 1.0f, 11),
+                  c = normal({21, 6}, 1.0f, 12);
   const mx::array x = mx::transpose(xt), st = mx::transpose(s);
   expect_close(k::low_rank_down(x, st, 1.0f), k::low_rank_down_reference(x, st, 1.0f), 1e-5f, "down");
   expect_close(k::low_rank_outer(mx::transpose(xt), mx::transpose(normal({33, 21}, 1.0f, 13))),
-               k::low_rank_outer_reference(mx::transpose(xt), mx::transpose(normal({33, 21}, 1.0f, 13))), 1e-5f,
-               "outer");
-  expect_close(k::low_rank_up(c, mx::transpose(normal({9, 6}, 1.0f, 14)), std::nullopt, mx::float32),
-               k::low_rank_up_reference(c, mx::transpose(normal({9, 6}, 1.0f, 14)), std::nullopt, mx::float32),
-               1e-5f, "up");
+               k::low_rank_outer_reference(mx::transpose(xt), mx::transpose(normal({33, 21}, 1.0f, 13))),
+               1e-5f, "outer");
+  expect_close(
+      k::low_rank_up(c, mx::transpose(normal({9, 6}, 1.0f, 14)), std::nullopt, mx::float32),
+      k::low_rank_up_reference(c, mx::transpose(normal({9, 6}, 1.0f, 14)), std::nullopt, mx::float32), 1e-5f,
+      "up");
 }
 
 // Each output element is summed by one thread in one order: the thread count changes no bit.
 TEST(KernelLowRank, SameOnOneThreadAndMany) {
-  const mx::array x = normal({301, 577}, 1.0f, 15), s = normal({16, 577}, 1.0f, 16), c = normal({301, 16}, 1.0f, 17);
+  const mx::array x = normal({301, 577}, 1.0f, 15), s = normal({16, 577}, 1.0f, 16),
+                  c = normal({301, 16}, 1.0f, 17);
   const mx::array su = normal({16, 577}, 1.0f, 18);
   const auto run = [&] {
     std::vector<mx::array> out = {k::low_rank_down(x, s, 0.5f), k::low_rank_up(c, su, x, mx::bfloat16),
@@ -118,7 +122,8 @@ TEST(KernelLowRank, ShapeErrorsAreClear) {
   const mx::array x = normal({4, 5}, 1.0f, 19), s = normal({2, 6}, 1.0f, 20);
   EXPECT_THROW(k::low_rank_down(x, s, 1.0f), mlxft::Error);
   EXPECT_THROW(k::low_rank_down(normal({2, 2, 5}, 1.0f, 21), s, 1.0f), mlxft::Error);
-  EXPECT_THROW(k::low_rank_up(normal({4, 2}, 1.0f, 22), s, normal({3, 6}, 1.0f, 23), mx::float32), mlxft::Error);
+  EXPECT_THROW(k::low_rank_up(normal({4, 2}, 1.0f, 22), s, normal({3, 6}, 1.0f, 23), mx::float32),
+               mlxft::Error);
 }
 
 // MLXFT_KERNELS=0: the MLX expressions themselves.

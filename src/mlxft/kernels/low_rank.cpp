@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
+#include <type_traits>
 
 #include "mlxft/kernels/cpu_encoder.h"
 #include "mlxft/kernels/f32_span.h"
@@ -47,8 +48,8 @@ MLXFT_AVX512_TARGET inline void store16(void* p, int64_t i, __mmask16 k, __m512 
 // out[m, j] = scale * sum_k x[m, k] s[j, k] for rows [m0, m1). A block past the last row or s row
 // recomputes the last one (same values, same thread) instead of branching in the inner loop.
 template <bool Bf16>
-MLXFT_AVX512_TARGET void down_rows(const void* x, const float* s, int64_t K, int64_t r, float scale, int64_t m0,
-                                   int64_t m1, float* out) {
+MLXFT_AVX512_TARGET void down_rows(const void* x, const float* s, int64_t K, int64_t r, float scale,
+                                   int64_t m0, int64_t m1, float* out) {
   for (int64_t m = m0; m < m1; m += kRows) {
     int64_t row[kRows];
     for (int a = 0; a < kRows; ++a) row[a] = std::min(m + a, m1 - 1);
@@ -75,8 +76,8 @@ MLXFT_AVX512_TARGET void down_rows(const void* x, const float* s, int64_t K, int
 
 // out[m, n] = y[m, n] + sum_j c[m, j] s[j, n] for rows [m0, m1) (y may be null: zero).
 template <bool YBf16, bool OutBf16>
-MLXFT_AVX512_TARGET void up_rows(const float* c, const float* s, const void* y, int64_t N, int64_t r, int64_t m0,
-                                 int64_t m1, void* out) {
+MLXFT_AVX512_TARGET void up_rows(const float* c, const float* s, const void* y, int64_t N, int64_t r,
+                                 int64_t m0, int64_t m1, void* out) {
   for (int64_t m = m0; m < m1; m += kRows) {
     int64_t row[kRows];
     for (int a = 0; a < kRows; ++a) row[a] = std::min(m + a, m1 - 1);
@@ -101,28 +102,59 @@ MLXFT_AVX512_TARGET void up_rows(const float* c, const float* s, const void* y, 
   }
 }
 
-// out[j, k] = sum_m c[m, j] x[m, k] for the (J rows of out, V x 16 columns) tasks [t0, t1): each task
-// streams every row of x, r / J times in all. On a Zen 4 (kernels_bench --only lora, float32 x of 4.7 and
-// 12.6 MB): 8 by 2 took 10-30 % less time than 4 by 4 (bfloat16 x: the same), 16 by 1 twice the time
-// (strided 64-byte reads).
-template <int J, int V, bool Bf16>
-MLXFT_AVX512_TARGET void outer_tasks(const float* c, const void* x, int64_t M, int64_t K, int64_t r, int64_t t0,
-                                     int64_t t1, float* out) {
-  const int64_t col_blocks = (K + 16 * V - 1) / (16 * V);
-  for (int64_t t = t0; t < t1; ++t) {
-    const int64_t j = (t / col_blocks) * J, k = (t % col_blocks) * 16 * V;
+// Rows and column strips of x per block of the outer product (below): a block of float32 x is 32 KB.
+constexpr int64_t kOuterRows = 64;
+constexpr int64_t kOuterStrips = 4;
+
+// Copies 16 values of a float32 or bfloat16 row from element i to dst, zeros past the mask.
+template <bool Bf16>
+MLXFT_AVX512_TARGET inline void copy16(void* dst, const void* src, int64_t i, __mmask16 k) {
+  if constexpr (Bf16) {
+    _mm256_storeu_si256(static_cast<__m256i*>(dst),
+                        _mm256_maskz_loadu_epi16(k, static_cast<const uint16_t*>(src) + i));
+  } else {
+    _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(k, static_cast<const float*>(src) + i));
+  }
+}
+
+// Rows [m0, m0 + rows) of x's strips [g0, g1) (W columns each, zeros past K) into block, strip after
+// strip, each strip's rows contiguous; read row by row (whole row segments, which memory streams), the
+// same segments a block later prefetched.
+template <int64_t W, bool Bf16, class T>
+MLXFT_AVX512_TARGET void copy_block(const T* x, int64_t M, int64_t K, int64_t m0, int64_t rows, int64_t g0,
+                                    int64_t g1, T* block) {
+  for (int64_t m = 0; m < rows; ++m) {
+    const int64_t next = std::min(m0 + m + kOuterRows, M - 1);
+    for (int64_t g = g0; g < g1; ++g)
+      for (int64_t v = 0; v < W; v += 16) {
+        const int64_t k = g * W + v;
+        copy16<Bf16>(block + ((g - g0) * kOuterRows + m) * W + v, x, (m0 + m) * K + k, lanes(K - k));
+        _mm_prefetch(reinterpret_cast<const char*>(x + next * K + k), _MM_HINT_T1);
+      }
+  }
+}
+
+// out[j, k..k+16V) (+)= sum over the block's rows m of c[m0 + m, j] strip[m], every j: from zero at the
+// first block (m0 = 0), else from the sums so far in out (float32, so each sum is the one of a single
+// pass over m in order).
+template <int J, int V, bool Bf16, class T>
+MLXFT_AVX512_TARGET void strip_product(const float* c, const T* strip, int64_t K, int64_t r, int64_t m0,
+                                       int64_t rows, int64_t k, float* out) {
+  __mmask16 mk[V];
+  for (int v = 0; v < V; ++v) mk[v] = lanes(K - k - 16 * v);
+  for (int64_t j = 0; j < r; j += J) {
     int64_t row[J];
     for (int b = 0; b < J; ++b) row[b] = std::min(j + b, r - 1);
-    __mmask16 mk[V];
-    for (int v = 0; v < V; ++v) mk[v] = lanes(K - k - 16 * v);
     __m512 acc[J][V];
-    for (auto& line : acc)
-      for (auto& v : line) v = _mm512_setzero_ps();
-    for (int64_t m = 0; m < M; ++m) {
+    for (int b = 0; b < J; ++b)
+      for (int v = 0; v < V; ++v)
+        acc[b][v] =
+            m0 == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[v], out + row[b] * K + k + 16 * v);
+    for (int64_t m = 0; m < rows; ++m) {
       __m512 xv[V];
-      for (int v = 0; v < V; ++v) xv[v] = load16<Bf16>(x, m * K + k + 16 * v, mk[v]);
+      for (int v = 0; v < V; ++v) xv[v] = load16<Bf16>(strip, m * 16 * V + 16 * v, 0xFFFF);
       for (int b = 0; b < J; ++b) {
-        const __m512 cb = _mm512_set1_ps(c[m * r + row[b]]);
+        const __m512 cb = _mm512_set1_ps(c[(m0 + m) * r + row[b]]);
         for (int v = 0; v < V; ++v) acc[b][v] = _mm512_fmadd_ps(cb, xv[v], acc[b][v]);
       }
     }
@@ -131,30 +163,54 @@ MLXFT_AVX512_TARGET void outer_tasks(const float* c, const void* x, int64_t M, i
   }
 }
 
+// out[j, k] = sum_m c[m, j] x[m, k] for the column strips [s0, s1) of 16 V columns, every j. x is read
+// once, in blocks of kOuterRows rows by kOuterStrips strips (copy_block): a strip's own 64-byte pieces
+// of 2048 rows, the order the product wants, ran at a fifth of the speed once x had left the cache, as
+// it has in a training step (kernels_bench --only lora, "x from memory").
+template <int J, int V, bool Bf16>
+void outer_strips(const float* c, const void* x, int64_t M, int64_t K, int64_t r, int64_t s0, int64_t s1,
+                  float* out) {
+  using T = std::conditional_t<Bf16, uint16_t, float>;
+  constexpr int64_t W = 16 * V;
+  alignas(64) T block[kOuterStrips * kOuterRows * W];
+  for (int64_t m0 = 0; m0 < M; m0 += kOuterRows) {
+    const int64_t rows = std::min(kOuterRows, M - m0);
+    for (int64_t g0 = s0; g0 < s1; g0 += kOuterStrips) {
+      const int64_t g1 = std::min(s1, g0 + kOuterStrips);
+      copy_block<W, Bf16>(static_cast<const T*>(x), M, K, m0, rows, g0, g1, block);
+      for (int64_t g = g0; g < g1; ++g)
+        strip_product<J, V, Bf16>(c, block + (g - g0) * kOuterRows * W, K, r, m0, rows, g * W, out);
+    }
+  }
+}
+
 template <int J, int V>
-void run_outer_tiles(const mx::array& c, const mx::array& x, mx::array& out) {
+void run_outer_strips(const mx::array& c, const mx::array& x, mx::array& out) {
   const int64_t M = c.shape(0), r = c.shape(1), K = x.shape(1);
-  const int64_t tasks = ((r + J - 1) / J) * ((K + 16 * V - 1) / (16 * V));
   const bool bf16 = x.dtype() == mx::bfloat16;
-  parallel_for(tasks, [&](int64_t lo, int64_t hi) {
-    if (bf16) outer_tasks<J, V, true>(c.data<float>(), x.data<void>(), M, K, r, lo, hi, out.data<float>());
-    else outer_tasks<J, V, false>(c.data<float>(), x.data<void>(), M, K, r, lo, hi, out.data<float>());
+  parallel_for((K + 16 * V - 1) / (16 * V), [&](int64_t lo, int64_t hi) {
+    if (bf16)
+      outer_strips<J, V, true>(c.data<float>(), x.data<void>(), M, K, r, lo, hi, out.data<float>());
+    else
+      outer_strips<J, V, false>(c.data<float>(), x.data<void>(), M, K, r, lo, hi, out.data<float>());
   });
 }
 
 // fn(m0, m1) over M rows split on register-block bounds, at least 8 blocks a thread.
 template <class Fn>
 void for_row_blocks(int64_t M, Fn&& fn) {
-  parallel_for(
-      (M + kRows - 1) / kRows, [&](int64_t lo, int64_t hi) { fn(lo * kRows, std::min(M, hi * kRows)); }, 8);
+  parallel_for((M + kRows - 1) / kRows,
+               [&](int64_t lo, int64_t hi) { fn(lo * kRows, std::min(M, hi * kRows)); }, 8);
 }
 
 void run_down(const mx::array& x, const mx::array& s, float scale, mx::array& out) {
   const int64_t K = x.shape(1), r = s.shape(0);
   const bool bf16 = x.dtype() == mx::bfloat16;
   for_row_blocks(x.shape(0), [&](int64_t m0, int64_t m1) {
-    if (bf16) down_rows<true>(x.data<void>(), s.data<float>(), K, r, scale, m0, m1, out.data<float>());
-    else down_rows<false>(x.data<void>(), s.data<float>(), K, r, scale, m0, m1, out.data<float>());
+    if (bf16)
+      down_rows<true>(x.data<void>(), s.data<float>(), K, r, scale, m0, m1, out.data<float>());
+    else
+      down_rows<false>(x.data<void>(), s.data<float>(), K, r, scale, m0, m1, out.data<float>());
   });
 }
 
@@ -165,16 +221,22 @@ void run_up(const mx::array& c, const mx::array& s, const mx::array* y, mx::arra
   const float *cp = c.data<float>(), *sp = s.data<float>();
   void* op = out.data<void>();
   for_row_blocks(c.shape(0), [&](int64_t m0, int64_t m1) {
-    if (ybf && obf) up_rows<true, true>(cp, sp, yp, N, r, m0, m1, op);
-    else if (ybf) up_rows<true, false>(cp, sp, yp, N, r, m0, m1, op);
-    else if (obf) up_rows<false, true>(cp, sp, yp, N, r, m0, m1, op);
-    else up_rows<false, false>(cp, sp, yp, N, r, m0, m1, op);
+    if (ybf && obf)
+      up_rows<true, true>(cp, sp, yp, N, r, m0, m1, op);
+    else if (ybf)
+      up_rows<true, false>(cp, sp, yp, N, r, m0, m1, op);
+    else if (obf)
+      up_rows<false, true>(cp, sp, yp, N, r, m0, m1, op);
+    else
+      up_rows<false, false>(cp, sp, yp, N, r, m0, m1, op);
   });
 }
 
 void run_outer(const mx::array& c, const mx::array& x, mx::array& out) {
-  if (c.shape(1) >= 8) run_outer_tiles<8, 2>(c, x, out);  // x read r / 8 times
-  else run_outer_tiles<kRows, kCols>(c, x, out);
+  if (c.shape(1) >= 8)
+    run_outer_strips<8, 2>(c, x, out);
+  else
+    run_outer_strips<kRows, kCols>(c, x, out);
 }
 #endif
 
@@ -231,7 +293,8 @@ bool low_rank_kernels_run_on(const mx::Stream& s, mx::Dtype x_dtype) {
   return low_rank_kernels_switched_on(s) && cpu_features().avx512f && f32_or_bf16(x_dtype);
 }
 
-mx::array low_rank_down_reference(const mx::array& x, const mx::array& s, float scale, mx::StreamOrDevice st) {
+mx::array low_rank_down_reference(const mx::array& x, const mx::array& s, float scale,
+                                  mx::StreamOrDevice st) {
   const mx::array prod = mx::matmul(mx::astype(x, mx::float32, st), mx::transpose(s, st), st);
   return mx::multiply(prod, mx::array(scale), st);
 }
@@ -250,14 +313,15 @@ mx::array low_rank_down(const mx::array& x, const mx::array& s, float scale, mx:
   check_2d(x, "x"), check_2d(s, "s");
   const mx::Stream stream = mx::to_stream(st);
   if (x.shape(1) != s.shape(1)) throw Error(ErrorKind::Training, "low_rank_down", "x and s differ in K");
-  if (!low_rank_kernels_run_on(stream, x.dtype()) || any_empty(x, s)) return low_rank_down_reference(x, s, scale, stream);
+  if (!low_rank_kernels_run_on(stream, x.dtype()) || any_empty(x, s))
+    return low_rank_down_reference(x, s, scale, stream);
   return mx::array({x.shape(0), s.shape(0)}, mx::float32,
                    std::make_shared<LowRankPrimitive>(stream, Op::Down, scale),
                    {mx::contiguous(x, false, stream), contiguous_f32(s, stream)});
 }
 
-mx::array low_rank_up(const mx::array& c, const mx::array& s, const std::optional<mx::array>& y, mx::Dtype dtype,
-                      mx::StreamOrDevice st) {
+mx::array low_rank_up(const mx::array& c, const mx::array& s, const std::optional<mx::array>& y,
+                      mx::Dtype dtype, mx::StreamOrDevice st) {
   check_2d(c, "c"), check_2d(s, "s");
   const mx::Stream stream = mx::to_stream(st);
   if (c.shape(1) != s.shape(0)) throw Error(ErrorKind::Training, "low_rank_up", "c and s differ in r");
@@ -276,7 +340,8 @@ mx::array low_rank_outer(const mx::array& c, const mx::array& x, mx::StreamOrDev
   check_2d(c, "c"), check_2d(x, "x");
   const mx::Stream stream = mx::to_stream(st);
   if (c.shape(0) != x.shape(0)) throw Error(ErrorKind::Training, "low_rank_outer", "c and x differ in M");
-  if (!low_rank_kernels_run_on(stream, x.dtype()) || any_empty(c, x)) return low_rank_outer_reference(c, x, stream);
+  if (!low_rank_kernels_run_on(stream, x.dtype()) || any_empty(c, x))
+    return low_rank_outer_reference(c, x, stream);
   return mx::array({c.shape(1), x.shape(1)}, mx::float32,
                    std::make_shared<LowRankPrimitive>(stream, Op::Outer, 1.0f),
                    {contiguous_f32(c, stream), mx::contiguous(x, false, stream)});
