@@ -133,5 +133,17 @@ TEST(TrainMemory, QuantizedBaseCountsPackedBytesAndDequantizedCopies) {
   const mlxft::KernelPaths kernels{.frozen_linear = true, .compute_bytes = 2};
   EXPECT_DOUBLE_EQ(mlxft::estimate_training_memory(m.config, 4, 1000, 1, 16, false, cpu, kernels).weights,
                    q->stored + 256.0 * 64 * 2);
+  // Packed projections: the layers' quantized ones dequantized once and held, plus their two packed
+  // copies (the head is still dequantized per call).
+  EXPECT_DOUBLE_EQ(q->kernel_layers_params, q->all_layers_float / 4);
+  auto packed = kernels;
+  packed.projections_packed = true;
+  EXPECT_DOUBLE_EQ(mlxft::estimate_training_memory(m.config, 4, 1000, 1, 16, false, cpu, packed).weights,
+                   q->stored + 256.0 * 64 * 2 + 3 * q->kernel_layers_params * 2);
+  // and a packed quantized head (head_is_packed() with pack_weights): dequantized once, two packed copies
+  EXPECT_DOUBLE_EQ(q->kernel_head_params, 256.0 * 64);
+  packed.head_packed = true;
+  EXPECT_DOUBLE_EQ(mlxft::estimate_training_memory(m.config, 4, 1000, 1, 16, false, cpu, packed).weights,
+                   q->stored + 256.0 * 64 * 2 + 3 * (q->kernel_layers_params + q->kernel_head_params) * 2);
   EXPECT_LT(q->stored, float_bytes / 4);
 }

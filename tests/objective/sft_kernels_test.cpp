@@ -11,6 +11,7 @@
 
 #include "mlxft/model/init.h"
 #include "mlxft/model/llama.h"
+#include "mlxft/model/quant.h"
 #include "mlxft/objective/sft.h"
 #include "mlxft/util/cpu_features.h"
 #include "objective/tiny_sft_run.h"
@@ -125,6 +126,32 @@ TEST(SftKernels, PackedProjectionsGiveThePlainLayoutsResult) {
   }
   s.model.compute_dtype = mx::float32;  // packing is a bfloat16-compute choice
   EXPECT_FALSE(projections_are_packed(s.model));
+}
+
+// The same on a 4-bit base: packing dequantizes each quantized projection and the quantized head once
+// (their kernel weights then hold W, not the 4-bit form) instead of on every call, with the per-call
+// path's loss and gradients.
+TEST(SftKernels, PackedQuantizedProjectionsGiveThePerCallResult) {
+  if (!have_onednn()) GTEST_SKIP() << "no oneDNN";
+  const KernelsSwitch on(true);
+  TinyRun s = make_run();
+  s.model.compute_dtype = mx::bfloat16;
+  s.model.quantization = quantize_weights(s.model.weights, s.model.config, QuantSpec{4, 32});
+  const std::string q =
+      "model.layers." + std::to_string(s.model.config.num_hidden_layers - 1) + ".self_attn.q_proj.weight";
+  const LossAndGrads per_call = run(s, 0.0f);
+  EXPECT_TRUE(kernel_weight(s.model, q)->quantized());
+  EXPECT_FALSE(head_is_packed(s.model));
+  s.model.pack_weights = true;
+  ASSERT_TRUE(projections_are_packed(s.model));
+  const LossAndGrads packed = run(s, 0.0f);
+  EXPECT_FALSE(kernel_weight(s.model, q)->quantized());
+  EXPECT_TRUE(head_is_packed(s.model));  // the quantized head too
+  EXPECT_FALSE(kernel_weight(s.model, lm_head_name(s.model))->quantized());
+  EXPECT_NEAR(packed.loss, per_call.loss, 1e-3f * per_call.loss);
+  for (size_t i = 0; i < packed.grads.size(); ++i) {
+    EXPECT_LT(relative_diff(packed.grads[i], per_call.grads[i]), 1e-3f) << "parameter " << i;
+  }
 }
 
 TEST(SftKernels, LogitsEqualTheMlxPathInFloat32) {

@@ -95,6 +95,7 @@ bool choose_weight_packing(const Recipe& r, const Model& model, const LoraAdapte
   if (!projections_can_be_packed(model)) return false;
   KernelPaths packed = kernel_paths(model);
   packed.projections_packed = true;  // the estimate counts the packed copies
+  packed.head_packed = true;         // a quantized head is packed with them (head_is_packed())
   const double with = run_memory_estimate(r, model, adapters, split, s, ranks, packed).total();
   const double budget = memory_budget_gb(r, machine_memory_bytes() / 1e9, address_space_budget_bytes() / 1e9) * 1e9;
   const double fraction = r.advanced.memory_warning_fraction;

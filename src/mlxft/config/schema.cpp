@@ -89,10 +89,12 @@ std::vector<FieldSpec> model_rows() {
             "or without oneDNN the matmuls run in model.dtype)",
             {.choices = {"auto", "float32", "bfloat16"}}),
       field("model", "pack_weights", &R::model, &ModelSection::pack_weights,
-            "Also keep every float frozen projection reordered once into oneDNN's blocked layouts for its "
-            "two products (bfloat16 compute on the CPU kernels; faster steps, two more copies of the "
-            "projections: 2 x 2 bytes a parameter). auto: when the run's memory estimate with them stays "
-            "under advanced.memory_warning_fraction of the budget; the LM head is packed in bfloat16 anyway",
+            "Also keep every frozen projection reordered once into oneDNN's blocked layouts for its two "
+            "products (bfloat16 compute on the CPU kernels; faster steps, two more copies of the "
+            "projections: 2 x 2 bytes a parameter). A quantized base's projections and head are then "
+            "dequantized once instead of on every call (2 bytes a parameter more). auto: when the run's "
+            "memory estimate with them stays under advanced.memory_warning_fraction of the budget; a float "
+            "LM head is packed in bfloat16 anyway",
             {.choices = {"auto", "always", "never"}}),
   };
 }

@@ -9,7 +9,8 @@
 // oneDNN's preferred blocked layout. Packing is off by default: it costs another copy of W and did not
 // pay consistently on the machines measured (docs/performance.md, bench/kernels_bench).
 // Quantized weights (MLX affine: packed uint32 w, scales, biases, group 32/64/128, 4 or 8 bits) are
-// either dequantized once at load (speed; 2 bytes a parameter in bf16) or dequantized per call into
+// either dequantized once at load (speed; 2 bytes a parameter in bf16, and with `pack` the packed copies a
+// float W would have) or dequantized per call into
 // a transient [out, in] buffer (memory; ~0.56 bytes a parameter at rest for 4-bit, group 64). Float32
 // and bfloat16 scales/biases are read as stored (no copy); float16 ones are copied to float32 once.
 // Where cpu_kernels_run_on() is false (switches.h: GPU, no oneDNN, MLXFT_KERNELS=0), or for a weight
@@ -46,6 +47,8 @@ class FrozenLinearWeight {
   int out_features() const;
   int in_features() const;
   mx::Dtype compute_dtype() const;
+  // Holds the quantized form (dequantized per call), which the few-row kernel (quantized_rows.h) reads;
+  // false for a float weight and for a quantized one dequantized once (it holds W alone).
   bool quantized() const;
   bool uses_dnnl() const;         // false: frozen_linear() runs MLX ops
   size_t resident_bytes() const;  // W as held here plus packed copies (what the weight costs at rest)

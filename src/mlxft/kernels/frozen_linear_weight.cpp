@@ -82,7 +82,7 @@ mx::Dtype FrozenLinearWeight::compute_dtype() const {
   return impl_->compute;
 }
 bool FrozenLinearWeight::quantized() const {
-  return impl_->quantized;
+  return impl_->quantized && impl_->wq.has_value();
 }
 bool FrozenLinearWeight::uses_dnnl() const {
   return impl_->dnnl;

@@ -51,17 +51,19 @@ kernels::FrozenLinearWeightPtr KernelWeightCache::get(const std::string& name, c
 }
 
 kernels::FrozenLinearWeightPtr KernelWeightCache::get_quantized(const std::string& name, const FrozenWeight& w,
-                                                                mx::Dtype compute_dtype) {
+                                                                mx::Dtype compute_dtype, bool pack) {
   // The kernel takes 2, 4 and 8 bits; other widths (a GGUF's Q5_0/Q5_1/Q5_K, mlx-community 3/5/6-bit
   // files) run on MLX's ops (quantized_linear()) instead of failing.
   if (w.bits != 2 && w.bits != 4 && w.bits != 8) return nullptr;
   const std::lock_guard<std::mutex> lock(mutex_);
   const auto id = static_cast<std::uintptr_t>(w.weight.id());
   Entry& e = entries_[name];
-  if (!e.weight || e.id != id || e.weight->compute_dtype() != compute_dtype) {
-    e.weight = kernels::make_frozen_linear_weight(w.weight, *w.scales, *w.biases, w.group_size, w.bits,
-                                                  {.compute_dtype = compute_dtype},
-                                                  kernels::QuantizedMode::DequantizePerCall);
+  if (!e.weight || e.id != id || e.weight->compute_dtype() != compute_dtype || e.pack != pack) {
+    e.weight = kernels::make_frozen_linear_weight(
+        w.weight, *w.scales, *w.biases, w.group_size, w.bits,
+        {.compute_dtype = compute_dtype, .pack = pack, .pack_backward = pack},
+        pack ? kernels::QuantizedMode::DequantizeOnce : kernels::QuantizedMode::DequantizePerCall);
+    e.pack = pack;
     e.id = id;
   }
   return e.weight;

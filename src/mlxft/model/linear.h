@@ -65,9 +65,11 @@ class KernelWeightCache {
   kernels::FrozenLinearWeightPtr get(const std::string& name, const mlx::core::array& w,
                                      mlx::core::Dtype compute_dtype, bool pack = false);
   // The kernel weight of quantized W (its packed weight, scales and biases), dequantized per call
-  // into a transient buffer: the weight stays 4/8-bit at rest, as QLoRA promises.
+  // into a transient buffer: the weight stays 4/8-bit at rest, as QLoRA promises. pack (the run's
+  // model.pack_weights where memory allows it): dequantized once instead and kept as a float W with
+  // `pack` is (2 + 2 x 2 bytes a parameter in bfloat16 beside the quantized form, which stays).
   kernels::FrozenLinearWeightPtr get_quantized(const std::string& name, const FrozenWeight& w,
-                                               mlx::core::Dtype compute_dtype);
+                                               mlx::core::Dtype compute_dtype, bool pack = false);
 
  private:
   struct Entry {

@@ -307,16 +307,16 @@ kernels::FrozenLinearWeightPtr kernel_weight(const Model& m, const std::string& 
   const mx::array& w = m.weight(name);
   const mx::Dtype compute = m.kernel_dtype();
   const std::string module = name.substr(0, name.rfind('.'));
+  const bool pack = name == lm_head_name(m) ? head_is_packed(m) : projections_are_packed(m);
   if (const auto q = m.quantization.find(module); q != m.quantization.end()) {
     FrozenWeight fw{w};
     fw.scales = m.weight(module + ".scales");
     fw.biases = m.weight(module + ".biases");
     fw.bits = q->second.bits;
     fw.group_size = q->second.group_size;
-    return m.kernel_cache->get_quantized(name, fw, compute);
+    return m.kernel_cache->get_quantized(name, fw, compute, pack);
   }
   if (!mx::issubdtype(w.dtype(), mx::floating) || w.ndim() != 2) return nullptr;
-  const bool pack = name == lm_head_name(m) ? head_is_packed(m) : projections_are_packed(m);
   return m.kernel_cache->get(name, w, compute, pack);
 }
 
@@ -326,12 +326,12 @@ std::string lm_head_name(const Model& m) {
 
 bool head_is_packed(const Model& m) {
   const std::string head = lm_head_name(m);
-  return cpu_kernels_apply(m) && m.kernel_dtype() == mx::bfloat16 &&
-         !m.quantization.contains(head.substr(0, head.rfind('.')));
+  const bool quantized = m.quantization.contains(head.substr(0, head.rfind('.')));
+  return cpu_kernels_apply(m) && m.kernel_dtype() == mx::bfloat16 && (!quantized || m.pack_weights);
 }
 
 bool projections_can_be_packed(const Model& m) {
-  return m.quantization.empty() && cpu_kernels_apply(m) && m.kernel_dtype() == mx::bfloat16;
+  return cpu_kernels_apply(m) && m.kernel_dtype() == mx::bfloat16;
 }
 
 bool projections_are_packed(const Model& m) {

@@ -25,7 +25,8 @@
 // Kernels: the forward calls the ops of kernels/ (rms_norm, rope_heads, self_attention, swiglu,
 // frozen_linear), each of which picks its CPU kernel or MLX's own op by the stream it runs on and
 // kernels/switches.h. Where the CPU kernels run on the default stream (cpu_kernels_apply()), the frozen
-// projections and the LM head (float, or quantized and dequantized per call, except for a few rows)
+// projections and the LM head (float, or quantized and dequantized per call, except for a few rows, or
+// once where the projections are packed: projections_are_packed())
 // get kernel weights prepared once, lazily, in the Model's kernel_dtype() (compute_dtype, else the
 // weights' dtype) and held by the Model's KernelWeightCache (shared by copies of the Model); the
 // attention's block products are bfloat16 where kernel_dtype() is bfloat16. kernel_weight() is null
@@ -78,10 +79,12 @@ bool fused_attention_active();
 std::string lm_head_name(const Model& model);
 // Whether the LM head's kernel weight is also kept in oneDNN's blocked layouts for both of its products
 // (logits and the hidden-state gradient; two more copies of the head): a float head in bfloat16 compute,
-// where oneDNN would otherwise re-block the plain layouts on every call (docs/performance.md).
+// where oneDNN would otherwise re-block the plain layouts on every call (docs/performance.md); a
+// quantized head only where the run packs its projections (pack_weights), then dequantized once too.
 bool head_is_packed(const Model& model);
-// Whether the layers' float projections can be packed the same way: a float base (nothing quantized)
-// in bfloat16 compute on the CPU kernels, for 2 x 2 bytes a parameter (the gain: docs/performance.md).
+// Whether the layers' projections can be packed the same way: bfloat16 compute on the CPU kernels, for
+// 2 x 2 bytes a parameter (the gain: docs/performance.md); a quantized projection is then dequantized
+// once (2 bytes a parameter more) instead of on every call (KernelWeightCache::get_quantized()).
 bool projections_can_be_packed(const Model& model);
 // Whether they are: pack_weights set (the run's choice) and projections_can_be_packed().
 bool projections_are_packed(const Model& model);

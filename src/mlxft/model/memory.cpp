@@ -25,6 +25,7 @@ std::optional<QuantizedBase> quantized_base(const Model& model) {
     if (module.starts_with("model.layers.")) {
       per_layer[std::stoi(module.substr(13))] += bytes;
       q.all_layers_float += bytes;
+      if (kernel_bits) q.kernel_layers_params += params;
       if (!kernel_bits) {
         off_kernel[std::stoi(module.substr(13))] += bytes;
         q.off_kernel_all_layers += bytes;
@@ -32,6 +33,7 @@ std::optional<QuantizedBase> quantized_base(const Model& model) {
     } else if (module == "lm_head" || model.config.tie_word_embeddings) {
       q.head_float = bytes;  // a quantized embedding alone is only gathered row by row
       if (!kernel_bits) q.off_kernel_head = bytes;
+      if (kernel_bits) q.kernel_head_params = params;
     }
   }
   for (const auto& [layer, bytes] : per_layer) q.largest_layer_float = std::max(q.largest_layer_float, bytes);
@@ -69,7 +71,11 @@ double held_weight_bytes(const ModelConfig& m, int dtype_bytes, bool checkpoint_
   }
   if (!quantized->dequantizes_on_use) return quantized->stored;
   if (k.frozen_linear) {
-    return quantized->stored + quantized->largest_matrix_params * k.compute_bytes + quantized->off_kernel_head +
+    const double once = ((k.projections_packed ? quantized->kernel_layers_params : 0.0) +
+                         (k.head_packed ? quantized->kernel_head_params : 0.0)) *
+                        k.compute_bytes;
+    return quantized->stored + once + quantized->largest_matrix_params * k.compute_bytes +
+           quantized->off_kernel_head +
            (checkpoint_layers ? quantized->off_kernel_largest_layer : quantized->off_kernel_all_layers);
   }
   return quantized->stored + quantized->head_float +

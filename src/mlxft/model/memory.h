@@ -29,7 +29,10 @@
 //              weights' (every projection and the head); quantized ones are dequantized per call
 //              into one transient matrix (the largest projection or the head) instead of layers;
 //              a packed head (head_is_packed(), llama.h) adds two copies of vocab x hidden in it,
-//              packed projections (projections_are_packed()) two copies of the layers' projections.
+//              packed projections (projections_are_packed()) two copies of the layers' projections,
+//              and the quantized ones among them are dequantized once (kernel_layers_params x the
+//              compute dtype's size, held) instead of per call; so is a packed quantized head
+//              (kernel_head_params).
 // With a quantized base (QuantizedBase, from quantized_base()), weights = the bytes the model holds
 // (packed weights, scales, biases, float tensors) plus, where the CPU path without kernels
 // dequantizes layers before use (linear.h), the float copies the backward pass keeps: one layer's
@@ -60,6 +63,8 @@ struct QuantizedBase {
   double all_layers_float = 0;       // every layer's quantized projections dequantized, compute dtype
   double head_float = 0;             // the LM head (or tied embedding) dequantized, when quantized
   double largest_matrix_params = 0;  // elements of the largest quantized matrix (a projection or the head)
+  double kernel_layers_params = 0;   // elements of the layers' quantized projections the kernel takes
+  double kernel_head_params = 0;     // elements of the head (or tied embedding) when quantized, kernel bits
   bool dequantizes_on_use = true;    // the CPU path; false where quantized_matmul runs (GPU)
   // The same float bytes for the modules whose bit width the CPU kernel does not take (3, 5, 6 bits,
   // e.g. a GGUF's Q5_K/Q5_0): MLX's ops dequantize them, kernel path or not.
