@@ -119,8 +119,8 @@ MLXFT_AVX512_TARGET inline void copy16(void* dst, const void* src, int64_t i, __
 
 // Rows [m0, m0 + rows) of x's strips [g0, g1) (W columns each, zeros past K) into block, strip after
 // strip, each strip's rows contiguous; read row by row (whole row segments, which memory streams), the
-// same segments a block later prefetched.
-template <int64_t W, bool Bf16, class T>
+// same segments a block later prefetched. T: float, or uint16_t for bfloat16 bits.
+template <int64_t W, class T>
 MLXFT_AVX512_TARGET void copy_block(const T* x, int64_t M, int64_t K, int64_t m0, int64_t rows, int64_t g0,
                                     int64_t g1, T* block) {
   for (int64_t m = 0; m < rows; ++m) {
@@ -128,7 +128,7 @@ MLXFT_AVX512_TARGET void copy_block(const T* x, int64_t M, int64_t K, int64_t m0
     for (int64_t g = g0; g < g1; ++g)
       for (int64_t v = 0; v < W; v += 16) {
         const int64_t k = g * W + v;
-        copy16<Bf16>(block + ((g - g0) * kOuterRows + m) * W + v, x, (m0 + m) * K + k, lanes(K - k));
+        copy16<std::is_same_v<T, uint16_t>>(block + ((g - g0) * kOuterRows + m) * W + v, x, (m0 + m) * K + k, lanes(K - k));
         _mm_prefetch(reinterpret_cast<const char*>(x + next * K + k), _MM_HINT_T1);
       }
   }
@@ -137,7 +137,7 @@ MLXFT_AVX512_TARGET void copy_block(const T* x, int64_t M, int64_t K, int64_t m0
 // out[j, k..k+16V) (+)= sum over the block's rows m of c[m0 + m, j] strip[m], every j: from zero at the
 // first block (m0 = 0), else from the sums so far in out (float32, so each sum is the one of a single
 // pass over m in order).
-template <int J, int V, bool Bf16, class T>
+template <int J, int V, class T>
 MLXFT_AVX512_TARGET void strip_product(const float* c, const T* strip, int64_t K, int64_t r, int64_t m0,
                                        int64_t rows, int64_t k, float* out) {
   __mmask16 mk[V];
@@ -152,7 +152,8 @@ MLXFT_AVX512_TARGET void strip_product(const float* c, const T* strip, int64_t K
             m0 == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[v], out + row[b] * K + k + 16 * v);
     for (int64_t m = 0; m < rows; ++m) {
       __m512 xv[V];
-      for (int v = 0; v < V; ++v) xv[v] = load16<Bf16>(strip, m * 16 * V + 16 * v, 0xFFFF);
+      for (int v = 0; v < V; ++v)
+        xv[v] = load16<std::is_same_v<T, uint16_t>>(strip, m * 16 * V + 16 * v, 0xFFFF);
       for (int b = 0; b < J; ++b) {
         const __m512 cb = _mm512_set1_ps(c[(m0 + m) * r + row[b]]);
         for (int v = 0; v < V; ++v) acc[b][v] = _mm512_fmadd_ps(cb, xv[v], acc[b][v]);
@@ -177,9 +178,9 @@ void outer_strips(const float* c, const void* x, int64_t M, int64_t K, int64_t r
     const int64_t rows = std::min(kOuterRows, M - m0);
     for (int64_t g0 = s0; g0 < s1; g0 += kOuterStrips) {
       const int64_t g1 = std::min(s1, g0 + kOuterStrips);
-      copy_block<W, Bf16>(static_cast<const T*>(x), M, K, m0, rows, g0, g1, block);
+      copy_block<W>(static_cast<const T*>(x), M, K, m0, rows, g0, g1, block);
       for (int64_t g = g0; g < g1; ++g)
-        strip_product<J, V, Bf16>(c, block + (g - g0) * kOuterRows * W, K, r, m0, rows, g * W, out);
+        strip_product<J, V>(c, block + (g - g0) * kOuterRows * W, K, r, m0, rows, g * W, out);
     }
   }
 }

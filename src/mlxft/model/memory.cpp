@@ -25,15 +25,16 @@ std::optional<QuantizedBase> quantized_base(const Model& model) {
     if (module.starts_with("model.layers.")) {
       per_layer[std::stoi(module.substr(13))] += bytes;
       q.all_layers_float += bytes;
-      if (kernel_bits) q.kernel_layers_params += params;
-      if (!kernel_bits) {
+      if (kernel_bits) {
+        q.kernel_layers_params += params;
+      } else {
         off_kernel[std::stoi(module.substr(13))] += bytes;
         q.off_kernel_all_layers += bytes;
       }
     } else if (module == "lm_head" || model.config.tie_word_embeddings) {
       q.head_float = bytes;  // a quantized embedding alone is only gathered row by row
-      if (!kernel_bits) q.off_kernel_head = bytes;
       if (kernel_bits) q.kernel_head_params = params;
+      else q.off_kernel_head = bytes;
     }
   }
   for (const auto& [layer, bytes] : per_layer) q.largest_layer_float = std::max(q.largest_layer_float, bytes);
